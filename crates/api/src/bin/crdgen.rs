@@ -1,0 +1,2 @@
+//! Writes the generated CRD manifests (`make manifests`). Placeholder body until `crd` lands.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Flow filter query language (placeholder until the parser lands).
