@@ -1,0 +1,64 @@
+# netobserv-rs developer entry points. `make help` lists them.
+#
+# Every target that needs a tool installs it first (idempotently), so `make test` and `make run`
+# work on a fresh machine. Nothing here relies on what a developer installed by hand.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+KUBECTL ?= kubectl
+# Where `make deploy` installs the operator (config/default sets the same namespace).
+NAMESPACE ?= netobserv
+
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: prerequisites
+prerequisites: ## Install the toolchain pieces the build and tests need (idempotent).
+	@scripts/prerequisites.sh
+
+.PHONY: build
+build: prerequisites ## Build every crate.
+	$(CARGO) build --workspace --all-targets
+
+.PHONY: fmt
+fmt: ## Format the code.
+	$(CARGO) fmt --all
+
+.PHONY: lint
+lint: prerequisites ## Check formatting and run clippy with warnings as errors.
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: manifests
+manifests: ## Regenerate config/crd/bases from the Rust API types.
+	$(CARGO) run --quiet -p netobserv-api --bin crdgen -- .
+
+.PHONY: check-manifests
+check-manifests: ## Fail when config/crd/bases is not what the Rust types generate.
+	$(CARGO) run --quiet -p netobserv-api --bin crdgen -- --check .
+
+.PHONY: test
+test: prerequisites ## Run the whole test suite (as root, like CI).
+	$(CARGO) test --workspace --no-fail-fast
+	scripts/check-kustomize.sh
+
+.PHONY: run
+run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).
+	@scripts/run-local.sh
+
+.PHONY: deploy
+deploy: ## Install the CRDs, RBAC and operator in the current kube context.
+	$(KUBECTL) apply --server-side -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove what `make deploy` installed (FlowCollectors first, then the operator).
+	-$(KUBECTL) delete flowcollectors.flows.netobserv.io --all --ignore-not-found --wait
+	$(KUBECTL) delete -k config/default --ignore-not-found
+
+.PHONY: ci
+ci: lint test ## What .ci/run runs.
