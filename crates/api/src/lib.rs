@@ -5,4 +5,7 @@
 //! validation that the admission webhook and the operator status both run.
 
 pub mod crd;
+pub mod v1alpha1;
+pub mod v1beta1;
 pub mod v1beta2;
+pub mod validate;

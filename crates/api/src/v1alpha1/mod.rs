@@ -1,0 +1,5 @@
+//! `flows.netobserv.io/v1alpha1`: the `FlowMetric` custom resource.
+
+pub mod flowmetric;
+
+pub use flowmetric::*;
