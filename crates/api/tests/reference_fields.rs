@@ -480,3 +480,69 @@ fn is_empty_value(v: &Value) -> bool {
         Value::Number(_) => false,
     }
 }
+
+/// FlowMetric fields of reference §2.1, with their defaults.
+fn flowmetric_fields() -> Vec<(&'static str, Option<Value>)> {
+    vec![
+        ("metricName", None),
+        ("type", Some(json!("Counter"))),
+        ("help", None),
+        ("valueField", None),
+        ("filters[].field", Some(json!("Proto"))),
+        ("filters[].value", None),
+        ("filters[].matchType", Some(json!("Equal"))),
+        ("labels", None),
+        ("flatten", None),
+        ("remap", None),
+        ("direction", Some(json!("Any"))),
+        ("buckets", None),
+        ("divider", None),
+        ("charts[].dashboardName", Some(json!("Main"))),
+        ("charts[].sectionName", None),
+        ("charts[].title", Some(json!("t"))),
+        ("charts[].unit", None),
+        ("charts[].type", Some(json!("Line"))),
+        ("charts[].queries[].promQL", Some(json!("sum(rate($METRIC[2m]))"))),
+        ("charts[].queries[].legend", Some(json!("l"))),
+        ("charts[].queries[].top", Some(json!(7))),
+    ]
+}
+
+#[test]
+fn every_flowmetric_reference_field_is_in_the_crd_with_its_default() {
+    let crd = crd::flowmetric_crd().expect("generates");
+    let schema = crd::version_schema(&crd, "v1alpha1").expect("v1alpha1 schema");
+    let spec_schema = schema_at(&schema, "spec").expect("spec");
+    let status_schema = schema_at(&schema, "status").expect("status");
+    // The required fields are given; everything else comes from CRD defaulting.
+    let mut spec = json!({
+        "type": "Counter",
+        "filters": [{"field": "Proto"}],
+        "charts": [{"title": "t", "type": "Line",
+                    "queries": [{"promQL": "sum(rate($METRIC[2m]))", "legend": "l"}]}],
+    });
+    crd::apply_schema_defaults(&mut spec, spec_schema);
+    let mut wrong = Vec::new();
+    for (path, expected) in flowmetric_fields() {
+        if schema_at(spec_schema, path).is_none() {
+            wrong.push(format!("spec.{path} missing from the CRD"));
+            continue;
+        }
+        let got = value_at(&spec, path);
+        let ok = match (&expected, got) {
+            (Some(e), Some(g)) => e == g,
+            (None, None) => true,
+            (None, Some(g)) => is_empty_value(g),
+            (Some(_), None) => false,
+        };
+        if !ok {
+            wrong.push(format!("{path}: reference {expected:?}, CRD defaulting gives {got:?}"));
+        }
+    }
+    for path in ["conditions", "prometheusName"] {
+        if schema_at(status_schema, path).is_none() {
+            wrong.push(format!("status.{path} missing from the CRD"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
