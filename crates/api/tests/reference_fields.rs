@@ -502,7 +502,10 @@ fn flowmetric_fields() -> Vec<(&'static str, Option<Value>)> {
         ("charts[].title", Some(json!("t"))),
         ("charts[].unit", None),
         ("charts[].type", Some(json!("Line"))),
-        ("charts[].queries[].promQL", Some(json!("sum(rate($METRIC[2m]))"))),
+        (
+            "charts[].queries[].promQL",
+            Some(json!("sum(rate($METRIC[2m]))")),
+        ),
         ("charts[].queries[].legend", Some(json!("l"))),
         ("charts[].queries[].top", Some(json!(7))),
     ]
@@ -536,7 +539,9 @@ fn every_flowmetric_reference_field_is_in_the_crd_with_its_default() {
             (Some(_), None) => false,
         };
         if !ok {
-            wrong.push(format!("{path}: reference {expected:?}, CRD defaulting gives {got:?}"));
+            wrong.push(format!(
+                "{path}: reference {expected:?}, CRD defaulting gives {got:?}"
+            ));
         }
     }
     for path in ["conditions", "prometheusName"] {
