@@ -114,6 +114,15 @@ fn check_health_rules(spec: &FlowCollectorSpec, report: &mut Report) {
                 ),
             );
         }
+        if rule.mode == HealthRuleMode::Recording && rule.template.is_alert_only() {
+            report.error(
+                format!("{rule_path}.mode"),
+                format!(
+                    "{} is an alert-only template: it has no Recording mode",
+                    rule.template.as_str()
+                ),
+            );
+        }
         for (j, variant) in rule.variants.iter().enumerate() {
             let path = format!("{rule_path}.variants[{j}]");
             let group_by = variant.group_by;
