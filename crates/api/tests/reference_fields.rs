@@ -415,13 +415,7 @@ fn crd_defaults_on_an_empty_spec_are_the_reference_defaults() {
     let mut wrong = Vec::new();
     for (path, expected) in reference_fields() {
         let got = value_at(&spec, path);
-        let ok = match (&expected, got) {
-            (Some(e), Some(g)) => e == g,
-            (None, None) => true,
-            // An absent field and an empty/false/zero one mean the same to the operator.
-            (None, Some(g)) => is_empty_value(g),
-            (Some(_), None) => false,
-        };
+        let ok = matches_reference(expected.as_ref(), got);
         if !ok {
             wrong.push(format!(
                 "{path}: reference {expected:?}, CRD defaulting gives {got:?}"
@@ -439,12 +433,7 @@ fn rust_defaults_are_the_reference_defaults() {
     let mut wrong = Vec::new();
     for (path, expected) in reference_fields() {
         let got = value_at(&spec, path);
-        let ok = match (&expected, got) {
-            (Some(e), Some(g)) => e == g,
-            (None, None) => true,
-            (None, Some(g)) => is_empty_value(g),
-            (Some(_), None) => false,
-        };
+        let ok = matches_reference(expected.as_ref(), got);
         if !ok {
             wrong.push(format!(
                 "{path}: reference {expected:?}, Rust gives {got:?}"
@@ -468,6 +457,17 @@ fn crd_defaulting_and_rust_defaulting_agree_on_the_whole_spec() {
     // And the Rust default, serialised, is what the API server would store for `spec: {}`.
     let from_rust = serde_json::to_value(FlowCollectorSpec::default()).expect("serialises");
     assert_eq!(from_rust, from_crd);
+}
+
+/// Whether a defaulted value agrees with the reference. A field the reference gives no default
+/// may be absent or empty/false: both mean the same to the operator.
+fn matches_reference(expected: Option<&Value>, got: Option<&Value>) -> bool {
+    match (expected, got) {
+        (Some(e), Some(g)) => e == g,
+        (None, None) => true,
+        (None, Some(g)) => is_empty_value(g),
+        (Some(_), None) => false,
+    }
 }
 
 fn is_empty_value(v: &Value) -> bool {
@@ -532,12 +532,7 @@ fn every_flowmetric_reference_field_is_in_the_crd_with_its_default() {
             continue;
         }
         let got = value_at(&spec, path);
-        let ok = match (&expected, got) {
-            (Some(e), Some(g)) => e == g,
-            (None, None) => true,
-            (None, Some(g)) => is_empty_value(g),
-            (Some(_), None) => false,
-        };
+        let ok = matches_reference(expected.as_ref(), got);
         if !ok {
             wrong.push(format!(
                 "{path}: reference {expected:?}, CRD defaulting gives {got:?}"
