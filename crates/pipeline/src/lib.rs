@@ -1,2 +1,12 @@
-//! The flowlogs pipeline: ingest -> transform -> extract -> encode -> write. Implementation lands
-//! with the pipeline issue; its filter language already lives in the `flowdsl` crate.
+//! The flowlogs pipeline: ingest -> transform -> extract -> encode -> write, configured by the
+//! same `pipeline` + `parameters` document upstream flowlogs-pipeline reads, so the operator's
+//! ConfigMap drives it unchanged.
+//!
+//! What exists so far: the record model ([`record`]), the configuration model with strict
+//! parsing and graph checks ([`config`]), and the per-record transforms ([`transform`]). Ingest
+//! (gRPC), the Loki writer and the Prometheus encoder come next.
+
+pub mod config;
+pub mod fields;
+pub mod record;
+pub mod transform;

@@ -1,0 +1,49 @@
+//! Per-flow cost of the pieces every record goes through: JSON decode/encode of a record and the
+//! NetObserv-shaped transforms (subnet labels ×2, direction, TCP flags, a query filter).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use netobserv_pipeline::config::{FilterTransform, NetworkTransform};
+use netobserv_pipeline::record::Record;
+use netobserv_pipeline::transform::{FilterStage, NetworkStage, Transformer};
+use std::hint::black_box;
+
+const FLOW: &str = r#"{"AgentIP":"172.18.0.2","Bytes":1500,"DstAddr":"10.129.0.9","DstK8S_HostIP":"172.18.0.3","DstK8S_Name":"api-7d9f","DstK8S_Namespace":"shop","DstK8S_OwnerName":"api","DstK8S_OwnerType":"Deployment","DstK8S_Type":"Pod","DstMac":"0a:58:0a:81:00:09","DstPort":8080,"Dscp":0,"Etype":2048,"Flags":18,"FlowDirection":0,"IfDirections":[0],"Interfaces":["genev_sys_6081"],"Packets":3,"Proto":6,"Sampling":50,"SrcAddr":"10.128.0.17","SrcK8S_HostIP":"172.18.0.2","SrcK8S_Name":"web-5c8b","SrcK8S_Namespace":"shop","SrcK8S_OwnerName":"web","SrcK8S_OwnerType":"Deployment","SrcK8S_Type":"Pod","SrcMac":"0a:58:0a:80:00:11","SrcPort":43512,"TimeFlowEndMs":1732200000500,"TimeFlowRttNs":120000,"TimeFlowStartMs":1732200000000,"TimeReceived":1732200001}"#;
+
+fn network() -> NetworkStage {
+    let config: NetworkTransform = serde_yaml::from_str(
+        "rules:\n- {type: add_subnet_label, add_subnet_label: {input: SrcAddr, output: SrcSubnetLabel}}\n- {type: add_subnet_label, add_subnet_label: {input: DstAddr, output: DstSubnetLabel}}\n- {type: reinterpret_direction}\n- {type: decode_tcp_flags, decode_tcp_flags: {input: Flags, output: Flags}}\nsubnetLabels:\n- {name: Pods, cidrs: [10.128.0.0/14]}\n- {name: Services, cidrs: [172.30.0.0/16]}\n- {name: 'EXT:cloud', cidrs: [0.0.0.0/0]}\ndirectionInfo: {reporterIPField: AgentIP, srcHostField: SrcK8S_HostIP, dstHostField: DstK8S_HostIP, flowDirectionField: FlowDirection, ifDirectionField: IfDirection}",
+    )
+    .expect("config");
+    NetworkStage::new(config).expect("builds")
+}
+
+fn filter() -> FilterStage {
+    let config: FilterTransform = serde_yaml::from_str(
+        "samplingField: Sampling\nrules:\n- {type: keep_entry_query, keepEntryQuery: 'SrcK8S_Namespace=\"shop\" and (DstPort>=1024 or Proto=17) and DstK8S_Namespace!~\"^openshift-\"'}",
+    )
+    .expect("config");
+    FilterStage::new(config).expect("builds")
+}
+
+fn bench(c: &mut Criterion) {
+    let record = Record::from_json(FLOW).expect("record");
+    let mut group = c.benchmark_group("per_flow");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_json", |b| {
+        b.iter(|| Record::from_json(black_box(FLOW)).expect("decodes"))
+    });
+    group.bench_function("encode_json", |b| b.iter(|| black_box(&record).to_json()));
+    let mut net = network();
+    group.bench_function("network_enrich", |b| {
+        b.iter(|| net.apply(black_box(record.clone())))
+    });
+    let mut keep = filter();
+    group.bench_function("filter_query", |b| {
+        b.iter(|| keep.apply(black_box(record.clone())))
+    });
+    group.bench_function("clone_only", |b| b.iter(|| black_box(record.clone())));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

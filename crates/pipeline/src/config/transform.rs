@@ -1,0 +1,490 @@
+//! Parameters of the `transform` stages: `generic`, `filter`, `network` and `none`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+/// A transform stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transform {
+    /// Which transform runs.
+    #[serde(rename = "type")]
+    pub kind: TransformKind,
+    /// Parameters when `type` is `generic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generic: Option<GenericTransform>,
+    /// Parameters when `type` is `filter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterTransform>,
+    /// Parameters when `type` is `network`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkTransform>,
+}
+
+/// The transform types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformKind {
+    /// Passes records through.
+    #[default]
+    None,
+    /// Renames / copies fields.
+    Generic,
+    /// Drops records or fields, adds fields, samples.
+    Filter,
+    /// Network enrichment (subnets, services, Kubernetes, direction).
+    Network,
+}
+
+impl Transform {
+    /// Checks that the sub-object matching `type` is present and its rules are well formed.
+    pub fn check(&self) -> Result<(), String> {
+        match self.kind {
+            TransformKind::None => Ok(()),
+            TransformKind::Generic => self
+                .generic
+                .as_ref()
+                .map(|_| ())
+                .ok_or_else(|| "transform type generic needs a `generic` section".to_string()),
+            TransformKind::Filter => self
+                .filter
+                .as_ref()
+                .ok_or_else(|| "transform type filter needs a `filter` section".to_string())
+                .and_then(FilterTransform::check),
+            TransformKind::Network => self
+                .network
+                .as_ref()
+                .ok_or_else(|| "transform type network needs a `network` section".to_string())
+                .and_then(NetworkTransform::check),
+        }
+    }
+}
+
+/// `generic`: field renames and copies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericTransform {
+    /// Whether fields not named in a rule are kept.
+    #[serde(default)]
+    pub policy: GenericPolicy,
+    /// The renames.
+    #[serde(default)]
+    pub rules: Vec<GenericRule>,
+}
+
+/// What happens to the fields no rule names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenericPolicy {
+    /// Keep every field, adding the outputs.
+    #[default]
+    PreserveOriginalKeys,
+    /// Keep only the outputs.
+    ReplaceKeys,
+}
+
+/// One rename: `output = input * multiplier`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericRule {
+    /// Field read.
+    pub input: String,
+    /// Field written.
+    pub output: String,
+    /// Scales numeric values (0 or absent means 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+}
+
+/// `filter`: record and field filtering, field additions, sampling.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterTransform {
+    /// Applied in order; a record dropped by one rule skips the rest.
+    #[serde(default)]
+    pub rules: Vec<FilterRule>,
+    /// When a rule samples records, this field of each kept record is multiplied by the
+    /// sampling ratio, so totals computed downstream stay right (NetObserv: `Sampling`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sampling_field: String,
+}
+
+impl FilterTransform {
+    fn check(&self) -> Result<(), String> {
+        self.rules
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, r)| r.check().map_err(|e| format!("filter.rules[{i}]: {e}")))
+    }
+}
+
+/// The filter rule types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterRuleKind {
+    /// Removes `removeField.input`.
+    #[default]
+    RemoveField,
+    /// Drops the record when `removeEntry.input` exists.
+    RemoveEntryIfExists,
+    /// Drops the record when `removeEntry.input` does not exist.
+    RemoveEntryIfDoesntExist,
+    /// Drops the record when `removeEntry.input` equals `removeEntry.value`.
+    RemoveEntryIfEqual,
+    /// Drops the record when `removeEntry.input` differs from `removeEntry.value`.
+    RemoveEntryIfNotEqual,
+    /// Drops the record when all nested rules match.
+    RemoveEntryAllSatisfied,
+    /// Keeps the record only when the query matches (and, optionally, 1 in N of those).
+    KeepEntryQuery,
+    /// Sets a field.
+    AddField,
+    /// Sets a field when absent.
+    AddFieldIfDoesntExist,
+    /// Sets `output` to `assignee` when `input` satisfies `parameters` (e.g. `>=10`).
+    AddFieldIf,
+    /// Sets `output` to `assignee` when `input` matches the regex `parameters`.
+    AddRegexIf,
+    /// Adds a label (kept for compatibility; same as add_field here).
+    AddLabel,
+    /// Adds a label when `input` satisfies `parameters`.
+    AddLabelIf,
+    /// Keeps 1 in N of the records matching each condition.
+    ConditionalSampling,
+}
+
+/// `{input, value, castInt}` sub-object of several rules.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterGenericRule {
+    /// The field.
+    pub input: String,
+    /// The value compared or assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Json>,
+    /// Whether a string value is turned into an integer before assignment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cast_int: bool,
+}
+
+/// `{input, output, parameters, assignee}` sub-object of conditional rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterRuleWithAssignee {
+    /// The field tested.
+    pub input: String,
+    /// The field written.
+    #[serde(default)]
+    pub output: String,
+    /// The condition (`>=10`, `==5`, a regex...).
+    #[serde(default)]
+    pub parameters: String,
+    /// The value written.
+    #[serde(default)]
+    pub assignee: String,
+}
+
+/// One nested rule of `removeEntryAllSatisfied` or of a sampling condition.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveEntryRule {
+    /// One of the `remove_entry_*` kinds.
+    #[serde(rename = "type")]
+    pub kind: FilterRuleKind,
+    /// The field and value it tests.
+    pub remove_entry: FilterGenericRule,
+}
+
+/// One condition of `conditionalSampling`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingCondition {
+    /// Keep 1 in `value` of the matching records.
+    pub value: u16,
+    /// All must match.
+    #[serde(default)]
+    pub rules: Vec<RemoveEntryRule>,
+}
+
+/// One filter rule: its type and the sub-object that type reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterRule {
+    /// The rule type.
+    #[serde(rename = "type")]
+    pub kind: FilterRuleKind,
+    /// For `remove_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_field: Option<FilterGenericRule>,
+    /// For `remove_entry_if_*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_entry: Option<FilterGenericRule>,
+    /// For `remove_entry_all_satisfied`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_entry_all_satisfied: Vec<RemoveEntryRule>,
+    /// For `keep_entry_query`: a query of the flow filter language.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub keep_entry_query: String,
+    /// For `keep_entry_query`: keep only 1 in N of the matching records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_entry_sampling: Option<u16>,
+    /// For `add_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_field: Option<FilterGenericRule>,
+    /// For `add_field_if_doesnt_exist`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_field_if_doesnt_exist: Option<FilterGenericRule>,
+    /// For `add_field_if`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_field_if: Option<FilterRuleWithAssignee>,
+    /// For `add_regex_if`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_regex_if: Option<FilterRuleWithAssignee>,
+    /// For `add_label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_label: Option<FilterGenericRule>,
+    /// For `add_label_if`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_label_if: Option<FilterRuleWithAssignee>,
+    /// For `conditional_sampling`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditional_sampling: Vec<SamplingCondition>,
+}
+
+impl FilterRule {
+    fn check(&self) -> Result<(), String> {
+        use FilterRuleKind as K;
+        let missing = |key: &str| Err(format!("type {:?} needs `{key}`", self.kind));
+        match self.kind {
+            K::RemoveField if self.remove_field.is_none() => missing("removeField"),
+            K::RemoveEntryIfExists
+            | K::RemoveEntryIfDoesntExist
+            | K::RemoveEntryIfEqual
+            | K::RemoveEntryIfNotEqual
+                if self.remove_entry.is_none() =>
+            {
+                missing("removeEntry")
+            }
+            K::RemoveEntryAllSatisfied if self.remove_entry_all_satisfied.is_empty() => {
+                missing("removeEntryAllSatisfied")
+            }
+            K::KeepEntryQuery => flowdsl::parse(&self.keep_entry_query)
+                .map(|_| ())
+                .map_err(|e| format!("keepEntryQuery `{}`: {e}", self.keep_entry_query)),
+            K::AddField if self.add_field.is_none() => missing("addField"),
+            K::AddFieldIfDoesntExist if self.add_field_if_doesnt_exist.is_none() => {
+                missing("addFieldIfDoesntExist")
+            }
+            K::AddFieldIf if self.add_field_if.is_none() => missing("addFieldIf"),
+            K::AddRegexIf => match &self.add_regex_if {
+                None => missing("addRegexIf"),
+                Some(r) => regex_check(&r.parameters),
+            },
+            K::AddLabel if self.add_label.is_none() => missing("addLabel"),
+            K::AddLabelIf if self.add_label_if.is_none() => missing("addLabelIf"),
+            K::ConditionalSampling if self.conditional_sampling.is_empty() => {
+                missing("conditionalSampling")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn regex_check(pattern: &str) -> Result<(), String> {
+    flowdsl::Pattern::new(pattern)
+        .map(|_| ())
+        .map_err(|e| format!("regex `{pattern}`: {e}"))
+}
+
+/// `network`: enrichment rules and their shared settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkTransform {
+    /// Applied in order to every record.
+    #[serde(default)]
+    pub rules: Vec<NetworkRule>,
+    /// Kubernetes client settings for `add_kubernetes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_config: Option<Json>,
+    /// Services file for `add_service` (default `/etc/services`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub services_file: String,
+    /// Protocols file for `add_service` (default `/etc/protocols`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub protocols_file: String,
+    /// Named CIDR groups for `add_subnet_label`; hot-reloadable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_labels: Vec<SubnetLabel>,
+    /// Fields `reinterpret_direction` reads and writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction_info: Option<DirectionInfo>,
+}
+
+impl NetworkTransform {
+    fn check(&self) -> Result<(), String> {
+        for (i, label) in self.subnet_labels.iter().enumerate() {
+            for cidr in &label.cidrs {
+                cidr.parse::<ipnet::IpNet>().map_err(|_| {
+                    format!(
+                        "network.subnetLabels[{i}] `{}`: `{cidr}` is not a CIDR",
+                        label.name
+                    )
+                })?;
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            rule.check(self)
+                .map_err(|e| format!("network.rules[{i}]: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A named group of CIDRs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetLabel {
+    /// The label written for matching addresses.
+    pub name: String,
+    /// The CIDRs.
+    #[serde(default)]
+    pub cidrs: Vec<String>,
+}
+
+/// Fields of `reinterpret_direction`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectionInfo {
+    /// The agent (reporter) IP field (NetObserv: `AgentIP`).
+    #[serde(rename = "reporterIPField")]
+    pub reporter_ip_field: String,
+    /// The source host IP field (`SrcK8S_HostIP`).
+    pub src_host_field: String,
+    /// The destination host IP field (`DstK8S_HostIP`).
+    pub dst_host_field: String,
+    /// The direction field rewritten (`FlowDirection`).
+    pub flow_direction_field: String,
+    /// Where the interface-level direction is copied first (`IfDirection`), if anywhere.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub if_direction_field: String,
+}
+
+/// The network rule types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkRuleKind {
+    /// CIDR of an address with a given mask.
+    #[default]
+    AddSubnet,
+    /// Geo-location from an IP database (not supported yet).
+    AddLocation,
+    /// Service name of a port.
+    AddService,
+    /// Kubernetes metadata of an address.
+    AddKubernetes,
+    /// `app` / `infra` flow layer.
+    AddKubernetesInfra,
+    /// Node-level direction instead of interface-level.
+    ReinterpretDirection,
+    /// Label of the first subnet group containing an address.
+    AddSubnetLabel,
+    /// TCP flag bits to names.
+    DecodeTcpFlags,
+}
+
+/// `{input, output}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkGenericRule {
+    /// Field read.
+    pub input: String,
+    /// Field written.
+    pub output: String,
+}
+
+/// `add_subnet` parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSubnetRule {
+    /// Field read.
+    pub input: String,
+    /// Field written.
+    pub output: String,
+    /// Prefix length such as `/24`.
+    pub subnet_mask: String,
+}
+
+/// `add_service` parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddServiceRule {
+    /// Port field.
+    pub input: String,
+    /// Field written.
+    pub output: String,
+    /// Protocol field (a number or a name).
+    pub protocol: String,
+}
+
+/// One network rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRule {
+    /// The rule type.
+    #[serde(rename = "type")]
+    pub kind: NetworkRuleKind,
+    /// For `add_kubernetes_infra`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_infra: Option<Json>,
+    /// For `add_kubernetes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<Json>,
+    /// For `add_subnet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_subnet: Option<AddSubnetRule>,
+    /// For `add_location`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_location: Option<Json>,
+    /// For `add_subnet_label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_subnet_label: Option<NetworkGenericRule>,
+    /// For `add_service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_service: Option<AddServiceRule>,
+    /// For `decode_tcp_flags`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_tcp_flags: Option<NetworkGenericRule>,
+}
+
+impl NetworkRule {
+    fn check(&self, network: &NetworkTransform) -> Result<(), String> {
+        use NetworkRuleKind as K;
+        let missing = |key: &str| Err(format!("type {:?} needs `{key}`", self.kind));
+        match self.kind {
+            K::AddSubnet => match &self.add_subnet {
+                None => missing("add_subnet"),
+                Some(r) => parse_mask(&r.subnet_mask).map(|_| ()),
+            },
+            K::AddService if self.add_service.is_none() => missing("add_service"),
+            K::AddKubernetes if self.kubernetes.is_none() => missing("kubernetes"),
+            K::AddKubernetesInfra if self.kubernetes_infra.is_none() => missing("kubernetes_infra"),
+            K::AddSubnetLabel if self.add_subnet_label.is_none() => missing("add_subnet_label"),
+            K::DecodeTcpFlags if self.decode_tcp_flags.is_none() => missing("decode_tcp_flags"),
+            K::AddLocation if self.add_location.is_none() => missing("add_location"),
+            K::ReinterpretDirection if network.direction_info.is_none() => {
+                Err("reinterpret_direction needs the stage-level `directionInfo`".to_string())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses `/24` (or `24`) into a prefix length.
+pub fn parse_mask(mask: &str) -> Result<u8, String> {
+    mask.trim()
+        .trim_start_matches('/')
+        .parse::<u8>()
+        .ok()
+        .filter(|bits| *bits <= 128)
+        .ok_or_else(|| format!("subnet_mask `{mask}` is not a prefix length like /24"))
+}

@@ -1,0 +1,98 @@
+//! The names of the flow fields the agent, the pipeline and the console use (reference §A.6).
+//!
+//! Records keep these names as `&'static str`, so decoding and cloning a record does not allocate
+//! one string per field name.
+
+/// Every well-known field name, sorted, for binary search.
+const KNOWN: &[&str] = &[
+    "AgentIP",
+    "Bytes",
+    "DnsErrno",
+    "DnsFlags",
+    "DnsFlagsResponseCode",
+    "DnsId",
+    "DnsLatencyMs",
+    "DnsName",
+    "Dscp",
+    "DstAddr",
+    "DstK8S_HostIP",
+    "DstK8S_HostName",
+    "DstK8S_Name",
+    "DstK8S_Namespace",
+    "DstK8S_NetworkName",
+    "DstK8S_OwnerName",
+    "DstK8S_OwnerType",
+    "DstK8S_Type",
+    "DstK8S_Zone",
+    "DstMac",
+    "DstPort",
+    "DstSubnetLabel",
+    "Etype",
+    "Flags",
+    "FlowDirection",
+    "IPSecRetCode",
+    "IPSecStatus",
+    "IcmpCode",
+    "IcmpType",
+    "IfDirections",
+    "Interfaces",
+    "K8S_ClusterName",
+    "K8S_FlowLayer",
+    "NetworkEvents",
+    "Packets",
+    "PktDropBytes",
+    "PktDropLatestDropCause",
+    "PktDropLatestFlags",
+    "PktDropLatestState",
+    "PktDropPackets",
+    "Proto",
+    "QuicSeenLongHdr",
+    "QuicSeenShortHdr",
+    "QuicVersion",
+    "Sampling",
+    "SrcAddr",
+    "SrcK8S_HostIP",
+    "SrcK8S_HostName",
+    "SrcK8S_Name",
+    "SrcK8S_Namespace",
+    "SrcK8S_NetworkName",
+    "SrcK8S_OwnerName",
+    "SrcK8S_OwnerType",
+    "SrcK8S_Type",
+    "SrcK8S_Zone",
+    "SrcMac",
+    "SrcPort",
+    "SrcSubnetLabel",
+    "TLSCipherSuite",
+    "TLSGroup",
+    "TLSTypes",
+    "TLSVersion",
+    "TimeFlowEndMs",
+    "TimeFlowRttNs",
+    "TimeFlowStartMs",
+    "TimeReceived",
+    "Udns",
+    "XlatDstAddr",
+    "XlatDstPort",
+    "XlatSrcAddr",
+    "XlatSrcPort",
+    "ZoneId",
+    "_HashId",
+    "_IsFirst",
+    "_RecordType",
+];
+
+/// The static copy of `name` when it is a well-known field.
+pub fn known(name: &str) -> Option<&'static str> {
+    KNOWN.binary_search(&name).ok().map(|i| KNOWN[i])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn list_is_sorted_and_unique() {
+        assert!(super::KNOWN.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(super::known("SrcAddr"), Some("SrcAddr"));
+        assert_eq!(super::known("Unknown"), None);
+    }
+}

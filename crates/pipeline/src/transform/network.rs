@@ -1,0 +1,343 @@
+//! The `network` transform: subnets, subnet labels, TCP flag names, node-level direction, port
+//! service names and the application/infrastructure flow layer.
+
+use super::{BuildError, Transformer};
+use crate::config::{
+    AddServiceRule, AddSubnetRule, DirectionInfo, NetworkGenericRule, NetworkRuleKind,
+    NetworkTransform, parse_mask,
+};
+use crate::record::{Record, Value};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Names of the TCP flag bits, in bit order, as the eBPF agent encodes them (the low 8 bits are
+/// the TCP header's; 0x100-0x400 are the agent's combined flags).
+const TCP_FLAGS: [(u64, &str); 11] = [
+    (0x001, "FIN"),
+    (0x002, "SYN"),
+    (0x004, "RST"),
+    (0x008, "PSH"),
+    (0x010, "ACK"),
+    (0x020, "URG"),
+    (0x040, "ECE"),
+    (0x080, "CWR"),
+    (0x100, "SYN_ACK"),
+    (0x200, "FIN_ACK"),
+    (0x400, "RST_ACK"),
+];
+
+/// The flag names set in `bits`.
+pub fn decode_tcp_flags(bits: u64) -> Vec<Value> {
+    TCP_FLAGS
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| Value::from(*name))
+        .collect()
+}
+
+/// Bound of the per-address subnet label cache; past it the cache is cleared (addresses churn,
+/// labels do not).
+const LABEL_CACHE_MAX: usize = 65_536;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InfraRef {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InfraRule {
+    #[serde(default)]
+    namespace_name_fields: Vec<InfraRef>,
+    #[serde(default)]
+    output: String,
+    #[serde(default, rename = "infra_prefixes")]
+    infra_prefixes: Vec<String>,
+    #[serde(default, rename = "infra_refs")]
+    infra_refs: Vec<InfraRef>,
+}
+
+enum Op {
+    Subnet(AddSubnetRule, u8),
+    SubnetLabel(NetworkGenericRule),
+    TcpFlags(NetworkGenericRule),
+    Direction,
+    Service(AddServiceRule),
+    Infra(InfraRule),
+}
+
+/// A built `network` stage.
+pub struct NetworkStage {
+    ops: Vec<Op>,
+    labels: Vec<(IpNet, String)>,
+    label_cache: HashMap<IpAddr, Option<usize>>,
+    direction: Option<DirectionInfo>,
+    services: HashMap<(u16, u8), String>,
+}
+
+impl NetworkStage {
+    /// Builds the stage: compiles subnet labels and reads the services file when needed.
+    pub fn new(config: NetworkTransform) -> Result<Self, BuildError> {
+        let mut labels = Vec::new();
+        for label in &config.subnet_labels {
+            for cidr in &label.cidrs {
+                let net: IpNet = cidr.parse().map_err(|_| {
+                    BuildError::Invalid(format!(
+                        "subnetLabels `{}`: `{cidr}` is not a CIDR",
+                        label.name
+                    ))
+                })?;
+                labels.push((net.trunc(), label.name.clone()));
+            }
+        }
+        let mut ops = Vec::new();
+        let mut services = HashMap::new();
+        for (i, rule) in config.rules.iter().enumerate() {
+            let missing = |key: &str| {
+                BuildError::Invalid(format!(
+                    "network.rules[{i}]: type {:?} needs `{key}`",
+                    rule.kind
+                ))
+            };
+            use NetworkRuleKind as K;
+            ops.push(match rule.kind {
+                K::AddSubnet => {
+                    let r = rule
+                        .add_subnet
+                        .clone()
+                        .ok_or_else(|| missing("add_subnet"))?;
+                    let bits = parse_mask(&r.subnet_mask).map_err(BuildError::Invalid)?;
+                    Op::Subnet(r, bits)
+                }
+                K::AddSubnetLabel => Op::SubnetLabel(
+                    rule.add_subnet_label
+                        .clone()
+                        .ok_or_else(|| missing("add_subnet_label"))?,
+                ),
+                K::DecodeTcpFlags => Op::TcpFlags(
+                    rule.decode_tcp_flags
+                        .clone()
+                        .ok_or_else(|| missing("decode_tcp_flags"))?,
+                ),
+                K::ReinterpretDirection => {
+                    if config.direction_info.is_none() {
+                        return Err(BuildError::Invalid(
+                            "reinterpret_direction needs the stage-level `directionInfo`".into(),
+                        ));
+                    }
+                    Op::Direction
+                }
+                K::AddService => {
+                    if services.is_empty() {
+                        let path = if config.services_file.is_empty() {
+                            "/etc/services"
+                        } else {
+                            &config.services_file
+                        };
+                        let text =
+                            std::fs::read_to_string(path).map_err(|source| BuildError::File {
+                                path: path.to_string(),
+                                source,
+                            })?;
+                        services = parse_services(&text);
+                    }
+                    Op::Service(
+                        rule.add_service
+                            .clone()
+                            .ok_or_else(|| missing("add_service"))?,
+                    )
+                }
+                K::AddKubernetesInfra => {
+                    let raw = rule
+                        .kubernetes_infra
+                        .clone()
+                        .ok_or_else(|| missing("kubernetes_infra"))?;
+                    let infra: InfraRule = serde_json::from_value(raw).map_err(|e| {
+                        BuildError::Invalid(format!("network.rules[{i}].kubernetes_infra: {e}"))
+                    })?;
+                    Op::Infra(infra)
+                }
+                K::AddKubernetes | K::AddLocation => {
+                    return Err(BuildError::Unsupported(format!(
+                        "network rule {:?}",
+                        rule.kind
+                    )));
+                }
+            });
+        }
+        Ok(Self {
+            ops,
+            labels,
+            label_cache: HashMap::new(),
+            direction: config.direction_info,
+            services,
+        })
+    }
+
+    fn label_of(&mut self, ip: IpAddr) -> Option<&str> {
+        if self.label_cache.len() >= LABEL_CACHE_MAX {
+            self.label_cache.clear();
+        }
+        let labels = &self.labels;
+        let index = *self
+            .label_cache
+            .entry(ip)
+            .or_insert_with(|| labels.iter().position(|(net, _)| net.contains(&ip)));
+        index.map(|i| self.labels[i].1.as_str())
+    }
+}
+
+fn ip_of(record: &Record, field: &str) -> Option<IpAddr> {
+    record.get(field)?.as_str()?.parse().ok()
+}
+
+/// Parses `/etc/services` lines (`http 80/tcp www`) into (port, protocol number) → name.
+fn parse_services(text: &str) -> HashMap<(u16, u8), String> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(port_proto)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Some((port, proto)) = port_proto.split_once('/') else {
+            continue;
+        };
+        let (Ok(port), Some(proto)) = (port.parse::<u16>(), protocol_number(proto)) else {
+            continue;
+        };
+        map.entry((port, proto)).or_insert_with(|| name.to_string());
+    }
+    map
+}
+
+fn protocol_number(name: &str) -> Option<u8> {
+    match name.to_ascii_lowercase().as_str() {
+        "tcp" => Some(6),
+        "udp" => Some(17),
+        "sctp" => Some(132),
+        "dccp" => Some(33),
+        other => other.parse().ok(),
+    }
+}
+
+impl Transformer for NetworkStage {
+    fn apply(&mut self, mut record: Record) -> Option<Record> {
+        for i in 0..self.ops.len() {
+            match &self.ops[i] {
+                Op::Subnet(rule, bits) => {
+                    if let Some(ip) = ip_of(&record, &rule.input) {
+                        let max = if ip.is_ipv4() { 32 } else { 128 };
+                        if let Ok(net) = IpNet::new(ip, (*bits).min(max)) {
+                            record.insert(rule.output.clone(), net.trunc().to_string());
+                        }
+                    }
+                }
+                Op::SubnetLabel(rule) => {
+                    let (input, output) = (rule.input.clone(), rule.output.clone());
+                    if let Some(ip) = ip_of(&record, &input)
+                        && let Some(label) = self.label_of(ip)
+                    {
+                        let label = label.to_string();
+                        record.insert(output, label);
+                    }
+                }
+                Op::TcpFlags(rule) => {
+                    if let Some(bits) = record.get(&rule.input).and_then(Value::as_i64) {
+                        let names = decode_tcp_flags(bits as u64);
+                        record.insert(rule.output.clone(), Value::List(names));
+                    }
+                }
+                Op::Direction => {
+                    if let Some(info) = &self.direction {
+                        reinterpret_direction(&mut record, info);
+                    }
+                }
+                Op::Service(rule) => {
+                    let port = record.get(&rule.input).and_then(Value::as_i64);
+                    let proto = record.get(&rule.protocol).and_then(|p| match p {
+                        Value::Str(s) => protocol_number(s).map(i64::from),
+                        other => other.as_i64(),
+                    });
+                    if let (Some(port), Some(proto)) = (port, proto)
+                        && let (Ok(port), Ok(proto)) = (u16::try_from(port), u8::try_from(proto))
+                        && let Some(name) = self.services.get(&(port, proto))
+                    {
+                        record.insert(rule.output.clone(), name.as_str());
+                    }
+                }
+                Op::Infra(rule) => {
+                    let layer = flow_layer(&record, rule);
+                    record.insert(rule.output.clone(), layer);
+                }
+            }
+        }
+        Some(record)
+    }
+}
+
+/// Direction from the node's point of view: 1 (egress) when the reporting node is the source
+/// host, 0 (ingress) when it is the destination host, 2 (inner) when both ends are on that host.
+/// Without host information the interface-level direction is kept.
+fn reinterpret_direction(record: &mut Record, info: &DirectionInfo) {
+    if !info.if_direction_field.is_empty()
+        && let Some(d) = record.get(&info.flow_direction_field).cloned()
+    {
+        record.insert(info.if_direction_field.clone(), d);
+    }
+    let text = |field: &str| {
+        record
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let reporter = text(&info.reporter_ip_field);
+    let src = text(&info.src_host_field);
+    let dst = text(&info.dst_host_field);
+    let direction = if src != dst {
+        if reporter == src {
+            Some(1)
+        } else if reporter == dst {
+            Some(0)
+        } else {
+            None
+        }
+    } else if !src.is_empty() {
+        Some(2)
+    } else {
+        None
+    };
+    if let Some(d) = direction {
+        record.insert(info.flow_direction_field.clone(), Value::Int(d));
+    }
+}
+
+/// `app` unless every (namespace, name) pair of the record is infrastructure.
+fn flow_layer(record: &Record, rule: &InfraRule) -> &'static str {
+    let is_infra = |namespace: &str, name: &str| {
+        rule.infra_prefixes
+            .iter()
+            .any(|p| namespace.starts_with(p.as_str()))
+            || rule
+                .infra_refs
+                .iter()
+                .any(|r| r.namespace == namespace && r.name == name)
+    };
+    let text = |field: &str| {
+        record
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let any_app = rule.namespace_name_fields.iter().any(|pair| {
+        let namespace = text(&pair.namespace);
+        !namespace.is_empty() && !is_infra(namespace, text(&pair.name))
+    });
+    if any_app { "app" } else { "infra" }
+}
