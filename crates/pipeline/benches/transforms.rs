@@ -2,7 +2,8 @@
 //! NetObserv-shaped transforms (subnet labels ×2, direction, TCP flags, a query filter).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use netobserv_pipeline::config::{FilterTransform, NetworkTransform};
+use netobserv_pipeline::config::{FilterTransform, NetworkTransform, PromEncode};
+use netobserv_pipeline::encode::PromEncoder;
 use netobserv_pipeline::record::Record;
 use netobserv_pipeline::transform::{FilterStage, NetworkStage, Transformer};
 use std::hint::black_box;
@@ -40,6 +41,14 @@ fn bench(c: &mut Criterion) {
     let mut keep = filter();
     group.bench_function("filter_query", |b| {
         b.iter(|| keep.apply(black_box(record.clone())))
+    });
+    let prom: PromEncode = serde_yaml::from_str(
+        "prefix: netobserv_\nmetrics:\n- {name: workload_ingress_bytes_total, type: counter, valueKey: Bytes, filters: [{key: FlowDirection, value: '1', type: not_equal}], labels: [SrcK8S_Namespace, DstK8S_Namespace, SrcK8S_OwnerName, DstK8S_OwnerName, SrcK8S_OwnerType, DstK8S_OwnerType]}\n- {name: namespace_flows_total, type: counter, labels: [SrcK8S_Namespace, DstK8S_Namespace]}\n- {name: namespace_rtt_seconds, type: histogram, valueKey: TimeFlowRttNs, valueScale: 1000000000, filters: [{key: TimeFlowRttNs, type: presence}], labels: [SrcK8S_Namespace, DstK8S_Namespace], buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1]}",
+    )
+    .expect("prom config");
+    let mut prom = PromEncoder::new(&prom).expect("builds");
+    group.bench_function("prom_encode_3_metrics", |b| {
+        b.iter(|| prom.encode(black_box(&record)))
     });
     group.bench_function("clone_only", |b| b.iter(|| black_box(record.clone())));
     group.finish();

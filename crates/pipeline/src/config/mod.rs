@@ -5,9 +5,11 @@
 //! this crate does not run yet still parse (their parameters are kept as raw JSON) so that the
 //! operator's full ConfigMap is readable; [`Config::check`] does not reject them, the runtime does.
 
+mod encode;
 mod graph;
 mod transform;
 
+pub use encode::*;
 pub use graph::{GraphError, StageGraph};
 pub use transform::*;
 

@@ -1,0 +1,492 @@
+//! The `prom` encoder: counters, gauges and histograms derived from flow records, rendered in the
+//! Prometheus text exposition format for `/metrics`.
+//!
+//! Series that get no update for `expiryTime` are removed (flows come and go, and Prometheus
+//! should not keep scraping a pod that left an hour ago). Past `maxMetrics` series, new ones are
+//! dropped and counted, never silently.
+
+use crate::config::{
+    MetricKind, MetricsFilter, MetricsFilterKind, MetricsItem, PromEncode, parse_go_duration,
+};
+use crate::record::{Record, Value};
+use crate::transform::BuildError;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// Default series expiry, as upstream.
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(120);
+
+/// Prometheus' default histogram buckets, for histograms defined without any.
+const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+enum Test {
+    Equal(String),
+    NotEqual(String),
+    Presence,
+    Absence,
+    Regex(flowdsl::Pattern, bool),
+}
+
+struct Filter {
+    key: String,
+    test: Test,
+}
+
+impl Filter {
+    fn new(f: &MetricsFilter) -> Result<Self, BuildError> {
+        let regex = |negated| {
+            flowdsl::Pattern::new(&f.value)
+                .map(|p| Test::Regex(p, negated))
+                .map_err(|e| {
+                    BuildError::Invalid(format!("filter on `{}`: regex `{}`: {e}", f.key, f.value))
+                })
+        };
+        let test = match f.kind {
+            MetricsFilterKind::Equal => Test::Equal(f.value.clone()),
+            MetricsFilterKind::NotEqual => Test::NotEqual(f.value.clone()),
+            MetricsFilterKind::Presence => Test::Presence,
+            MetricsFilterKind::Absence => Test::Absence,
+            MetricsFilterKind::MatchRegex => regex(false)?,
+            MetricsFilterKind::NotMatchRegex => regex(true)?,
+        };
+        Ok(Self {
+            key: f.key.clone(),
+            test,
+        })
+    }
+
+    fn passes(&self, value: Option<&Value>) -> bool {
+        match (&self.test, value) {
+            (Test::Presence, v) => v.is_some(),
+            (Test::Absence, v) => v.is_none(),
+            (Test::Equal(want), Some(v)) => text_of(v) == *want,
+            (Test::Equal(_), None) => false,
+            (Test::NotEqual(want), Some(v)) => text_of(v) != *want,
+            (Test::NotEqual(_), None) => true,
+            (Test::Regex(p, negated), Some(v)) => p.regex().is_match(&text_of(v)) != *negated,
+            (Test::Regex(_, negated), None) => *negated,
+        }
+    }
+}
+
+fn text_of(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::Str(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        other => std::borrow::Cow::Owned(other.to_text()),
+    }
+}
+
+/// Accumulated state of one label set.
+#[derive(Clone, Debug)]
+enum State {
+    Number(f64),
+    Histogram {
+        counts: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Series {
+    state: State,
+    updated: Instant,
+}
+
+struct Metric {
+    name: String,
+    help: String,
+    kind: MetricKind,
+    filters: Vec<Filter>,
+    value_key: String,
+    label_fields: Vec<String>,
+    label_names: Vec<String>,
+    flatten: Vec<String>,
+    buckets: Vec<f64>,
+    scale: f64,
+    series: HashMap<Vec<String>, Series>,
+}
+
+/// Replaces what a Prometheus name cannot hold (`/ . - >` ...) with `_`.
+fn sanitize(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+impl Metric {
+    fn new(item: &MetricsItem, prefix: &str) -> Result<Self, BuildError> {
+        if item.kind == MetricKind::AggHistogram {
+            return Err(BuildError::Unsupported(format!(
+                "metric `{}`: type agg_histogram (it needs the aggregates extract stage)",
+                item.name
+            )));
+        }
+        if item.name.is_empty() {
+            return Err(BuildError::Invalid("a metric has no name".into()));
+        }
+        let filters = if item.filters.is_empty() {
+            item.filter
+                .iter()
+                .map(Filter::new)
+                .collect::<Result<_, _>>()?
+        } else {
+            item.filters
+                .iter()
+                .map(Filter::new)
+                .collect::<Result<_, _>>()?
+        };
+        let mut buckets = if item.buckets.is_empty() {
+            DEFAULT_BUCKETS.to_vec()
+        } else {
+            item.buckets.clone()
+        };
+        if buckets.iter().any(|b| !b.is_finite()) {
+            return Err(BuildError::Invalid(format!(
+                "metric `{}`: a bucket is not a number",
+                item.name
+            )));
+        }
+        buckets.sort_by(f64::total_cmp);
+        buckets.dedup();
+        Ok(Self {
+            name: sanitize(&format!("{prefix}{}", item.name)),
+            help: item.help.clone(),
+            kind: item.kind,
+            filters,
+            value_key: item.value_key.clone(),
+            label_names: item
+                .labels
+                .iter()
+                .map(|l| sanitize(item.remap.get(l).map_or(l.as_str(), String::as_str)))
+                .collect(),
+            label_fields: item.labels.clone(),
+            flatten: item.flatten.clone(),
+            buckets,
+            scale: if item.value_scale == 0.0 {
+                1.0
+            } else {
+                item.value_scale
+            },
+            series: HashMap::new(),
+        })
+    }
+}
+
+/// Looks fields up in a record, resolving `Field>Key` inside the current element of each
+/// flattened field.
+struct View<'a> {
+    record: &'a Record,
+    elements: &'a [(&'a str, Option<&'a Record>)],
+}
+
+impl<'a> View<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        if let Some((field, sub)) = key.split_once('>') {
+            let element = self
+                .elements
+                .iter()
+                .find(|(f, _)| *f == field)
+                .and_then(|(_, e)| *e)?;
+            return element.get(sub);
+        }
+        self.record.get(key)
+    }
+}
+
+/// Counters of what the encoder could not do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromStats {
+    /// Observations whose value field was missing or not a number.
+    pub value_errors: u64,
+    /// New series refused because `maxMetrics` was reached.
+    pub dropped_series: u64,
+    /// Series removed after `expiryTime` without updates.
+    pub expired_series: u64,
+}
+
+/// A built `prom` encoder.
+pub struct PromEncoder {
+    metrics: Vec<Metric>,
+    expiry: Duration,
+    max_series: usize,
+    stats: PromStats,
+}
+
+impl PromEncoder {
+    /// Builds the encoder from its parameters.
+    pub fn new(config: &PromEncode) -> Result<Self, BuildError> {
+        let expiry = match &config.expiry_time {
+            Some(t) => parse_go_duration(t).map_err(BuildError::Invalid)?,
+            None => DEFAULT_EXPIRY,
+        };
+        let metrics = config
+            .metrics
+            .iter()
+            .map(|m| Metric::new(m, &config.prefix))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            metrics,
+            expiry,
+            max_series: config.max_metrics,
+            stats: PromStats::default(),
+        })
+    }
+
+    /// What went wrong so far.
+    pub fn stats(&self) -> PromStats {
+        self.stats
+    }
+
+    /// Number of live series across metrics.
+    pub fn series_count(&self) -> usize {
+        self.metrics.iter().map(|m| m.series.len()).sum()
+    }
+
+    /// Updates every metric with one record.
+    pub fn encode(&mut self, record: &Record) {
+        self.encode_at(record, Instant::now());
+    }
+
+    /// [`Self::encode`] with an explicit clock, for expiry tests.
+    pub fn encode_at(&mut self, record: &Record, now: Instant) {
+        let mut total = self.series_count();
+        for metric in &mut self.metrics {
+            // The elements of each flattened field; an absent or empty list is one "no element".
+            // Taken out for the loop so the metric can be updated while the names are borrowed.
+            let flatten = std::mem::take(&mut metric.flatten);
+            let lists: Vec<(&str, Vec<Option<&Record>>)> = flatten
+                .iter()
+                .map(|f| {
+                    let elements: Vec<Option<&Record>> = match record.get(f) {
+                        Some(Value::List(items)) if !items.is_empty() => items
+                            .iter()
+                            .map(|i| match i {
+                                Value::Map(m) => Some(m),
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => vec![None],
+                    };
+                    (f.as_str(), elements)
+                })
+                .collect();
+            let mut cursor = vec![0usize; lists.len()];
+            loop {
+                let elements: Vec<(&str, Option<&Record>)> = lists
+                    .iter()
+                    .zip(&cursor)
+                    .map(|((f, items), i)| (*f, items[*i]))
+                    .collect();
+                let view = View {
+                    record,
+                    elements: &elements,
+                };
+                observe(
+                    metric,
+                    &view,
+                    now,
+                    &mut total,
+                    self.max_series,
+                    &mut self.stats,
+                );
+                // Next combination of flattened elements (odometer order).
+                let mut level = 0;
+                loop {
+                    if level == cursor.len() {
+                        break;
+                    }
+                    cursor[level] += 1;
+                    if cursor[level] < lists[level].1.len() {
+                        break;
+                    }
+                    cursor[level] = 0;
+                    level += 1;
+                }
+                if level == cursor.len() {
+                    break;
+                }
+            }
+            drop(lists);
+            metric.flatten = flatten;
+        }
+    }
+
+    /// Removes series older than the expiry.
+    pub fn expire(&mut self, now: Instant) {
+        let expiry = self.expiry;
+        for metric in &mut self.metrics {
+            let before = metric.series.len();
+            metric
+                .series
+                .retain(|_, s| now.saturating_duration_since(s.updated) < expiry);
+            self.stats.expired_series += (before - metric.series.len()) as u64;
+        }
+    }
+
+    /// The metrics in the Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for metric in &self.metrics {
+            let kind = match metric.kind {
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge => "gauge",
+                MetricKind::Histogram | MetricKind::AggHistogram => "histogram",
+            };
+            if !metric.help.is_empty() {
+                let _ = writeln!(out, "# HELP {} {}", metric.name, escape_help(&metric.help));
+            }
+            let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
+            let mut keys: Vec<&Vec<String>> = metric.series.keys().collect();
+            keys.sort();
+            for key in keys {
+                let series = &metric.series[key];
+                let labels = label_text(&metric.label_names, key, None);
+                match &series.state {
+                    State::Number(v) => {
+                        let _ = writeln!(out, "{}{labels} {}", metric.name, number(*v));
+                    }
+                    State::Histogram { counts, sum, count } => {
+                        let mut cumulative = 0;
+                        for (bound, n) in metric.buckets.iter().zip(counts) {
+                            cumulative += n;
+                            let l = label_text(&metric.label_names, key, Some(&number(*bound)));
+                            let _ = writeln!(out, "{}_bucket{l} {cumulative}", metric.name);
+                        }
+                        let l = label_text(&metric.label_names, key, Some("+Inf"));
+                        let _ = writeln!(out, "{}_bucket{l} {count}", metric.name);
+                        let _ = writeln!(out, "{}_sum{labels} {}", metric.name, number(*sum));
+                        let _ = writeln!(out, "{}_count{labels} {count}", metric.name);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn observe(
+    metric: &mut Metric,
+    view: &View<'_>,
+    now: Instant,
+    total: &mut usize,
+    max_series: usize,
+    stats: &mut PromStats,
+) {
+    if !metric.filters.iter().all(|f| f.passes(view.get(&f.key))) {
+        return;
+    }
+    let value = if metric.value_key.is_empty() {
+        1.0
+    } else {
+        match view.get(&metric.value_key).and_then(Value::as_f64) {
+            Some(v) => v / metric.scale,
+            None => {
+                stats.value_errors += 1;
+                return;
+            }
+        }
+    };
+    let key: Vec<String> = metric
+        .label_fields
+        .iter()
+        .map(|f| {
+            view.get(f)
+                .map(|v| text_of(v).into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let buckets = metric.buckets.len();
+    let series = match metric.series.get_mut(&key) {
+        Some(s) => s,
+        None => {
+            if max_series > 0 && *total >= max_series {
+                stats.dropped_series += 1;
+                return;
+            }
+            *total += 1;
+            let state = match metric.kind {
+                MetricKind::Histogram | MetricKind::AggHistogram => State::Histogram {
+                    counts: vec![0; buckets],
+                    sum: 0.0,
+                    count: 0,
+                },
+                _ => State::Number(0.0),
+            };
+            metric.series.entry(key).or_insert(Series {
+                state,
+                updated: now,
+            })
+        }
+    };
+    series.updated = now;
+    match (&mut series.state, metric.kind) {
+        (State::Number(n), MetricKind::Gauge) => *n = value,
+        (State::Number(n), _) => *n += value,
+        (State::Histogram { counts, sum, count }, _) => {
+            if let Some(i) = metric.buckets.iter().position(|b| value <= *b) {
+                counts[i] += 1;
+            }
+            *sum += value;
+            *count += 1;
+        }
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn escape_help(help: &str) -> String {
+    help.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+fn label_text(names: &[String], values: &[String], le: Option<&str>) -> String {
+    if names.is_empty() && le.is_none() {
+        return String::new();
+    }
+    let mut out = String::from("{");
+    let mut first = true;
+    for (name, value) in names.iter().zip(values) {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        let _ = write!(out, "{name}=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    if let Some(le) = le {
+        if !first {
+            out.push(',');
+        }
+        let _ = write!(out, "le=\"{le}\"");
+    }
+    out.push('}');
+    out
+}
