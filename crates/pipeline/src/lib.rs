@@ -9,5 +9,7 @@
 pub mod config;
 pub mod encode;
 pub mod fields;
+pub mod ingest;
 pub mod record;
+pub mod runtime;
 pub mod transform;

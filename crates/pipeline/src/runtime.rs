@@ -1,0 +1,258 @@
+//! Runs a checked configuration: builds every stage, then pushes batches of records from the
+//! ingest stage through the graph, fanning out where several stages follow one.
+//!
+//! Records flow by value: a stage with one child hands its output on without copying; only
+//! fan-out clones (all but the last branch). Terminal stages are writers or encoders.
+
+use crate::config::{Config, ConfigError, PromEncode, StageParams};
+use crate::encode::PromEncoder;
+use crate::record::Record;
+use crate::transform::{self, BuildError, Transformer};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Why a pipeline cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A stage cannot be built.
+    #[error("stage `{stage}`: {source}")]
+    Stage {
+        /// The stage.
+        stage: String,
+        /// Why.
+        source: BuildError,
+    },
+}
+
+/// Output format of the `stdout` writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutFormat {
+    /// One JSON object per line.
+    Json,
+    /// `key=value` pairs, one record per line (upstream's `printf`/`fields`).
+    Fields,
+}
+
+/// Where a terminal stage sends records.
+pub enum Sink {
+    /// Writes to a byte stream (stdout, or a buffer in tests).
+    Stream {
+        /// The stream.
+        out: Box<dyn Write + Send>,
+        /// The format.
+        format: StdoutFormat,
+    },
+    /// Feeds a Prometheus encoder, shared with the `/metrics` endpoint.
+    Prom(Arc<Mutex<PromEncoder>>),
+    /// Discards records (`none` / `fake` writers).
+    Discard,
+}
+
+enum Node {
+    Transform(Box<dyn Transformer>),
+    Sink(Sink),
+}
+
+/// Counters of what the pipeline did, for its operational metrics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Records received from the ingest stage.
+    pub ingested: u64,
+    /// Records dropped by filters.
+    pub filtered: u64,
+    /// Records written by writers (per writer, summed).
+    pub written: u64,
+    /// Writes that failed (e.g. a closed stdout).
+    pub write_errors: u64,
+}
+
+/// A built pipeline, minus its ingest stage (the caller feeds batches).
+pub struct Pipeline {
+    root: String,
+    children: HashMap<String, Vec<String>>,
+    nodes: HashMap<String, Node>,
+    prom: Vec<(String, Arc<Mutex<PromEncoder>>)>,
+    stats: PipelineStats,
+}
+
+impl Pipeline {
+    /// Builds every stage after the ingest. `stdout` is where `stdout` writers write (tests pass
+    /// a buffer). Ingest stages are started by the caller, which reads `ingest_params`.
+    pub fn build(
+        config: &Config,
+        mut stdout: impl FnMut() -> Box<dyn Write + Send>,
+    ) -> Result<Self, PipelineError> {
+        let graph = config.check()?;
+        let params: HashMap<&str, &StageParams> = config
+            .parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p))
+            .collect();
+        let mut nodes = HashMap::new();
+        let mut prom = Vec::new();
+        for name in graph.order.iter().filter(|n| **n != graph.root) {
+            let Some(p) = params.get(name.as_str()) else {
+                continue;
+            };
+            let fail = |source| PipelineError::Stage {
+                stage: name.clone(),
+                source,
+            };
+            let node = if let Some(t) = &p.transform {
+                Node::Transform(transform::build(t).map_err(fail)?)
+            } else if let Some(encode) = &p.encode {
+                let (kind, body) = typed(encode, name)?;
+                match kind.as_str() {
+                    "prom" => {
+                        let config: PromEncode = serde_json::from_value(body)
+                            .map_err(|e| fail(BuildError::Invalid(format!("prom: {e}"))))?;
+                        let encoder =
+                            Arc::new(Mutex::new(PromEncoder::new(&config).map_err(fail)?));
+                        prom.push((name.clone(), encoder.clone()));
+                        Node::Sink(Sink::Prom(encoder))
+                    }
+                    other => {
+                        return Err(fail(BuildError::Unsupported(format!(
+                            "encode type {other}"
+                        ))));
+                    }
+                }
+            } else if let Some(write) = &p.write {
+                let (kind, body) = typed(write, name)?;
+                match kind.as_str() {
+                    "stdout" => {
+                        let format = match body.get("format").and_then(|f| f.as_str()) {
+                            Some("json") => StdoutFormat::Json,
+                            None | Some("printf") | Some("fields") => StdoutFormat::Fields,
+                            Some(other) => {
+                                return Err(fail(BuildError::Invalid(format!(
+                                    "stdout format `{other}` (expected json, printf or fields)"
+                                ))));
+                            }
+                        };
+                        Node::Sink(Sink::Stream {
+                            out: stdout(),
+                            format,
+                        })
+                    }
+                    "none" | "fake" => Node::Sink(Sink::Discard),
+                    other => {
+                        return Err(fail(BuildError::Unsupported(format!("write type {other}"))));
+                    }
+                }
+            } else {
+                return Err(fail(BuildError::Unsupported("extract stages".into())));
+            };
+            nodes.insert(name.clone(), node);
+        }
+        Ok(Self {
+            root: graph.root,
+            children: graph.children,
+            nodes,
+            prom,
+            stats: PipelineStats::default(),
+        })
+    }
+
+    /// The Prometheus encoders, by stage name, for the `/metrics` endpoint.
+    pub fn prom_encoders(&self) -> &[(String, Arc<Mutex<PromEncoder>>)] {
+        &self.prom
+    }
+
+    /// What the pipeline did so far.
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// Pushes one batch from the ingest stage through the graph.
+    pub fn process(&mut self, batch: Vec<Record>) {
+        self.stats.ingested += batch.len() as u64;
+        let root = self.root.clone();
+        self.forward(&root, batch);
+    }
+
+    fn forward(&mut self, from: &str, batch: Vec<Record>) {
+        let Some(children) = self.children.get(from).cloned() else {
+            return;
+        };
+        let last = children.len().saturating_sub(1);
+        let mut batch = Some(batch);
+        for (i, child) in children.iter().enumerate() {
+            let input = if i == last {
+                batch.take().unwrap_or_default()
+            } else {
+                batch.clone().unwrap_or_default()
+            };
+            self.run(child, input);
+        }
+    }
+
+    fn run(&mut self, stage: &str, batch: Vec<Record>) {
+        let Some(node) = self.nodes.get_mut(stage) else {
+            return;
+        };
+        match node {
+            Node::Transform(t) => {
+                let before = batch.len();
+                let out: Vec<Record> = batch.into_iter().filter_map(|r| t.apply(r)).collect();
+                self.stats.filtered += (before - out.len()) as u64;
+                self.forward(stage, out);
+            }
+            Node::Sink(Sink::Prom(encoder)) => {
+                if let Ok(mut encoder) = encoder.lock() {
+                    for record in &batch {
+                        encoder.encode(record);
+                    }
+                }
+                self.forward(stage, batch);
+            }
+            Node::Sink(Sink::Stream { out, format }) => {
+                for record in &batch {
+                    let line = match format {
+                        StdoutFormat::Json => record.to_json(),
+                        StdoutFormat::Fields => fields_line(record),
+                    };
+                    if writeln!(out, "{line}").is_ok() {
+                        self.stats.written += 1;
+                    } else {
+                        self.stats.write_errors += 1;
+                    }
+                }
+                let _ = out.flush();
+            }
+            Node::Sink(Sink::Discard) => self.stats.written += batch.len() as u64,
+        }
+    }
+}
+
+/// `type` and the sub-object named after it, from a raw stage section.
+fn typed(
+    section: &serde_json::Value,
+    stage: &str,
+) -> Result<(String, serde_json::Value), PipelineError> {
+    let kind = section
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| PipelineError::Stage {
+            stage: stage.to_string(),
+            source: BuildError::Invalid("missing `type`".into()),
+        })?
+        .to_string();
+    let body = section.get(&kind).cloned().unwrap_or(serde_json::json!({}));
+    Ok((kind, body))
+}
+
+/// `Key=value` pairs separated by spaces, sorted by key, for human reading.
+fn fields_line(record: &Record) -> String {
+    let mut fields: Vec<(&str, String)> = record.iter().map(|(k, v)| (k, v.to_text())).collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    fields
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

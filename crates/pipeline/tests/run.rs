@@ -1,0 +1,141 @@
+//! The pipeline end to end on JSON lines: the library runtime with a NetObserv-shaped graph
+//! (fan-out to a writer and a Prometheus encoder), and the binary on stdin.
+
+use netobserv_pipeline::config::Config;
+use netobserv_pipeline::ingest::read_json_lines;
+use netobserv_pipeline::runtime::Pipeline;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+const CONFIG: &str = r#"
+pipeline:
+  - {name: ingest}
+  - {name: enrich, follows: ingest}
+  - {name: keep, follows: enrich}
+  - {name: out, follows: keep}
+  - {name: prom, follows: keep}
+parameters:
+  - {name: ingest, ingest: {type: stdin}}
+  - name: enrich
+    transform:
+      type: network
+      network:
+        rules:
+          - {type: add_subnet_label, add_subnet_label: {input: DstAddr, output: DstSubnetLabel}}
+          - {type: decode_tcp_flags, decode_tcp_flags: {input: Flags, output: Flags}}
+        subnetLabels: [{name: "EXT:internet", cidrs: [0.0.0.0/0]}]
+  - name: keep
+    transform:
+      type: filter
+      filter:
+        rules: [{type: keep_entry_query, keepEntryQuery: 'Proto=6'}]
+  - {name: out, write: {type: stdout, stdout: {format: json}}}
+  - name: prom
+    encode:
+      type: prom
+      prom:
+        prefix: netobserv_
+        metrics: [{name: egress_bytes_total, type: counter, valueKey: Bytes, labels: [DstSubnetLabel]}]
+"#;
+
+const INPUT: &str = r#"{"DstAddr":"1.1.1.1","Proto":6,"Flags":2,"Bytes":60}
+not json at all
+{"DstAddr":"8.8.8.8","Proto":17,"Bytes":80}
+
+{"DstAddr":"9.9.9.9","Proto":6,"Flags":17,"Bytes":40}
+"#;
+
+/// A `Write` that appends to a shared buffer, standing in for stdout.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn records_flow_through_transforms_to_writer_and_metrics() {
+    let config = Config::parse(CONFIG).expect("parses");
+    let out = Shared::default();
+    let sink = out.clone();
+    let mut pipeline = Pipeline::build(&config, move || Box::new(sink.clone())).expect("builds");
+    let stats = read_json_lines(INPUT.as_bytes(), 2, |b| pipeline.process(b)).expect("reads");
+    assert_eq!((stats.records, stats.decode_errors, stats.blank), (3, 1, 1));
+    let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"DstAddr":"1.1.1.1","Proto":6,"Flags":["SYN"],"Bytes":60,"DstSubnetLabel":"EXT:internet"}"#,
+            r#"{"DstAddr":"9.9.9.9","Proto":6,"Flags":["FIN","ACK"],"Bytes":40,"DstSubnetLabel":"EXT:internet"}"#,
+        ]
+    );
+    let s = pipeline.stats();
+    assert_eq!((s.ingested, s.filtered, s.written), (3, 1, 2));
+    let metrics = pipeline.prom_encoders()[0].1.lock().expect("lock").render();
+    assert!(
+        metrics.contains(r#"netobserv_egress_bytes_total{DstSubnetLabel="EXT:internet"} 100"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn binary_runs_a_config_on_stdin() {
+    let dir = std::env::temp_dir().join(format!("netobserv-pipeline-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.yaml");
+    let metrics = dir.join("metrics.txt");
+    std::fs::write(&config, CONFIG).expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+        .args([
+            "--config",
+            &config.to_string_lossy(),
+            "--metrics-out",
+            &metrics.to_string_lossy(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(INPUT.as_bytes())
+        .expect("feeds");
+    let output = child.wait_with_output().expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("3 records read, 1 undecodable lines, 1 filtered out, 2 written"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&metrics).expect("metrics file");
+    assert!(text.contains("netobserv_egress_bytes_total"), "{text}");
+
+    // An unsupported stage is refused with its name, not run half-way.
+    std::fs::write(&config, CONFIG.replace("type: stdin", "type: kafka")).expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+        .args(["--config", &config.to_string_lossy()])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("stage `ingest`: ingest type `kafka`")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
