@@ -6,6 +6,7 @@ use netobserv_pipeline::config::{FilterTransform, NetworkTransform, PromEncode};
 use netobserv_pipeline::encode::PromEncoder;
 use netobserv_pipeline::record::Record;
 use netobserv_pipeline::transform::{FilterStage, NetworkStage, Transformer};
+use netobserv_pipeline::write::loki::{LokiEncoder, LokiWrite, encode_push};
 use std::hint::black_box;
 
 const FLOW: &str = r#"{"AgentIP":"172.18.0.2","Bytes":1500,"DstAddr":"10.129.0.9","DstK8S_HostIP":"172.18.0.3","DstK8S_Name":"api-7d9f","DstK8S_Namespace":"shop","DstK8S_OwnerName":"api","DstK8S_OwnerType":"Deployment","DstK8S_Type":"Pod","DstMac":"0a:58:0a:81:00:09","DstPort":8080,"Dscp":0,"Etype":2048,"Flags":18,"FlowDirection":0,"IfDirections":[0],"Interfaces":["genev_sys_6081"],"Packets":3,"Proto":6,"Sampling":50,"SrcAddr":"10.128.0.17","SrcK8S_HostIP":"172.18.0.2","SrcK8S_Name":"web-5c8b","SrcK8S_Namespace":"shop","SrcK8S_OwnerName":"web","SrcK8S_OwnerType":"Deployment","SrcK8S_Type":"Pod","SrcMac":"0a:58:0a:80:00:11","SrcPort":43512,"TimeFlowEndMs":1732200000500,"TimeFlowRttNs":120000,"TimeFlowStartMs":1732200000000,"TimeReceived":1732200001}"#;
@@ -50,6 +51,23 @@ fn bench(c: &mut Criterion) {
     group.bench_function("prom_encode_3_metrics", |b| {
         b.iter(|| prom.encode(black_box(&record)))
     });
+    let loki: LokiWrite = serde_yaml::from_str(
+        "labels: [SrcK8S_Namespace, SrcK8S_OwnerName, SrcK8S_Type, DstK8S_Namespace, DstK8S_OwnerName, DstK8S_Type, K8S_FlowLayer, FlowDirection]\nstaticLabels: {app: netobserv-flowcollector}\ntimestampLabel: TimeFlowEndMs\ntimestampScale: 1ms\nbatchSize: 1000000000",
+    )
+    .expect("loki config");
+    let mut loki = LokiEncoder::new(&loki).expect("builds");
+    // One push of 1000 flows per iteration, reported per flow.
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("loki_push_1000_flows", |b| {
+        b.iter(|| {
+            for _ in 0..1000 {
+                loki.add(black_box(&record));
+            }
+            let request = loki.take_request().expect("batch");
+            encode_push(&request).expect("compresses")
+        })
+    });
+    group.throughput(Throughput::Elements(1));
     group.bench_function("clone_only", |b| b.iter(|| black_box(record.clone())));
     group.finish();
 }

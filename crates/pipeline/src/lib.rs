@@ -13,3 +13,4 @@ pub mod ingest;
 pub mod record;
 pub mod runtime;
 pub mod transform;
+pub mod write;

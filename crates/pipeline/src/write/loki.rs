@@ -1,0 +1,345 @@
+//! The Loki writer's encoding side: which record fields become stream labels, what the log line
+//! is, the entry timestamp, batching into a push request, and the wire format (Loki's
+//! `logproto.PushRequest` protobuf, snappy-compressed, POSTed to `/loki/api/v1/push`).
+//!
+//! Defaults follow upstream flowlogs-pipeline so that the console's LogQL queries keep working:
+//! label fields are removed from the JSON line; label names have `/ . -` turned into `_`; the
+//! timestamp is `timestampLabel × timestampScale`, or now when the field is missing or zero.
+
+use crate::config::parse_go_duration;
+use crate::record::{Record, Value};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `write: {type: loki, loki: {...}}` parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LokiWrite {
+    /// Base URL; pushes go to `<url>/loki/api/v1/push`.
+    #[serde(default)]
+    pub url: String,
+    /// Sent as `X-Scope-OrgID`.
+    #[serde(default, rename = "tenantID", skip_serializing_if = "String::is_empty")]
+    pub tenant_id: String,
+    /// Longest wait before a non-full batch is sent (Go duration, default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_wait: Option<String>,
+    /// Batch size in bytes of lines (default 100 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Request timeout (default 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// First retry delay (default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_backoff: Option<String>,
+    /// Longest retry delay (default 1s upstream; NetObserv sets 5s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<String>,
+    /// Retries after the first attempt (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Record fields promoted to stream labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Labels added to every stream.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub static_labels: BTreeMap<String, String>,
+    /// Fields removed from lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_list: Vec<String>,
+    /// HTTP client settings (TLS, auth), kept for the sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_config: Option<serde_json::Value>,
+    /// Field holding the entry time (default `TimeReceived`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_label: Option<String>,
+    /// Unit of that field (default `1s`; NetObserv uses `TimeFlowEndMs` with `1ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_scale: Option<String>,
+    /// Line format: `json` (default), `printf` or `fields`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Whether entries are sorted by time within a stream before sending.
+    #[serde(default)]
+    pub reorder: bool,
+    /// `http` (default) or `grpc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_protocol: Option<String>,
+}
+
+/// Loki's `logproto` messages, as Loki's push endpoint decodes them.
+pub mod proto {
+    /// `logproto.PushRequest`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PushRequest {
+        /// One entry per label set.
+        #[prost(message, repeated, tag = "1")]
+        pub streams: Vec<Stream>,
+    }
+
+    /// `logproto.StreamAdapter`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Stream {
+        /// The label set in LogQL form: `{a="x", b="y"}`.
+        #[prost(string, tag = "1")]
+        pub labels: String,
+        /// The lines.
+        #[prost(message, repeated, tag = "2")]
+        pub entries: Vec<Entry>,
+        /// Unused by the push path.
+        #[prost(uint64, tag = "3")]
+        pub hash: u64,
+    }
+
+    /// `logproto.EntryAdapter`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Entry {
+        /// Entry time.
+        #[prost(message, optional, tag = "1")]
+        pub timestamp: Option<Timestamp>,
+        /// The log line.
+        #[prost(string, tag = "2")]
+        pub line: String,
+    }
+
+    /// `google.protobuf.Timestamp`.
+    #[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+    pub struct Timestamp {
+        /// Seconds since the Unix epoch.
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        /// Nanoseconds within the second.
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+}
+
+/// Why a Loki writer cannot be built or a payload not decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum LokiError {
+    /// A parameter is invalid.
+    #[error("loki writer: {0}")]
+    Config(String),
+    /// A batch could not be compressed (larger than snappy's 4 GiB block limit).
+    #[error("cannot compress a Loki push: {0}")]
+    Encode(String),
+    /// A payload is not snappy-compressed protobuf (used by tests and tools that read pushes).
+    #[error("not a Loki push payload: {0}")]
+    Decode(String),
+}
+
+/// Replaces the characters Loki label names cannot hold (`/`, `.`, `-`, ...) with `_`.
+pub fn sanitize_label(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Label values worth sending: not empty (an empty value means "no label" in LogQL) and within
+/// Loki's default 1 KiB limit, past which Loki rejects the whole push.
+fn valid_label_value(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 1024
+}
+
+/// Builds push requests from records.
+#[derive(Debug)]
+pub struct LokiEncoder {
+    labels: Vec<(String, String)>,
+    static_labels: BTreeMap<String, String>,
+    ignore: Vec<String>,
+    timestamp_field: String,
+    timestamp_scale: Duration,
+    batch_bytes: usize,
+    batch_wait: Duration,
+    streams: BTreeMap<String, Vec<proto::Entry>>,
+    pending_bytes: usize,
+    reorder: bool,
+}
+
+impl LokiEncoder {
+    /// Builds the encoder from the writer's parameters.
+    pub fn new(config: &LokiWrite) -> Result<Self, LokiError> {
+        let duration = |field: &str, v: &Option<String>, default: Duration| match v {
+            Some(text) => {
+                parse_go_duration(text).map_err(|e| LokiError::Config(format!("{field}: {e}")))
+            }
+            None => Ok(default),
+        };
+        let timestamp_scale = duration(
+            "timestampScale",
+            &config.timestamp_scale,
+            Duration::from_secs(1),
+        )?;
+        if timestamp_scale.is_zero() {
+            return Err(LokiError::Config("timestampScale must be positive".into()));
+        }
+        if let Some(format) = &config.format
+            && format != "json"
+        {
+            return Err(LokiError::Config(format!(
+                "line format `{format}` is not supported yet (use json)"
+            )));
+        }
+        for name in config.static_labels.keys() {
+            if sanitize_label(name) != *name || name.is_empty() {
+                return Err(LokiError::Config(format!(
+                    "static label name `{name}` is not a valid label name"
+                )));
+            }
+        }
+        Ok(Self {
+            labels: config
+                .labels
+                .iter()
+                .map(|field| (field.clone(), sanitize_label(field)))
+                .collect(),
+            static_labels: config.static_labels.clone(),
+            ignore: config.ignore_list.clone(),
+            timestamp_field: config
+                .timestamp_label
+                .clone()
+                .unwrap_or_else(|| "TimeReceived".into()),
+            timestamp_scale,
+            batch_bytes: config.batch_size.unwrap_or(100 * 1024).max(1),
+            batch_wait: duration("batchWait", &config.batch_wait, Duration::from_secs(1))?,
+            streams: BTreeMap::new(),
+            pending_bytes: 0,
+            reorder: config.reorder,
+        })
+    }
+
+    /// Longest time a batch waits before being sent.
+    pub fn batch_wait(&self) -> Duration {
+        self.batch_wait
+    }
+
+    /// Adds a record to the pending batch. Returns true when the batch reached its size and
+    /// should be sent now.
+    pub fn add(&mut self, record: &Record) -> bool {
+        self.add_at(record, SystemTime::now())
+    }
+
+    /// [`Self::add`] with an explicit "now" for records without a usable timestamp.
+    pub fn add_at(&mut self, record: &Record, now: SystemTime) -> bool {
+        let mut labels: BTreeMap<&str, String> = self
+            .static_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let mut line = Record::with_capacity(record.len());
+        for (field, value) in record.iter() {
+            if let Some((_, label)) = self.labels.iter().find(|(f, _)| f == field) {
+                let text = value.to_text();
+                if valid_label_value(&text) {
+                    labels.insert(label, text);
+                }
+                continue;
+            }
+            if self.ignore.iter().any(|i| i == field) {
+                continue;
+            }
+            line.insert(field.to_string(), value.clone());
+        }
+        let key = label_set(&labels);
+        let line = line.to_json();
+        self.pending_bytes += line.len();
+        let timestamp = self.timestamp(record, now);
+        self.streams.entry(key).or_default().push(proto::Entry {
+            timestamp: Some(timestamp),
+            line,
+        });
+        self.pending_bytes >= self.batch_bytes
+    }
+
+    fn timestamp(&self, record: &Record, now: SystemTime) -> proto::Timestamp {
+        // Integer fields are scaled exactly (a float would turn 1732200000123 ms into
+        // ...123000145 ns); fractional values are rounded to the nanosecond.
+        let scale_ns = self.timestamp_scale.as_nanos();
+        let from_record = record.get(&self.timestamp_field).and_then(|v| match v {
+            Value::UInt(u) if *u > 0 => Some(u128::from(*u) * scale_ns),
+            Value::Int(i) if *i > 0 => Some(*i as u128 * scale_ns),
+            other => other
+                .as_f64()
+                .filter(|f| f.is_finite() && *f > 0.0)
+                .map(|f| (f * scale_ns as f64).round() as u128),
+        });
+        let nanos = from_record.unwrap_or_else(|| {
+            now.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        });
+        proto::Timestamp {
+            seconds: (nanos / 1_000_000_000) as i64,
+            nanos: (nanos % 1_000_000_000) as i32,
+        }
+    }
+
+    /// Number of entries waiting.
+    pub fn pending(&self) -> usize {
+        self.streams.values().map(Vec::len).sum()
+    }
+
+    /// Takes the pending batch as a push request (None when empty).
+    pub fn take_request(&mut self) -> Option<proto::PushRequest> {
+        if self.streams.is_empty() {
+            return None;
+        }
+        self.pending_bytes = 0;
+        let reorder = self.reorder;
+        let streams = std::mem::take(&mut self.streams)
+            .into_iter()
+            .map(|(labels, mut entries)| {
+                if reorder {
+                    entries.sort_by_key(|e| e.timestamp.map(|t| (t.seconds, t.nanos)));
+                }
+                proto::Stream {
+                    labels,
+                    entries,
+                    hash: 0,
+                }
+            })
+            .collect();
+        Some(proto::PushRequest { streams })
+    }
+}
+
+/// `{a="x", b="y"}` with values escaped as LogQL string literals.
+fn label_set(labels: &BTreeMap<&str, String>) -> String {
+    let body: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| {
+            let escaped = v
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{k}=\"{escaped}\"")
+        })
+        .collect();
+    format!("{{{}}}", body.join(", "))
+}
+
+/// The HTTP body of a push: the protobuf, snappy block-compressed.
+pub fn encode_push(request: &proto::PushRequest) -> Result<Vec<u8>, LokiError> {
+    let raw = request.encode_to_vec();
+    snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .map_err(|e| LokiError::Encode(e.to_string()))
+}
+
+/// Reverses [`encode_push`]: what a Loki (or a test standing in for one) does with the body.
+pub fn decode_push(body: &[u8]) -> Result<proto::PushRequest, LokiError> {
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| LokiError::Decode(format!("snappy: {e}")))?;
+    proto::PushRequest::decode(raw.as_slice())
+        .map_err(|e| LokiError::Decode(format!("protobuf: {e}")))
+}

@@ -1,0 +1,3 @@
+//! Writers: terminal stages. So far: the Loki push encoding (batching, labels, lines).
+
+pub mod loki;
