@@ -7,6 +7,7 @@
 //! (gRPC), the Loki writer and the Prometheus encoder come next.
 
 pub mod config;
+pub mod decode;
 pub mod encode;
 pub mod fields;
 pub mod ingest;

@@ -1,0 +1,434 @@
+//! Decoding of agent flows (`pbflow.Record`) into pipeline records, field by field as reference
+//! §A.6 lists them, so that Loki lines, metrics and console queries see upstream's names and
+//! value forms: MACs as upper-case `AA:BB:..`, v4-mapped IPv6 addresses as dotted quads, TCP
+//! states, drop causes and DNS response codes as names.
+
+use crate::record::{Key, Record, Value};
+use std::net::IpAddr;
+
+/// Protocol numbers that decide which transport fields a flow carries.
+const ICMP: u32 = 1;
+const TCP: u32 = 6;
+const UDP: u32 = 17;
+const ICMPV6: u32 = 58;
+const SCTP: u32 = 132;
+
+/// EtherTypes that carry an IP header.
+const ETH_IPV4: u32 = 0x0800;
+const ETH_IPV6: u32 = 0x86DD;
+
+/// Offset the agent adds to OVN network-event drop causes.
+const NETWORK_EVENT_CAUSE_BASE: u32 = 1 << 24;
+/// Network-event actors, in the agent's index order.
+const NETWORK_EVENT_ACTORS: [&str; 9] = [
+    "NetworkPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "EgressFirewall",
+    "UDNIsolation",
+    "MulticastNS",
+    "MulticastCluster",
+    "NetpolNode",
+    "NetpolNamespace",
+];
+
+/// Drop reasons of the Open vSwitch kernel datapath start at subsystem 3 << 16.
+const OVS_DROP_BASE: u32 = 3 << 16;
+const OVS_DROP_REASONS: [&str; 11] = [
+    "OVS_DROP_LAST_ACTION",
+    "OVS_DROP_ACTION_ERROR",
+    "OVS_DROP_EXPLICIT",
+    "OVS_DROP_EXPLICIT_WITH_ERROR",
+    "OVS_DROP_METER",
+    "OVS_DROP_RECURSION_LIMIT",
+    "OVS_DROP_DEFERRED_LIMIT",
+    "OVS_DROP_FRAG_L2_TOO_LONG",
+    "OVS_DROP_FRAG_INVALID_PROTO",
+    "OVS_DROP_CONNTRACK",
+    "OVS_DROP_IP_TTL",
+];
+
+/// The kernel's `enum skb_drop_reason` core values (index = value), as upstream's table has them.
+const SKB_DROP_REASONS: [&str; 76] = [
+    "SKB_NOT_DROPPED_YET",
+    "SKB_CONSUMED",
+    "SKB_DROP_REASON_NOT_SPECIFIED",
+    "SKB_DROP_REASON_NO_SOCKET",
+    "SKB_DROP_REASON_PKT_TOO_SMALL",
+    "SKB_DROP_REASON_TCP_CSUM",
+    "SKB_DROP_REASON_SOCKET_FILTER",
+    "SKB_DROP_REASON_UDP_CSUM",
+    "SKB_DROP_REASON_NETFILTER_DROP",
+    "SKB_DROP_REASON_OTHERHOST",
+    "SKB_DROP_REASON_IP_CSUM",
+    "SKB_DROP_REASON_IP_INHDR",
+    "SKB_DROP_REASON_IP_RPFILTER",
+    "SKB_DROP_REASON_UNICAST_IN_L2_MULTICAST",
+    "SKB_DROP_REASON_XFRM_POLICY",
+    "SKB_DROP_REASON_IP_NOPROTO",
+    "SKB_DROP_REASON_SOCKET_RCVBUFF",
+    "SKB_DROP_REASON_PROTO_MEM",
+    "SKB_DROP_REASON_TCP_MD5NOTFOUND",
+    "SKB_DROP_REASON_TCP_MD5UNEXPECTED",
+    "SKB_DROP_REASON_TCP_MD5FAILURE",
+    "SKB_DROP_REASON_SOCKET_BACKLOG",
+    "SKB_DROP_REASON_TCP_FLAGS",
+    "SKB_DROP_REASON_TCP_ZEROWINDOW",
+    "SKB_DROP_REASON_TCP_OLD_DATA",
+    "SKB_DROP_REASON_TCP_OVERWINDOW",
+    "SKB_DROP_REASON_TCP_OFOMERGE",
+    "SKB_DROP_REASON_TCP_RFC7323_PAWS",
+    "SKB_DROP_REASON_TCP_INVALID_SEQUENCE",
+    "SKB_DROP_REASON_TCP_RESET",
+    "SKB_DROP_REASON_TCP_INVALID_SYN",
+    "SKB_DROP_REASON_TCP_CLOSE",
+    "SKB_DROP_REASON_TCP_FASTOPEN",
+    "SKB_DROP_REASON_TCP_OLD_ACK",
+    "SKB_DROP_REASON_TCP_TOO_OLD_ACK",
+    "SKB_DROP_REASON_TCP_ACK_UNSENT_DATA",
+    "SKB_DROP_REASON_TCP_OFO_QUEUE_PRUNE",
+    "SKB_DROP_REASON_TCP_OFO_DROP",
+    "SKB_DROP_REASON_IP_OUTNOROUTES",
+    "SKB_DROP_REASON_BPF_CGROUP_EGRESS",
+    "SKB_DROP_REASON_IPV6DISABLED",
+    "SKB_DROP_REASON_NEIGH_CREATEFAIL",
+    "SKB_DROP_REASON_NEIGH_FAILED",
+    "SKB_DROP_REASON_NEIGH_QUEUEFULL",
+    "SKB_DROP_REASON_NEIGH_DEAD",
+    "SKB_DROP_REASON_TC_EGRESS",
+    "SKB_DROP_REASON_QDISC_DROP",
+    "SKB_DROP_REASON_CPU_BACKLOG",
+    "SKB_DROP_REASON_XDP",
+    "SKB_DROP_REASON_TC_INGRESS",
+    "SKB_DROP_REASON_UNHANDLED_PROTO",
+    "SKB_DROP_REASON_SKB_CSUM",
+    "SKB_DROP_REASON_SKB_GSO_SEG",
+    "SKB_DROP_REASON_SKB_UCOPY_FAULT",
+    "SKB_DROP_REASON_DEV_HDR",
+    "SKB_DROP_REASON_DEV_READY",
+    "SKB_DROP_REASON_FULL_RING",
+    "SKB_DROP_REASON_NOMEM",
+    "SKB_DROP_REASON_HDR_TRUNC",
+    "SKB_DROP_REASON_TAP_FILTER",
+    "SKB_DROP_REASON_TAP_TXFILTER",
+    "SKB_DROP_REASON_ICMP_CSUM",
+    "SKB_DROP_REASON_INVALID_PROTO",
+    "SKB_DROP_REASON_IP_INADDRERRORS",
+    "SKB_DROP_REASON_IP_INNOROUTES",
+    "SKB_DROP_REASON_PKT_TOO_BIG",
+    "SKB_DROP_REASON_DUP_FRAG",
+    "SKB_DROP_REASON_FRAG_REASM_TIMEOUT",
+    "SKB_DROP_REASON_FRAG_TOO_FAR",
+    "SKB_DROP_REASON_TCP_MINTTL",
+    "SKB_DROP_REASON_IPV6_BAD_EXTHDR",
+    "SKB_DROP_REASON_IPV6_NDISC_FRAG",
+    "SKB_DROP_REASON_IPV6_NDISC_HOP_LIMIT",
+    "SKB_DROP_REASON_IPV6_NDISC_BAD_CODE",
+    "SKB_DROP_REASON_IPV6_NDISC_BAD_OPTIONS",
+    "SKB_DROP_REASON_IPV6_NDISC_NS_OTHERHOST",
+];
+
+/// The name of a drop cause as the console shows it.
+pub fn drop_cause_name(cause: u32) -> String {
+    if let Some(actor) = cause
+        .checked_sub(NETWORK_EVENT_CAUSE_BASE)
+        .and_then(|i| NETWORK_EVENT_ACTORS.get(i as usize))
+    {
+        return format!("NetworkEvent_{actor}");
+    }
+    if let Some(name) = cause
+        .checked_sub(OVS_DROP_BASE + 1)
+        .and_then(|i| OVS_DROP_REASONS.get(i as usize))
+    {
+        return (*name).to_string();
+    }
+    SKB_DROP_REASONS
+        .get(cause as usize)
+        .map_or("SKB_DROP_UNKNOWN_CAUSE", |n| n)
+        .to_string()
+}
+
+/// The kernel TCP state name (`include/net/tcp_states.h`). Upstream's table skips
+/// `TCP_TIME_WAIT` (6), naming every later state one off; this one follows the kernel.
+pub fn tcp_state_name(state: u32) -> &'static str {
+    const STATES: [&str; 12] = [
+        "TCP_INVALID_STATE",
+        "TCP_ESTABLISHED",
+        "TCP_SYN_SENT",
+        "TCP_SYN_RECV",
+        "TCP_FIN_WAIT1",
+        "TCP_FIN_WAIT2",
+        "TCP_TIME_WAIT",
+        "TCP_CLOSE",
+        "TCP_CLOSE_WAIT",
+        "TCP_LAST_ACK",
+        "TCP_LISTEN",
+        "TCP_CLOSING",
+    ];
+    match state {
+        12 => "TCP_NEW_SYN_RECV",
+        s => STATES
+            .get(s as usize)
+            .copied()
+            .unwrap_or("TCP_INVALID_STATE"),
+    }
+}
+
+/// The DNS response code name (RFC 6895 registry).
+pub fn dns_rcode_name(rcode: u32) -> &'static str {
+    match rcode {
+        0 => "NoError",
+        1 => "FormErr",
+        2 => "ServFail",
+        3 => "NXDomain",
+        4 => "NotImp",
+        5 => "Refused",
+        6 => "YXDomain",
+        7 => "YXRRSet",
+        8 => "NXRRSet",
+        9 => "NotAuth",
+        10 => "NotZone",
+        16 => "BADVERS",
+        17 => "BADKEY",
+        18 => "BADTIME",
+        19 => "BADMODE",
+        20 => "BADNAME",
+        21 => "BADALG",
+        _ => "UnDefined",
+    }
+}
+
+/// `AA:BB:CC:DD:EE:FF` from the packed wire form.
+pub fn mac_string(mac: u64) -> String {
+    let b = mac.to_be_bytes();
+    format!(
+        "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+        b[2], b[3], b[4], b[5], b[6], b[7]
+    )
+}
+
+/// The address as text; v4-mapped IPv6 addresses print as IPv4, as upstream's do.
+pub fn ip_string(ip: Option<&pbflow::Ip>) -> String {
+    match ip.and_then(pbflow::Ip::to_addr) {
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        Some(v4) => v4.to_string(),
+        None => String::new(),
+    }
+}
+
+fn millis(ts: Option<&prost_types::Timestamp>) -> i64 {
+    ts.map_or(0, |t| {
+        t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
+    })
+}
+
+fn nanos(d: Option<&prost_types::Duration>) -> i64 {
+    d.map_or(0, |d| {
+        d.seconds.saturating_mul(1_000_000_000) + i64::from(d.nanos)
+    })
+}
+
+fn s(k: &'static str) -> Key {
+    Key::Borrowed(k)
+}
+
+/// Decodes one agent flow. `received_s` is the processing time (Unix seconds), passed in so a
+/// batch shares one clock read.
+pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
+    let mut r = Record::with_capacity(40);
+    let data_link = flow.data_link.as_ref();
+    r.insert(s("SrcMac"), mac_string(data_link.map_or(0, |d| d.src_mac)));
+    r.insert(s("DstMac"), mac_string(data_link.map_or(0, |d| d.dst_mac)));
+    r.insert(s("Etype"), u64::from(flow.eth_protocol));
+    r.insert(s("FlowDirection"), i64::from(flow.direction));
+    r.insert(s("TimeFlowStartMs"), millis(flow.time_flow_start.as_ref()));
+    r.insert(s("TimeFlowEndMs"), millis(flow.time_flow_end.as_ref()));
+    r.insert(s("TimeReceived"), received_s);
+    r.insert(s("AgentIP"), ip_string(flow.agent_ip.as_ref()));
+    // Interfaces: the de-duplicated list when the agent sends one, else the single interface.
+    let (interfaces, directions): (Vec<Value>, Vec<Value>) = if flow.dup_list.is_empty() {
+        (
+            vec![Value::from(flow.interface.as_str())],
+            vec![Value::Int(i64::from(flow.direction))],
+        )
+    } else {
+        flow.dup_list
+            .iter()
+            .map(|d| {
+                (
+                    Value::from(d.interface.as_str()),
+                    Value::Int(i64::from(d.direction)),
+                )
+            })
+            .unzip()
+    };
+    r.insert(s("Interfaces"), Value::List(interfaces));
+    r.insert(s("IfDirections"), Value::List(directions));
+    if flow.dup_list.iter().any(|d| !d.udn.is_empty()) {
+        let udns = flow
+            .dup_list
+            .iter()
+            .map(|d| Value::from(d.udn.as_str()))
+            .collect();
+        r.insert(s("Udns"), Value::List(udns));
+    }
+    r.insert(s("Bytes"), flow.bytes);
+    r.insert(s("Packets"), flow.packets);
+    if flow.sampling != 0 {
+        r.insert(s("Sampling"), u64::from(flow.sampling));
+    }
+    if flow.eth_protocol == ETH_IPV4 || flow.eth_protocol == ETH_IPV6 {
+        let network = flow.network.as_ref();
+        r.insert(
+            s("SrcAddr"),
+            ip_string(network.and_then(|n| n.src_addr.as_ref())),
+        );
+        r.insert(
+            s("DstAddr"),
+            ip_string(network.and_then(|n| n.dst_addr.as_ref())),
+        );
+        let proto = flow.transport.as_ref().map_or(0, |t| t.protocol);
+        r.insert(s("Proto"), u64::from(proto));
+        r.insert(s("Dscp"), u64::from(network.map_or(0, |n| n.dscp)));
+        match proto {
+            ICMP | ICMPV6 => {
+                r.insert(s("IcmpType"), u64::from(flow.icmp_type));
+                r.insert(s("IcmpCode"), u64::from(flow.icmp_code));
+            }
+            TCP | UDP | SCTP => {
+                let t = flow.transport.as_ref();
+                r.insert(s("SrcPort"), u64::from(t.map_or(0, |t| t.src_port)));
+                r.insert(s("DstPort"), u64::from(t.map_or(0, |t| t.dst_port)));
+                if proto == TCP {
+                    r.insert(s("Flags"), u64::from(flow.flags));
+                }
+            }
+            _ => {}
+        }
+    }
+    if flow.dns_id != 0 || !flow.dns_name.is_empty() || flow.dns_errno != 0 {
+        r.insert(s("DnsId"), u64::from(flow.dns_id));
+        r.insert(s("DnsFlags"), u64::from(flow.dns_flags));
+        r.insert(
+            s("DnsFlagsResponseCode"),
+            dns_rcode_name(flow.dns_flags & 0xF),
+        );
+        let latency_ns = nanos(flow.dns_latency.as_ref());
+        if latency_ns != 0 {
+            r.insert(s("DnsLatencyMs"), latency_ns / 1_000_000);
+        }
+        if !flow.dns_name.is_empty() {
+            r.insert(s("DnsName"), flow.dns_name.as_str());
+        }
+        if flow.dns_errno != 0 {
+            r.insert(s("DnsErrno"), u64::from(flow.dns_errno));
+        }
+    }
+    if flow.pkt_drop_latest_drop_cause != 0 {
+        r.insert(s("PktDropBytes"), flow.pkt_drop_bytes);
+        r.insert(s("PktDropPackets"), flow.pkt_drop_packets);
+        r.insert(
+            s("PktDropLatestFlags"),
+            u64::from(flow.pkt_drop_latest_flags),
+        );
+        r.insert(
+            s("PktDropLatestState"),
+            tcp_state_name(flow.pkt_drop_latest_state),
+        );
+        r.insert(
+            s("PktDropLatestDropCause"),
+            drop_cause_name(flow.pkt_drop_latest_drop_cause),
+        );
+    }
+    let rtt = nanos(flow.time_flow_rtt.as_ref());
+    if rtt != 0 {
+        r.insert(s("TimeFlowRttNs"), rtt);
+    }
+    if let Some(x) = &flow.xlat {
+        let src = ip_string(x.src_addr.as_ref());
+        let dst = ip_string(x.dst_addr.as_ref());
+        if !src.is_empty() || !dst.is_empty() || x.zone_id != 0 {
+            r.insert(s("XlatSrcAddr"), src);
+            r.insert(s("XlatDstAddr"), dst);
+            r.insert(s("XlatSrcPort"), u64::from(x.src_port));
+            r.insert(s("XlatDstPort"), u64::from(x.dst_port));
+            r.insert(s("ZoneId"), u64::from(x.zone_id));
+        }
+    }
+    if !flow.network_events_metadata.is_empty() {
+        let events = flow
+            .network_events_metadata
+            .iter()
+            .map(|e| {
+                let mut entries: Vec<(&String, &String)> = e.events.iter().collect();
+                entries.sort();
+                Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (Key::Owned(k.clone()), Value::from(v.as_str())))
+                        .collect(),
+                )
+            })
+            .collect();
+        r.insert(s("NetworkEvents"), Value::List(events));
+    }
+    if flow.ipsec_encrypted != 0 || flow.ipsec_encrypted_ret != 0 {
+        r.insert(s("IPSecRetCode"), i64::from(flow.ipsec_encrypted_ret));
+        let status = if flow.ipsec_encrypted_ret == 0 {
+            "success"
+        } else {
+            "error"
+        };
+        r.insert(s("IPSecStatus"), status);
+    }
+    if flow.ssl_version != 0 {
+        r.insert(s("TLSVersion"), tls_version_name(flow.ssl_version));
+        r.insert(s("TLSTypes"), u64::from(flow.tls_types));
+        r.insert(s("TLSCipherSuite"), u64::from(flow.tls_cipher_suite));
+        r.insert(s("TLSGroup"), u64::from(flow.tls_key_share));
+    }
+    if let Some(q) = &flow.quic
+        && q.version != 0
+    {
+        r.insert(s("QuicVersion"), u64::from(q.version));
+        r.insert(s("QuicSeenLongHdr"), u64::from(q.seen_long_hdr));
+        r.insert(s("QuicSeenShortHdr"), u64::from(q.seen_short_hdr));
+    }
+    r
+}
+
+/// `TLS 1.3`-style names for the record-layer versions, the raw number otherwise.
+fn tls_version_name(version: u32) -> String {
+    match version {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(drop_cause_name(8), "SKB_DROP_REASON_NETFILTER_DROP");
+        assert_eq!(drop_cause_name(9999), "SKB_DROP_UNKNOWN_CAUSE");
+        assert_eq!(
+            drop_cause_name((1 << 24) + 1),
+            "NetworkEvent_AdminNetworkPolicy"
+        );
+        assert_eq!(drop_cause_name((3 << 16) + 3), "OVS_DROP_EXPLICIT");
+        assert_eq!(tcp_state_name(1), "TCP_ESTABLISHED");
+        assert_eq!(tcp_state_name(12), "TCP_NEW_SYN_RECV");
+        assert_eq!(tcp_state_name(99), "TCP_INVALID_STATE");
+        assert_eq!(dns_rcode_name(3), "NXDomain");
+        assert_eq!(mac_string(0x0a58_0a80_0011), "0A:58:0A:80:00:11");
+    }
+}
