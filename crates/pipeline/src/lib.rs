@@ -13,5 +13,6 @@ pub mod fields;
 pub mod ingest;
 pub mod record;
 pub mod runtime;
+pub mod server;
 pub mod transform;
 pub mod write;

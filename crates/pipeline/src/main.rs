@@ -1,8 +1,9 @@
 //! `netobserv-pipeline --config FILE`: runs a flowlogs-pipeline configuration.
 //!
-//! Supported today: `stdin` and `file` ingest (JSON lines), `network` / `filter` / `generic`
-//! transforms, the `prom` encoder and the `stdout` / `none` writers. A configuration that uses
-//! anything else is refused with the stage and type named, rather than run half-way.
+//! Supported today: `grpc` ingest (the agents' `pbflow.Collector/Send`), `stdin` and `file`
+//! ingest (JSON lines), `network` / `filter` / `generic` transforms, the `prom` encoder (served on
+//! `/metrics`) and the `stdout` / `none` writers. A configuration that uses anything else is
+//! refused with the stage and type named, rather than run half-way.
 
 use netobserv_pipeline::config::Config;
 use netobserv_pipeline::ingest::read_json_lines;
@@ -10,7 +11,8 @@ use netobserv_pipeline::runtime::Pipeline;
 use std::io::BufReader;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: netobserv-pipeline --config FILE [--metrics-out FILE]";
+const USAGE: &str =
+    "usage: netobserv-pipeline --config FILE [--metrics-out FILE] [--metrics-address ADDR:PORT]";
 
 fn main() -> ExitCode {
     match run() {
@@ -24,11 +26,12 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let (mut config_path, mut metrics_out) = (None, None);
+    let (mut config_path, mut metrics_out, mut metrics_address) = (None, None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => config_path = args.next(),
             "--metrics-out" => metrics_out = args.next(),
+            "--metrics-address" => metrics_address = args.next(),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -68,6 +71,7 @@ fn run() -> Result<(), String> {
             let file = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
             read_json_lines(BufReader::new(file), batch_len, |b| pipeline.process(b))
         }
+        "grpc" => return grpc::run(&ingest, pipeline, metrics_address.as_deref()),
         other => {
             return Err(format!(
                 "stage `{}`: ingest type `{other}` is not supported by this pipeline yet",
@@ -91,4 +95,104 @@ fn run() -> Result<(), String> {
         stats.records, stats.decode_errors, p.filtered, p.written, p.write_errors
     );
     Ok(())
+}
+
+/// Long-running mode: serve the agents over gRPC until SIGTERM / Ctrl-C, then drain and exit.
+mod grpc {
+    use netobserv_pipeline::ingest::grpc::GrpcIngest;
+    use netobserv_pipeline::runtime::Pipeline;
+    use netobserv_pipeline::server::{MetricsServer, MetricsState};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    /// Default port of the pipeline's metrics endpoint, as upstream.
+    const DEFAULT_METRICS_PORT: u16 = 9102;
+
+    pub fn run(
+        ingest: &serde_json::Value,
+        mut pipeline: Pipeline,
+        metrics_address: Option<&str>,
+    ) -> Result<(), String> {
+        let port = ingest
+            .pointer("/grpc/port")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or("grpc ingest needs `grpc.port` (0 picks a free port)")?;
+        let buffer = ingest
+            .pointer("/grpc/bufferLength")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(100)
+            .max(1) as usize;
+        let metrics_addr: SocketAddr = metrics_address
+            .unwrap_or(&format!("0.0.0.0:{DEFAULT_METRICS_PORT}"))
+            .parse()
+            .map_err(|e| format!("--metrics-address: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        runtime.block_on(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(buffer);
+            let addr = SocketAddr::from(([0, 0, 0, 0], port));
+            let ingest = GrpcIngest::start(addr, tx, Duration::from_secs(5))
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let stats = ingest.stats.clone();
+            let state = MetricsState {
+                encoders: pipeline.prom_encoders().iter().map(|(_, e)| e.clone()).collect(),
+                operational: Some(Arc::new(move || {
+                    format!(
+                        "# TYPE netobserv_ingest_flows_processed counter\nnetobserv_ingest_flows_processed{{stage=\"grpc\"}} {}\n# TYPE netobserv_ingest_flows_refused counter\nnetobserv_ingest_flows_refused{{stage=\"grpc\"}} {}\n",
+                        stats.flows.load(Ordering::Relaxed),
+                        stats.refused_flows.load(Ordering::Relaxed)
+                    )
+                })),
+            };
+            let metrics = MetricsServer::start(metrics_addr, state)
+                .await
+                .map_err(|e| format!("cannot serve metrics on {metrics_addr}: {e}"))?;
+            eprintln!(
+                "netobserv-pipeline: gRPC ingest listening on {}, metrics on http://{}/metrics",
+                ingest.local_addr, metrics.local_addr
+            );
+            let worker = std::thread::spawn(move || {
+                while let Some(batch) = rx.blocking_recv() {
+                    pipeline.process(batch);
+                }
+                pipeline
+            });
+            wait_for_shutdown().await;
+            ingest.stop().await;
+            let pipeline = tokio::task::spawn_blocking(move || worker.join())
+                .await
+                .map_err(|e| format!("worker: {e}"))?
+                .map_err(|_| "the pipeline worker panicked".to_string())?;
+            metrics.stop();
+            let p = pipeline.stats();
+            eprintln!(
+                "netobserv-pipeline: {} flows ingested, {} filtered out, {} written, {} write errors",
+                p.ingested, p.filtered, p.written, p.write_errors
+            );
+            Ok(())
+        })
+    }
+
+    async fn wait_for_shutdown() {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(err) => {
+                    eprintln!("netobserv-pipeline: cannot watch SIGTERM ({err}); stop with Ctrl-C");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
 }
