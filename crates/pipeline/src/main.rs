@@ -141,14 +141,27 @@ mod grpc {
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let stats = ingest.stats.clone();
+            let loki_stats: Vec<_> = pipeline.loki_stats().to_vec();
             let state = MetricsState {
                 encoders: pipeline.prom_encoders().iter().map(|(_, e)| e.clone()).collect(),
                 operational: Some(Arc::new(move || {
-                    format!(
+                    let mut text = format!(
                         "# TYPE netobserv_ingest_flows_processed counter\nnetobserv_ingest_flows_processed{{stage=\"grpc\"}} {}\n# TYPE netobserv_ingest_flows_refused counter\nnetobserv_ingest_flows_refused{{stage=\"grpc\"}} {}\n",
                         stats.flows.load(Ordering::Relaxed),
                         stats.refused_flows.load(Ordering::Relaxed)
-                    )
+                    );
+                    if !loki_stats.is_empty() {
+                        text.push_str("# TYPE netobserv_records_written counter\n# TYPE netobserv_loki_dropped_records_total counter\n");
+                    }
+                    for (stage, s) in &loki_stats {
+                        text.push_str(&format!(
+                            "netobserv_records_written{{stage=\"{stage}\"}} {}\nnetobserv_loki_dropped_records_total{{stage=\"{stage}\",reason=\"buffer_full\"}} {}\nnetobserv_loki_dropped_records_total{{stage=\"{stage}\",reason=\"retries_exhausted\"}} {}\n",
+                            s.written.load(Ordering::Relaxed),
+                            s.dropped_buffer_full.load(Ordering::Relaxed),
+                            s.dropped_after_retries.load(Ordering::Relaxed)
+                        ));
+                    }
+                    text
                 })),
             };
             let metrics = MetricsServer::start(metrics_addr, state)
@@ -172,9 +185,20 @@ mod grpc {
                 .map_err(|_| "the pipeline worker panicked".to_string())?;
             metrics.stop();
             let p = pipeline.stats();
+            let loki: Vec<_> = pipeline.loki_stats().to_vec();
+            // Dropping the pipeline flushes the Loki writers.
+            drop(pipeline);
+            let loki_written: u64 = loki.iter().map(|(_, s)| s.written.load(Ordering::Relaxed)).sum();
+            let loki_dropped: u64 = loki
+                .iter()
+                .map(|(_, s)| {
+                    s.dropped_buffer_full.load(Ordering::Relaxed)
+                        + s.dropped_after_retries.load(Ordering::Relaxed)
+                })
+                .sum();
             eprintln!(
-                "netobserv-pipeline: {} flows ingested, {} filtered out, {} written, {} write errors",
-                p.ingested, p.filtered, p.written, p.write_errors
+                "netobserv-pipeline: {} flows ingested, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
+                p.ingested, p.filtered, p.written, p.write_errors, loki_written, loki_dropped
             );
             Ok(())
         })

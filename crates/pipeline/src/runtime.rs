@@ -8,6 +8,8 @@ use crate::config::{Config, ConfigError, PromEncode, StageParams};
 use crate::encode::PromEncoder;
 use crate::record::Record;
 use crate::transform::{self, BuildError, Transformer};
+use crate::write::loki::LokiWrite;
+use crate::write::loki_client::{LokiStats, LokiWriter};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -48,9 +50,14 @@ pub enum Sink {
     },
     /// Feeds a Prometheus encoder, shared with the `/metrics` endpoint.
     Prom(Arc<Mutex<PromEncoder>>),
+    /// Sends records to Loki in the background (bounded buffer, counted drops).
+    Loki(LokiWriter),
     /// Discards records (`none` / `fake` writers).
     Discard,
 }
+
+/// Records buffered per Loki writer before new ones are dropped (and counted).
+pub const LOKI_BUFFER_RECORDS: usize = 100_000;
 
 enum Node {
     Transform(Box<dyn Transformer>),
@@ -76,6 +83,7 @@ pub struct Pipeline {
     children: HashMap<String, Vec<String>>,
     nodes: HashMap<String, Node>,
     prom: Vec<(String, Arc<Mutex<PromEncoder>>)>,
+    loki: Vec<(String, Arc<LokiStats>)>,
     stats: PipelineStats,
 }
 
@@ -94,6 +102,7 @@ impl Pipeline {
             .collect();
         let mut nodes = HashMap::new();
         let mut prom = Vec::new();
+        let mut loki = Vec::new();
         for name in graph.order.iter().filter(|n| **n != graph.root) {
             let Some(p) = params.get(name.as_str()) else {
                 continue;
@@ -139,6 +148,14 @@ impl Pipeline {
                             format,
                         })
                     }
+                    "loki" => {
+                        let config: LokiWrite = serde_json::from_value(body)
+                            .map_err(|e| fail(BuildError::Invalid(format!("loki: {e}"))))?;
+                        let writer = LokiWriter::start(&config, LOKI_BUFFER_RECORDS)
+                            .map_err(|e| fail(BuildError::Invalid(e.to_string())))?;
+                        loki.push((name.clone(), writer.stats()));
+                        Node::Sink(Sink::Loki(writer))
+                    }
                     "none" | "fake" => Node::Sink(Sink::Discard),
                     other => {
                         return Err(fail(BuildError::Unsupported(format!("write type {other}"))));
@@ -154,6 +171,7 @@ impl Pipeline {
             children: graph.children,
             nodes,
             prom,
+            loki,
             stats: PipelineStats::default(),
         })
     }
@@ -161,6 +179,11 @@ impl Pipeline {
     /// The Prometheus encoders, by stage name, for the `/metrics` endpoint.
     pub fn prom_encoders(&self) -> &[(String, Arc<Mutex<PromEncoder>>)] {
         &self.prom
+    }
+
+    /// The Loki writers' counters, by stage name.
+    pub fn loki_stats(&self) -> &[(String, Arc<LokiStats>)] {
+        &self.loki
     }
 
     /// What the pipeline did so far.
@@ -223,6 +246,11 @@ impl Pipeline {
                     }
                 }
                 let _ = out.flush();
+            }
+            Node::Sink(Sink::Loki(writer)) => {
+                for record in batch {
+                    writer.send(record);
+                }
             }
             Node::Sink(Sink::Discard) => self.stats.written += batch.len() as u64,
         }

@@ -1,3 +1,4 @@
-//! Writers: terminal stages. So far: the Loki push encoding (batching, labels, lines).
+//! Writers: terminal stages. So far: Loki (encoding and the batching, retrying client).
 
 pub mod loki;
+pub mod loki_client;

@@ -1,11 +1,46 @@
-//! End to end: flows sent over real gRPC to the `netobserv-pipeline` binary are enriched and
-//! turned into `netobserv_*` metrics, which a real Prometheus (Debian's `prometheus`, started
-//! here on loopback) scrapes; PromQL over its HTTP API returns the expected values.
+//! End to end: flows sent over real gRPC to the `netobserv-pipeline` binary are enriched, then
+//! (a) written to Loki — a receiving HTTP server here stands in for Loki, which cannot run on this
+//! machine, and decodes each push as Loki does (snappy + protobuf) — and (b) turned into
+//! `netobserv_*` metrics that a real Prometheus (Debian's `prometheus`, started here on loopback)
+//! scrapes; PromQL over its HTTP API returns the expected values.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// A receiving HTTP server standing in for Loki: decodes pushes (snappy + protobuf) and keeps
+/// `(stream labels, line)` pairs.
+async fn fake_loki(pushes: Arc<Mutex<Vec<(String, String)>>>) -> u16 {
+    use axum::body::Bytes;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let port = listener.local_addr().expect("addr").port();
+    let app = axum::Router::new().route(
+        "/loki/api/v1/push",
+        axum::routing::post(move |body: Bytes| {
+            let pushes = pushes.clone();
+            async move {
+                let Ok(push) = netobserv_pipeline::write::loki::decode_push(&body) else {
+                    return axum::http::StatusCode::BAD_REQUEST;
+                };
+                let mut pushes = pushes.lock().expect("lock");
+                for stream in push.streams {
+                    for entry in stream.entries {
+                        pushes.push((stream.labels.clone(), entry.line));
+                    }
+                }
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    port
+}
 
 /// Kills a child process when the test ends, pass or fail.
 struct Guard(Child);
@@ -57,6 +92,7 @@ pipeline:
   - {name: grpc}
   - {name: enrich, follows: grpc}
   - {name: prometheus, follows: enrich}
+  - {name: loki, follows: enrich}
 parameters:
   - {name: grpc, ingest: {type: grpc, grpc: {port: 0}}}
   - name: enrich
@@ -74,6 +110,17 @@ parameters:
         metrics:
           - {name: node_egress_bytes_total, type: counter, valueKey: Bytes, labels: [DstSubnetLabel]}
           - {name: namespace_flows_total, type: counter, labels: [Proto]}
+  - name: loki
+    write:
+      type: loki
+      loki:
+        url: http://127.0.0.1:LOKI_PORT/
+        tenantID: netobserv
+        batchWait: 200ms
+        labels: [DstSubnetLabel, Proto]
+        staticLabels: {app: netobserv-flowcollector}
+        timestampLabel: TimeFlowEndMs
+        timestampScale: 1ms
 "#;
 
 fn flow(dst: &str, proto: u32, bytes: u64) -> pbflow::Record {
@@ -97,7 +144,7 @@ fn flow(dst: &str, proto: u32, bytes: u64) -> pbflow::Record {
 }
 
 #[test]
-fn grpc_flows_become_metrics_that_a_real_prometheus_scrapes() {
+fn grpc_flows_reach_loki_and_a_real_prometheus() {
     assert!(
         Command::new("prometheus").arg("--version").output().is_ok(),
         "Debian `prometheus` is required (make test installs it through scripts/prerequisites.sh)"
@@ -105,7 +152,10 @@ fn grpc_flows_become_metrics_that_a_real_prometheus_scrapes() {
     let dir = std::env::temp_dir().join(format!("netobserv-e2e-prom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("pipeline.yaml");
-    std::fs::write(&config, CONFIG).expect("config");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pushes: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let loki_port = runtime.block_on(fake_loki(pushes.clone()));
+    std::fs::write(&config, CONFIG.replace("LOKI_PORT", &loki_port.to_string())).expect("config");
 
     let metrics_port = free_port();
     let mut pipeline = Guard(
@@ -126,7 +176,6 @@ fn grpc_flows_become_metrics_that_a_real_prometheus_scrapes() {
         .unwrap_or_else(|| panic!("no address in `{banner}`"))
         .replace("0.0.0.0", "127.0.0.1");
 
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let mut client =
             pbflow::collector_client::CollectorClient::connect(format!("http://{grpc_addr}"))
@@ -200,6 +249,27 @@ fn grpc_flows_become_metrics_that_a_real_prometheus_scrapes() {
         Some(3.0)
     );
 
+    // Loki received one stream per label set, label fields out of the JSON lines.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pushes.lock().expect("lock").len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut lines = pushes.lock().expect("lock").clone();
+    lines.sort();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(
+        lines[0].0,
+        r#"{DstSubnetLabel="Pods", Proto="6", app="netobserv-flowcollector"}"#
+    );
+    assert_eq!(lines[2].0, r#"{Proto="17", app="netobserv-flowcollector"}"#);
+    let line: serde_json::Value = serde_json::from_str(&lines[2].1).expect("JSON line");
+    assert_eq!(line["DstAddr"], "8.8.8.8");
+    assert_eq!(line["Bytes"], 70);
+    assert!(
+        line.get("Proto").is_none(),
+        "label fields are not repeated in the line"
+    );
+
     // SIGTERM: the pipeline drains and reports what it did.
     let pid = pipeline.0.id().to_string();
     Command::new("kill")
@@ -211,5 +281,9 @@ fn grpc_flows_become_metrics_that_a_real_prometheus_scrapes() {
     let status = pipeline.0.wait().expect("exits");
     assert!(status.success(), "{rest}");
     assert!(rest.contains("3 flows ingested"), "{rest}");
+    assert!(
+        rest.contains("3 sent to Loki, 0 dropped for Loki"),
+        "{rest}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
