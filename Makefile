@@ -51,6 +51,23 @@ test: prerequisites ## Run the whole test suite (as root, like CI).
 run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).
 	@scripts/run-local.sh
 
+.PHONY: run-operator
+run-operator: ## Run the operator against the current kube context (exits 1 if no cluster is reachable).
+	RELATED_IMAGE_EBPF_AGENT=quay.io/netobserv-rs/ebpf-agent:latest \
+	RELATED_IMAGE_FLOWLOGS_PIPELINE=quay.io/netobserv-rs/flowlogs-pipeline:latest \
+	RELATED_IMAGE_CONSOLE_PLUGIN=quay.io/netobserv-rs/console-plugin:latest \
+	$(CARGO) run -p netobserv-operator -- --health-probe-bind-address=:8081 --metrics-bind-address=:8080
+
+.PHONY: update-golden
+update-golden: ## Accept a deliberate change of the operator's rendered objects.
+	UPDATE_GOLDEN=1 $(CARGO) test -p netobserv-operator --test golden
+
+.PHONY: bench
+bench: ## Run the criterion benchmarks (operator render, pipeline per-flow path, flowdsl).
+	$(CARGO) bench -p netobserv-operator --bench render
+	$(CARGO) bench -p netobserv-pipeline --bench transforms
+	$(CARGO) bench -p flowdsl --bench eval
+
 .PHONY: deploy
 deploy: ## Install the CRDs, RBAC and operator in the current kube context.
 	$(KUBECTL) apply --server-side -k config/default

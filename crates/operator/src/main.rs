@@ -1,0 +1,366 @@
+//! `netobserv-operator`: connects to the cluster (kubeconfig or in-cluster), optionally wins the
+//! leader Lease, discovers the optional APIs, then runs the FlowCollector controller with health
+//! probes and Prometheus metrics, until SIGTERM/SIGINT.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use netobserv_api::validate::ClusterFacts;
+use netobserv_operator::controller::{self, Context, discovery};
+use netobserv_operator::leader::LeaderElector;
+use netobserv_operator::metrics::Metrics;
+use netobserv_operator::{Error, Images, webhook};
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+/// Command-line options (the flags of config/manager/manager.yaml).
+#[derive(Debug)]
+struct Options {
+    leader_elect: bool,
+    health_addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    webhook_port: Option<u16>,
+    webhook_cert_dir: String,
+}
+
+fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr, Error> {
+    let value = if value.starts_with(':') {
+        format!("0.0.0.0{value}")
+    } else {
+        value.to_string()
+    };
+    value
+        .parse()
+        .map_err(|e| Error::Config(format!("{flag}={value}: {e}")))
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Error> {
+    let mut opts = Options {
+        leader_elect: false,
+        health_addr: parse_addr("--health-probe-bind-address", ":8081")?,
+        metrics_addr: parse_addr("--metrics-bind-address", ":8443")?,
+        webhook_port: None,
+        webhook_cert_dir: "/tmp/k8s-webhook-server/serving-certs".to_string(),
+    };
+    for arg in args {
+        let (flag, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
+        match flag {
+            "--leader-elect" => opts.leader_elect = value.is_empty() || value == "true",
+            "--health-probe-bind-address" => opts.health_addr = parse_addr(flag, value)?,
+            "--metrics-bind-address" => opts.metrics_addr = parse_addr(flag, value)?,
+            "--webhook-port" => {
+                opts.webhook_port = Some(
+                    value
+                        .parse()
+                        .map_err(|e| Error::Config(format!("--webhook-port={value}: {e}")))?,
+                );
+            }
+            "--webhook-cert-dir" => opts.webhook_cert_dir = value.to_string(),
+            "--help" | "-h" => {
+                println!(
+                    "netobserv-operator [--leader-elect] [--health-probe-bind-address=:8081] \
+                     [--metrics-bind-address=:8443] [--webhook-port=9443] \
+                     [--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs]\n\
+                     Images come from RELATED_IMAGE_EBPF_AGENT, RELATED_IMAGE_FLOWLOGS_PIPELINE, \
+                     RELATED_IMAGE_CONSOLE_PLUGIN (required) and RELATED_IMAGE_DEMO_LOKI.\n\
+                     The cluster comes from KUBECONFIG / ~/.kube/config, or the in-cluster service account."
+                );
+                std::process::exit(0);
+            }
+            other => return Err(Error::Config(format!("unknown argument {other}"))),
+        }
+    }
+    Ok(opts)
+}
+
+#[derive(Clone)]
+struct AppState {
+    registry: Arc<Registry>,
+    ready: Arc<AtomicBool>,
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> (StatusCode, String) {
+    let mut out = String::new();
+    match prometheus_client::encoding::text::encode(&mut out, &state.registry) {
+        Ok(()) => (StatusCode::OK, out),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| Error::Config(format!("server on {addr}: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn run() -> Result<(), Error> {
+    let opts = parse_args(std::env::args().skip(1))?;
+    let images = Images::from_env()?;
+    if let Some(port) = opts.webhook_port {
+        warn!(
+            port,
+            "admission and conversion webhooks are not served by this build; --webhook-port is ignored"
+        );
+    }
+
+    let client = kube::Client::try_default().await.map_err(|e| {
+        Error::Config(format!(
+            "no Kubernetes cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
+        ))
+    })?;
+    let version = tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
+        .await
+        .map_err(|_| {
+            Error::Config("the Kubernetes API server did not answer within 10s".to_string())
+        })?
+        .map_err(|e| Error::Config(format!("the Kubernetes API server is not reachable: {e}")))?;
+    info!(version = %version.git_version, "connected to the Kubernetes API server");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::default().register(&mut registry));
+    let state = AppState {
+        registry: Arc::new(registry),
+        ready: ready.clone(),
+    };
+    let health = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state.clone());
+    let metrics_router = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(state);
+    let health_task = tokio::spawn(serve(opts.health_addr, health, stop_rx.clone()));
+    let metrics_task = tokio::spawn(serve(opts.metrics_addr, metrics_router, stop_rx.clone()));
+
+    let shutdown = {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            info!("shutdown requested");
+            let _ = stop_tx.send(true);
+        })
+    };
+
+    // Webhooks run on every replica (not only the leader): the API server calls any endpoint.
+    let facts = Arc::new(tokio::sync::RwLock::new(ClusterFacts::default()));
+    if let Some(port) = opts.webhook_port {
+        let dir = std::path::Path::new(&opts.webhook_cert_dir);
+        match (
+            std::fs::read(dir.join("tls.crt")),
+            std::fs::read(dir.join("tls.key")),
+        ) {
+            (Ok(cert), Ok(key)) => {
+                let tls = webhook::tls_config(&cert, &key)?;
+                let addr = SocketAddr::from(([0, 0, 0, 0], port));
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+                let router = webhook::router(webhook::WebhookState {
+                    facts: facts.clone(),
+                });
+                tokio::spawn(webhook::serve_tls(listener, tls, router, stop_rx.clone()));
+                info!(%addr, "webhooks served over HTTPS");
+            }
+            _ => warn!(
+                dir = %dir.display(),
+                "no tls.crt/tls.key in the webhook certificate directory; admission and conversion webhooks are not served"
+            ),
+        }
+    }
+
+    let namespace = std::env::var("NAMESPACE").unwrap_or_else(|_| "netobserv".to_string());
+    if opts.leader_elect {
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("netobserv-operator-{}", std::process::id()));
+        let elector = LeaderElector::new(client.clone(), &namespace, &identity);
+        info!(%identity, lease = netobserv_operator::leader::LEASE_NAME, "waiting for leadership");
+        let mut stop = stop_rx.clone();
+        loop {
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "leader election attempt failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(2)) => {},
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            }
+        }
+        info!("leadership acquired");
+        let stop_tx = stop_tx.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut last_ok = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {},
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                match elector.try_acquire_or_renew().await {
+                    Ok(true) => last_ok = tokio::time::Instant::now(),
+                    Ok(false) => {
+                        error!("leadership lost to another replica; stopping");
+                        let _ = stop_tx.send(true);
+                        return;
+                    }
+                    Err(e) if last_ok.elapsed() > Duration::from_secs(15) => {
+                        error!(error = %e, "cannot renew the leader Lease; stopping");
+                        let _ = stop_tx.send(true);
+                        return;
+                    }
+                    Err(e) => warn!(error = %e, "leader Lease renewal failed; retrying"),
+                }
+            }
+        });
+    }
+
+    let discovered = discovery::discover(&client, &ClusterFacts::default()).await;
+    info!(apis = ?discovered.available_apis, platform = ?discovered.platform, "cluster discovery done");
+    *facts.write().await = discovered;
+    let ctx = Arc::new(Context::with_shared_facts(
+        client.clone(),
+        metrics,
+        facts,
+        images,
+    ));
+    {
+        let ctx = ctx.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(600)) => {},
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                let previous = ctx.facts.read().await.clone();
+                let facts = discovery::discover(&ctx.client, &previous).await;
+                *ctx.facts.write().await = facts;
+            }
+        });
+    }
+    ready.store(true, Ordering::Relaxed);
+    let mut stop = stop_rx.clone();
+    controller::run(ctx, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    shutdown.abort();
+    for task in [health_task, metrics_task] {
+        match task.await {
+            Ok(Err(e)) => error!(error = %e, "HTTP server failed"),
+            Err(e) => error!(error = %e, "HTTP server task panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "netobserv-operator cannot run");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Options, Error> {
+        parse_args(list.iter().map(|s| (*s).to_string()))
+    }
+
+    #[test]
+    fn parses_manager_yaml_flags() {
+        let o = args(&[
+            "--leader-elect",
+            "--health-probe-bind-address=:8081",
+            "--metrics-bind-address=127.0.0.1:9999",
+            "--webhook-port=9443",
+        ])
+        .expect("parses");
+        assert!(o.leader_elect);
+        assert_eq!(o.health_addr, "0.0.0.0:8081".parse().expect("addr"));
+        assert_eq!(o.metrics_addr, "127.0.0.1:9999".parse().expect("addr"));
+        assert_eq!(o.webhook_port, Some(9443));
+    }
+
+    #[test]
+    fn rejects_unknown_and_malformed_flags() {
+        assert!(args(&["--nope"]).is_err());
+        assert!(args(&["--webhook-port=abc"]).is_err());
+        assert!(args(&["--metrics-bind-address=nowhere"]).is_err());
+    }
+}
