@@ -27,10 +27,66 @@ fn filter() -> FilterStage {
     FilterStage::new(config).expect("builds")
 }
 
+/// An agent flow as it arrives over gRPC, encoded.
+fn pbflow_bytes() -> Vec<u8> {
+    use prost::Message;
+    let ip = |s: &str| Some(pbflow::Ip::from_addr(s.parse().expect("ip")));
+    let flow = pbflow::Record {
+        eth_protocol: 0x0800,
+        direction: 1,
+        time_flow_start: Some(prost_types::Timestamp {
+            seconds: 1_732_200_000,
+            nanos: 0,
+        }),
+        time_flow_end: Some(prost_types::Timestamp {
+            seconds: 1_732_200_000,
+            nanos: 500_000_000,
+        }),
+        data_link: Some(pbflow::DataLink {
+            src_mac: 0x0a58_0a80_0011,
+            dst_mac: 0x0a58_0a81_0009,
+        }),
+        network: Some(pbflow::Network {
+            src_addr: ip("10.128.0.17"),
+            dst_addr: ip("10.129.0.9"),
+            dscp: 0,
+        }),
+        transport: Some(pbflow::Transport {
+            src_port: 43512,
+            dst_port: 8080,
+            protocol: 6,
+        }),
+        bytes: 1500,
+        packets: 3,
+        agent_ip: ip("172.18.0.2"),
+        flags: 0x12,
+        sampling: 50,
+        dup_list: vec![pbflow::DupMapEntry {
+            interface: "genev_sys_6081".into(),
+            direction: 1,
+            udn: String::new(),
+        }],
+        time_flow_rtt: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: 120_000,
+        }),
+        ..pbflow::Record::default()
+    };
+    flow.encode_to_vec()
+}
+
 fn bench(c: &mut Criterion) {
     let record = Record::from_json(FLOW).expect("record");
     let mut group = c.benchmark_group("per_flow");
     group.throughput(Throughput::Elements(1));
+    let wire = pbflow_bytes();
+    group.bench_function("decode_pbflow", |b| {
+        b.iter(|| {
+            use prost::Message;
+            let flow = pbflow::Record::decode(black_box(wire.as_slice())).expect("decodes");
+            netobserv_pipeline::decode::record_from_pbflow(&flow, 1_732_200_001)
+        })
+    });
     group.bench_function("decode_json", |b| {
         b.iter(|| Record::from_json(black_box(FLOW)).expect("decodes"))
     });

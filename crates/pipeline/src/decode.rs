@@ -4,6 +4,7 @@
 //! states, drop causes and DNS response codes as names.
 
 use crate::record::{Key, Record, Value};
+use compact_str::{CompactString, format_compact};
 use std::net::IpAddr;
 
 /// Protocol numbers that decide which transport fields a flow carries.
@@ -198,24 +199,25 @@ pub fn dns_rcode_name(rcode: u32) -> &'static str {
     }
 }
 
-/// `AA:BB:CC:DD:EE:FF` from the packed wire form.
-pub fn mac_string(mac: u64) -> String {
+/// `AA:BB:CC:DD:EE:FF` from the packed wire form (inline, no heap allocation).
+pub fn mac_string(mac: u64) -> CompactString {
     let b = mac.to_be_bytes();
-    format!(
+    format_compact!(
         "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
         b[2], b[3], b[4], b[5], b[6], b[7]
     )
 }
 
-/// The address as text; v4-mapped IPv6 addresses print as IPv4, as upstream's do.
-pub fn ip_string(ip: Option<&pbflow::Ip>) -> String {
+/// The address as text; v4-mapped IPv6 addresses print as IPv4, as upstream's do. Addresses up
+/// to 24 characters (every IPv4 one) are stored inline, without a heap allocation.
+pub fn ip_string(ip: Option<&pbflow::Ip>) -> CompactString {
     match ip.and_then(pbflow::Ip::to_addr) {
         Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.to_string(),
+            Some(v4) => format_compact!("{v4}"),
+            None => format_compact!("{v6}"),
         },
-        Some(v4) => v4.to_string(),
-        None => String::new(),
+        Some(v4) => format_compact!("{v4}"),
+        None => CompactString::default(),
     }
 }
 
@@ -240,14 +242,14 @@ fn s(k: &'static str) -> Key {
 pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     let mut r = Record::with_capacity(40);
     let data_link = flow.data_link.as_ref();
-    r.insert(s("SrcMac"), mac_string(data_link.map_or(0, |d| d.src_mac)));
-    r.insert(s("DstMac"), mac_string(data_link.map_or(0, |d| d.dst_mac)));
-    r.insert(s("Etype"), u64::from(flow.eth_protocol));
-    r.insert(s("FlowDirection"), i64::from(flow.direction));
-    r.insert(s("TimeFlowStartMs"), millis(flow.time_flow_start.as_ref()));
-    r.insert(s("TimeFlowEndMs"), millis(flow.time_flow_end.as_ref()));
-    r.insert(s("TimeReceived"), received_s);
-    r.insert(s("AgentIP"), ip_string(flow.agent_ip.as_ref()));
+    r.push_new(s("SrcMac"), mac_string(data_link.map_or(0, |d| d.src_mac)));
+    r.push_new(s("DstMac"), mac_string(data_link.map_or(0, |d| d.dst_mac)));
+    r.push_new(s("Etype"), u64::from(flow.eth_protocol));
+    r.push_new(s("FlowDirection"), i64::from(flow.direction));
+    r.push_new(s("TimeFlowStartMs"), millis(flow.time_flow_start.as_ref()));
+    r.push_new(s("TimeFlowEndMs"), millis(flow.time_flow_end.as_ref()));
+    r.push_new(s("TimeReceived"), received_s);
+    r.push_new(s("AgentIP"), ip_string(flow.agent_ip.as_ref()));
     // Interfaces: the de-duplicated list when the agent sends one, else the single interface.
     let (interfaces, directions): (Vec<Value>, Vec<Value>) = if flow.dup_list.is_empty() {
         (
@@ -265,20 +267,20 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
             })
             .unzip()
     };
-    r.insert(s("Interfaces"), Value::List(interfaces));
-    r.insert(s("IfDirections"), Value::List(directions));
+    r.push_new(s("Interfaces"), Value::List(interfaces));
+    r.push_new(s("IfDirections"), Value::List(directions));
     if flow.dup_list.iter().any(|d| !d.udn.is_empty()) {
         let udns = flow
             .dup_list
             .iter()
             .map(|d| Value::from(d.udn.as_str()))
             .collect();
-        r.insert(s("Udns"), Value::List(udns));
+        r.push_new(s("Udns"), Value::List(udns));
     }
-    r.insert(s("Bytes"), flow.bytes);
-    r.insert(s("Packets"), flow.packets);
+    r.push_new(s("Bytes"), flow.bytes);
+    r.push_new(s("Packets"), flow.packets);
     if flow.sampling != 0 {
-        r.insert(s("Sampling"), u64::from(flow.sampling));
+        r.push_new(s("Sampling"), u64::from(flow.sampling));
     }
     if flow.eth_protocol == ETH_IPV4 || flow.eth_protocol == ETH_IPV6 {
         let network = flow.network.as_ref();
@@ -291,45 +293,45 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
             ip_string(network.and_then(|n| n.dst_addr.as_ref())),
         );
         let proto = flow.transport.as_ref().map_or(0, |t| t.protocol);
-        r.insert(s("Proto"), u64::from(proto));
-        r.insert(s("Dscp"), u64::from(network.map_or(0, |n| n.dscp)));
+        r.push_new(s("Proto"), u64::from(proto));
+        r.push_new(s("Dscp"), u64::from(network.map_or(0, |n| n.dscp)));
         match proto {
             ICMP | ICMPV6 => {
-                r.insert(s("IcmpType"), u64::from(flow.icmp_type));
-                r.insert(s("IcmpCode"), u64::from(flow.icmp_code));
+                r.push_new(s("IcmpType"), u64::from(flow.icmp_type));
+                r.push_new(s("IcmpCode"), u64::from(flow.icmp_code));
             }
             TCP | UDP | SCTP => {
                 let t = flow.transport.as_ref();
-                r.insert(s("SrcPort"), u64::from(t.map_or(0, |t| t.src_port)));
-                r.insert(s("DstPort"), u64::from(t.map_or(0, |t| t.dst_port)));
+                r.push_new(s("SrcPort"), u64::from(t.map_or(0, |t| t.src_port)));
+                r.push_new(s("DstPort"), u64::from(t.map_or(0, |t| t.dst_port)));
                 if proto == TCP {
-                    r.insert(s("Flags"), u64::from(flow.flags));
+                    r.push_new(s("Flags"), u64::from(flow.flags));
                 }
             }
             _ => {}
         }
     }
     if flow.dns_id != 0 || !flow.dns_name.is_empty() || flow.dns_errno != 0 {
-        r.insert(s("DnsId"), u64::from(flow.dns_id));
-        r.insert(s("DnsFlags"), u64::from(flow.dns_flags));
+        r.push_new(s("DnsId"), u64::from(flow.dns_id));
+        r.push_new(s("DnsFlags"), u64::from(flow.dns_flags));
         r.insert(
             s("DnsFlagsResponseCode"),
             dns_rcode_name(flow.dns_flags & 0xF),
         );
         let latency_ns = nanos(flow.dns_latency.as_ref());
         if latency_ns != 0 {
-            r.insert(s("DnsLatencyMs"), latency_ns / 1_000_000);
+            r.push_new(s("DnsLatencyMs"), latency_ns / 1_000_000);
         }
         if !flow.dns_name.is_empty() {
-            r.insert(s("DnsName"), flow.dns_name.as_str());
+            r.push_new(s("DnsName"), flow.dns_name.as_str());
         }
         if flow.dns_errno != 0 {
-            r.insert(s("DnsErrno"), u64::from(flow.dns_errno));
+            r.push_new(s("DnsErrno"), u64::from(flow.dns_errno));
         }
     }
     if flow.pkt_drop_latest_drop_cause != 0 {
-        r.insert(s("PktDropBytes"), flow.pkt_drop_bytes);
-        r.insert(s("PktDropPackets"), flow.pkt_drop_packets);
+        r.push_new(s("PktDropBytes"), flow.pkt_drop_bytes);
+        r.push_new(s("PktDropPackets"), flow.pkt_drop_packets);
         r.insert(
             s("PktDropLatestFlags"),
             u64::from(flow.pkt_drop_latest_flags),
@@ -345,17 +347,17 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     }
     let rtt = nanos(flow.time_flow_rtt.as_ref());
     if rtt != 0 {
-        r.insert(s("TimeFlowRttNs"), rtt);
+        r.push_new(s("TimeFlowRttNs"), rtt);
     }
     if let Some(x) = &flow.xlat {
         let src = ip_string(x.src_addr.as_ref());
         let dst = ip_string(x.dst_addr.as_ref());
         if !src.is_empty() || !dst.is_empty() || x.zone_id != 0 {
-            r.insert(s("XlatSrcAddr"), src);
-            r.insert(s("XlatDstAddr"), dst);
-            r.insert(s("XlatSrcPort"), u64::from(x.src_port));
-            r.insert(s("XlatDstPort"), u64::from(x.dst_port));
-            r.insert(s("ZoneId"), u64::from(x.zone_id));
+            r.push_new(s("XlatSrcAddr"), src);
+            r.push_new(s("XlatDstAddr"), dst);
+            r.push_new(s("XlatSrcPort"), u64::from(x.src_port));
+            r.push_new(s("XlatDstPort"), u64::from(x.dst_port));
+            r.push_new(s("ZoneId"), u64::from(x.zone_id));
         }
     }
     if !flow.network_events_metadata.is_empty() {
@@ -373,29 +375,29 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
                 )
             })
             .collect();
-        r.insert(s("NetworkEvents"), Value::List(events));
+        r.push_new(s("NetworkEvents"), Value::List(events));
     }
     if flow.ipsec_encrypted != 0 || flow.ipsec_encrypted_ret != 0 {
-        r.insert(s("IPSecRetCode"), i64::from(flow.ipsec_encrypted_ret));
+        r.push_new(s("IPSecRetCode"), i64::from(flow.ipsec_encrypted_ret));
         let status = if flow.ipsec_encrypted_ret == 0 {
             "success"
         } else {
             "error"
         };
-        r.insert(s("IPSecStatus"), status);
+        r.push_new(s("IPSecStatus"), status);
     }
     if flow.ssl_version != 0 {
-        r.insert(s("TLSVersion"), tls_version_name(flow.ssl_version));
-        r.insert(s("TLSTypes"), u64::from(flow.tls_types));
-        r.insert(s("TLSCipherSuite"), u64::from(flow.tls_cipher_suite));
-        r.insert(s("TLSGroup"), u64::from(flow.tls_key_share));
+        r.push_new(s("TLSVersion"), tls_version_name(flow.ssl_version));
+        r.push_new(s("TLSTypes"), u64::from(flow.tls_types));
+        r.push_new(s("TLSCipherSuite"), u64::from(flow.tls_cipher_suite));
+        r.push_new(s("TLSGroup"), u64::from(flow.tls_key_share));
     }
     if let Some(q) = &flow.quic
         && q.version != 0
     {
-        r.insert(s("QuicVersion"), u64::from(q.version));
-        r.insert(s("QuicSeenLongHdr"), u64::from(q.seen_long_hdr));
-        r.insert(s("QuicSeenShortHdr"), u64::from(q.seen_short_hdr));
+        r.push_new(s("QuicVersion"), u64::from(q.version));
+        r.push_new(s("QuicSeenLongHdr"), u64::from(q.seen_long_hdr));
+        r.push_new(s("QuicSeenShortHdr"), u64::from(q.seen_short_hdr));
     }
     r
 }

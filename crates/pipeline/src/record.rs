@@ -117,6 +117,11 @@ impl From<&str> for Value {
         Value::Str(CompactString::from(s))
     }
 }
+impl From<CompactString> for Value {
+    fn from(s: CompactString) -> Self {
+        Value::Str(s)
+    }
+}
 impl From<String> for Value {
     fn from(s: String) -> Self {
         Value::Str(CompactString::from(s))
@@ -186,6 +191,14 @@ impl Record {
             Some(slot) => *slot = value,
             None => self.entries.push((field, value)),
         }
+    }
+
+    /// Appends a field the caller knows is not present yet (decoders building a record from
+    /// scratch), skipping the scan [`Self::insert`] does. In debug builds a duplicate panics.
+    pub fn push_new(&mut self, field: impl Into<Key>, value: impl Into<Value>) {
+        let field = field.into();
+        debug_assert!(!self.contains(&field), "duplicate field {field}");
+        self.entries.push((field, value.into()));
     }
 
     /// Removes `field`, returning its value.

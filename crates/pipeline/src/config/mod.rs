@@ -49,6 +49,12 @@ pub struct Config {
     /// Where the hot-reloadable part of the configuration comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_parameters: Option<DynamicParameters>,
+    /// Health endpoint (`address`, `port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Json>,
+    /// Profiling endpoint (`port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Json>,
 }
 
 /// A node of the stage graph.
