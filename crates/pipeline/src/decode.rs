@@ -204,7 +204,12 @@ pub fn mac_string(mac: u64) -> CompactString {
     let b = mac.to_be_bytes();
     format_compact!(
         "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
-        b[2], b[3], b[4], b[5], b[6], b[7]
+        b[2],
+        b[3],
+        b[4],
+        b[5],
+        b[6],
+        b[7]
     )
 }
 
