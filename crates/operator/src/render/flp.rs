@@ -12,14 +12,11 @@
 use super::agent::{Volumes, processor_port, pull_policy};
 use super::flp_config::{self, CONFIG_DIR, CONFIG_FILE, PROMETHEUS_PORT};
 use super::{
-    CONFIG_DIGEST_ANNOTATION, Inputs, Object, cluster_role_binding, component_labels, meta,
-    role_binding, sa_subject, selector_labels, service_account, string_map,
+    CONFIG_DIGEST_ANNOTATION, Inputs, Object, cluster_role_binding, component_labels,
+    deployment_hpa, meta, role_binding, sa_subject, selector_labels, service_account, string_map,
 };
 use crate::error::Result;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec};
-use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
-};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar,
     HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, SecurityContext,
@@ -203,22 +200,12 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
                 ..Deployment::default()
             }));
             if hpa {
-                let a = &flp.kafka_consumer_autoscaler;
-                out.push(Object::Hpa(HorizontalPodAutoscaler {
-                    metadata: meta(name, Some(ns), labels.clone()),
-                    spec: Some(HorizontalPodAutoscalerSpec {
-                        scale_target_ref: CrossVersionObjectReference {
-                            api_version: Some("apps/v1".to_string()),
-                            kind: "Deployment".to_string(),
-                            name: name.to_string(),
-                        },
-                        min_replicas: a.min_replicas,
-                        max_replicas: a.max_replicas,
-                        metrics: (!a.metrics.is_empty()).then(|| a.metrics.clone()),
-                        ..HorizontalPodAutoscalerSpec::default()
-                    }),
-                    ..HorizontalPodAutoscaler::default()
-                }));
+                out.push(deployment_hpa(
+                    name,
+                    ns,
+                    labels.clone(),
+                    &flp.kafka_consumer_autoscaler,
+                ));
             }
         }
     }

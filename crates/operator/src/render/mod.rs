@@ -346,3 +346,31 @@ pub fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<serde_json:
         source,
     })
 }
+
+/// The HorizontalPodAutoscaler of Deployment `name`, from a FlowCollector autoscaler block (the
+/// Kafka transformer and the console plugin share this shape).
+pub fn deployment_hpa(
+    name: &str,
+    ns: &str,
+    labels: BTreeMap<String, String>,
+    hpa: &netobserv_api::v1beta2::FlowCollectorHpa,
+) -> Object {
+    use k8s_openapi::api::autoscaling::v2::{
+        CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
+    };
+    Object::Hpa(HorizontalPodAutoscaler {
+        metadata: meta(name, Some(ns), labels),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_string()),
+                kind: "Deployment".to_string(),
+                name: name.to_string(),
+            },
+            min_replicas: hpa.min_replicas,
+            max_replicas: hpa.max_replicas,
+            metrics: (!hpa.metrics.is_empty()).then(|| hpa.metrics.clone()),
+            ..HorizontalPodAutoscalerSpec::default()
+        }),
+        ..HorizontalPodAutoscaler::default()
+    })
+}

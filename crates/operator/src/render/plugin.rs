@@ -6,13 +6,10 @@ use super::agent::pull_policy;
 use super::object::dynamic;
 use super::{
     CONFIG_DIGEST_ANNOTATION, Inputs, ManagedKind, Object, cluster_role_binding, component_labels,
-    meta, selector_labels, service_account, string_map,
+    deployment_hpa, meta, selector_labels, service_account, string_map,
 };
 use crate::error::Result;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
-};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, PodSpec,
     PodTemplateSpec, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
@@ -367,22 +364,12 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
         ..Service::default()
     }));
     if hpa {
-        let a = &cp.autoscaler;
-        out.push(Object::Hpa(HorizontalPodAutoscaler {
-            metadata: meta(PLUGIN_NAME, Some(ns), labels.clone()),
-            spec: Some(HorizontalPodAutoscalerSpec {
-                scale_target_ref: CrossVersionObjectReference {
-                    api_version: Some("apps/v1".to_string()),
-                    kind: "Deployment".to_string(),
-                    name: PLUGIN_NAME.to_string(),
-                },
-                min_replicas: a.min_replicas,
-                max_replicas: a.max_replicas,
-                metrics: (!a.metrics.is_empty()).then(|| a.metrics.clone()),
-                ..HorizontalPodAutoscalerSpec::default()
-            }),
-            ..HorizontalPodAutoscaler::default()
-        }));
+        out.push(deployment_hpa(
+            PLUGIN_NAME,
+            ns,
+            labels.clone(),
+            &cp.autoscaler,
+        ));
     }
     if inputs.has_api(super::API_CONSOLE_PLUGIN) && !standalone {
         out.push(dynamic(
