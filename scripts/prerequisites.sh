@@ -22,3 +22,73 @@ if ! need_cmd kubectl; then
     echo "prerequisites: install kubectl >= 1.27 (it bundles kustomize v5)." >&2
     exit 1
 fi
+
+# --- eBPF agent (crates/agent, crates/agent-ebpf) ---------------------------------------------
+# The kernel programs are built by crates/agent/build.rs (aya-build) with the nightly toolchain's
+# rust-src (-Z build-std=core) and linked by bpf-linker 0.13.0 against LLVM 22. The agent tests
+# drive traffic through network namespaces and compare with nftables counters, so they need
+# iproute2, nftables, ping and nc.
+apt_updated=0
+apt_install() {
+    # Installs the given Debian packages, running `apt-get update` once if a package is unknown.
+    if ! need_cmd apt-get; then
+        echo "prerequisites: apt-get is not available; install these packages by hand: $*" >&2
+        exit 1
+    fi
+    if ! apt-get -o DPkg::Lock::Timeout=600 install -y "$@" >/dev/null 2>&1; then
+        if [ "${apt_updated}" = 0 ]; then
+            apt-get -o DPkg::Lock::Timeout=600 update >/dev/null
+            apt_updated=1
+        fi
+        apt-get -o DPkg::Lock::Timeout=600 install -y "$@" >/dev/null || {
+            echo "prerequisites: could not install $* with apt-get" >&2
+            exit 1
+        }
+    fi
+}
+
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    echo "prerequisites: installing the nightly toolchain (the eBPF programs need -Z build-std)"
+    rustup toolchain install nightly --profile minimal || {
+        echo "prerequisites: cannot install the nightly toolchain; the eBPF agent cannot be built" >&2
+        exit 1
+    }
+fi
+if ! rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    echo "prerequisites: adding rust-src to the nightly toolchain (needed to build the eBPF programs)"
+    rustup component add rust-src --toolchain nightly || {
+        echo "prerequisites: 'rustup component add rust-src --toolchain nightly' failed;" >&2
+        echo "prerequisites: the eBPF agent (crates/agent-ebpf) cannot be built without it" >&2
+        exit 1
+    }
+fi
+
+agent_pkgs=()
+for pkg in llvm-22-dev iproute2 nftables iputils-ping netcat-openbsd; do
+    dpkg -s "${pkg}" >/dev/null 2>&1 || agent_pkgs+=("${pkg}")
+done
+if [ "${#agent_pkgs[@]}" -gt 0 ]; then
+    echo "prerequisites: installing ${agent_pkgs[*]}"
+    apt_install "${agent_pkgs[@]}"
+fi
+
+if ! bpf-linker --version 2>/dev/null | grep -q '0\.13\.0'; then
+    echo "prerequisites: installing bpf-linker 0.13.0 against LLVM 22 (takes 2-3 minutes)"
+    LLVM_PREFIX=/usr/lib/llvm-22 cargo install bpf-linker@0.13.0 --no-default-features --features llvm-22 || {
+        echo "prerequisites: cannot install bpf-linker 0.13.0; the eBPF agent cannot be built" >&2
+        exit 1
+    }
+fi
+
+# --- pipeline (crates/pipeline) ----------------------------------------------------------------
+# The end-to-end test has a real Prometheus scrape the pipeline's /metrics.
+if ! need_cmd prometheus; then
+    echo "prerequisites: installing prometheus (the pipeline's end-to-end test scrapes with it)"
+    if ! apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus >/dev/null 2>&1; then
+        apt-get -o DPkg::Lock::Timeout=600 update >/dev/null
+        apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus >/dev/null || {
+            echo "prerequisites: could not install prometheus with apt-get" >&2
+            exit 1
+        }
+    fi
+fi

@@ -1,3 +1,589 @@
 //! Plain `#[repr(C)]` types shared between the kernel programs and user space. They live apart
 //! from both so that the byte layout is defined once and checked on both sides.
-#![no_std]
+//!
+//! Every struct carries its padding as explicit, named fields: the kernel hashes keys byte by byte
+//! and the verifier rejects reads of uninitialised stack, so nothing may be left implicit. The
+//! layouts follow the upstream NetObserv agent (see `agent.md` §1.5) so that sizes and offsets are
+//! the same as the C structs; the host tests at the bottom pin them.
+#![cfg_attr(not(test), no_std)]
+
+/// Direction of a packet on an interface: received.
+pub const DIRECTION_INGRESS: u8 = 0;
+/// Direction of a packet on an interface: sent.
+pub const DIRECTION_EGRESS: u8 = 1;
+/// Filter wildcard: any direction (upstream `MAX_DIRECTION`).
+pub const DIRECTION_ANY: u8 = 2;
+/// In `observed_direction`: the interface saw the flow both ways.
+pub const DIRECTION_BOTH: u8 = 3;
+
+/// How many extra interfaces a flow remembers besides the one that counts its bytes.
+pub const MAX_OBSERVED_INTERFACES: usize = 6;
+
+/// EtherType of IPv4, as stored in `FlowMetrics::eth_protocol` (host order).
+pub const ETH_P_IP: u16 = 0x0800;
+/// EtherType of IPv6, as stored in `FlowMetrics::eth_protocol` (host order).
+pub const ETH_P_IPV6: u16 = 0x86dd;
+
+/// TCP flag encoding of the agent: one bit per packet, chosen by priority (see [`tcp_flag`]).
+pub mod tcp_flags {
+    /// FIN alone.
+    pub const FIN: u16 = 0x01;
+    /// SYN alone.
+    pub const SYN: u16 = 0x02;
+    /// RST alone.
+    pub const RST: u16 = 0x04;
+    /// PSH (only when no ACK, which takes priority).
+    pub const PSH: u16 = 0x08;
+    /// ACK.
+    pub const ACK: u16 = 0x10;
+    /// URG.
+    pub const URG: u16 = 0x20;
+    /// ECE.
+    pub const ECE: u16 = 0x40;
+    /// CWR.
+    pub const CWR: u16 = 0x80;
+    /// SYN and ACK together.
+    pub const SYN_ACK: u16 = 0x100;
+    /// FIN and ACK together.
+    pub const FIN_ACK: u16 = 0x200;
+    /// RST and ACK together.
+    pub const RST_ACK: u16 = 0x400;
+}
+
+/// Maps the raw TCP flags byte (offset 13 of the TCP header) to the single flag bit the agent
+/// records for that packet. Downstream consumers (FLP, console filters) rely on this priority
+/// chain, so it must match upstream exactly: combined SYN/FIN/RST+ACK first, then single flags.
+#[inline(always)]
+pub fn tcp_flag(raw: u8) -> u16 {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const PSH: u8 = 0x08;
+    const ACK: u8 = 0x10;
+    const URG: u8 = 0x20;
+    const ECE: u8 = 0x40;
+    const CWR: u8 = 0x80;
+    if raw & (SYN | ACK) == SYN | ACK {
+        tcp_flags::SYN_ACK
+    } else if raw & (FIN | ACK) == FIN | ACK {
+        tcp_flags::FIN_ACK
+    } else if raw & (RST | ACK) == RST | ACK {
+        tcp_flags::RST_ACK
+    } else if raw & FIN != 0 {
+        tcp_flags::FIN
+    } else if raw & SYN != 0 {
+        tcp_flags::SYN
+    } else if raw & ACK != 0 {
+        tcp_flags::ACK
+    } else if raw & RST != 0 {
+        tcp_flags::RST
+    } else if raw & PSH != 0 {
+        tcp_flags::PSH
+    } else if raw & URG != 0 {
+        tcp_flags::URG
+    } else if raw & ECE != 0 {
+        tcp_flags::ECE
+    } else if raw & CWR != 0 {
+        tcp_flags::CWR
+    } else {
+        0
+    }
+}
+
+/// Key of the flow maps: the 5-tuple plus ICMP type/code. IPv4 addresses are stored v4-mapped
+/// (`::ffff:a.b.c.d`) so both families share one key type; ports are in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowId {
+    /// Source address, IPv6 or v4-mapped.
+    pub src_ip: [u8; 16],
+    /// Destination address, IPv6 or v4-mapped.
+    pub dst_ip: [u8; 16],
+    /// Source port (host order); 0 for ICMP.
+    pub src_port: u16,
+    /// Destination port (host order); 0 for ICMP.
+    pub dst_port: u16,
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, 132 SCTP).
+    pub transport_protocol: u8,
+    /// ICMP/ICMPv6 type, 0 otherwise.
+    pub icmp_type: u8,
+    /// ICMP/ICMPv6 code, 0 otherwise.
+    pub icmp_code: u8,
+    /// Explicit trailing padding; always zero because the kernel hashes every key byte.
+    pub pad: u8,
+}
+
+/// Aggregated counters of one flow in the shared `aggregated_flows` hash map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowMetrics {
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the first packet.
+    pub start_mono_time_ts: u64,
+    /// `bpf_ktime_get_ns()` of the latest packet.
+    pub end_mono_time_ts: u64,
+    /// Bytes counted on the first-seen interface (`skb->len`, Ethernet header included).
+    pub bytes: u64,
+    /// Packets counted on the first-seen interface.
+    pub packets: u32,
+    /// EtherType (host order): 0x0800 or 0x86dd.
+    pub eth_protocol: u16,
+    /// OR of the per-packet TCP flag bits (see [`tcp_flag`]).
+    pub flags: u16,
+    /// Source MAC of the first packet.
+    pub src_mac: [u8; 6],
+    /// Destination MAC of the first packet.
+    pub dst_mac: [u8; 6],
+    /// Interface whose packets are counted; other interfaces only appear in `observed_intf`.
+    pub if_index_first_seen: u32,
+    /// Upstream keeps a `bpf_spin_lock` here; these programs update with atomics instead, but the
+    /// slot is kept so the layout stays that of upstream (104 bytes).
+    pub lock: u32,
+    /// Sampling rate in effect when the flow was last updated (0 or 1 = every packet).
+    pub sampling: u32,
+    /// Direction on the first-seen interface.
+    pub direction_first_seen: u8,
+    /// Error number of a failed map insert (ring-buffer fallback only).
+    pub errno: u8,
+    /// DSCP of the latest packet (`tos >> 2`).
+    pub dscp: u8,
+    /// How many `observed_intf` slots are used.
+    pub nb_observed_intf: u8,
+    /// Direction per observed interface ([`DIRECTION_BOTH`] when seen both ways).
+    pub observed_direction: [u8; MAX_OBSERVED_INTERFACES],
+    /// Explicit padding before `observed_intf`.
+    pub pad0: [u8; 2],
+    /// Further interfaces (ifindex) the flow crossed, not counted in bytes/packets.
+    pub observed_intf: [u32; MAX_OBSERVED_INTERFACES],
+    /// TLS version (TLS tracking, not implemented by these programs yet).
+    pub ssl_version: u16,
+    /// TLS cipher suite (TLS tracking).
+    pub tls_cipher_suite: u16,
+    /// TLS key share group (TLS tracking).
+    pub tls_key_share: u16,
+    /// TLS record types seen (TLS tracking).
+    pub tls_types: u8,
+    /// Miscellaneous flags; bit 0x01 = SSL version mismatch.
+    pub misc_flags: u8,
+    /// Explicit trailing padding to the 8-byte alignment.
+    pub pad1: [u8; 4],
+}
+
+/// Per-flow enrichment written by the tracing hooks into the per-CPU `additional_flow_metrics`
+/// map, keyed by the same [`FlowId`] (upstream `additional_metrics`, 32 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdditionalMetrics {
+    /// First time the hook saw the flow (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest time the hook saw the flow (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Largest smoothed RTT seen, in ns.
+    pub flow_rtt: u64,
+    /// IPsec return code (IPsec tracking; unused here).
+    pub ipsec_encrypted_ret: i32,
+    /// EtherType of the flow.
+    pub eth_protocol: u16,
+    /// IPsec encrypted flag (unused here).
+    pub ipsec_encrypted: u8,
+    /// Explicit trailing padding.
+    pub pad: u8,
+}
+
+/// Per-flow drop information written by the `kfree_skb` hook into the per-CPU
+/// `aggregated_flows_pkt_drop` map (upstream `pkt_drop_metrics`, 32 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PktDropMetrics {
+    /// First drop seen (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest drop seen (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Dropped bytes (saturating at 65535 per CPU, as upstream).
+    pub bytes: u16,
+    /// Dropped packets (saturating at 65535 per CPU).
+    pub packets: u16,
+    /// Kernel `enum skb_drop_reason` of the latest drop.
+    pub latest_drop_cause: u32,
+    /// TCP flag bit of the latest dropped packet.
+    pub latest_flags: u16,
+    /// EtherType of the flow.
+    pub eth_protocol: u16,
+    /// TCP state of the socket, if any, at the latest drop.
+    pub latest_state: u8,
+    /// Explicit trailing padding.
+    pub pad: [u8; 3],
+}
+
+/// Longest raw QNAME prefix kept per flow.
+pub const DNS_NAME_MAX_LEN: usize = 32;
+
+/// DNS enrichment per flow, written by the TC programs into the per-CPU `aggregated_flows_dns`
+/// map (upstream `dns_metrics`, 64 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DnsMetrics {
+    /// First DNS packet of the flow (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest DNS packet (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Response time: response timestamp minus the matching query's, in ns.
+    pub latency: u64,
+    /// DNS transaction id (responses only).
+    pub id: u16,
+    /// DNS header flags, including the response code (responses only).
+    pub flags: u16,
+    /// EtherType of the flow.
+    pub eth_protocol: u16,
+    /// Error: ENOENT when a response matches no recorded query.
+    pub errno: u8,
+    /// Raw QNAME bytes (length-prefixed labels), NUL padded.
+    pub name: [u8; DNS_NAME_MAX_LEN],
+    /// Explicit trailing padding.
+    pub pad: u8,
+}
+
+/// Key of the `dns_flows` map that pairs a query with its response (upstream `dns_flow_id`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DnsFlowId {
+    /// Source port of the query.
+    pub src_port: u16,
+    /// Destination port of the query.
+    pub dst_port: u16,
+    /// Source address of the query.
+    pub src_ip: [u8; 16],
+    /// Destination address of the query.
+    pub dst_ip: [u8; 16],
+    /// DNS transaction id.
+    pub id: u16,
+    /// IP protocol (UDP or TCP).
+    pub protocol: u8,
+    /// Explicit trailing padding.
+    pub pad: u8,
+}
+
+/// Indexes of the per-CPU `global_counters` array. 0–12 are upstream's; 13 is ours.
+pub mod counters {
+    /// An existing flow could not be updated after an insert race.
+    pub const HASHMAP_FAIL_UPDATE_FLOW: u32 = 0;
+    /// A new flow could not be inserted (map full, typically): the packet was not counted.
+    pub const HASHMAP_FAIL_CREATE_FLOW: u32 = 1;
+    /// The DNS map could not be updated.
+    pub const HASHMAP_FAIL_UPDATE_DNS: u32 = 2;
+    /// A filter rule rejected the packet.
+    pub const FILTER_REJECT: u32 = 3;
+    /// A filter rule accepted the packet.
+    pub const FILTER_ACCEPT: u32 = 4;
+    /// No filter rule matched.
+    pub const FILTER_NOMATCH: u32 = 5;
+    /// Network events: generic error.
+    pub const NETWORK_EVENTS_ERR: u32 = 6;
+    /// Network events: psample group mismatch.
+    pub const NETWORK_EVENTS_ERR_GROUPID_MISMATCH: u32 = 7;
+    /// Network events: map update failed.
+    pub const NETWORK_EVENTS_ERR_UPDATE_MAP_FLOWS: u32 = 8;
+    /// Network events: recorded.
+    pub const NETWORK_EVENTS_GOOD: u32 = 9;
+    /// Network events: cookie ring overflowed.
+    pub const NETWORK_EVENTS_OVERFLOW: u32 = 10;
+    /// Network events: cookie too big.
+    pub const NETWORK_EVENTS_COOKIE_TOO_BIG: u32 = 11;
+    /// A flow crossed more interfaces than `observed_intf` can hold.
+    pub const OBSERVED_INTF_MISSED: u32 = 12;
+    /// Packets skipped by sampling (not in upstream, which does not count them).
+    pub const SAMPLED_OUT: u32 = 13;
+    /// Number of counters (size of the array).
+    pub const MAX_COUNTERS: u32 = 14;
+}
+
+/// Names of the user-space-settable load-time globals (`.rodata`), set with
+/// `EbpfLoader::set_global` before the programs are loaded.
+pub mod globals {
+    /// `u32`: keep 1 packet in N (0 or 1 = all).
+    pub const SAMPLING: &str = "SAMPLING";
+    /// `u8`: 1 when filter rules are installed in `filter_map`.
+    pub const ENABLE_FLOWS_FILTERING: &str = "ENABLE_FLOWS_FILTERING";
+    /// `u8`: 1 when at least one filter rule sets its own sampling rate.
+    pub const HAS_FILTER_SAMPLING: &str = "HAS_FILTER_SAMPLING";
+    /// `u32` byte offsets into kernel structs, read from the running kernel's BTF because Rust
+    /// eBPF programs get no CO-RE relocations: `sock_common.skc_family`.
+    pub const OFF_SKC_FAMILY: &str = "OFF_SKC_FAMILY";
+    /// `sock_common.skc_daddr`.
+    pub const OFF_SKC_DADDR: &str = "OFF_SKC_DADDR";
+    /// `sock_common.skc_rcv_saddr`.
+    pub const OFF_SKC_RCV_SADDR: &str = "OFF_SKC_RCV_SADDR";
+    /// `sock_common.skc_dport`.
+    pub const OFF_SKC_DPORT: &str = "OFF_SKC_DPORT";
+    /// `sock_common.skc_num`.
+    pub const OFF_SKC_NUM: &str = "OFF_SKC_NUM";
+    /// `sock_common.skc_v6_daddr`.
+    pub const OFF_SKC_V6_DADDR: &str = "OFF_SKC_V6_DADDR";
+    /// `sock_common.skc_v6_rcv_saddr`.
+    pub const OFF_SKC_V6_RCV_SADDR: &str = "OFF_SKC_V6_RCV_SADDR";
+    /// `tcp_sock.srtt_us`.
+    pub const OFF_TCP_SRTT_US: &str = "OFF_TCP_SRTT_US";
+    /// `sk_buff.head`.
+    pub const OFF_SKB_HEAD: &str = "OFF_SKB_HEAD";
+    /// `sk_buff.network_header`.
+    pub const OFF_SKB_NETWORK_HEADER: &str = "OFF_SKB_NETWORK_HEADER";
+    /// `sk_buff.len`.
+    pub const OFF_SKB_LEN: &str = "OFF_SKB_LEN";
+    /// `sk_buff.skb_iif`.
+    pub const OFF_SKB_IIF: &str = "OFF_SKB_IIF";
+    /// `sk_buff.sk`.
+    pub const OFF_SKB_SK: &str = "OFF_SKB_SK";
+    /// `sock_common.skc_state`.
+    pub const OFF_SKC_STATE: &str = "OFF_SKC_STATE";
+    /// `u8`: 1 when DNS tracking is on.
+    pub const ENABLE_DNS_TRACKING: &str = "ENABLE_DNS_TRACKING";
+    /// `u16`: extra DNS port to watch besides 53 (`DNS_TRACKING_PORT`).
+    pub const DNS_PORT: &str = "DNS_PORT";
+}
+
+/// Names of the maps in the eBPF object (upstream names, so tooling output reads the same).
+pub mod maps {
+    /// Shared hash map `FlowId` → `FlowMetrics`.
+    pub const AGGREGATED_FLOWS: &str = "aggregated_flows";
+    /// Per-CPU array of `u32` counters indexed by [`crate::counters`].
+    pub const GLOBAL_COUNTERS: &str = "global_counters";
+    /// LPM trie `FilterKey` → `FilterValue`.
+    pub const FILTER_MAP: &str = "filter_map";
+    /// LPM trie `FilterKey` → `u8` of peer CIDRs.
+    pub const PEER_FILTER_MAP: &str = "peer_filter_map";
+    /// Per-CPU hash `FlowId` → `AdditionalMetrics` (RTT).
+    pub const ADDITIONAL_FLOW_METRICS: &str = "additional_flow_metrics";
+    /// Per-CPU hash `FlowId` → `DnsMetrics`.
+    pub const AGGREGATED_FLOWS_DNS: &str = "aggregated_flows_dns";
+    /// Hash `DnsFlowId` → query timestamp.
+    pub const DNS_FLOWS: &str = "dns_flows";
+    /// Per-CPU hash `FlowId` → `PktDropMetrics`.
+    pub const AGGREGATED_FLOWS_PKT_DROP: &str = "aggregated_flows_pkt_drop";
+}
+
+/// Names of the programs in the eBPF object.
+pub mod programs {
+    /// Legacy TC (clsact) ingress classifier.
+    pub const TC_INGRESS: &str = "tc_ingress_flow_parse";
+    /// Legacy TC (clsact) egress classifier.
+    pub const TC_EGRESS: &str = "tc_egress_flow_parse";
+    /// TCX ingress program (returns `TCX_NEXT`).
+    pub const TCX_INGRESS: &str = "tcx_ingress_flow_parse";
+    /// TCX egress program (returns `TCX_NEXT`).
+    pub const TCX_EGRESS: &str = "tcx_egress_flow_parse";
+    /// FlowRTT on `tp_btf/tcp_probe` (fentry is refused on locked-down kernels).
+    pub const TCP_PROBE_RTT: &str = "tcp_probe_rtt";
+    /// PacketDrop on `tp_btf/kfree_skb`.
+    pub const KFREE_SKB_DROP: &str = "kfree_skb_drop";
+}
+
+/// Filter actions (upstream `filter_action_t`).
+pub mod filter_action {
+    /// Keep matching packets.
+    pub const ACCEPT: u32 = 0;
+    /// Skip matching packets.
+    pub const REJECT: u32 = 1;
+    /// No action configured.
+    pub const UNSET: u32 = 2;
+}
+
+/// Most filter rules the LPM tries hold.
+pub const MAX_FILTER_ENTRIES: u32 = 16;
+
+/// Key of the filter LPM tries: prefix length then address. IPv4 rules use the 4 raw bytes (not
+/// v4-mapped) with a prefix ≤ 32, as upstream does.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilterKey {
+    /// Number of significant bits of `ip_data`.
+    pub prefix_len: u32,
+    /// Address bytes: 4 for IPv4 (rest zero), 16 for IPv6.
+    pub ip_data: [u8; 16],
+}
+
+/// One filter rule (value of `filter_map`), laid out as upstream's 52-byte `filter_value_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilterValue {
+    /// IP protocol to match; 0 = any.
+    pub protocol: u8,
+    /// Explicit padding.
+    pub pad0: u8,
+    /// Destination port range start (inclusive); 0 = unset.
+    pub dst_port_start: u16,
+    /// Destination port range end (inclusive).
+    pub dst_port_end: u16,
+    /// First of two alternative destination ports.
+    pub dst_port1: u16,
+    /// Second of two alternative destination ports.
+    pub dst_port2: u16,
+    /// Source port range start.
+    pub src_port_start: u16,
+    /// Source port range end.
+    pub src_port_end: u16,
+    /// First of two alternative source ports.
+    pub src_port1: u16,
+    /// Second of two alternative source ports.
+    pub src_port2: u16,
+    /// Either-side port range start.
+    pub port_start: u16,
+    /// Either-side port range end.
+    pub port_end: u16,
+    /// First of two alternative either-side ports.
+    pub port1: u16,
+    /// Second of two alternative either-side ports.
+    pub port2: u16,
+    /// ICMP type to match when bit 0 of `icmp_set` is set.
+    pub icmp_type: u8,
+    /// ICMP code to match when bit 1 of `icmp_set` is set.
+    pub icmp_code: u8,
+    /// Direction to match, or [`DIRECTION_ANY`].
+    pub direction: u32,
+    /// [`filter_action`] value.
+    pub action: u32,
+    /// TCP flag bit (see [`tcp_flags`]) to match exactly; 0 = any.
+    pub tcp_flags: u32,
+    /// Match only dropped packets (PacketDrop hook).
+    pub filter_drops: u8,
+    /// Bit 0: `icmp_type` is set; bit 1: `icmp_code` is set. Lives in upstream's padding so that
+    /// type/code 0 (echo reply) can be matched, which upstream cannot express.
+    pub icmp_set: u8,
+    /// Explicit padding.
+    pub pad1: [u8; 2],
+    /// Per-rule sampling rate; 0 = use the global one.
+    pub sample: u32,
+    /// 1 when the rule also requires the peer address to be in `peer_filter_map`.
+    pub do_peer_cidr_lookup: u8,
+    /// Explicit trailing padding.
+    pub pad2: [u8; 3],
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all these types are `#[repr(C)]`, made only of integers and byte arrays, with every
+    // padding byte an explicit field, so any bit pattern is valid and none is uninitialised.
+    unsafe impl aya::Pod for super::FlowId {}
+    unsafe impl aya::Pod for super::FlowMetrics {}
+    unsafe impl aya::Pod for super::FilterKey {}
+    unsafe impl aya::Pod for super::FilterValue {}
+    unsafe impl aya::Pod for super::AdditionalMetrics {}
+    unsafe impl aya::Pod for super::PktDropMetrics {}
+    unsafe impl aya::Pod for super::DnsMetrics {}
+    unsafe impl aya::Pod for super::DnsFlowId {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+
+    #[test]
+    fn flow_id_layout_matches_upstream() {
+        assert_eq!(size_of::<FlowId>(), 40);
+        assert_eq!(offset_of!(FlowId, dst_ip), 16);
+        assert_eq!(offset_of!(FlowId, src_port), 32);
+        assert_eq!(offset_of!(FlowId, dst_port), 34);
+        assert_eq!(offset_of!(FlowId, transport_protocol), 36);
+        assert_eq!(offset_of!(FlowId, icmp_type), 37);
+        assert_eq!(offset_of!(FlowId, icmp_code), 38);
+        assert_eq!(offset_of!(FlowId, pad), 39);
+    }
+
+    #[test]
+    fn flow_metrics_layout_matches_upstream() {
+        assert_eq!(size_of::<FlowMetrics>(), 104);
+        assert_eq!(align_of::<FlowMetrics>(), 8);
+        let offsets = [
+            (offset_of!(FlowMetrics, end_mono_time_ts), 8),
+            (offset_of!(FlowMetrics, bytes), 16),
+            (offset_of!(FlowMetrics, packets), 24),
+            (offset_of!(FlowMetrics, eth_protocol), 28),
+            (offset_of!(FlowMetrics, flags), 30),
+            (offset_of!(FlowMetrics, src_mac), 32),
+            (offset_of!(FlowMetrics, dst_mac), 38),
+            (offset_of!(FlowMetrics, if_index_first_seen), 44),
+            (offset_of!(FlowMetrics, lock), 48),
+            (offset_of!(FlowMetrics, sampling), 52),
+            (offset_of!(FlowMetrics, direction_first_seen), 56),
+            (offset_of!(FlowMetrics, errno), 57),
+            (offset_of!(FlowMetrics, dscp), 58),
+            (offset_of!(FlowMetrics, nb_observed_intf), 59),
+            (offset_of!(FlowMetrics, observed_direction), 60),
+            (offset_of!(FlowMetrics, pad0), 66),
+            (offset_of!(FlowMetrics, observed_intf), 68),
+            (offset_of!(FlowMetrics, ssl_version), 92),
+            (offset_of!(FlowMetrics, tls_cipher_suite), 94),
+            (offset_of!(FlowMetrics, tls_key_share), 96),
+            (offset_of!(FlowMetrics, tls_types), 98),
+            (offset_of!(FlowMetrics, misc_flags), 99),
+            (offset_of!(FlowMetrics, pad1), 100),
+        ];
+        for (i, (got, want)) in offsets.iter().enumerate() {
+            assert_eq!(got, want, "field #{i}");
+        }
+    }
+
+    #[test]
+    fn additional_metrics_layout_matches_upstream() {
+        assert_eq!(size_of::<AdditionalMetrics>(), 32);
+        assert_eq!(offset_of!(AdditionalMetrics, flow_rtt), 16);
+        assert_eq!(offset_of!(AdditionalMetrics, ipsec_encrypted_ret), 24);
+        assert_eq!(offset_of!(AdditionalMetrics, eth_protocol), 28);
+        assert_eq!(offset_of!(AdditionalMetrics, ipsec_encrypted), 30);
+    }
+
+    #[test]
+    fn pkt_drop_metrics_layout_matches_upstream() {
+        assert_eq!(size_of::<PktDropMetrics>(), 32);
+        assert_eq!(offset_of!(PktDropMetrics, bytes), 16);
+        assert_eq!(offset_of!(PktDropMetrics, packets), 18);
+        assert_eq!(offset_of!(PktDropMetrics, latest_drop_cause), 20);
+        assert_eq!(offset_of!(PktDropMetrics, latest_flags), 24);
+        assert_eq!(offset_of!(PktDropMetrics, eth_protocol), 26);
+        assert_eq!(offset_of!(PktDropMetrics, latest_state), 28);
+    }
+
+    #[test]
+    fn dns_layouts_match_upstream() {
+        assert_eq!(size_of::<DnsMetrics>(), 64);
+        assert_eq!(offset_of!(DnsMetrics, id), 24);
+        assert_eq!(offset_of!(DnsMetrics, flags), 26);
+        assert_eq!(offset_of!(DnsMetrics, eth_protocol), 28);
+        assert_eq!(offset_of!(DnsMetrics, errno), 30);
+        assert_eq!(offset_of!(DnsMetrics, name), 31);
+        assert_eq!(size_of::<DnsFlowId>(), 40);
+        assert_eq!(offset_of!(DnsFlowId, src_ip), 4);
+        assert_eq!(offset_of!(DnsFlowId, id), 36);
+        assert_eq!(offset_of!(DnsFlowId, protocol), 38);
+    }
+
+    #[test]
+    fn filter_layouts_match_upstream() {
+        assert_eq!(size_of::<FilterKey>(), 20);
+        assert_eq!(size_of::<FilterValue>(), 52);
+        assert_eq!(offset_of!(FilterValue, dst_port_start), 2);
+        assert_eq!(offset_of!(FilterValue, port2), 24);
+        assert_eq!(offset_of!(FilterValue, icmp_type), 26);
+        assert_eq!(offset_of!(FilterValue, icmp_code), 27);
+        assert_eq!(offset_of!(FilterValue, direction), 28);
+        assert_eq!(offset_of!(FilterValue, action), 32);
+        assert_eq!(offset_of!(FilterValue, tcp_flags), 36);
+        assert_eq!(offset_of!(FilterValue, filter_drops), 40);
+        assert_eq!(offset_of!(FilterValue, sample), 44);
+        assert_eq!(offset_of!(FilterValue, do_peer_cidr_lookup), 48);
+    }
+
+    #[test]
+    fn tcp_flag_priority_chain() {
+        assert_eq!(tcp_flag(0x12), tcp_flags::SYN_ACK);
+        assert_eq!(tcp_flag(0x11), tcp_flags::FIN_ACK);
+        assert_eq!(tcp_flag(0x14), tcp_flags::RST_ACK);
+        assert_eq!(tcp_flag(0x02), tcp_flags::SYN);
+        assert_eq!(tcp_flag(0x18), tcp_flags::ACK, "PSH+ACK records only ACK");
+        assert_eq!(tcp_flag(0x08), tcp_flags::PSH);
+        assert_eq!(tcp_flag(0x01), tcp_flags::FIN);
+        assert_eq!(tcp_flag(0x04), tcp_flags::RST);
+        assert_eq!(tcp_flag(0xc0), tcp_flags::ECE);
+        assert_eq!(tcp_flag(0x80), tcp_flags::CWR);
+        assert_eq!(tcp_flag(0), 0);
+    }
+}

@@ -1,2 +1,17 @@
 //! The node agent: loads and attaches the eBPF programs, evicts flows from kernel maps and exports
-//! them as `pbflow` records. Implementation lands with the agent issue.
+//! them as `pbflow` records over gRPC, with Prometheus metrics and a `/status` page.
+
+pub mod agent;
+pub mod btf;
+pub mod config;
+pub mod convert;
+pub mod exporter;
+pub mod filter;
+pub mod ifaces;
+pub mod metrics;
+pub mod netns;
+mod sys;
+pub mod tracer;
+
+pub use agent::{Agent, AgentError};
+pub use config::Config;

@@ -1,0 +1,883 @@
+//! Kernel side of the flow agent: TC/TCX classifiers that parse each packet's headers and
+//! aggregate it per flow into the shared `aggregated_flows` hash map, which user space evicts
+//! periodically. Built for `bpfel-unknown-none` by `crates/agent/build.rs`.
+//!
+//! The programs never alter traffic: TC programs return `TC_ACT_OK`, TCX programs `TCX_NEXT`.
+#![no_std]
+#![no_main]
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
+
+use aya_ebpf::{
+    Global,
+    bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, TC_ACT_OK},
+    helpers::bpf_probe_read_kernel,
+    helpers::{bpf_get_prandom_u32, bpf_ktime_get_ns},
+    macros::{btf_tracepoint, classifier, map},
+    maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, lpm_trie::Key},
+    programs::{BtfTracePointContext, TcContext},
+};
+use core::{intrinsics::AtomicOrdering, mem::size_of};
+use netobserv_agent_common::{
+    AdditionalMetrics, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS, DIRECTION_INGRESS,
+    DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, ETH_P_IP, ETH_P_IPV6, FilterValue, FlowId,
+    FlowMetrics, MAX_FILTER_ENTRIES, MAX_OBSERVED_INTERFACES, PktDropMetrics, counters,
+    filter_action, tcp_flag,
+};
+
+/// TCX verdict that lets the next program in the chain run.
+const TCX_NEXT: i32 = -1;
+/// `EEXIST`: another CPU inserted the same key first.
+const EEXIST: i32 = 17;
+
+const ETH_HLEN: usize = 14;
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMPV6: u8 = 58;
+const IPPROTO_SCTP: u8 = 132;
+
+/// Keep 1 packet in N (0 or 1: all). Set by user space before load.
+#[unsafe(no_mangle)]
+static SAMPLING: Global<u32> = Global::new(0);
+/// 1 when filter rules are installed.
+#[unsafe(no_mangle)]
+static ENABLE_FLOWS_FILTERING: Global<u8> = Global::new(0);
+/// 1 when a filter rule carries its own sampling rate, so sampling waits for the filter verdict.
+#[unsafe(no_mangle)]
+static HAS_FILTER_SAMPLING: Global<u8> = Global::new(0);
+
+/// Kernel struct offsets for the RTT hook, from the running kernel's BTF (see
+/// `netobserv_agent_common::globals`). Zero means unknown; the hook then does nothing.
+#[unsafe(no_mangle)]
+static OFF_SKC_FAMILY: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_DADDR: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_RCV_SADDR: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_DPORT: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_NUM: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_V6_DADDR: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_V6_RCV_SADDR: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_TCP_SRTT_US: Global<u32> = Global::new(0);
+
+#[unsafe(no_mangle)]
+static OFF_SKB_HEAD: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKB_NETWORK_HEADER: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKB_LEN: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKB_IIF: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKB_SK: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+static OFF_SKC_STATE: Global<u32> = Global::new(0);
+
+/// Drops per flow; merged by user space at eviction.
+#[map(name = "aggregated_flows_pkt_drop")]
+static AGGREGATED_FLOWS_PKT_DROP: PerCpuHashMap<FlowId, PktDropMetrics> =
+    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+
+/// RTT (and, upstream, IPsec) enrichment per flow; merged by user space at eviction.
+#[map(name = "additional_flow_metrics")]
+static ADDITIONAL_FLOW_METRICS: PerCpuHashMap<FlowId, AdditionalMetrics> =
+    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+
+/// 1 when DNS tracking is on.
+#[unsafe(no_mangle)]
+static ENABLE_DNS_TRACKING: Global<u8> = Global::new(0);
+/// Extra DNS port besides 53.
+#[unsafe(no_mangle)]
+static DNS_PORT: Global<u16> = Global::new(53);
+
+/// DNS enrichment per flow; merged by user space at eviction.
+#[map(name = "aggregated_flows_dns")]
+static AGGREGATED_FLOWS_DNS: PerCpuHashMap<FlowId, DnsMetrics> =
+    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+
+/// Scratch space for building a `DnsMetrics` off the 512-byte stack.
+#[map(name = "dns_scratch")]
+static DNS_SCRATCH: PerCpuArray<DnsMetrics> = PerCpuArray::with_max_entries(1, 0);
+
+/// Outstanding DNS queries: query tuple + id → timestamp.
+#[map(name = "dns_flows")]
+static DNS_FLOWS: HashMap<DnsFlowId, u64> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+
+/// The shared flow table. Resized by user space to `CACHE_MAX_FLOWS` before load.
+#[map(name = "aggregated_flows")]
+static AGGREGATED_FLOWS: HashMap<FlowId, FlowMetrics> =
+    HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+
+/// Per-CPU counters indexed by `netobserv_agent_common::counters`.
+#[map(name = "global_counters")]
+static GLOBAL_COUNTERS: PerCpuArray<u32> = PerCpuArray::with_max_entries(counters::MAX_COUNTERS, 0);
+
+/// Filter rules keyed by CIDR.
+#[map(name = "filter_map")]
+static FILTER_MAP: LpmTrie<[u8; 16], FilterValue> =
+    LpmTrie::with_max_entries(MAX_FILTER_ENTRIES, 0);
+
+/// Peer CIDRs of filter rules that set `peer_ip`/`peer_cidr`.
+#[map(name = "peer_filter_map")]
+static PEER_FILTER_MAP: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(MAX_FILTER_ENTRIES, 0);
+
+/// Adds `v` atomically (BPF_XADD); `fetch_add` does not lower on this target.
+#[inline(always)]
+fn xadd_u64(p: *mut u64, v: u64) {
+    // SAFETY: `p` points into a map value returned by the kernel, valid for this program run.
+    unsafe { core::intrinsics::atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, v) };
+}
+
+/// 32-bit variant of [`xadd_u64`].
+#[inline(always)]
+fn xadd_u32(p: *mut u32, v: u32) {
+    // SAFETY: as for `xadd_u64`.
+    unsafe { core::intrinsics::atomic_xadd::<u32, u32, { AtomicOrdering::Relaxed }>(p, v) };
+}
+
+/// Bumps one global counter (per-CPU slot, so no other CPU writes it).
+#[inline(always)]
+fn count(idx: u32) {
+    if let Some(p) = GLOBAL_COUNTERS.get_ptr_mut(idx) {
+        // SAFETY: per-CPU array slot of this CPU.
+        unsafe { *p = (*p).wrapping_add(1) };
+    }
+}
+
+/// Reads a `T` at `off` bytes into the packet: directly when it lies in the linear part,
+/// through `bpf_skb_load_bytes` otherwise.
+#[inline(always)]
+fn load<T: Copy>(ctx: &TcContext, off: usize) -> Option<T> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + off + size_of::<T>() <= end {
+        // SAFETY: bounds checked against data_end just above (and by the verifier).
+        Some(unsafe { core::ptr::read_unaligned((start + off) as *const T) })
+    } else {
+        ctx.load::<T>(off).ok()
+    }
+}
+
+/// What the parser extracted besides the key.
+struct Parsed {
+    /// Offset of the DNS header if this is TCP/UDP (payload start), else 0.
+    payload: usize,
+    eth_protocol: u16,
+    flags: u16,
+    dscp: u8,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+}
+
+/// Parses Ethernet / IPv4|IPv6 / L4 into `id`. `None` for frames the agent does not account
+/// (non-IP, truncated). Headers are read as whole blocks (never single bytes) so that every
+/// direct packet access is preceded by a bounds check the verifier can follow.
+#[inline(always)]
+fn parse(ctx: &TcContext, id: &mut FlowId) -> Option<Parsed> {
+    let eth: [u8; 14] = load(ctx, 0)?;
+    let eth_protocol = u16::from_be_bytes([eth[12], eth[13]]);
+    let (proto, l4, dscp) = match eth_protocol {
+        ETH_P_IP => {
+            let ip: [u8; 20] = load(ctx, ETH_HLEN)?;
+            id.src_ip[10] = 0xff;
+            id.src_ip[11] = 0xff;
+            id.dst_ip[10] = 0xff;
+            id.dst_ip[11] = 0xff;
+            id.src_ip[12] = ip[12];
+            id.src_ip[13] = ip[13];
+            id.src_ip[14] = ip[14];
+            id.src_ip[15] = ip[15];
+            id.dst_ip[12] = ip[16];
+            id.dst_ip[13] = ip[17];
+            id.dst_ip[14] = ip[18];
+            id.dst_ip[15] = ip[19];
+            let ihl = ((ip[0] & 0x0f) as usize) * 4;
+            if ihl < 20 {
+                return None;
+            }
+            (ip[9], ETH_HLEN + ihl, ip[1] >> 2)
+        }
+        ETH_P_IPV6 => {
+            let ip: [u8; 40] = load(ctx, ETH_HLEN)?;
+            let mut i = 0;
+            while i < 16 {
+                id.src_ip[i] = ip[8 + i];
+                id.dst_ip[i] = ip[24 + i];
+                i += 1;
+            }
+            let tc = ((ip[0] & 0x0f) << 4) | (ip[1] >> 4);
+            (ip[6], ETH_HLEN + 40, tc >> 2)
+        }
+        _ => return None,
+    };
+    id.transport_protocol = proto;
+    let mut flags = 0;
+    let mut payload = 0;
+    match proto {
+        IPPROTO_TCP => {
+            let tcp: [u8; 14] = load(ctx, l4)?;
+            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
+            flags = tcp_flag(tcp[13]);
+            // DNS over TCP: a 2-byte length precedes the message.
+            payload = l4 + ((tcp[12] >> 4) as usize) * 4 + 2;
+        }
+        IPPROTO_UDP => {
+            let ports: [u8; 4] = load(ctx, l4)?;
+            id.src_port = u16::from_be_bytes([ports[0], ports[1]]);
+            id.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+            payload = l4 + 8;
+        }
+        IPPROTO_SCTP => {
+            let ports: [u8; 4] = load(ctx, l4)?;
+            id.src_port = u16::from_be_bytes([ports[0], ports[1]]);
+            id.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            let tc: [u8; 2] = load(ctx, l4)?;
+            id.icmp_type = tc[0];
+            id.icmp_code = tc[1];
+        }
+        _ => {}
+    }
+    Some(Parsed {
+        payload,
+        eth_protocol,
+        flags,
+        dscp,
+        src_mac: [eth[6], eth[7], eth[8], eth[9], eth[10], eth[11]],
+        dst_mac: [eth[0], eth[1], eth[2], eth[3], eth[4], eth[5]],
+    })
+}
+
+/// Verdict of the flow filter for one packet.
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Verdict {
+    Keep,
+    Skip,
+}
+
+/// Matches a port criterion: a range (start..=end), two alternatives, or a single port
+/// (stored as `port1`). Returns `None` when the rule sets no criterion of this kind.
+#[inline(always)]
+fn port_match(start: u16, end: u16, p1: u16, p2: u16, port: u16) -> Option<bool> {
+    if start != 0 && end != 0 {
+        Some(port >= start && port <= end)
+    } else if start != 0 {
+        Some(port == start)
+    } else if p1 != 0 || p2 != 0 {
+        Some((p1 != 0 && port == p1) || (p2 != 0 && port == p2))
+    } else {
+        None
+    }
+}
+
+/// Builds the LPM key of an address as upstream does: raw 4 bytes for IPv4, 16 for IPv6.
+#[inline(always)]
+fn filter_key(addr: &[u8; 16], v4: bool) -> Key<[u8; 16]> {
+    let mut data = [0u8; 16];
+    if v4 {
+        data[0] = addr[12];
+        data[1] = addr[13];
+        data[2] = addr[14];
+        data[3] = addr[15];
+        Key::new(32, data)
+    } else {
+        data = *addr;
+        Key::new(128, data)
+    }
+}
+
+/// Evaluates the rule found for `addr`; returns (score > 0, action, rule sampling).
+#[inline(always)]
+fn eval_rule(
+    rule: &FilterValue,
+    id: &FlowId,
+    peer: &[u8; 16],
+    v4: bool,
+    direction: u8,
+    flags: u16,
+) -> bool {
+    if rule.do_peer_cidr_lookup != 0 && PEER_FILTER_MAP.get(filter_key(peer, v4)).is_none() {
+        return false;
+    }
+    if rule.protocol != 0 && rule.protocol != id.transport_protocol {
+        return false;
+    }
+    match id.transport_protocol {
+        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP => {
+            if let Some(false) = port_match(
+                rule.dst_port_start,
+                rule.dst_port_end,
+                rule.dst_port1,
+                rule.dst_port2,
+                id.dst_port,
+            ) {
+                return false;
+            }
+            if let Some(false) = port_match(
+                rule.src_port_start,
+                rule.src_port_end,
+                rule.src_port1,
+                rule.src_port2,
+                id.src_port,
+            ) {
+                return false;
+            }
+            let either_src = port_match(
+                rule.port_start,
+                rule.port_end,
+                rule.port1,
+                rule.port2,
+                id.src_port,
+            );
+            let either_dst = port_match(
+                rule.port_start,
+                rule.port_end,
+                rule.port1,
+                rule.port2,
+                id.dst_port,
+            );
+            if either_src == Some(false) && either_dst == Some(false) {
+                return false;
+            }
+            if id.transport_protocol == IPPROTO_TCP
+                && rule.tcp_flags != 0
+                && rule.tcp_flags != u32::from(flags)
+            {
+                return false;
+            }
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            if rule.icmp_set & 1 != 0 && rule.icmp_type != id.icmp_type {
+                return false;
+            }
+            if rule.icmp_set & 2 != 0 && rule.icmp_code != id.icmp_code {
+                return false;
+            }
+        }
+        _ => {}
+    }
+    if u32::from(DIRECTION_ANY) != rule.direction && rule.direction != u32::from(direction) {
+        return false;
+    }
+    // The TC path never sees drops; a drops-only rule cannot match here.
+    rule.filter_drops == 0
+}
+
+/// Runs the flow filter: looks the source address up, then the destination. Returns the verdict
+/// and, when the matching rule has one, its sampling rate.
+#[inline(always)]
+fn filter(id: &FlowId, eth_protocol: u16, direction: u8, flags: u16) -> (Verdict, u32) {
+    let v4 = eth_protocol == ETH_P_IP;
+    let mut last_action = filter_action::UNSET;
+    let sides: [(&[u8; 16], &[u8; 16]); 2] = [(&id.src_ip, &id.dst_ip), (&id.dst_ip, &id.src_ip)];
+    for (addr, peer) in sides {
+        if let Some(rule) = FILTER_MAP.get(filter_key(addr, v4)) {
+            last_action = rule.action;
+            if eval_rule(rule, id, peer, v4, direction, flags) {
+                return match rule.action {
+                    filter_action::REJECT => {
+                        count(counters::FILTER_REJECT);
+                        (Verdict::Skip, rule.sample)
+                    }
+                    _ => {
+                        count(counters::FILTER_ACCEPT);
+                        (Verdict::Keep, rule.sample)
+                    }
+                };
+            }
+        }
+    }
+    count(counters::FILTER_NOMATCH);
+    if last_action == filter_action::REJECT {
+        (Verdict::Keep, 0)
+    } else {
+        (Verdict::Skip, 0)
+    }
+}
+
+/// Records `ifindex` in the flow's observed-interface list (no byte counting there).
+/// Written with `get`/`get_mut` only, so no bounds-check panic path reaches the verifier.
+#[inline(always)]
+fn add_observed(m: &mut FlowMetrics, ifindex: u32, direction: u8) {
+    let n = m.nb_observed_intf as usize;
+    for i in 0..MAX_OBSERVED_INTERFACES {
+        if i >= n {
+            break;
+        }
+        let (Some(intf), Some(dir)) = (m.observed_intf.get(i), m.observed_direction.get_mut(i))
+        else {
+            break;
+        };
+        if *intf == ifindex {
+            if *dir != direction {
+                *dir = DIRECTION_BOTH;
+            }
+            return;
+        }
+    }
+    match (m.observed_intf.get_mut(n), m.observed_direction.get_mut(n)) {
+        (Some(intf), Some(dir)) => {
+            *intf = ifindex;
+            *dir = direction;
+            m.nb_observed_intf = (n + 1) as u8;
+        }
+        _ => {
+            if m.eth_protocol != 0 {
+                count(counters::OBSERVED_INTF_MISSED);
+            }
+        }
+    }
+}
+
+/// Adds one packet to an existing flow entry.
+#[inline(always)]
+fn update(
+    m: *mut FlowMetrics,
+    ifindex: u32,
+    direction: u8,
+    len: u64,
+    p: &Parsed,
+    sampling: u32,
+    now: u64,
+) {
+    // SAFETY: `m` comes from a successful map lookup and stays valid during this program run.
+    let m = unsafe { &mut *m };
+    if m.if_index_first_seen == ifindex {
+        xadd_u32(&mut m.packets, 1);
+        xadd_u64(&mut m.bytes, len);
+        m.end_mono_time_ts = now;
+        m.flags |= p.flags;
+        m.dscp = p.dscp;
+        m.sampling = sampling;
+    } else if ifindex != 0 {
+        m.end_mono_time_ts = now;
+        m.flags |= p.flags;
+        add_observed(m, ifindex, direction);
+    }
+}
+
+#[inline(always)]
+fn flow_monitor(ctx: &TcContext, direction: u8) {
+    let mut sampling = SAMPLING.load();
+    let filtering = ENABLE_FLOWS_FILTERING.load() != 0;
+    let filter_sampling = HAS_FILTER_SAMPLING.load() != 0;
+    if !filter_sampling && sampling > 1 {
+        // SAFETY: helper without preconditions.
+        if unsafe { bpf_get_prandom_u32() } % sampling != 0 {
+            count(counters::SAMPLED_OUT);
+            return;
+        }
+    }
+    let mut id = FlowId::default();
+    let Some(p) = parse(ctx, &mut id) else {
+        return;
+    };
+    if filtering {
+        let (verdict, rule_sampling) = filter(&id, p.eth_protocol, direction, p.flags);
+        if verdict == Verdict::Skip {
+            return;
+        }
+        if rule_sampling != 0 {
+            sampling = rule_sampling;
+        }
+        if filter_sampling && sampling > 1 {
+            // SAFETY: helper without preconditions.
+            if unsafe { bpf_get_prandom_u32() } % sampling != 0 {
+                count(counters::SAMPLED_OUT);
+                return;
+            }
+        }
+    }
+    if ENABLE_DNS_TRACKING.load() != 0 && p.payload != 0 {
+        track_dns(ctx, &id, &p);
+    }
+    // SAFETY: reading fields of the context's __sk_buff is allowed for TC programs.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    let len = u64::from(ctx.len());
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+
+    if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(&id) {
+        update(m, ifindex, direction, len, &p, sampling, now);
+        return;
+    }
+    let m = FlowMetrics {
+        start_mono_time_ts: now,
+        end_mono_time_ts: now,
+        bytes: len,
+        packets: 1,
+        eth_protocol: p.eth_protocol,
+        flags: p.flags,
+        src_mac: p.src_mac,
+        dst_mac: p.dst_mac,
+        if_index_first_seen: ifindex,
+        sampling,
+        direction_first_seen: direction,
+        dscp: p.dscp,
+        ..FlowMetrics::default()
+    };
+    match AGGREGATED_FLOWS.insert(&id, &m, u64::from(BPF_NOEXIST)) {
+        Ok(()) => {}
+        Err(e) if e == -EEXIST => match AGGREGATED_FLOWS.get_ptr_mut(&id) {
+            Some(m) => update(m, ifindex, direction, len, &p, sampling, now),
+            None => count(counters::HASHMAP_FAIL_UPDATE_FLOW),
+        },
+        Err(_) => count(counters::HASHMAP_FAIL_CREATE_FLOW),
+    }
+}
+
+/// Copies the raw QNAME that follows the DNS header straight into map memory, as many bytes as
+/// the packet holds (tried in decreasing constant sizes, which the verifier accepts).
+#[inline(always)]
+fn dns_name(ctx: &TcContext, off: usize, name: &mut [u8; DNS_NAME_MAX_LEN]) {
+    for len in [31u32, 16, 8] {
+        // SAFETY: `name` is at least `len` bytes of writable map memory; the helper bounds-checks
+        // the packet side.
+        let ret = unsafe {
+            aya_ebpf::helpers::generated::bpf_skb_load_bytes(
+                ctx.skb.skb as *const core::ffi::c_void,
+                off as u32,
+                name.as_mut_ptr() as *mut core::ffi::c_void,
+                len,
+            )
+        };
+        if ret == 0 {
+            return;
+        }
+    }
+}
+
+/// DNS tracking inline in the TC path: queries are remembered by tuple + id; a response
+/// looks up the reversed tuple, yields the latency and records id, flags and name per flow.
+#[inline(always)]
+fn track_dns(ctx: &TcContext, id: &FlowId, p: &Parsed) {
+    let port = DNS_PORT.load();
+    if !(id.src_port == 53 || id.dst_port == 53 || id.src_port == port || id.dst_port == port) {
+        return;
+    }
+    let Some(hdr) = load::<[u8; 12]>(ctx, p.payload) else {
+        return;
+    };
+    let dns_id = u16::from_be_bytes([hdr[0], hdr[1]]);
+    let dns_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if dns_flags & 0x8000 == 0 {
+        let q = DnsFlowId {
+            src_port: id.src_port,
+            dst_port: id.dst_port,
+            src_ip: id.src_ip,
+            dst_ip: id.dst_ip,
+            id: dns_id,
+            protocol: id.transport_protocol,
+            pad: 0,
+        };
+        let _ = DNS_FLOWS.insert(&q, &now, u64::from(BPF_NOEXIST));
+        return;
+    }
+    let q = DnsFlowId {
+        src_port: id.dst_port,
+        dst_port: id.src_port,
+        src_ip: id.dst_ip,
+        dst_ip: id.src_ip,
+        id: dns_id,
+        protocol: id.transport_protocol,
+        pad: 0,
+    };
+    let (latency, errno) = match DNS_FLOWS.get_ptr(&q) {
+        Some(ts) => {
+            // SAFETY: value pointer from a successful lookup.
+            let ts = unsafe { *ts };
+            let _ = DNS_FLOWS.remove(&q);
+            (now.saturating_sub(ts), 0)
+        }
+        None => (0, 2 /* ENOENT */),
+    };
+    if let Some(m) = AGGREGATED_FLOWS_DNS.get_ptr_mut(id) {
+        // SAFETY: per-CPU value of this CPU.
+        let m = unsafe { &mut *m };
+        m.end_mono_time_ts = now;
+        m.id = dns_id;
+        m.flags = dns_flags;
+        if latency > m.latency {
+            m.latency = latency;
+        }
+        m.errno = errno;
+        return;
+    }
+    let Some(m) = DNS_SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: per-CPU scratch slot of this CPU, exclusively used for the rest of this run.
+    let m = unsafe { &mut *m };
+    m.start_mono_time_ts = now;
+    m.end_mono_time_ts = now;
+    m.latency = latency;
+    m.id = dns_id;
+    m.flags = dns_flags;
+    m.eth_protocol = p.eth_protocol;
+    m.errno = errno;
+    m.pad = 0;
+    m.name = [0; DNS_NAME_MAX_LEN];
+    dns_name(ctx, p.payload + 12, &mut m.name);
+    if AGGREGATED_FLOWS_DNS.insert(id, &*m, 0).is_err() {
+        count(counters::HASHMAP_FAIL_UPDATE_DNS);
+    }
+}
+
+/// Legacy TC (clsact) ingress hook.
+#[classifier]
+pub fn tc_ingress_flow_parse(ctx: TcContext) -> i32 {
+    flow_monitor(&ctx, DIRECTION_INGRESS);
+    TC_ACT_OK
+}
+
+/// Legacy TC (clsact) egress hook.
+#[classifier]
+pub fn tc_egress_flow_parse(ctx: TcContext) -> i32 {
+    flow_monitor(&ctx, DIRECTION_EGRESS);
+    TC_ACT_OK
+}
+
+/// TCX ingress hook; lets later programs in the chain run.
+#[classifier]
+pub fn tcx_ingress_flow_parse(ctx: TcContext) -> i32 {
+    flow_monitor(&ctx, DIRECTION_INGRESS);
+    TCX_NEXT
+}
+
+/// TCX egress hook; lets later programs in the chain run.
+#[classifier]
+pub fn tcx_egress_flow_parse(ctx: TcContext) -> i32 {
+    flow_monitor(&ctx, DIRECTION_EGRESS);
+    TCX_NEXT
+}
+
+/// Reads a `T` at `base + off` in kernel memory.
+#[inline(always)]
+fn kread<T>(base: *const u8, off: u32) -> Option<T> {
+    // SAFETY: bpf_probe_read_kernel validates the address; a fault returns an error.
+    unsafe { bpf_probe_read_kernel(base.wrapping_add(off as usize) as *const T) }.ok()
+}
+
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+/// FlowRTT: `tcp_probe` fires for every segment `tcp_rcv_established` handles. The key is the
+/// received segment's 5-tuple (remote → local), like the TC flow of that segment; the value keeps
+/// the largest smoothed RTT (`srtt_us >> 3`, in ns).
+#[btf_tracepoint(function = "tcp_probe")]
+pub fn tcp_probe_rtt(ctx: BtfTracePointContext) -> i32 {
+    let _ = rtt(&ctx);
+    0
+}
+
+#[inline(always)]
+fn rtt(ctx: &BtfTracePointContext) -> Option<()> {
+    let srtt_off = OFF_TCP_SRTT_US.load();
+    if srtt_off == 0 {
+        return None;
+    }
+    let sk: *const u8 = ctx.arg(0);
+    let family: u16 = kread(sk, OFF_SKC_FAMILY.load())?;
+    let mut id = FlowId::default();
+    let eth_protocol = match family {
+        AF_INET => {
+            let src: [u8; 4] = kread(sk, OFF_SKC_DADDR.load())?;
+            let dst: [u8; 4] = kread(sk, OFF_SKC_RCV_SADDR.load())?;
+            id.src_ip[10] = 0xff;
+            id.src_ip[11] = 0xff;
+            id.dst_ip[10] = 0xff;
+            id.dst_ip[11] = 0xff;
+            id.src_ip[12] = src[0];
+            id.src_ip[13] = src[1];
+            id.src_ip[14] = src[2];
+            id.src_ip[15] = src[3];
+            id.dst_ip[12] = dst[0];
+            id.dst_ip[13] = dst[1];
+            id.dst_ip[14] = dst[2];
+            id.dst_ip[15] = dst[3];
+            ETH_P_IP
+        }
+        AF_INET6 => {
+            id.src_ip = kread(sk, OFF_SKC_V6_DADDR.load())?;
+            id.dst_ip = kread(sk, OFF_SKC_V6_RCV_SADDR.load())?;
+            // Dual-stack sockets carry v4-mapped addresses: same key as the IPv4 TC flow.
+            let mapped = id.src_ip[..10].iter().all(|b| *b == 0)
+                && id.src_ip[10] == 0xff
+                && id.src_ip[11] == 0xff;
+            if mapped { ETH_P_IP } else { ETH_P_IPV6 }
+        }
+        _ => return None,
+    };
+    let dport: u16 = kread(sk, OFF_SKC_DPORT.load())?;
+    let num: u16 = kread(sk, OFF_SKC_NUM.load())?;
+    id.src_port = u16::from_be(dport);
+    id.dst_port = num;
+    id.transport_protocol = IPPROTO_TCP;
+    let srtt_us: u32 = kread(sk, srtt_off)?;
+    let rtt_ns = u64::from(srtt_us >> 3) * 1000;
+    if rtt_ns == 0 {
+        return None;
+    }
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if let Some(m) = ADDITIONAL_FLOW_METRICS.get_ptr_mut(&id) {
+        // SAFETY: per-CPU value of this CPU, valid for this run.
+        let m = unsafe { &mut *m };
+        m.end_mono_time_ts = now;
+        if rtt_ns > m.flow_rtt {
+            m.flow_rtt = rtt_ns;
+        }
+    } else {
+        let m = AdditionalMetrics {
+            start_mono_time_ts: now,
+            end_mono_time_ts: now,
+            flow_rtt: rtt_ns,
+            eth_protocol,
+            ..AdditionalMetrics::default()
+        };
+        let _ = ADDITIONAL_FLOW_METRICS.insert(&id, &m, 0);
+    }
+    Some(())
+}
+
+/// `SKB_DROP_REASON_NOT_SPECIFIED`: this value and below (not dropped, consumed) are ignored.
+const SKB_DROP_REASON_NOT_SPECIFIED: u32 = 2;
+
+/// PacketDrop: `kfree_skb(skb, location, reason, ...)`. Parses the dropped packet's headers
+/// from `skb->head + network_header` and accounts it per flow with its drop reason.
+#[btf_tracepoint(function = "kfree_skb")]
+pub fn kfree_skb_drop(ctx: BtfTracePointContext) -> i32 {
+    let _ = pkt_drop(&ctx);
+    0
+}
+
+#[inline(always)]
+fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
+    let head_off = OFF_SKB_HEAD.load();
+    if head_off == 0 {
+        return None;
+    }
+    let reason: u32 = ctx.arg(2);
+    if reason <= SKB_DROP_REASON_NOT_SPECIFIED {
+        return None;
+    }
+    let skb: *const u8 = ctx.arg(0);
+    let iif: u32 = kread(skb, OFF_SKB_IIF.load())?;
+    if iif <= 1 {
+        // Unknown interface or loopback, as upstream.
+        return None;
+    }
+    let head: *const u8 = kread(skb, head_off)?;
+    let nh: u16 = kread(skb, OFF_SKB_NETWORK_HEADER.load())?;
+    let len: u32 = kread(skb, OFF_SKB_LEN.load())?;
+    let net = head.wrapping_add(nh as usize);
+    let first: u8 = kread(net, 0)?;
+    let mut id = FlowId::default();
+    let (proto, l4, eth_protocol) = match first >> 4 {
+        4 => {
+            let ip: [u8; 20] = kread(net, 0)?;
+            id.src_ip[10] = 0xff;
+            id.src_ip[11] = 0xff;
+            id.dst_ip[10] = 0xff;
+            id.dst_ip[11] = 0xff;
+            id.src_ip[12] = ip[12];
+            id.src_ip[13] = ip[13];
+            id.src_ip[14] = ip[14];
+            id.src_ip[15] = ip[15];
+            id.dst_ip[12] = ip[16];
+            id.dst_ip[13] = ip[17];
+            id.dst_ip[14] = ip[18];
+            id.dst_ip[15] = ip[19];
+            (
+                ip[9],
+                net.wrapping_add(((ip[0] & 0x0f) as usize) * 4),
+                ETH_P_IP,
+            )
+        }
+        6 => {
+            let ip: [u8; 40] = kread(net, 0)?;
+            let mut i = 0;
+            while i < 16 {
+                id.src_ip[i] = ip[8 + i];
+                id.dst_ip[i] = ip[24 + i];
+                i += 1;
+            }
+            (ip[6], net.wrapping_add(40), ETH_P_IPV6)
+        }
+        _ => return None,
+    };
+    id.transport_protocol = proto;
+    let mut flags = 0;
+    match proto {
+        IPPROTO_TCP => {
+            let tcp: [u8; 14] = kread(l4, 0)?;
+            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
+            flags = tcp_flag(tcp[13]);
+        }
+        IPPROTO_UDP | IPPROTO_SCTP => {
+            let p: [u8; 4] = kread(l4, 0)?;
+            id.src_port = u16::from_be_bytes([p[0], p[1]]);
+            id.dst_port = u16::from_be_bytes([p[2], p[3]]);
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            let t: [u8; 2] = kread(l4, 0)?;
+            id.icmp_type = t[0];
+            id.icmp_code = t[1];
+        }
+        _ => return None,
+    }
+    let sk: *const u8 = kread(skb, OFF_SKB_SK.load())?;
+    let state: u8 = if sk.is_null() {
+        0
+    } else {
+        kread(sk, OFF_SKC_STATE.load()).unwrap_or(0)
+    };
+    let len16 = if len > 0xffff { 0xffff } else { len as u16 };
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if let Some(m) = AGGREGATED_FLOWS_PKT_DROP.get_ptr_mut(&id) {
+        // SAFETY: per-CPU value of this CPU, valid for this run.
+        let m = unsafe { &mut *m };
+        m.end_mono_time_ts = now;
+        m.bytes = m.bytes.saturating_add(len16);
+        m.packets = m.packets.saturating_add(1);
+        m.latest_drop_cause = reason;
+        m.latest_flags = flags;
+        m.latest_state = state;
+    } else {
+        let m = PktDropMetrics {
+            start_mono_time_ts: now,
+            end_mono_time_ts: now,
+            bytes: len16,
+            packets: 1,
+            latest_drop_cause: reason,
+            latest_flags: flags,
+            eth_protocol,
+            latest_state: state,
+            pad: [0; 3],
+        };
+        let _ = AGGREGATED_FLOWS_PKT_DROP.insert(&id, &m, 0);
+    }
+    Some(())
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,582 @@
+//! The running agent: interface watcher + attacher, periodic eviction, gRPC exporter and the
+//! metrics/status server, with an orderly shutdown that leaves no hook behind.
+
+use crate::config::Config;
+use crate::convert::{Clock, Enrichment, FlowBatch};
+use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
+use crate::ifaces::{self, IfaceEvent};
+use crate::metrics::{HookStatus, InterfaceStatus, Metrics};
+use crate::netns::in_netns;
+use crate::tracer::{AttachKind, FlowMaps, HookState, Tracer, TracerError};
+use netobserv_agent_common::{FlowId, counters};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why the agent could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// eBPF load or map errors.
+    #[error(transparent)]
+    Tracer(#[from] TracerError),
+    /// Exporter set-up.
+    #[error(transparent)]
+    Exporter(#[from] exporter::ExporterError),
+    /// Netlink, sockets, namespaces.
+    #[error("{what}: {source}")]
+    Io {
+        /// Operation.
+        what: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+type Names = Arc<RwLock<HashMap<u32, String>>>;
+
+/// A started agent. Dropping it without [`Agent::shutdown`] still detaches TCX links (closing
+/// their fds) but may leave clsact filters; call `shutdown`.
+pub struct Agent {
+    shutdown_tx: watch::Sender<bool>,
+    exporter_stop: watch::Sender<bool>,
+    tracer: Arc<Mutex<Tracer>>,
+    maps: Arc<Mutex<FlowMaps>>,
+    metrics: Arc<Metrics>,
+    netns: Option<PathBuf>,
+    queue: ExportQueue,
+    names: Names,
+    agent_ip: pbflow::Ip,
+    watcher: JoinHandle<()>,
+    evictor: JoinHandle<()>,
+    exporter: JoinHandle<()>,
+    server: Option<JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The address reported as `AgentIP`: configured, else the source address of the default
+/// route, else loopback.
+fn discover_agent_ip(cfg: &Config) -> IpAddr {
+    if let Some(ip) = cfg.agent_ip {
+        return ip;
+    }
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+fn feature_hooks(
+    cfg: &Config,
+    attached: &[(String, AttachKind)],
+    rtt: &HookState,
+    drops: &HookState,
+) -> Vec<HookStatus> {
+    let mut kinds: Vec<&str> = attached
+        .iter()
+        .map(|(_, k)| match k {
+            AttachKind::Tcx => "tcx",
+            AttachKind::Tc => "tc",
+        })
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let flow = HookStatus {
+        hook: "FlowCapture".into(),
+        active: !attached.is_empty(),
+        mode: (!kinds.is_empty()).then(|| kinds.join("+")),
+        reason: attached
+            .is_empty()
+            .then(|| "no selected interface is up yet".to_string()),
+    };
+    let off = |hook: &str, enabled: bool, var: &str| HookStatus {
+        hook: hook.into(),
+        active: false,
+        mode: None,
+        reason: Some(if enabled {
+            format!("{var}=true but this hook is not implemented in this agent yet")
+        } else {
+            format!("disabled ({var} is false)")
+        }),
+    };
+    let unavailable = |hook: &str, why: &str| HookStatus {
+        hook: hook.into(),
+        active: false,
+        mode: None,
+        reason: Some(why.into()),
+    };
+    vec![
+        flow,
+        match drops {
+            HookState::Active(mode) => HookStatus {
+                hook: "PacketDrop".into(),
+                active: true,
+                mode: Some((*mode).into()),
+                reason: None,
+            },
+            HookState::Off(why) => HookStatus {
+                hook: "PacketDrop".into(),
+                active: false,
+                mode: None,
+                reason: Some(why.clone()),
+            },
+        },
+        off(
+            "DNSTracking",
+            cfg.enable_dns_tracking,
+            "ENABLE_DNS_TRACKING",
+        ),
+        match rtt {
+            HookState::Active(mode) => HookStatus {
+                hook: "FlowRTT".into(),
+                active: true,
+                mode: Some((*mode).into()),
+                reason: Some(
+                    "tp_btf/tcp_probe reads the same srtt as upstream's fentry, which locked-down \
+                     kernels refuse; no fentry variant is built"
+                        .into(),
+                ),
+            },
+            HookState::Off(why) => HookStatus {
+                hook: "FlowRTT".into(),
+                active: false,
+                mode: None,
+                reason: Some(why.clone()),
+            },
+        },
+        unavailable(
+            "NetworkEvents",
+            "needs a kprobe on psample_sample_packet; not implemented",
+        ),
+        unavailable(
+            "PacketTranslation",
+            "needs a kprobe on nf_nat_manip_pkt; not implemented",
+        ),
+        unavailable(
+            "IPsec",
+            "needs kprobes on xfrm_input/xfrm_output; not implemented",
+        ),
+    ]
+}
+
+fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
+    let attached = tracer.attached();
+    metrics.set_hooks(feature_hooks(cfg, &attached, &tracer.rtt, &tracer.drops));
+    metrics.set_interfaces(
+        attached
+            .iter()
+            .map(|(n, k)| InterfaceStatus {
+                name: n.clone(),
+                mode: match k {
+                    AttachKind::Tcx => "tcx".into(),
+                    AttachKind::Tc => "tc".into(),
+                },
+            })
+            .collect(),
+    );
+}
+
+impl Agent {
+    /// Loads the programs, starts every task and returns once interface watching is running.
+    pub async fn start(cfg: Config) -> Result<Self, AgentError> {
+        let metrics = Arc::new(Metrics::new(&cfg.metrics_prefix));
+        metrics.sampling_rate.set(i64::from(cfg.sampling));
+        let (tracer, maps) = Tracer::load(&cfg)?;
+        let tracer = Arc::new(Mutex::new(tracer));
+        let maps = Arc::new(Mutex::new(maps));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+        let ecfg = ExporterConfig::new(
+            &cfg.target_host,
+            cfg.target_port,
+            cfg.grpc_message_max_flows,
+            cfg.exporter_buffer_length,
+        );
+        // The exporter stops last, after the final eviction at shutdown, hence its own signal.
+        let (exporter_stop, exporter_stop_rx) = watch::channel(false);
+        let (queue, exporter) = exporter::start(ecfg, metrics.clone(), exporter_stop_rx)?;
+
+        let server = if cfg.metrics_enable {
+            let host = if cfg.metrics_server_address.is_empty() {
+                "0.0.0.0"
+            } else {
+                cfg.metrics_server_address.as_str()
+            };
+            let listener = tokio::net::TcpListener::bind((host, cfg.metrics_server_port))
+                .await
+                .map_err(|source| AgentError::Io {
+                    what: "binding the metrics server",
+                    source,
+                })?;
+            let addr = listener.local_addr().ok();
+            let m = metrics.clone();
+            let sd = shutdown_rx.clone();
+            Some((
+                tokio::spawn(async move {
+                    if let Err(e) = crate::metrics::serve(listener, m, sd).await {
+                        tracing::error!(error = %e, "metrics server stopped");
+                    }
+                }),
+                addr,
+            ))
+        } else {
+            None
+        };
+        let (server, metrics_addr) = match server {
+            Some((h, a)) => (Some(h), a),
+            None => (None, None),
+        };
+
+        let names: Names = Arc::default();
+        let events = ifaces::watch(cfg.netns.clone())
+            .await
+            .map_err(|source| AgentError::Io {
+                what: "watching network interfaces",
+                source,
+            })?;
+        publish_status(&cfg, &lock(&tracer), &metrics);
+        let watcher = tokio::spawn(watch_interfaces(
+            cfg.clone(),
+            events,
+            tracer.clone(),
+            metrics.clone(),
+            names.clone(),
+        ));
+
+        let agent_ip = pbflow::Ip::from_addr(discover_agent_ip(&cfg));
+        let evictor = tokio::spawn(evict_loop(
+            cfg.clone(),
+            maps.clone(),
+            queue.clone(),
+            metrics.clone(),
+            names.clone(),
+            agent_ip.clone(),
+            shutdown_rx,
+        ));
+        tracing::info!(
+            sampling = cfg.sampling,
+            cache_max_flows = cfg.cache_max_flows,
+            timeout = ?cfg.cache_active_timeout,
+            "agent started"
+        );
+        Ok(Self {
+            shutdown_tx,
+            exporter_stop,
+            tracer,
+            maps,
+            metrics,
+            netns: cfg.netns,
+            queue,
+            names,
+            agent_ip,
+            watcher,
+            evictor,
+            exporter,
+            server,
+            metrics_addr,
+        })
+    }
+
+    /// The agent's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Where `/metrics` and `/status` are served, when enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Interfaces currently hooked.
+    pub fn attached(&self) -> Vec<(String, AttachKind)> {
+        lock(&self.tracer).attached()
+    }
+
+    /// Drains the kernel map now and queues the result (the periodic eviction does the same).
+    pub async fn evict_now(&self) {
+        evict_once(
+            &self.maps,
+            &self.queue,
+            &self.metrics,
+            &self.names,
+            &self.agent_ip,
+        )
+        .await;
+    }
+
+    /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
+    pub async fn shutdown(self) -> Result<(), AgentError> {
+        let _ = self.shutdown_tx.send(true);
+        self.watcher.abort();
+        let _ = self.watcher.await;
+        let _ = self.evictor.await;
+        let tracer = self.tracer.clone();
+        let netns = self.netns.clone();
+        tokio::task::spawn_blocking(move || {
+            in_netns(netns.as_deref(), || lock(&tracer).detach_all())
+        })
+        .await
+        .map_err(|e| AgentError::Io {
+            what: "detaching",
+            source: std::io::Error::other(e),
+        })?
+        .map_err(|source| AgentError::Io {
+            what: "entering the network namespace to detach",
+            source,
+        })?;
+        // Flows counted up to the detach go out with the exporter's final drain.
+        evict_once(
+            &self.maps,
+            &self.queue,
+            &self.metrics,
+            &self.names,
+            &self.agent_ip,
+        )
+        .await;
+        drop(self.queue);
+        let _ = self.exporter_stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(10), self.exporter)
+            .await
+            .is_err()
+        {
+            tracing::warn!("exporter did not finish within 10s");
+        }
+        if let Some(s) = self.server {
+            s.abort();
+        }
+        tracing::info!("agent stopped, all hooks detached");
+        Ok(())
+    }
+}
+
+async fn attach_with_retries(
+    cfg: &Config,
+    tracer: &Arc<Mutex<Tracer>>,
+    name: &str,
+) -> Result<AttachKind, String> {
+    let attempts = cfg.tc_attach_retries + 1;
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        let t = tracer.clone();
+        let netns = cfg.netns.clone();
+        let n = name.to_string();
+        let res =
+            tokio::task::spawn_blocking(move || in_netns(netns.as_deref(), || lock(&t).attach(&n)))
+                .await;
+        match res {
+            Ok(Ok(Ok(kind))) => return Ok(kind),
+            Ok(Ok(Err(e))) => last = e.to_string(),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(e) => last = e.to_string(),
+        }
+        if attempt < attempts {
+            tokio::time::sleep(Duration::from_millis(300) * attempt).await;
+        }
+    }
+    Err(last)
+}
+
+async fn watch_interfaces(
+    cfg: Config,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<IfaceEvent>,
+    tracer: Arc<Mutex<Tracer>>,
+    metrics: Arc<Metrics>,
+    names: Names,
+) {
+    let event_counter = |t: &str| {
+        metrics
+            .interface_events
+            .get_or_create(&vec![("type".to_string(), t.to_string())])
+            .inc();
+    };
+    while let Some(ev) = events.recv().await {
+        match ev {
+            IfaceEvent::Up { index, name } => {
+                names
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(index, name.clone());
+                if !cfg.interface_selected(&name) {
+                    continue;
+                }
+                if lock(&tracer).attached().iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
+                event_counter("up");
+                match attach_with_retries(&cfg, &tracer, &name).await {
+                    Ok(kind) => tracing::info!(iface = %name, ?kind, "classifiers attached"),
+                    Err(e) => {
+                        metrics
+                            .errors
+                            .get_or_create(&vec![
+                                ("component".into(), "tracer".into()),
+                                ("error".into(), "CannotAttach".into()),
+                                ("severity".into(), "high".into()),
+                            ])
+                            .inc();
+                        tracing::warn!(iface = %name, error = %e, "cannot attach classifiers");
+                    }
+                }
+            }
+            IfaceEvent::Gone { index: _, name } => {
+                event_counter("gone");
+                lock(&tracer).forget(&name);
+                tracing::info!(iface = %name, "interface removed");
+            }
+        }
+        publish_status(&cfg, &lock(&tracer), &metrics);
+    }
+}
+
+async fn evict_once(
+    maps: &Arc<Mutex<FlowMaps>>,
+    queue: &ExportQueue,
+    metrics: &Arc<Metrics>,
+    names: &Names,
+    agent_ip: &pbflow::Ip,
+) -> usize {
+    let m = maps.clone();
+    let started = Instant::now();
+    let res = tokio::task::spawn_blocking(move || {
+        let mut maps = lock(&m);
+        let flows = maps.drain();
+        let extra = maps.drain_additional();
+        let drops = maps.drain_pkt_drops();
+        let clock = Clock::now();
+        let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
+        let counters = maps.take_counters();
+        (flows, extra, drops, dns, counters, clock)
+    })
+    .await;
+    let Ok((flows, extra, drops, dns, counters, clock)) = res else {
+        return 0;
+    };
+    metrics
+        .drain_duration
+        .observe(started.elapsed().as_secs_f64());
+    metrics.evictions.inc();
+    match counters {
+        Ok(c) => {
+            let ebpf = |reason: &str, v: u64| {
+                if v > 0 {
+                    metrics.dropped_flows("ebpf", reason).inc_by(v);
+                }
+            };
+            ebpf(
+                "CannotCreateFlowsHashMap",
+                c[counters::HASHMAP_FAIL_CREATE_FLOW as usize],
+            );
+            ebpf(
+                "CannotUpdateFlowsHashMap",
+                c[counters::HASHMAP_FAIL_UPDATE_FLOW as usize],
+            );
+            ebpf(
+                "CannotUpdateDNSHashMap",
+                c[counters::HASHMAP_FAIL_UPDATE_DNS as usize],
+            );
+            for (idx, reason) in [
+                (counters::FILTER_REJECT, "FilterReject"),
+                (counters::FILTER_ACCEPT, "FilterAccept"),
+                (counters::FILTER_NOMATCH, "FilterNoMatch"),
+            ] {
+                let v = c[idx as usize];
+                if v > 0 {
+                    metrics
+                        .filtered
+                        .get_or_create(&vec![
+                            ("source".into(), "ebpf".into()),
+                            ("reason".into(), reason.into()),
+                        ])
+                        .inc_by(v);
+                }
+            }
+            metrics
+                .sampled_out_packets
+                .inc_by(c[counters::SAMPLED_OUT as usize]);
+            let missed = c[counters::OBSERVED_INTF_MISSED as usize];
+            if missed > 0 {
+                metrics
+                    .errors
+                    .get_or_create(&vec![
+                        ("component".into(), "ebpf".into()),
+                        ("error".into(), "MaxObservedInterfacesReached".into()),
+                        ("severity".into(), "low".into()),
+                    ])
+                    .inc_by(missed);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reading kernel counters"),
+    }
+    let flows = match flows {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "draining the flow map");
+            return 0;
+        }
+    };
+    let n = flows.len();
+    metrics.evicted_flows.inc_by(n as u64);
+    if n == 0 && extra.is_empty() && drops.is_empty() && dns.is_empty() {
+        return 0;
+    }
+    let mut enrich: HashMap<FlowId, Enrichment> = HashMap::new();
+    for (id, a) in extra {
+        enrich.entry(id).or_default().rtt = Some(a);
+    }
+    for (id, d) in dns {
+        enrich.entry(id).or_default().dns = Some(d);
+    }
+    for (id, d) in drops {
+        enrich.entry(id).or_default().drops = Some(d);
+    }
+    let names = Arc::new(names.read().unwrap_or_else(PoisonError::into_inner).clone());
+    queue.push_batch(Batch::Flows(FlowBatch::new(
+        flows,
+        enrich,
+        clock,
+        names,
+        agent_ip.clone(),
+    )));
+    n
+}
+
+async fn evict_loop(
+    cfg: Config,
+    maps: Arc<Mutex<FlowMaps>>,
+    queue: ExportQueue,
+    metrics: Arc<Metrics>,
+    names: Names,
+    agent_ip: pbflow::Ip,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let full_period = cfg.cache_active_timeout;
+    let mut period = full_period;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            res = shutdown.changed() => {
+                if res.is_err() || *shutdown.borrow() {
+                    return;
+                }
+                continue;
+            }
+        }
+        let n = evict_once(&maps, &queue, &metrics, &names, &agent_ip).await;
+        // When the map nears CACHE_MAX_FLOWS, evict sooner so new flows still find room.
+        period = if n as u64 * 10 >= u64::from(cfg.cache_max_flows) * 8 {
+            (full_period / 4).max(Duration::from_millis(50))
+        } else {
+            full_period
+        };
+    }
+}

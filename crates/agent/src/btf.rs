@@ -1,0 +1,211 @@
+//! A minimal reader of the kernel's BTF (`/sys/kernel/btf/vmlinux`) that finds struct member
+//! byte offsets. Rust eBPF programs get no CO-RE relocations, so the hooks that read kernel
+//! structs (`sock_common`, `tcp_sock`) receive these offsets as load-time constants instead.
+
+use std::collections::HashMap;
+
+const KIND_INT: u32 = 1;
+const KIND_PTR: u32 = 2;
+const KIND_ARRAY: u32 = 3;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
+const KIND_FWD: u32 = 7;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
+const KIND_VAR: u32 = 14;
+const KIND_DATASEC: u32 = 15;
+const KIND_FLOAT: u32 = 16;
+const KIND_DECL_TAG: u32 = 17;
+const KIND_TYPE_TAG: u32 = 18;
+const KIND_ENUM64: u32 = 19;
+
+/// Why the BTF could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BtfError {
+    /// Reading the file failed.
+    #[error("reading BTF: {0}")]
+    Io(#[from] std::io::Error),
+    /// The data is not BTF as this reader understands it.
+    #[error("malformed BTF: {0}")]
+    Malformed(&'static str),
+}
+
+struct Member {
+    name: u32,
+    type_id: u32,
+    bit_offset: u32,
+}
+
+struct Type {
+    name: u32,
+    kind: u32,
+    size_or_type: u32,
+    members: Vec<Member>,
+}
+
+/// Parsed type table.
+pub struct Btf {
+    types: Vec<Type>,
+    strings: Vec<u8>,
+    by_name: HashMap<String, Vec<u32>>,
+}
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32, BtfError> {
+    b.get(off..off + 4)
+        .and_then(|s| s.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or(BtfError::Malformed("truncated"))
+}
+
+impl Btf {
+    /// Reads the running kernel's BTF.
+    pub fn from_sys_fs() -> Result<Self, BtfError> {
+        Self::parse(&std::fs::read("/sys/kernel/btf/vmlinux")?)
+    }
+
+    /// Parses raw little-endian BTF.
+    pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+        if data.len() < 24 || u16::from_le_bytes([data[0], data[1]]) != 0xeb9f {
+            return Err(BtfError::Malformed("bad magic"));
+        }
+        let hdr_len = u32_at(data, 4)? as usize;
+        let type_off = u32_at(data, 8)? as usize;
+        let type_len = u32_at(data, 12)? as usize;
+        let str_off = u32_at(data, 16)? as usize;
+        let str_len = u32_at(data, 20)? as usize;
+        let types_start = hdr_len + type_off;
+        let tdata = data
+            .get(types_start..types_start + type_len)
+            .ok_or(BtfError::Malformed("type section"))?;
+        let strings = data
+            .get(hdr_len + str_off..hdr_len + str_off + str_len)
+            .ok_or(BtfError::Malformed("string section"))?
+            .to_vec();
+        // Type id 0 is void.
+        let mut types = vec![Type {
+            name: 0,
+            kind: 0,
+            size_or_type: 0,
+            members: Vec::new(),
+        }];
+        let mut pos = 0;
+        while pos < tdata.len() {
+            let name = u32_at(tdata, pos)?;
+            let info = u32_at(tdata, pos + 4)?;
+            let size_or_type = u32_at(tdata, pos + 8)?;
+            pos += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let kflag = info >> 31 == 1;
+            let mut members = Vec::new();
+            match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => pos += 4,
+                KIND_ARRAY => pos += 12,
+                KIND_STRUCT | KIND_UNION => {
+                    for i in 0..vlen {
+                        let m = pos + i * 12;
+                        let off = u32_at(tdata, m + 8)?;
+                        members.push(Member {
+                            name: u32_at(tdata, m)?,
+                            type_id: u32_at(tdata, m + 4)?,
+                            bit_offset: if kflag { off & 0x00ff_ffff } else { off },
+                        });
+                    }
+                    pos += 12 * vlen;
+                }
+                KIND_ENUM | KIND_FUNC_PROTO => pos += 8 * vlen,
+                KIND_DATASEC | KIND_ENUM64 => pos += 12 * vlen,
+                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
+                | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => {}
+                _ => return Err(BtfError::Malformed("unknown kind")),
+            }
+            types.push(Type {
+                name,
+                kind,
+                size_or_type,
+                members,
+            });
+        }
+        let mut btf = Btf {
+            types,
+            strings,
+            by_name: HashMap::new(),
+        };
+        for (id, t) in btf.types.iter().enumerate() {
+            if matches!(t.kind, KIND_STRUCT | KIND_UNION) && t.name != 0 {
+                let n = btf.name(t.name).to_string();
+                btf.by_name.entry(n).or_default().push(id as u32);
+            }
+        }
+        Ok(btf)
+    }
+
+    fn name(&self, off: u32) -> &str {
+        let s = self.strings.get(off as usize..).unwrap_or_default();
+        let end = s.iter().position(|b| *b == 0).unwrap_or(s.len());
+        std::str::from_utf8(&s[..end]).unwrap_or_default()
+    }
+
+    /// Skips typedefs and qualifiers.
+    fn resolve(&self, mut id: u32) -> Option<&Type> {
+        for _ in 0..32 {
+            let t = self.types.get(id as usize)?;
+            match t.kind {
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = t.size_or_type;
+                }
+                _ => return Some(t),
+            }
+        }
+        None
+    }
+
+    fn find_in(&self, t: &Type, member: &str) -> Option<u32> {
+        for m in &t.members {
+            if m.name != 0 && self.name(m.name) == member {
+                return Some(m.bit_offset / 8);
+            }
+        }
+        // Members of anonymous structs/unions are reachable directly, as in C.
+        for m in &t.members {
+            if m.name == 0
+                && let Some(inner) = self.resolve(m.type_id)
+                && matches!(inner.kind, KIND_STRUCT | KIND_UNION)
+                && let Some(off) = self.find_in(inner, member)
+            {
+                return Some(m.bit_offset / 8 + off);
+            }
+        }
+        None
+    }
+
+    /// Byte offset of `member` in `struct name` (anonymous members included).
+    pub fn member_offset(&self, name: &str, member: &str) -> Option<u32> {
+        self.by_name.get(name)?.iter().find_map(|id| {
+            let t = self.types.get(*id as usize)?;
+            (t.kind == KIND_STRUCT).then(|| self.find_in(t, member))?
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_socket_offsets_in_the_running_kernel() {
+        // Every machine this agent targets exposes BTF; a missing file is a real failure here.
+        let btf = Btf::from_sys_fs().expect("/sys/kernel/btf/vmlinux");
+        assert_eq!(btf.member_offset("sock_common", "skc_family"), Some(16));
+        assert!(btf.member_offset("sock_common", "skc_daddr").is_some());
+        assert!(btf.member_offset("sock_common", "skc_dport").is_some());
+        let srtt = btf.member_offset("tcp_sock", "srtt_us").expect("srtt_us");
+        assert!(srtt > 1000, "srtt_us lies deep in tcp_sock: {srtt}");
+        assert_eq!(btf.member_offset("sock_common", "no_such_member"), None);
+    }
+}

@@ -1,0 +1,509 @@
+//! Agent configuration from the upstream environment variables (names and defaults of the
+//! upstream agent), so existing deployments and the operator can drive this agent unchanged.
+
+use crate::filter::FilterRule;
+use regex::Regex;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why the configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds a value of the wrong shape.
+    #[error("invalid value {value:?} for {name}: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// Value found.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A required variable is missing.
+    #[error("{0} is required when EXPORT={1}")]
+    Missing(&'static str, String),
+    /// The option exists upstream but this agent does not implement it.
+    #[error("{name}={value} is not supported by this agent: {reason}")]
+    Unsupported {
+        /// Variable name.
+        name: &'static str,
+        /// Value found.
+        value: String,
+        /// What is supported instead.
+        reason: &'static str,
+    },
+}
+
+/// An interface selector: an exact name or a `/regex/`.
+#[derive(Debug, Clone)]
+pub enum NameMatcher {
+    /// Matches this exact name.
+    Exact(String),
+    /// Matches names the regex finds a match in (upstream semantics).
+    Regex(Regex),
+}
+
+impl NameMatcher {
+    /// Parses one comma-separated item of `INTERFACES`/`EXCLUDE_INTERFACES`.
+    pub fn parse(item: &str) -> Result<Self, regex::Error> {
+        let item = item.trim();
+        if item.len() >= 2 && item.starts_with('/') && item.ends_with('/') {
+            Ok(Self::Regex(Regex::new(&item[1..item.len() - 1])?))
+        } else {
+            Ok(Self::Exact(item.to_string()))
+        }
+    }
+
+    /// Whether `name` is selected by this matcher.
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Self::Exact(s) => s == name,
+            Self::Regex(r) => r.is_match(name),
+        }
+    }
+}
+
+/// Which direction hooks to attach (`DIRECTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ingress only.
+    Ingress,
+    /// Egress only.
+    Egress,
+    /// Both (default).
+    Both,
+}
+
+/// How to attach the classifiers (`TC_ATTACH_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// TCX links only.
+    Tcx,
+    /// Legacy clsact filters only.
+    Tc,
+    /// TCX, falling back to clsact per interface.
+    Any,
+}
+
+/// The whole agent configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `EXPORT`: only `grpc` is implemented.
+    pub export: String,
+    /// `TARGET_HOST`.
+    pub target_host: String,
+    /// `TARGET_PORT`.
+    pub target_port: u16,
+    /// `GRPC_MESSAGE_MAX_FLOWS`: most records per `Send` call.
+    pub grpc_message_max_flows: usize,
+    /// `BUFFERS_LENGTH`.
+    pub buffers_length: usize,
+    /// `EXPORTER_BUFFER_LENGTH`: evicted batches queued before the exporter; beyond, batches are
+    /// dropped and counted.
+    pub exporter_buffer_length: usize,
+    /// `CACHE_ACTIVE_TIMEOUT`: eviction period.
+    pub cache_active_timeout: Duration,
+    /// `CACHE_MAX_FLOWS`: size of the kernel flow map.
+    pub cache_max_flows: u32,
+    /// `SAMPLING`: 1 packet in N (0 or 1 = all).
+    pub sampling: u32,
+    /// `INTERFACES`: empty = all.
+    pub interfaces: Vec<NameMatcher>,
+    /// `EXCLUDE_INTERFACES`: takes priority over `interfaces`.
+    pub exclude_interfaces: Vec<NameMatcher>,
+    /// `DIRECTION`.
+    pub direction: Direction,
+    /// `LOG_LEVEL`.
+    pub log_level: String,
+    /// `TC_ATTACH_MODE`.
+    pub tc_attach_mode: AttachMode,
+    /// `TC_ATTACH_RETRIES`.
+    pub tc_attach_retries: u32,
+    /// `METRICS_ENABLE`.
+    pub metrics_enable: bool,
+    /// `METRICS_SERVER_ADDRESS` (empty = all addresses).
+    pub metrics_server_address: String,
+    /// `METRICS_SERVER_PORT`.
+    pub metrics_server_port: u16,
+    /// `METRICS_PREFIX`.
+    pub metrics_prefix: String,
+    /// `FLOW_FILTER_RULES` (JSON array).
+    pub flow_filter_rules: Vec<FilterRule>,
+    /// `ENABLE_RTT`.
+    pub enable_rtt: bool,
+    /// `ENABLE_PKT_DROPS`.
+    pub enable_pkt_drops: bool,
+    /// `ENABLE_DNS_TRACKING`.
+    pub enable_dns_tracking: bool,
+    /// `DNS_TRACKING_PORT`: watched besides 53.
+    pub dns_tracking_port: u16,
+    /// `AGENT_IP`: reported agent address; discovered when unset.
+    pub agent_ip: Option<IpAddr>,
+    /// Not an upstream variable: run interface discovery and attachment inside this network
+    /// namespace (a path like `/run/netns/NAME`). Tests use it to observe a namespace from a
+    /// process that stays in the root namespace. `NETOBSERV_NETNS` sets it.
+    pub netns: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // An empty environment only fails on required values, which have no default.
+        Self {
+            export: "grpc".into(),
+            target_host: String::new(),
+            target_port: 0,
+            grpc_message_max_flows: 10_000,
+            buffers_length: 50,
+            exporter_buffer_length: 50,
+            cache_active_timeout: Duration::from_secs(5),
+            cache_max_flows: 5000,
+            sampling: 0,
+            interfaces: Vec::new(),
+            exclude_interfaces: vec![NameMatcher::Exact("lo".into())],
+            direction: Direction::Both,
+            log_level: "info".into(),
+            tc_attach_mode: AttachMode::Tcx,
+            tc_attach_retries: 4,
+            metrics_enable: false,
+            metrics_server_address: String::new(),
+            metrics_server_port: 9090,
+            metrics_prefix: "ebpf_agent_".into(),
+            flow_filter_rules: Vec::new(),
+            enable_rtt: false,
+            enable_pkt_drops: false,
+            enable_dns_tracking: false,
+            dns_tracking_port: 53,
+            agent_ip: None,
+            netns: None,
+        }
+    }
+}
+
+/// Parses a Go `time.Duration` string (`300ms`, `5s`, `1m30s`, `1h`).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * mult;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" => Ok(true),
+        "0" | "f" | "false" => Ok(false),
+        _ => Err(invalid(name, v, "expected true or false")),
+    }
+}
+
+fn invalid(name: &'static str, v: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: v.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.trim()
+        .parse()
+        .map_err(|e: T::Err| invalid(name, v, e.to_string()))
+}
+
+fn parse_list(name: &'static str, v: &str) -> Result<Vec<NameMatcher>, ConfigError> {
+    v.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| NameMatcher::parse(s).map_err(|e| invalid(name, v, e.to_string())))
+        .collect()
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get`; an unset or empty variable takes its default,
+    /// as with upstream's env library.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).filter(|v| !v.is_empty());
+        let mut c = Config::default();
+        if let Some(v) = var("EXPORT") {
+            c.export = v;
+        }
+        if let Some(v) = var("TARGET_HOST").or_else(|| var("FLOWS_TARGET_HOST")) {
+            c.target_host = v;
+        }
+        if let Some(v) = var("TARGET_PORT").or_else(|| var("FLOWS_TARGET_PORT")) {
+            c.target_port = parse_num("TARGET_PORT", &v)?;
+        }
+        if let Some(v) = var("GRPC_MESSAGE_MAX_FLOWS") {
+            c.grpc_message_max_flows = parse_num("GRPC_MESSAGE_MAX_FLOWS", &v)?;
+            if c.grpc_message_max_flows == 0 {
+                return Err(invalid("GRPC_MESSAGE_MAX_FLOWS", &v, "must be > 0"));
+            }
+        }
+        if let Some(v) = var("BUFFERS_LENGTH") {
+            c.buffers_length = parse_num("BUFFERS_LENGTH", &v)?;
+        }
+        c.exporter_buffer_length = match var("EXPORTER_BUFFER_LENGTH") {
+            Some(v) => parse_num("EXPORTER_BUFFER_LENGTH", &v)?,
+            None => c.buffers_length,
+        };
+        if c.exporter_buffer_length == 0 {
+            c.exporter_buffer_length = 1;
+        }
+        if let Some(v) = var("CACHE_ACTIVE_TIMEOUT") {
+            c.cache_active_timeout =
+                parse_go_duration(&v)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        invalid("CACHE_ACTIVE_TIMEOUT", &v, "expected a duration like 5s")
+                    })?;
+        }
+        if let Some(v) = var("CACHE_MAX_FLOWS") {
+            c.cache_max_flows = parse_num("CACHE_MAX_FLOWS", &v)?;
+            if c.cache_max_flows == 0 {
+                return Err(invalid("CACHE_MAX_FLOWS", &v, "must be > 0"));
+            }
+        }
+        if let Some(v) = var("SAMPLING") {
+            c.sampling = parse_num("SAMPLING", &v)?;
+        }
+        if let Some(v) = var("INTERFACES") {
+            c.interfaces = parse_list("INTERFACES", &v)?;
+        }
+        if let Some(v) = var("EXCLUDE_INTERFACES") {
+            c.exclude_interfaces = parse_list("EXCLUDE_INTERFACES", &v)?;
+        }
+        if let Some(v) = var("DIRECTION") {
+            c.direction = match v.to_ascii_lowercase().as_str() {
+                "ingress" => Direction::Ingress,
+                "egress" => Direction::Egress,
+                "both" => Direction::Both,
+                _ => return Err(invalid("DIRECTION", &v, "expected ingress, egress or both")),
+            };
+        }
+        if let Some(v) = var("LOG_LEVEL") {
+            c.log_level = v;
+        }
+        if let Some(v) = var("TC_ATTACH_MODE") {
+            c.tc_attach_mode = match v.to_ascii_lowercase().as_str() {
+                "tcx" => AttachMode::Tcx,
+                "tc" => AttachMode::Tc,
+                "any" => AttachMode::Any,
+                _ => return Err(invalid("TC_ATTACH_MODE", &v, "expected tcx, tc or any")),
+            };
+        }
+        if let Some(v) = var("TC_ATTACH_RETRIES") {
+            c.tc_attach_retries = parse_num("TC_ATTACH_RETRIES", &v)?;
+        }
+        if let Some(v) = var("METRICS_ENABLE") {
+            c.metrics_enable = parse_bool("METRICS_ENABLE", &v)?;
+        }
+        if let Some(v) = var("METRICS_SERVER_ADDRESS") {
+            c.metrics_server_address = v;
+        }
+        if let Some(v) = var("METRICS_SERVER_PORT") {
+            c.metrics_server_port = parse_num("METRICS_SERVER_PORT", &v)?;
+        }
+        if let Some(v) = var("METRICS_PREFIX") {
+            c.metrics_prefix = v;
+        }
+        if let Some(v) = var("FLOW_FILTER_RULES") {
+            c.flow_filter_rules = crate::filter::parse_rules(&v)
+                .map_err(|e| invalid("FLOW_FILTER_RULES", &v, e.to_string()))?;
+        }
+        if let Some(v) = var("ENABLE_RTT") {
+            c.enable_rtt = parse_bool("ENABLE_RTT", &v)?;
+        }
+        if let Some(v) = var("ENABLE_PKT_DROPS") {
+            c.enable_pkt_drops = parse_bool("ENABLE_PKT_DROPS", &v)?;
+        }
+        if let Some(v) = var("ENABLE_DNS_TRACKING") {
+            c.enable_dns_tracking = parse_bool("ENABLE_DNS_TRACKING", &v)?;
+        }
+        if let Some(v) = var("DNS_TRACKING_PORT") {
+            c.dns_tracking_port = parse_num("DNS_TRACKING_PORT", &v)?;
+        }
+        if let Some(v) = var("AGENT_IP") {
+            c.agent_ip = Some(parse_num("AGENT_IP", &v)?);
+        }
+        if let Some(v) = var("NETOBSERV_NETNS") {
+            c.netns = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
+        {
+            return Err(ConfigError::Unsupported {
+                name: "ENABLE_PCA",
+                value: v,
+                reason: "packet capture mode is not implemented",
+            });
+        }
+        match c.export.as_str() {
+            "grpc" => {
+                if c.target_host.is_empty() {
+                    return Err(ConfigError::Missing("TARGET_HOST", c.export));
+                }
+                if c.target_port == 0 {
+                    return Err(ConfigError::Missing("TARGET_PORT", c.export));
+                }
+            }
+            other => {
+                return Err(ConfigError::Unsupported {
+                    name: "EXPORT",
+                    value: other.to_string(),
+                    reason: "only grpc is implemented",
+                });
+            }
+        }
+        Ok(c)
+    }
+
+    /// Whether an interface is selected by `INTERFACES` and not excluded by
+    /// `EXCLUDE_INTERFACES` (exclusion wins).
+    pub fn interface_selected(&self, name: &str) -> bool {
+        if self.exclude_interfaces.iter().any(|m| m.matches(name)) {
+            return false;
+        }
+        self.interfaces.is_empty() || self.interfaces.iter().any(|m| m.matches(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_upstream() {
+        let c = cfg(&[("TARGET_HOST", "127.0.0.1"), ("TARGET_PORT", "9999")]).unwrap();
+        assert_eq!(c.cache_active_timeout, Duration::from_secs(5));
+        assert_eq!(c.cache_max_flows, 5000);
+        assert_eq!(c.sampling, 0);
+        assert_eq!(c.grpc_message_max_flows, 10_000);
+        assert_eq!(c.exporter_buffer_length, 50);
+        assert_eq!(c.metrics_server_port, 9090);
+        assert_eq!(c.metrics_prefix, "ebpf_agent_");
+        assert_eq!(c.tc_attach_mode, AttachMode::Tcx);
+        assert!(!c.interface_selected("lo"));
+        assert!(c.interface_selected("eth0"));
+    }
+
+    #[test]
+    fn grpc_needs_a_target() {
+        assert!(matches!(
+            cfg(&[]),
+            Err(ConfigError::Missing("TARGET_HOST", _))
+        ));
+        assert!(matches!(
+            cfg(&[("TARGET_HOST", "h")]),
+            Err(ConfigError::Missing("TARGET_PORT", _))
+        ));
+        assert!(matches!(
+            cfg(&[
+                ("EXPORT", "kafka"),
+                ("TARGET_HOST", "h"),
+                ("TARGET_PORT", "1")
+            ]),
+            Err(ConfigError::Unsupported { name: "EXPORT", .. })
+        ));
+    }
+
+    #[test]
+    fn interface_lists_and_regexes() {
+        let c = cfg(&[
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "1"),
+            ("INTERFACES", "/^veth/,eth0"),
+            ("EXCLUDE_INTERFACES", "/skip$/"),
+            ("CACHE_ACTIVE_TIMEOUT", "1m30s"),
+            ("SAMPLING", "50"),
+        ])
+        .unwrap();
+        assert!(c.interface_selected("veth12"));
+        assert!(c.interface_selected("eth0"));
+        assert!(!c.interface_selected("eth1"));
+        assert!(!c.interface_selected("veth-skip"));
+        assert_eq!(c.cache_active_timeout, Duration::from_secs(90));
+        assert_eq!(c.sampling, 50);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(parse_go_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("5"), None);
+        assert_eq!(parse_go_duration("x"), None);
+    }
+
+    #[test]
+    fn invalid_values_are_reported() {
+        let e = cfg(&[
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "1"),
+            ("SAMPLING", "abc"),
+        ]);
+        assert!(matches!(
+            e,
+            Err(ConfigError::Invalid {
+                name: "SAMPLING",
+                ..
+            })
+        ));
+        let e = cfg(&[
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "1"),
+            ("INTERFACES", "/(/"),
+        ]);
+        assert!(matches!(
+            e,
+            Err(ConfigError::Invalid {
+                name: "INTERFACES",
+                ..
+            })
+        ));
+    }
+}

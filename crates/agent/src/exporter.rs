@@ -1,0 +1,247 @@
+//! gRPC export: a bounded queue of evicted batches in front of a `pbflow.Collector/Send` client
+//! that splits batches to `GRPC_MESSAGE_MAX_FLOWS`, retries with exponential backoff while the
+//! collector is unreachable, and counts every flow it has to drop (queue full or shutdown).
+
+use crate::convert::FlowBatch;
+use crate::metrics::Metrics;
+use pbflow::collector_client::CollectorClient;
+use pbflow::{Record, Records};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tonic::transport::{Channel, Endpoint};
+
+/// One queued unit: ready records, or an eviction converted lazily by the exporter.
+pub enum Batch {
+    /// Records built by the caller.
+    Records(Vec<Record>),
+    /// An eviction in kernel form.
+    Flows(FlowBatch),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Records(r) => r.len(),
+            Batch::Flows(f) => f.len(),
+        }
+    }
+
+    fn next_chunk(&mut self, max: usize) -> Vec<Record> {
+        match self {
+            Batch::Records(r) => {
+                let rest = r.split_off(r.len().min(max));
+                std::mem::replace(r, rest)
+            }
+            Batch::Flows(f) => f.next_chunk(max),
+        }
+    }
+}
+
+/// Producer side of the export queue.
+#[derive(Clone)]
+pub struct ExportQueue {
+    tx: mpsc::Sender<Batch>,
+    metrics: Arc<Metrics>,
+}
+
+impl ExportQueue {
+    /// Queues a batch; when the queue is full the batch is dropped and counted, never silently.
+    /// Returns whether it was queued.
+    pub fn push(&self, batch: Vec<Record>) -> bool {
+        self.push_batch(Batch::Records(batch))
+    }
+
+    /// Queues a batch of either kind (see [`ExportQueue::push`]).
+    pub fn push_batch(&self, batch: Batch) -> bool {
+        if batch.len() == 0 {
+            return true;
+        }
+        let n = batch.len() as u64;
+        match self.tx.try_send(batch) {
+            Ok(()) => {
+                self.metrics.queue_len.inc();
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.dropped_flows("limiter", "full").inc_by(n);
+                tracing::warn!(flows = n, "export queue full, dropping batch");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.metrics.dropped_flows("exporter", "closed").inc_by(n);
+                false
+            }
+        }
+    }
+}
+
+/// Exporter settings.
+#[derive(Debug, Clone)]
+pub struct ExporterConfig {
+    /// `http://host:port` of the collector.
+    pub endpoint: String,
+    /// Most records per `Send`.
+    pub max_flows: usize,
+    /// Most batches waiting in the queue.
+    pub queue_len: usize,
+    /// Per-call deadline.
+    pub timeout: Duration,
+    /// First retry delay; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+}
+
+impl ExporterConfig {
+    /// Settings for `host:port` with the given limits and default timings.
+    pub fn new(host: &str, port: u16, max_flows: usize, queue_len: usize) -> Self {
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        Self {
+            endpoint: format!("http://{host}:{port}"),
+            max_flows: max_flows.max(1),
+            queue_len: queue_len.max(1),
+            timeout: Duration::from_secs(10),
+            min_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Error building the exporter.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid collector endpoint {endpoint}: {source}")]
+pub struct ExporterError {
+    endpoint: String,
+    source: tonic::transport::Error,
+}
+
+/// Starts the exporter task. It runs until `shutdown` turns true; it then stops retrying, and
+/// counts what is still queued as dropped (`reason="shutdown"`) after a last attempt each.
+pub fn start(
+    cfg: ExporterConfig,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(ExportQueue, tokio::task::JoinHandle<()>), ExporterError> {
+    let channel = Endpoint::from_shared(cfg.endpoint.clone())
+        .map_err(|source| ExporterError {
+            endpoint: cfg.endpoint.clone(),
+            source,
+        })?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(cfg.timeout)
+        .connect_lazy();
+    let (tx, rx) = mpsc::channel(cfg.queue_len);
+    let queue = ExportQueue {
+        tx,
+        metrics: metrics.clone(),
+    };
+    let task = tokio::spawn(run(
+        cfg,
+        CollectorClient::new(channel),
+        rx,
+        metrics,
+        shutdown,
+    ));
+    Ok((queue, task))
+}
+
+async fn run(
+    cfg: ExporterConfig,
+    mut client: CollectorClient<Channel>,
+    mut rx: mpsc::Receiver<Batch>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            // Whatever was queued before the stop gets one attempt each, then counts as dropped.
+            rx.close();
+            while let Some(b) = rx.recv().await {
+                metrics.queue_len.dec();
+                send_batch(&cfg, &mut client, b, &metrics, None).await;
+            }
+            return;
+        }
+        let batch = tokio::select! {
+            b = rx.recv() => b,
+            res = shutdown.changed() => {
+                if res.is_err() {
+                    // The agent is gone: behave as on shutdown.
+                    rx.close();
+                    while let Some(b) = rx.recv().await {
+                        metrics.queue_len.dec();
+                        send_batch(&cfg, &mut client, b, &metrics, None).await;
+                    }
+                    return;
+                }
+                continue;
+            }
+        };
+        let Some(batch) = batch else { return };
+        metrics.queue_len.dec();
+        send_batch(&cfg, &mut client, batch, &metrics, Some(&mut shutdown)).await;
+        release_memory();
+    }
+}
+
+/// Hands the pages freed by a sent batch back to the kernel, so that the agent's resident memory
+/// follows the current batch rather than the largest one seen.
+fn release_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Sends one evicted batch in chunks of at most `max_flows`, retrying each chunk until it is
+/// accepted, or until shutdown when a shutdown receiver is given (otherwise a single attempt).
+async fn send_batch(
+    cfg: &ExporterConfig,
+    client: &mut CollectorClient<Channel>,
+    mut batch: Batch,
+    metrics: &Metrics,
+    mut shutdown: Option<&mut watch::Receiver<bool>>,
+) {
+    loop {
+        let chunk = Records {
+            entries: batch.next_chunk(cfg.max_flows),
+        };
+        if chunk.entries.is_empty() {
+            break;
+        }
+        let n = chunk.entries.len() as u64;
+        let mut backoff = cfg.min_backoff;
+        loop {
+            match client.send(chunk.clone()).await {
+                Ok(_) => {
+                    metrics.exported_batches.inc();
+                    metrics.exported_flows.inc_by(n);
+                    break;
+                }
+                Err(status) => {
+                    metrics.export_errors.inc();
+                    tracing::debug!(error = %status, "sending flows to the collector");
+                    let Some(sd) = shutdown.as_deref_mut() else {
+                        metrics.dropped_flows("exporter", "shutdown").inc_by(n);
+                        break;
+                    };
+                    if *sd.borrow() {
+                        metrics.dropped_flows("exporter", "shutdown").inc_by(n);
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = sd.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(cfg.max_backoff);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Interface discovery over rtnetlink: an initial dump of the links, then the kernel's link
+//! notifications (`RTMGRP_LINK`), so interfaces created after start are hooked at once and
+//! removed ones are forgotten.
+
+use crate::netns::in_netns;
+use futures::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use std::io;
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// A change of an interface relevant to attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfaceEvent {
+    /// The link exists, is administratively up and has an Ethernet-sized address.
+    Up {
+        /// Interface index.
+        index: u32,
+        /// Interface name.
+        name: String,
+    },
+    /// The link was deleted.
+    Gone {
+        /// Interface index.
+        index: u32,
+        /// Interface name.
+        name: String,
+    },
+}
+
+/// Classifies a link message; `None` for links the agent ignores (down, or without a 6-byte
+/// hardware address, since the classifiers parse an Ethernet header).
+fn classify(msg: &LinkMessage, deleted: bool) -> Option<IfaceEvent> {
+    let index = msg.header.index;
+    let mut name = None;
+    let mut mac_ok = false;
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => name = Some(n.clone()),
+            LinkAttribute::Address(a) => mac_ok = a.len() == 6,
+            _ => {}
+        }
+    }
+    let name = name?;
+    if deleted {
+        return Some(IfaceEvent::Gone { index, name });
+    }
+    if !mac_ok || !msg.header.flags.contains(LinkFlags::Up) {
+        return None;
+    }
+    Some(IfaceEvent::Up { index, name })
+}
+
+/// Starts watching the links of the network namespace `netns` (the agent's own when `None`).
+/// Existing links are reported first, then changes as they happen.
+pub async fn watch(netns: Option<PathBuf>) -> io::Result<mpsc::UnboundedReceiver<IfaceEvent>> {
+    let rt = tokio::runtime::Handle::current();
+    let (conn, handle, mut messages) = in_netns(netns.as_deref(), move || {
+        let _guard = rt.enter();
+        let (mut conn, handle, messages) = rtnetlink::new_connection()?;
+        let groups = rtnetlink::constants::RTMGRP_LINK;
+        conn.socket_mut()
+            .socket_mut()
+            .bind(&SocketAddr::new(0, groups))?;
+        Ok::<_, io::Error>((conn, handle, messages))
+    })??;
+    tokio::spawn(conn);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut links = handle.link().get().execute();
+        loop {
+            match links.try_next().await {
+                Ok(Some(msg)) => {
+                    if let Some(ev) = classify(&msg, false)
+                        && tx.send(ev).is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "listing network interfaces");
+                    break;
+                }
+            }
+        }
+        while let Some((msg, _)) = messages.next().await {
+            let ev = match msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                    classify(&l, false)
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => classify(&l, true),
+                _ => None,
+            };
+            if let Some(ev) = ev
+                && tx.send(ev).is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}

@@ -1,0 +1,61 @@
+//! `netobserv-ebpf-agent`: the node agent binary. Configuration comes from the upstream
+//! environment variables; SIGTERM or SIGINT detaches every hook before exiting.
+
+use netobserv_agent::{Agent, Config};
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+
+fn init_logs(level: &str) {
+    let level = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "warn" | "warning" => "warn",
+        "error" | "fatal" | "panic" => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+async fn run() -> Result<(), String> {
+    let cfg = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
+    init_logs(&cfg.log_level);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let agent = Agent::start(cfg).await.map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    agent.shutdown().await.map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    // Few malloc arenas: eviction batches are built on short-lived blocking threads, and one
+    // arena per thread would keep their freed pages resident.
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("netobserv-ebpf-agent: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netobserv-ebpf-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Prometheus metrics (`ebpf_agent_*` by default, upstream names where they exist) and the
+//! `/status` document telling which hooks are active and why the others are off.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every metric of the agent. Counters are cheap clones sharing their value, so tasks keep
+/// their own handles.
+pub struct Metrics {
+    registry: Registry,
+    /// Eviction rounds.
+    pub evictions: Counter,
+    /// Flows read out of the kernel map.
+    pub evicted_flows: Counter,
+    /// Flows lost, by source and reason.
+    pub dropped: Family<Labels, Counter>,
+    /// Filter decisions reported by the kernel.
+    pub filtered: Family<Labels, Counter>,
+    /// `Send` calls accepted by the collector.
+    pub exported_batches: Counter,
+    /// Records accepted by the collector.
+    pub exported_flows: Counter,
+    /// Failed `Send` attempts (each retry counts).
+    pub export_errors: Counter,
+    /// Errors by component and kind.
+    pub errors: Family<Labels, Counter>,
+    /// Packets skipped by sampling in the kernel.
+    pub sampled_out_packets: Counter,
+    /// Configured sampling rate.
+    pub sampling_rate: Gauge,
+    /// Batches waiting for the exporter.
+    pub queue_len: Gauge,
+    /// Interfaces currently hooked.
+    pub attached_interfaces: Gauge,
+    /// Interface notifications by type.
+    pub interface_events: Family<Labels, Counter>,
+    /// 1 per active hook, 0 per inactive one, labelled with the attach mode.
+    pub hook_active: Family<Labels, Gauge>,
+    /// Duration of draining the flow map.
+    pub drain_duration: Histogram,
+    status: Mutex<Status>,
+}
+
+/// One row of `/status`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HookStatus {
+    /// Feature or hook name (`FlowCapture`, `PacketDrop`, `DNSTracking`, `FlowRTT`, ...).
+    pub hook: String,
+    /// Whether it is running.
+    pub active: bool,
+    /// How it is attached when active (`tcx`, `tc`, `tcx+tc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Why it is off, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The `/status` document.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    /// Hooks and features.
+    pub hooks: Vec<HookStatus>,
+    /// Interfaces with classifiers attached, and how.
+    pub interfaces: Vec<InterfaceStatus>,
+}
+
+/// An attached interface in `/status`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InterfaceStatus {
+    /// Interface name.
+    pub name: String,
+    /// `tcx` or `tc`.
+    pub mode: String,
+}
+
+impl Metrics {
+    /// Creates the metrics under `prefix` (`METRICS_PREFIX`, e.g. `ebpf_agent_`).
+    pub fn new(prefix: &str) -> Self {
+        let mut registry = Registry::with_prefix(prefix.trim_end_matches('_'));
+        let evictions = Counter::default();
+        registry.register(
+            "evictions",
+            "Eviction rounds of the flow map",
+            evictions.clone(),
+        );
+        let evicted_flows = Counter::default();
+        registry.register(
+            "evicted_flows",
+            "Flows evicted from the kernel map",
+            evicted_flows.clone(),
+        );
+        let dropped = Family::<Labels, Counter>::default();
+        registry.register(
+            "dropped_flows",
+            "Flows lost, by source and reason",
+            dropped.clone(),
+        );
+        let filtered = Family::<Labels, Counter>::default();
+        registry.register(
+            "filtered_flows",
+            "Packets decided by filter rules",
+            filtered.clone(),
+        );
+        let exported_batches = Counter::default();
+        registry.register(
+            "exported_batch",
+            "Batches accepted by the collector",
+            exported_batches.clone(),
+        );
+        let exported_flows = Counter::default();
+        registry.register(
+            "exported_flows",
+            "Flows accepted by the collector",
+            exported_flows.clone(),
+        );
+        let errors = Family::<Labels, Counter>::default();
+        registry.register("errors", "Errors by component", errors.clone());
+        let export_errors = errors
+            .get_or_create(&labels(&[
+                ("component", "exporter"),
+                ("error", "CannotWriteMessage"),
+                ("severity", "medium"),
+            ]))
+            .clone();
+        let sampled_out_packets = Counter::default();
+        registry.register(
+            "sampled_out_packets",
+            "Packets the kernel skipped because of sampling",
+            sampled_out_packets.clone(),
+        );
+        let sampling_rate = Gauge::default();
+        registry.register(
+            "sampling_rate",
+            "Configured sampling rate",
+            sampling_rate.clone(),
+        );
+        let buffer_size = Family::<Labels, Gauge>::default();
+        registry.register("buffer_size", "Buffer sizes", buffer_size.clone());
+        let queue_len = buffer_size
+            .get_or_create(&labels(&[("name", "exporter-queue")]))
+            .clone();
+        let attached_interfaces = Gauge::default();
+        registry.register(
+            "attached_interfaces",
+            "Interfaces with the flow classifiers attached",
+            attached_interfaces.clone(),
+        );
+        let interface_events = Family::<Labels, Counter>::default();
+        registry.register(
+            "interface_events",
+            "Interface notifications",
+            interface_events.clone(),
+        );
+        let hook_active = Family::<Labels, Gauge>::default();
+        registry.register(
+            "hook_active",
+            "1 when a hook is active, 0 when off",
+            hook_active.clone(),
+        );
+        let drain_duration = Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]);
+        registry.register(
+            "lookup_and_delete_map_duration_seconds",
+            "Time to drain the flow map",
+            drain_duration.clone(),
+        );
+        Self {
+            registry,
+            evictions,
+            evicted_flows,
+            dropped,
+            filtered,
+            exported_batches,
+            exported_flows,
+            export_errors,
+            errors,
+            sampled_out_packets,
+            sampling_rate,
+            queue_len,
+            attached_interfaces,
+            interface_events,
+            hook_active,
+            drain_duration,
+            status: Mutex::new(Status::default()),
+        }
+    }
+
+    /// The drop counter for `source` / `reason`.
+    pub fn dropped_flows(&self, source: &str, reason: &str) -> Counter {
+        self.dropped
+            .get_or_create(&labels(&[("source", source), ("reason", reason)]))
+            .clone()
+    }
+
+    /// Total flows dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        // Families cannot be iterated; sum the reasons this agent produces.
+        [
+            ("limiter", "full"),
+            ("exporter", "shutdown"),
+            ("exporter", "closed"),
+            ("ebpf", "CannotCreateFlowsHashMap"),
+            ("ebpf", "CannotUpdateFlowsHashMap"),
+            ("ebpf", "CannotUpdateDNSHashMap"),
+        ]
+        .iter()
+        .map(|(s, r)| self.dropped_flows(s, r).get())
+        .sum()
+    }
+
+    /// Renders the text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding metrics");
+        }
+        out
+    }
+
+    /// Replaces the hook list of `/status` and the `hook_active` gauges.
+    pub fn set_hooks(&self, hooks: Vec<HookStatus>) {
+        for h in &hooks {
+            let mode = h.mode.clone().unwrap_or_default();
+            self.hook_active
+                .get_or_create(&labels(&[("hook", &h.hook), ("mode", &mode)]))
+                .set(i64::from(h.active));
+        }
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .hooks = hooks;
+    }
+
+    /// Replaces the attached-interface list of `/status`.
+    pub fn set_interfaces(&self, ifaces: Vec<InterfaceStatus>) {
+        self.attached_interfaces.set(ifaces.len() as i64);
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .interfaces = ifaces;
+    }
+
+    /// A copy of the `/status` document.
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Serves `/metrics` and `/status` until `shutdown` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let m1 = metrics.clone();
+    let m2 = metrics;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = m1.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.encode(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/status",
+            get(move || {
+                let m = m2.clone();
+                async move { axum::Json(m.status()) }
+            }),
+        );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix() {
+        let m = Metrics::new("ebpf_agent_");
+        m.evictions.inc();
+        m.dropped_flows("limiter", "full").inc_by(3);
+        m.set_hooks(vec![HookStatus {
+            hook: "FlowRTT".into(),
+            active: false,
+            mode: None,
+            reason: Some("off".into()),
+        }]);
+        let text = m.encode();
+        assert!(text.contains("ebpf_agent_evictions_total 1"), "{text}");
+        assert!(
+            text.contains("ebpf_agent_dropped_flows_total{source=\"limiter\",reason=\"full\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ebpf_agent_hook_active{hook=\"FlowRTT\",mode=\"\"} 0"),
+            "{text}"
+        );
+        assert_eq!(m.dropped_total(), 3);
+    }
+}

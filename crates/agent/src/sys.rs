@@ -1,0 +1,237 @@
+//! Raw `bpf(2)` map commands aya 0.14 does not expose for hash maps: atomic per-key
+//! lookup-and-delete and its batched form, which eviction needs so that packets counted between
+//! a read and a delete are never lost.
+
+use std::io;
+use std::os::fd::RawFd;
+
+const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
+const BPF_MAP_LOOKUP_AND_DELETE_ELEM: libc::c_long = 21;
+const BPF_MAP_LOOKUP_AND_DELETE_BATCH: libc::c_long = 25;
+
+/// `bpf_attr` for the element commands.
+#[repr(C)]
+#[derive(Default)]
+struct ElemAttr {
+    map_fd: u32,
+    pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+/// `bpf_attr` for the batch commands.
+#[repr(C)]
+#[derive(Default)]
+struct BatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
+    flags: u64,
+}
+
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<()> {
+    // SAFETY: `attr` is a properly laid out, fully initialised bpf_attr prefix whose pointers
+    // refer to live buffers of the sizes the map was created with.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Collects the current keys of a hash map.
+fn keys<K: Copy + Default>(fd: RawFd) -> io::Result<Vec<K>> {
+    let mut out = Vec::new();
+    let mut prev: Option<K> = None;
+    loop {
+        let mut next = K::default();
+        let mut attr = ElemAttr {
+            map_fd: fd as u32,
+            key: prev.as_ref().map_or(0, |k| k as *const K as u64),
+            value: &mut next as *mut K as u64,
+            ..Default::default()
+        };
+        match bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
+            Ok(()) => {
+                out.push(next);
+                prev = Some(next);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Removes and returns one entry; `None` if it vanished meanwhile.
+fn lookup_and_delete<K, V: Default>(fd: RawFd, key: &K) -> io::Result<Option<V>> {
+    let mut value = V::default();
+    let mut attr = ElemAttr {
+        map_fd: fd as u32,
+        key: key as *const K as u64,
+        value: &mut value as *mut V as u64,
+        ..Default::default()
+    };
+    match bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &mut attr) {
+        Ok(()) => Ok(Some(value)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Batched drain; `Err` with `EINVAL`/`ENOTSUP` means the kernel lacks it for this map.
+fn drain_batched<K: Copy + Default, V: Copy + Default>(
+    fd: RawFd,
+    chunk: usize,
+    out: &mut Vec<(K, V)>,
+) -> io::Result<()> {
+    let mut keys = vec![K::default(); chunk];
+    let mut values = vec![V::default(); chunk];
+    let mut token_in = [0u8; 8];
+    let mut token_out = [0u8; 8];
+    let mut first = true;
+    loop {
+        let mut attr = BatchAttr {
+            in_batch: if first {
+                0
+            } else {
+                token_in.as_mut_ptr() as u64
+            },
+            out_batch: token_out.as_mut_ptr() as u64,
+            keys: keys.as_mut_ptr() as u64,
+            values: values.as_mut_ptr() as u64,
+            count: chunk as u32,
+            map_fd: fd as u32,
+            ..Default::default()
+        };
+        let res = bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &mut attr);
+        let n = (attr.count as usize).min(chunk);
+        out.extend(keys[..n].iter().copied().zip(values[..n].iter().copied()));
+        match res {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        token_in = token_out;
+        first = false;
+    }
+}
+
+/// Removes every entry of a hash map and returns them. Each entry is read and deleted
+/// atomically, so concurrent kernel updates land either in this drain or in the next one.
+pub fn drain_hash_map<K: Copy + Default, V: Copy + Default>(
+    fd: RawFd,
+    batched: &mut bool,
+) -> io::Result<Vec<(K, V)>> {
+    let mut out = Vec::new();
+    if *batched {
+        match drain_batched(fd, 4096, &mut out) {
+            Ok(()) => return Ok(out),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(524)
+                ) && out.is_empty() =>
+            {
+                tracing::info!(error = %e, "batched map drain unsupported, using per-key drain");
+                *batched = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for k in keys::<K>(fd)? {
+        if let Some(v) = lookup_and_delete::<K, V>(fd, &k)? {
+            out.push((k, v));
+        }
+    }
+    Ok(out)
+}
+
+/// Batched drain of a per-CPU hash map: each value comes back as one `V` per possible CPU.
+/// Falls back to get-next-key + per-key lookup-and-delete when batching is unavailable.
+pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
+    fd: RawFd,
+    ncpus: usize,
+    batched: &mut bool,
+) -> io::Result<Vec<(K, Vec<V>)>> {
+    // The kernel lays per-CPU values out with an 8-byte stride.
+    let stride = std::mem::size_of::<V>().div_ceil(8) * 8;
+    if stride != std::mem::size_of::<V>() {
+        return Err(io::Error::other(
+            "per-CPU value size must be a multiple of 8",
+        ));
+    }
+    let mut out = Vec::new();
+    if *batched {
+        let chunk = 1024;
+        let mut keys = vec![K::default(); chunk];
+        let mut values = vec![V::default(); chunk * ncpus];
+        let mut token_in = [0u8; 8];
+        let mut token_out = [0u8; 8];
+        let mut first = true;
+        loop {
+            let mut attr = BatchAttr {
+                in_batch: if first {
+                    0
+                } else {
+                    token_in.as_mut_ptr() as u64
+                },
+                out_batch: token_out.as_mut_ptr() as u64,
+                keys: keys.as_mut_ptr() as u64,
+                values: values.as_mut_ptr() as u64,
+                count: chunk as u32,
+                map_fd: fd as u32,
+                ..Default::default()
+            };
+            let res = bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &mut attr);
+            let n = (attr.count as usize).min(chunk);
+            for i in 0..n {
+                out.push((keys[i], values[i * ncpus..(i + 1) * ncpus].to_vec()));
+            }
+            match res {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(524)
+                    ) && out.is_empty() =>
+                {
+                    tracing::info!(error = %e, "batched per-CPU drain unsupported, using per-key");
+                    *batched = false;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+            token_in = token_out;
+            first = false;
+        }
+    }
+    for k in keys::<K>(fd)? {
+        let mut vals = vec![V::default(); ncpus];
+        let mut attr = ElemAttr {
+            map_fd: fd as u32,
+            key: &k as *const K as u64,
+            value: vals.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        match bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &mut attr) {
+            Ok(()) => out.push((k, vals)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

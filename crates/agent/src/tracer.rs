@@ -1,0 +1,715 @@
+//! Loading the kernel programs, attaching them to interfaces (TCX, or clsact as fallback) and
+//! draining the flow map.
+
+use crate::config::{AttachMode, Config, Direction};
+use crate::filter;
+use aya::maps::{
+    HashMap as BpfHashMap, LpmTrie, Map, MapData, PerCpuArray, PerCpuValues, lpm_trie::Key,
+};
+use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
+use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
+use aya::{Btf, Ebpf, EbpfLoader};
+use netobserv_agent_common::{
+    AdditionalMetrics, DnsFlowId, DnsMetrics, FilterValue, FlowId, FlowMetrics, PktDropMetrics,
+    counters, globals, maps, programs,
+};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd};
+
+/// The compiled kernel object, built by `build.rs`.
+static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/netobserv-agent-ebpf"));
+
+/// Errors of the eBPF layer.
+#[derive(Debug, thiserror::Error)]
+pub enum TracerError {
+    /// Loading the object or creating its maps failed.
+    #[error("loading the eBPF object: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// Verifying/loading a program or attaching it failed.
+    #[error("program {name}: {source}")]
+    Program {
+        /// Program name.
+        name: &'static str,
+        /// Cause.
+        source: aya::programs::ProgramError,
+    },
+    /// A map operation failed.
+    #[error("map {name}: {source}")]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// Cause.
+        source: aya::maps::MapError,
+    },
+    /// A map or program is missing from the object (build mismatch).
+    #[error("{0} missing from the eBPF object")]
+    Missing(&'static str),
+    /// A raw syscall failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// Operation.
+        what: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Invalid filter rules.
+    #[error(transparent)]
+    Filter(#[from] filter::FilterError),
+}
+
+/// How an interface got its classifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachKind {
+    /// TCX links (kernel ≥ 6.6).
+    Tcx,
+    /// Legacy clsact `bpf` filters.
+    Tc,
+}
+
+struct Attached {
+    kind: AttachKind,
+    links: Vec<(&'static str, SchedClassifierLinkId)>,
+}
+
+/// Drops of one flow, merged over CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PktDropTotals {
+    /// Dropped bytes.
+    pub bytes: u64,
+    /// Dropped packets.
+    pub packets: u64,
+    /// OR of the TCP flag bits of dropped packets.
+    pub flags: u32,
+    /// TCP state at the latest drop.
+    pub state: u32,
+    /// Kernel drop reason of the latest drop.
+    pub cause: u32,
+    /// First drop (monotonic ns).
+    pub start: u64,
+    /// Latest drop (monotonic ns).
+    pub end: u64,
+    /// EtherType.
+    pub eth_protocol: u16,
+}
+
+/// Whether an optional hook runs, and how or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookState {
+    /// Attached, with the attach method.
+    Active(&'static str),
+    /// Not running, with the reason.
+    Off(String),
+}
+
+/// The loaded object: programs to attach and the maps user space reads.
+pub struct Tracer {
+    ebpf: Ebpf,
+    /// FlowRTT hook state.
+    pub rtt: HookState,
+    /// PacketDrop hook state.
+    pub drops: HookState,
+    mode: AttachMode,
+    direction: Direction,
+    attached: HashMap<String, Attached>,
+}
+
+/// DNS per-flow records and outstanding queries.
+type DnsMaps = (MapData, BpfHashMap<MapData, DnsFlowId, u64>);
+
+/// The `MapData` of a per-CPU hash map taken out of the object.
+fn percpu_map(ebpf: &mut Ebpf, name: &'static str) -> Result<MapData, TracerError> {
+    match ebpf.take_map(name) {
+        Some(Map::PerCpuHashMap(m)) => Ok(m),
+        _ => Err(TracerError::Missing(name)),
+    }
+}
+
+/// The flow map and counters, owned apart from the programs so eviction never waits on an
+/// attach in progress.
+pub struct FlowMaps {
+    flows: MapData,
+    additional: Option<MapData>,
+    pkt_drops: Option<MapData>,
+    dns: Option<DnsMaps>,
+    ncpus: usize,
+    percpu_batched: bool,
+    counters: PerCpuArray<MapData, u32>,
+    batched: bool,
+}
+
+impl Tracer {
+    /// Loads the object with the configured sampling, map size and filter rules, and verifies
+    /// the programs for the attach mode in use.
+    pub fn load(cfg: &Config) -> Result<(Self, FlowMaps), TracerError> {
+        let btf = Btf::from_sys_fs().ok();
+        let offsets = if cfg.enable_rtt || cfg.enable_pkt_drops {
+            kernel_offsets()
+        } else {
+            Ok([0; N_OFFSETS])
+        };
+        let feature = |enabled: bool, var: &str, mode: &'static str| match (&offsets, enabled) {
+            (_, false) => HookState::Off(format!("disabled ({var} is false)")),
+            (Ok(_), true) => HookState::Active(mode),
+            (Err(e), true) => HookState::Off(e.clone()),
+        };
+        let mut rtt = feature(cfg.enable_rtt, "ENABLE_RTT", "tp_btf");
+        let mut drops = feature(cfg.enable_pkt_drops, "ENABLE_PKT_DROPS", "tp_btf");
+        let offsets = offsets.unwrap_or([0; N_OFFSETS]);
+        let rtt_wanted = matches!(rtt, HookState::Active(_));
+        let drops_wanted = matches!(drops, HookState::Active(_));
+        let has_rules = !cfg.flow_filter_rules.is_empty();
+        let filter_sampling = cfg.flow_filter_rules.iter().any(|r| r.sample > 0);
+        let mut loader = EbpfLoader::new();
+        for ((name, _, _), v) in OFFSET_GLOBALS.iter().zip(offsets.iter()) {
+            loader.override_global(name, v, true);
+        }
+        let mut ebpf = loader
+            .btf(btf.as_ref())
+            .override_global(globals::SAMPLING, &cfg.sampling, true)
+            .override_global(globals::ENABLE_FLOWS_FILTERING, &u8::from(has_rules), true)
+            .override_global(
+                globals::HAS_FILTER_SAMPLING,
+                &u8::from(filter_sampling),
+                true,
+            )
+            .override_global(
+                globals::ENABLE_DNS_TRACKING,
+                &u8::from(cfg.enable_dns_tracking),
+                true,
+            )
+            .override_global(globals::DNS_PORT, &cfg.dns_tracking_port, true)
+            .map_max_entries(
+                maps::AGGREGATED_FLOWS_DNS,
+                if cfg.enable_dns_tracking {
+                    cfg.cache_max_flows
+                } else {
+                    1
+                },
+            )
+            .map_max_entries(
+                maps::DNS_FLOWS,
+                if cfg.enable_dns_tracking { 1 << 16 } else { 1 },
+            )
+            .map_max_entries(maps::AGGREGATED_FLOWS, cfg.cache_max_flows)
+            .map_max_entries(
+                maps::ADDITIONAL_FLOW_METRICS,
+                if rtt_wanted { cfg.cache_max_flows } else { 1 },
+            )
+            .map_max_entries(
+                maps::AGGREGATED_FLOWS_PKT_DROP,
+                if drops_wanted { cfg.cache_max_flows } else { 1 },
+            )
+            .load(EBPF_OBJECT)?;
+        if matches!(rtt, HookState::Active(_)) {
+            // A hook that cannot load never stops the agent: it is reported instead.
+            if let Err(e) = load_btf_hook(
+                &mut ebpf,
+                btf.as_ref(),
+                programs::TCP_PROBE_RTT,
+                "tcp_probe",
+            ) {
+                tracing::warn!(error = %e, "FlowRTT hook unavailable");
+                rtt = HookState::Off(format!("tp_btf/tcp_probe could not be attached: {e}"));
+            } else {
+                tracing::info!("FlowRTT hook attached on tp_btf/tcp_probe");
+            }
+        }
+        if drops_wanted {
+            if let Err(e) = load_btf_hook(
+                &mut ebpf,
+                btf.as_ref(),
+                programs::KFREE_SKB_DROP,
+                "kfree_skb",
+            ) {
+                tracing::warn!(error = %e, "PacketDrop hook unavailable");
+                drops = HookState::Off(format!("tp_btf/kfree_skb could not be attached: {e}"));
+            } else {
+                tracing::info!("PacketDrop hook attached on tp_btf/kfree_skb");
+            }
+        }
+        let wanted: &[&'static str] = match cfg.tc_attach_mode {
+            AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
+            AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
+            AttachMode::Any => &[
+                programs::TCX_INGRESS,
+                programs::TCX_EGRESS,
+                programs::TC_INGRESS,
+                programs::TC_EGRESS,
+            ],
+        };
+        for name in wanted {
+            let prog: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .ok_or(TracerError::Missing(name))?
+                .try_into()
+                .map_err(|source| TracerError::Program { name, source })?;
+            prog.load()
+                .map_err(|source| TracerError::Program { name, source })?;
+        }
+        if has_rules {
+            program_filters(&mut ebpf, cfg)?;
+        }
+        let flows = match ebpf.take_map(maps::AGGREGATED_FLOWS) {
+            Some(Map::HashMap(m)) => m,
+            _ => return Err(TracerError::Missing(maps::AGGREGATED_FLOWS)),
+        };
+        let additional = if matches!(rtt, HookState::Active(_)) {
+            Some(percpu_map(&mut ebpf, maps::ADDITIONAL_FLOW_METRICS)?)
+        } else {
+            None
+        };
+        let pkt_drops = if matches!(drops, HookState::Active(_)) {
+            Some(percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_PKT_DROP)?)
+        } else {
+            None
+        };
+        let dns = if cfg.enable_dns_tracking {
+            let m = percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_DNS)?;
+            let q = ebpf
+                .take_map(maps::DNS_FLOWS)
+                .ok_or(TracerError::Missing(maps::DNS_FLOWS))?;
+            Some((
+                m,
+                BpfHashMap::try_from(q).map_err(|source| TracerError::Map {
+                    name: maps::DNS_FLOWS,
+                    source,
+                })?,
+            ))
+        } else {
+            None
+        };
+        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
+            what: "reading the possible CPUs",
+            source,
+        })?;
+        let counters_map = ebpf
+            .take_map(maps::GLOBAL_COUNTERS)
+            .ok_or(TracerError::Missing(maps::GLOBAL_COUNTERS))?;
+        let counters = PerCpuArray::try_from(counters_map).map_err(|source| TracerError::Map {
+            name: maps::GLOBAL_COUNTERS,
+            source,
+        })?;
+        Ok((
+            Self {
+                ebpf,
+                rtt,
+                drops,
+                mode: cfg.tc_attach_mode,
+                direction: cfg.direction,
+                attached: HashMap::new(),
+            },
+            FlowMaps {
+                flows,
+                additional,
+                pkt_drops,
+                dns,
+                ncpus,
+                percpu_batched: true,
+                counters,
+                batched: true,
+            },
+        ))
+    }
+
+    /// Attaches the classifiers to `iface` in the calling thread's network namespace.
+    pub fn attach(&mut self, iface: &str) -> Result<AttachKind, TracerError> {
+        if let Some(a) = self.attached.get(iface) {
+            return Ok(a.kind);
+        }
+        let result = match self.mode {
+            AttachMode::Tcx => self.attach_kind(iface, AttachKind::Tcx),
+            AttachMode::Tc => self.attach_kind(iface, AttachKind::Tc),
+            AttachMode::Any => match self.attach_kind(iface, AttachKind::Tcx) {
+                Ok(a) => Ok(a),
+                Err(e) => {
+                    tracing::info!(iface, error = %e, "TCX attach failed, falling back to clsact");
+                    self.attach_kind(iface, AttachKind::Tc)
+                }
+            },
+        };
+        let attached = result?;
+        let kind = attached.kind;
+        self.attached.insert(iface.to_string(), attached);
+        Ok(kind)
+    }
+
+    fn attach_kind(&mut self, iface: &str, kind: AttachKind) -> Result<Attached, TracerError> {
+        let mut hooks: Vec<(&'static str, TcAttachType)> = Vec::new();
+        let (ing, eg) = match kind {
+            AttachKind::Tcx => (programs::TCX_INGRESS, programs::TCX_EGRESS),
+            AttachKind::Tc => (programs::TC_INGRESS, programs::TC_EGRESS),
+        };
+        if self.direction != Direction::Egress {
+            hooks.push((ing, TcAttachType::Ingress));
+        }
+        if self.direction != Direction::Ingress {
+            hooks.push((eg, TcAttachType::Egress));
+        }
+        if kind == AttachKind::Tc {
+            // Fails harmlessly when the qdisc already exists.
+            let _ = tc::qdisc_add_clsact(iface);
+        }
+        let mut links = Vec::new();
+        for (name, at) in hooks {
+            let res = self.prog(name).and_then(|p| {
+                let opts = match kind {
+                    AttachKind::Tcx => TcAttachOptions::TcxOrder(LinkOrder::default()),
+                    AttachKind::Tc => TcAttachOptions::Netlink(NlOptions::default()),
+                };
+                p.attach_with_options(iface, at, opts)
+                    .map_err(|source| TracerError::Program { name, source })
+            });
+            match res {
+                Ok(id) => links.push((name, id)),
+                Err(e) => {
+                    // Undo the half-done attachment so nothing leaks.
+                    for (n, id) in links {
+                        if let Ok(p) = self.prog(n) {
+                            let _ = p.detach(id);
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Attached { kind, links })
+    }
+
+    fn prog(&mut self, name: &'static str) -> Result<&mut SchedClassifier, TracerError> {
+        self.ebpf
+            .program_mut(name)
+            .ok_or(TracerError::Missing(name))?
+            .try_into()
+            .map_err(|source| TracerError::Program { name, source })
+    }
+
+    /// Detaches the classifiers from `iface` (calling thread's namespace). Errors are ignored
+    /// when the interface is already gone, which removes its hooks anyway.
+    pub fn detach(&mut self, iface: &str) -> bool {
+        let Some(a) = self.attached.remove(iface) else {
+            return false;
+        };
+        for (name, id) in a.links {
+            match self.prog(name) {
+                Ok(p) => {
+                    if let Err(e) = p.detach(id) {
+                        tracing::debug!(iface, program = name, error = %e, "detach");
+                    }
+                }
+                Err(e) => tracing::warn!(iface, error = %e, "detach"),
+            }
+        }
+        true
+    }
+
+    /// Forgets an interface that disappeared: its kernel hooks went with it.
+    pub fn forget(&mut self, iface: &str) {
+        if let Some(a) = self.attached.remove(iface) {
+            for (name, id) in a.links {
+                if let Ok(p) = self.prog(name) {
+                    // Closing the TCX link fd / netlink delete on a dead ifindex: both harmless.
+                    let _ = p.detach(id);
+                }
+            }
+        }
+    }
+
+    /// Detaches everything (shutdown).
+    pub fn detach_all(&mut self) {
+        let names: Vec<String> = self.attached.keys().cloned().collect();
+        for n in names {
+            self.detach(&n);
+        }
+    }
+
+    /// Interfaces currently hooked, with how.
+    pub fn attached(&self) -> Vec<(String, AttachKind)> {
+        let mut v: Vec<_> = self
+            .attached
+            .iter()
+            .map(|(n, a)| (n.clone(), a.kind))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+const N_OFFSETS: usize = 14;
+
+/// Globals receiving kernel struct offsets, with the struct member each one locates.
+const OFFSET_GLOBALS: [(&str, &str, &str); N_OFFSETS] = [
+    (globals::OFF_SKC_FAMILY, "sock_common", "skc_family"),
+    (globals::OFF_SKC_DADDR, "sock_common", "skc_daddr"),
+    (globals::OFF_SKC_RCV_SADDR, "sock_common", "skc_rcv_saddr"),
+    (globals::OFF_SKC_DPORT, "sock_common", "skc_dport"),
+    (globals::OFF_SKC_NUM, "sock_common", "skc_num"),
+    (globals::OFF_SKC_V6_DADDR, "sock_common", "skc_v6_daddr"),
+    (
+        globals::OFF_SKC_V6_RCV_SADDR,
+        "sock_common",
+        "skc_v6_rcv_saddr",
+    ),
+    (globals::OFF_TCP_SRTT_US, "tcp_sock", "srtt_us"),
+    (globals::OFF_SKB_HEAD, "sk_buff", "head"),
+    (globals::OFF_SKB_NETWORK_HEADER, "sk_buff", "network_header"),
+    (globals::OFF_SKB_LEN, "sk_buff", "len"),
+    (globals::OFF_SKB_IIF, "sk_buff", "skb_iif"),
+    (globals::OFF_SKB_SK, "sk_buff", "sk"),
+    (globals::OFF_SKC_STATE, "sock_common", "skc_state"),
+];
+
+/// Offsets the tracing hooks need, from the running kernel's BTF (Rust eBPF has no CO-RE).
+fn kernel_offsets() -> Result<[u32; N_OFFSETS], String> {
+    let btf = crate::btf::Btf::from_sys_fs().map_err(|e| format!("kernel BTF: {e}"))?;
+    let mut out = [0u32; N_OFFSETS];
+    for (slot, (_, s, m)) in out.iter_mut().zip(OFFSET_GLOBALS) {
+        *slot = btf
+            .member_offset(s, m)
+            .ok_or_else(|| format!("kernel BTF has no {s}.{m}"))?;
+    }
+    Ok(out)
+}
+
+fn load_btf_hook(
+    ebpf: &mut Ebpf,
+    btf: Option<&Btf>,
+    program: &str,
+    tracepoint: &str,
+) -> Result<(), String> {
+    let btf = btf.ok_or("no kernel BTF")?;
+    let prog: &mut BtfTracePoint = ebpf
+        .program_mut(program)
+        .ok_or("program missing from the object")?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+    prog.load(tracepoint, btf).map_err(|e| e.to_string())?;
+    prog.attach().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn program_filters(ebpf: &mut Ebpf, cfg: &Config) -> Result<(), TracerError> {
+    let mut entries = Vec::new();
+    for (i, r) in cfg.flow_filter_rules.iter().enumerate() {
+        entries.push(filter::to_entries(i, r)?);
+    }
+    {
+        let map = ebpf
+            .map_mut(maps::FILTER_MAP)
+            .ok_or(TracerError::Missing(maps::FILTER_MAP))?;
+        let mut trie: LpmTrie<&mut MapData, [u8; 16], FilterValue> = LpmTrie::try_from(map)
+            .map_err(|source| TracerError::Map {
+                name: maps::FILTER_MAP,
+                source,
+            })?;
+        for (k, v, _) in &entries {
+            trie.insert(&Key::new(k.prefix_len, k.ip_data), *v, 0)
+                .map_err(|source| TracerError::Map {
+                    name: maps::FILTER_MAP,
+                    source,
+                })?;
+        }
+    }
+    let map = ebpf
+        .map_mut(maps::PEER_FILTER_MAP)
+        .ok_or(TracerError::Missing(maps::PEER_FILTER_MAP))?;
+    let mut trie: LpmTrie<&mut MapData, [u8; 16], u8> =
+        LpmTrie::try_from(map).map_err(|source| TracerError::Map {
+            name: maps::PEER_FILTER_MAP,
+            source,
+        })?;
+    for (_, _, peer) in &entries {
+        if let Some(k) = peer {
+            trie.insert(&Key::new(k.prefix_len, k.ip_data), 1, 0)
+                .map_err(|source| TracerError::Map {
+                    name: maps::PEER_FILTER_MAP,
+                    source,
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// Drains a per-CPU enrichment map; errors are logged and yield nothing (the hook's data for
+/// this round is lost, the flows themselves are not).
+fn drain_percpu<V: Copy + Default>(
+    fd: std::os::fd::RawFd,
+    ncpus: usize,
+    batched: &mut bool,
+) -> Vec<(FlowId, Vec<V>)> {
+    crate::sys::drain_percpu_hash_map::<FlowId, V>(fd, ncpus, batched).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "draining a per-CPU flow map");
+        Vec::new()
+    })
+}
+
+impl FlowMaps {
+    /// Removes and returns every flow currently in the kernel map.
+    pub fn drain(&mut self) -> Result<Vec<(FlowId, FlowMetrics)>, TracerError> {
+        let fd = self.flows.fd().as_fd().as_raw_fd();
+        crate::sys::drain_hash_map::<FlowId, FlowMetrics>(fd, &mut self.batched).map_err(|source| {
+            TracerError::Io {
+                what: "draining aggregated_flows",
+                source,
+            }
+        })
+    }
+
+    /// Removes and returns the RTT enrichment (per-CPU values merged: largest RTT, earliest
+    /// start, latest end). Empty when FlowRTT is off.
+    pub fn drain_additional(&mut self) -> Vec<(FlowId, AdditionalMetrics)> {
+        let Some(map) = self.additional.as_ref() else {
+            return Vec::new();
+        };
+        let fd = map.fd().as_fd().as_raw_fd();
+        let entries = drain_percpu::<AdditionalMetrics>(fd, self.ncpus, &mut self.percpu_batched);
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, values) in entries {
+            let mut merged = AdditionalMetrics::default();
+            for v in values.iter() {
+                if v.flow_rtt == 0 && v.start_mono_time_ts == 0 {
+                    continue;
+                }
+                if merged.start_mono_time_ts == 0
+                    || v.start_mono_time_ts < merged.start_mono_time_ts
+                {
+                    merged.start_mono_time_ts = v.start_mono_time_ts;
+                }
+                merged.end_mono_time_ts = merged.end_mono_time_ts.max(v.end_mono_time_ts);
+                merged.flow_rtt = merged.flow_rtt.max(v.flow_rtt);
+                if v.eth_protocol != 0 {
+                    merged.eth_protocol = v.eth_protocol;
+                }
+            }
+            if merged.flow_rtt > 0 {
+                out.push((k, merged));
+            }
+        }
+        out
+    }
+
+    /// Removes and returns the drop records, per-CPU values merged as upstream does: counts
+    /// summed, flags OR-ed, latest cause/state kept. Empty when PacketDrop is off.
+    pub fn drain_pkt_drops(&mut self) -> Vec<(FlowId, PktDropTotals)> {
+        let Some(map) = self.pkt_drops.as_ref() else {
+            return Vec::new();
+        };
+        let fd = map.fd().as_fd().as_raw_fd();
+        let entries = drain_percpu::<PktDropMetrics>(fd, self.ncpus, &mut self.percpu_batched);
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, values) in entries {
+            let mut t = PktDropTotals::default();
+            let mut latest = 0u64;
+            for v in values.iter() {
+                if v.packets == 0 {
+                    continue;
+                }
+                t.bytes += u64::from(v.bytes);
+                t.packets += u64::from(v.packets);
+                t.flags |= u32::from(v.latest_flags);
+                if t.start == 0 || v.start_mono_time_ts < t.start {
+                    t.start = v.start_mono_time_ts;
+                }
+                t.end = t.end.max(v.end_mono_time_ts);
+                t.eth_protocol = v.eth_protocol;
+                if v.end_mono_time_ts >= latest {
+                    latest = v.end_mono_time_ts;
+                    t.cause = v.latest_drop_cause;
+                    t.state = u32::from(v.latest_state);
+                }
+            }
+            if t.packets > 0 {
+                out.push((k, t));
+            }
+        }
+        out
+    }
+
+    /// Removes and returns the DNS records (per-CPU values merged: flags OR-ed, latest id,
+    /// errno and name, largest latency) and forgets queries older than `stale_ns` that never got
+    /// a response. Empty when DNS tracking is off.
+    pub fn drain_dns(&mut self, mono_now: u64, stale_ns: u64) -> Vec<(FlowId, DnsMetrics)> {
+        let Some((map, queries)) = self.dns.as_mut() else {
+            return Vec::new();
+        };
+        let fd = map.fd().as_fd().as_raw_fd();
+        let entries = drain_percpu::<DnsMetrics>(fd, self.ncpus, &mut self.percpu_batched);
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, values) in entries {
+            let mut merged = DnsMetrics::default();
+            let mut seen = false;
+            for v in values.iter() {
+                if v.start_mono_time_ts == 0 {
+                    continue;
+                }
+                if !seen || v.start_mono_time_ts < merged.start_mono_time_ts {
+                    merged.start_mono_time_ts = v.start_mono_time_ts;
+                }
+                if v.end_mono_time_ts >= merged.end_mono_time_ts {
+                    merged.end_mono_time_ts = v.end_mono_time_ts;
+                    merged.errno = v.errno;
+                    if v.id != 0 {
+                        merged.id = v.id;
+                    }
+                }
+                merged.flags |= v.flags;
+                merged.latency = merged.latency.max(v.latency);
+                merged.eth_protocol = v.eth_protocol;
+                if merged.name[0] == 0 {
+                    merged.name = v.name;
+                }
+                seen = true;
+            }
+            if seen {
+                out.push((k, merged));
+            }
+        }
+        let stale: Vec<DnsFlowId> = queries
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, ts)| mono_now.saturating_sub(*ts) > stale_ns)
+            .map(|(k, _)| k)
+            .collect();
+        for k in stale {
+            let _ = queries.remove(&k);
+        }
+        out
+    }
+
+    /// Reads every global counter (summed over CPUs) and resets it to zero.
+    pub fn take_counters(&mut self) -> Result<[u64; counters::MAX_COUNTERS as usize], TracerError> {
+        let mut out = [0u64; counters::MAX_COUNTERS as usize];
+        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
+            what: "reading the possible CPUs",
+            source,
+        })?;
+        for (i, slot) in out.iter_mut().enumerate() {
+            let idx = i as u32;
+            let values = self
+                .counters
+                .get(&idx, 0)
+                .map_err(|source| TracerError::Map {
+                    name: maps::GLOBAL_COUNTERS,
+                    source,
+                })?;
+            let sum: u64 = values.iter().map(|v| u64::from(*v)).sum();
+            if sum != 0 {
+                let zeros = PerCpuValues::try_from(vec![0u32; ncpus]).map_err(|source| {
+                    TracerError::Io {
+                        what: "building per-CPU zeros",
+                        source,
+                    }
+                })?;
+                self.counters
+                    .set(idx, zeros, 0)
+                    .map_err(|source| TracerError::Map {
+                        name: maps::GLOBAL_COUNTERS,
+                        source,
+                    })?;
+            }
+            *slot = sum;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,321 @@
+//! Shared fixtures of the agent's root-only tests: network namespaces joined by a veth pair
+//! (removed on drop, even when a test fails), nftables counters, and traffic generators.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Fails (never skips) when not root: these tests need to create namespaces and load eBPF.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "the agent tests must run as root (they create network namespaces, veth pairs and load \
+         eBPF programs); run `sudo -E cargo test` or `make test` as root"
+    );
+    for tool in ["ip", "nft", "ping", "nc"] {
+        let ok = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "{tool} is missing: run scripts/prerequisites.sh");
+    }
+}
+
+/// Runs a command and panics with its output when it fails.
+pub fn run(args: &[&str]) -> Output {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("spawning {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs a command inside a namespace.
+pub fn ns_run(ns: &str, args: &[&str]) -> Output {
+    let mut v = vec!["ip", "netns", "exec", ns];
+    v.extend_from_slice(args);
+    run(&v)
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Two namespaces `a` and `b` joined by a veth pair, IPv4 10.199.0.1/2 and fd00:199::1/2.
+pub struct NetPair {
+    pub ns_a: String,
+    pub ns_b: String,
+    pub veth_a: String,
+    pub veth_b: String,
+    pub ip_a: &'static str,
+    pub ip_b: &'static str,
+    pub ip6_a: &'static str,
+    pub ip6_b: &'static str,
+}
+
+impl NetPair {
+    /// Creates the pair with names unique to this process and call.
+    pub fn new() -> Self {
+        let id = format!(
+            "{}{}",
+            std::process::id() % 100_000,
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let p = NetPair {
+            ns_a: format!("nota{id}"),
+            ns_b: format!("notb{id}"),
+            veth_a: format!("va{id}"),
+            veth_b: format!("vb{id}"),
+            ip_a: "10.199.0.1",
+            ip_b: "10.199.0.2",
+            ip6_a: "fd00:199::1",
+            ip6_b: "fd00:199::2",
+        };
+        run(&["ip", "netns", "add", &p.ns_a]);
+        run(&["ip", "netns", "add", &p.ns_b]);
+        run(&[
+            "ip", "link", "add", &p.veth_a, "netns", &p.ns_a, "type", "veth", "peer", "name",
+            &p.veth_b, "netns", &p.ns_b,
+        ]);
+        for (ns, dev, v4, v6) in [
+            (&p.ns_a, &p.veth_a, p.ip_a, p.ip6_a),
+            (&p.ns_b, &p.veth_b, p.ip_b, p.ip6_b),
+        ] {
+            ns_run(ns, &["ip", "addr", "add", &format!("{v4}/24"), "dev", dev]);
+            ns_run(
+                ns,
+                &[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{v6}/64"),
+                    "dev",
+                    dev,
+                    "nodad",
+                ],
+            );
+            ns_run(ns, &["ip", "link", "set", dev, "up"]);
+            ns_run(ns, &["ip", "link", "set", "lo", "up"]);
+        }
+        p
+    }
+
+    /// Path of namespace `a` for `Config::netns` / `in_netns`.
+    pub fn path_a(&self) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.ns_a))
+    }
+
+    /// Adds an extra veth pair whose both ends stay in namespace `a`.
+    pub fn add_local_veth(&self, name: &str, peer: &str) {
+        ns_run(
+            &self.ns_a,
+            &[
+                "ip", "link", "add", name, "type", "veth", "peer", "name", peer,
+            ],
+        );
+        ns_run(&self.ns_a, &["ip", "link", "set", name, "up"]);
+        ns_run(&self.ns_a, &["ip", "link", "set", peer, "up"]);
+    }
+}
+
+impl Drop for NetPair {
+    fn drop(&mut self) {
+        // Deleting the namespaces removes the veths and any hooks on them.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_a])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_b])
+            .status();
+    }
+}
+
+/// Named nftables counters in namespace `ns`, table `inet netobserv_test`.
+pub struct NftCounters {
+    ns: String,
+}
+
+impl NftCounters {
+    /// Creates the table with a prerouting (ingress) and a postrouting (egress) chain.
+    pub fn new(ns: &str) -> Self {
+        let script = "table inet netobserv_test {\n\
+             chain pre { type filter hook prerouting priority -300; policy accept; }\n\
+             chain post { type filter hook postrouting priority 300; policy accept; }\n}\n";
+        nft(ns, script);
+        NftCounters { ns: ns.to_string() }
+    }
+
+    /// Adds counter `name` fed by `match_expr` in the ingress (`pre`) or egress (`post`) chain.
+    pub fn add(&self, name: &str, chain: &str, match_expr: &str) {
+        nft(
+            &self.ns,
+            &format!(
+                "add counter inet netobserv_test {name}\n\
+                 add rule inet netobserv_test {chain} {match_expr} counter name {name}\n"
+            ),
+        );
+    }
+
+    /// (packets, bytes) of counter `name`.
+    pub fn get(&self, name: &str) -> (u64, u64) {
+        let out = ns_run(
+            &self.ns,
+            &["nft", "list", "counter", "inet", "netobserv_test", name],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let num = |key: &str| -> u64 {
+            let i = text
+                .find(key)
+                .unwrap_or_else(|| panic!("{key} not in {text}"));
+            text[i + key.len()..]
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("cannot parse {key} in {text}"))
+        };
+        (num("packets "), num("bytes "))
+    }
+}
+
+pub fn nft(ns: &str, script: &str) {
+    use std::io::Write;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nft");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft failed on\n{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The 4 last bytes of a v4-mapped address.
+pub fn v4_mapped(ip: &str) -> [u8; 16] {
+    let v4: std::net::Ipv4Addr = ip.parse().unwrap();
+    v4.to_ipv6_mapped().octets()
+}
+
+/// Raw IPv6 address bytes.
+pub fn v6(ip: &str) -> [u8; 16] {
+    let a: std::net::Ipv6Addr = ip.parse().unwrap();
+    a.octets()
+}
+
+/// A `pbflow.Collector` on 127.0.0.1 that keeps what it receives.
+pub struct TestCollector {
+    pub records: std::sync::Arc<std::sync::Mutex<Vec<pbflow::Record>>>,
+    pub calls: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    pub port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct CollectorSvc {
+    records: std::sync::Arc<std::sync::Mutex<Vec<pbflow::Record>>>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+#[tonic::async_trait]
+impl pbflow::collector_server::Collector for CollectorSvc {
+    async fn send(
+        &self,
+        req: tonic::Request<pbflow::Records>,
+    ) -> Result<tonic::Response<pbflow::CollectorReply>, tonic::Status> {
+        let entries = req.into_inner().entries;
+        self.calls.lock().unwrap().push(entries.len());
+        self.records.lock().unwrap().extend(entries);
+        Ok(tonic::Response::new(pbflow::CollectorReply {}))
+    }
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl TestCollector {
+    /// Serves on `port` (0 = any free port).
+    pub async fn start(port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let svc = CollectorSvc {
+            records: Default::default(),
+            calls: Default::default(),
+        };
+        let (records, calls) = (svc.records.clone(), svc.calls.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(pbflow::collector_server::CollectorServer::new(svc))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    async {
+                        let _ = rx.await;
+                    },
+                )
+                .await
+                .unwrap();
+        });
+        TestCollector {
+            records,
+            calls,
+            port,
+            stop: Some(tx),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.lock().unwrap().len()
+    }
+
+    pub fn snapshot(&self) -> Vec<pbflow::Record> {
+        self.records.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` records arrived, panicking after `secs`.
+    pub async fn wait_for(&self, n: usize, secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while self.len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "collector got {} records, expected at least {n}",
+                self.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestCollector {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
