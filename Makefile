@@ -51,6 +51,19 @@ test: prerequisites ## Run the whole test suite (as root, like CI).
 run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).
 	@scripts/run-local.sh
 
+.PHONY: run-agent
+run-agent: prerequisites ## Run the eBPF agent (root) exporting to TARGET_HOST:TARGET_PORT.
+	@test -n "$(TARGET_HOST)" -a -n "$(TARGET_PORT)" || { echo "usage: make run-agent TARGET_HOST=... TARGET_PORT=..."; exit 2; }
+	TARGET_HOST=$(TARGET_HOST) TARGET_PORT=$(TARGET_PORT) $(CARGO) run --release -p netobserv-agent --bin netobserv-ebpf-agent
+
+.PHONY: bench-agent
+bench-agent: prerequisites ## Agent cost on this machine (root): per-packet ns, throughput ratios, CPU/RSS.
+	scripts/bench-agent
+
+.PHONY: bench-pipeline
+bench-pipeline: prerequisites ## Pipeline throughput, cores and RSS with the load generator.
+	scripts/bench-pipeline
+
 .PHONY: run-operator
 run-operator: ## Run the operator against the current kube context (exits 1 if no cluster is reachable).
 	RELATED_IMAGE_EBPF_AGENT=quay.io/netobserv-rs/ebpf-agent:latest \

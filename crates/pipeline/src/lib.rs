@@ -14,5 +14,6 @@ pub mod ingest;
 pub mod record;
 pub mod runtime;
 pub mod server;
+pub mod table;
 pub mod transform;
 pub mod write;

@@ -37,7 +37,13 @@ pub enum StdoutFormat {
     Json,
     /// `key=value` pairs, one record per line (upstream's `printf`/`fields`).
     Fields,
+    /// Aligned columns for a person watching flows live (local mode), with a header every
+    /// [`TABLE_HEADER_EVERY`] rows.
+    Table,
 }
+
+/// Rows between two repetitions of the table header.
+pub const TABLE_HEADER_EVERY: u64 = 40;
 
 /// Where a terminal stage sends records.
 pub enum Sink {
@@ -136,10 +142,11 @@ impl Pipeline {
                     "stdout" => {
                         let format = match body.get("format").and_then(|f| f.as_str()) {
                             Some("json") => StdoutFormat::Json,
+                            Some("table") => StdoutFormat::Table,
                             None | Some("printf") | Some("fields") => StdoutFormat::Fields,
                             Some(other) => {
                                 return Err(fail(BuildError::Invalid(format!(
-                                    "stdout format `{other}` (expected json, printf or fields)"
+                                    "stdout format `{other}` (expected json, table, printf or fields)"
                                 ))));
                             }
                         };
@@ -238,6 +245,14 @@ impl Pipeline {
                     let line = match format {
                         StdoutFormat::Json => record.to_json(),
                         StdoutFormat::Fields => fields_line(record),
+                        StdoutFormat::Table => {
+                            let row = crate::table::row(record);
+                            if self.stats.written.is_multiple_of(TABLE_HEADER_EVERY) {
+                                format!("{}\n{row}", crate::table::HEADER)
+                            } else {
+                                row
+                            }
+                        }
                     };
                     if writeln!(out, "{line}").is_ok() {
                         self.stats.written += 1;
