@@ -128,5 +128,88 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// A cluster of 200 nodes, 10 000 pods (one ReplicaSet each) and 2 000 services.
+fn kube_index(config: &NetworkTransform) -> netobserv_pipeline::transform::kubernetes::KubeIndex {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::api::core::v1::{Node, Pod, Service};
+    use serde_json::json;
+    let settings = NetworkStage::kube_index_settings(config).expect("settings");
+    let mut index = netobserv_pipeline::transform::kubernetes::KubeIndex::new(settings);
+    for n in 0..200u32 {
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": format!("node-{n}"), "labels": {"topology.kubernetes.io/zone": format!("zone-{}", n % 3)}},
+            "status": {"addresses": [{"type": "InternalIP", "address": format!("172.18.{}.{}", n / 250, n % 250 + 1)}]}
+        }))
+        .expect("node");
+        index.apply(&node);
+    }
+    for p in 0..10_000u32 {
+        let n = p % 200;
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": format!("app-{p}-x"), "namespace": format!("ns-{}", p % 50),
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("app-{p}"), "uid": "u"}]},
+            "spec": {"nodeName": format!("node-{n}"), "containers": [{"name": "c"}]},
+            "status": {"hostIP": format!("172.18.{}.{}", n / 250, n % 250 + 1), "podIPs": [{"ip": format!("10.128.{}.{}", p / 250, p % 250 + 1)}]}
+        }))
+        .expect("pod");
+        index.apply(&pod);
+        let rs: ReplicaSet = serde_json::from_value(json!({
+            "metadata": {"name": format!("app-{p}"), "namespace": format!("ns-{}", p % 50),
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": format!("app-{p}-deploy"), "uid": "u"}]}
+        }))
+        .expect("replica set");
+        index.apply(&rs);
+    }
+    for s in 0..2_000u32 {
+        let ip = format!("172.30.{}.{}", s / 250, s % 250 + 1);
+        let service: Service = serde_json::from_value(json!({
+            "metadata": {"name": format!("svc-{s}"), "namespace": format!("ns-{}", s % 50)},
+            "spec": {"clusterIP": ip, "clusterIPs": [ip]}
+        }))
+        .expect("service");
+        index.apply(&service);
+    }
+    index
+}
+
+/// `add_kubernetes` for source and destination, configured as the operator does, on a flow from
+/// a pod to a service; with and without secondary-network keys to build per flow.
+fn bench_kubernetes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per_flow");
+    group.throughput(Throughput::Elements(1));
+    let record = Record::from_json(
+        r#"{"SrcAddr":"10.128.20.17","DstAddr":"172.30.3.9","SrcMac":"0a:58:0a:80:14:11","DstMac":"0a:58:0a:80:00:01","Interfaces":["genev_sys_6081"],"Bytes":1500,"Packets":3,"Proto":6}"#,
+    )
+    .expect("record");
+    for (name, kube_config) in [
+        (
+            "kubernetes_enrich_src_dst",
+            "{trackedKinds: [ReplicaSet, Deployment, Gateway]}",
+        ),
+        (
+            "kubernetes_enrich_src_dst_secondary_keys",
+            "{secondaryNetworks: [{name: '', index: {interface: {}, ip: {}}}], trackedKinds: [ReplicaSet, Deployment, Gateway]}",
+        ),
+    ] {
+        let config: NetworkTransform = serde_yaml::from_str(&format!(
+            "kubeConfig: {kube_config}\nrules:\n- {{type: add_kubernetes, kubernetes: {{add_zone: true, interfacesField: Interfaces, ipField: SrcAddr, macField: SrcMac, output: SrcK8S, udnsField: Udns}}}}\n- {{type: add_kubernetes, kubernetes: {{add_zone: true, interfacesField: Interfaces, ipField: DstAddr, macField: DstMac, output: DstK8S, udnsField: Udns}}}}"
+        ))
+        .expect("config");
+        let index = std::sync::Arc::new(std::sync::RwLock::new(kube_index(&config)));
+        let mut stage = NetworkStage::with_kube_index(config, index).expect("builds");
+        let out = stage.apply(record.clone()).expect("kept");
+        assert_eq!(
+            out.get("SrcK8S_OwnerName").and_then(|v| v.as_str()),
+            Some("app-5016-deploy")
+        );
+        assert_eq!(
+            out.get("DstK8S_Name").and_then(|v| v.as_str()),
+            Some("svc-758")
+        );
+        group.bench_function(name, |b| b.iter(|| stage.apply(black_box(record.clone()))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_kubernetes);
 criterion_main!(benches);

@@ -127,7 +127,7 @@ fn unsupported_rules_are_refused_not_ignored() {
         Err(BuildError::Unsupported(_))
     ));
     let config: Transform = serde_yaml::from_str(
-        "type: network\nnetwork:\n  rules: [{type: add_kubernetes, kubernetes: {ipField: SrcAddr, output: SrcK8S}}]",
+        "type: network\nnetwork:\n  rules: [{type: add_location, add_location: {input: SrcAddr, output: Src, file_path: db}}]",
     )
     .expect("parses");
     assert!(matches!(

@@ -5,6 +5,7 @@
 
 mod filter;
 mod generic;
+pub mod kubernetes;
 mod network;
 mod sampler;
 

@@ -1,6 +1,10 @@
 //! The `network` transform: subnets, subnet labels, TCP flag names, node-level direction, port
-//! service names and the application/infrastructure flow layer.
+//! service names, the application/infrastructure flow layer and Kubernetes metadata.
 
+use super::kubernetes::{
+    self, CompiledRule, IndexSettings, KubeEnricher, KubeIndex, KubeSettings, RuleError,
+    SharedIndex,
+};
 use super::{BuildError, Transformer};
 use crate::config::{
     AddServiceRule, AddSubnetRule, DirectionInfo, NetworkGenericRule, NetworkRuleKind,
@@ -11,6 +15,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 
 /// Names of the TCP flag bits, in bit order, as the eBPF agent encodes them (the low 8 bits are
 /// the TCP header's; 0x100-0x400 are the agent's combined flags).
@@ -70,6 +75,7 @@ enum Op {
     Direction,
     Service(AddServiceRule),
     Infra(InfraRule),
+    Kube(Box<CompiledRule>),
 }
 
 /// A built `network` stage.
@@ -79,11 +85,60 @@ pub struct NetworkStage {
     label_cache: HashMap<IpAddr, Option<usize>>,
     direction: Option<DirectionInfo>,
     services: HashMap<(u16, u8), String>,
+    kube: Option<KubeEnricher>,
+}
+
+/// A `kubeConfig` problem (not tied to one rule).
+fn config_error(e: RuleError) -> BuildError {
+    match e {
+        RuleError::Invalid(m) => BuildError::Invalid(m),
+        RuleError::Unsupported(m) => BuildError::Unsupported(m),
+    }
+}
+
+fn rule_error(i: usize, e: RuleError) -> BuildError {
+    match e {
+        RuleError::Invalid(m) => BuildError::Invalid(format!("network.rules[{i}]: {m}")),
+        RuleError::Unsupported(m) => BuildError::Unsupported(m),
+    }
 }
 
 impl NetworkStage {
-    /// Builds the stage: compiles subnet labels and reads the services file when needed.
+    /// Builds the stage: compiles subnet labels and reads the services file when needed. With
+    /// `add_kubernetes` rules it connects to the cluster (`kubeConfig.configPath` or the default
+    /// kubeconfig / in-cluster) and waits for a first listing; no reachable cluster is an error.
     pub fn new(config: NetworkTransform) -> Result<Self, BuildError> {
+        Self::build(config, None)
+    }
+
+    /// Builds the stage with `add_kubernetes` answered from `index`, already filled (tests, local
+    /// mode) or fed by the caller; no cluster is contacted.
+    pub fn with_kube_index(
+        config: NetworkTransform,
+        index: SharedIndex,
+    ) -> Result<Self, BuildError> {
+        Self::build(config, Some(index))
+    }
+
+    /// The index settings `config`'s `kubeConfig` and `add_kubernetes` rules call for, to create
+    /// the [`KubeIndex`] given to [`Self::with_kube_index`].
+    pub fn kube_index_settings(config: &NetworkTransform) -> Result<IndexSettings, BuildError> {
+        let mut rules = Vec::new();
+        for (i, rule) in config.rules.iter().enumerate() {
+            if rule.kind == NetworkRuleKind::AddKubernetes
+                && let Some(raw) = &rule.kubernetes
+            {
+                rules.push(serde_json::from_value(raw.clone()).map_err(|e| {
+                    BuildError::Invalid(format!("network.rules[{i}].kubernetes: {e}"))
+                })?);
+            }
+        }
+        KubeSettings::parse(config.kube_config.as_ref())
+            .and_then(|s| s.index_settings(&rules))
+            .map_err(config_error)
+    }
+
+    fn build(config: NetworkTransform, index: Option<SharedIndex>) -> Result<Self, BuildError> {
         let mut labels = Vec::new();
         for label in &config.subnet_labels {
             for cidr in &label.cidrs {
@@ -163,7 +218,16 @@ impl NetworkStage {
                     })?;
                     Op::Infra(infra)
                 }
-                K::AddKubernetes | K::AddLocation => {
+                K::AddKubernetes => {
+                    let raw = rule
+                        .kubernetes
+                        .as_ref()
+                        .ok_or_else(|| missing("kubernetes"))?;
+                    Op::Kube(Box::new(
+                        CompiledRule::new(raw).map_err(|e| rule_error(i, e))?,
+                    ))
+                }
+                K::AddLocation => {
                     return Err(BuildError::Unsupported(format!(
                         "network rule {:?}",
                         rule.kind
@@ -171,12 +235,31 @@ impl NetworkStage {
                 }
             });
         }
+        let kube = if ops.iter().any(|op| matches!(op, Op::Kube(_))) {
+            Some(KubeEnricher::new(match index {
+                Some(index) => index,
+                None => {
+                    let settings =
+                        KubeSettings::parse(config.kube_config.as_ref()).map_err(config_error)?;
+                    let index = Arc::new(RwLock::new(KubeIndex::new(Self::kube_index_settings(
+                        &config,
+                    )?)));
+                    kubernetes::start_feeder(&settings, &index).map_err(|e| {
+                        BuildError::Invalid(format!("network rule add_kubernetes: {e}"))
+                    })?;
+                    index
+                }
+            }))
+        } else {
+            None
+        };
         Ok(Self {
             ops,
             labels,
             label_cache: HashMap::new(),
             direction: config.direction_info,
             services,
+            kube,
         })
     }
 
@@ -275,6 +358,11 @@ impl Transformer for NetworkStage {
                 Op::Infra(rule) => {
                     let layer = flow_layer(&record, rule);
                     record.insert(rule.output.clone(), layer);
+                }
+                Op::Kube(rule) => {
+                    if let Some(kube) = &mut self.kube {
+                        kube.enrich(rule, &mut record);
+                    }
                 }
             }
         }
