@@ -10,6 +10,7 @@ use crate::config::parse_go_duration;
 use crate::record::{Record, Value};
 use prost::Message;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -161,6 +162,7 @@ pub struct LokiEncoder {
     batch_bytes: usize,
     batch_wait: Duration,
     streams: BTreeMap<String, Vec<proto::Entry>>,
+    key_buf: String,
     pending_bytes: usize,
     reorder: bool,
 }
@@ -212,6 +214,7 @@ impl LokiEncoder {
             batch_bytes: config.batch_size.unwrap_or(100 * 1024).max(1),
             batch_wait: duration("batchWait", &config.batch_wait, Duration::from_secs(1))?,
             streams: BTreeMap::new(),
+            key_buf: String::new(),
             pending_bytes: 0,
             reorder: config.reorder,
         })
@@ -230,33 +233,47 @@ impl LokiEncoder {
 
     /// [`Self::add`] with an explicit "now" for records without a usable timestamp.
     pub fn add_at(&mut self, record: &Record, now: SystemTime) -> bool {
-        let mut labels: BTreeMap<&str, String> = self
-            .static_labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        let mut line = Record::with_capacity(record.len());
-        for (field, value) in record.iter() {
-            if let Some((_, label)) = self.labels.iter().find(|(f, _)| f == field) {
-                let text = value.to_text();
+        // Record labels first, then the static labels they do not override; sorted by name, the
+        // order Loki and LogQL use for a stream's label set.
+        let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.labels.len() + 1);
+        for (field, label) in &self.labels {
+            if let Some(value) = record.get(field) {
+                let text = match value {
+                    Value::Str(s) => Cow::Borrowed(s.as_str()),
+                    other => Cow::Owned(other.to_text()),
+                };
                 if valid_label_value(&text) {
-                    labels.insert(label, text);
+                    labels.push((label.as_str(), text));
                 }
-                continue;
             }
-            if self.ignore.iter().any(|i| i == field) {
-                continue;
-            }
-            line.insert(field.to_string(), value.clone());
         }
-        let key = label_set(&labels);
-        let line = line.to_json();
+        for (name, value) in &self.static_labels {
+            if !labels.iter().any(|(n, _)| *n == name.as_str()) {
+                labels.push((name.as_str(), Cow::Borrowed(value.as_str())));
+            }
+        }
+        labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.key_buf.clear();
+        write_label_set(&mut self.key_buf, &labels);
+        // The line: every field but the label fields and the ignored ones, serialised straight
+        // from the record (no copy of the values).
+        let line = serde_json::to_string(&LineView {
+            record,
+            labels: &self.labels,
+            ignore: &self.ignore,
+        })
+        .unwrap_or_default();
         self.pending_bytes += line.len();
-        let timestamp = self.timestamp(record, now);
-        self.streams.entry(key).or_default().push(proto::Entry {
-            timestamp: Some(timestamp),
+        let entry = proto::Entry {
+            timestamp: Some(self.timestamp(record, now)),
             line,
-        });
+        };
+        match self.streams.get_mut(self.key_buf.as_str()) {
+            Some(entries) => entries.push(entry),
+            None => {
+                self.streams.insert(self.key_buf.clone(), vec![entry]);
+            }
+        }
         self.pending_bytes >= self.batch_bytes
     }
 
@@ -312,19 +329,48 @@ impl LokiEncoder {
     }
 }
 
-/// `{a="x", b="y"}` with values escaped as LogQL string literals.
-fn label_set(labels: &BTreeMap<&str, String>) -> String {
-    let body: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| {
-            let escaped = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("{k}=\"{escaped}\"")
-        })
-        .collect();
-    format!("{{{}}}", body.join(", "))
+/// Writes `{a="x", b="y"}`, values escaped as LogQL string literals.
+fn write_label_set(out: &mut String, labels: &[(&str, Cow<'_, str>)]) {
+    out.push('{');
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// A record seen without its label and ignored fields, serialised as the log line.
+struct LineView<'a> {
+    record: &'a Record,
+    labels: &'a [(String, String)],
+    ignore: &'a [String],
+}
+
+impl Serialize for LineView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (field, value) in self.record.iter() {
+            if self.labels.iter().any(|(f, _)| f == field) || self.ignore.iter().any(|i| i == field)
+            {
+                continue;
+            }
+            map.serialize_entry(field, value)?;
+        }
+        map.end()
+    }
 }
 
 /// The HTTP body of a push: the protobuf, snappy block-compressed.
