@@ -9,6 +9,7 @@ use crate::config::{
     MetricKind, MetricsFilter, MetricsFilterKind, MetricsItem, PromEncode, parse_go_duration,
 };
 use crate::record::{Record, Value};
+use compact_str::CompactString;
 use crate::transform::BuildError;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -107,7 +108,7 @@ struct Metric {
     flatten: Vec<String>,
     buckets: Vec<f64>,
     scale: f64,
-    series: HashMap<Vec<String>, Series>,
+    series: HashMap<Vec<CompactString>, Series>,
 }
 
 /// Replaces what a Prometheus name cannot hold (`/ . - >` ...) with `_`.
@@ -351,7 +352,7 @@ impl PromEncoder {
                 let _ = writeln!(out, "# HELP {} {}", metric.name, escape_help(&metric.help));
             }
             let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
-            let mut keys: Vec<&Vec<String>> = metric.series.keys().collect();
+            let mut keys: Vec<&Vec<CompactString>> = metric.series.keys().collect();
             keys.sort();
             for key in keys {
                 let series = &metric.series[key];
@@ -401,13 +402,15 @@ fn observe(
             }
         }
     };
-    let key: Vec<String> = metric
+    // Label values of this observation; short values (most) live inline, so building the key
+    // does not touch the heap.
+    let key: Vec<CompactString> = metric
         .label_fields
         .iter()
-        .map(|f| {
-            view.get(f)
-                .map(|v| text_of(v).into_owned())
-                .unwrap_or_default()
+        .map(|f| match view.get(f) {
+            Some(Value::Str(s)) => s.clone(),
+            Some(other) => CompactString::from(text_of(other)),
+            None => CompactString::default(),
         })
         .collect();
     let buckets = metric.buckets.len();
@@ -459,7 +462,7 @@ fn escape_help(help: &str) -> String {
     help.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-fn label_text(names: &[String], values: &[String], le: Option<&str>) -> String {
+fn label_text(names: &[String], values: &[CompactString], le: Option<&str>) -> String {
     if names.is_empty() && le.is_none() {
         return String::new();
     }
