@@ -9,8 +9,8 @@ use crate::config::{
     MetricKind, MetricsFilter, MetricsFilterKind, MetricsItem, PromEncode, parse_go_duration,
 };
 use crate::record::{Record, Value};
-use compact_str::CompactString;
 use crate::transform::BuildError;
+use compact_str::CompactString;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
