@@ -370,8 +370,10 @@ pub mod programs {
     pub const TCX_INGRESS: &str = "tcx_ingress_flow_parse";
     /// TCX egress program (returns `TCX_NEXT`).
     pub const TCX_EGRESS: &str = "tcx_egress_flow_parse";
-    /// FlowRTT on `tp_btf/tcp_probe` (fentry is refused on locked-down kernels).
+    /// FlowRTT on `tp_btf/tcp_probe` (the fallback when fentry is refused, e.g. under lockdown).
     pub const TCP_PROBE_RTT: &str = "tcp_probe_rtt";
+    /// FlowRTT on `fentry/tcp_rcv_established` (preferred when the kernel allows it).
+    pub const TCP_RCV_FENTRY_RTT: &str = "tcp_rcv_fentry_rtt";
     /// PacketDrop on `tp_btf/kfree_skb`.
     pub const KFREE_SKB_DROP: &str = "kfree_skb_drop";
 }

@@ -13,9 +13,9 @@ use aya_ebpf::{
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, TC_ACT_OK},
     helpers::bpf_probe_read_kernel,
     helpers::{bpf_get_prandom_u32, bpf_ktime_get_ns},
-    macros::{btf_tracepoint, classifier, map},
+    macros::{btf_tracepoint, classifier, fentry, map},
     maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, lpm_trie::Key},
-    programs::{BtfTracePointContext, TcContext},
+    programs::{BtfTracePointContext, FEntryContext, TcContext},
 };
 use core::{intrinsics::AtomicOrdering, mem::size_of};
 use netobserv_agent_common::{
@@ -79,15 +79,18 @@ static OFF_SKB_SK: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static OFF_SKC_STATE: Global<u32> = Global::new(0);
 
-/// Drops per flow; merged by user space at eviction.
+/// Drops per flow; merged by user space at eviction. Preallocated (kernel memory: entries ×
+/// (~100 B + CPUs × 32 B)): with on-demand allocation, every new dropped flow paid a per-CPU
+/// allocation of ~15 µs, which made a flood of drops at closed ports the agent's costliest path.
 #[map(name = "aggregated_flows_pkt_drop")]
 static AGGREGATED_FLOWS_PKT_DROP: PerCpuHashMap<FlowId, PktDropMetrics> =
-    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+    PerCpuHashMap::with_max_entries(65536, 0);
 
 /// RTT (and, upstream, IPsec) enrichment per flow; merged by user space at eviction.
+/// Preallocated, like `aggregated_flows_pkt_drop` (one new entry per connection and eviction).
 #[map(name = "additional_flow_metrics")]
 static ADDITIONAL_FLOW_METRICS: PerCpuHashMap<FlowId, AdditionalMetrics> =
-    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+    PerCpuHashMap::with_max_entries(65536, 0);
 
 /// 1 when DNS tracking is on.
 #[unsafe(no_mangle)]
@@ -97,9 +100,10 @@ static ENABLE_DNS_TRACKING: Global<u8> = Global::new(0);
 static DNS_PORT: Global<u16> = Global::new(53);
 
 /// DNS enrichment per flow; merged by user space at eviction.
+/// Preallocated, like `aggregated_flows_pkt_drop` (each query's random source port is a new flow).
 #[map(name = "aggregated_flows_dns")]
 static AGGREGATED_FLOWS_DNS: PerCpuHashMap<FlowId, DnsMetrics> =
-    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+    PerCpuHashMap::with_max_entries(65536, 0);
 
 /// Scratch space for building a `DnsMetrics` off the 512-byte stack.
 #[map(name = "dns_scratch")]
@@ -110,9 +114,11 @@ static DNS_SCRATCH: PerCpuArray<DnsMetrics> = PerCpuArray::with_max_entries(1, 0
 static DNS_FLOWS: HashMap<DnsFlowId, u64> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
 
 /// The shared flow table. Resized by user space to `CACHE_MAX_FLOWS` before load.
+/// Preallocated: a new flow pops a ready element off a per-CPU free list instead of going
+/// through the kernel's BPF memory allocator (whose refills raise an IRQ work), which halves
+/// the cost of the first packet of a flow.
 #[map(name = "aggregated_flows")]
-static AGGREGATED_FLOWS: HashMap<FlowId, FlowMetrics> =
-    HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+static AGGREGATED_FLOWS: HashMap<FlowId, FlowMetrics> = HashMap::with_max_entries(65536, 0);
 
 /// Per-CPU counters indexed by `netobserv_agent_common::counters`.
 #[map(name = "global_counters")]
@@ -164,6 +170,50 @@ fn load<T: Copy>(ctx: &TcContext, off: usize) -> Option<T> {
     }
 }
 
+/// Reads a block of machine words at `off` bytes into the packet, with one bounds check for the
+/// whole block, as full-width loads (`read_unaligned` would be split into single-byte loads by
+/// the BPF backend, which cost one instruction and a shift/or per byte on every packet).
+#[inline(always)]
+fn load_words<T: Copy>(ctx: &TcContext, off: usize) -> Option<T> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + off + size_of::<T>() <= end {
+        // SAFETY: bounds checked against data_end just above (and by the verifier). Header
+        // fields may sit at 2-byte offsets: the BPF ISA has no alignment traps and the verifier
+        // accepts unaligned packet loads on the architectures the agent targets (x86-64, arm64:
+        // efficient unaligned access), so the full-width load is what the kernel executes.
+        Some(unsafe { core::ptr::read((start + off) as *const T) })
+    } else {
+        ctx.load::<T>(off).ok()
+    }
+}
+
+/// A flow key on an 8-byte boundary, so the parser fills it with word stores.
+#[repr(C, align(8))]
+#[derive(Default)]
+struct KeyBuf {
+    id: FlowId,
+}
+
+impl KeyBuf {
+    /// Writes the `i`th 32-bit word of the key.
+    #[inline(always)]
+    fn set_u32(&mut self, i: usize, v: u32) {
+        // SAFETY: `i` < 10 at every call site (the key is 40 bytes) and `self` is 8-aligned.
+        unsafe { (self as *mut Self as *mut u32).add(i).write(v) };
+    }
+
+    /// Writes the `i`th 64-bit word of the key.
+    #[inline(always)]
+    fn set_u64(&mut self, i: usize, v: u64) {
+        // SAFETY: `i` < 5 at every call site and `self` is 8-aligned.
+        unsafe { (self as *mut Self as *mut u64).add(i).write(v) };
+    }
+}
+
+/// Bytes 8..12 of a v4-mapped address (`::ffff:a.b.c.d`), as a little-endian word.
+const V4_MAPPED_PREFIX: u32 = 0xffff_0000;
+
 /// What the parser extracted besides the key.
 struct Parsed {
     /// Offset of the DNS header if this is TCP/UDP (payload start), else 0.
@@ -171,78 +221,74 @@ struct Parsed {
     eth_protocol: u16,
     flags: u16,
     dscp: u8,
-    src_mac: [u8; 6],
-    dst_mac: [u8; 6],
 }
 
-/// Parses Ethernet / IPv4|IPv6 / L4 into `id`. `None` for frames the agent does not account
-/// (non-IP, truncated). Headers are read as whole blocks (never single bytes) so that every
-/// direct packet access is preceded by a bounds check the verifier can follow.
+/// Parses Ethernet / IPv4|IPv6 / L4 into `key`. `None` for frames the agent does not account
+/// (non-IP, truncated). Each header is read as one bounds-checked block of words, so every
+/// direct packet access is preceded by a bounds check the verifier can follow. The MAC
+/// addresses are only read when a flow is created (see [`flow_monitor`]).
 #[inline(always)]
-fn parse(ctx: &TcContext, id: &mut FlowId) -> Option<Parsed> {
-    let eth: [u8; 14] = load(ctx, 0)?;
-    let eth_protocol = u16::from_be_bytes([eth[12], eth[13]]);
+fn parse(ctx: &TcContext, key: &mut KeyBuf) -> Option<Parsed> {
+    let eth: [u16; 7] = load_words(ctx, 0)?;
+    let eth_protocol = u16::from_be(eth[6]);
     let (proto, l4, dscp) = match eth_protocol {
         ETH_P_IP => {
-            let ip: [u8; 20] = load(ctx, ETH_HLEN)?;
-            id.src_ip[10] = 0xff;
-            id.src_ip[11] = 0xff;
-            id.dst_ip[10] = 0xff;
-            id.dst_ip[11] = 0xff;
-            id.src_ip[12] = ip[12];
-            id.src_ip[13] = ip[13];
-            id.src_ip[14] = ip[14];
-            id.src_ip[15] = ip[15];
-            id.dst_ip[12] = ip[16];
-            id.dst_ip[13] = ip[17];
-            id.dst_ip[14] = ip[18];
-            id.dst_ip[15] = ip[19];
+            let ip: [u32; 5] = load_words(ctx, ETH_HLEN)?;
+            key.set_u32(2, V4_MAPPED_PREFIX);
+            key.set_u32(3, ip[3]);
+            key.set_u32(6, V4_MAPPED_PREFIX);
+            key.set_u32(7, ip[4]);
             let ihl = ((ip[0] & 0x0f) as usize) * 4;
             if ihl < 20 {
                 return None;
             }
-            (ip[9], ETH_HLEN + ihl, ip[1] >> 2)
+            (
+                (ip[2] >> 8) as u8,
+                ETH_HLEN + ihl,
+                (ip[0] >> 10) as u8 & 0x3f,
+            )
         }
         ETH_P_IPV6 => {
-            let ip: [u8; 40] = load(ctx, ETH_HLEN)?;
-            let mut i = 0;
-            while i < 16 {
-                id.src_ip[i] = ip[8 + i];
-                id.dst_ip[i] = ip[24 + i];
-                i += 1;
-            }
-            let tc = ((ip[0] & 0x0f) << 4) | (ip[1] >> 4);
-            (ip[6], ETH_HLEN + 40, tc >> 2)
+            let ip: [u64; 5] = load_words(ctx, ETH_HLEN)?;
+            key.set_u64(0, ip[1]);
+            key.set_u64(1, ip[2]);
+            key.set_u64(2, ip[3]);
+            key.set_u64(3, ip[4]);
+            let b0 = ip[0] as u8;
+            let b1 = (ip[0] >> 8) as u8;
+            let tc = ((b0 & 0x0f) << 4) | (b1 >> 4);
+            ((ip[0] >> 48) as u8, ETH_HLEN + 40, tc >> 2)
         }
         _ => return None,
     };
+    let id = &mut key.id;
     id.transport_protocol = proto;
     let mut flags = 0;
     let mut payload = 0;
     match proto {
         IPPROTO_TCP => {
-            let tcp: [u8; 14] = load(ctx, l4)?;
-            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-            flags = tcp_flag(tcp[13]);
+            let tcp: [u32; 4] = load_words(ctx, l4)?;
+            id.src_port = u16::from_be(tcp[0] as u16);
+            id.dst_port = u16::from_be((tcp[0] >> 16) as u16);
+            flags = tcp_flag((tcp[3] >> 8) as u8);
             // DNS over TCP: a 2-byte length precedes the message.
-            payload = l4 + ((tcp[12] >> 4) as usize) * 4 + 2;
+            payload = l4 + (((tcp[3] as u8) >> 4) as usize) * 4 + 2;
         }
         IPPROTO_UDP => {
-            let ports: [u8; 4] = load(ctx, l4)?;
-            id.src_port = u16::from_be_bytes([ports[0], ports[1]]);
-            id.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+            let ports: u32 = load_words(ctx, l4)?;
+            id.src_port = u16::from_be(ports as u16);
+            id.dst_port = u16::from_be((ports >> 16) as u16);
             payload = l4 + 8;
         }
         IPPROTO_SCTP => {
-            let ports: [u8; 4] = load(ctx, l4)?;
-            id.src_port = u16::from_be_bytes([ports[0], ports[1]]);
-            id.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+            let ports: u32 = load_words(ctx, l4)?;
+            id.src_port = u16::from_be(ports as u16);
+            id.dst_port = u16::from_be((ports >> 16) as u16);
         }
         IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            let tc: [u8; 2] = load(ctx, l4)?;
-            id.icmp_type = tc[0];
-            id.icmp_code = tc[1];
+            let tc: u16 = load_words(ctx, l4)?;
+            id.icmp_type = tc as u8;
+            id.icmp_code = (tc >> 8) as u8;
         }
         _ => {}
     }
@@ -251,8 +297,6 @@ fn parse(ctx: &TcContext, id: &mut FlowId) -> Option<Parsed> {
         eth_protocol,
         flags,
         dscp,
-        src_mac: [eth[6], eth[7], eth[8], eth[9], eth[10], eth[11]],
-        dst_mac: [eth[0], eth[1], eth[2], eth[3], eth[4], eth[5]],
     })
 }
 
@@ -476,12 +520,13 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
             return;
         }
     }
-    let mut id = FlowId::default();
-    let Some(p) = parse(ctx, &mut id) else {
+    let mut key = KeyBuf::default();
+    let Some(p) = parse(ctx, &mut key) else {
         return;
     };
+    let id = &key.id;
     if filtering {
-        let (verdict, rule_sampling) = filter(&id, p.eth_protocol, direction, p.flags);
+        let (verdict, rule_sampling) = filter(id, p.eth_protocol, direction, p.flags);
         if verdict == Verdict::Skip {
             return;
         }
@@ -497,7 +542,7 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         }
     }
     if ENABLE_DNS_TRACKING.load() != 0 && p.payload != 0 {
-        track_dns(ctx, &id, &p);
+        track_dns(ctx, id, &p);
     }
     // SAFETY: reading fields of the context's __sk_buff is allowed for TC programs.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
@@ -505,10 +550,12 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
 
-    if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(&id) {
+    if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
         update(m, ifindex, direction, len, &p, sampling, now);
         return;
     }
+    // New flow: only now read the MAC addresses (destination first in the frame).
+    let macs: [u8; 12] = load(ctx, 0).unwrap_or([0; 12]);
     let m = FlowMetrics {
         start_mono_time_ts: now,
         end_mono_time_ts: now,
@@ -516,17 +563,17 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         packets: 1,
         eth_protocol: p.eth_protocol,
         flags: p.flags,
-        src_mac: p.src_mac,
-        dst_mac: p.dst_mac,
+        src_mac: [macs[6], macs[7], macs[8], macs[9], macs[10], macs[11]],
+        dst_mac: [macs[0], macs[1], macs[2], macs[3], macs[4], macs[5]],
         if_index_first_seen: ifindex,
         sampling,
         direction_first_seen: direction,
         dscp: p.dscp,
         ..FlowMetrics::default()
     };
-    match AGGREGATED_FLOWS.insert(&id, &m, u64::from(BPF_NOEXIST)) {
+    match AGGREGATED_FLOWS.insert(id, &m, u64::from(BPF_NOEXIST)) {
         Ok(()) => {}
-        Err(e) if e == -EEXIST => match AGGREGATED_FLOWS.get_ptr_mut(&id) {
+        Err(e) if e == -EEXIST => match AGGREGATED_FLOWS.get_ptr_mut(id) {
             Some(m) => update(m, ifindex, direction, len, &p, sampling, now),
             None => count(counters::HASHMAP_FAIL_UPDATE_FLOW),
         },
@@ -676,17 +723,26 @@ const AF_INET6: u16 = 10;
 /// the largest smoothed RTT (`srtt_us >> 3`, in ns).
 #[btf_tracepoint(function = "tcp_probe")]
 pub fn tcp_probe_rtt(ctx: BtfTracePointContext) -> i32 {
-    let _ = rtt(&ctx);
+    let _ = rtt(ctx.arg(0));
     0
 }
 
+/// FlowRTT, preferred variant: `fentry` on `tcp_rcv_established(sk, skb)`, the function that
+/// fires `tcp_probe`, so the socket, the key and the value are the same as the tracepoint's.
+/// Kernels in lockdown refuse to load it; user space then falls back to [`tcp_probe_rtt`].
+#[fentry(function = "tcp_rcv_established")]
+pub fn tcp_rcv_fentry_rtt(ctx: FEntryContext) -> i32 {
+    let _ = rtt(ctx.arg(0));
+    0
+}
+
+/// Reads the smoothed RTT of socket `sk` and keeps the largest per flow (received direction).
 #[inline(always)]
-fn rtt(ctx: &BtfTracePointContext) -> Option<()> {
+fn rtt(sk: *const u8) -> Option<()> {
     let srtt_off = OFF_TCP_SRTT_US.load();
-    if srtt_off == 0 {
+    if srtt_off == 0 || sk.is_null() {
         return None;
     }
-    let sk: *const u8 = ctx.arg(0);
     let family: u16 = kread(sk, OFF_SKC_FAMILY.load())?;
     let mut id = FlowId::default();
     let eth_protocol = match family {
@@ -781,41 +837,39 @@ fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
     let nh: u16 = kread(skb, OFF_SKB_NETWORK_HEADER.load())?;
     let len: u32 = kread(skb, OFF_SKB_LEN.load())?;
     let net = head.wrapping_add(nh as usize);
-    let first: u8 = kread(net, 0)?;
-    let mut id = FlowId::default();
-    let (proto, l4, eth_protocol) = match first >> 4 {
+    // One read covers an IPv6 header or an IPv4 header and what follows it (the skb head has
+    // tail room and `skb_shared_info` after the data); a failed read retries at IPv4 size.
+    let ip: [u32; 10] = match kread::<[u32; 10]>(net, 0) {
+        Some(h) => h,
+        None => {
+            let h: [u32; 5] = kread(net, 0)?;
+            [h[0], h[1], h[2], h[3], h[4], 0, 0, 0, 0, 0]
+        }
+    };
+    let mut key = KeyBuf::default();
+    let (proto, l4, eth_protocol) = match (ip[0] as u8) >> 4 {
         4 => {
-            let ip: [u8; 20] = kread(net, 0)?;
-            id.src_ip[10] = 0xff;
-            id.src_ip[11] = 0xff;
-            id.dst_ip[10] = 0xff;
-            id.dst_ip[11] = 0xff;
-            id.src_ip[12] = ip[12];
-            id.src_ip[13] = ip[13];
-            id.src_ip[14] = ip[14];
-            id.src_ip[15] = ip[15];
-            id.dst_ip[12] = ip[16];
-            id.dst_ip[13] = ip[17];
-            id.dst_ip[14] = ip[18];
-            id.dst_ip[15] = ip[19];
+            key.set_u32(2, V4_MAPPED_PREFIX);
+            key.set_u32(3, ip[3]);
+            key.set_u32(6, V4_MAPPED_PREFIX);
+            key.set_u32(7, ip[4]);
             (
-                ip[9],
+                (ip[2] >> 8) as u8,
                 net.wrapping_add(((ip[0] & 0x0f) as usize) * 4),
                 ETH_P_IP,
             )
         }
         6 => {
-            let ip: [u8; 40] = kread(net, 0)?;
             let mut i = 0;
-            while i < 16 {
-                id.src_ip[i] = ip[8 + i];
-                id.dst_ip[i] = ip[24 + i];
+            while i < 8 {
+                key.set_u32(i, ip[2 + i]);
                 i += 1;
             }
-            (ip[6], net.wrapping_add(40), ETH_P_IPV6)
+            ((ip[1] >> 16) as u8, net.wrapping_add(40), ETH_P_IPV6)
         }
         _ => return None,
     };
+    let id = &mut key.id;
     id.transport_protocol = proto;
     let mut flags = 0;
     match proto {
@@ -846,7 +900,7 @@ fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
     let len16 = if len > 0xffff { 0xffff } else { len as u16 };
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
-    if let Some(m) = AGGREGATED_FLOWS_PKT_DROP.get_ptr_mut(&id) {
+    if let Some(m) = AGGREGATED_FLOWS_PKT_DROP.get_ptr_mut(&key.id) {
         // SAFETY: per-CPU value of this CPU, valid for this run.
         let m = unsafe { &mut *m };
         m.end_mono_time_ts = now;
@@ -867,7 +921,7 @@ fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
             latest_state: state,
             pad: [0; 3],
         };
-        let _ = AGGREGATED_FLOWS_PKT_DROP.insert(&id, &m, 0);
+        let _ = AGGREGATED_FLOWS_PKT_DROP.insert(&key.id, &m, 0);
     }
     Some(())
 }

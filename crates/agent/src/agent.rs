@@ -5,9 +5,9 @@ use crate::config::Config;
 use crate::convert::{Clock, Enrichment, FlowBatch};
 use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
-use crate::metrics::{HookStatus, InterfaceStatus, Metrics};
+use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
 use crate::netns::in_netns;
-use crate::tracer::{AttachKind, FlowMaps, HookState, Tracer, TracerError};
+use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
 use netobserv_agent_common::{FlowId, counters};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -80,6 +80,7 @@ fn feature_hooks(
     cfg: &Config,
     attached: &[(String, AttachKind)],
     rtt: &HookState,
+    rtt_off: &[MethodOff],
     drops: &HookState,
 ) -> Vec<HookStatus> {
     let mut kinds: Vec<&str> = attached
@@ -98,6 +99,7 @@ fn feature_hooks(
         reason: attached
             .is_empty()
             .then(|| "no selected interface is up yet".to_string()),
+        ..HookStatus::default()
     };
     let off = |hook: &str, enabled: bool, var: &str| HookStatus {
         hook: hook.into(),
@@ -108,12 +110,14 @@ fn feature_hooks(
         } else {
             format!("disabled ({var} is false)")
         }),
+        ..HookStatus::default()
     };
     let unavailable = |hook: &str, why: &str| HookStatus {
         hook: hook.into(),
         active: false,
         mode: None,
         reason: Some(why.into()),
+        ..HookStatus::default()
     };
     vec![
         flow,
@@ -122,13 +126,15 @@ fn feature_hooks(
                 hook: "PacketDrop".into(),
                 active: true,
                 mode: Some((*mode).into()),
-                reason: None,
+                method: Some(format!("{mode}/kfree_skb")),
+                ..HookStatus::default()
             },
             HookState::Off(why) => HookStatus {
                 hook: "PacketDrop".into(),
                 active: false,
                 mode: None,
                 reason: Some(why.clone()),
+                ..HookStatus::default()
             },
         },
         off(
@@ -136,24 +142,7 @@ fn feature_hooks(
             cfg.enable_dns_tracking,
             "ENABLE_DNS_TRACKING",
         ),
-        match rtt {
-            HookState::Active(mode) => HookStatus {
-                hook: "FlowRTT".into(),
-                active: true,
-                mode: Some((*mode).into()),
-                reason: Some(
-                    "tp_btf/tcp_probe reads the same srtt as upstream's fentry, which locked-down \
-                     kernels refuse; no fentry variant is built"
-                        .into(),
-                ),
-            },
-            HookState::Off(why) => HookStatus {
-                hook: "FlowRTT".into(),
-                active: false,
-                mode: None,
-                reason: Some(why.clone()),
-            },
-        },
+        rtt_status(rtt, rtt_off),
         unavailable(
             "NetworkEvents",
             "needs a kprobe on psample_sample_packet; not implemented",
@@ -169,9 +158,58 @@ fn feature_hooks(
     ]
 }
 
+/// The FlowRTT row: active method, and why each other method is off (e.g. fentry refused by a
+/// locked-down kernel, with the load error).
+fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
+    let methods_off = off
+        .iter()
+        .map(|o| MethodOffStatus {
+            method: o.method.into(),
+            mode: o.method.split('/').next().unwrap_or(o.method).into(),
+            reason: o.reason.clone(),
+        })
+        .collect();
+    match rtt {
+        HookState::Active(mode) => {
+            let method = [crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF]
+                .into_iter()
+                .find(|m| m.mode == *mode)
+                .map_or_else(|| (*mode).to_string(), |m| m.name.to_string());
+            let reason = (!off.is_empty()).then(|| {
+                off.iter()
+                    .map(|o| o.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            HookStatus {
+                hook: "FlowRTT".into(),
+                active: true,
+                mode: Some((*mode).into()),
+                reason,
+                method: Some(method),
+                methods_off,
+            }
+        }
+        HookState::Off(why) => HookStatus {
+            hook: "FlowRTT".into(),
+            active: false,
+            mode: None,
+            reason: Some(why.clone()),
+            method: None,
+            methods_off,
+        },
+    }
+}
+
 fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     let attached = tracer.attached();
-    metrics.set_hooks(feature_hooks(cfg, &attached, &tracer.rtt, &tracer.drops));
+    metrics.set_hooks(feature_hooks(
+        cfg,
+        &attached,
+        &tracer.rtt,
+        &tracer.rtt_methods_off,
+        &tracer.drops,
+    ));
     metrics.set_interfaces(
         attached
             .iter()

@@ -19,6 +19,12 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
+/// A reason fit for a label value: first line, at most 160 characters.
+fn short_reason(reason: &str) -> String {
+    let line = reason.lines().next().unwrap_or_default();
+    line.chars().take(160).collect()
+}
+
 /// Every metric of the agent. Counters are cheap clones sharing their value, so tasks keep
 /// their own handles.
 pub struct Metrics {
@@ -51,13 +57,15 @@ pub struct Metrics {
     pub interface_events: Family<Labels, Counter>,
     /// 1 per active hook, 0 per inactive one, labelled with the attach mode.
     pub hook_active: Family<Labels, Gauge>,
+    /// 1 per attach method a hook does not use, labelled with why.
+    pub hook_method_off: Family<Labels, Gauge>,
     /// Duration of draining the flow map.
     pub drain_duration: Histogram,
     status: Mutex<Status>,
 }
 
 /// One row of `/status`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct HookStatus {
     /// Feature or hook name (`FlowCapture`, `PacketDrop`, `DNSTracking`, `FlowRTT`, ...).
     pub hook: String,
@@ -66,9 +74,26 @@ pub struct HookStatus {
     /// How it is attached when active (`tcx`, `tc`, `tcx+tc`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    /// Why it is off, when it is.
+    /// Why it is off, when it is (or, when active, why the preferred method is not the one used).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Full attach method when active (`tp_btf/tcp_probe`, `fentry/tcp_rcv_established`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Other attach methods of this hook that are not in use, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods_off: Vec<MethodOffStatus>,
+}
+
+/// An attach method a hook does not use, in `/status`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MethodOffStatus {
+    /// Full method (`fentry/tcp_rcv_established`).
+    pub method: String,
+    /// Short mode (`fentry`), as in the `mode` label of `hook_active`.
+    pub mode: String,
+    /// Why it is not in use (contains the kernel's load error when it failed).
+    pub reason: String,
 }
 
 /// The `/status` document.
@@ -173,6 +198,12 @@ impl Metrics {
             "1 when a hook is active, 0 when off",
             hook_active.clone(),
         );
+        let hook_method_off = Family::<Labels, Gauge>::default();
+        registry.register(
+            "hook_method_off",
+            "1 per attach method a hook does not use, with the reason (first line, shortened)",
+            hook_method_off.clone(),
+        );
         let drain_duration = Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]);
         registry.register(
             "lookup_and_delete_map_duration_seconds",
@@ -195,6 +226,7 @@ impl Metrics {
             attached_interfaces,
             interface_events,
             hook_active,
+            hook_method_off,
             drain_duration,
             status: Mutex::new(Status::default()),
         }
@@ -239,6 +271,18 @@ impl Metrics {
             self.hook_active
                 .get_or_create(&labels(&[("hook", &h.hook), ("mode", &mode)]))
                 .set(i64::from(h.active));
+            for o in &h.methods_off {
+                self.hook_active
+                    .get_or_create(&labels(&[("hook", &h.hook), ("mode", &o.mode)]))
+                    .set(0);
+                self.hook_method_off
+                    .get_or_create(&labels(&[
+                        ("hook", &h.hook),
+                        ("method", &o.method),
+                        ("reason", &short_reason(&o.reason)),
+                    ]))
+                    .set(1);
+            }
         }
         self.status
             .lock()
@@ -321,6 +365,7 @@ mod tests {
             active: false,
             mode: None,
             reason: Some("off".into()),
+            ..HookStatus::default()
         }]);
         let text = m.encode();
         assert!(text.contains("ebpf_agent_evictions_total 1"), "{text}");
@@ -333,5 +378,46 @@ mod tests {
             "{text}"
         );
         assert_eq!(m.dropped_total(), 3);
+    }
+
+    #[test]
+    fn methods_off_show_in_status_and_metrics() {
+        let m = Metrics::new("ebpf_agent_");
+        m.set_hooks(vec![HookStatus {
+            hook: "FlowRTT".into(),
+            active: true,
+            mode: Some("tp_btf".into()),
+            method: Some("tp_btf/tcp_probe".into()),
+            reason: Some("fentry is off".into()),
+            methods_off: vec![MethodOffStatus {
+                method: "fentry/tcp_rcv_established".into(),
+                mode: "fentry".into(),
+                reason: "EPERM\nverifier log".into(),
+            }],
+        }]);
+        let text = m.encode();
+        assert!(
+            text.contains("ebpf_agent_hook_active{hook=\"FlowRTT\",mode=\"tp_btf\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ebpf_agent_hook_active{hook=\"FlowRTT\",mode=\"fentry\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ebpf_agent_hook_method_off{hook=\"FlowRTT\",method=\"fentry/tcp_rcv_established\",reason=\"EPERM\"} 1"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_string(&m.status().hooks).unwrap();
+        assert!(
+            json.starts_with("[{\"hook\":\"FlowRTT\",\"active\":true,\"mode\":\"tp_btf\""),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"methods_off\":[{\"method\":\"fentry/tcp_rcv_established\""),
+            "{json}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use aya::maps::{
     HashMap as BpfHashMap, LpmTrie, Map, MapData, PerCpuArray, PerCpuValues, lpm_trie::Key,
 };
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
-use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
+use aya::programs::{BtfTracePoint, FEntry, LinkOrder, SchedClassifier, TcAttachType};
 use aya::{Btf, Ebpf, EbpfLoader};
 use netobserv_agent_common::{
     AdditionalMetrics, DnsFlowId, DnsMetrics, FilterValue, FlowId, FlowMetrics, PktDropMetrics,
@@ -103,11 +103,78 @@ pub enum HookState {
     Off(String),
 }
 
+/// An attach method of a hook that is not in use, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodOff {
+    /// Method, e.g. `fentry/tcp_rcv_established`.
+    pub method: &'static str,
+    /// Why it is not in use (the load/attach error, or that another method is active).
+    pub reason: String,
+}
+
+/// One way of attaching a hook: short mode (`/status` `mode`, metric label) and full name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method {
+    /// Short mode, e.g. `fentry`.
+    pub mode: &'static str,
+    /// Program type and attach point, e.g. `fentry/tcp_rcv_established`.
+    pub name: &'static str,
+}
+
+/// FlowRTT on `fentry/tcp_rcv_established` (preferred, as upstream).
+pub const RTT_FENTRY: Method = Method {
+    mode: "fentry",
+    name: "fentry/tcp_rcv_established",
+};
+/// FlowRTT on `tp_btf/tcp_probe` (fallback: works where fentry is refused, e.g. lockdown).
+pub const RTT_TP_BTF: Method = Method {
+    mode: "tp_btf",
+    name: "tp_btf/tcp_probe",
+};
+
+/// Tries `methods` in order and keeps the first one `try_method` loads and attaches. Returns the
+/// hook state and, for every other method, why it is not in use. A failure is never fatal.
+pub fn choose_method(
+    methods: &[Method],
+    mut try_method: impl FnMut(Method) -> Result<(), String>,
+) -> (HookState, Vec<MethodOff>) {
+    let mut off = Vec::new();
+    let mut active: Option<Method> = None;
+    for m in methods {
+        if let Some(a) = active {
+            off.push(MethodOff {
+                method: m.name,
+                reason: format!("not needed: {} is active", a.name),
+            });
+            continue;
+        }
+        match try_method(*m) {
+            Ok(()) => active = Some(*m),
+            Err(e) => off.push(MethodOff {
+                method: m.name,
+                reason: format!("{} could not be loaded/attached: {e}", m.name),
+            }),
+        }
+    }
+    let state = match active {
+        Some(m) => HookState::Active(m.mode),
+        None => HookState::Off(
+            off.iter()
+                .map(|o| o.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    (state, off)
+}
+
 /// The loaded object: programs to attach and the maps user space reads.
 pub struct Tracer {
     ebpf: Ebpf,
     /// FlowRTT hook state.
     pub rtt: HookState,
+    /// FlowRTT attach methods not in use, and why.
+    pub rtt_methods_off: Vec<MethodOff>,
     /// PacketDrop hook state.
     pub drops: HookState,
     mode: AttachMode,
@@ -202,19 +269,36 @@ impl Tracer {
                 if drops_wanted { cfg.cache_max_flows } else { 1 },
             )
             .load(EBPF_OBJECT)?;
+        let mut rtt_methods_off = Vec::new();
         if matches!(rtt, HookState::Active(_)) {
-            // A hook that cannot load never stops the agent: it is reported instead.
-            if let Err(e) = load_btf_hook(
-                &mut ebpf,
-                btf.as_ref(),
-                programs::TCP_PROBE_RTT,
-                "tcp_probe",
-            ) {
-                tracing::warn!(error = %e, "FlowRTT hook unavailable");
-                rtt = HookState::Off(format!("tp_btf/tcp_probe could not be attached: {e}"));
-            } else {
-                tracing::info!("FlowRTT hook attached on tp_btf/tcp_probe");
+            // Chosen at run time: fentry first, tp_btf when the kernel refuses it. A hook that
+            // cannot load never stops the agent: it is reported instead.
+            let (state, off) = choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| {
+                if m == RTT_FENTRY {
+                    load_fentry_hook(
+                        &mut ebpf,
+                        btf.as_ref(),
+                        programs::TCP_RCV_FENTRY_RTT,
+                        "tcp_rcv_established",
+                    )
+                } else {
+                    load_btf_hook(
+                        &mut ebpf,
+                        btf.as_ref(),
+                        programs::TCP_PROBE_RTT,
+                        "tcp_probe",
+                    )
+                }
+            });
+            for o in &off {
+                tracing::info!(method = o.method, reason = %o.reason, "FlowRTT method off");
             }
+            match &state {
+                HookState::Active(mode) => tracing::info!(mode, "FlowRTT hook attached"),
+                HookState::Off(why) => tracing::warn!(reason = %why, "FlowRTT hook unavailable"),
+            }
+            rtt = state;
+            rtt_methods_off = off;
         }
         if drops_wanted {
             if let Err(e) = load_btf_hook(
@@ -295,6 +379,7 @@ impl Tracer {
             Self {
                 ebpf,
                 rtt,
+                rtt_methods_off,
                 drops,
                 mode: cfg.tc_attach_mode,
                 direction: cfg.direction,
@@ -484,9 +569,39 @@ fn load_btf_hook(
         .ok_or("program missing from the object")?
         .try_into()
         .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    prog.load(tracepoint, btf).map_err(|e| e.to_string())?;
-    prog.attach().map_err(|e| e.to_string())?;
+    prog.load(tracepoint, btf).map_err(|e| error_text(&e))?;
+    prog.attach().map_err(|e| error_text(&e))?;
     Ok(())
+}
+
+fn load_fentry_hook(
+    ebpf: &mut Ebpf,
+    btf: Option<&Btf>,
+    program: &str,
+    function: &str,
+) -> Result<(), String> {
+    let btf = btf.ok_or("no kernel BTF")?;
+    let prog: &mut FEntry = ebpf
+        .program_mut(program)
+        .ok_or("program missing from the object")?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+    prog.load(function, btf).map_err(|e| error_text(&e))?;
+    if let Err(e) = prog.attach() {
+        // Loaded but not attachable: release it so only the fallback stays.
+        let _ = prog.unload();
+        return Err(error_text(&e));
+    }
+    Ok(())
+}
+
+/// A load/attach error as one line, without the empty verifier log a refused load carries.
+fn error_text(e: &aya::programs::ProgramError) -> String {
+    let s = e.to_string();
+    let s = s.trim_end();
+    s.strip_suffix("Verifier output:")
+        .map_or(s, str::trim_end)
+        .to_string()
 }
 
 fn program_filters(ebpf: &mut Ebpf, cfg: &Config) -> Result<(), TracerError> {
@@ -711,5 +826,69 @@ impl FlowMaps {
             *slot = sum;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fentry_failure_falls_back_to_tp_btf() {
+        let mut tried = Vec::new();
+        let (state, off) = choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| {
+            tried.push(m.mode);
+            if m == RTT_FENTRY {
+                Err(
+                    "the BPF_PROG_LOAD syscall returned Operation not permitted (os error 1)"
+                        .into(),
+                )
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(tried, ["fentry", "tp_btf"]);
+        assert_eq!(state, HookState::Active("tp_btf"));
+        assert_eq!(off.len(), 1);
+        assert_eq!(off[0].method, "fentry/tcp_rcv_established");
+        assert!(off[0].reason.contains("Operation not permitted"), "{off:?}");
+    }
+
+    #[test]
+    fn fentry_success_skips_tp_btf() {
+        let mut tried = Vec::new();
+        let (state, off) = choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| {
+            tried.push(m.mode);
+            Ok(())
+        });
+        assert_eq!(
+            tried,
+            ["fentry"],
+            "the fallback is not loaded when fentry works"
+        );
+        assert_eq!(state, HookState::Active("fentry"));
+        assert_eq!(
+            off,
+            [MethodOff {
+                method: "tp_btf/tcp_probe",
+                reason: "not needed: fentry/tcp_rcv_established is active".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn every_method_failing_turns_the_hook_off_without_error() {
+        let (state, off) =
+            choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| Err(format!("no {}", m.mode)));
+        assert_eq!(off.len(), 2);
+        match state {
+            HookState::Off(why) => {
+                assert!(
+                    why.contains("no fentry") && why.contains("no tp_btf"),
+                    "{why}"
+                );
+            }
+            HookState::Active(m) => panic!("active via {m}"),
+        }
     }
 }

@@ -469,6 +469,102 @@ async fn binary_detaches_everything_on_sigterm() {
     );
 }
 
+/// FlowRTT picks its attach method at run time: fentry first, `tp_btf/tcp_probe` when the
+/// kernel refuses fentry (this machine's lockdown returns EPERM). The agent starts anyway,
+/// reports why fentry is off, and a TCP transfer still carries an RTT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtt_falls_back_to_tp_btf_when_fentry_is_refused() {
+    require_root();
+    let pair = NetPair::new();
+    let collector = TestCollector::start(0).await;
+    let mut cfg = config(&pair, collector.port);
+    cfg.interfaces = vec![NameMatcher::Exact(pair.veth_a.clone())];
+    cfg.enable_rtt = true;
+    let agent = Agent::start(cfg)
+        .await
+        .expect("agent starts despite fentry failing");
+    wait_attached(&agent, &pair.veth_a).await;
+
+    let status = agent.metrics().status();
+    let rtt = status.hooks.iter().find(|h| h.hook == "FlowRTT").unwrap();
+    assert!(rtt.active, "{rtt:?}");
+    assert_eq!(rtt.mode.as_deref(), Some("tp_btf"), "{rtt:?}");
+    assert_eq!(rtt.method.as_deref(), Some("tp_btf/tcp_probe"), "{rtt:?}");
+    let fentry = rtt
+        .methods_off
+        .iter()
+        .find(|m| m.method == "fentry/tcp_rcv_established")
+        .unwrap_or_else(|| panic!("fentry not reported: {rtt:?}"));
+    assert!(
+        fentry.reason.contains("BPF_PROG_LOAD") && fentry.reason.contains("os error"),
+        "the reason carries the load error: {fentry:?}"
+    );
+    assert!(
+        rtt.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("BPF_PROG_LOAD"),
+        "{rtt:?}"
+    );
+    let addr = agent.metrics_addr().expect("metrics server");
+    let json = http_get(addr, "/status");
+    assert!(
+        json.contains("\"hook\":\"FlowRTT\",\"active\":true,\"mode\":\"tp_btf\""),
+        "{json}"
+    );
+    let text = http_get(addr, "/metrics");
+    assert!(
+        text.contains("ebpf_agent_hook_active{hook=\"FlowRTT\",mode=\"tp_btf\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ebpf_agent_hook_active{hook=\"FlowRTT\",mode=\"fentry\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ebpf_agent_hook_method_off{hook=\"FlowRTT\",method=\"fentry/tcp_rcv_established\""
+        ),
+        "{text}"
+    );
+
+    // TCP: 200 kB through nc.
+    let b = pair.ip_b;
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", &pair.ns_b, "nc", "-l", "5211"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let client = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "head -c 200000 /dev/zero | ip netns exec {} nc -N -w 5 {b} 5211",
+                pair.ns_a
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(client.success(), "TCP client failed");
+    let _ = server.wait();
+    agent.shutdown().await.expect("clean shutdown");
+
+    let records = collector.snapshot();
+    let rtt = records
+        .iter()
+        .filter(|r| {
+            let t = r.transport.as_ref().unwrap();
+            t.protocol == 6 && (t.src_port == 5211 || t.dst_port == 5211)
+        })
+        .filter_map(|r| r.time_flow_rtt.as_ref())
+        .map(|d| d.seconds as u64 * 1_000_000_000 + d.nanos as u64)
+        .max()
+        .unwrap_or(0);
+    assert!(rtt > 0, "TimeFlowRttNs is 0 with the tp_btf fallback");
+    assert!(rtt < 1_000_000_000, "RTT on a veth below 1 s: {rtt}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nft_drop_yields_packet_drop_fields() {
     require_root();

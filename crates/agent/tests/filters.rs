@@ -16,6 +16,9 @@ use netobserv_agent_common::{FlowId, FlowMetrics, tcp_flags};
 fn run_with_rules(rules: &str, traffic: impl FnOnce(&NetPair)) -> Vec<(FlowId, FlowMetrics)> {
     require_root();
     let pair = NetPair::new();
+    // Resolve the peer's MAC before the programs attach, so the first test datagram does not sit
+    // in the ARP queue (and cannot be late for the map drain below).
+    ns_run(&pair.ns_a, &["ping", "-c", "1", "-W", "2", pair.ip_b]);
     let cfg = Config {
         target_host: "127.0.0.1".into(),
         target_port: 1,
@@ -28,6 +31,8 @@ fn run_with_rules(rules: &str, traffic: impl FnOnce(&NetPair)) -> Vec<(FlowId, F
         .unwrap()
         .expect("attach");
     traffic(&pair);
+    // The first datagram to a fresh peer waits for ARP and leaves asynchronously: let it go out.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let flows = maps.drain().unwrap();
     in_netns(Some(&pair.path_a()), || tracer.detach_all()).unwrap();
     flows
@@ -123,7 +128,14 @@ fn port_rules_single_range_and_pair() {
             udp(p, kept);
             udp(p, dropped);
         });
-        assert!(has(&flows, |k| k.dst_port == kept), "{rule}: {kept} kept");
+        assert!(
+            has(&flows, |k| k.dst_port == kept),
+            "{rule}: {kept} kept; flows: {:?}",
+            flows
+                .iter()
+                .map(|(k, m)| (k.src_port, k.dst_port, k.transport_protocol, m.packets))
+                .collect::<Vec<_>>()
+        );
         assert!(
             !has(&flows, |k| k.dst_port == dropped),
             "{rule}: {dropped} dropped"
