@@ -84,11 +84,5 @@ fi
 # The end-to-end test has a real Prometheus scrape the pipeline's /metrics.
 if ! need_cmd prometheus; then
     echo "prerequisites: installing prometheus (the pipeline's end-to-end test scrapes with it)"
-    if ! apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus >/dev/null 2>&1; then
-        apt-get -o DPkg::Lock::Timeout=600 update >/dev/null
-        apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus >/dev/null || {
-            echo "prerequisites: could not install prometheus with apt-get" >&2
-            exit 1
-        }
-    fi
+    apt_install --no-install-recommends prometheus
 fi
