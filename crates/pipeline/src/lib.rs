@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod dynamic;
 pub mod encode;
 pub mod fields;
 pub mod ingest;

@@ -6,6 +6,7 @@
 //! refused with the stage and type named, rather than run half-way.
 
 use netobserv_pipeline::config::Config;
+use netobserv_pipeline::dynamic::{self, DynamicSource};
 use netobserv_pipeline::ingest::read_json_lines;
 use netobserv_pipeline::runtime::Pipeline;
 use std::io::BufReader;
@@ -26,12 +27,14 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let (mut config_path, mut metrics_out, mut metrics_address) = (None, None, None);
+    let (mut config_path, mut metrics_out, mut metrics_address, mut dynamic_file) =
+        (None, None, None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => config_path = args.next(),
             "--metrics-out" => metrics_out = args.next(),
             "--metrics-address" => metrics_address = args.next(),
+            "--dynamic-file" => dynamic_file = args.next(),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -42,7 +45,23 @@ fn run() -> Result<(), String> {
     let config_path = config_path.ok_or(USAGE)?;
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| format!("cannot read {config_path}: {e}"))?;
-    let config = Config::parse(&text).map_err(|e| e.to_string())?;
+    let mut config = Config::parse(&text).map_err(|e| e.to_string())?;
+    // The dynamic stages (filters, subnet labels, metrics) live apart; the graph is only complete
+    // with them, so failing to read them is fatal at start (and only logged on later refreshes).
+    let dynamic_source = match dynamic_file {
+        Some(path) => Some(DynamicSource::File(path.into())),
+        None => config
+            .dynamic_parameters
+            .as_ref()
+            .and_then(DynamicSource::from_parameters),
+    };
+    let mut dynamic_text = None;
+    if let Some(source) = &dynamic_source {
+        let text = dynamic::read(source).map_err(|e| e.to_string())?;
+        let parsed = Config::parse(&text).map_err(|e| format!("dynamic configuration: {e}"))?;
+        dynamic::merge(&mut config, parsed);
+        dynamic_text = Some(text);
+    }
     let graph = config.check().map_err(|e| e.to_string())?;
     let ingest = config
         .parameters
@@ -71,7 +90,10 @@ fn run() -> Result<(), String> {
             let file = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
             read_json_lines(BufReader::new(file), batch_len, |b| pipeline.process(b))
         }
-        "grpc" => return grpc::run(&ingest, pipeline, metrics_address.as_deref()),
+        "grpc" => {
+            let reload = dynamic_source.zip(dynamic_text);
+            return grpc::run(&ingest, pipeline, metrics_address.as_deref(), reload);
+        }
         other => {
             return Err(format!(
                 "stage `{}`: ingest type `{other}` is not supported by this pipeline yet",
@@ -99,6 +121,8 @@ fn run() -> Result<(), String> {
 
 /// Long-running mode: serve the agents over gRPC until SIGTERM / Ctrl-C, then drain and exit.
 mod grpc {
+    use netobserv_pipeline::config::Config;
+    use netobserv_pipeline::dynamic::{self, DynamicSource};
     use netobserv_pipeline::ingest::grpc::GrpcIngest;
     use netobserv_pipeline::runtime::Pipeline;
     use netobserv_pipeline::server::{MetricsServer, MetricsState};
@@ -110,10 +134,14 @@ mod grpc {
     /// Default port of the pipeline's metrics endpoint, as upstream.
     const DEFAULT_METRICS_PORT: u16 = 9102;
 
+    /// How often the dynamic configuration is re-read.
+    const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
     pub fn run(
         ingest: &serde_json::Value,
         mut pipeline: Pipeline,
         metrics_address: Option<&str>,
+        reload: Option<(DynamicSource, String)>,
     ) -> Result<(), String> {
         let port = ingest
             .pointer("/grpc/port")
@@ -171,8 +199,27 @@ mod grpc {
                 "netobserv-pipeline: gRPC ingest listening on {}, metrics on http://{}/metrics",
                 ingest.local_addr, metrics.local_addr
             );
+            let (changes_tx, changes) = std::sync::mpsc::channel::<String>();
+            if let Some((source, current)) = reload {
+                dynamic::spawn_poller(source, current, RELOAD_INTERVAL, changes_tx)
+                    .map_err(|e| format!("cannot start the dynamic configuration poller: {e}"))?;
+            }
             let worker = std::thread::spawn(move || {
                 while let Some(batch) = rx.blocking_recv() {
+                    // Swap in new dynamic stages between two batches, never in the middle of one.
+                    while let Ok(text) = changes.try_recv() {
+                        match Config::parse(&text).map_err(|e| e.to_string()).and_then(|d| {
+                            pipeline.reload(&d).map_err(|e| e.to_string())
+                        }) {
+                            Ok(stages) => eprintln!(
+                                "netobserv-pipeline: dynamic configuration reloaded: {}",
+                                stages.join(", ")
+                            ),
+                            Err(err) => eprintln!(
+                                "netobserv-pipeline: dynamic configuration refused, keeping the running stages: {err}"
+                            ),
+                        }
+                    }
                     pipeline.process(batch);
                 }
                 pipeline

@@ -198,6 +198,57 @@ impl Pipeline {
         self.stats
     }
 
+    /// Rebuilds the stages a new dynamic document defines (transforms and Prometheus encoders of
+    /// the running graph) and swaps them in. Everything is built before anything is swapped: on
+    /// any error the running stages stay as they were.
+    pub fn reload(&mut self, dynamic: &Config) -> Result<Vec<String>, PipelineError> {
+        let mut transforms = Vec::new();
+        let mut encoders = Vec::new();
+        for p in &dynamic.parameters {
+            let fail = |source| PipelineError::Stage {
+                stage: p.name.clone(),
+                source,
+            };
+            match (self.nodes.get(&p.name), &p.transform, &p.encode) {
+                (Some(Node::Transform(_)), Some(t), None) => {
+                    transforms.push((p.name.clone(), transform::build(t).map_err(fail)?));
+                }
+                (Some(Node::Sink(Sink::Prom(_))), None, Some(encode)) => {
+                    let (kind, body) = typed(encode, &p.name)?;
+                    if kind != "prom" {
+                        return Err(fail(BuildError::Invalid(format!(
+                            "a prom stage cannot become `{kind}` without a restart"
+                        ))));
+                    }
+                    let config: PromEncode = serde_json::from_value(body)
+                        .map_err(|e| fail(BuildError::Invalid(format!("prom: {e}"))))?;
+                    encoders.push((p.name.clone(), PromEncoder::new(&config).map_err(fail)?));
+                }
+                _ => {
+                    return Err(fail(BuildError::Invalid(
+                        "only the transform and prom stages of the running graph can be reloaded"
+                            .into(),
+                    )));
+                }
+            }
+        }
+        let mut reloaded = Vec::new();
+        for (name, transformer) in transforms {
+            self.nodes
+                .insert(name.clone(), Node::Transform(transformer));
+            reloaded.push(name);
+        }
+        for (name, encoder) in encoders {
+            if let Some(Node::Sink(Sink::Prom(shared))) = self.nodes.get(&name)
+                && let Ok(mut current) = shared.lock()
+            {
+                *current = encoder;
+                reloaded.push(name);
+            }
+        }
+        Ok(reloaded)
+    }
+
     /// Pushes one batch from the ingest stage through the graph.
     pub fn process(&mut self, batch: Vec<Record>) {
         self.stats.ingested += batch.len() as u64;

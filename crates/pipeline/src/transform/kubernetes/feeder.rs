@@ -79,7 +79,9 @@ pub fn start_feeder(settings: &KubeSettings, index: &SharedIndex) -> Result<(), 
     }
 }
 
-async fn connect(path: &str) -> Result<Client, FeedError> {
+/// A client for the cluster of `path` (a kubeconfig; empty means in-cluster or the default
+/// kubeconfig), checked by asking the server for its version.
+pub(crate) async fn connect(path: &str) -> Result<Client, FeedError> {
     let config = if path.is_empty() {
         Config::infer()
             .await

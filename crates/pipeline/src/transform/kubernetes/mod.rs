@@ -7,6 +7,7 @@
 mod feeder;
 mod index;
 
+pub(crate) use feeder::connect;
 pub use feeder::{FeedError, start_feeder};
 pub use index::{
     IndexSettings, Indexed, Kind, KubeIndex, KubeInfo, NETWORK_STATUS_ANNOTATION,
