@@ -123,7 +123,7 @@ fn run() -> Result<(), String> {
 mod grpc {
     use netobserv_pipeline::config::Config;
     use netobserv_pipeline::dynamic::{self, DynamicSource};
-    use netobserv_pipeline::ingest::grpc::GrpcIngest;
+    use netobserv_pipeline::ingest::grpc::{GrpcIngest, GrpcTls};
     use netobserv_pipeline::runtime::Pipeline;
     use netobserv_pipeline::server::{MetricsServer, MetricsState};
     use std::net::SocketAddr;
@@ -153,6 +153,24 @@ mod grpc {
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(100)
             .max(1) as usize;
+        let path = |key: &str| {
+            ingest
+                .pointer(&format!("/grpc/{key}"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let tls = match (path("certPath"), path("keyPath")) {
+            (cert, key) if cert.is_empty() && key.is_empty() => None,
+            (cert, key) if cert.is_empty() || key.is_empty() => {
+                return Err("grpc ingest TLS needs both `certPath` and `keyPath`".into());
+            }
+            (cert_path, key_path) => Some(GrpcTls {
+                cert_path,
+                key_path,
+                client_ca_path: path("clientCAPath"),
+            }),
+        };
         let metrics_addr: SocketAddr = metrics_address
             .unwrap_or(&format!("0.0.0.0:{DEFAULT_METRICS_PORT}"))
             .parse()
@@ -165,7 +183,7 @@ mod grpc {
         runtime.block_on(async move {
             let (tx, mut rx) = tokio::sync::mpsc::channel(buffer);
             let addr = SocketAddr::from(([0, 0, 0, 0], port));
-            let ingest = GrpcIngest::start(addr, tx, Duration::from_secs(5))
+            let ingest = GrpcIngest::start_with_tls(addr, tx, Duration::from_secs(5), tls.as_ref())
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let stats = ingest.stats.clone();

@@ -64,6 +64,35 @@ impl pbflow::collector_server::Collector for Collector {
     }
 }
 
+/// TLS of the gRPC ingest (upstream `certPath` / `keyPath` / `clientCAPath`): the agents verify
+/// the server certificate; with a client CA they must also present a certificate (mTLS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrpcTls {
+    /// PEM certificate chain of the server.
+    pub cert_path: String,
+    /// PEM private key of the server.
+    pub key_path: String,
+    /// PEM CA that client certificates must chain to; empty means no client certificate needed.
+    pub client_ca_path: String,
+}
+
+impl GrpcTls {
+    fn server_config(&self) -> std::io::Result<tonic::transport::ServerTlsConfig> {
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))
+        };
+        let identity =
+            tonic::transport::Identity::from_pem(read(&self.cert_path)?, read(&self.key_path)?);
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if !self.client_ca_path.is_empty() {
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(
+                &self.client_ca_path,
+            )?));
+        }
+        Ok(config)
+    }
+}
+
 /// A running gRPC ingest.
 pub struct GrpcIngest {
     /// The bound address (useful with port 0).
@@ -82,6 +111,22 @@ impl GrpcIngest {
         queue: mpsc::Sender<Vec<Record>>,
         queue_wait: Duration,
     ) -> std::io::Result<Self> {
+        Self::start_with_tls(addr, queue, queue_wait, None).await
+    }
+
+    /// [`Self::start`] with TLS (and mTLS when a client CA is given).
+    pub async fn start_with_tls(
+        addr: SocketAddr,
+        queue: mpsc::Sender<Vec<Record>>,
+        queue_wait: Duration,
+        tls: Option<&GrpcTls>,
+    ) -> std::io::Result<Self> {
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder
+                .tls_config(tls.server_config()?)
+                .map_err(|e| std::io::Error::other(format!("gRPC TLS: {e}")))?;
+        }
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let stats = Arc::new(GrpcStats::default());
@@ -95,7 +140,7 @@ impl GrpcIngest {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let task = tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            builder
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
