@@ -234,12 +234,19 @@ impl Agent {
         let maps = Arc::new(Mutex::new(maps));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-        let ecfg = ExporterConfig::new(
+        let mut ecfg = ExporterConfig::new(
             &cfg.target_host,
             cfg.target_port,
             cfg.grpc_message_max_flows,
             cfg.exporter_buffer_length,
         );
+        if !cfg.target_tls_ca_cert_path.is_empty() {
+            ecfg = ecfg.with_tls(exporter::ExporterTls {
+                ca_cert_path: cfg.target_tls_ca_cert_path.clone(),
+                user_cert_path: cfg.target_tls_user_cert_path.clone(),
+                user_key_path: cfg.target_tls_user_key_path.clone(),
+            });
+        }
         // The exporter stops last, after the final eviction at shutdown, hence its own signal.
         let (exporter_stop, exporter_stop_rx) = watch::channel(false);
         let (queue, exporter) = exporter::start(ecfg, metrics.clone(), exporter_stop_rx)?;

@@ -144,6 +144,12 @@ pub struct Config {
     /// namespace (a path like `/run/netns/NAME`). Tests use it to observe a namespace from a
     /// process that stays in the root namespace. `NETOBSERV_NETNS` sets it.
     pub netns: Option<PathBuf>,
+    /// `TARGET_TLS_CA_CERT_PATH`: CA of the collector; set means gRPC over TLS.
+    pub target_tls_ca_cert_path: String,
+    /// `TARGET_TLS_USER_CERT_PATH`: client certificate for mutual TLS.
+    pub target_tls_user_cert_path: String,
+    /// `TARGET_TLS_USER_KEY_PATH`: client key for mutual TLS.
+    pub target_tls_user_key_path: String,
 }
 
 impl Default for Config {
@@ -176,6 +182,9 @@ impl Default for Config {
             dns_tracking_port: 53,
             agent_ip: None,
             netns: None,
+            target_tls_ca_cert_path: String::new(),
+            target_tls_user_cert_path: String::new(),
+            target_tls_user_key_path: String::new(),
         }
     }
 }
@@ -364,6 +373,15 @@ impl Config {
         }
         if let Some(v) = var("NETOBSERV_NETNS") {
             c.netns = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("TARGET_TLS_CA_CERT_PATH") {
+            c.target_tls_ca_cert_path = v;
+        }
+        if let Some(v) = var("TARGET_TLS_USER_CERT_PATH") {
+            c.target_tls_user_cert_path = v;
+        }
+        if let Some(v) = var("TARGET_TLS_USER_KEY_PATH") {
+            c.target_tls_user_key_path = v;
         }
         if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
         {

@@ -9,7 +9,7 @@ use pbflow::{Record, Records};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// One queued unit: ready records, or an eviction converted lazily by the exporter.
 pub enum Batch {
@@ -91,9 +91,18 @@ pub struct ExporterConfig {
     pub min_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
+    /// TLS towards the collector; `None` is plaintext.
+    pub tls: Option<ExporterTls>,
 }
 
 impl ExporterConfig {
+    /// Sends over TLS (the endpoint becomes `https://`).
+    pub fn with_tls(mut self, tls: ExporterTls) -> Self {
+        self.endpoint = self.endpoint.replacen("http://", "https://", 1);
+        self.tls = Some(tls);
+        self
+    }
+
     /// Settings for `host:port` with the given limits and default timings.
     pub fn new(host: &str, port: u16, max_flows: usize, queue_len: usize) -> Self {
         let host = if host.contains(':') && !host.starts_with('[') {
@@ -103,6 +112,7 @@ impl ExporterConfig {
         };
         Self {
             endpoint: format!("http://{host}:{port}"),
+            tls: None,
             max_flows: max_flows.max(1),
             queue_len: queue_len.max(1),
             timeout: Duration::from_secs(10),
@@ -112,12 +122,58 @@ impl ExporterConfig {
     }
 }
 
+/// TLS towards the collector (upstream `TARGET_TLS_CA_CERT_PATH`, `TARGET_TLS_USER_CERT_PATH`,
+/// `TARGET_TLS_USER_KEY_PATH`): the CA that signed the collector's certificate, and an optional
+/// client certificate for mutual TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExporterTls {
+    /// PEM CA file.
+    pub ca_cert_path: String,
+    /// PEM client certificate, for mTLS (with `user_key_path`).
+    pub user_cert_path: String,
+    /// PEM client key, for mTLS.
+    pub user_key_path: String,
+}
+
 /// Error building the exporter.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid collector endpoint {endpoint}: {source}")]
-pub struct ExporterError {
-    endpoint: String,
-    source: tonic::transport::Error,
+pub enum ExporterError {
+    /// The endpoint or its TLS settings are unusable.
+    #[error("invalid collector endpoint {endpoint}: {source}")]
+    Endpoint {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+    /// A TLS file cannot be read.
+    #[error("cannot read {path} (collector TLS): {source}")]
+    TlsFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ExporterTls {
+    fn client_config(&self) -> Result<ClientTlsConfig, ExporterError> {
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|source| ExporterError::TlsFile {
+                path: path.to_string(),
+                source,
+            })
+        };
+        let mut config =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&self.ca_cert_path)?));
+        if !self.user_cert_path.is_empty() && !self.user_key_path.is_empty() {
+            config = config.identity(Identity::from_pem(
+                read(&self.user_cert_path)?,
+                read(&self.user_key_path)?,
+            ));
+        }
+        Ok(config)
+    }
 }
 
 /// Starts the exporter task. It runs until `shutdown` turns true; it then stops retrying, and
@@ -127,11 +183,17 @@ pub fn start(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(ExportQueue, tokio::task::JoinHandle<()>), ExporterError> {
-    let channel = Endpoint::from_shared(cfg.endpoint.clone())
-        .map_err(|source| ExporterError {
-            endpoint: cfg.endpoint.clone(),
-            source,
-        })?
+    let endpoint_error = |source| ExporterError::Endpoint {
+        endpoint: cfg.endpoint.clone(),
+        source,
+    };
+    let mut endpoint = Endpoint::from_shared(cfg.endpoint.clone()).map_err(endpoint_error)?;
+    if let Some(tls) = &cfg.tls {
+        endpoint = endpoint
+            .tls_config(tls.client_config()?)
+            .map_err(endpoint_error)?;
+    }
+    let channel = endpoint
         .connect_timeout(Duration::from_secs(2))
         .timeout(cfg.timeout)
         .connect_lazy();
