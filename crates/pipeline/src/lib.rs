@@ -2,19 +2,23 @@
 //! same `pipeline` + `parameters` document upstream flowlogs-pipeline reads, so the operator's
 //! ConfigMap drives it unchanged.
 //!
-//! What exists so far: the record model ([`record`]), the configuration model with strict
-//! parsing and graph checks ([`config`]), and the per-record transforms ([`transform`]). Ingest
-//! (gRPC), the Loki writer and the Prometheus encoder come next.
+//! Pieces: the record model ([`record`]), strict configuration parsing and graph checks
+//! ([`config`]), ingest ([`ingest`]: gRPC, JSON lines, synthetic) and pbflow decoding
+//! ([`decode`]), per-record transforms ([`transform`]), per-batch extracts ([`extract`]), the
+//! Prometheus encoder ([`encode`]), writers ([`write`]: Loki), and the runtime that connects them
+//! ([`runtime`]).
 
 pub mod config;
 pub mod decode;
 pub mod dynamic;
 pub mod encode;
+pub mod extract;
 pub mod fields;
 pub mod ingest;
 pub mod record;
 pub mod runtime;
 pub mod server;
+pub mod stage_metrics;
 pub mod table;
 pub mod transform;
 pub mod write;

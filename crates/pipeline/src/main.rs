@@ -1,7 +1,7 @@
 //! `netobserv-pipeline --config FILE`: runs a flowlogs-pipeline configuration.
 //!
 //! Supported today: `grpc` ingest (the agents' `pbflow.Collector/Send`), `stdin` and `file`
-//! ingest (JSON lines), `network` / `filter` / `generic` transforms, the `prom` encoder (served on
+//! ingest (JSON lines), `synthetic` ingest (built-in load), `network` / `filter` / `generic` transforms, the `prom` encoder (served on
 //! `/metrics`) and the `stdout` / `none` writers. A configuration that uses anything else is
 //! refused with the stage and type named, rather than run half-way.
 
@@ -75,7 +75,11 @@ fn run() -> Result<(), String> {
         .and_then(|p| p.batcher_max_len)
         .unwrap_or(1000) as usize;
     let mut pipeline =
-        Pipeline::build(&config, || Box::new(std::io::stdout())).map_err(|e| e.to_string())?;
+        // Buffered: the writer flushes once per batch instead of one write(2) per record.
+        Pipeline::build(&config, || {
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
+        })
+        .map_err(|e| e.to_string())?;
     let kind = ingest
         .get("type")
         .and_then(|t| t.as_str())
@@ -90,7 +94,7 @@ fn run() -> Result<(), String> {
             let file = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
             read_json_lines(BufReader::new(file), batch_len, |b| pipeline.process(b))
         }
-        "grpc" => {
+        "grpc" | "synthetic" => {
             let reload = dynamic_source.zip(dynamic_text);
             return grpc::run(&ingest, pipeline, metrics_address.as_deref(), reload);
         }
@@ -119,11 +123,13 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Long-running mode: serve the agents over gRPC until SIGTERM / Ctrl-C, then drain and exit.
+/// Long-running mode: serve the agents over gRPC (or generate `synthetic` flows) until SIGTERM /
+/// Ctrl-C, then drain and exit.
 mod grpc {
     use netobserv_pipeline::config::Config;
     use netobserv_pipeline::dynamic::{self, DynamicSource};
-    use netobserv_pipeline::ingest::grpc::{GrpcIngest, GrpcTls};
+    use netobserv_pipeline::ingest::grpc::{GrpcIngest, GrpcStats, GrpcTls};
+    use netobserv_pipeline::ingest::synthetic::{SyntheticConfig, SyntheticSource};
     use netobserv_pipeline::runtime::Pipeline;
     use netobserv_pipeline::server::{MetricsServer, MetricsState};
     use std::net::SocketAddr;
@@ -137,22 +143,23 @@ mod grpc {
     /// How often the dynamic configuration is re-read.
     const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 
-    pub fn run(
-        ingest: &serde_json::Value,
-        mut pipeline: Pipeline,
-        metrics_address: Option<&str>,
-        reload: Option<(DynamicSource, String)>,
-    ) -> Result<(), String> {
+    /// Where the records come from.
+    enum Source {
+        Grpc { port: u16, tls: Option<GrpcTls> },
+        Synthetic(SyntheticConfig),
+    }
+
+    fn source(ingest: &serde_json::Value) -> Result<Source, String> {
+        if ingest.get("type").and_then(|t| t.as_str()) == Some("synthetic") {
+            return SyntheticConfig::from_ingest(ingest)
+                .map(Source::Synthetic)
+                .map_err(|e| e.to_string());
+        }
         let port = ingest
             .pointer("/grpc/port")
             .and_then(serde_json::Value::as_u64)
             .and_then(|p| u16::try_from(p).ok())
             .ok_or("grpc ingest needs `grpc.port` (0 picks a free port)")?;
-        let buffer = ingest
-            .pointer("/grpc/bufferLength")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(100)
-            .max(1) as usize;
         let path = |key: &str| {
             ingest
                 .pointer(&format!("/grpc/{key}"))
@@ -171,6 +178,21 @@ mod grpc {
                 client_ca_path: path("clientCAPath"),
             }),
         };
+        Ok(Source::Grpc { port, tls })
+    }
+
+    pub fn run(
+        ingest: &serde_json::Value,
+        mut pipeline: Pipeline,
+        metrics_address: Option<&str>,
+        reload: Option<(DynamicSource, String)>,
+    ) -> Result<(), String> {
+        let source = source(ingest)?;
+        let buffer = ingest
+            .pointer("/grpc/bufferLength")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(100)
+            .max(1) as usize;
         let metrics_addr: SocketAddr = metrics_address
             .unwrap_or(&format!("0.0.0.0:{DEFAULT_METRICS_PORT}"))
             .parse()
@@ -182,20 +204,50 @@ mod grpc {
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
         runtime.block_on(async move {
             let (tx, mut rx) = tokio::sync::mpsc::channel(buffer);
-            let addr = SocketAddr::from(([0, 0, 0, 0], port));
-            let ingest = GrpcIngest::start_with_tls(addr, tx, Duration::from_secs(5), tls.as_ref())
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let stats = ingest.stats.clone();
+            // Weak, so the queue still closes when the ingest stops.
+            let queue = tx.downgrade();
+            let (ingest, stage, listening) = match source {
+                Source::Grpc { port, tls } => {
+                    let addr = SocketAddr::from(([0, 0, 0, 0], port));
+                    let ingest =
+                        GrpcIngest::start_with_tls(addr, tx, Duration::from_secs(5), tls.as_ref())
+                            .await
+                            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                    let listening = format!("gRPC ingest listening on {}", ingest.local_addr);
+                    (Running::Grpc(ingest), "grpc", listening)
+                }
+                Source::Synthetic(config) => {
+                    let listening = format!(
+                        "synthetic ingest: {} connections, {} flows/min in batches of {}",
+                        config.connections, config.flow_logs_per_min, config.batch_max_len
+                    );
+                    (Running::Synthetic(synthetic(config, tx)), "synthetic", listening)
+                }
+            };
+            let stats = ingest.stats();
             let loki_stats: Vec<_> = pipeline.loki_stats().to_vec();
+            let stage_metrics = pipeline.stage_metrics();
             let state = MetricsState {
                 encoders: pipeline.prom_encoders().iter().map(|(_, e)| e.clone()).collect(),
                 operational: Some(Arc::new(move || {
                     let mut text = format!(
-                        "# TYPE netobserv_ingest_flows_processed counter\nnetobserv_ingest_flows_processed{{stage=\"grpc\"}} {}\n# TYPE netobserv_ingest_flows_refused counter\nnetobserv_ingest_flows_refused{{stage=\"grpc\"}} {}\n",
+                        "# TYPE netobserv_ingest_flows_processed counter\nnetobserv_ingest_flows_processed{{stage=\"{stage}\"}} {}\n# TYPE netobserv_ingest_flows_refused counter\nnetobserv_ingest_flows_refused{{stage=\"{stage}\"}} {}\n",
                         stats.flows.load(Ordering::Relaxed),
                         stats.refused_flows.load(Ordering::Relaxed)
                     );
+                    if let Some(q) = queue.upgrade() {
+                        text.push_str(&format!(
+                            "# TYPE netobserv_stage_in_queue_size gauge\nnetobserv_stage_in_queue_size{{stage=\"{stage}\"}} {}\n",
+                            q.max_capacity() - q.capacity()
+                        ));
+                    }
+                    text.push_str(&stage_metrics.render("netobserv_"));
+                    if stage == "synthetic" {
+                        text.push_str(&format!(
+                            "# TYPE netobserv_ingest_synthetic_flows_processed counter\nnetobserv_ingest_synthetic_flows_processed {}\n",
+                            stats.flows.load(Ordering::Relaxed)
+                        ));
+                    }
                     if !loki_stats.is_empty() {
                         text.push_str("# TYPE netobserv_records_written counter\n# TYPE netobserv_loki_dropped_records_total counter\n");
                     }
@@ -214,8 +266,8 @@ mod grpc {
                 .await
                 .map_err(|e| format!("cannot serve metrics on {metrics_addr}: {e}"))?;
             eprintln!(
-                "netobserv-pipeline: gRPC ingest listening on {}, metrics on http://{}/metrics",
-                ingest.local_addr, metrics.local_addr
+                "netobserv-pipeline: {listening}, metrics on http://{}/metrics",
+                metrics.local_addr
             );
             let (changes_tx, changes) = std::sync::mpsc::channel::<String>();
             if let Some((source, current)) = reload {
@@ -267,6 +319,60 @@ mod grpc {
             );
             Ok(())
         })
+    }
+
+    /// The running ingest, stopped before the pipeline drains.
+    enum Running {
+        Grpc(GrpcIngest),
+        Synthetic((Arc<GrpcStats>, tokio::task::JoinHandle<()>)),
+    }
+
+    impl Running {
+        fn stats(&self) -> Arc<GrpcStats> {
+            match self {
+                Running::Grpc(g) => g.stats.clone(),
+                Running::Synthetic((s, _)) => s.clone(),
+            }
+        }
+
+        async fn stop(self) {
+            match self {
+                Running::Grpc(g) => g.stop().await,
+                Running::Synthetic((_, task)) => {
+                    task.abort();
+                    let _ = task.await;
+                }
+            }
+        }
+    }
+
+    /// Emits synthetic batches at the configured rate. A full queue delays the source (it counts
+    /// as back-pressure, not loss: synthetic records have no sender to lose them for).
+    fn synthetic(
+        config: SyntheticConfig,
+        tx: tokio::sync::mpsc::Sender<Vec<netobserv_pipeline::record::Record>>,
+    ) -> (Arc<GrpcStats>, tokio::task::JoinHandle<()>) {
+        let stats = Arc::new(GrpcStats::default());
+        let counters = stats.clone();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        let task = tokio::spawn(async move {
+            let mut source = SyntheticSource::new(config, seed);
+            let mut tick = tokio::time::interval(source.config().batch_interval());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let batch = source.next_batch();
+                let n = batch.len() as u64;
+                if tx.send(batch).await.is_err() {
+                    return;
+                }
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                counters.flows.fetch_add(n, Ordering::Relaxed);
+            }
+        });
+        (stats, task)
     }
 
     async fn wait_for_shutdown() {

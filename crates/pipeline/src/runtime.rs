@@ -6,7 +6,9 @@
 
 use crate::config::{Config, ConfigError, PromEncode, StageParams};
 use crate::encode::PromEncoder;
+use crate::extract::Aggregates;
 use crate::record::Record;
+use crate::stage_metrics::StageMetrics;
 use crate::transform::{self, BuildError, Transformer};
 use crate::write::loki::LokiWrite;
 use crate::write::loki_client::{LokiStats, LokiWriter};
@@ -67,6 +69,7 @@ pub const LOKI_BUFFER_RECORDS: usize = 100_000;
 
 enum Node {
     Transform(Box<dyn Transformer>),
+    Extract(Aggregates),
     Sink(Sink),
 }
 
@@ -91,6 +94,7 @@ pub struct Pipeline {
     prom: Vec<(String, Arc<Mutex<PromEncoder>>)>,
     loki: Vec<(String, Arc<LokiStats>)>,
     stats: PipelineStats,
+    stage_metrics: Arc<StageMetrics>,
 }
 
 impl Pipeline {
@@ -168,12 +172,25 @@ impl Pipeline {
                         return Err(fail(BuildError::Unsupported(format!("write type {other}"))));
                     }
                 }
+            } else if let Some(extract) = &p.extract {
+                let (kind, body) = typed(extract, name)?;
+                match kind.as_str() {
+                    "aggregates" => Node::Extract(Aggregates::new(&body).map_err(fail)?),
+                    other => {
+                        return Err(fail(BuildError::Unsupported(format!(
+                            "extract type {other}"
+                        ))));
+                    }
+                }
             } else {
-                return Err(fail(BuildError::Unsupported("extract stages".into())));
+                return Err(fail(BuildError::Invalid(
+                    "the stage has no parameters".into(),
+                )));
             };
             nodes.insert(name.clone(), node);
         }
         Ok(Self {
+            stage_metrics: Arc::new(StageMetrics::new(nodes.keys())),
             root: graph.root,
             children: graph.children,
             nodes,
@@ -191,6 +208,11 @@ impl Pipeline {
     /// The Loki writers' counters, by stage name.
     pub fn loki_stats(&self) -> &[(String, Arc<LokiStats>)] {
         &self.loki
+    }
+
+    /// Per-stage counters and durations, for `/metrics`.
+    pub fn stage_metrics(&self) -> Arc<StageMetrics> {
+        self.stage_metrics.clone()
     }
 
     /// What the pipeline did so far.
@@ -276,11 +298,24 @@ impl Pipeline {
         let Some(node) = self.nodes.get_mut(stage) else {
             return;
         };
+        let started = std::time::Instant::now();
+        let records_in = batch.len();
+        let counters = self.stage_metrics.get(stage).cloned();
+        let observe = |out: usize| {
+            if let Some(c) = &counters {
+                c.observe(records_in, out, started.elapsed());
+            }
+        };
         match node {
             Node::Transform(t) => {
-                let before = batch.len();
                 let out: Vec<Record> = batch.into_iter().filter_map(|r| t.apply(r)).collect();
-                self.stats.filtered += (before - out.len()) as u64;
+                self.stats.filtered += (records_in - out.len()) as u64;
+                observe(out.len());
+                self.forward(stage, out);
+            }
+            Node::Extract(aggregates) => {
+                let out = aggregates.extract(&batch);
+                observe(out.len());
                 self.forward(stage, out);
             }
             Node::Sink(Sink::Prom(encoder)) => {
@@ -289,6 +324,7 @@ impl Pipeline {
                         encoder.encode(record);
                     }
                 }
+                observe(records_in);
                 self.forward(stage, batch);
             }
             Node::Sink(Sink::Stream { out, format }) => {
@@ -312,13 +348,18 @@ impl Pipeline {
                     }
                 }
                 let _ = out.flush();
+                observe(records_in);
             }
             Node::Sink(Sink::Loki(writer)) => {
                 for record in batch {
                     writer.send(record);
                 }
+                observe(records_in);
             }
-            Node::Sink(Sink::Discard) => self.stats.written += batch.len() as u64,
+            Node::Sink(Sink::Discard) => {
+                self.stats.written += records_in as u64;
+                observe(records_in);
+            }
         }
     }
 }

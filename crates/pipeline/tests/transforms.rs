@@ -116,16 +116,45 @@ fn conditional_sampling_applies_the_first_matching_condition() {
     assert_eq!((0..100).filter_map(|_| f.apply(record(FLOW))).count(), 100);
 }
 
+/// `add_label` / `add_label_if` collect labels into one `labels` field, `name=value` joined by
+/// commas (sorted by name here; upstream's order is random), a later rule overriding an earlier one.
 #[test]
-fn unsupported_rules_are_refused_not_ignored() {
+fn labels_are_collected() {
     let config: Transform = serde_yaml::from_str(
-        "type: filter\nfilter:\n  rules: [{type: add_label, addLabel: {input: a, value: b}}]",
+        "type: filter\nfilter:\n  rules:\n  - {type: add_label, addLabel: {input: team, value: net}}\n  - {type: add_label_if, addLabelIf: {input: Bytes, output: size, parameters: '>=1000', assignee: big}}\n  - {type: add_label_if, addLabelIf: {input: Bytes, output: size, parameters: '>=100000', assignee: huge}}\n  - {type: add_label, addLabel: {input: env, value: 3}}",
+    )
+    .expect("parses");
+    let mut f = transform::build(&config).expect("builds");
+    let big = f
+        .apply(Record::from_json(r#"{"Bytes":5000}"#).expect("json"))
+        .expect("kept");
+    assert_eq!(
+        big.get("labels"),
+        Some(&Value::from("env=3,size=big,team=net"))
+    );
+    let huge = f
+        .apply(Record::from_json(r#"{"Bytes":200000}"#).expect("json"))
+        .expect("kept");
+    assert_eq!(
+        huge.get("labels"),
+        Some(&Value::from("env=3,size=huge,team=net"))
+    );
+    let small = f
+        .apply(Record::from_json(r#"{"Bytes":10}"#).expect("json"))
+        .expect("kept");
+    assert_eq!(small.get("labels"), Some(&Value::from("env=3,team=net")));
+    let bad: Transform = serde_yaml::from_str(
+        "type: filter\nfilter:\n  rules: [{type: add_label_if, addLabelIf: {input: Bytes, output: x, parameters: 'big'}}]",
     )
     .expect("parses");
     assert!(matches!(
-        transform::build(&config),
-        Err(BuildError::Unsupported(_))
+        transform::build(&bad),
+        Err(BuildError::Invalid(m)) if m.contains("rules[0]")
     ));
+}
+
+#[test]
+fn unsupported_rules_are_refused_not_ignored() {
     let config: Transform = serde_yaml::from_str(
         "type: network\nnetwork:\n  rules: [{type: add_location, add_location: {input: SrcAddr, output: Src, file_path: db}}]",
     )

@@ -131,9 +131,10 @@ fn sanitize(name: &str) -> String {
 
 impl Metric {
     fn new(item: &MetricsItem, prefix: &str) -> Result<Self, BuildError> {
-        if item.kind == MetricKind::AggHistogram {
-            return Err(BuildError::Unsupported(format!(
-                "metric `{}`: type agg_histogram (it needs the aggregates extract stage)",
+        if item.kind == MetricKind::AggHistogram && item.value_key.is_empty() {
+            return Err(BuildError::Invalid(format!(
+                "metric `{}`: agg_histogram needs `valueKey` (a list of values, such as the \
+                 aggregates stage's `recent_raw_values`)",
                 item.name
             )));
         }
@@ -391,8 +392,30 @@ fn observe(
     if !metric.filters.iter().all(|f| f.passes(view.get(&f.key))) {
         return;
     }
+    // agg_histogram observes every number of a list (the aggregates stage's raw values of the
+    // last batch); the other kinds observe one value.
+    let mut many: Vec<f64> = Vec::new();
     let value = if metric.value_key.is_empty() {
         1.0
+    } else if metric.kind == MetricKind::AggHistogram {
+        match view.get(&metric.value_key) {
+            Some(Value::List(items)) => {
+                for item in items {
+                    match item.as_f64() {
+                        Some(v) => many.push(v / metric.scale),
+                        None => stats.value_errors += 1,
+                    }
+                }
+                if many.is_empty() {
+                    return;
+                }
+                0.0
+            }
+            _ => {
+                stats.value_errors += 1;
+                return;
+            }
+        }
     } else {
         match view.get(&metric.value_key).and_then(Value::as_f64) {
             Some(v) => v / metric.scale,
@@ -440,6 +463,15 @@ fn observe(
     match (&mut series.state, metric.kind) {
         (State::Number(n), MetricKind::Gauge) => *n = value,
         (State::Number(n), _) => *n += value,
+        (State::Histogram { counts, sum, count }, MetricKind::AggHistogram) => {
+            for value in many {
+                if let Some(i) = metric.buckets.iter().position(|b| value <= *b) {
+                    counts[i] += 1;
+                }
+                *sum += value;
+                *count += 1;
+            }
+        }
         (State::Histogram { counts, sum, count }, _) => {
             if let Some(i) = metric.buckets.iter().position(|b| value <= *b) {
                 counts[i] += 1;

@@ -139,6 +139,18 @@ enum Op {
         pattern: flowdsl::Pattern,
     },
     Sample(Vec<(u64, Vec<EntryTest>)>),
+    /// `add_label`: label `name` = `value` on every record.
+    Label {
+        name: String,
+        value: String,
+    },
+    /// `add_label_if`: label `name` = `value` when the input satisfies the condition.
+    LabelIf {
+        input: String,
+        condition: Condition,
+        name: String,
+        value: String,
+    },
 }
 
 /// A built `filter` stage.
@@ -245,8 +257,42 @@ fn build_op(rule: &FilterRule) -> Result<Op, BuildError> {
                 .map_err(|e| BuildError::Invalid(format!("regex `{}`: {e}", sub.parameters)))?;
             Op::AddRegexIf { rule: sub, pattern }
         }
-        K::AddLabel | K::AddLabelIf => {
-            return Err(BuildError::Unsupported(format!("filter rule {kind:?}")));
+        K::AddLabel => {
+            let sub = rule
+                .add_label
+                .as_ref()
+                .ok_or_else(|| missing(kind, "addLabel"))?;
+            if sub.input.is_empty() {
+                return Err(BuildError::Invalid(
+                    "addLabel needs `input` (the label name)".into(),
+                ));
+            }
+            let value = match &sub.value {
+                None => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => Value::from(other.clone()).to_text(),
+            };
+            Op::Label {
+                name: sub.input.clone(),
+                value,
+            }
+        }
+        K::AddLabelIf => {
+            let sub = rule
+                .add_label_if
+                .as_ref()
+                .ok_or_else(|| missing(kind, "addLabelIf"))?;
+            if sub.output.is_empty() {
+                return Err(BuildError::Invalid(
+                    "addLabelIf needs `output` (the label name)".into(),
+                ));
+            }
+            Op::LabelIf {
+                input: sub.input.clone(),
+                condition: Condition::parse(&sub.parameters).map_err(BuildError::Invalid)?,
+                name: sub.output.clone(),
+                value: sub.assignee.clone(),
+            }
         }
         K::ConditionalSampling => Op::Sample(
             rule.conditional_sampling
@@ -287,6 +333,10 @@ impl FilterStage {
 
 impl Transformer for FilterStage {
     fn apply(&mut self, mut record: Record) -> Option<Record> {
+        // Labels set by add_label / add_label_if, joined into the `labels` field at the end
+        // (upstream's shape: `name=value,...`; here sorted by name so the output is stable).
+        // Indices of the label rules that applied, in order.
+        let mut labels: Vec<usize> = Vec::new();
         for i in 0..self.ops.len() {
             let keep = match &self.ops[i] {
                 Op::RemoveField(field) => {
@@ -337,12 +387,55 @@ impl Transformer for FilterStage {
                         None => true,
                     }
                 }
+                Op::Label { .. } => {
+                    labels.push(i);
+                    true
+                }
+                Op::LabelIf {
+                    input, condition, ..
+                } => {
+                    if record
+                        .get(input)
+                        .and_then(Value::as_f64)
+                        .is_some_and(|f| condition.holds(f))
+                    {
+                        labels.push(i);
+                    }
+                    true
+                }
             };
             if !keep {
                 return None;
             }
         }
+        if !labels.is_empty() {
+            let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(labels.len());
+            for i in labels {
+                if let Op::Label { name, value } | Op::LabelIf { name, value, .. } = &self.ops[i] {
+                    set_label(&mut pairs, name, value);
+                }
+            }
+            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut text = String::new();
+            for (k, v) in &pairs {
+                if !text.is_empty() {
+                    text.push(',');
+                }
+                text.push_str(k);
+                text.push('=');
+                text.push_str(v);
+            }
+            record.insert("labels", text);
+        }
         Some(record)
+    }
+}
+
+/// Sets a label, a later rule overriding an earlier one with the same name.
+fn set_label<'a>(labels: &mut Vec<(&'a str, &'a str)>, name: &'a str, value: &'a str) {
+    match labels.iter_mut().find(|(k, _)| *k == name) {
+        Some(slot) => slot.1 = value,
+        None => labels.push((name, value)),
     }
 }
 

@@ -7,6 +7,7 @@
 //! itself never blocks on Loki.
 
 use super::loki::{LokiEncoder, LokiError, LokiWrite, encode_push};
+use super::loki_http::{AuthSource, HttpSettings};
 use crate::config::parse_go_duration;
 use crate::record::Record;
 use bytes::Bytes;
@@ -74,6 +75,9 @@ impl LokiWriter {
             .parse()
             .map_err(|e| LokiError::Config(format!("url `{}`: {e}", config.url)))?;
         let tenant = config.tenant_id.clone();
+        let http = HttpSettings::from_value(config.client_config.as_ref())
+            .map_err(|e| LokiError::Config(e.to_string()))?;
+        let connector = connector(&http)?;
         let (tx, rx) = mpsc::channel(buffer.max(1));
         let stats = Arc::new(LokiStats::default());
         let task_stats = stats.clone();
@@ -84,7 +88,18 @@ impl LokiWriter {
         let thread = std::thread::Builder::new()
             .name("loki-writer".into())
             .spawn(move || {
-                runtime.block_on(run(rx, encoder, endpoint, tenant, policy, task_stats));
+                runtime.block_on(run(
+                    rx,
+                    encoder,
+                    Target {
+                        connector,
+                        endpoint,
+                        tenant,
+                        auth: http.auth,
+                    },
+                    policy,
+                    task_stats,
+                ));
             })
             .map_err(|e| LokiError::Config(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
@@ -137,20 +152,40 @@ impl Drop for LokiWriter {
     }
 }
 
+/// Where and how pushes go.
+struct Target {
+    connector: hyper_rustls::HttpsConnector<HttpConnector>,
+    endpoint: hyper::Uri,
+    tenant: String,
+    auth: AuthSource,
+}
+
+fn connector(
+    http: &HttpSettings,
+) -> Result<hyper_rustls::HttpsConnector<HttpConnector>, LokiError> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*http.tls).clone())
+        .https_or_http();
+    let builder = match &http.server_name {
+        Some(name) => {
+            let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+                LokiError::Config(format!("clientConfig.tls_config.server_name `{name}`: {e}"))
+            })?;
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => builder,
+    };
+    Ok(builder.enable_http1().build())
+}
+
 async fn run(
     mut rx: mpsc::Receiver<Record>,
     mut encoder: LokiEncoder,
-    endpoint: hyper::Uri,
-    tenant: String,
+    target: Target,
     policy: Policy,
     stats: Arc<LokiStats>,
 ) {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: HttpsClient = Client::builder(TokioExecutor::new()).build(connector);
+    let client: HttpsClient = Client::builder(TokioExecutor::new()).build(target.connector.clone());
     let wait = encoder.batch_wait();
     loop {
         let deadline = tokio::time::sleep(wait);
@@ -176,7 +211,7 @@ async fn run(
         if let Some(request) = encoder.take_request() {
             match encode_push(&request) {
                 Ok(body) => {
-                    if push(&client, &endpoint, &tenant, body, &policy, &stats).await {
+                    if push(&client, &target, body, &policy, &stats).await {
                         stats.written.fetch_add(pending, Ordering::Relaxed);
                     } else {
                         stats
@@ -201,8 +236,7 @@ async fn run(
 /// One push with retries; true when Loki accepted it.
 async fn push(
     client: &HttpsClient,
-    endpoint: &hyper::Uri,
-    tenant: &str,
+    target: &Target,
     body: Vec<u8>,
     policy: &Policy,
     stats: &LokiStats,
@@ -210,11 +244,17 @@ async fn push(
     let body = Bytes::from(body);
     let mut backoff = policy.min_backoff;
     for attempt in 0..=policy.max_retries {
-        let mut request = hyper::Request::post(endpoint.clone())
+        let mut request = hyper::Request::post(target.endpoint.clone())
             .header("content-type", "application/x-protobuf")
             .header("content-encoding", "snappy");
-        if !tenant.is_empty() {
-            request = request.header("X-Scope-OrgID", tenant);
+        if !target.tenant.is_empty() {
+            request = request.header("X-Scope-OrgID", &target.tenant);
+        }
+        // Read per attempt: a rotated token file is picked up by the next push.
+        match target.auth.header() {
+            Ok(Some(value)) => request = request.header("Authorization", value),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%err, attempt, "cannot read the Loki credentials"),
         }
         let request = match request.body(Full::new(body.clone())) {
             Ok(r) => r,

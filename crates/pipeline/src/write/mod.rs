@@ -1,4 +1,6 @@
-//! Writers: terminal stages. So far: Loki (encoding and the batching, retrying client).
+//! Writers: terminal stages. So far: Loki (encoding, HTTP client settings, and the batching,
+//! retrying client).
 
 pub mod loki;
 pub mod loki_client;
+pub mod loki_http;
