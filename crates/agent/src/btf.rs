@@ -68,8 +68,24 @@ impl Btf {
         Self::parse(&std::fs::read("/sys/kernel/btf/vmlinux")?)
     }
 
+    /// Reads the BTF of kernel module `module` (`/sys/kernel/btf/NAME`), which is split BTF on
+    /// top of vmlinux's: types that live in a module (e.g. `psample_group` when psample is
+    /// built as a module) are only found there.
+    pub fn module_from_sys_fs(module: &str, base: &Btf) -> Result<Self, BtfError> {
+        Self::parse_split(
+            &std::fs::read(format!("/sys/kernel/btf/{module}"))?,
+            Some(base),
+        )
+    }
+
     /// Parses raw little-endian BTF.
     pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+        Self::parse_split(data, None)
+    }
+
+    /// Parses raw BTF; with `base`, as split BTF whose type ids and string offsets continue
+    /// those of `base`.
+    pub fn parse_split(data: &[u8], base: Option<&Btf>) -> Result<Self, BtfError> {
         if data.len() < 24 || u16::from_le_bytes([data[0], data[1]]) != 0xeb9f {
             return Err(BtfError::Malformed("bad magic"));
         }
@@ -82,17 +98,32 @@ impl Btf {
         let tdata = data
             .get(types_start..types_start + type_len)
             .ok_or(BtfError::Malformed("type section"))?;
-        let strings = data
+        let own_strings = data
             .get(hdr_len + str_off..hdr_len + str_off + str_len)
-            .ok_or(BtfError::Malformed("string section"))?
-            .to_vec();
+            .ok_or(BtfError::Malformed("string section"))?;
+        // Split BTF: string offsets past the base's refer to this blob, type ids continue.
+        let mut strings = base.map(|b| b.strings.clone()).unwrap_or_default();
+        strings.extend_from_slice(own_strings);
         // Type id 0 is void.
-        let mut types = vec![Type {
-            name: 0,
-            kind: 0,
-            size_or_type: 0,
-            members: Vec::new(),
-        }];
+        let mut types = match base {
+            Some(b) => b
+                .types
+                .iter()
+                .map(|t| Type {
+                    name: t.name,
+                    kind: t.kind,
+                    size_or_type: t.size_or_type,
+                    members: Vec::new(),
+                })
+                .collect(),
+            None => vec![Type {
+                name: 0,
+                kind: 0,
+                size_or_type: 0,
+                members: Vec::new(),
+            }],
+        };
+        let first_own = types.len();
         let mut pos = 0;
         while pos < tdata.len() {
             let name = u32_at(tdata, pos)?;
@@ -136,7 +167,7 @@ impl Btf {
             strings,
             by_name: HashMap::new(),
         };
-        for (id, t) in btf.types.iter().enumerate() {
+        for (id, t) in btf.types.iter().enumerate().skip(first_own) {
             if matches!(t.kind, KIND_STRUCT | KIND_UNION) && t.name != 0 {
                 let n = btf.name(t.name).to_string();
                 btf.by_name.entry(n).or_default().push(id as u32);
