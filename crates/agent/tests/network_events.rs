@@ -395,6 +395,20 @@ fn hook_programs_through_the_verifier() {
     eprintln!("fentry load on this kernel: {}", fentry.unwrap_err());
 }
 
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 fn ping_key(pair: &NetPair) -> FlowId {
     FlowId {
         src_ip: v4_mapped(pair.ip_a),
@@ -459,6 +473,32 @@ async fn agent_merges_and_decodes_network_events() {
         text.contains("ebpf_agent_hook_active{hook=\"NetworkEvents\",mode=\"kprobe\"} 0"),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "ebpf_agent_hook_method_off{hook=\"NetworkEvents\",method=\"fentry/psample_sample_packet\""
+        ),
+        "{text}"
+    );
+    // The same over HTTP, as an operator reads it.
+    let addr = agent.metrics_addr().expect("metrics server");
+    let json = tokio::task::spawn_blocking(move || http_get(addr, "/status"))
+        .await
+        .unwrap();
+    let body = &json[json.find("\r\n\r\n").expect("HTTP body") + 4..];
+    let status: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_else(|e| {
+        // A chunked body: take the JSON object between the first '{' and the last '}'.
+        let (a, b) = (body.find('{').unwrap(), body.rfind('}').unwrap());
+        serde_json::from_str(&body[a..=b]).unwrap_or_else(|_| panic!("{e}: {body}"))
+    });
+    let row = status["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hook"] == "NetworkEvents")
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(row["active"], false, "{row}");
+    assert!(row["reason"].as_str().unwrap().contains("psample"), "{row}");
+    assert_eq!(row["methods_off"][1]["mode"], "kprobe", "{row}");
 
     let deadline = Instant::now() + Duration::from_secs(10);
     while agent.attached().is_empty() {
