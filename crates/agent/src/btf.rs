@@ -228,6 +228,43 @@ impl Btf {
 mod tests {
     use super::*;
 
+    /// A raw BTF blob: header, then the type and string sections.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let type_len = (types.len() * 4) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        b.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, type_len, type_len, strings.len() as u32] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for t in types {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        b.extend_from_slice(strings);
+        b
+    }
+
+    #[test]
+    fn module_types_are_found_in_split_btf() {
+        // Base ("vmlinux"): type 1 = int "u32".
+        let base_strings = b"\0u32\0";
+        let base = Btf::parse(&blob(&[1, KIND_INT << 24, 4, 32], base_strings)).unwrap();
+        // Module: type 2 = struct psample_group { u32 group_num at byte 24 }, its names in the
+        // module's own strings (offsets continue the base's), its member typed by the base.
+        let off = base_strings.len() as u32;
+        let module_strings = b"psample_group\0group_num\0";
+        let module = Btf::parse_split(
+            &blob(
+                &[off, (KIND_STRUCT << 24) | 1, 32, off + 14, 1, 24 * 8],
+                module_strings,
+            ),
+            Some(&base),
+        )
+        .unwrap();
+        assert_eq!(module.member_offset("psample_group", "group_num"), Some(24));
+        assert_eq!(base.member_offset("psample_group", "group_num"), None);
+    }
+
     #[test]
     fn finds_socket_offsets_in_the_running_kernel() {
         // Every machine this agent targets exposes BTF; a missing file is a real failure here.
