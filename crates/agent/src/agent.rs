@@ -730,3 +730,28 @@ fn record_network_event_counters(metrics: &Metrics, c: &[u64]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_event_kernel_counters_become_metrics() {
+        let m = Metrics::new("ebpf_agent_");
+        let mut c = [0u64; counters::MAX_COUNTERS as usize];
+        c[counters::NETWORK_EVENTS_GOOD as usize] = 5;
+        c[counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH as usize] = 2;
+        c[counters::NETWORK_EVENTS_OVERFLOW as usize] = 1;
+        record_network_event_counters(&m, &c);
+        let text = m.encode();
+        for line in [
+            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Good\"} 5",
+            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"GroupIDMismatch\"} 2",
+            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Overflow\"} 1",
+            "ebpf_agent_errors_total{component=\"ebpf\",error=\"EventsOverflow\",severity=\"low\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(!text.contains("CookieTooBig"), "{text}");
+    }
+}
