@@ -54,7 +54,7 @@ pub mod globals {
     pub const OFF_USER_COOKIE: &str = "OFF_PSAMPLE_MD_USER_COOKIE";
     /// `u32`: byte offset of `psample_metadata.user_cookie_len`.
     pub const OFF_USER_COOKIE_LEN: &str = "OFF_PSAMPLE_MD_USER_COOKIE_LEN";
-    /// `u32`: byte offset of `sk_buff.data`.
+    /// `u32`: byte offset of `sk_buff.data` (fallback when `network_header` is unset).
     pub const OFF_SKB_DATA: &str = "OFF_NETEVENTS_SKB_DATA";
     /// `u32`: byte offset of `sk_buff.head`.
     pub const OFF_SKB_HEAD: &str = "OFF_NETEVENTS_SKB_HEAD";

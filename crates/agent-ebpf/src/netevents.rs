@@ -10,8 +10,8 @@
 //! from the kernel's BTF; an unknown offset (0) makes the hook do nothing.
 
 use super::{
-    ENABLE_FLOWS_FILTERING, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-    KeyBuf, V4_MAPPED_PREFIX, Verdict, count, filter, kread,
+    ENABLE_FLOWS_FILTERING, ETH_HLEN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP,
+    IPPROTO_UDP, KeyBuf, V4_MAPPED_PREFIX, Verdict, count, filter, kread,
 };
 use aya_ebpf::{
     Global,
@@ -41,7 +41,7 @@ static OFF_PSAMPLE_MD_USER_COOKIE_LEN: Global<u32> = Global::new(0);
 /// `sk_buff.head`.
 #[unsafe(no_mangle)]
 static OFF_NETEVENTS_SKB_HEAD: Global<u32> = Global::new(0);
-/// `sk_buff.data` (kept for layouts where the network header is not set).
+/// `sk_buff.data`: where the packet (Ethernet header) starts when `network_header` is unset.
 #[unsafe(no_mangle)]
 static OFF_NETEVENTS_SKB_DATA: Global<u32> = Global::new(0);
 /// `sk_buff.network_header`.
@@ -125,7 +125,14 @@ fn network_event(group: *const u8, skb: *const u8, md: *const u8) -> Option<()> 
     let head: *const u8 = kread(skb, head_off)?;
     let nh: u16 = kread(skb, OFF_NETEVENTS_SKB_NETWORK_HEADER.load())?;
     let len: u32 = kread(skb, OFF_NETEVENTS_SKB_LEN.load())?;
-    let net = head.wrapping_add(nh as usize);
+    // `network_header` is `~0` while unset; OVS sets it when it extracts the flow key, but if
+    // it is not, the packet starts at `data` (the Ethernet header in the OVS datapath).
+    let net = if nh == u16::MAX {
+        let data: *const u8 = kread(skb, OFF_NETEVENTS_SKB_DATA.load())?;
+        data.wrapping_add(ETH_HLEN)
+    } else {
+        head.wrapping_add(nh as usize)
+    };
     let ip: [u32; 10] = match kread::<[u32; 10]>(net, 0) {
         Some(h) => h,
         None => {
