@@ -80,6 +80,13 @@ if ! bpf-linker --version 2>/dev/null | grep -q '0\.13\.0'; then
     }
 fi
 
+# The NetworkEvents tests run a real ovsdb-server (with the OVN Northbound schema vendored in
+# crates/agent/tests/data) and insert rows with ovsdb-client: both come with openvswitch-common.
+if ! need_cmd ovsdb-server || ! need_cmd ovsdb-tool || ! need_cmd ovsdb-client; then
+    echo "prerequisites: installing openvswitch-common (ovsdb-server for the NetworkEvents tests)"
+    apt_install --no-install-recommends openvswitch-common
+fi
+
 # --- pipeline (crates/pipeline) ----------------------------------------------------------------
 # The end-to-end test has a real Prometheus scrape the pipeline's /metrics.
 if ! need_cmd prometheus; then

@@ -7,6 +7,8 @@
 //! the same as the C structs; the host tests at the bottom pin them.
 #![cfg_attr(not(test), no_std)]
 
+pub mod netevents;
+
 /// Direction of a packet on an interface: received.
 pub const DIRECTION_INGRESS: u8 = 0;
 /// Direction of a packet on an interface: sent.

@@ -18,6 +18,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, FEntryContext, TcContext},
 };
 use core::{intrinsics::AtomicOrdering, mem::size_of};
+mod netevents;
+
 use netobserv_agent_common::{
     AdditionalMetrics, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS, DIRECTION_INGRESS,
     DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, ETH_P_IP, ETH_P_IPV6, FilterValue, FlowId,

@@ -37,6 +37,8 @@ pub enum AgentError {
 }
 
 type Names = Arc<RwLock<HashMap<u32, String>>>;
+/// The NetworkEvents cookie decoder, when the feature is on.
+type NetDecoder = Option<Arc<crate::netevents::Decoder>>;
 
 /// A started agent. Dropping it without [`Agent::shutdown`] still detaches TCX links (closing
 /// their fds) but may leave clsact filters; call `shutdown`.
@@ -50,6 +52,7 @@ pub struct Agent {
     queue: ExportQueue,
     names: Names,
     agent_ip: pbflow::Ip,
+    decoder: NetDecoder,
     watcher: JoinHandle<()>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
@@ -82,6 +85,7 @@ fn feature_hooks(
     rtt: &HookState,
     rtt_off: &[MethodOff],
     drops: &HookState,
+    netevents: (&HookState, &[MethodOff]),
 ) -> Vec<HookStatus> {
     let mut kinds: Vec<&str> = attached
         .iter()
@@ -143,9 +147,14 @@ fn feature_hooks(
             "ENABLE_DNS_TRACKING",
         ),
         rtt_status(rtt, rtt_off),
-        unavailable(
+        method_status(
             "NetworkEvents",
-            "needs a kprobe on psample_sample_packet; not implemented",
+            &[
+                crate::netevents::kernel::FENTRY,
+                crate::netevents::kernel::KPROBE,
+            ],
+            netevents.0,
+            netevents.1,
         ),
         unavailable(
             "PacketTranslation",
@@ -161,6 +170,23 @@ fn feature_hooks(
 /// The FlowRTT row: active method, and why each other method is off (e.g. fentry refused by a
 /// locked-down kernel, with the load error).
 fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
+    method_status(
+        "FlowRTT",
+        &[crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF],
+        rtt,
+        off,
+    )
+}
+
+/// The row of a hook whose attach method is chosen at run time among `methods`: the active one,
+/// and why each other one is off (with the kernel's load/attach error).
+fn method_status(
+    hook: &str,
+    methods: &[crate::tracer::Method],
+    state: &HookState,
+    off: &[MethodOff],
+) -> HookStatus {
+    let (rtt, hook_name) = (state, hook);
     let methods_off = off
         .iter()
         .map(|o| MethodOffStatus {
@@ -171,8 +197,8 @@ fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
         .collect();
     match rtt {
         HookState::Active(mode) => {
-            let method = [crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF]
-                .into_iter()
+            let method = methods
+                .iter()
                 .find(|m| m.mode == *mode)
                 .map_or_else(|| (*mode).to_string(), |m| m.name.to_string());
             let reason = (!off.is_empty()).then(|| {
@@ -182,7 +208,7 @@ fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
                     .join("; ")
             });
             HookStatus {
-                hook: "FlowRTT".into(),
+                hook: hook_name.into(),
                 active: true,
                 mode: Some((*mode).into()),
                 reason,
@@ -191,7 +217,7 @@ fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
             }
         }
         HookState::Off(why) => HookStatus {
-            hook: "FlowRTT".into(),
+            hook: hook_name.into(),
             active: false,
             mode: None,
             reason: Some(why.clone()),
@@ -209,6 +235,7 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
         &tracer.rtt,
         &tracer.rtt_methods_off,
         &tracer.drops,
+        (&tracer.netevents, &tracer.netevents_methods_off),
     ));
     metrics.set_interfaces(
         attached
@@ -230,6 +257,16 @@ impl Agent {
         let metrics = Arc::new(Metrics::new(&cfg.metrics_prefix));
         metrics.sampling_rate.set(i64::from(cfg.sampling));
         let (tracer, maps) = Tracer::load(&cfg)?;
+        let decoder: NetDecoder = cfg.network_events.enable.then(|| {
+            Arc::new(crate::netevents::Decoder::new(
+                crate::netevents::DecoderConfig {
+                    nb_socket: cfg.network_events.nb_socket.clone(),
+                    ttl: cfg.network_events.cache_ttl,
+                    max_entries: cfg.network_events.cache_max_entries,
+                    ..Default::default()
+                },
+            ))
+        });
         let tracer = Arc::new(Mutex::new(tracer));
         let maps = Arc::new(Mutex::new(maps));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -306,6 +343,7 @@ impl Agent {
             metrics.clone(),
             names.clone(),
             agent_ip.clone(),
+            decoder.clone(),
             shutdown_rx,
         ));
         tracing::info!(
@@ -324,6 +362,7 @@ impl Agent {
             queue,
             names,
             agent_ip,
+            decoder,
             watcher,
             evictor,
             exporter,
@@ -355,8 +394,15 @@ impl Agent {
             &self.metrics,
             &self.names,
             &self.agent_ip,
+            &self.decoder,
         )
         .await;
+    }
+
+    /// Kernel id of the NetworkEvents map when the feature is on: tests write into it exactly
+    /// what the `psample_sample_packet` hook would, on kernels where the hook cannot attach.
+    pub fn network_events_map_id(&self) -> Option<u32> {
+        lock(&self.maps).network_events_map_id()
     }
 
     /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
@@ -386,6 +432,7 @@ impl Agent {
             &self.metrics,
             &self.names,
             &self.agent_ip,
+            &self.decoder,
         )
         .await;
         drop(self.queue);
@@ -489,6 +536,7 @@ async fn evict_once(
     metrics: &Arc<Metrics>,
     names: &Names,
     agent_ip: &pbflow::Ip,
+    decoder: &NetDecoder,
 ) -> usize {
     let m = maps.clone();
     let started = Instant::now();
@@ -497,13 +545,14 @@ async fn evict_once(
         let flows = maps.drain();
         let extra = maps.drain_additional();
         let drops = maps.drain_pkt_drops();
+        let netevents = maps.drain_network_events();
         let clock = Clock::now();
         let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
         let counters = maps.take_counters();
-        (flows, extra, drops, dns, counters, clock)
+        (flows, extra, drops, netevents, dns, counters, clock)
     })
     .await;
-    let Ok((flows, extra, drops, dns, counters, clock)) = res else {
+    let Ok((flows, extra, drops, netevents, dns, counters, clock)) = res else {
         return 0;
     };
     metrics
@@ -548,6 +597,7 @@ async fn evict_once(
             metrics
                 .sampled_out_packets
                 .inc_by(c[counters::SAMPLED_OUT as usize]);
+            record_network_event_counters(metrics, &c);
             let missed = c[counters::OBSERVED_INTF_MISSED as usize];
             if missed > 0 {
                 metrics
@@ -571,7 +621,7 @@ async fn evict_once(
     };
     let n = flows.len();
     metrics.evicted_flows.inc_by(n as u64);
-    if n == 0 && extra.is_empty() && drops.is_empty() && dns.is_empty() {
+    if n == 0 && extra.is_empty() && drops.is_empty() && dns.is_empty() && netevents.is_empty() {
         return 0;
     }
     let mut enrich: HashMap<FlowId, Enrichment> = HashMap::new();
@@ -584,6 +634,11 @@ async fn evict_once(
     for (id, d) in drops {
         enrich.entry(id).or_default().drops = Some(d);
     }
+    if let Some(decoder) = decoder {
+        for (id, t) in netevents {
+            enrich.entry(id).or_default().network_events = Some(decoder.decode_flow(&t).await);
+        }
+    }
     let names = Arc::new(names.read().unwrap_or_else(PoisonError::into_inner).clone());
     queue.push_batch(Batch::Flows(FlowBatch::new(
         flows,
@@ -595,6 +650,9 @@ async fn evict_once(
     n
 }
 
+// Each argument is a shared handle the loop hands to `evict_once`; bundling them would only
+// move the list into a struct used once.
+#[allow(clippy::too_many_arguments)]
 async fn evict_loop(
     cfg: Config,
     maps: Arc<Mutex<FlowMaps>>,
@@ -602,6 +660,7 @@ async fn evict_loop(
     metrics: Arc<Metrics>,
     names: Names,
     agent_ip: pbflow::Ip,
+    decoder: NetDecoder,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let full_period = cfg.cache_active_timeout;
@@ -616,12 +675,83 @@ async fn evict_loop(
                 continue;
             }
         }
-        let n = evict_once(&maps, &queue, &metrics, &names, &agent_ip).await;
+        let n = evict_once(&maps, &queue, &metrics, &names, &agent_ip, &decoder).await;
         // When the map nears CACHE_MAX_FLOWS, evict sooner so new flows still find room.
         period = if n as u64 * 10 >= u64::from(cfg.cache_max_flows) * 8 {
             (full_period / 4).max(Duration::from_millis(50))
         } else {
             full_period
         };
+    }
+}
+
+/// Publishes the NetworkEvents kernel counters: `network_events_total{source="ebpf", reason}`,
+/// plus overflow and oversized cookies as `errors_total`, as upstream names them.
+fn record_network_event_counters(metrics: &Metrics, c: &[u64]) {
+    for (idx, reason) in [
+        (counters::NETWORK_EVENTS_GOOD, "Good"),
+        (counters::NETWORK_EVENTS_ERR, "Error"),
+        (
+            counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH,
+            "GroupIDMismatch",
+        ),
+        (
+            counters::NETWORK_EVENTS_ERR_UPDATE_MAP_FLOWS,
+            "CannotUpdateMap",
+        ),
+        (counters::NETWORK_EVENTS_OVERFLOW, "Overflow"),
+        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
+    ] {
+        let v = c.get(idx as usize).copied().unwrap_or(0);
+        if v > 0 {
+            metrics
+                .network_events
+                .get_or_create(&vec![
+                    ("source".into(), "ebpf".into()),
+                    ("reason".into(), reason.into()),
+                ])
+                .inc_by(v);
+        }
+    }
+    for (idx, error) in [
+        (counters::NETWORK_EVENTS_OVERFLOW, "EventsOverflow"),
+        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
+    ] {
+        let v = c.get(idx as usize).copied().unwrap_or(0);
+        if v > 0 {
+            metrics
+                .errors
+                .get_or_create(&vec![
+                    ("component".into(), "ebpf".into()),
+                    ("error".into(), error.into()),
+                    ("severity".into(), "low".into()),
+                ])
+                .inc_by(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_event_kernel_counters_become_metrics() {
+        let m = Metrics::new("ebpf_agent_");
+        let mut c = [0u64; counters::MAX_COUNTERS as usize];
+        c[counters::NETWORK_EVENTS_GOOD as usize] = 5;
+        c[counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH as usize] = 2;
+        c[counters::NETWORK_EVENTS_OVERFLOW as usize] = 1;
+        record_network_event_counters(&m, &c);
+        let text = m.encode();
+        for line in [
+            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Good\"} 5",
+            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"GroupIDMismatch\"} 2",
+            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Overflow\"} 1",
+            "ebpf_agent_errors_total{component=\"ebpf\",error=\"EventsOverflow\",severity=\"low\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(!text.contains("CookieTooBig"), "{text}");
     }
 }

@@ -68,8 +68,24 @@ impl Btf {
         Self::parse(&std::fs::read("/sys/kernel/btf/vmlinux")?)
     }
 
+    /// Reads the BTF of kernel module `module` (`/sys/kernel/btf/NAME`), which is split BTF on
+    /// top of vmlinux's: types that live in a module (e.g. `psample_group` when psample is
+    /// built as a module) are only found there.
+    pub fn module_from_sys_fs(module: &str, base: &Btf) -> Result<Self, BtfError> {
+        Self::parse_split(
+            &std::fs::read(format!("/sys/kernel/btf/{module}"))?,
+            Some(base),
+        )
+    }
+
     /// Parses raw little-endian BTF.
     pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+        Self::parse_split(data, None)
+    }
+
+    /// Parses raw BTF; with `base`, as split BTF whose type ids and string offsets continue
+    /// those of `base`.
+    pub fn parse_split(data: &[u8], base: Option<&Btf>) -> Result<Self, BtfError> {
         if data.len() < 24 || u16::from_le_bytes([data[0], data[1]]) != 0xeb9f {
             return Err(BtfError::Malformed("bad magic"));
         }
@@ -82,17 +98,32 @@ impl Btf {
         let tdata = data
             .get(types_start..types_start + type_len)
             .ok_or(BtfError::Malformed("type section"))?;
-        let strings = data
+        let own_strings = data
             .get(hdr_len + str_off..hdr_len + str_off + str_len)
-            .ok_or(BtfError::Malformed("string section"))?
-            .to_vec();
+            .ok_or(BtfError::Malformed("string section"))?;
+        // Split BTF: string offsets past the base's refer to this blob, type ids continue.
+        let mut strings = base.map(|b| b.strings.clone()).unwrap_or_default();
+        strings.extend_from_slice(own_strings);
         // Type id 0 is void.
-        let mut types = vec![Type {
-            name: 0,
-            kind: 0,
-            size_or_type: 0,
-            members: Vec::new(),
-        }];
+        let mut types = match base {
+            Some(b) => b
+                .types
+                .iter()
+                .map(|t| Type {
+                    name: t.name,
+                    kind: t.kind,
+                    size_or_type: t.size_or_type,
+                    members: Vec::new(),
+                })
+                .collect(),
+            None => vec![Type {
+                name: 0,
+                kind: 0,
+                size_or_type: 0,
+                members: Vec::new(),
+            }],
+        };
+        let first_own = types.len();
         let mut pos = 0;
         while pos < tdata.len() {
             let name = u32_at(tdata, pos)?;
@@ -136,7 +167,7 @@ impl Btf {
             strings,
             by_name: HashMap::new(),
         };
-        for (id, t) in btf.types.iter().enumerate() {
+        for (id, t) in btf.types.iter().enumerate().skip(first_own) {
             if matches!(t.kind, KIND_STRUCT | KIND_UNION) && t.name != 0 {
                 let n = btf.name(t.name).to_string();
                 btf.by_name.entry(n).or_default().push(id as u32);
@@ -196,6 +227,43 @@ impl Btf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A raw BTF blob: header, then the type and string sections.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let type_len = (types.len() * 4) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        b.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, type_len, type_len, strings.len() as u32] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for t in types {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        b.extend_from_slice(strings);
+        b
+    }
+
+    #[test]
+    fn module_types_are_found_in_split_btf() {
+        // Base ("vmlinux"): type 1 = int "u32".
+        let base_strings = b"\0u32\0";
+        let base = Btf::parse(&blob(&[1, KIND_INT << 24, 4, 32], base_strings)).unwrap();
+        // Module: type 2 = struct psample_group { u32 group_num at byte 24 }, its names in the
+        // module's own strings (offsets continue the base's), its member typed by the base.
+        let off = base_strings.len() as u32;
+        let module_strings = b"psample_group\0group_num\0";
+        let module = Btf::parse_split(
+            &blob(
+                &[off, (KIND_STRUCT << 24) | 1, 32, off + 14, 1, 24 * 8],
+                module_strings,
+            ),
+            Some(&base),
+        )
+        .unwrap();
+        assert_eq!(module.member_offset("psample_group", "group_num"), Some(24));
+        assert_eq!(base.member_offset("psample_group", "group_num"), None);
+    }
 
     #[test]
     fn finds_socket_offsets_in_the_running_kernel() {

@@ -150,6 +150,37 @@ pub struct Config {
     pub target_tls_user_cert_path: String,
     /// `TARGET_TLS_USER_KEY_PATH`: client key for mutual TLS.
     pub target_tls_user_key_path: String,
+    /// NetworkEvents settings (`ENABLE_NETWORK_EVENTS_MONITORING` and friends).
+    pub network_events: NetworkEventsConfig,
+}
+
+/// NetworkEvents (OVN observability samples) settings, grouped so the feature reads in one
+/// place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkEventsConfig {
+    /// `ENABLE_NETWORK_EVENTS_MONITORING`.
+    pub enable: bool,
+    /// `NETWORK_EVENTS_MONITORING_GROUP_ID`: the psample group OVN samples into (default 10).
+    pub group_id: u32,
+    /// Not upstream (which hard-codes it): `NETWORK_EVENTS_OVNNB_SOCKET`, the OVN Northbound
+    /// database's unix socket used to decode sample cookies.
+    pub nb_socket: PathBuf,
+    /// Not upstream: `NETWORK_EVENTS_CACHE_TTL`, how long a decoded cookie is reused.
+    pub cache_ttl: Duration,
+    /// Not upstream: `NETWORK_EVENTS_CACHE_MAX_ENTRIES`, most decoded cookies kept.
+    pub cache_max_entries: usize,
+}
+
+impl Default for NetworkEventsConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            group_id: 10,
+            nb_socket: PathBuf::from("/var/run/ovn/ovnnb_db.sock"),
+            cache_ttl: Duration::from_secs(300),
+            cache_max_entries: 4096,
+        }
+    }
 }
 
 impl Default for Config {
@@ -185,6 +216,7 @@ impl Default for Config {
             target_tls_ca_cert_path: String::new(),
             target_tls_user_cert_path: String::new(),
             target_tls_user_key_path: String::new(),
+            network_events: NetworkEventsConfig::default(),
         }
     }
 }
@@ -383,6 +415,22 @@ impl Config {
         if let Some(v) = var("TARGET_TLS_USER_KEY_PATH") {
             c.target_tls_user_key_path = v;
         }
+        if let Some(v) = var("ENABLE_NETWORK_EVENTS_MONITORING") {
+            c.network_events.enable = parse_bool("ENABLE_NETWORK_EVENTS_MONITORING", &v)?;
+        }
+        if let Some(v) = var("NETWORK_EVENTS_MONITORING_GROUP_ID") {
+            c.network_events.group_id = parse_num("NETWORK_EVENTS_MONITORING_GROUP_ID", &v)?;
+        }
+        if let Some(v) = var("NETWORK_EVENTS_OVNNB_SOCKET") {
+            c.network_events.nb_socket = PathBuf::from(v);
+        }
+        if let Some(v) = var("NETWORK_EVENTS_CACHE_TTL") {
+            c.network_events.cache_ttl = parse_go_duration(&v)
+                .ok_or_else(|| invalid("NETWORK_EVENTS_CACHE_TTL", &v, "not a duration"))?;
+        }
+        if let Some(v) = var("NETWORK_EVENTS_CACHE_MAX_ENTRIES") {
+            c.network_events.cache_max_entries = parse_num("NETWORK_EVENTS_CACHE_MAX_ENTRIES", &v)?;
+        }
         if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
         {
             return Err(ConfigError::Unsupported {
@@ -447,6 +495,26 @@ mod tests {
         assert_eq!(c.tc_attach_mode, AttachMode::Tcx);
         assert!(!c.interface_selected("lo"));
         assert!(c.interface_selected("eth0"));
+    }
+
+    #[test]
+    fn network_events_variables() {
+        let c = cfg(&[("TARGET_HOST", "h"), ("TARGET_PORT", "1")]).unwrap();
+        assert_eq!(c.network_events, NetworkEventsConfig::default());
+        assert_eq!(c.network_events.group_id, 10);
+        let c = cfg(&[
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "1"),
+            ("ENABLE_NETWORK_EVENTS_MONITORING", "true"),
+            ("NETWORK_EVENTS_MONITORING_GROUP_ID", "42"),
+            ("NETWORK_EVENTS_OVNNB_SOCKET", "/tmp/nb.sock"),
+            ("NETWORK_EVENTS_CACHE_TTL", "30s"),
+        ])
+        .unwrap();
+        assert!(c.network_events.enable);
+        assert_eq!(c.network_events.group_id, 42);
+        assert_eq!(c.network_events.nb_socket, PathBuf::from("/tmp/nb.sock"));
+        assert_eq!(c.network_events.cache_ttl, Duration::from_secs(30));
     }
 
     #[test]

@@ -234,7 +234,7 @@ mod tests {
 }
 
 /// Enrichment of one flow gathered from the per-feature maps.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Enrichment {
     /// FlowRTT.
     pub rtt: Option<netobserv_agent_common::AdditionalMetrics>,
@@ -242,6 +242,8 @@ pub struct Enrichment {
     pub dns: Option<netobserv_agent_common::DnsMetrics>,
     /// PacketDrop.
     pub drops: Option<crate::tracer::PktDropTotals>,
+    /// NetworkEvents, already decoded.
+    pub network_events: Option<crate::netevents::DecodedEvents>,
 }
 
 impl Enrichment {
@@ -257,6 +259,9 @@ impl Enrichment {
         }
         if let Some(d) = &self.drops {
             spans.push((d.start, d.end, d.eth_protocol));
+        }
+        if let Some(n) = &self.network_events {
+            spans.push((n.start, n.end, n.eth_protocol));
         }
         let start = spans
             .iter()
@@ -298,6 +303,20 @@ impl Enrichment {
             r.pkt_drop_latest_flags = d.flags;
             r.pkt_drop_latest_state = d.state;
             r.pkt_drop_latest_drop_cause = d.cause;
+        }
+        if let Some(n) = &self.network_events {
+            r.network_events_metadata = n
+                .maps
+                .iter()
+                .map(|m| pbflow::NetworkEvent { events: m.clone() })
+                .collect();
+            // An ACL drop is a drop too: its sampled packets count as dropped, and its cause
+            // (1<<24 + actor) is the latest one, as upstream injects it.
+            if let Some((cause, packets, bytes)) = n.drop {
+                r.pkt_drop_packets += packets;
+                r.pkt_drop_bytes += bytes;
+                r.pkt_drop_latest_drop_cause = cause;
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod exporter;
 pub mod filter;
 pub mod ifaces;
 pub mod metrics;
+pub mod netevents;
 pub mod netns;
 mod sys;
 pub mod tracer;

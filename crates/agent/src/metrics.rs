@@ -59,6 +59,8 @@ pub struct Metrics {
     pub hook_active: Family<Labels, Gauge>,
     /// 1 per attach method a hook does not use, labelled with why.
     pub hook_method_off: Family<Labels, Gauge>,
+    /// NetworkEvents kernel outcomes (`network_events_total{source, reason}`).
+    pub network_events: Family<Labels, Counter>,
     /// Duration of draining the flow map.
     pub drain_duration: Histogram,
     status: Mutex<Status>,
@@ -204,6 +206,12 @@ impl Metrics {
             "1 per attach method a hook does not use, with the reason (first line, shortened)",
             hook_method_off.clone(),
         );
+        let network_events = Family::<Labels, Counter>::default();
+        registry.register(
+            "network_events",
+            "NetworkEvents samples seen by the kernel hook, by outcome",
+            network_events.clone(),
+        );
         let drain_duration = Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]);
         registry.register(
             "lookup_and_delete_map_duration_seconds",
@@ -227,6 +235,7 @@ impl Metrics {
             interface_events,
             hook_active,
             hook_method_off,
+            network_events,
             drain_duration,
             status: Mutex::new(Status::default()),
         }

@@ -168,6 +168,11 @@ pub fn choose_method(
     (state, off)
 }
 
+/// The compiled kernel object (for loaders outside [`Tracer::load`], e.g. verifier checks).
+pub fn ebpf_object() -> &'static [u8] {
+    EBPF_OBJECT
+}
+
 /// The loaded object: programs to attach and the maps user space reads.
 pub struct Tracer {
     ebpf: Ebpf,
@@ -177,6 +182,10 @@ pub struct Tracer {
     pub rtt_methods_off: Vec<MethodOff>,
     /// PacketDrop hook state.
     pub drops: HookState,
+    /// NetworkEvents hook state.
+    pub netevents: HookState,
+    /// NetworkEvents attach methods not in use, and why.
+    pub netevents_methods_off: Vec<MethodOff>,
     mode: AttachMode,
     direction: Direction,
     attached: HashMap<String, Attached>,
@@ -204,6 +213,7 @@ pub struct FlowMaps {
     percpu_batched: bool,
     counters: PerCpuArray<MapData, u32>,
     batched: bool,
+    network_events: Option<MapData>,
 }
 
 impl Tracer {
@@ -228,10 +238,17 @@ impl Tracer {
         let drops_wanted = matches!(drops, HookState::Active(_));
         let has_rules = !cfg.flow_filter_rules.is_empty();
         let filter_sampling = cfg.flow_filter_rules.iter().any(|r| r.sample > 0);
+        let netevents_offsets = if cfg.network_events.enable {
+            crate::netevents::kernel::offsets_from_kernel()
+        } else {
+            Ok(Default::default())
+        };
+        let netevents_globals = netevents_offsets.clone().unwrap_or_default();
         let mut loader = EbpfLoader::new();
         for ((name, _, _), v) in OFFSET_GLOBALS.iter().zip(offsets.iter()) {
             loader.override_global(name, v, true);
         }
+        crate::netevents::kernel::configure(&mut loader, cfg, &netevents_globals);
         let mut ebpf = loader
             .btf(btf.as_ref())
             .override_global(globals::SAMPLING, &cfg.sampling, true)
@@ -313,6 +330,8 @@ impl Tracer {
                 tracing::info!("PacketDrop hook attached on tp_btf/kfree_skb");
             }
         }
+        let (netevents, netevents_methods_off) =
+            crate::netevents::kernel::attach(&mut ebpf, btf.as_ref(), cfg, &netevents_offsets);
         let wanted: &[&'static str] = match cfg.tc_attach_mode {
             AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
             AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
@@ -364,6 +383,8 @@ impl Tracer {
         } else {
             None
         };
+        let network_events =
+            crate::netevents::kernel::take_map(&mut ebpf, cfg).map_err(TracerError::Missing)?;
         let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
             what: "reading the possible CPUs",
             source,
@@ -381,6 +402,8 @@ impl Tracer {
                 rtt,
                 rtt_methods_off,
                 drops,
+                netevents,
+                netevents_methods_off,
                 mode: cfg.tc_attach_mode,
                 direction: cfg.direction,
                 attached: HashMap::new(),
@@ -394,6 +417,7 @@ impl Tracer {
                 percpu_batched: true,
                 counters,
                 batched: true,
+                network_events,
             },
         ))
     }
@@ -596,7 +620,7 @@ fn load_fentry_hook(
 }
 
 /// A load/attach error as one line, without the empty verifier log a refused load carries.
-fn error_text(e: &aya::programs::ProgramError) -> String {
+pub(crate) fn error_text(e: &aya::programs::ProgramError) -> String {
     let s = e.to_string();
     let s = s.trim_end();
     s.strip_suffix("Verifier output:")
@@ -790,6 +814,24 @@ impl FlowMaps {
             let _ = queries.remove(&k);
         }
         out
+    }
+
+    /// Removes and returns the network events (per-CPU values merged: distinct cookies, summed
+    /// counters). Empty when NetworkEvents is off.
+    pub fn drain_network_events(&mut self) -> Vec<(FlowId, crate::netevents::NetworkEventsTotals)> {
+        match self.network_events.as_ref() {
+            Some(map) => crate::netevents::kernel::drain(map, self.ncpus, &mut self.percpu_batched),
+            None => Vec::new(),
+        }
+    }
+
+    /// Kernel id of the network events map (`bpftool map show id N`), when the feature is on.
+    /// Lets tests and debugging tools write or inspect exactly what the hook would.
+    pub fn network_events_map_id(&self) -> Option<u32> {
+        self.network_events
+            .as_ref()
+            .and_then(|m| m.info().ok())
+            .map(|i| i.id())
     }
 
     /// Reads every global counter (summed over CPUs) and resets it to zero.
