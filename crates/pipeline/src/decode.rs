@@ -199,18 +199,41 @@ pub fn dns_rcode_name(rcode: u32) -> &'static str {
     }
 }
 
-/// `AA:BB:CC:DD:EE:FF` from the packed wire form (inline, no heap allocation).
+/// `AA:BB:CC:DD:EE:FF` from the packed wire form (inline, no heap allocation; written by hand
+/// because `format!` with six `{:02X}` costs several times more on this per-flow path).
 pub fn mac_string(mac: u64) -> CompactString {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let b = mac.to_be_bytes();
-    format_compact!(
-        "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7]
-    )
+    let mut out = [b':'; 17];
+    for (i, byte) in b[2..].iter().enumerate() {
+        out[i * 3] = HEX[usize::from(byte >> 4)];
+        out[i * 3 + 1] = HEX[usize::from(byte & 0xF)];
+    }
+    // Only ASCII hex digits and colons were written.
+    CompactString::from_utf8(out).unwrap_or_default()
+}
+
+/// Dotted-quad text of an IPv4 address, written by hand into an inline string.
+fn ipv4_string(v4: std::net::Ipv4Addr) -> CompactString {
+    let mut out = [0u8; 15];
+    let mut n = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out[n] = b'.';
+            n += 1;
+        }
+        if octet >= 100 {
+            out[n] = b'0' + octet / 100;
+            n += 1;
+        }
+        if octet >= 10 {
+            out[n] = b'0' + (octet / 10) % 10;
+            n += 1;
+        }
+        out[n] = b'0' + octet % 10;
+        n += 1;
+    }
+    CompactString::from_utf8(&out[..n]).unwrap_or_default()
 }
 
 /// The address as text; v4-mapped IPv6 addresses print as IPv4, as upstream's do. Addresses up
@@ -218,10 +241,10 @@ pub fn mac_string(mac: u64) -> CompactString {
 pub fn ip_string(ip: Option<&pbflow::Ip>) -> CompactString {
     match ip.and_then(pbflow::Ip::to_addr) {
         Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => format_compact!("{v4}"),
+            Some(v4) => ipv4_string(v4),
             None => format_compact!("{v6}"),
         },
-        Some(v4) => format_compact!("{v4}"),
+        Some(IpAddr::V4(v4)) => ipv4_string(v4),
         None => CompactString::default(),
     }
 }
@@ -437,5 +460,16 @@ mod tests {
         assert_eq!(tcp_state_name(99), "TCP_INVALID_STATE");
         assert_eq!(dns_rcode_name(3), "NXDomain");
         assert_eq!(mac_string(0x0a58_0a80_0011), "0A:58:0A:80:00:11");
+        assert_eq!(mac_string(0xffff_ffff_ffff), "FF:FF:FF:FF:FF:FF");
+        for v4 in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "255.255.255.255",
+            "192.168.100.9",
+            "1.20.103.40",
+        ] {
+            let addr: std::net::Ipv4Addr = v4.parse().expect("addr");
+            assert_eq!(ipv4_string(addr), v4);
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! ingest stage through the graph, fanning out where several stages follow one.
 //!
 //! Records flow by value: a stage with one child hands its output on without copying; only
-//! fan-out clones (all but the last branch). Terminal stages are writers or encoders.
+//! fan-out clones (all but the last consuming branch; Prometheus encoders only read, by reference).
+//! Terminal stages are writers or encoders.
 
 use crate::config::{Config, ConfigError, PromEncode, StageParams};
 use crate::encode::PromEncoder;
@@ -282,15 +283,42 @@ impl Pipeline {
         let Some(children) = self.children.get(from).cloned() else {
             return;
         };
-        let last = children.len().saturating_sub(1);
+        // Prometheus encoders with no stage after them only read records: they see the batch by
+        // reference, so a NetObserv-shaped fan-out (metrics + one writer) copies nothing.
+        let (readers, owners): (Vec<&String>, Vec<&String>) =
+            children.iter().partition(|c| self.reads_only(c));
+        for reader in readers {
+            self.encode_prom(reader, &batch);
+        }
+        let last = owners.len().saturating_sub(1);
         let mut batch = Some(batch);
-        for (i, child) in children.iter().enumerate() {
+        for (i, child) in owners.into_iter().enumerate() {
             let input = if i == last {
                 batch.take().unwrap_or_default()
             } else {
                 batch.clone().unwrap_or_default()
             };
             self.run(child, input);
+        }
+    }
+
+    fn reads_only(&self, stage: &str) -> bool {
+        matches!(self.nodes.get(stage), Some(Node::Sink(Sink::Prom(_))))
+            && self.children.get(stage).is_none_or(Vec::is_empty)
+    }
+
+    fn encode_prom(&mut self, stage: &str, batch: &[Record]) {
+        let Some(Node::Sink(Sink::Prom(encoder))) = self.nodes.get(stage) else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        if let Ok(mut encoder) = encoder.lock() {
+            for record in batch {
+                encoder.encode(record);
+            }
+        }
+        if let Some(c) = self.stage_metrics.get(stage) {
+            c.observe(batch.len(), batch.len(), started.elapsed());
         }
     }
 

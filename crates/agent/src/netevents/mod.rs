@@ -87,7 +87,8 @@ impl Cookie {
 /// An ACL verdict decoded from a cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclEvent {
-    /// The OVN ACL action (`allow`, `allow-related`, `allow-stateless`, `drop`, `reject`, `pass`).
+    /// The verdict as the console shows it: `allow` (OVN `allow`, `allow-related`,
+    /// `allow-stateless`), `drop` (OVN `drop`, `reject`) or `pass`; any other OVN action as is.
     pub action: String,
     /// OVN-Kubernetes owner type, e.g. `NetworkPolicy` (see [`ACTORS`]).
     pub actor: String,
@@ -106,8 +107,13 @@ impl AclEvent {
     pub fn from_acl(action: &str, ids: &HashMap<String, String>) -> Self {
         let get = |k: &str| ids.get(k).cloned().unwrap_or_default();
         let actor = get(KEY_OWNER_TYPE);
+        let verdict = match action {
+            "allow" | "allow-related" | "allow-stateless" => "allow",
+            "drop" | "reject" => "drop",
+            other => other,
+        };
         let mut e = AclEvent {
-            action: action.to_string(),
+            action: verdict.to_string(),
             actor: actor.clone(),
             name: String::new(),
             namespace: String::new(),
@@ -526,6 +532,10 @@ mod tests {
         assert_eq!(ef.drop_cause(), None);
         let node = AclEvent::from_acl("allow-related", &ids(&[(KEY_OWNER_TYPE, "NetpolNode")]));
         assert_eq!(node.direction, "Ingress");
+        assert_eq!(node.action, "allow");
+        let reject = AclEvent::from_acl("reject", &ids(&[(KEY_OWNER_TYPE, "NetworkPolicy")]));
+        assert_eq!(reject.action, "drop");
+        assert_eq!(reject.drop_cause(), Some(DROP_CAUSE_BASE));
         let banp = AclEvent::from_acl(
             "drop",
             &ids(&[
