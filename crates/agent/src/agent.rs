@@ -11,7 +11,7 @@ use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerEr
 use netobserv_agent_common::{FlowId, counters};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -36,11 +36,36 @@ pub enum AgentError {
     },
 }
 
-type Names = Arc<RwLock<HashMap<u32, String>>>;
+/// Interface names for the records: by index in the observed namespace, and by (index, MAC)
+/// for interfaces of secondary namespaces, whose indexes may repeat the observed ones.
+#[derive(Default, Clone)]
+struct IfaceNames {
+    by_index: HashMap<u32, String>,
+    by_mac: HashMap<(u32, [u8; 6]), String>,
+}
+
+type Names = Arc<RwLock<IfaceNames>>;
+
+/// What the attacher receives: link changes tagged with their namespace (`None`: the observed
+/// one), and secondary namespaces that went away.
+enum WatchMsg {
+    Iface(Option<PathBuf>, IfaceEvent),
+    NsGone(PathBuf),
+}
+
+/// Key of an attachment: the name in the observed namespace, `NETNS_PATH:name` elsewhere
+/// (interface names never contain `:`, so the name is what follows the last one).
+fn iface_key(netns: Option<&Path>, name: &str) -> String {
+    match netns {
+        None => name.to_string(),
+        Some(p) => format!("{}:{name}", p.display()),
+    }
+}
 
 /// A started agent. Dropping it without [`Agent::shutdown`] still detaches TCX links (closing
 /// their fds) but may leave clsact filters; call `shutdown`.
 pub struct Agent {
+    ns_follower: Option<JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
     exporter_stop: watch::Sender<bool>,
     tracer: Arc<Mutex<Tracer>>,
@@ -82,6 +107,8 @@ fn feature_hooks(
     rtt: &HookState,
     rtt_off: &[MethodOff],
     drops: &HookState,
+    xlat: &HookState,
+    xlat_off: &[MethodOff],
 ) -> Vec<HookStatus> {
     let mut kinds: Vec<&str> = attached
         .iter()
@@ -142,14 +169,21 @@ fn feature_hooks(
             cfg.enable_dns_tracking,
             "ENABLE_DNS_TRACKING",
         ),
-        rtt_status(rtt, rtt_off),
+        methods_status(
+            "FlowRTT",
+            rtt,
+            rtt_off,
+            &[crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF],
+        ),
         unavailable(
             "NetworkEvents",
             "needs a kprobe on psample_sample_packet; not implemented",
         ),
-        unavailable(
+        methods_status(
             "PacketTranslation",
-            "needs a kprobe on nf_nat_manip_pkt; not implemented",
+            xlat,
+            xlat_off,
+            &crate::xlat::XLAT_METHODS,
         ),
         unavailable(
             "IPsec",
@@ -158,9 +192,15 @@ fn feature_hooks(
     ]
 }
 
-/// The FlowRTT row: active method, and why each other method is off (e.g. fentry refused by a
-/// locked-down kernel, with the load error).
-fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
+/// The row of a hook with several attach methods (FlowRTT, PacketTranslation): active method,
+/// and why each other method is off (e.g. fentry refused by a locked-down kernel, with the load
+/// error).
+fn methods_status(
+    hook: &str,
+    state: &HookState,
+    off: &[MethodOff],
+    methods: &[crate::tracer::Method],
+) -> HookStatus {
     let methods_off = off
         .iter()
         .map(|o| MethodOffStatus {
@@ -169,10 +209,10 @@ fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
             reason: o.reason.clone(),
         })
         .collect();
-    match rtt {
+    match state {
         HookState::Active(mode) => {
-            let method = [crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF]
-                .into_iter()
+            let method = methods
+                .iter()
                 .find(|m| m.mode == *mode)
                 .map_or_else(|| (*mode).to_string(), |m| m.name.to_string());
             let reason = (!off.is_empty()).then(|| {
@@ -182,7 +222,7 @@ fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
                     .join("; ")
             });
             HookStatus {
-                hook: "FlowRTT".into(),
+                hook: hook.into(),
                 active: true,
                 mode: Some((*mode).into()),
                 reason,
@@ -191,7 +231,7 @@ fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
             }
         }
         HookState::Off(why) => HookStatus {
-            hook: "FlowRTT".into(),
+            hook: hook.into(),
             active: false,
             mode: None,
             reason: Some(why.clone()),
@@ -209,16 +249,25 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
         &tracer.rtt,
         &tracer.rtt_methods_off,
         &tracer.drops,
+        &tracer.xlat,
+        &tracer.xlat_methods_off,
     ));
     metrics.set_interfaces(
         attached
             .iter()
-            .map(|(n, k)| InterfaceStatus {
-                name: n.clone(),
-                mode: match k {
-                    AttachKind::Tcx => "tcx".into(),
-                    AttachKind::Tc => "tc".into(),
-                },
+            .map(|(key, k)| {
+                let (netns, name) = match key.rsplit_once(':') {
+                    Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+                    None => (None, key.clone()),
+                };
+                InterfaceStatus {
+                    name,
+                    mode: match k {
+                        AttachKind::Tcx => "tcx".into(),
+                        AttachKind::Tc => "tc".into(),
+                    },
+                    netns,
+                }
             })
             .collect(),
     );
@@ -283,12 +332,37 @@ impl Agent {
         };
 
         let names: Names = Arc::default();
-        let events = ifaces::watch(cfg.netns.clone())
+        let mut own = ifaces::watch(cfg.netns.clone())
             .await
             .map_err(|source| AgentError::Io {
                 what: "watching network interfaces",
                 source,
             })?;
+        let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let tx = events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = own.recv().await {
+                if tx.send(WatchMsg::Iface(None, ev)).is_err() {
+                    return;
+                }
+            }
+        });
+        // Secondary namespaces (privileged agent on the host): follow the netns directories.
+        let ns_follower = if cfg.netns.is_none() && !cfg.netns_dirs.is_empty() {
+            match crate::nswatch::watch(&cfg.netns_dirs) {
+                Ok(ns_events) => Some(tokio::spawn(follow_namespaces(
+                    ns_events,
+                    events_tx,
+                    metrics.clone(),
+                ))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch network namespace directories");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         publish_status(&cfg, &lock(&tracer), &metrics);
         let watcher = tokio::spawn(watch_interfaces(
             cfg.clone(),
@@ -315,6 +389,7 @@ impl Agent {
             "agent started"
         );
         Ok(Self {
+            ns_follower,
             shutdown_tx,
             exporter_stop,
             tracer,
@@ -362,6 +437,9 @@ impl Agent {
     /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
     pub async fn shutdown(self) -> Result<(), AgentError> {
         let _ = self.shutdown_tx.send(true);
+        if let Some(f) = &self.ns_follower {
+            f.abort();
+        }
         self.watcher.abort();
         let _ = self.watcher.await;
         let _ = self.evictor.await;
@@ -407,17 +485,23 @@ impl Agent {
 async fn attach_with_retries(
     cfg: &Config,
     tracer: &Arc<Mutex<Tracer>>,
+    secondary: Option<&Path>,
+    key: &str,
     name: &str,
 ) -> Result<AttachKind, String> {
     let attempts = cfg.tc_attach_retries + 1;
     let mut last = String::new();
     for attempt in 1..=attempts {
         let t = tracer.clone();
-        let netns = cfg.netns.clone();
-        let n = name.to_string();
-        let res =
-            tokio::task::spawn_blocking(move || in_netns(netns.as_deref(), || lock(&t).attach(&n)))
-                .await;
+        let secondary = secondary.map(Path::to_path_buf);
+        let netns = secondary.clone().or_else(|| cfg.netns.clone());
+        let (k, n) = (key.to_string(), name.to_string());
+        let res = tokio::task::spawn_blocking(move || {
+            in_netns(netns.as_deref(), || {
+                lock(&t).attach_keyed(&k, &n, secondary.as_deref())
+            })
+        })
+        .await;
         match res {
             Ok(Ok(Ok(kind))) => return Ok(kind),
             Ok(Ok(Err(e))) => last = e.to_string(),
@@ -431,9 +515,87 @@ async fn attach_with_retries(
     Err(last)
 }
 
+/// Follows the netns directories: a link watcher per namespace file, stopped (releasing the
+/// namespace) when the file goes away.
+async fn follow_namespaces(
+    mut ns_events: tokio::sync::mpsc::UnboundedReceiver<crate::nswatch::NsEvent>,
+    tx: tokio::sync::mpsc::UnboundedSender<WatchMsg>,
+    metrics: Arc<Metrics>,
+) {
+    use crate::nswatch::NsEvent;
+    let mut running: HashMap<PathBuf, JoinHandle<()>> = HashMap::new();
+    while let Some(ev) = ns_events.recv().await {
+        match ev {
+            NsEvent::Added(path) => {
+                if let Some(h) = running.remove(&path) {
+                    h.abort();
+                }
+                let task =
+                    tokio::spawn(follow_namespace(path.clone(), tx.clone(), metrics.clone()));
+                running.insert(path, task);
+            }
+            NsEvent::Removed(path) => {
+                // Aborting drops the watcher's guard, closing the netlink socket that pins the
+                // namespace.
+                if let Some(h) = running.remove(&path) {
+                    h.abort();
+                }
+                if tx.send(WatchMsg::NsGone(path)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    for (_, h) in running {
+        h.abort();
+    }
+}
+
+/// Watches the links of one secondary namespace. The namespace file appears before the
+/// namespace is bind-mounted on it (`ip netns add`, CNI plugins), so entering it is retried for
+/// up to 3 s; after that the namespace is reported once and left alone.
+async fn follow_namespace(
+    path: PathBuf,
+    tx: tokio::sync::mpsc::UnboundedSender<WatchMsg>,
+    metrics: Arc<Metrics>,
+) {
+    let mut last = String::from("not a network namespace");
+    let mut watcher = None;
+    for _ in 0..30 {
+        if crate::nswatch::is_namespace(&path) {
+            match ifaces::watch_guarded(Some(path.clone())).await {
+                Ok(w) => {
+                    watcher = Some(w);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some((mut rx, _guard)) = watcher else {
+        metrics
+            .errors
+            .get_or_create(&vec![
+                ("component".into(), "netns".into()),
+                ("error".into(), "CannotWatchNamespace".into()),
+                ("severity".into(), "low".into()),
+            ])
+            .inc();
+        tracing::warn!(netns = %path.display(), error = %last, "cannot watch this network namespace");
+        return;
+    };
+    tracing::info!(netns = %path.display(), "watching the interfaces of a secondary network namespace");
+    while let Some(ev) = rx.recv().await {
+        if tx.send(WatchMsg::Iface(Some(path.clone()), ev)).is_err() {
+            return;
+        }
+    }
+}
+
 async fn watch_interfaces(
     cfg: Config,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<IfaceEvent>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<WatchMsg>,
     tracer: Arc<Mutex<Tracer>>,
     metrics: Arc<Metrics>,
     names: Names,
@@ -444,22 +606,32 @@ async fn watch_interfaces(
             .get_or_create(&vec![("type".to_string(), t.to_string())])
             .inc();
     };
-    while let Some(ev) = events.recv().await {
-        match ev {
-            IfaceEvent::Up { index, name } => {
-                names
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(index, name.clone());
+    while let Some(msg) = events.recv().await {
+        match msg {
+            WatchMsg::Iface(netns, IfaceEvent::Up { index, name, mac }) => {
+                {
+                    let mut n = names.write().unwrap_or_else(PoisonError::into_inner);
+                    match &netns {
+                        None => {
+                            n.by_index.insert(index, name.clone());
+                        }
+                        Some(_) => {
+                            n.by_mac.insert((index, mac), name.clone());
+                        }
+                    }
+                }
                 if !cfg.interface_selected(&name) {
                     continue;
                 }
-                if lock(&tracer).attached().iter().any(|(n, _)| *n == name) {
+                let key = iface_key(netns.as_deref(), &name);
+                if lock(&tracer).attached().iter().any(|(n, _)| *n == key) {
                     continue;
                 }
                 event_counter("up");
-                match attach_with_retries(&cfg, &tracer, &name).await {
-                    Ok(kind) => tracing::info!(iface = %name, ?kind, "classifiers attached"),
+                match attach_with_retries(&cfg, &tracer, netns.as_deref(), &key, &name).await {
+                    Ok(kind) => {
+                        tracing::info!(iface = %name, netns = ?netns, ?kind, "classifiers attached")
+                    }
                     Err(e) => {
                         metrics
                             .errors
@@ -469,14 +641,23 @@ async fn watch_interfaces(
                                 ("severity".into(), "high".into()),
                             ])
                             .inc();
-                        tracing::warn!(iface = %name, error = %e, "cannot attach classifiers");
+                        tracing::warn!(iface = %name, netns = ?netns, error = %e, "cannot attach classifiers");
                     }
                 }
             }
-            IfaceEvent::Gone { index: _, name } => {
+            WatchMsg::Iface(netns, IfaceEvent::Gone { index: _, name }) => {
                 event_counter("gone");
-                lock(&tracer).forget(&name);
-                tracing::info!(iface = %name, "interface removed");
+                lock(&tracer).forget(&iface_key(netns.as_deref(), &name));
+                tracing::info!(iface = %name, netns = ?netns, "interface removed");
+            }
+            WatchMsg::NsGone(path) => {
+                event_counter("netns_gone");
+                let mut t = lock(&tracer);
+                let keys = t.attached_in(&path);
+                for k in &keys {
+                    t.forget_gone(k);
+                }
+                tracing::info!(netns = %path.display(), detached = keys.len(), "network namespace removed");
             }
         }
         publish_status(&cfg, &lock(&tracer), &metrics);
@@ -500,10 +681,14 @@ async fn evict_once(
         let clock = Clock::now();
         let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
         let counters = maps.take_counters();
-        (flows, extra, drops, dns, counters, clock)
+        let xlat = match &flows {
+            Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
+            Err(_) => maps.drain_xlat(std::iter::empty()),
+        };
+        (flows, extra, drops, dns, xlat, counters, clock)
     })
     .await;
-    let Ok((flows, extra, drops, dns, counters, clock)) = res else {
+    let Ok((flows, extra, drops, dns, xlat, counters, clock)) = res else {
         return 0;
     };
     metrics
@@ -571,7 +756,7 @@ async fn evict_once(
     };
     let n = flows.len();
     metrics.evicted_flows.inc_by(n as u64);
-    if n == 0 && extra.is_empty() && drops.is_empty() && dns.is_empty() {
+    if n == 0 && extra.is_empty() && drops.is_empty() && dns.is_empty() && xlat.is_empty() {
         return 0;
     }
     let mut enrich: HashMap<FlowId, Enrichment> = HashMap::new();
@@ -584,14 +769,20 @@ async fn evict_once(
     for (id, d) in drops {
         enrich.entry(id).or_default().drops = Some(d);
     }
-    let names = Arc::new(names.read().unwrap_or_else(PoisonError::into_inner).clone());
-    queue.push_batch(Batch::Flows(FlowBatch::new(
-        flows,
-        enrich,
-        clock,
-        names,
-        agent_ip.clone(),
-    )));
+    for (id, x) in xlat {
+        enrich.entry(id).or_default().xlat = Some(x);
+    }
+    let names = names.read().unwrap_or_else(PoisonError::into_inner).clone();
+    queue.push_batch(Batch::Flows(
+        FlowBatch::new(
+            flows,
+            enrich,
+            clock,
+            Arc::new(names.by_index),
+            agent_ip.clone(),
+        )
+        .with_mac_names(Arc::new(names.by_mac)),
+    ));
     n
 }
 

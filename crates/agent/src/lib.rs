@@ -4,14 +4,17 @@
 pub mod agent;
 pub mod btf;
 pub mod config;
+pub mod conntrack;
 pub mod convert;
 pub mod exporter;
 pub mod filter;
 pub mod ifaces;
 pub mod metrics;
 pub mod netns;
+pub mod nswatch;
 mod sys;
 pub mod tracer;
+pub mod xlat;
 
 pub use agent::{Agent, AgentError};
 pub use config::Config;

@@ -112,6 +112,9 @@ pub struct InterfaceStatus {
     pub name: String,
     /// `tcx` or `tc`.
     pub mode: String,
+    /// Namespace file of a secondary interface (absent for the observed namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 impl Metrics {
