@@ -1,7 +1,10 @@
 //! Cost of the PacketTranslation conntrack fallback, printed (a benchmark, not a test):
 //! parsing + recording one conntrack NEW event (paid once per new NAT-ed connection, on the
 //! listener thread), and looking flows up at eviction (paid once per evicted flow).
-//! `cargo run --release -p netobserv-agent --example bench_xlat`
+//! With `--real N` (root), also measures the listener on real kernel events: N UDP
+//! "connections" DNAT-ed inside a throw-away network namespace, and the CPU time of the
+//! `conntrack` thread per event (from /proc, 10 ms resolution).
+//! `cargo run --release -p netobserv-agent --example bench_xlat [-- --real 50000]`
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use netobserv_agent::conntrack::{Table, Tuple, encode_new, parse_message};
@@ -13,7 +16,86 @@ fn v4(a: u32) -> [u8; 16] {
     std::net::Ipv4Addr::from(a).to_ipv6_mapped().octets()
 }
 
+/// CPU time (user + system, ns) of this process's thread named `conntrack`.
+fn listener_cpu_ns() -> u64 {
+    let tick_ns = 1_000_000_000 / 100;
+    let mut total = 0;
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "conntrack" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised command: state is #3; utime #14, stime #15.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        total += (f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) * tick_ns;
+    }
+    total
+}
+
+fn sh(cmd: &str) {
+    let ok = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{cmd}");
+}
+
+fn real(n: u32) {
+    use netobserv_agent::conntrack::Listener;
+    use std::sync::Arc;
+    let ns = format!("xlatbench{}", std::process::id());
+    sh(&format!(
+        "ip netns add {ns} && ip -n {ns} link set lo up && \
+         ip -n {ns} route add 10.96.0.0/16 dev lo && \
+         echo 'table ip nat {{ chain out {{ type nat hook output priority -100; \
+         ip daddr 10.96.0.10 udp dport 80 dnat to 127.0.0.1:9; }} }}' | ip netns exec {ns} nft -f -"
+    ));
+    let path = std::path::PathBuf::from(format!("/run/netns/{ns}"));
+    let table = Arc::new(Table::new(n as usize * 2, Duration::from_secs(60)));
+    let t = table.clone();
+    let listener = netobserv_agent::netns::in_netns(Some(&path), move || Listener::start(t))
+        .unwrap()
+        .unwrap();
+    let cpu0 = listener_cpu_ns();
+    let start = Instant::now();
+    netobserv_agent::netns::in_netns(Some(&path), || {
+        for _ in 0..n {
+            let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            let _ = s.send_to(b"x", "10.96.0.10:80");
+        }
+    })
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while table.len() < n as usize && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = start.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    let cpu = listener_cpu_ns().saturating_sub(cpu0);
+    let (learnt, _, overflows) = table.take_counts();
+    println!(
+        "real events: {learnt} of {n} NAT-ed connections learnt in {:.2} s, {overflows} overflows; \
+         listener thread CPU {:.0} ms = {:.2} us per event",
+        elapsed.as_secs_f64(),
+        cpu as f64 / 1e6,
+        cpu as f64 / 1e3 / learnt.max(1) as f64
+    );
+    drop(listener);
+    sh(&format!("ip netns del {ns}"));
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--real") {
+        let n = args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        real(n);
+    }
     const N: u32 = 100_000;
     let msgs: Vec<Vec<u8>> = (0..N)
         .map(|i| {

@@ -685,12 +685,26 @@ async fn evict_once(
             Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
             Err(_) => maps.drain_xlat(std::iter::empty()),
         };
-        (flows, extra, drops, dns, xlat, counters, clock)
+        let ct = maps.conntrack_table().map(|t| (t.len(), t.take_counts()));
+        (flows, extra, drops, dns, xlat, ct, counters, clock)
     })
     .await;
-    let Ok((flows, extra, drops, dns, xlat, counters, clock)) = res else {
+    let Ok((flows, extra, drops, dns, xlat, ct, counters, clock)) = res else {
         return 0;
     };
+    if let Some((len, (learnt, refused, overflows))) = ct {
+        metrics.xlat_conntrack_entries.set(len as i64);
+        for (kind, v) in [
+            ("learnt", learnt),
+            ("refused", refused),
+            ("overflow", overflows),
+        ] {
+            metrics
+                .xlat_conntrack_events
+                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
+                .inc_by(v);
+        }
+    }
     metrics
         .drain_duration
         .observe(started.elapsed().as_secs_f64());

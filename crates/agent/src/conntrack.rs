@@ -288,6 +288,15 @@ impl Table {
             .collect()
     }
 
+    /// Reads and resets the (learnt, refused, overflows) counters, for the agent's metrics.
+    pub fn take_counts(&self) -> (u64, u64, u64) {
+        (
+            self.learnt.swap(0, Ordering::Relaxed),
+            self.refused.swap(0, Ordering::Relaxed),
+            self.overflows.swap(0, Ordering::Relaxed),
+        )
+    }
+
     /// Connections currently held.
     pub fn len(&self) -> usize {
         self.entries

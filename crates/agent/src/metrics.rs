@@ -61,6 +61,11 @@ pub struct Metrics {
     pub hook_method_off: Family<Labels, Gauge>,
     /// Duration of draining the flow map.
     pub drain_duration: Histogram,
+    /// PacketTranslation conntrack fallback: translated connections currently known.
+    pub xlat_conntrack_entries: Gauge,
+    /// PacketTranslation conntrack fallback: connections learnt, refused (table full), and
+    /// event overflows (each followed by a re-read of the table).
+    pub xlat_conntrack_events: Family<Labels, Counter>,
     status: Mutex<Status>,
 }
 
@@ -213,8 +218,22 @@ impl Metrics {
             "Time to drain the flow map",
             drain_duration.clone(),
         );
+        let xlat_conntrack_entries = Gauge::default();
+        registry.register(
+            "xlat_conntrack_entries",
+            "Translated connections known to the PacketTranslation conntrack fallback",
+            xlat_conntrack_entries.clone(),
+        );
+        let xlat_conntrack_events = Family::<Labels, Counter>::default();
+        registry.register(
+            "xlat_conntrack_events",
+            "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
+            xlat_conntrack_events.clone(),
+        );
         Self {
             registry,
+            xlat_conntrack_entries,
+            xlat_conntrack_events,
             evictions,
             evicted_flows,
             dropped,

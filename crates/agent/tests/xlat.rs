@@ -184,6 +184,13 @@ async fn flow_to_a_cluster_ip_carries_the_backend_in_xlat() {
             assert!(r.xlat.is_none(), "untranslated flow with Xlat: {r:?}");
         }
     }
+    if mode == "conntrack" {
+        let metrics = http_get(addr, "/metrics");
+        assert!(
+            metrics.contains("ebpf_agent_xlat_conntrack_events_total{kind=\"learnt\"} 1"),
+            "one translated connection learnt: {metrics}"
+        );
+    }
     agent.shutdown().await.expect("clean shutdown");
 }
 
