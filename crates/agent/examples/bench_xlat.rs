@@ -47,11 +47,22 @@ fn real(n: u32) {
     use netobserv_agent::conntrack::Listener;
     use std::sync::Arc;
     let ns = format!("xlatbench{}", std::process::id());
+    /// Removes the namespace even when the bench panics.
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+    sh(&format!("ip netns add {ns}"));
+    let _cleanup = Cleanup(ns.clone());
     sh(&format!(
-        "ip netns add {ns} && ip -n {ns} link set lo up && \
-         ip -n {ns} route add 10.96.0.0/16 dev lo && \
-         echo 'table ip nat {{ chain out {{ type nat hook output priority -100; \
-         ip daddr 10.96.0.10 udp dport 80 dnat to 127.0.0.1:9; }} }}' | ip netns exec {ns} nft -f -"
+        "ip -n {ns} link set lo up && ip -n {ns} route add 10.96.0.0/16 dev lo && \
+         printf 'table ip nat {{\n chain out {{\n type nat hook output priority -100;\n \
+         ip daddr 10.96.0.10 udp dport 80 dnat to 127.0.0.1:9\n }}\n}}\n' | \
+         ip netns exec {ns} nft -f -"
     ));
     let path = std::path::PathBuf::from(format!("/run/netns/{ns}"));
     let table = Arc::new(Table::new(n as usize * 2, Duration::from_secs(60)));
@@ -62,8 +73,9 @@ fn real(n: u32) {
     let cpu0 = listener_cpu_ns();
     let start = Instant::now();
     netobserv_agent::netns::in_netns(Some(&path), || {
-        for _ in 0..n {
-            let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        // Distinct source ports, so each datagram is a new connection.
+        for i in 0..n {
+            let s = std::net::UdpSocket::bind(("0.0.0.0", 10_000 + i as u16)).unwrap();
             let _ = s.send_to(b"x", "10.96.0.10:80");
         }
     })
@@ -84,7 +96,6 @@ fn real(n: u32) {
         cpu as f64 / 1e3 / learnt.max(1) as f64
     );
     drop(listener);
-    sh(&format!("ip netns del {ns}"));
 }
 
 fn main() {
