@@ -606,6 +606,10 @@ async fn watch_interfaces(
             .get_or_create(&vec![("type".to_string(), t.to_string())])
             .inc();
     };
+    // Names learnt per secondary namespace, forgotten a little after the namespace goes (the
+    // last eviction of its flows still needs them), so pod churn does not grow the map.
+    let mut ns_names: HashMap<PathBuf, Vec<(u32, [u8; 6])>> = HashMap::new();
+    let linger = cfg.cache_active_timeout * 2 + Duration::from_secs(1);
     while let Some(msg) = events.recv().await {
         match msg {
             WatchMsg::Iface(netns, IfaceEvent::Up { index, name, mac }) => {
@@ -615,8 +619,9 @@ async fn watch_interfaces(
                         None => {
                             n.by_index.insert(index, name.clone());
                         }
-                        Some(_) => {
+                        Some(p) => {
                             n.by_mac.insert((index, mac), name.clone());
+                            ns_names.entry(p.clone()).or_default().push((index, mac));
                         }
                     }
                 }
@@ -652,6 +657,16 @@ async fn watch_interfaces(
             }
             WatchMsg::NsGone(path) => {
                 event_counter("netns_gone");
+                if let Some(keys) = ns_names.remove(&path) {
+                    let names = names.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(linger).await;
+                        let mut n = names.write().unwrap_or_else(PoisonError::into_inner);
+                        for k in keys {
+                            n.by_mac.remove(&k);
+                        }
+                    });
+                }
                 let mut t = lock(&tracer);
                 let keys = t.attached_in(&path);
                 for k in &keys {
