@@ -244,6 +244,30 @@ pub struct DnsMetrics {
     pub pad: u8,
 }
 
+/// Address translation of one flow, written by the PacketTranslation hook into the per-CPU
+/// `aggregated_flows_xlat` map keyed by the connection's original tuple (upstream
+/// `xlat_metrics`, 56 bytes). Addresses are v4-mapped for IPv4, ports in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XlatMetrics {
+    /// First translation seen (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest translation seen (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Source address after translation (the reply tuple's destination).
+    pub saddr: [u8; 16],
+    /// Destination address after translation (the reply tuple's source).
+    pub daddr: [u8; 16],
+    /// Source port after translation.
+    pub sport: u16,
+    /// Destination port after translation.
+    pub dport: u16,
+    /// Conntrack zone of the connection.
+    pub zone_id: u16,
+    /// EtherType of the flow.
+    pub eth_protocol: u16,
+}
+
 /// Key of the `dns_flows` map that pairs a query with its response (upstream `dns_flow_id`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -336,6 +360,24 @@ pub mod globals {
     pub const OFF_SKB_SK: &str = "OFF_SKB_SK";
     /// `sock_common.skc_state`.
     pub const OFF_SKC_STATE: &str = "OFF_SKC_STATE";
+    /// PacketTranslation (`nf_conn` layout): `nf_conn.tuplehash[ORIGINAL].tuple`.
+    pub const OFF_CT_TUPLE_ORIG: &str = "OFF_CT_TUPLE_ORIG";
+    /// `nf_conn.tuplehash[REPLY].tuple`.
+    pub const OFF_CT_TUPLE_REPLY: &str = "OFF_CT_TUPLE_REPLY";
+    /// `nf_conn.zone.id` (0 = no zones in this kernel).
+    pub const OFF_CT_ZONE_ID: &str = "OFF_CT_ZONE_ID";
+    /// `nf_conntrack_tuple.src.u3`.
+    pub const OFF_TUPLE_SRC_ADDR: &str = "OFF_TUPLE_SRC_ADDR";
+    /// `nf_conntrack_tuple.src.u.all`.
+    pub const OFF_TUPLE_SRC_PORT: &str = "OFF_TUPLE_SRC_PORT";
+    /// `nf_conntrack_tuple.src.l3num`.
+    pub const OFF_TUPLE_L3NUM: &str = "OFF_TUPLE_L3NUM";
+    /// `nf_conntrack_tuple.dst.u3`.
+    pub const OFF_TUPLE_DST_ADDR: &str = "OFF_TUPLE_DST_ADDR";
+    /// `nf_conntrack_tuple.dst.u.all`.
+    pub const OFF_TUPLE_DST_PORT: &str = "OFF_TUPLE_DST_PORT";
+    /// `nf_conntrack_tuple.dst.protonum`.
+    pub const OFF_TUPLE_PROTONUM: &str = "OFF_TUPLE_PROTONUM";
     /// `u8`: 1 when DNS tracking is on.
     pub const ENABLE_DNS_TRACKING: &str = "ENABLE_DNS_TRACKING";
     /// `u16`: extra DNS port to watch besides 53 (`DNS_TRACKING_PORT`).
@@ -360,6 +402,8 @@ pub mod maps {
     pub const DNS_FLOWS: &str = "dns_flows";
     /// Per-CPU hash `FlowId` → `PktDropMetrics`.
     pub const AGGREGATED_FLOWS_PKT_DROP: &str = "aggregated_flows_pkt_drop";
+    /// Per-CPU hash `FlowId` → `XlatMetrics` (PacketTranslation).
+    pub const AGGREGATED_FLOWS_XLAT: &str = "aggregated_flows_xlat";
 }
 
 /// Names of the programs in the eBPF object.
@@ -378,6 +422,10 @@ pub mod programs {
     pub const TCP_RCV_FENTRY_RTT: &str = "tcp_rcv_fentry_rtt";
     /// PacketDrop on `tp_btf/kfree_skb`.
     pub const KFREE_SKB_DROP: &str = "kfree_skb_drop";
+    /// PacketTranslation on `kprobe/nf_nat_manip_pkt` (upstream's method).
+    pub const NAT_MANIP_KPROBE: &str = "track_nat_manip_pkt";
+    /// PacketTranslation on `fentry/nf_nat_manip_pkt` (preferred when allowed).
+    pub const NAT_MANIP_FENTRY: &str = "nf_nat_manip_pkt_fentry";
 }
 
 /// Filter actions (upstream `filter_action_t`).
@@ -473,6 +521,7 @@ mod pod {
     unsafe impl aya::Pod for super::PktDropMetrics {}
     unsafe impl aya::Pod for super::DnsMetrics {}
     unsafe impl aya::Pod for super::DnsFlowId {}
+    unsafe impl aya::Pod for super::XlatMetrics {}
 }
 
 #[cfg(test)]
@@ -558,6 +607,17 @@ mod tests {
         assert_eq!(offset_of!(DnsFlowId, src_ip), 4);
         assert_eq!(offset_of!(DnsFlowId, id), 36);
         assert_eq!(offset_of!(DnsFlowId, protocol), 38);
+    }
+
+    #[test]
+    fn xlat_layout_matches_upstream() {
+        assert_eq!(size_of::<XlatMetrics>(), 56);
+        assert_eq!(offset_of!(XlatMetrics, saddr), 16);
+        assert_eq!(offset_of!(XlatMetrics, daddr), 32);
+        assert_eq!(offset_of!(XlatMetrics, sport), 48);
+        assert_eq!(offset_of!(XlatMetrics, dport), 50);
+        assert_eq!(offset_of!(XlatMetrics, zone_id), 52);
+        assert_eq!(offset_of!(XlatMetrics, eth_protocol), 54);
     }
 
     #[test]

@@ -27,6 +27,8 @@ use netobserv_agent_common::{
     filter_action, tcp_flag,
 };
 
+mod xlat;
+
 /// TCX verdict that lets the next program in the chain run.
 const TCX_NEXT: i32 = -1;
 /// `EEXIST`: another CPU inserted the same key first.

@@ -11,7 +11,7 @@ use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerEr
 use netobserv_agent_common::{FlowId, counters};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -36,13 +36,39 @@ pub enum AgentError {
     },
 }
 
-type Names = Arc<RwLock<HashMap<u32, String>>>;
 /// The NetworkEvents cookie decoder, when the feature is on.
 type NetDecoder = Option<Arc<crate::netevents::Decoder>>;
+
+/// Interface names for the records: by index in the observed namespace, and by (index, MAC)
+/// for interfaces of secondary namespaces, whose indexes may repeat the observed ones.
+#[derive(Default, Clone)]
+struct IfaceNames {
+    by_index: HashMap<u32, String>,
+    by_mac: HashMap<(u32, [u8; 6]), String>,
+}
+
+type Names = Arc<RwLock<IfaceNames>>;
+
+/// What the attacher receives: link changes tagged with their namespace (`None`: the observed
+/// one), and secondary namespaces that went away.
+enum WatchMsg {
+    Iface(Option<PathBuf>, IfaceEvent),
+    NsGone(PathBuf),
+}
+
+/// Key of an attachment: the name in the observed namespace, `NETNS_PATH:name` elsewhere
+/// (interface names never contain `:`, so the name is what follows the last one).
+fn iface_key(netns: Option<&Path>, name: &str) -> String {
+    match netns {
+        None => name.to_string(),
+        Some(p) => format!("{}:{name}", p.display()),
+    }
+}
 
 /// A started agent. Dropping it without [`Agent::shutdown`] still detaches TCX links (closing
 /// their fds) but may leave clsact filters; call `shutdown`.
 pub struct Agent {
+    ns_follower: Option<JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
     exporter_stop: watch::Sender<bool>,
     tracer: Arc<Mutex<Tracer>>,
@@ -86,6 +112,7 @@ fn feature_hooks(
     rtt_off: &[MethodOff],
     drops: &HookState,
     netevents: (&HookState, &[MethodOff]),
+    xlat: (&HookState, &[MethodOff]),
 ) -> Vec<HookStatus> {
     let mut kinds: Vec<&str> = attached
         .iter()
@@ -146,19 +173,26 @@ fn feature_hooks(
             cfg.enable_dns_tracking,
             "ENABLE_DNS_TRACKING",
         ),
-        rtt_status(rtt, rtt_off),
-        method_status(
+        methods_status(
+            "FlowRTT",
+            rtt,
+            rtt_off,
+            &[crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF],
+        ),
+        methods_status(
             "NetworkEvents",
+            netevents.0,
+            netevents.1,
             &[
                 crate::netevents::kernel::FENTRY,
                 crate::netevents::kernel::KPROBE,
             ],
-            netevents.0,
-            netevents.1,
         ),
-        unavailable(
+        methods_status(
             "PacketTranslation",
-            "needs a kprobe on nf_nat_manip_pkt; not implemented",
+            xlat.0,
+            xlat.1,
+            &crate::xlat::XLAT_METHODS,
         ),
         unavailable(
             "IPsec",
@@ -167,26 +201,15 @@ fn feature_hooks(
     ]
 }
 
-/// The FlowRTT row: active method, and why each other method is off (e.g. fentry refused by a
-/// locked-down kernel, with the load error).
-fn rtt_status(rtt: &HookState, off: &[MethodOff]) -> HookStatus {
-    method_status(
-        "FlowRTT",
-        &[crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF],
-        rtt,
-        off,
-    )
-}
-
-/// The row of a hook whose attach method is chosen at run time among `methods`: the active one,
-/// and why each other one is off (with the kernel's load/attach error).
-fn method_status(
+/// The row of a hook with several attach methods (FlowRTT, PacketTranslation): active method,
+/// and why each other method is off (e.g. fentry refused by a locked-down kernel, with the load
+/// error).
+fn methods_status(
     hook: &str,
-    methods: &[crate::tracer::Method],
     state: &HookState,
     off: &[MethodOff],
+    methods: &[crate::tracer::Method],
 ) -> HookStatus {
-    let (rtt, hook_name) = (state, hook);
     let methods_off = off
         .iter()
         .map(|o| MethodOffStatus {
@@ -195,7 +218,7 @@ fn method_status(
             reason: o.reason.clone(),
         })
         .collect();
-    match rtt {
+    match state {
         HookState::Active(mode) => {
             let method = methods
                 .iter()
@@ -208,7 +231,7 @@ fn method_status(
                     .join("; ")
             });
             HookStatus {
-                hook: hook_name.into(),
+                hook: hook.into(),
                 active: true,
                 mode: Some((*mode).into()),
                 reason,
@@ -217,7 +240,7 @@ fn method_status(
             }
         }
         HookState::Off(why) => HookStatus {
-            hook: hook_name.into(),
+            hook: hook.into(),
             active: false,
             mode: None,
             reason: Some(why.clone()),
@@ -236,16 +259,24 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
         &tracer.rtt_methods_off,
         &tracer.drops,
         (&tracer.netevents, &tracer.netevents_methods_off),
+        (&tracer.xlat, &tracer.xlat_methods_off),
     ));
     metrics.set_interfaces(
         attached
             .iter()
-            .map(|(n, k)| InterfaceStatus {
-                name: n.clone(),
-                mode: match k {
-                    AttachKind::Tcx => "tcx".into(),
-                    AttachKind::Tc => "tc".into(),
-                },
+            .map(|(key, k)| {
+                let (netns, name) = match key.rsplit_once(':') {
+                    Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+                    None => (None, key.clone()),
+                };
+                InterfaceStatus {
+                    name,
+                    mode: match k {
+                        AttachKind::Tcx => "tcx".into(),
+                        AttachKind::Tc => "tc".into(),
+                    },
+                    netns,
+                }
             })
             .collect(),
     );
@@ -320,12 +351,37 @@ impl Agent {
         };
 
         let names: Names = Arc::default();
-        let events = ifaces::watch(cfg.netns.clone())
+        let mut own = ifaces::watch(cfg.netns.clone())
             .await
             .map_err(|source| AgentError::Io {
                 what: "watching network interfaces",
                 source,
             })?;
+        let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let tx = events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = own.recv().await {
+                if tx.send(WatchMsg::Iface(None, ev)).is_err() {
+                    return;
+                }
+            }
+        });
+        // Secondary namespaces (privileged agent on the host): follow the netns directories.
+        let ns_follower = if cfg.netns.is_none() && !cfg.netns_dirs.is_empty() {
+            match crate::nswatch::watch(&cfg.netns_dirs) {
+                Ok(ns_events) => Some(tokio::spawn(follow_namespaces(
+                    ns_events,
+                    events_tx,
+                    metrics.clone(),
+                ))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch network namespace directories");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         publish_status(&cfg, &lock(&tracer), &metrics);
         let watcher = tokio::spawn(watch_interfaces(
             cfg.clone(),
@@ -353,6 +409,7 @@ impl Agent {
             "agent started"
         );
         Ok(Self {
+            ns_follower,
             shutdown_tx,
             exporter_stop,
             tracer,
@@ -408,6 +465,9 @@ impl Agent {
     /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
     pub async fn shutdown(self) -> Result<(), AgentError> {
         let _ = self.shutdown_tx.send(true);
+        if let Some(f) = &self.ns_follower {
+            f.abort();
+        }
         self.watcher.abort();
         let _ = self.watcher.await;
         let _ = self.evictor.await;
@@ -454,17 +514,23 @@ impl Agent {
 async fn attach_with_retries(
     cfg: &Config,
     tracer: &Arc<Mutex<Tracer>>,
+    secondary: Option<&Path>,
+    key: &str,
     name: &str,
 ) -> Result<AttachKind, String> {
     let attempts = cfg.tc_attach_retries + 1;
     let mut last = String::new();
     for attempt in 1..=attempts {
         let t = tracer.clone();
-        let netns = cfg.netns.clone();
-        let n = name.to_string();
-        let res =
-            tokio::task::spawn_blocking(move || in_netns(netns.as_deref(), || lock(&t).attach(&n)))
-                .await;
+        let secondary = secondary.map(Path::to_path_buf);
+        let netns = secondary.clone().or_else(|| cfg.netns.clone());
+        let (k, n) = (key.to_string(), name.to_string());
+        let res = tokio::task::spawn_blocking(move || {
+            in_netns(netns.as_deref(), || {
+                lock(&t).attach_keyed(&k, &n, secondary.as_deref())
+            })
+        })
+        .await;
         match res {
             Ok(Ok(Ok(kind))) => return Ok(kind),
             Ok(Ok(Err(e))) => last = e.to_string(),
@@ -478,9 +544,87 @@ async fn attach_with_retries(
     Err(last)
 }
 
+/// Follows the netns directories: a link watcher per namespace file, stopped (releasing the
+/// namespace) when the file goes away.
+async fn follow_namespaces(
+    mut ns_events: tokio::sync::mpsc::UnboundedReceiver<crate::nswatch::NsEvent>,
+    tx: tokio::sync::mpsc::UnboundedSender<WatchMsg>,
+    metrics: Arc<Metrics>,
+) {
+    use crate::nswatch::NsEvent;
+    let mut running: HashMap<PathBuf, JoinHandle<()>> = HashMap::new();
+    while let Some(ev) = ns_events.recv().await {
+        match ev {
+            NsEvent::Added(path) => {
+                if let Some(h) = running.remove(&path) {
+                    h.abort();
+                }
+                let task =
+                    tokio::spawn(follow_namespace(path.clone(), tx.clone(), metrics.clone()));
+                running.insert(path, task);
+            }
+            NsEvent::Removed(path) => {
+                // Aborting drops the watcher's guard, closing the netlink socket that pins the
+                // namespace.
+                if let Some(h) = running.remove(&path) {
+                    h.abort();
+                }
+                if tx.send(WatchMsg::NsGone(path)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    for (_, h) in running {
+        h.abort();
+    }
+}
+
+/// Watches the links of one secondary namespace. The namespace file appears before the
+/// namespace is bind-mounted on it (`ip netns add`, CNI plugins), so entering it is retried for
+/// up to 3 s; after that the namespace is reported once and left alone.
+async fn follow_namespace(
+    path: PathBuf,
+    tx: tokio::sync::mpsc::UnboundedSender<WatchMsg>,
+    metrics: Arc<Metrics>,
+) {
+    let mut last = String::from("not a network namespace");
+    let mut watcher = None;
+    for _ in 0..30 {
+        if crate::nswatch::is_namespace(&path) {
+            match ifaces::watch_guarded(Some(path.clone())).await {
+                Ok(w) => {
+                    watcher = Some(w);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some((mut rx, _guard)) = watcher else {
+        metrics
+            .errors
+            .get_or_create(&vec![
+                ("component".into(), "netns".into()),
+                ("error".into(), "CannotWatchNamespace".into()),
+                ("severity".into(), "low".into()),
+            ])
+            .inc();
+        tracing::warn!(netns = %path.display(), error = %last, "cannot watch this network namespace");
+        return;
+    };
+    tracing::info!(netns = %path.display(), "watching the interfaces of a secondary network namespace");
+    while let Some(ev) = rx.recv().await {
+        if tx.send(WatchMsg::Iface(Some(path.clone()), ev)).is_err() {
+            return;
+        }
+    }
+}
+
 async fn watch_interfaces(
     cfg: Config,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<IfaceEvent>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<WatchMsg>,
     tracer: Arc<Mutex<Tracer>>,
     metrics: Arc<Metrics>,
     names: Names,
@@ -491,22 +635,37 @@ async fn watch_interfaces(
             .get_or_create(&vec![("type".to_string(), t.to_string())])
             .inc();
     };
-    while let Some(ev) = events.recv().await {
-        match ev {
-            IfaceEvent::Up { index, name } => {
-                names
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(index, name.clone());
+    // Names learnt per secondary namespace, forgotten a little after the namespace goes (the
+    // last eviction of its flows still needs them), so pod churn does not grow the map.
+    let mut ns_names: HashMap<PathBuf, Vec<(u32, [u8; 6])>> = HashMap::new();
+    let linger = cfg.cache_active_timeout * 2 + Duration::from_secs(1);
+    while let Some(msg) = events.recv().await {
+        match msg {
+            WatchMsg::Iface(netns, IfaceEvent::Up { index, name, mac }) => {
+                {
+                    let mut n = names.write().unwrap_or_else(PoisonError::into_inner);
+                    match &netns {
+                        None => {
+                            n.by_index.insert(index, name.clone());
+                        }
+                        Some(p) => {
+                            n.by_mac.insert((index, mac), name.clone());
+                            ns_names.entry(p.clone()).or_default().push((index, mac));
+                        }
+                    }
+                }
                 if !cfg.interface_selected(&name) {
                     continue;
                 }
-                if lock(&tracer).attached().iter().any(|(n, _)| *n == name) {
+                let key = iface_key(netns.as_deref(), &name);
+                if lock(&tracer).attached().iter().any(|(n, _)| *n == key) {
                     continue;
                 }
                 event_counter("up");
-                match attach_with_retries(&cfg, &tracer, &name).await {
-                    Ok(kind) => tracing::info!(iface = %name, ?kind, "classifiers attached"),
+                match attach_with_retries(&cfg, &tracer, netns.as_deref(), &key, &name).await {
+                    Ok(kind) => {
+                        tracing::info!(iface = %name, netns = ?netns, ?kind, "classifiers attached")
+                    }
                     Err(e) => {
                         metrics
                             .errors
@@ -516,14 +675,33 @@ async fn watch_interfaces(
                                 ("severity".into(), "high".into()),
                             ])
                             .inc();
-                        tracing::warn!(iface = %name, error = %e, "cannot attach classifiers");
+                        tracing::warn!(iface = %name, netns = ?netns, error = %e, "cannot attach classifiers");
                     }
                 }
             }
-            IfaceEvent::Gone { index: _, name } => {
+            WatchMsg::Iface(netns, IfaceEvent::Gone { index: _, name }) => {
                 event_counter("gone");
-                lock(&tracer).forget(&name);
-                tracing::info!(iface = %name, "interface removed");
+                lock(&tracer).forget(&iface_key(netns.as_deref(), &name));
+                tracing::info!(iface = %name, netns = ?netns, "interface removed");
+            }
+            WatchMsg::NsGone(path) => {
+                event_counter("netns_gone");
+                if let Some(keys) = ns_names.remove(&path) {
+                    let names = names.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(linger).await;
+                        let mut n = names.write().unwrap_or_else(PoisonError::into_inner);
+                        for k in keys {
+                            n.by_mac.remove(&k);
+                        }
+                    });
+                }
+                let mut t = lock(&tracer);
+                let keys = t.attached_in(&path);
+                for k in &keys {
+                    t.forget_gone(k);
+                }
+                tracing::info!(netns = %path.display(), detached = keys.len(), "network namespace removed");
             }
         }
         publish_status(&cfg, &lock(&tracer), &metrics);
@@ -549,12 +727,32 @@ async fn evict_once(
         let clock = Clock::now();
         let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
         let counters = maps.take_counters();
-        (flows, extra, drops, netevents, dns, counters, clock)
+        let xlat = match &flows {
+            Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
+            Err(_) => maps.drain_xlat(std::iter::empty()),
+        };
+        let ct = maps.conntrack_table().map(|t| (t.len(), t.take_counts()));
+        (
+            flows, extra, drops, netevents, dns, xlat, ct, counters, clock,
+        )
     })
     .await;
-    let Ok((flows, extra, drops, netevents, dns, counters, clock)) = res else {
+    let Ok((flows, extra, drops, netevents, dns, xlat, ct, counters, clock)) = res else {
         return 0;
     };
+    if let Some((len, (learnt, refused, overflows))) = ct {
+        metrics.xlat_conntrack_entries.set(len as i64);
+        for (kind, v) in [
+            ("learnt", learnt),
+            ("refused", refused),
+            ("overflow", overflows),
+        ] {
+            metrics
+                .xlat_conntrack_events
+                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
+                .inc_by(v);
+        }
+    }
     metrics
         .drain_duration
         .observe(started.elapsed().as_secs_f64());
@@ -621,7 +819,13 @@ async fn evict_once(
     };
     let n = flows.len();
     metrics.evicted_flows.inc_by(n as u64);
-    if n == 0 && extra.is_empty() && drops.is_empty() && dns.is_empty() && netevents.is_empty() {
+    if n == 0
+        && extra.is_empty()
+        && drops.is_empty()
+        && dns.is_empty()
+        && netevents.is_empty()
+        && xlat.is_empty()
+    {
         return 0;
     }
     let mut enrich: HashMap<FlowId, Enrichment> = HashMap::new();
@@ -639,14 +843,20 @@ async fn evict_once(
             enrich.entry(id).or_default().network_events = Some(decoder.decode_flow(&t).await);
         }
     }
-    let names = Arc::new(names.read().unwrap_or_else(PoisonError::into_inner).clone());
-    queue.push_batch(Batch::Flows(FlowBatch::new(
-        flows,
-        enrich,
-        clock,
-        names,
-        agent_ip.clone(),
-    )));
+    for (id, x) in xlat {
+        enrich.entry(id).or_default().xlat = Some(x);
+    }
+    let names = names.read().unwrap_or_else(PoisonError::into_inner).clone();
+    queue.push_batch(Batch::Flows(
+        FlowBatch::new(
+            flows,
+            enrich,
+            clock,
+            Arc::new(names.by_index),
+            agent_ip.clone(),
+        )
+        .with_mac_names(Arc::new(names.by_mac)),
+    ));
     n
 }
 

@@ -196,10 +196,11 @@ impl Btf {
         None
     }
 
-    fn find_in(&self, t: &Type, member: &str) -> Option<u32> {
+    /// Byte offset and type id of `member` in `t`.
+    fn find_in(&self, t: &Type, member: &str) -> Option<(u32, u32)> {
         for m in &t.members {
             if m.name != 0 && self.name(m.name) == member {
-                return Some(m.bit_offset / 8);
+                return Some((m.bit_offset / 8, m.type_id));
             }
         }
         // Members of anonymous structs/unions are reachable directly, as in C.
@@ -207,9 +208,9 @@ impl Btf {
             if m.name == 0
                 && let Some(inner) = self.resolve(m.type_id)
                 && matches!(inner.kind, KIND_STRUCT | KIND_UNION)
-                && let Some(off) = self.find_in(inner, member)
+                && let Some((off, ty)) = self.find_in(inner, member)
             {
-                return Some(m.bit_offset / 8 + off);
+                return Some((m.bit_offset / 8 + off, ty));
             }
         }
         None
@@ -217,9 +218,43 @@ impl Btf {
 
     /// Byte offset of `member` in `struct name` (anonymous members included).
     pub fn member_offset(&self, name: &str, member: &str) -> Option<u32> {
+        self.by_name
+            .get(name)?
+            .iter()
+            .find_map(|id| {
+                let t = self.types.get(*id as usize)?;
+                (t.kind == KIND_STRUCT).then(|| self.find_in(t, member))?
+            })
+            .map(|(off, _)| off)
+    }
+
+    /// Byte offset of a nested member, e.g. `["dst", "u3"]` in `nf_conntrack_tuple`: each step
+    /// descends into the previous member's struct or union type (nested kernel structs the
+    /// hooks read, whose inner types may be anonymous and so cannot be named directly).
+    pub fn member_path_offset(&self, name: &str, path: &[&str]) -> Option<u32> {
+        let mut t = self.by_name.get(name)?.iter().find_map(|id| {
+            let t = self.types.get(*id as usize)?;
+            (t.kind == KIND_STRUCT).then_some(t)
+        })?;
+        let mut total = 0;
+        for (i, member) in path.iter().enumerate() {
+            let (off, ty) = self.find_in(t, member)?;
+            total += off;
+            if i + 1 < path.len() {
+                t = self.resolve(ty)?;
+                if !matches!(t.kind, KIND_STRUCT | KIND_UNION) {
+                    return None;
+                }
+            }
+        }
+        Some(total)
+    }
+
+    /// Size in bytes of `struct name`, to step through arrays of it (e.g. `tuplehash[2]`).
+    pub fn struct_size(&self, name: &str) -> Option<u32> {
         self.by_name.get(name)?.iter().find_map(|id| {
             let t = self.types.get(*id as usize)?;
-            (t.kind == KIND_STRUCT).then(|| self.find_in(t, member))?
+            (t.kind == KIND_STRUCT).then_some(t.size_or_type)
         })
     }
 }
@@ -275,5 +310,25 @@ mod tests {
         let srtt = btf.member_offset("tcp_sock", "srtt_us").expect("srtt_us");
         assert!(srtt > 1000, "srtt_us lies deep in tcp_sock: {srtt}");
         assert_eq!(btf.member_offset("sock_common", "no_such_member"), None);
+    }
+
+    #[test]
+    fn finds_conntrack_offsets_in_the_running_kernel() {
+        let btf = Btf::from_sys_fs().expect("/sys/kernel/btf/vmlinux");
+        // The tuple layout has been stable for years: src.u3 at 0, src.u at 16, l3num at 18,
+        // dst.u3 at 20, dst.u at 36, protonum at 38.
+        let t = "nf_conntrack_tuple";
+        assert_eq!(btf.member_path_offset(t, &["src", "u3"]), Some(0));
+        assert_eq!(btf.member_path_offset(t, &["src", "u"]), Some(16));
+        assert_eq!(btf.member_path_offset(t, &["src", "l3num"]), Some(18));
+        assert_eq!(btf.member_path_offset(t, &["dst", "u3"]), Some(20));
+        assert_eq!(btf.member_path_offset(t, &["dst", "u"]), Some(36));
+        assert_eq!(btf.member_path_offset(t, &["dst", "protonum"]), Some(38));
+        let hash = btf
+            .struct_size("nf_conntrack_tuple_hash")
+            .expect("tuple hash");
+        assert!(hash >= 40, "{hash}");
+        assert!(btf.member_offset("nf_conn", "tuplehash").is_some());
+        assert_eq!(btf.member_path_offset(t, &["dst", "nope"]), None);
     }
 }

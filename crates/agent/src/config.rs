@@ -136,6 +136,8 @@ pub struct Config {
     pub enable_pkt_drops: bool,
     /// `ENABLE_DNS_TRACKING`.
     pub enable_dns_tracking: bool,
+    /// `ENABLE_PKT_TRANSLATION`: report NAT translations (Xlat fields) per flow.
+    pub enable_pkt_translation: bool,
     /// `DNS_TRACKING_PORT`: watched besides 53.
     pub dns_tracking_port: u16,
     /// `AGENT_IP`: reported agent address; discovered when unset.
@@ -144,6 +146,12 @@ pub struct Config {
     /// namespace (a path like `/run/netns/NAME`). Tests use it to observe a namespace from a
     /// process that stays in the root namespace. `NETOBSERV_NETNS` sets it.
     pub netns: Option<PathBuf>,
+    /// Directories of named network namespaces whose interfaces are watched too (secondary
+    /// interfaces: Multus, SR-IOV), like upstream's watcher over `/var/run/netns`, which the
+    /// operator mounts only for a privileged agent. Not an upstream variable: `NETNS_DIRS`
+    /// (comma-separated; `none` disables) adds e.g. a container runtime's netns directory.
+    /// Ignored when `netns` is set.
+    pub netns_dirs: Vec<PathBuf>,
     /// `TARGET_TLS_CA_CERT_PATH`: CA of the collector; set means gRPC over TLS.
     pub target_tls_ca_cert_path: String,
     /// `TARGET_TLS_USER_CERT_PATH`: client certificate for mutual TLS.
@@ -210,9 +218,11 @@ impl Default for Config {
             enable_rtt: false,
             enable_pkt_drops: false,
             enable_dns_tracking: false,
+            enable_pkt_translation: false,
             dns_tracking_port: 53,
             agent_ip: None,
             netns: None,
+            netns_dirs: vec![PathBuf::from("/var/run/netns")],
             target_tls_ca_cert_path: String::new(),
             target_tls_user_cert_path: String::new(),
             target_tls_user_key_path: String::new(),
@@ -397,6 +407,9 @@ impl Config {
         if let Some(v) = var("ENABLE_DNS_TRACKING") {
             c.enable_dns_tracking = parse_bool("ENABLE_DNS_TRACKING", &v)?;
         }
+        if let Some(v) = var("ENABLE_PKT_TRANSLATION") {
+            c.enable_pkt_translation = parse_bool("ENABLE_PKT_TRANSLATION", &v)?;
+        }
         if let Some(v) = var("DNS_TRACKING_PORT") {
             c.dns_tracking_port = parse_num("DNS_TRACKING_PORT", &v)?;
         }
@@ -405,6 +418,17 @@ impl Config {
         }
         if let Some(v) = var("NETOBSERV_NETNS") {
             c.netns = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("NETNS_DIRS") {
+            c.netns_dirs = if v.trim() == "none" {
+                Vec::new()
+            } else {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            };
         }
         if let Some(v) = var("TARGET_TLS_CA_CERT_PATH") {
             c.target_tls_ca_cert_path = v;
@@ -495,6 +519,34 @@ mod tests {
         assert_eq!(c.tc_attach_mode, AttachMode::Tcx);
         assert!(!c.interface_selected("lo"));
         assert!(c.interface_selected("eth0"));
+        assert!(!c.enable_pkt_translation);
+        assert_eq!(c.netns_dirs, vec![PathBuf::from("/var/run/netns")]);
+    }
+
+    #[test]
+    fn packet_translation_and_netns_dirs() {
+        let c = cfg(&[
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "1"),
+            ("ENABLE_PKT_TRANSLATION", "true"),
+            ("NETNS_DIRS", "/var/run/netns, /run/containerd/netns"),
+        ])
+        .unwrap();
+        assert!(c.enable_pkt_translation);
+        assert_eq!(
+            c.netns_dirs,
+            vec![
+                PathBuf::from("/var/run/netns"),
+                PathBuf::from("/run/containerd/netns")
+            ]
+        );
+        let c = cfg(&[
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "1"),
+            ("NETNS_DIRS", "none"),
+        ])
+        .unwrap();
+        assert!(c.netns_dirs.is_empty());
     }
 
     #[test]

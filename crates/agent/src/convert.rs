@@ -244,6 +244,8 @@ pub struct Enrichment {
     pub drops: Option<crate::tracer::PktDropTotals>,
     /// NetworkEvents, already decoded.
     pub network_events: Option<crate::netevents::DecodedEvents>,
+    /// PacketTranslation.
+    pub xlat: Option<netobserv_agent_common::XlatMetrics>,
 }
 
 impl Enrichment {
@@ -262,6 +264,9 @@ impl Enrichment {
         }
         if let Some(n) = &self.network_events {
             spans.push((n.start, n.end, n.eth_protocol));
+        }
+        if let Some(x) = &self.xlat {
+            spans.push((x.start_mono_time_ts, x.end_mono_time_ts, x.eth_protocol));
         }
         let start = spans
             .iter()
@@ -318,6 +323,16 @@ impl Enrichment {
                 r.pkt_drop_latest_drop_cause = cause;
             }
         }
+        if let Some(x) = &self.xlat {
+            let v6 = x.eth_protocol == ETH_P_IPV6;
+            r.xlat = Some(pbflow::Xlat {
+                src_addr: Some(ip_of(&x.saddr, v6)),
+                dst_addr: Some(ip_of(&x.daddr, v6)),
+                src_port: u32::from(x.sport),
+                dst_port: u32::from(x.dport),
+                zone_id: u32::from(x.zone_id),
+            });
+        }
     }
 }
 
@@ -330,6 +345,7 @@ pub struct FlowBatch {
     partial: Option<std::vec::IntoIter<(FlowId, Enrichment)>>,
     clock: Clock,
     names: std::sync::Arc<std::collections::HashMap<u32, String>>,
+    mac_names: std::sync::Arc<std::collections::HashMap<(u32, [u8; 6]), String>>,
     agent_ip: Ip,
     len: usize,
 }
@@ -356,8 +372,21 @@ impl FlowBatch {
             partial: None,
             clock,
             names,
+            mac_names: std::sync::Arc::default(),
             agent_ip,
         }
+    }
+
+    /// Adds the names of interfaces in secondary namespaces, keyed by (index, MAC) since their
+    /// indexes may repeat those of the observed namespace: a flow's first-seen interface is the
+    /// one whose MAC is the frame's (destination on ingress, source on egress), as upstream
+    /// resolves it.
+    pub fn with_mac_names(
+        mut self,
+        mac_names: std::sync::Arc<std::collections::HashMap<(u32, [u8; 6]), String>>,
+    ) -> Self {
+        self.mac_names = mac_names;
+        self
     }
 
     /// Number of records this batch yields.
@@ -373,13 +402,39 @@ impl FlowBatch {
     /// Converts up to `max` more records; empty when the batch is exhausted.
     pub fn next_chunk(&mut self, max: usize) -> Vec<Record> {
         let names = self.names.clone();
-        let name_of = |i: u32| names.get(&i).cloned().unwrap_or_else(|| "unknown".into());
+        let mac_names = self.mac_names.clone();
+        let name_of = |i: u32| {
+            names
+                .get(&i)
+                .or_else(|| {
+                    // Only a secondary namespace has this index.
+                    (!mac_names.is_empty())
+                        .then(|| mac_names.iter().find(|((x, _), _)| *x == i).map(|(_, n)| n))
+                        .flatten()
+                })
+                .cloned()
+                .unwrap_or_else(|| "unknown".into())
+        };
         let mut out = Vec::with_capacity(max.min(self.len));
         while out.len() < max {
             let Some((id, m)) = self.flows.next() else {
                 break;
             };
-            let mut r = to_record(&id, &m, &self.clock, &name_of, &self.agent_ip);
+            let own_mac = if m.direction_first_seen == 1 {
+                m.src_mac
+            } else {
+                m.dst_mac
+            };
+            let first = m.if_index_first_seen;
+            let name_of_flow = |i: u32| {
+                if i == first
+                    && let Some(n) = mac_names.get(&(i, own_mac))
+                {
+                    return n.clone();
+                }
+                name_of(i)
+            };
+            let mut r = to_record(&id, &m, &self.clock, &name_of_flow, &self.agent_ip);
             if let Some(e) = self.extra.remove(&id) {
                 e.apply(&mut r);
             }

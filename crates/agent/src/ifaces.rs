@@ -21,6 +21,8 @@ pub enum IfaceEvent {
         index: u32,
         /// Interface name.
         name: String,
+        /// Hardware address: tells apart interfaces of different namespaces that share an index.
+        mac: [u8; 6],
     },
     /// The link was deleted.
     Gone {
@@ -36,11 +38,11 @@ pub enum IfaceEvent {
 fn classify(msg: &LinkMessage, deleted: bool) -> Option<IfaceEvent> {
     let index = msg.header.index;
     let mut name = None;
-    let mut mac_ok = false;
+    let mut mac = None;
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => name = Some(n.clone()),
-            LinkAttribute::Address(a) => mac_ok = a.len() == 6,
+            LinkAttribute::Address(a) => mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
             _ => {}
         }
     }
@@ -48,15 +50,47 @@ fn classify(msg: &LinkMessage, deleted: bool) -> Option<IfaceEvent> {
     if deleted {
         return Some(IfaceEvent::Gone { index, name });
     }
-    if !mac_ok || !msg.header.flags.contains(LinkFlags::Up) {
+    let mac = mac?;
+    if !msg.header.flags.contains(LinkFlags::Up) {
         return None;
     }
-    Some(IfaceEvent::Up { index, name })
+    Some(IfaceEvent::Up { index, name, mac })
+}
+
+/// Stops a link watcher when dropped. Its netlink socket holds a reference on the network
+/// namespace, so a watcher left running would keep a deleted namespace (and its interfaces)
+/// alive.
+pub struct WatchGuard {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl WatchGuard {
+    /// Lets the watcher run for the rest of the process (the agent's own namespace).
+    pub fn keep(mut self) {
+        self.tasks.clear();
+    }
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 /// Starts watching the links of the network namespace `netns` (the agent's own when `None`).
 /// Existing links are reported first, then changes as they happen.
 pub async fn watch(netns: Option<PathBuf>) -> io::Result<mpsc::UnboundedReceiver<IfaceEvent>> {
+    let (rx, guard) = watch_guarded(netns).await?;
+    guard.keep();
+    Ok(rx)
+}
+
+/// Like [`watch`], with a guard that stops the watcher (and releases the namespace) on drop.
+pub async fn watch_guarded(
+    netns: Option<PathBuf>,
+) -> io::Result<(mpsc::UnboundedReceiver<IfaceEvent>, WatchGuard)> {
     let rt = tokio::runtime::Handle::current();
     let (conn, handle, mut messages) = in_netns(netns.as_deref(), move || {
         let _guard = rt.enter();
@@ -67,9 +101,9 @@ pub async fn watch(netns: Option<PathBuf>) -> io::Result<mpsc::UnboundedReceiver
             .bind(&SocketAddr::new(0, groups))?;
         Ok::<_, io::Error>((conn, handle, messages))
     })??;
-    tokio::spawn(conn);
+    let conn_task = tokio::spawn(conn);
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    let events_task = tokio::spawn(async move {
         let mut links = handle.link().get().execute();
         loop {
             match links.try_next().await {
@@ -102,5 +136,10 @@ pub async fn watch(netns: Option<PathBuf>) -> io::Result<mpsc::UnboundedReceiver
             }
         }
     });
-    Ok(rx)
+    Ok((
+        rx,
+        WatchGuard {
+            tasks: vec![conn_task, events_task],
+        },
+    ))
 }

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod btf;
 pub mod config;
+pub mod conntrack;
 pub mod convert;
 pub mod exporter;
 pub mod filter;
@@ -11,8 +12,10 @@ pub mod ifaces;
 pub mod metrics;
 pub mod netevents;
 pub mod netns;
+pub mod nswatch;
 mod sys;
 pub mod tracer;
+pub mod xlat;
 
 pub use agent::{Agent, AgentError};
 pub use config::Config;

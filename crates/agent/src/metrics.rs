@@ -63,6 +63,11 @@ pub struct Metrics {
     pub network_events: Family<Labels, Counter>,
     /// Duration of draining the flow map.
     pub drain_duration: Histogram,
+    /// PacketTranslation conntrack fallback: translated connections currently known.
+    pub xlat_conntrack_entries: Gauge,
+    /// PacketTranslation conntrack fallback: connections learnt, refused (table full), and
+    /// event overflows (each followed by a re-read of the table).
+    pub xlat_conntrack_events: Family<Labels, Counter>,
     status: Mutex<Status>,
 }
 
@@ -114,6 +119,9 @@ pub struct InterfaceStatus {
     pub name: String,
     /// `tcx` or `tc`.
     pub mode: String,
+    /// Namespace file of a secondary interface (absent for the observed namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 impl Metrics {
@@ -218,8 +226,22 @@ impl Metrics {
             "Time to drain the flow map",
             drain_duration.clone(),
         );
+        let xlat_conntrack_entries = Gauge::default();
+        registry.register(
+            "xlat_conntrack_entries",
+            "Translated connections known to the PacketTranslation conntrack fallback",
+            xlat_conntrack_entries.clone(),
+        );
+        let xlat_conntrack_events = Family::<Labels, Counter>::default();
+        registry.register(
+            "xlat_conntrack_events",
+            "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
+            xlat_conntrack_events.clone(),
+        );
         Self {
             registry,
+            xlat_conntrack_entries,
+            xlat_conntrack_events,
             evictions,
             evicted_flows,
             dropped,

@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::RawFd;
 
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
 const BPF_MAP_LOOKUP_AND_DELETE_ELEM: libc::c_long = 21;
 const BPF_MAP_LOOKUP_AND_DELETE_BATCH: libc::c_long = 25;
@@ -234,4 +235,21 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
         }
     }
     Ok(out)
+}
+
+/// Writes one key of a per-CPU hash map, one value per possible CPU (`values.len()` must be
+/// the number of possible CPUs and `V` a multiple of 8 bytes, the kernel's per-CPU stride).
+pub fn update_percpu<K, V>(fd: RawFd, key: &K, values: &[V]) -> io::Result<()> {
+    if !std::mem::size_of::<V>().is_multiple_of(8) {
+        return Err(io::Error::other(
+            "per-CPU value size must be a multiple of 8",
+        ));
+    }
+    let mut attr = ElemAttr {
+        map_fd: fd as u32,
+        key: key as *const K as u64,
+        value: values.as_ptr() as u64,
+        ..Default::default()
+    };
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr)
 }

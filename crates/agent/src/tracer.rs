@@ -71,6 +71,8 @@ pub enum AttachKind {
 struct Attached {
     kind: AttachKind,
     links: Vec<(&'static str, SchedClassifierLinkId)>,
+    /// Namespace of the interface when it is not the observed one (secondary interfaces).
+    netns: Option<std::path::PathBuf>,
 }
 
 /// Drops of one flow, merged over CPUs.
@@ -186,6 +188,10 @@ pub struct Tracer {
     pub netevents: HookState,
     /// NetworkEvents attach methods not in use, and why.
     pub netevents_methods_off: Vec<MethodOff>,
+    /// PacketTranslation state (kernel hook, conntrack fallback, or off).
+    pub xlat: HookState,
+    /// PacketTranslation methods not in use, and why.
+    pub xlat_methods_off: Vec<MethodOff>,
     mode: AttachMode,
     direction: Direction,
     attached: HashMap<String, Attached>,
@@ -214,6 +220,10 @@ pub struct FlowMaps {
     counters: PerCpuArray<MapData, u32>,
     batched: bool,
     network_events: Option<MapData>,
+    /// PacketTranslation kernel map, when a kernel method is active.
+    xlat: Option<MapData>,
+    /// PacketTranslation conntrack listener, when that fallback is active.
+    conntrack: Option<crate::conntrack::Listener>,
 }
 
 impl Tracer {
@@ -234,6 +244,13 @@ impl Tracer {
         let mut rtt = feature(cfg.enable_rtt, "ENABLE_RTT", "tp_btf");
         let mut drops = feature(cfg.enable_pkt_drops, "ENABLE_PKT_DROPS", "tp_btf");
         let offsets = offsets.unwrap_or([0; N_OFFSETS]);
+        let ct_offsets = if cfg.enable_pkt_translation {
+            crate::btf::Btf::from_sys_fs()
+                .map_err(|e| format!("kernel BTF: {e}"))
+                .and_then(|b| crate::xlat::ct_offsets(&b))
+        } else {
+            Err("disabled".to_string())
+        };
         let rtt_wanted = matches!(rtt, HookState::Active(_));
         let drops_wanted = matches!(drops, HookState::Active(_));
         let has_rules = !cfg.flow_filter_rules.is_empty();
@@ -249,6 +266,11 @@ impl Tracer {
             loader.override_global(name, v, true);
         }
         crate::netevents::kernel::configure(&mut loader, cfg, &netevents_globals);
+        if let Ok(ct) = &ct_offsets {
+            for (name, v) in crate::xlat::CT_OFFSET_GLOBALS.iter().zip(ct.iter()) {
+                loader.override_global(name, v, true);
+            }
+        }
         let mut ebpf = loader
             .btf(btf.as_ref())
             .override_global(globals::SAMPLING, &cfg.sampling, true)
@@ -284,6 +306,14 @@ impl Tracer {
             .map_max_entries(
                 maps::AGGREGATED_FLOWS_PKT_DROP,
                 if drops_wanted { cfg.cache_max_flows } else { 1 },
+            )
+            .map_max_entries(
+                maps::AGGREGATED_FLOWS_XLAT,
+                if cfg.enable_pkt_translation {
+                    cfg.cache_max_flows
+                } else {
+                    1
+                },
             )
             .load(EBPF_OBJECT)?;
         let mut rtt_methods_off = Vec::new();
@@ -332,6 +362,23 @@ impl Tracer {
         }
         let (netevents, netevents_methods_off) =
             crate::netevents::kernel::attach(&mut ebpf, btf.as_ref(), cfg, &netevents_offsets);
+        let (xlat, xlat_methods_off, conntrack) = if cfg.enable_pkt_translation {
+            let setup = crate::xlat::start(
+                &mut ebpf,
+                btf.as_ref(),
+                ct_offsets.as_ref().map(|_| ()).map_err(String::as_str),
+                cfg.cache_max_flows as usize * 4,
+                cfg.cache_active_timeout * 2 + std::time::Duration::from_secs(5),
+                cfg.netns.as_deref(),
+            );
+            (setup.state, setup.off, setup.listener)
+        } else {
+            (
+                HookState::Off("disabled (ENABLE_PKT_TRANSLATION is false)".into()),
+                Vec::new(),
+                None,
+            )
+        };
         let wanted: &[&'static str] = match cfg.tc_attach_mode {
             AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
             AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
@@ -385,6 +432,12 @@ impl Tracer {
         };
         let network_events =
             crate::netevents::kernel::take_map(&mut ebpf, cfg).map_err(TracerError::Missing)?;
+        // Drained whichever method is active (empty unless a kernel hook or a test fills it).
+        let xlat_map = if cfg.enable_pkt_translation {
+            Some(percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_XLAT)?)
+        } else {
+            None
+        };
         let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
             what: "reading the possible CPUs",
             source,
@@ -404,6 +457,8 @@ impl Tracer {
                 drops,
                 netevents,
                 netevents_methods_off,
+                xlat,
+                xlat_methods_off,
                 mode: cfg.tc_attach_mode,
                 direction: cfg.direction,
                 attached: HashMap::new(),
@@ -418,13 +473,34 @@ impl Tracer {
                 counters,
                 batched: true,
                 network_events,
+                xlat: xlat_map,
+                conntrack,
             },
         ))
     }
 
+    /// Verifier-loads the PacketTranslation kernel programs without attaching them (see
+    /// [`crate::xlat::verify_programs`]); diagnostics and tests.
+    pub fn verify_xlat_programs(&mut self) -> Vec<(Method, Result<(), String>)> {
+        let btf = Btf::from_sys_fs().ok();
+        crate::xlat::verify_programs(&mut self.ebpf, btf.as_ref())
+    }
+
     /// Attaches the classifiers to `iface` in the calling thread's network namespace.
     pub fn attach(&mut self, iface: &str) -> Result<AttachKind, TracerError> {
-        if let Some(a) = self.attached.get(iface) {
+        self.attach_keyed(iface, iface, None)
+    }
+
+    /// Attaches the classifiers to `iface` in the calling thread's network namespace, which is
+    /// `netns` (a watched secondary namespace) or the observed one (`None`), and records the
+    /// attachment under `key` (names repeat across namespaces).
+    pub fn attach_keyed(
+        &mut self,
+        key: &str,
+        iface: &str,
+        netns: Option<&std::path::Path>,
+    ) -> Result<AttachKind, TracerError> {
+        if let Some(a) = self.attached.get(key) {
             return Ok(a.kind);
         }
         let result = match self.mode {
@@ -438,9 +514,10 @@ impl Tracer {
                 }
             },
         };
-        let attached = result?;
+        let mut attached = result?;
+        attached.netns = netns.map(std::path::Path::to_path_buf);
         let kind = attached.kind;
-        self.attached.insert(iface.to_string(), attached);
+        self.attached.insert(key.to_string(), attached);
         Ok(kind)
     }
 
@@ -483,7 +560,11 @@ impl Tracer {
                 }
             }
         }
-        Ok(Attached { kind, links })
+        Ok(Attached {
+            kind,
+            links,
+            netns: None,
+        })
     }
 
     fn prog(&mut self, name: &'static str) -> Result<&mut SchedClassifier, TracerError> {
@@ -513,8 +594,42 @@ impl Tracer {
         true
     }
 
+    /// Forgets an interface of a secondary namespace that disappeared (or whose namespace did):
+    /// its kernel hooks went with the device. TCX links are released by closing their fd; clsact
+    /// filters are left to the kernel, since a netlink delete by index from this thread's
+    /// namespace could hit an unrelated interface.
+    pub fn forget_gone(&mut self, key: &str) {
+        let Some(a) = self.attached.remove(key) else {
+            return;
+        };
+        for (name, id) in a.links {
+            if let Ok(p) = self.prog(name)
+                && let Ok(link) = p.take_link(id)
+            {
+                if a.kind == AttachKind::Tc {
+                    std::mem::forget(link);
+                } else {
+                    drop(link);
+                }
+            }
+        }
+    }
+
+    /// Keys of the attachments made in secondary namespace `netns`.
+    pub fn attached_in(&self, netns: &std::path::Path) -> Vec<String> {
+        self.attached
+            .iter()
+            .filter(|(_, a)| a.netns.as_deref() == Some(netns))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Forgets an interface that disappeared: its kernel hooks went with it.
     pub fn forget(&mut self, iface: &str) {
+        if self.attached.get(iface).is_some_and(|a| a.netns.is_some()) {
+            self.forget_gone(iface);
+            return;
+        }
         if let Some(a) = self.attached.remove(iface) {
             for (name, id) in a.links {
                 if let Ok(p) = self.prog(name) {
@@ -525,11 +640,25 @@ impl Tracer {
         }
     }
 
-    /// Detaches everything (shutdown).
+    /// Detaches everything (shutdown); interfaces of secondary namespaces are detached from
+    /// inside their namespace, or forgotten when it is gone.
     pub fn detach_all(&mut self) {
-        let names: Vec<String> = self.attached.keys().cloned().collect();
-        for n in names {
-            self.detach(&n);
+        let names: Vec<(String, Option<std::path::PathBuf>)> = self
+            .attached
+            .iter()
+            .map(|(k, a)| (k.clone(), a.netns.clone()))
+            .collect();
+        for (n, ns) in names {
+            match ns {
+                None => {
+                    self.detach(&n);
+                }
+                Some(path) => {
+                    if crate::netns::in_netns(Some(&path), || self.detach(&n)).is_err() {
+                        self.forget_gone(&n);
+                    }
+                }
+            }
         }
     }
 
@@ -832,6 +961,55 @@ impl FlowMaps {
             .as_ref()
             .and_then(|m| m.info().ok())
             .map(|i| i.id())
+    }
+
+    /// Removes and returns the PacketTranslation of the given flows (and of flows only the hook
+    /// saw): from the kernel map when a kernel method is active, else from the conntrack table.
+    /// Empty when PacketTranslation is off.
+    pub fn drain_xlat<'a>(
+        &mut self,
+        flows: impl Iterator<Item = &'a FlowId>,
+    ) -> Vec<(FlowId, netobserv_agent_common::XlatMetrics)> {
+        let mut out = match self.xlat.as_ref() {
+            Some(map) => crate::xlat::drain_map(map, self.ncpus, &mut self.percpu_batched),
+            None => return Vec::new(),
+        };
+        if let Some(l) = &self.conntrack {
+            if out.is_empty() {
+                out = l.table().lookup(flows);
+            } else {
+                let seen: std::collections::HashSet<FlowId> = out.iter().map(|(k, _)| *k).collect();
+                out.extend(l.table().lookup(flows.filter(|f| !seen.contains(*f))));
+            }
+        }
+        out
+    }
+
+    /// The conntrack table of the PacketTranslation fallback, when it is the active method.
+    pub fn conntrack_table(&self) -> Option<std::sync::Arc<crate::conntrack::Table>> {
+        self.conntrack.as_ref().map(|l| l.table().clone())
+    }
+
+    /// Writes one entry into the PacketTranslation kernel map on the first CPU's slot, as the
+    /// kernel hook would: lets tests and diagnostics exercise the drain/merge/export path on
+    /// kernels where the hook cannot attach. Fails when PacketTranslation is off.
+    pub fn inject_xlat(
+        &mut self,
+        id: &FlowId,
+        value: netobserv_agent_common::XlatMetrics,
+    ) -> Result<(), TracerError> {
+        let map = self
+            .xlat
+            .as_ref()
+            .ok_or(TracerError::Missing(maps::AGGREGATED_FLOWS_XLAT))?;
+        let mut values = vec![netobserv_agent_common::XlatMetrics::default(); self.ncpus];
+        values[0] = value;
+        crate::sys::update_percpu(map.fd().as_fd().as_raw_fd(), id, &values).map_err(|source| {
+            TracerError::Io {
+                what: "writing aggregated_flows_xlat",
+                source,
+            }
+        })
     }
 
     /// Reads every global counter (summed over CPUs) and resets it to zero.
