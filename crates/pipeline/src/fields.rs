@@ -105,6 +105,34 @@ pub fn known(name: &str) -> Option<&'static str> {
     KNOWN.binary_search(&name).ok().map(|i| KNOWN[i])
 }
 
+/// A `'static` copy of a configured field name, so stages insert it into records without an
+/// allocation per record (a `Cow::Owned` key would clone the string every time). Well-known
+/// names come from the static list; others are leaked once per distinct name, which bounds the
+/// cost by the configuration's vocabulary (reloads reuse the names already interned).
+pub fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    if let Some(k) = known(name) {
+        return k;
+    }
+    static EXTRA: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = EXTRA
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(k) = set.get(name) {
+        return k;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
+/// [`intern`] as a record key.
+pub fn key(name: &str) -> crate::record::Key {
+    crate::record::Key::Borrowed(intern(name))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -112,5 +140,12 @@ mod tests {
         assert!(super::KNOWN.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(super::known("SrcAddr"), Some("SrcAddr"));
         assert_eq!(super::known("Unknown"), None);
+        let a = super::intern("MyCustomField");
+        let b = super::intern(&String::from("MyCustomField"));
+        assert!(std::ptr::eq(a, b));
+        assert!(std::ptr::eq(
+            super::intern("SrcAddr"),
+            super::known("SrcAddr").unwrap_or("")
+        ));
     }
 }

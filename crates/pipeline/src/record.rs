@@ -148,6 +148,32 @@ impl From<bool> for Value {
     }
 }
 
+/// Key equality for the linear scans of [`Record`]: field names are short (5-25 bytes), and a
+/// libc `memcmp` call per candidate was a visible share of the pipeline's profile. Interned
+/// names (the static well-known ones, see [`crate::fields::known`]) match on their pointer.
+#[inline(always)]
+fn same_key(key: &str, field: &str) -> bool {
+    let (a, b) = (key.as_bytes(), field.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.as_ptr() == b.as_ptr() {
+        return true;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        let mut x = [0u8; 8];
+        let mut y = [0u8; 8];
+        x.copy_from_slice(&a[i..i + 8]);
+        y.copy_from_slice(&b[i..i + 8]);
+        if u64::from_ne_bytes(x) != u64::from_ne_bytes(y) {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
 /// One flow (or one derived record, such as a conversation event).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
@@ -166,7 +192,7 @@ impl Record {
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.entries
             .iter()
-            .find(|(k, _)| k.as_ref() == field)
+            .find(|(k, _)| same_key(k, field))
             .map(|(_, v)| v)
     }
 
@@ -174,7 +200,7 @@ impl Record {
     pub fn get_mut(&mut self, field: &str) -> Option<&mut Value> {
         self.entries
             .iter_mut()
-            .find(|(k, _)| k.as_ref() == field)
+            .find(|(k, _)| same_key(k, field))
             .map(|(_, v)| v)
     }
 

@@ -11,7 +11,12 @@ use crate::config::{
 use crate::record::{Record, Value};
 use crate::transform::BuildError;
 use compact_str::CompactString;
+use compact_str::ToCompactString;
 use std::collections::HashMap;
+
+/// Series maps hash label values on every observation: a fast non-cryptographic hasher (the
+/// label values come from flows, but a series count is bounded by `maxMetrics` and expiry).
+type SeriesMap = HashMap<Vec<CompactString>, Series, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -108,7 +113,7 @@ struct Metric {
     flatten: Vec<String>,
     buckets: Vec<f64>,
     scale: f64,
-    series: HashMap<Vec<CompactString>, Series>,
+    series: SeriesMap,
 }
 
 /// Replaces what a Prometheus name cannot hold (`/ . - >` ...) with `_`.
@@ -184,7 +189,7 @@ impl Metric {
             } else {
                 item.value_scale
             },
-            series: HashMap::new(),
+            series: SeriesMap::default(),
         })
     }
 }
@@ -198,6 +203,10 @@ struct View<'a> {
 
 impl<'a> View<'a> {
     fn get(&self, key: &str) -> Option<&'a Value> {
+        // Without flattened fields, `>` has no meaning: skip the search for it.
+        if self.elements.is_empty() {
+            return self.record.get(key);
+        }
         if let Some((field, sub)) = key.split_once('>') {
             let element = self
                 .elements
@@ -432,6 +441,8 @@ fn observe(
         .iter()
         .map(|f| match view.get(f) {
             Some(Value::Str(s)) => s.clone(),
+            Some(Value::UInt(u)) => u.to_compact_string(),
+            Some(Value::Int(i)) => i.to_compact_string(),
             Some(other) => CompactString::from(text_of(other)),
             None => CompactString::default(),
         })

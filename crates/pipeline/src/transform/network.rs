@@ -10,7 +10,9 @@ use crate::config::{
     AddServiceRule, AddSubnetRule, DirectionInfo, NetworkGenericRule, NetworkRuleKind,
     NetworkTransform, parse_mask,
 };
-use crate::record::{Record, Value};
+use crate::fields;
+use crate::record::{Key, Record, Value};
+use compact_str::{CompactString, format_compact};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -68,20 +70,22 @@ struct InfraRule {
     infra_refs: Vec<InfraRef>,
 }
 
+/// Each rule with its output name interned (see [`fields::intern`]): inserting it into a record
+/// then costs no allocation.
 enum Op {
-    Subnet(AddSubnetRule, u8),
-    SubnetLabel(NetworkGenericRule),
-    TcpFlags(NetworkGenericRule),
+    Subnet(AddSubnetRule, u8, Key),
+    SubnetLabel(NetworkGenericRule, Key),
+    TcpFlags(NetworkGenericRule, Key),
     Direction,
-    Service(AddServiceRule),
-    Infra(InfraRule),
+    Service(AddServiceRule, Key),
+    Infra(InfraRule, Key),
     Kube(Box<CompiledRule>),
 }
 
 /// A built `network` stage.
 pub struct NetworkStage {
     ops: Vec<Op>,
-    labels: Vec<(IpNet, String)>,
+    labels: Vec<(IpNet, CompactString)>,
     label_cache: HashMap<IpAddr, Option<usize>>,
     direction: Option<DirectionInfo>,
     services: HashMap<(u16, u8), String>,
@@ -148,7 +152,7 @@ impl NetworkStage {
                         label.name
                     ))
                 })?;
-                labels.push((net.trunc(), label.name.clone()));
+                labels.push((net.trunc(), CompactString::from(label.name.as_str())));
             }
         }
         let mut ops = Vec::new();
@@ -168,18 +172,25 @@ impl NetworkStage {
                         .clone()
                         .ok_or_else(|| missing("add_subnet"))?;
                     let bits = parse_mask(&r.subnet_mask).map_err(BuildError::Invalid)?;
-                    Op::Subnet(r, bits)
+                    let out = fields::key(&r.output);
+                    Op::Subnet(r, bits, out)
                 }
-                K::AddSubnetLabel => Op::SubnetLabel(
-                    rule.add_subnet_label
+                K::AddSubnetLabel => {
+                    let r = rule
+                        .add_subnet_label
                         .clone()
-                        .ok_or_else(|| missing("add_subnet_label"))?,
-                ),
-                K::DecodeTcpFlags => Op::TcpFlags(
-                    rule.decode_tcp_flags
+                        .ok_or_else(|| missing("add_subnet_label"))?;
+                    let out = fields::key(&r.output);
+                    Op::SubnetLabel(r, out)
+                }
+                K::DecodeTcpFlags => {
+                    let r = rule
+                        .decode_tcp_flags
                         .clone()
-                        .ok_or_else(|| missing("decode_tcp_flags"))?,
-                ),
+                        .ok_or_else(|| missing("decode_tcp_flags"))?;
+                    let out = fields::key(&r.output);
+                    Op::TcpFlags(r, out)
+                }
                 K::ReinterpretDirection => {
                     if config.direction_info.is_none() {
                         return Err(BuildError::Invalid(
@@ -202,11 +213,12 @@ impl NetworkStage {
                             })?;
                         services = parse_services(&text);
                     }
-                    Op::Service(
-                        rule.add_service
-                            .clone()
-                            .ok_or_else(|| missing("add_service"))?,
-                    )
+                    let r = rule
+                        .add_service
+                        .clone()
+                        .ok_or_else(|| missing("add_service"))?;
+                    let out = fields::key(&r.output);
+                    Op::Service(r, out)
                 }
                 K::AddKubernetesInfra => {
                     let raw = rule
@@ -216,7 +228,8 @@ impl NetworkStage {
                     let infra: InfraRule = serde_json::from_value(raw).map_err(|e| {
                         BuildError::Invalid(format!("network.rules[{i}].kubernetes_infra: {e}"))
                     })?;
-                    Op::Infra(infra)
+                    let out = fields::key(&infra.output);
+                    Op::Infra(infra, out)
                 }
                 K::AddKubernetes => {
                     let raw = rule
@@ -263,7 +276,7 @@ impl NetworkStage {
         })
     }
 
-    fn label_of(&mut self, ip: IpAddr) -> Option<&str> {
+    fn label_of(&mut self, ip: IpAddr) -> Option<&CompactString> {
         if self.label_cache.len() >= LABEL_CACHE_MAX {
             self.label_cache.clear();
         }
@@ -272,7 +285,7 @@ impl NetworkStage {
             .label_cache
             .entry(ip)
             .or_insert_with(|| labels.iter().position(|(net, _)| net.contains(&ip)));
-        index.map(|i| self.labels[i].1.as_str())
+        index.map(|i| &self.labels[i].1)
     }
 }
 
@@ -314,27 +327,26 @@ impl Transformer for NetworkStage {
     fn apply(&mut self, mut record: Record) -> Option<Record> {
         for i in 0..self.ops.len() {
             match &self.ops[i] {
-                Op::Subnet(rule, bits) => {
+                Op::Subnet(rule, bits, out) => {
                     if let Some(ip) = ip_of(&record, &rule.input) {
                         let max = if ip.is_ipv4() { 32 } else { 128 };
                         if let Ok(net) = IpNet::new(ip, (*bits).min(max)) {
-                            record.insert(rule.output.clone(), net.trunc().to_string());
+                            record.insert(out.clone(), format_compact!("{}", net.trunc()));
                         }
                     }
                 }
-                Op::SubnetLabel(rule) => {
-                    let (input, output) = (rule.input.clone(), rule.output.clone());
-                    if let Some(ip) = ip_of(&record, &input)
+                Op::SubnetLabel(rule, out) => {
+                    let out = out.clone();
+                    if let Some(ip) = ip_of(&record, &rule.input)
                         && let Some(label) = self.label_of(ip)
                     {
-                        let label = label.to_string();
-                        record.insert(output, label);
+                        record.insert(out, label.clone());
                     }
                 }
-                Op::TcpFlags(rule) => {
+                Op::TcpFlags(rule, out) => {
                     if let Some(bits) = record.get(&rule.input).and_then(Value::as_i64) {
                         let names = decode_tcp_flags(bits as u64);
-                        record.insert(rule.output.clone(), Value::List(names));
+                        record.insert(out.clone(), Value::List(names));
                     }
                 }
                 Op::Direction => {
@@ -342,7 +354,7 @@ impl Transformer for NetworkStage {
                         reinterpret_direction(&mut record, info);
                     }
                 }
-                Op::Service(rule) => {
+                Op::Service(rule, out) => {
                     let port = record.get(&rule.input).and_then(Value::as_i64);
                     let proto = record.get(&rule.protocol).and_then(|p| match p {
                         Value::Str(s) => protocol_number(s).map(i64::from),
@@ -352,12 +364,12 @@ impl Transformer for NetworkStage {
                         && let (Ok(port), Ok(proto)) = (u16::try_from(port), u8::try_from(proto))
                         && let Some(name) = self.services.get(&(port, proto))
                     {
-                        record.insert(rule.output.clone(), name.as_str());
+                        record.insert(out.clone(), name.as_str());
                     }
                 }
-                Op::Infra(rule) => {
+                Op::Infra(rule, out) => {
                     let layer = flow_layer(&record, rule);
-                    record.insert(rule.output.clone(), layer);
+                    record.insert(out.clone(), layer);
                 }
                 Op::Kube(rule) => {
                     if let Some(kube) = &mut self.kube {
@@ -377,7 +389,7 @@ fn reinterpret_direction(record: &mut Record, info: &DirectionInfo) {
     if !info.if_direction_field.is_empty()
         && let Some(d) = record.get(&info.flow_direction_field).cloned()
     {
-        record.insert(info.if_direction_field.clone(), d);
+        record.insert(fields::key(&info.if_direction_field), d);
     }
     let text = |field: &str| {
         record
@@ -402,7 +414,7 @@ fn reinterpret_direction(record: &mut Record, info: &DirectionInfo) {
         None
     };
     if let Some(d) = direction {
-        record.insert(info.flow_direction_field.clone(), Value::Int(d));
+        record.insert(fields::key(&info.flow_direction_field), Value::Int(d));
     }
 }
 
