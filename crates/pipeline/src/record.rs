@@ -154,24 +154,42 @@ impl From<bool> for Value {
 #[inline(always)]
 fn same_key(key: &str, field: &str) -> bool {
     let (a, b) = (key.as_bytes(), field.as_bytes());
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
     if a.as_ptr() == b.as_ptr() {
         return true;
     }
-    let mut i = 0;
-    while i + 8 <= a.len() {
-        let mut x = [0u8; 8];
-        let mut y = [0u8; 8];
-        x.copy_from_slice(&a[i..i + 8]);
-        y.copy_from_slice(&b[i..i + 8]);
-        if u64::from_ne_bytes(x) != u64::from_ne_bytes(y) {
-            return false;
+    if n >= 8 {
+        // Whole 8-byte words, then the last (possibly overlapping) word: no byte loop.
+        let mut i = 0;
+        while i + 8 < n {
+            if word8(a, i) != word8(b, i) {
+                return false;
+            }
+            i += 8;
         }
-        i += 8;
+        word8(a, n - 8) == word8(b, n - 8)
+    } else if n >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4)
+    } else {
+        a == b
     }
-    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+#[inline(always)]
+fn word8(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+#[inline(always)]
+fn word4(s: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_ne_bytes(w)
 }
 
 /// One flow (or one derived record, such as a conversation event).
@@ -450,6 +468,36 @@ impl flowdsl::Record for Record {
 impl flowdsl::Composite for Value {
     fn render(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         self.write_text(out)
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    #[test]
+    fn same_key_matches_only_equal_names() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "Abcd",
+            "Proto",
+            "SrcAddr",
+            "DstAddr",
+            "SrcPort1",
+            "SrcPort2",
+            "SrcK8S_Namespace",
+            "DstK8S_Namespace",
+            "SrcK8S_OwnerName",
+            "TimeFlowRttNs",
+            "K8S_FlowLayer_long_name_x",
+        ];
+        for x in names {
+            for y in names {
+                let owned = y.to_string();
+                assert_eq!(super::same_key(x, &owned), x == y, "{x} vs {y}");
+            }
+        }
     }
 }
 

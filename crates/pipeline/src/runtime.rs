@@ -313,9 +313,7 @@ impl Pipeline {
         };
         let started = std::time::Instant::now();
         if let Ok(mut encoder) = encoder.lock() {
-            for record in batch {
-                encoder.encode(record);
-            }
+            encoder.encode_batch(batch);
         }
         if let Some(c) = self.stage_metrics.get(stage) {
             c.observe(batch.len(), batch.len(), started.elapsed());
@@ -348,12 +346,29 @@ impl Pipeline {
             }
             Node::Sink(Sink::Prom(encoder)) => {
                 if let Ok(mut encoder) = encoder.lock() {
-                    for record in &batch {
-                        encoder.encode(record);
-                    }
+                    encoder.encode_batch(&batch);
                 }
                 observe(records_in);
                 self.forward(stage, batch);
+            }
+            Node::Sink(Sink::Stream {
+                out,
+                format: StdoutFormat::Json,
+            }) => {
+                // The whole batch is serialised into one buffer and written at once: no string
+                // per record, one `write` per batch.
+                let mut buf = Vec::with_capacity(batch.len() * 512);
+                for record in &batch {
+                    if serde_json::to_writer(&mut buf, record).is_ok() {
+                        buf.push(b'\n');
+                    }
+                }
+                if out.write_all(&buf).and_then(|()| out.flush()).is_ok() {
+                    self.stats.written += records_in as u64;
+                } else {
+                    self.stats.write_errors += records_in as u64;
+                }
+                observe(records_in);
             }
             Node::Sink(Sink::Stream { out, format }) => {
                 for record in &batch {

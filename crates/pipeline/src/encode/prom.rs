@@ -273,6 +273,14 @@ impl PromEncoder {
         self.encode_at(record, Instant::now());
     }
 
+    /// Updates every metric with a batch of records, reading the clock once.
+    pub fn encode_batch(&mut self, records: &[Record]) {
+        let now = Instant::now();
+        for record in records {
+            self.encode_at(record, now);
+        }
+    }
+
     /// [`Self::encode`] with an explicit clock, for expiry tests.
     pub fn encode_at(&mut self, record: &Record, now: Instant) {
         let mut total = self.series_count();

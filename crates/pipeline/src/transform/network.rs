@@ -88,6 +88,8 @@ pub struct NetworkStage {
     labels: Vec<(IpNet, CompactString)>,
     label_cache: HashMap<IpAddr, Option<usize>>,
     direction: Option<DirectionInfo>,
+    /// The interned flow-direction and interface-direction output names.
+    direction_keys: Option<(Key, Key)>,
     services: HashMap<(u16, u8), String>,
     kube: Option<KubeEnricher>,
 }
@@ -270,6 +272,12 @@ impl NetworkStage {
             ops,
             labels,
             label_cache: HashMap::new(),
+            direction_keys: config.direction_info.as_ref().map(|d| {
+                (
+                    fields::key(&d.flow_direction_field),
+                    fields::key(&d.if_direction_field),
+                )
+            }),
             direction: config.direction_info,
             services,
             kube,
@@ -350,8 +358,8 @@ impl Transformer for NetworkStage {
                     }
                 }
                 Op::Direction => {
-                    if let Some(info) = &self.direction {
-                        reinterpret_direction(&mut record, info);
+                    if let (Some(info), Some(keys)) = (&self.direction, &self.direction_keys) {
+                        reinterpret_direction(&mut record, info, keys);
                     }
                 }
                 Op::Service(rule, out) => {
@@ -385,11 +393,12 @@ impl Transformer for NetworkStage {
 /// Direction from the node's point of view: 1 (egress) when the reporting node is the source
 /// host, 0 (ingress) when it is the destination host, 2 (inner) when both ends are on that host.
 /// Without host information the interface-level direction is kept.
-fn reinterpret_direction(record: &mut Record, info: &DirectionInfo) {
+fn reinterpret_direction(record: &mut Record, info: &DirectionInfo, keys: &(Key, Key)) {
+    let (flow_key, if_key) = keys;
     if !info.if_direction_field.is_empty()
         && let Some(d) = record.get(&info.flow_direction_field).cloned()
     {
-        record.insert(fields::key(&info.if_direction_field), d);
+        record.insert(if_key.clone(), d);
     }
     let text = |field: &str| {
         record
@@ -414,7 +423,7 @@ fn reinterpret_direction(record: &mut Record, info: &DirectionInfo) {
         None
     };
     if let Some(d) = direction {
-        record.insert(fields::key(&info.flow_direction_field), Value::Int(d));
+        record.insert(flow_key.clone(), Value::Int(d));
     }
 }
 
