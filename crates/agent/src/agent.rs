@@ -5,7 +5,8 @@ use crate::config::Config;
 use crate::convert::{Clock, Enrichment, FlowBatch};
 use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
-use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
+use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics, OvsCollectorStatus};
+use crate::netevents::collector::{CollectorConfig, Registration, SampleCollector};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
 use netobserv_agent_common::{FlowId, counters};
@@ -79,6 +80,9 @@ pub struct Agent {
     names: Names,
     agent_ip: pbflow::Ip,
     decoder: NetDecoder,
+    /// The OVS sample collector set this agent registered (or found as its own), removed at
+    /// shutdown; `None` when NetworkEvents is off, the registration is disabled or it failed.
+    ovs_collector: Option<SampleCollector>,
     watcher: JoinHandle<()>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
@@ -250,6 +254,79 @@ fn methods_status(
     }
 }
 
+fn collector_status(
+    c: &CollectorConfig,
+    state: &str,
+    registered: bool,
+    reason: Option<String>,
+) -> OvsCollectorStatus {
+    OvsCollectorStatus {
+        state: state.into(),
+        registered,
+        socket: c.socket.display().to_string(),
+        bridge: c.bridge.clone(),
+        set_id: c.set_id,
+        local_group_id: c.group_id,
+        reason,
+    }
+}
+
+/// NetworkEvents: registers the OVS sample collector set (without it OVS delivers OVN's samples
+/// nowhere). Never fatal: a failure is logged, counted in `errors{component="ovs_collector"}`
+/// and shown in `/status`, and the agent runs on (flows, and events if something else registers
+/// the set). Returns the registrar when the row is in place and ours, so shutdown removes it.
+async fn register_ovs_collector(cfg: &Config, metrics: &Metrics) -> Option<SampleCollector> {
+    let ne = &cfg.network_events;
+    if !ne.enable {
+        return None;
+    }
+    let ccfg = CollectorConfig::new(&ne.ovs_socket, ne.group_id);
+    if !ne.register_ovs_collector {
+        tracing::info!(
+            "NetworkEvents: not registering the OVS sample collector set \
+             (NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false)"
+        );
+        metrics.set_ovs_collector(collector_status(
+            &ccfg,
+            "disabled",
+            false,
+            Some("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false".into()),
+        ));
+        return None;
+    }
+    let mut collector = SampleCollector::new(ccfg.clone());
+    match collector.register().await {
+        Ok(r) => {
+            let state = match &r {
+                Registration::Created { .. } => "registered",
+                Registration::AlreadyRegistered { .. } => "already_registered",
+            };
+            tracing::info!(
+                socket = %ccfg.socket.display(),
+                bridge = %ccfg.bridge,
+                set_id = ccfg.set_id,
+                local_group_id = ccfg.group_id,
+                uuid = r.uuid(),
+                state,
+                "NetworkEvents: OVS sample collector set in place"
+            );
+            metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
+            Some(collector)
+        }
+        Err(e) => {
+            tracing::warn!(
+                socket = %ccfg.socket.display(),
+                error = %e,
+                "NetworkEvents: cannot register the OVS sample collector set; \
+                 OVS will not deliver OVN samples unless something else registers it"
+            );
+            metrics.count_error("ovs_collector", e.kind(), "high");
+            metrics.set_ovs_collector(collector_status(&ccfg, "error", false, Some(e.to_string())));
+            None
+        }
+    }
+}
+
 fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     let attached = tracer.attached();
     metrics.set_hooks(feature_hooks(
@@ -383,6 +460,7 @@ impl Agent {
             None
         };
         publish_status(&cfg, &lock(&tracer), &metrics);
+        let ovs_collector = register_ovs_collector(&cfg, &metrics).await;
         let watcher = tokio::spawn(watch_interfaces(
             cfg.clone(),
             events,
@@ -420,6 +498,7 @@ impl Agent {
             names,
             agent_ip,
             decoder,
+            ovs_collector,
             watcher,
             evictor,
             exporter,
@@ -485,6 +564,31 @@ impl Agent {
             what: "entering the network namespace to detach",
             source,
         })?;
+        if let Some(mut c) = self.ovs_collector {
+            let ccfg = c.config().clone();
+            match c.unregister().await {
+                Ok(n) => {
+                    tracing::info!(rows = n, "NetworkEvents: OVS sample collector set removed");
+                    self.metrics.set_ovs_collector(collector_status(
+                        &ccfg,
+                        "unregistered",
+                        false,
+                        None,
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "NetworkEvents: cannot remove the OVS sample collector set");
+                    self.metrics
+                        .count_error("ovs_collector", e.kind(), "medium");
+                    self.metrics.set_ovs_collector(collector_status(
+                        &ccfg,
+                        "error",
+                        false,
+                        Some(format!("removing at shutdown: {e}")),
+                    ));
+                }
+            }
+        }
         // Flows counted up to the detach go out with the exporter's final drain.
         evict_once(
             &self.maps,

@@ -177,6 +177,13 @@ pub struct NetworkEventsConfig {
     pub cache_ttl: Duration,
     /// Not upstream: `NETWORK_EVENTS_CACHE_MAX_ENTRIES`, most decoded cookies kept.
     pub cache_max_entries: usize,
+    /// Not upstream (which hard-codes it): `NETWORK_EVENTS_OVS_SOCKET`, the local Open vSwitch
+    /// database's unix socket, where the agent registers the OVS sample collector set that makes
+    /// OVS hand OVN's samples to psample.
+    pub ovs_socket: PathBuf,
+    /// Not upstream: `NETWORK_EVENTS_REGISTER_OVS_COLLECTOR` (default true). Off when something
+    /// else (e.g. `ovnkube-observ`) manages the collector set and the agent must not touch OVS.
+    pub register_ovs_collector: bool,
 }
 
 impl Default for NetworkEventsConfig {
@@ -187,6 +194,8 @@ impl Default for NetworkEventsConfig {
             nb_socket: PathBuf::from("/var/run/ovn/ovnnb_db.sock"),
             cache_ttl: Duration::from_secs(300),
             cache_max_entries: 4096,
+            ovs_socket: PathBuf::from("/var/run/openvswitch/db.sock"),
+            register_ovs_collector: true,
         }
     }
 }
@@ -455,6 +464,13 @@ impl Config {
         if let Some(v) = var("NETWORK_EVENTS_CACHE_MAX_ENTRIES") {
             c.network_events.cache_max_entries = parse_num("NETWORK_EVENTS_CACHE_MAX_ENTRIES", &v)?;
         }
+        if let Some(v) = var("NETWORK_EVENTS_OVS_SOCKET") {
+            c.network_events.ovs_socket = PathBuf::from(v);
+        }
+        if let Some(v) = var("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR") {
+            c.network_events.register_ovs_collector =
+                parse_bool("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", &v)?;
+        }
         if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
         {
             return Err(ConfigError::Unsupported {
@@ -561,12 +577,19 @@ mod tests {
             ("NETWORK_EVENTS_MONITORING_GROUP_ID", "42"),
             ("NETWORK_EVENTS_OVNNB_SOCKET", "/tmp/nb.sock"),
             ("NETWORK_EVENTS_CACHE_TTL", "30s"),
+            ("NETWORK_EVENTS_OVS_SOCKET", "/tmp/ovs.sock"),
+            ("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", "false"),
         ])
         .unwrap();
         assert!(c.network_events.enable);
         assert_eq!(c.network_events.group_id, 42);
         assert_eq!(c.network_events.nb_socket, PathBuf::from("/tmp/nb.sock"));
         assert_eq!(c.network_events.cache_ttl, Duration::from_secs(30));
+        assert_eq!(c.network_events.ovs_socket, PathBuf::from("/tmp/ovs.sock"));
+        assert!(!c.network_events.register_ovs_collector);
+        let d = NetworkEventsConfig::default();
+        assert_eq!(d.ovs_socket, PathBuf::from("/var/run/openvswitch/db.sock"));
+        assert!(d.register_ovs_collector);
     }
 
     #[test]
