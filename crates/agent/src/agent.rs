@@ -80,9 +80,9 @@ pub struct Agent {
     names: Names,
     agent_ip: pbflow::Ip,
     decoder: NetDecoder,
-    /// The OVS sample collector set this agent registered (or found as its own), removed at
-    /// shutdown; `None` when NetworkEvents is off, the registration is disabled or it failed.
-    ovs_collector: Option<SampleCollector>,
+    /// Keeps the OVS sample collector set registered (retrying) and removes it at shutdown;
+    /// `None` when NetworkEvents is off or the registration is disabled.
+    ovs_collector: Option<JoinHandle<()>>,
     watcher: JoinHandle<()>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
@@ -271,11 +271,68 @@ fn collector_status(
     }
 }
 
+/// One registration attempt: publishes the outcome in `/status` and the gauge, counts a failure
+/// in `errors{component="ovs_collector"}`, and logs it as a warning only when the reason changed
+/// since the previous attempt (`last`), so retries do not flood the log. True when the set is in
+/// place and ours.
+async fn try_register(
+    c: &mut SampleCollector,
+    metrics: &Metrics,
+    last: &mut Option<String>,
+) -> bool {
+    let ccfg = c.config().clone();
+    match c.register().await {
+        Ok(r) => {
+            let state = match &r {
+                Registration::Created { .. } => "registered",
+                Registration::AlreadyRegistered { .. } => "already_registered",
+            };
+            tracing::info!(
+                socket = %ccfg.socket.display(),
+                bridge = %ccfg.bridge,
+                set_id = ccfg.set_id,
+                local_group_id = ccfg.group_id,
+                uuid = r.uuid(),
+                state,
+                "NetworkEvents: OVS sample collector set in place"
+            );
+            metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
+            *last = None;
+            true
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            if last.as_deref() != Some(reason.as_str()) {
+                tracing::warn!(
+                    socket = %ccfg.socket.display(),
+                    error = %reason,
+                    "NetworkEvents: cannot register the OVS sample collector set (will retry); \
+                     OVS will not deliver OVN samples unless something else registers it"
+                );
+            } else {
+                tracing::debug!(error = %reason, "NetworkEvents: OVS collector set still not registered");
+            }
+            metrics.count_error("ovs_collector", e.kind(), "high");
+            metrics.set_ovs_collector(collector_status(
+                &ccfg,
+                "error",
+                false,
+                Some(reason.clone()),
+            ));
+            *last = Some(reason);
+            false
+        }
+    }
+}
+
 /// NetworkEvents: registers the OVS sample collector set (without it OVS delivers OVN's samples
-/// nowhere). Never fatal: a failure is logged, counted in `errors{component="ovs_collector"}`
-/// and shown in `/status`, and the agent runs on (flows, and events if something else registers
-/// the set). Returns the registrar when the row is in place and ours, so shutdown removes it.
-async fn register_ovs_collector(cfg: &Config, metrics: &Metrics) -> Option<SampleCollector> {
+/// nowhere). The first attempt is made before `start` returns, so `/status` tells the outcome at
+/// once; never fatal. Returns the registrar and whether the first attempt succeeded, or `None`
+/// when NetworkEvents is off or the registration is disabled.
+async fn register_ovs_collector(
+    cfg: &Config,
+    metrics: &Metrics,
+) -> Option<(SampleCollector, bool, Option<String>)> {
     let ne = &cfg.network_events;
     if !ne.enable {
         return None;
@@ -294,35 +351,58 @@ async fn register_ovs_collector(cfg: &Config, metrics: &Metrics) -> Option<Sampl
         ));
         return None;
     }
-    let mut collector = SampleCollector::new(ccfg.clone());
-    match collector.register().await {
-        Ok(r) => {
-            let state = match &r {
-                Registration::Created { .. } => "registered",
-                Registration::AlreadyRegistered { .. } => "already_registered",
-            };
-            tracing::info!(
-                socket = %ccfg.socket.display(),
-                bridge = %ccfg.bridge,
-                set_id = ccfg.set_id,
-                local_group_id = ccfg.group_id,
-                uuid = r.uuid(),
-                state,
-                "NetworkEvents: OVS sample collector set in place"
-            );
-            metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
-            Some(collector)
+    let mut collector = SampleCollector::new(ccfg);
+    let mut last = None;
+    let ok = try_register(&mut collector, metrics, &mut last).await;
+    Some((collector, ok, last))
+}
+
+/// Keeps the collector set registered for the agent's lifetime: while it is not (Open vSwitch
+/// or br-int not up yet at node boot, another owner's set that may go away), retries every
+/// `retry`; at shutdown removes the set if it is ours. Removal failures are reported like
+/// registration failures.
+async fn keep_ovs_collector(
+    mut c: SampleCollector,
+    mut registered: bool,
+    mut last: Option<String>,
+    retry: Duration,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        if registered {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(retry) => {}
+            r = shutdown.changed() => if r.is_err() { break } else { continue },
+        }
+        registered = try_register(&mut c, &metrics, &mut last).await;
+    }
+    if !registered {
+        return;
+    }
+    let ccfg = c.config().clone();
+    match c.unregister().await {
+        Ok(n) => {
+            tracing::info!(rows = n, "NetworkEvents: OVS sample collector set removed");
+            metrics.set_ovs_collector(collector_status(&ccfg, "unregistered", false, None));
         }
         Err(e) => {
-            tracing::warn!(
-                socket = %ccfg.socket.display(),
-                error = %e,
-                "NetworkEvents: cannot register the OVS sample collector set; \
-                 OVS will not deliver OVN samples unless something else registers it"
-            );
-            metrics.count_error("ovs_collector", e.kind(), "high");
-            metrics.set_ovs_collector(collector_status(&ccfg, "error", false, Some(e.to_string())));
-            None
+            tracing::warn!(error = %e, "NetworkEvents: cannot remove the OVS sample collector set");
+            metrics.count_error("ovs_collector", e.kind(), "medium");
+            metrics.set_ovs_collector(collector_status(
+                &ccfg,
+                "error",
+                false,
+                Some(format!("removing at shutdown: {e}")),
+            ));
         }
     }
 }
@@ -460,7 +540,18 @@ impl Agent {
             None
         };
         publish_status(&cfg, &lock(&tracer), &metrics);
-        let ovs_collector = register_ovs_collector(&cfg, &metrics).await;
+        let ovs_collector = register_ovs_collector(&cfg, &metrics)
+            .await
+            .map(|(c, ok, last)| {
+                tokio::spawn(keep_ovs_collector(
+                    c,
+                    ok,
+                    last,
+                    cfg.network_events.ovs_retry_interval,
+                    metrics.clone(),
+                    shutdown_rx.clone(),
+                ))
+            });
         let watcher = tokio::spawn(watch_interfaces(
             cfg.clone(),
             events,
@@ -564,30 +655,13 @@ impl Agent {
             what: "entering the network namespace to detach",
             source,
         })?;
-        if let Some(mut c) = self.ovs_collector {
-            let ccfg = c.config().clone();
-            match c.unregister().await {
-                Ok(n) => {
-                    tracing::info!(rows = n, "NetworkEvents: OVS sample collector set removed");
-                    self.metrics.set_ovs_collector(collector_status(
-                        &ccfg,
-                        "unregistered",
-                        false,
-                        None,
-                    ));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "NetworkEvents: cannot remove the OVS sample collector set");
-                    self.metrics
-                        .count_error("ovs_collector", e.kind(), "medium");
-                    self.metrics.set_ovs_collector(collector_status(
-                        &ccfg,
-                        "error",
-                        false,
-                        Some(format!("removing at shutdown: {e}")),
-                    ));
-                }
-            }
+        // Signalled with the rest above; removes the collector set if it is ours.
+        if let Some(task) = self.ovs_collector
+            && tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("NetworkEvents: OVS collector set removal did not finish within 10s");
         }
         // Flows counted up to the detach go out with the exporter's final drain.
         evict_once(

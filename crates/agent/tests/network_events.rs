@@ -647,6 +647,16 @@ impl OvsdbServer {
             .collect()
     }
 
+    /// Adds one bridge to a database that already has its root row (`ovs-vsctl add-br` on a
+    /// running node).
+    fn add_bridge_later(&self, name: &str) {
+        self.transact(serde_json::json!([
+            {"op": "insert", "table": "Bridge", "uuid-name": "newbr", "row": {"name": name}},
+            {"op": "mutate", "table": "Open_vSwitch", "where": [],
+             "mutations": [["bridges", "insert", ["set", [["named-uuid", "newbr"]]]]]}
+        ]));
+    }
+
     /// Every `Flow_Sample_Collector_Set` row, read with the stock `ovsdb-client`.
     fn collector_sets(&self) -> Vec<serde_json::Value> {
         let res = self.transact(serde_json::json!([
@@ -935,17 +945,40 @@ async fn agent_registers_the_collector_set_and_survives_failures() {
     assert_eq!(db.collector_sets(), before);
     drop(db);
 
-    // 3. No br-int.
+    // 3. No br-int at start (OVN-Kubernetes not up yet at node boot): reported, retried, and
+    //    registered once br-int appears; removed at shutdown as usual.
     let db = OvsdbServer::start_ovs(OVS_SCHEMA);
     db.add_bridges(&["br-ex"]);
-    let agent = Agent::start(with_ovs(db.sock.clone()))
-        .await
-        .expect("start");
+    let mut cfg = with_ovs(db.sock.clone());
+    cfg.network_events.ovs_retry_interval = Duration::from_millis(200);
+    let agent = Agent::start(cfg).await.expect("start");
     let st = collector_status(&agent);
     assert_eq!(st.state, "error");
     assert!(
         st.reason.as_deref().unwrap().contains("no bridge br-int"),
         "{st:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(db.collector_sets().is_empty());
+    assert_eq!(collector_status(&agent).state, "error", "still failing");
+    db.add_bridge_later("br-int");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !collector_status(&agent).registered {
+        assert!(
+            Instant::now() < deadline,
+            "not retried: {:?}",
+            collector_status(&agent)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(collector_status(&agent).state, "registered");
+    assert_eq!(db.collector_sets().len(), 1);
+    let text = agent.metrics().encode();
+    assert!(
+        text.contains(
+            "ebpf_agent_errors_total{component=\"ovs_collector\",error=\"BridgeNotFound\",severity=\"high\"}"
+        ),
+        "{text}"
     );
     agent.shutdown().await.unwrap();
     assert!(db.collector_sets().is_empty());
