@@ -271,21 +271,32 @@ fn collector_status(
     }
 }
 
-/// One registration attempt: publishes the outcome in `/status` and the gauge, counts a failure
-/// in `errors{component="ovs_collector"}`, and logs it as a warning only when the reason changed
-/// since the previous attempt (`last`), so retries do not flood the log. True when the set is in
-/// place and ours.
-async fn try_register(
-    c: &mut SampleCollector,
-    metrics: &Metrics,
-    last: &mut Option<String>,
-) -> bool {
+/// Outcome of the previous registration attempt, so that only changes are logged and published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LastAttempt {
+    /// No attempt yet.
+    None,
+    /// The set was in place and ours.
+    Registered,
+    /// It failed, for this reason.
+    Failed(String),
+}
+
+/// One registration attempt (also the periodic check that the set is still there): publishes
+/// the outcome in `/status` and the gauge, counts a failure in `errors{component="ovs_collector"}`,
+/// and logs only changes from `last`, so periodic
+/// attempts neither flood the log nor rewrite a `registered` state that still holds.
+async fn try_register(c: &mut SampleCollector, metrics: &Metrics, last: &mut LastAttempt) -> bool {
     let ccfg = c.config().clone();
+    let was_ok = *last == LastAttempt::Registered;
     match c.register().await {
+        Ok(Registration::AlreadyRegistered { .. }) if was_ok => true,
         Ok(r) => {
-            let state = match &r {
-                Registration::Created { .. } => "registered",
-                Registration::AlreadyRegistered { .. } => "already_registered",
+            let state = match (&r, was_ok) {
+                (Registration::Created { .. }, false) => "registered",
+                // It vanished (OVS database reset, someone deleted it) and was put back.
+                (Registration::Created { .. }, true) => "re_registered",
+                (Registration::AlreadyRegistered { .. }, _) => "already_registered",
             };
             tracing::info!(
                 socket = %ccfg.socket.display(),
@@ -297,12 +308,12 @@ async fn try_register(
                 "NetworkEvents: OVS sample collector set in place"
             );
             metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
-            *last = None;
+            *last = LastAttempt::Registered;
             true
         }
         Err(e) => {
             let reason = e.to_string();
-            if last.as_deref() != Some(reason.as_str()) {
+            if !matches!(last, LastAttempt::Failed(r) if *r == reason) {
                 tracing::warn!(
                     socket = %ccfg.socket.display(),
                     error = %reason,
@@ -319,7 +330,7 @@ async fn try_register(
                 false,
                 Some(reason.clone()),
             ));
-            *last = Some(reason);
+            *last = LastAttempt::Failed(reason);
             false
         }
     }
@@ -327,12 +338,12 @@ async fn try_register(
 
 /// NetworkEvents: registers the OVS sample collector set (without it OVS delivers OVN's samples
 /// nowhere). The first attempt is made before `start` returns, so `/status` tells the outcome at
-/// once; never fatal. Returns the registrar and whether the first attempt succeeded, or `None`
-/// when NetworkEvents is off or the registration is disabled.
+/// once; never fatal. Returns the registrar and the attempt's outcome (see [`try_register`]),
+/// or `None` when NetworkEvents is off or the registration is disabled.
 async fn register_ovs_collector(
     cfg: &Config,
     metrics: &Metrics,
-) -> Option<(SampleCollector, bool, Option<String>)> {
+) -> Option<(SampleCollector, LastAttempt)> {
     let ne = &cfg.network_events;
     if !ne.enable {
         return None;
@@ -352,40 +363,35 @@ async fn register_ovs_collector(
         return None;
     }
     let mut collector = SampleCollector::new(ccfg);
-    let mut last = None;
-    let ok = try_register(&mut collector, metrics, &mut last).await;
-    Some((collector, ok, last))
+    let mut last = LastAttempt::None;
+    try_register(&mut collector, metrics, &mut last).await;
+    Some((collector, last))
 }
 
-/// Keeps the collector set registered for the agent's lifetime: while it is not (Open vSwitch
-/// or br-int not up yet at node boot, another owner's set that may go away), retries every
-/// `retry`; at shutdown removes the set if it is ours. Removal failures are reported like
-/// registration failures.
+/// Keeps the collector set registered for the agent's lifetime: every `interval` it registers
+/// again, which retries a failed registration (Open vSwitch or br-int not up yet at node boot,
+/// another owner's set that may go away) and puts back a set that vanished (OVS database reset),
+/// and is a read-only check otherwise. At shutdown it removes the set if it was ever ours
+/// (the removal matches our owner only, so it is safe even if the last check failed).
 async fn keep_ovs_collector(
     mut c: SampleCollector,
-    mut registered: bool,
-    mut last: Option<String>,
-    retry: Duration,
+    mut last: LastAttempt,
+    interval: Duration,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut ever_registered = last == LastAttempt::Registered;
     loop {
         if *shutdown.borrow() {
             break;
         }
-        if registered {
-            if shutdown.changed().await.is_err() {
-                break;
-            }
-            continue;
-        }
         tokio::select! {
-            _ = tokio::time::sleep(retry) => {}
+            _ = tokio::time::sleep(interval) => {}
             r = shutdown.changed() => if r.is_err() { break } else { continue },
         }
-        registered = try_register(&mut c, &metrics, &mut last).await;
+        ever_registered |= try_register(&mut c, &metrics, &mut last).await;
     }
-    if !registered {
+    if !ever_registered {
         return;
     }
     let ccfg = c.config().clone();
@@ -542,12 +548,11 @@ impl Agent {
         publish_status(&cfg, &lock(&tracer), &metrics);
         let ovs_collector = register_ovs_collector(&cfg, &metrics)
             .await
-            .map(|(c, ok, last)| {
+            .map(|(c, last)| {
                 tokio::spawn(keep_ovs_collector(
                     c,
-                    ok,
                     last,
-                    cfg.network_events.ovs_retry_interval,
+                    cfg.network_events.ovs_check_interval,
                     metrics.clone(),
                     shutdown_rx.clone(),
                 ))

@@ -184,9 +184,10 @@ pub struct NetworkEventsConfig {
     /// Not upstream: `NETWORK_EVENTS_REGISTER_OVS_COLLECTOR` (default true). Off when something
     /// else (e.g. `ovnkube-observ`) manages the collector set and the agent must not touch OVS.
     pub register_ovs_collector: bool,
-    /// Not upstream: `NETWORK_EVENTS_OVS_RETRY_INTERVAL` (default 30s), how often a failed
-    /// registration is retried (OVS or br-int may come up after the agent at node boot).
-    pub ovs_retry_interval: Duration,
+    /// Not upstream: `NETWORK_EVENTS_OVS_CHECK_INTERVAL` (default 30s), how often the collector
+    /// set registration is checked: a failed one retried (OVS or br-int may come up after the
+    /// agent at node boot), a vanished one put back (OVS database reset).
+    pub ovs_check_interval: Duration,
 }
 
 impl Default for NetworkEventsConfig {
@@ -199,7 +200,7 @@ impl Default for NetworkEventsConfig {
             cache_max_entries: 4096,
             ovs_socket: PathBuf::from("/var/run/openvswitch/db.sock"),
             register_ovs_collector: true,
-            ovs_retry_interval: Duration::from_secs(30),
+            ovs_check_interval: Duration::from_secs(30),
         }
     }
 }
@@ -475,12 +476,12 @@ impl Config {
             c.network_events.register_ovs_collector =
                 parse_bool("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", &v)?;
         }
-        if let Some(v) = var("NETWORK_EVENTS_OVS_RETRY_INTERVAL") {
-            c.network_events.ovs_retry_interval = parse_go_duration(&v)
+        if let Some(v) = var("NETWORK_EVENTS_OVS_CHECK_INTERVAL") {
+            c.network_events.ovs_check_interval = parse_go_duration(&v)
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| {
                     invalid(
-                        "NETWORK_EVENTS_OVS_RETRY_INTERVAL",
+                        "NETWORK_EVENTS_OVS_CHECK_INTERVAL",
                         &v,
                         "not a positive duration",
                     )
@@ -594,7 +595,7 @@ mod tests {
             ("NETWORK_EVENTS_CACHE_TTL", "30s"),
             ("NETWORK_EVENTS_OVS_SOCKET", "/tmp/ovs.sock"),
             ("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", "false"),
-            ("NETWORK_EVENTS_OVS_RETRY_INTERVAL", "5s"),
+            ("NETWORK_EVENTS_OVS_CHECK_INTERVAL", "5s"),
         ])
         .unwrap();
         assert!(c.network_events.enable);
@@ -603,7 +604,7 @@ mod tests {
         assert_eq!(c.network_events.cache_ttl, Duration::from_secs(30));
         assert_eq!(c.network_events.ovs_socket, PathBuf::from("/tmp/ovs.sock"));
         assert!(!c.network_events.register_ovs_collector);
-        assert_eq!(c.network_events.ovs_retry_interval, Duration::from_secs(5));
+        assert_eq!(c.network_events.ovs_check_interval, Duration::from_secs(5));
         let d = NetworkEventsConfig::default();
         assert_eq!(d.ovs_socket, PathBuf::from("/var/run/openvswitch/db.sock"));
         assert!(d.register_ovs_collector);

@@ -122,8 +122,8 @@ pub struct Status {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OvsCollectorStatus {
     /// `registered` (inserted by this agent), `already_registered` (this agent's row was
-    /// there), `error`, `disabled` (`NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false`) or
-    /// `unregistered` (removed at shutdown).
+    /// there), `re_registered` (it vanished and was put back), `error`, `disabled`
+    /// (`NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false`) or `unregistered` (removed at shutdown).
     pub state: String,
     /// Whether the set is in place and this agent's.
     pub registered: bool,

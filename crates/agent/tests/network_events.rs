@@ -946,11 +946,11 @@ async fn agent_registers_the_collector_set_and_survives_failures() {
     drop(db);
 
     // 3. No br-int at start (OVN-Kubernetes not up yet at node boot): reported, retried, and
-    //    registered once br-int appears; removed at shutdown as usual.
+    //    registered once br-int appears; put back when it vanishes; removed at shutdown.
     let db = OvsdbServer::start_ovs(OVS_SCHEMA);
     db.add_bridges(&["br-ex"]);
     let mut cfg = with_ovs(db.sock.clone());
-    cfg.network_events.ovs_retry_interval = Duration::from_millis(200);
+    cfg.network_events.ovs_check_interval = Duration::from_millis(200);
     let agent = Agent::start(cfg).await.expect("start");
     let st = collector_status(&agent);
     assert_eq!(st.state, "error");
@@ -972,7 +972,29 @@ async fn agent_registers_the_collector_set_and_survives_failures() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(collector_status(&agent).state, "registered");
-    assert_eq!(db.collector_sets().len(), 1);
+    let rows = db.collector_sets();
+    assert_eq!(rows.len(), 1);
+    // Later checks find the row in place and change nothing.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(collector_status(&agent).state, "registered");
+    assert_eq!(db.collector_sets(), rows);
+    // The row vanishes (OVS database reset, a stray `ovs-vsctl destroy`): it is put back.
+    db.transact(serde_json::json!([
+        {"op": "delete", "table": "Flow_Sample_Collector_Set", "where": []}
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while collector_status(&agent).state != "re_registered" {
+        assert!(
+            Instant::now() < deadline,
+            "not put back: {:?}",
+            collector_status(&agent)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(collector_status(&agent).registered);
+    let rows = db.collector_sets();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["external_ids"], map(&[("owner", OWNER)]));
     let text = agent.metrics().encode();
     assert!(
         text.contains(
