@@ -283,9 +283,9 @@ enum LastAttempt {
 }
 
 /// One registration attempt (also the periodic check that the set is still there): publishes
-/// the outcome in `/status` and the gauge, counts a failure in `errors{component="ovs_collector"}`,
-/// and logs only changes from `last`, so periodic
-/// attempts neither flood the log nor rewrite a `registered` state that still holds.
+/// the outcome in `/status` and the gauge, counts a failure in
+/// `errors{component="ovs_collector"}`, and logs only changes from `last`, so periodic attempts
+/// neither flood the log nor rewrite a `registered` state that still holds.
 async fn try_register(c: &mut SampleCollector, metrics: &Metrics, last: &mut LastAttempt) -> bool {
     let ccfg = c.config().clone();
     let was_ok = *last == LastAttempt::Registered;
