@@ -5,7 +5,8 @@ use crate::config::Config;
 use crate::convert::{Clock, Enrichment, FlowBatch};
 use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
-use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
+use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics, OvsCollectorStatus};
+use crate::netevents::collector::{CollectorConfig, Registration, SampleCollector};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
 use netobserv_agent_common::{FlowId, counters};
@@ -79,6 +80,9 @@ pub struct Agent {
     names: Names,
     agent_ip: pbflow::Ip,
     decoder: NetDecoder,
+    /// Keeps the OVS sample collector set registered (retrying) and removes it at shutdown;
+    /// `None` when NetworkEvents is off or the registration is disabled.
+    ovs_collector: Option<JoinHandle<()>>,
     watcher: JoinHandle<()>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
@@ -250,6 +254,165 @@ fn methods_status(
     }
 }
 
+fn collector_status(
+    c: &CollectorConfig,
+    state: &str,
+    registered: bool,
+    reason: Option<String>,
+) -> OvsCollectorStatus {
+    OvsCollectorStatus {
+        state: state.into(),
+        registered,
+        socket: c.socket.display().to_string(),
+        bridge: c.bridge.clone(),
+        set_id: c.set_id,
+        local_group_id: c.group_id,
+        reason,
+    }
+}
+
+/// Outcome of the previous registration attempt, so that only changes are logged and published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LastAttempt {
+    /// No attempt yet.
+    None,
+    /// The set was in place and ours.
+    Registered,
+    /// It failed, for this reason.
+    Failed(String),
+}
+
+/// One registration attempt (also the periodic check that the set is still there): publishes
+/// the outcome in `/status` and the gauge, counts a failure in
+/// `errors{component="ovs_collector"}`, and logs only changes from `last`, so periodic attempts
+/// neither flood the log nor rewrite a `registered` state that still holds.
+async fn try_register(c: &mut SampleCollector, metrics: &Metrics, last: &mut LastAttempt) -> bool {
+    let ccfg = c.config().clone();
+    let was_ok = *last == LastAttempt::Registered;
+    match c.register().await {
+        Ok(Registration::AlreadyRegistered { .. }) if was_ok => true,
+        Ok(r) => {
+            let state = match (&r, was_ok) {
+                (Registration::Created { .. }, false) => "registered",
+                // It vanished (OVS database reset, someone deleted it) and was put back.
+                (Registration::Created { .. }, true) => "re_registered",
+                (Registration::AlreadyRegistered { .. }, _) => "already_registered",
+            };
+            tracing::info!(
+                socket = %ccfg.socket.display(),
+                bridge = %ccfg.bridge,
+                set_id = ccfg.set_id,
+                local_group_id = ccfg.group_id,
+                uuid = r.uuid(),
+                state,
+                "NetworkEvents: OVS sample collector set in place"
+            );
+            metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
+            *last = LastAttempt::Registered;
+            true
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            if !matches!(last, LastAttempt::Failed(r) if *r == reason) {
+                tracing::warn!(
+                    socket = %ccfg.socket.display(),
+                    error = %reason,
+                    "NetworkEvents: cannot register the OVS sample collector set (will retry); \
+                     OVS will not deliver OVN samples unless something else registers it"
+                );
+            } else {
+                tracing::debug!(error = %reason, "NetworkEvents: OVS collector set still not registered");
+            }
+            metrics.count_error("ovs_collector", e.kind(), "high");
+            metrics.set_ovs_collector(collector_status(
+                &ccfg,
+                "error",
+                false,
+                Some(reason.clone()),
+            ));
+            *last = LastAttempt::Failed(reason);
+            false
+        }
+    }
+}
+
+/// NetworkEvents: registers the OVS sample collector set (without it OVS delivers OVN's samples
+/// nowhere). The first attempt is made before `start` returns, so `/status` tells the outcome at
+/// once; never fatal. Returns the registrar and the attempt's outcome (see [`try_register`]),
+/// or `None` when NetworkEvents is off or the registration is disabled.
+async fn register_ovs_collector(
+    cfg: &Config,
+    metrics: &Metrics,
+) -> Option<(SampleCollector, LastAttempt)> {
+    let ne = &cfg.network_events;
+    if !ne.enable {
+        return None;
+    }
+    let ccfg = CollectorConfig::new(&ne.ovs_socket, ne.group_id);
+    if !ne.register_ovs_collector {
+        tracing::info!(
+            "NetworkEvents: not registering the OVS sample collector set \
+             (NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false)"
+        );
+        metrics.set_ovs_collector(collector_status(
+            &ccfg,
+            "disabled",
+            false,
+            Some("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false".into()),
+        ));
+        return None;
+    }
+    let mut collector = SampleCollector::new(ccfg);
+    let mut last = LastAttempt::None;
+    try_register(&mut collector, metrics, &mut last).await;
+    Some((collector, last))
+}
+
+/// Keeps the collector set registered for the agent's lifetime: every `interval` it registers
+/// again, which retries a failed registration (Open vSwitch or br-int not up yet at node boot,
+/// another owner's set that may go away) and puts back a set that vanished (OVS database reset),
+/// and is a read-only check otherwise. At shutdown it removes the set if it was ever ours
+/// (the removal matches our owner only, so it is safe even if the last check failed).
+async fn keep_ovs_collector(
+    mut c: SampleCollector,
+    mut last: LastAttempt,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ever_registered = last == LastAttempt::Registered;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            r = shutdown.changed() => if r.is_err() { break } else { continue },
+        }
+        ever_registered |= try_register(&mut c, &metrics, &mut last).await;
+    }
+    if !ever_registered {
+        return;
+    }
+    let ccfg = c.config().clone();
+    match c.unregister().await {
+        Ok(n) => {
+            tracing::info!(rows = n, "NetworkEvents: OVS sample collector set removed");
+            metrics.set_ovs_collector(collector_status(&ccfg, "unregistered", false, None));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "NetworkEvents: cannot remove the OVS sample collector set");
+            metrics.count_error("ovs_collector", e.kind(), "medium");
+            metrics.set_ovs_collector(collector_status(
+                &ccfg,
+                "error",
+                false,
+                Some(format!("removing at shutdown: {e}")),
+            ));
+        }
+    }
+}
+
 fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     let attached = tracer.attached();
     metrics.set_hooks(feature_hooks(
@@ -383,6 +546,17 @@ impl Agent {
             None
         };
         publish_status(&cfg, &lock(&tracer), &metrics);
+        let ovs_collector = register_ovs_collector(&cfg, &metrics)
+            .await
+            .map(|(c, last)| {
+                tokio::spawn(keep_ovs_collector(
+                    c,
+                    last,
+                    cfg.network_events.ovs_check_interval,
+                    metrics.clone(),
+                    shutdown_rx.clone(),
+                ))
+            });
         let watcher = tokio::spawn(watch_interfaces(
             cfg.clone(),
             events,
@@ -420,6 +594,7 @@ impl Agent {
             names,
             agent_ip,
             decoder,
+            ovs_collector,
             watcher,
             evictor,
             exporter,
@@ -485,6 +660,14 @@ impl Agent {
             what: "entering the network namespace to detach",
             source,
         })?;
+        // Signalled with the rest above; removes the collector set if it is ours.
+        if let Some(task) = self.ovs_collector
+            && tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("NetworkEvents: OVS collector set removal did not finish within 10s");
+        }
         // Flows counted up to the detach go out with the exporter's final drain.
         evict_once(
             &self.maps,

@@ -177,6 +177,17 @@ pub struct NetworkEventsConfig {
     pub cache_ttl: Duration,
     /// Not upstream: `NETWORK_EVENTS_CACHE_MAX_ENTRIES`, most decoded cookies kept.
     pub cache_max_entries: usize,
+    /// Not upstream (which hard-codes it): `NETWORK_EVENTS_OVS_SOCKET`, the local Open vSwitch
+    /// database's unix socket, where the agent registers the OVS sample collector set that makes
+    /// OVS hand OVN's samples to psample.
+    pub ovs_socket: PathBuf,
+    /// Not upstream: `NETWORK_EVENTS_REGISTER_OVS_COLLECTOR` (default true). Off when something
+    /// else (e.g. `ovnkube-observ`) manages the collector set and the agent must not touch OVS.
+    pub register_ovs_collector: bool,
+    /// Not upstream: `NETWORK_EVENTS_OVS_CHECK_INTERVAL` (default 30s), how often the collector
+    /// set registration is checked: a failed one retried (OVS or br-int may come up after the
+    /// agent at node boot), a vanished one put back (OVS database reset).
+    pub ovs_check_interval: Duration,
 }
 
 impl Default for NetworkEventsConfig {
@@ -187,6 +198,9 @@ impl Default for NetworkEventsConfig {
             nb_socket: PathBuf::from("/var/run/ovn/ovnnb_db.sock"),
             cache_ttl: Duration::from_secs(300),
             cache_max_entries: 4096,
+            ovs_socket: PathBuf::from("/var/run/openvswitch/db.sock"),
+            register_ovs_collector: true,
+            ovs_check_interval: Duration::from_secs(30),
         }
     }
 }
@@ -455,6 +469,24 @@ impl Config {
         if let Some(v) = var("NETWORK_EVENTS_CACHE_MAX_ENTRIES") {
             c.network_events.cache_max_entries = parse_num("NETWORK_EVENTS_CACHE_MAX_ENTRIES", &v)?;
         }
+        if let Some(v) = var("NETWORK_EVENTS_OVS_SOCKET") {
+            c.network_events.ovs_socket = PathBuf::from(v);
+        }
+        if let Some(v) = var("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR") {
+            c.network_events.register_ovs_collector =
+                parse_bool("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", &v)?;
+        }
+        if let Some(v) = var("NETWORK_EVENTS_OVS_CHECK_INTERVAL") {
+            c.network_events.ovs_check_interval = parse_go_duration(&v)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        "NETWORK_EVENTS_OVS_CHECK_INTERVAL",
+                        &v,
+                        "not a positive duration",
+                    )
+                })?;
+        }
         if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
         {
             return Err(ConfigError::Unsupported {
@@ -561,12 +593,21 @@ mod tests {
             ("NETWORK_EVENTS_MONITORING_GROUP_ID", "42"),
             ("NETWORK_EVENTS_OVNNB_SOCKET", "/tmp/nb.sock"),
             ("NETWORK_EVENTS_CACHE_TTL", "30s"),
+            ("NETWORK_EVENTS_OVS_SOCKET", "/tmp/ovs.sock"),
+            ("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", "false"),
+            ("NETWORK_EVENTS_OVS_CHECK_INTERVAL", "5s"),
         ])
         .unwrap();
         assert!(c.network_events.enable);
         assert_eq!(c.network_events.group_id, 42);
         assert_eq!(c.network_events.nb_socket, PathBuf::from("/tmp/nb.sock"));
         assert_eq!(c.network_events.cache_ttl, Duration::from_secs(30));
+        assert_eq!(c.network_events.ovs_socket, PathBuf::from("/tmp/ovs.sock"));
+        assert!(!c.network_events.register_ovs_collector);
+        assert_eq!(c.network_events.ovs_check_interval, Duration::from_secs(5));
+        let d = NetworkEventsConfig::default();
+        assert_eq!(d.ovs_socket, PathBuf::from("/var/run/openvswitch/db.sock"));
+        assert!(d.register_ovs_collector);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct Metrics {
     /// PacketTranslation conntrack fallback: connections learnt, refused (table full), and
     /// event overflows (each followed by a re-read of the table).
     pub xlat_conntrack_events: Family<Labels, Counter>,
+    /// NetworkEvents: 1 while the agent's OVS sample collector set is registered, else 0.
+    pub ovs_collector_registered: Gauge,
     status: Mutex<Status>,
 }
 
@@ -110,6 +112,32 @@ pub struct Status {
     pub hooks: Vec<HookStatus>,
     /// Interfaces with classifiers attached, and how.
     pub interfaces: Vec<InterfaceStatus>,
+    /// NetworkEvents: the OVS sample collector set registration, when the feature is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovs_sample_collector: Option<OvsCollectorStatus>,
+}
+
+/// The OVS `Flow_Sample_Collector_Set` registration in `/status`: without it OVS sends OVN's
+/// samples nowhere, so an operator looking at an empty NetworkEvents view needs to see why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OvsCollectorStatus {
+    /// `registered` (inserted by this agent), `already_registered` (this agent's row was
+    /// there), `re_registered` (it vanished and was put back), `error`, `disabled`
+    /// (`NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false`) or `unregistered` (removed at shutdown).
+    pub state: String,
+    /// Whether the set is in place and this agent's.
+    pub registered: bool,
+    /// Open vSwitch database socket.
+    pub socket: String,
+    /// Bridge of the set.
+    pub bridge: String,
+    /// Collector set id.
+    pub set_id: u32,
+    /// psample group the set samples into.
+    pub local_group_id: u32,
+    /// Why it is not registered, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An attached interface in `/status`.
@@ -238,8 +266,15 @@ impl Metrics {
             "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
             xlat_conntrack_events.clone(),
         );
+        let ovs_collector_registered = Gauge::default();
+        registry.register(
+            "network_events_ovs_collector_registered",
+            "1 while the agent's OVS Flow_Sample_Collector_Set (NetworkEvents) is registered",
+            ovs_collector_registered.clone(),
+        );
         Self {
             registry,
+            ovs_collector_registered,
             xlat_conntrack_entries,
             xlat_conntrack_events,
             evictions,
@@ -328,6 +363,26 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .interfaces = ifaces;
+    }
+
+    /// Records the OVS sample collector registration in `/status` and its gauge.
+    pub fn set_ovs_collector(&self, st: OvsCollectorStatus) {
+        self.ovs_collector_registered.set(i64::from(st.registered));
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ovs_sample_collector = Some(st);
+    }
+
+    /// Counts one error of `component` (label `error` = `kind`), e.g. a failed registration.
+    pub fn count_error(&self, component: &str, kind: &str, severity: &str) {
+        self.errors
+            .get_or_create(&labels(&[
+                ("component", component),
+                ("error", kind),
+                ("severity", severity),
+            ]))
+            .inc();
     }
 
     /// A copy of the `/status` document.

@@ -7,6 +7,7 @@
 //! references from `sample_new` or `sample_est`. OVN-Kubernetes describes what owns each ACL in
 //! its `external_ids`, which gives the event's actor, namespace, name and direction.
 
+pub mod collector;
 pub mod kernel;
 pub mod ovsdb;
 

@@ -1,7 +1,8 @@
 //! A minimal OVSDB client (RFC 7047 JSON-RPC over a unix socket): just enough to run `transact`
-//! with `select` operations against the OVN Northbound database and to answer the server's
-//! `echo` keep-alives. The NetworkEvents decoder uses it to turn a sample id into the ACL that
-//! owns it; a full OVSDB library (monitor/cache/model generation) would be far heavier.
+//! with `select`, `insert`, `delete` and `wait` operations and to answer the server's `echo`
+//! keep-alives. The NetworkEvents decoder uses it to turn a sample id into the ACL that owns it
+//! (OVN Northbound), and the collector registration to add and remove one row of the local Open
+//! vSwitch database; a full OVSDB library (monitor/cache/model generation) would be far heavier.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -126,6 +127,23 @@ impl OvsdbClient {
         Ok(rows.iter().filter_map(|r| r.as_object().cloned()).collect())
     }
 
+    /// `delete` of the rows of `table` where every condition holds; returns how many went.
+    pub async fn delete(
+        &mut self,
+        db: &str,
+        table: &str,
+        conditions: Vec<Value>,
+    ) -> Result<u64, OvsdbError> {
+        let results = self
+            .transact(db, vec![delete_op(table, conditions)])
+            .await?;
+        results
+            .first()
+            .and_then(|r| r.get("count"))
+            .and_then(Value::as_u64)
+            .ok_or_else(|| OvsdbError::Protocol("delete result has no count".into()))
+    }
+
     async fn connect(&mut self) -> Result<(), OvsdbError> {
         if self.stream.is_none() {
             let s = UnixStream::connect(&self.path)
@@ -211,6 +229,53 @@ impl OvsdbClient {
     }
 }
 
+/// An `insert` operation of `row` (column → OVSDB JSON value) into `table`.
+pub fn insert_op(table: &str, row: Value) -> Value {
+    json!({"op": "insert", "table": table, "row": row})
+}
+
+/// A `delete` operation of the rows of `table` matching every condition.
+pub fn delete_op(table: &str, conditions: Vec<Value>) -> Value {
+    json!({"op": "delete", "table": table, "where": conditions})
+}
+
+/// A `wait` operation that aborts the transaction at once unless no row of `table` matches the
+/// conditions: the atomic "still absent" check in front of an insert, so two writers racing for
+/// the same row cannot both succeed.
+pub fn wait_absent_op(table: &str, conditions: Vec<Value>) -> Value {
+    json!({
+        "op": "wait", "timeout": 0, "table": table, "where": conditions,
+        "columns": ["_uuid"], "until": "==", "rows": [],
+    })
+}
+
+/// The uuid an `insert` operation result names (`{"uuid": ["uuid", "…"]}`).
+pub fn inserted_uuid(result: &Value) -> Option<&str> {
+    result.get("uuid").and_then(uuid_of)
+}
+
+/// An OVSDB map value (`["map", [[k, v], …]]`) of string pairs.
+pub fn map_value(pairs: &[(&str, &str)]) -> Value {
+    json!([
+        "map",
+        pairs.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()
+    ])
+}
+
+/// An optional integer column (`n`, or the empty set `["set", []]`), as an `Option`.
+pub fn optional_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::Array(a) => match a.as_slice() {
+            [Value::String(tag), Value::Array(items)] if tag == "set" => {
+                items.first().and_then(Value::as_i64)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The `_uuid`-style value of a row column (`["uuid", "…"]`), if it is one.
 pub fn uuid_of(v: &Value) -> Option<&str> {
     match v.as_array().map(Vec::as_slice) {
@@ -247,5 +312,16 @@ mod tests {
         assert_eq!(m.get("a").map(String::as_str), Some("1"));
         assert_eq!(m.len(), 2);
         assert!(string_map(&json!("x")).is_empty());
+        assert_eq!(optional_int(&json!(10)), Some(10));
+        assert_eq!(optional_int(&json!(["set", []])), None);
+        assert_eq!(optional_int(&json!(["set", [7]])), Some(7));
+        assert_eq!(
+            string_map(&map_value(&[("owner", "me")])).get("owner"),
+            Some(&"me".to_string())
+        );
+        assert_eq!(inserted_uuid(&json!({"uuid": ["uuid", "u1"]})), Some("u1"));
+        let w = wait_absent_op("T", vec![json!(["id", "==", 1])]);
+        assert_eq!(w["until"], "==");
+        assert_eq!(w["rows"], json!([]));
     }
 }
