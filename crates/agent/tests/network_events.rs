@@ -421,20 +421,6 @@ fn hook_programs_through_the_verifier() {
     eprintln!("fentry load on this kernel: {}", fentry.unwrap_err());
 }
 
-fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 fn ping_key(pair: &NetPair) -> FlowId {
     FlowId {
         src_ip: v4_mapped(pair.ip_a),
