@@ -1,12 +1,12 @@
 //! The `aggregates` extract stage and the `agg_histogram` metric type that consumes it, through
 //! the runtime (ingest batches → aggregates → prom encoder and a JSON writer).
 
+mod common;
+use common::*;
 use netobserv_pipeline::config::Config;
 use netobserv_pipeline::extract::Aggregates;
 use netobserv_pipeline::record::{Record, Value};
 use netobserv_pipeline::runtime::Pipeline;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CONFIG: &str = r#"
@@ -44,19 +44,6 @@ parameters:
             filters: [{key: name, value: bytes_by_ns}]
   - {name: out, write: {type: stdout, stdout: {format: json}}}
 "#;
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn rec(ns: &str, rtt_ms: f64, bytes: u64) -> Record {
     Record::from_json(&format!(

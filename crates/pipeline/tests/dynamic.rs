@@ -3,13 +3,14 @@
 //! HTTP server here stands in for the API server, which cannot run on this machine), and
 //! hot-swapped between batches without losing the running stages on a bad update.
 
+mod common;
+use common::*;
 use netobserv_pipeline::config::Config;
 use netobserv_pipeline::dynamic::{self, DynamicSource};
 use netobserv_pipeline::record::Record;
 use netobserv_pipeline::runtime::Pipeline;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 const STATIC: &str = r#"
 pipeline:
@@ -27,19 +28,6 @@ fn dynamic_filter(query: &str) -> String {
         r#"{{"parameters":[{{"name":"filters","transform":{{"type":"filter","filter":{{"rules":[{{"type":"keep_entry_query","keepEntryQuery":"{}"}}]}}}}}}]}}"#,
         query.replace('"', "\\\"")
     )
-}
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn flows() -> Vec<Record> {
@@ -213,17 +201,6 @@ fn the_dynamic_configmap_is_read_through_the_api() {
 }
 
 /// GET on loopback, body only.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
-}
 
 #[test]
 fn grpc_mode_hot_swaps_the_dynamic_stages() {

@@ -4,8 +4,10 @@
 //! `netobserv_*` metrics that a real Prometheus (Debian's `prometheus`, started here on loopback)
 //! scrapes; PromQL over its HTTP API returns the expected values.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,18 +61,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A plain HTTP/1.0 GET on loopback (no client library needed for two calls).
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-}
-
 fn promql(port: u16, query: &str) -> Option<f64> {
     let encoded: String = query
         .bytes()
@@ -79,7 +69,7 @@ fn promql(port: u16, query: &str) -> Option<f64> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let body = http_get(port, &format!("/api/v1/query?query={encoded}"))?;
+    let body = common::http_body(port, &format!("/api/v1/query?query={encoded}"))?;
     let json: serde_json::Value = serde_json::from_str(&body).ok()?;
     json.pointer("/data/result/0/value/1")?
         .as_str()?

@@ -1,12 +1,13 @@
 //! The pipeline end to end on JSON lines: the library runtime with a NetObserv-shaped graph
 //! (fan-out to a writer and a Prometheus encoder), and the binary on stdin.
 
+mod common;
+use common::*;
 use netobserv_pipeline::config::Config;
 use netobserv_pipeline::ingest::read_json_lines;
 use netobserv_pipeline::runtime::Pipeline;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 const CONFIG: &str = r#"
 pipeline:
@@ -45,20 +46,6 @@ not json at all
 
 {"DstAddr":"9.9.9.9","Proto":6,"Flags":17,"Bytes":40}
 "#;
-
-/// A `Write` that appends to a shared buffer, standing in for stdout.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn records_flow_through_transforms_to_writer_and_metrics() {

@@ -3,8 +3,10 @@
 //! and the operational metrics (`ingest_synthetic_flows_processed`, per-stage counters and
 //! durations, queue size) are served on `/metrics`; SIGTERM drains and exits cleanly.
 
+mod common;
+use common::*;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,17 +25,6 @@ parameters:
         rules: [{type: add_subnet, add_subnet: {input: SrcAddr, output: SrcSubnet, subnet_mask: /16}}]
   - {name: out, write: {type: stdout, stdout: {format: json}}}
 "#;
-
-fn http_get(port: u16, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
-}
 
 fn metric(text: &str, prefix: &str) -> f64 {
     text.lines()
