@@ -828,19 +828,24 @@ async fn evict_once(
     {
         return 0;
     }
-    let mut enrich: HashMap<FlowId, Enrichment> = HashMap::new();
+    // Sized once for the worst case (no flow in two maps): growing a table of ~50,000 entries
+    // rehashes and copies it several times, which was most of this function's memory traffic.
+    let mut enrich: HashMap<FlowId, Enrichment> = HashMap::with_capacity(
+        extra.len() + dns.len() + drops.len() + netevents.len() + xlat.len(),
+    );
     for (id, a) in extra {
         enrich.entry(id).or_default().rtt = Some(a);
     }
     for (id, d) in dns {
-        enrich.entry(id).or_default().dns = Some(d);
+        enrich.entry(id).or_default().dns = Some(Box::new(d));
     }
     for (id, d) in drops {
         enrich.entry(id).or_default().drops = Some(d);
     }
     if let Some(decoder) = decoder {
         for (id, t) in netevents {
-            enrich.entry(id).or_default().network_events = Some(decoder.decode_flow(&t).await);
+            enrich.entry(id).or_default().network_events =
+                Some(Box::new(decoder.decode_flow(&t).await));
         }
     }
     for (id, x) in xlat {

@@ -238,12 +238,13 @@ mod tests {
 pub struct Enrichment {
     /// FlowRTT.
     pub rtt: Option<netobserv_agent_common::AdditionalMetrics>,
-    /// DNSTracking.
-    pub dns: Option<netobserv_agent_common::DnsMetrics>,
+    /// DNSTracking (boxed, like NetworkEvents: few flows carry it, and every entry of the
+    /// per-eviction enrichment table pays for the inline size of each field).
+    pub dns: Option<Box<netobserv_agent_common::DnsMetrics>>,
     /// PacketDrop.
     pub drops: Option<crate::tracer::PktDropTotals>,
     /// NetworkEvents, already decoded.
-    pub network_events: Option<crate::netevents::DecodedEvents>,
+    pub network_events: Option<Box<crate::netevents::DecodedEvents>>,
     /// PacketTranslation.
     pub xlat: Option<netobserv_agent_common::XlatMetrics>,
 }
@@ -359,11 +360,13 @@ impl FlowBatch {
         names: std::sync::Arc<std::collections::HashMap<u32, String>>,
         agent_ip: Ip,
     ) -> Self {
+        // Enrichment entries without a base flow become partial records. The drained flow keys
+        // are distinct, so counting the matched ones is enough (no set of all keys to build).
         let partial = if extra.is_empty() {
             0
         } else {
-            let keys: std::collections::HashSet<&FlowId> = flows.iter().map(|(k, _)| k).collect();
-            extra.keys().filter(|k| !keys.contains(k)).count()
+            let matched = flows.iter().filter(|(k, _)| extra.contains_key(k)).count();
+            extra.len().saturating_sub(matched)
         };
         Self {
             len: flows.len() + partial,
