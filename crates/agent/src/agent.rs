@@ -2,13 +2,13 @@
 //! metrics/status server, with an orderly shutdown that leaves no hook behind.
 
 use crate::config::Config;
-use crate::convert::{Clock, Enrichment, FlowBatch};
+use crate::convert::{Clock, EnrichMap, FlowBatch};
 use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
 use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
-use netobserv_agent_common::{FlowId, counters};
+use netobserv_agent_common::counters;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -830,8 +830,9 @@ async fn evict_once(
     }
     // Sized once for the worst case (no flow in two maps): growing a table of ~50,000 entries
     // rehashes and copies it several times, which was most of this function's memory traffic.
-    let mut enrich: HashMap<FlowId, Enrichment> = HashMap::with_capacity(
+    let mut enrich = EnrichMap::with_capacity_and_hasher(
         extra.len() + dns.len() + drops.len() + netevents.len() + xlat.len(),
+        Default::default(),
     );
     for (id, a) in extra {
         enrich.entry(id).or_default().rtt = Some(a);
@@ -853,7 +854,7 @@ async fn evict_once(
     }
     let names = names.read().unwrap_or_else(PoisonError::into_inner).clone();
     queue.push_batch(Batch::Flows(
-        FlowBatch::new(
+        FlowBatch::from_enrichment(
             flows,
             enrich,
             clock,
