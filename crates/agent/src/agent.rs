@@ -2,14 +2,14 @@
 //! metrics/status server, with an orderly shutdown that leaves no hook behind.
 
 use crate::config::Config;
-use crate::convert::{Clock, Enrichment, FlowBatch};
+use crate::convert::{Clock, EnrichMap, FlowBatch};
 use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
 use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics, OvsCollectorStatus};
 use crate::netevents::collector::{CollectorConfig, Registration, SampleCollector};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
-use netobserv_agent_common::{FlowId, counters};
+use netobserv_agent_common::counters;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -1011,19 +1011,25 @@ async fn evict_once(
     {
         return 0;
     }
-    let mut enrich: HashMap<FlowId, Enrichment> = HashMap::new();
+    // Sized once for the worst case (no flow in two maps): growing a table of ~50,000 entries
+    // rehashes and copies it several times, which was most of this function's memory traffic.
+    let mut enrich = EnrichMap::with_capacity_and_hasher(
+        extra.len() + dns.len() + drops.len() + netevents.len() + xlat.len(),
+        Default::default(),
+    );
     for (id, a) in extra {
         enrich.entry(id).or_default().rtt = Some(a);
     }
     for (id, d) in dns {
-        enrich.entry(id).or_default().dns = Some(d);
+        enrich.entry(id).or_default().dns = Some(Box::new(d));
     }
     for (id, d) in drops {
         enrich.entry(id).or_default().drops = Some(d);
     }
     if let Some(decoder) = decoder {
         for (id, t) in netevents {
-            enrich.entry(id).or_default().network_events = Some(decoder.decode_flow(&t).await);
+            enrich.entry(id).or_default().network_events =
+                Some(Box::new(decoder.decode_flow(&t).await));
         }
     }
     for (id, x) in xlat {
@@ -1031,7 +1037,7 @@ async fn evict_once(
     }
     let names = names.read().unwrap_or_else(PoisonError::into_inner).clone();
     queue.push_batch(Batch::Flows(
-        FlowBatch::new(
+        FlowBatch::from_enrichment(
             flows,
             enrich,
             clock,

@@ -132,11 +132,14 @@ fn drain_batched<K: Copy + Default, V: Copy + Default>(
 
 /// Removes every entry of a hash map and returns them. Each entry is read and deleted
 /// atomically, so concurrent kernel updates land either in this drain or in the next one.
+/// Room for `expected` entries is reserved up front (e.g. the previous drain's count), so a
+/// large drain does not regrow and copy its buffer several times.
 pub fn drain_hash_map<K: Copy + Default, V: Copy + Default>(
     fd: RawFd,
     batched: &mut bool,
+    expected: usize,
 ) -> io::Result<Vec<(K, V)>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(expected);
     if *batched {
         match drain_batched(fd, 4096, &mut out) {
             Ok(()) => return Ok(out),
@@ -167,6 +170,20 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
     ncpus: usize,
     batched: &mut bool,
 ) -> io::Result<Vec<(K, Vec<V>)>> {
+    let mut out = Vec::new();
+    drain_percpu_hash_map_with::<K, V>(fd, ncpus, batched, |k, v| out.push((k, v.to_vec())))?;
+    Ok(out)
+}
+
+/// Like [`drain_percpu_hash_map`], but hands each entry (key, one `V` per possible CPU) to
+/// `each` straight from the syscall buffers, so that merging the per-CPU values costs no
+/// allocation per entry.
+pub fn drain_percpu_hash_map_with<K: Copy + Default, V: Copy + Default>(
+    fd: RawFd,
+    ncpus: usize,
+    batched: &mut bool,
+    mut each: impl FnMut(K, &[V]),
+) -> io::Result<()> {
     // The kernel lays per-CPU values out with an 8-byte stride.
     let stride = std::mem::size_of::<V>().div_ceil(8) * 8;
     if stride != std::mem::size_of::<V>() {
@@ -174,7 +191,6 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
             "per-CPU value size must be a multiple of 8",
         ));
     }
-    let mut out = Vec::new();
     if *batched {
         let chunk = 1024;
         let mut keys = vec![K::default(); chunk];
@@ -182,6 +198,7 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
         let mut token_in = [0u8; 8];
         let mut token_out = [0u8; 8];
         let mut first = true;
+        let mut seen = 0usize;
         loop {
             let mut attr = BatchAttr {
                 in_batch: if first {
@@ -198,17 +215,18 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
             };
             let res = bpf(BPF_MAP_LOOKUP_AND_DELETE_BATCH, &mut attr);
             let n = (attr.count as usize).min(chunk);
-            for i in 0..n {
-                out.push((keys[i], values[i * ncpus..(i + 1) * ncpus].to_vec()));
+            for (k, v) in keys[..n].iter().zip(values.chunks_exact(ncpus)) {
+                each(*k, v);
             }
+            seen += n;
             match res {
                 Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
                 Err(e)
                     if matches!(
                         e.raw_os_error(),
                         Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(524)
-                    ) && out.is_empty() =>
+                    ) && seen == 0 =>
                 {
                     tracing::info!(error = %e, "batched per-CPU drain unsupported, using per-key");
                     *batched = false;
@@ -220,8 +238,8 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
             first = false;
         }
     }
+    let mut vals = vec![V::default(); ncpus];
     for k in keys::<K>(fd)? {
-        let mut vals = vec![V::default(); ncpus];
         let mut attr = ElemAttr {
             map_fd: fd as u32,
             key: &k as *const K as u64,
@@ -229,12 +247,12 @@ pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(
             ..Default::default()
         };
         match bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &mut attr) {
-            Ok(()) => out.push((k, vals)),
+            Ok(()) => each(k, &vals),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Writes one key of a per-CPU hash map, one value per possible CPU (`values.len()` must be

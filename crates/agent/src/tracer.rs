@@ -219,6 +219,8 @@ pub struct FlowMaps {
     percpu_batched: bool,
     counters: PerCpuArray<MapData, u32>,
     batched: bool,
+    /// Number of flows the previous drain returned (sizes the next drain's buffer).
+    flows_hint: usize,
     network_events: Option<MapData>,
     /// PacketTranslation kernel map, when a kernel method is active.
     xlat: Option<MapData>,
@@ -472,6 +474,7 @@ impl Tracer {
                 percpu_batched: true,
                 counters,
                 batched: true,
+                flows_hint: 0,
                 network_events,
                 xlat: xlat_map,
                 conntrack,
@@ -799,29 +802,33 @@ fn program_filters(ebpf: &mut Ebpf, cfg: &Config) -> Result<(), TracerError> {
     Ok(())
 }
 
-/// Drains a per-CPU enrichment map; errors are logged and yield nothing (the hook's data for
-/// this round is lost, the flows themselves are not).
+/// Drains a per-CPU enrichment map, handing each key and its per-CPU values to `each`; errors
+/// are logged and end the drain (the hook's data for this round is lost, the flows themselves
+/// are not).
 fn drain_percpu<V: Copy + Default>(
     fd: std::os::fd::RawFd,
     ncpus: usize,
     batched: &mut bool,
-) -> Vec<(FlowId, Vec<V>)> {
-    crate::sys::drain_percpu_hash_map::<FlowId, V>(fd, ncpus, batched).unwrap_or_else(|e| {
+    each: impl FnMut(FlowId, &[V]),
+) {
+    if let Err(e) = crate::sys::drain_percpu_hash_map_with::<FlowId, V>(fd, ncpus, batched, each) {
         tracing::warn!(error = %e, "draining a per-CPU flow map");
-        Vec::new()
-    })
+    }
 }
 
 impl FlowMaps {
     /// Removes and returns every flow currently in the kernel map.
     pub fn drain(&mut self) -> Result<Vec<(FlowId, FlowMetrics)>, TracerError> {
         let fd = self.flows.fd().as_fd().as_raw_fd();
-        crate::sys::drain_hash_map::<FlowId, FlowMetrics>(fd, &mut self.batched).map_err(|source| {
-            TracerError::Io {
+        // Room for a bit more than the previous drain: a steady load drains in one allocation.
+        let hint = self.flows_hint + self.flows_hint / 8;
+        let out = crate::sys::drain_hash_map::<FlowId, FlowMetrics>(fd, &mut self.batched, hint)
+            .map_err(|source| TracerError::Io {
                 what: "draining aggregated_flows",
                 source,
-            }
-        })
+            })?;
+        self.flows_hint = out.len();
+        Ok(out)
     }
 
     /// Removes and returns the RTT enrichment (per-CPU values merged: largest RTT, earliest
@@ -831,9 +838,8 @@ impl FlowMaps {
             return Vec::new();
         };
         let fd = map.fd().as_fd().as_raw_fd();
-        let entries = drain_percpu::<AdditionalMetrics>(fd, self.ncpus, &mut self.percpu_batched);
-        let mut out = Vec::with_capacity(entries.len());
-        for (k, values) in entries {
+        let mut out = Vec::new();
+        drain_percpu::<AdditionalMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
             let mut merged = AdditionalMetrics::default();
             for v in values.iter() {
                 if v.flow_rtt == 0 && v.start_mono_time_ts == 0 {
@@ -853,7 +859,7 @@ impl FlowMaps {
             if merged.flow_rtt > 0 {
                 out.push((k, merged));
             }
-        }
+        });
         out
     }
 
@@ -864,9 +870,8 @@ impl FlowMaps {
             return Vec::new();
         };
         let fd = map.fd().as_fd().as_raw_fd();
-        let entries = drain_percpu::<PktDropMetrics>(fd, self.ncpus, &mut self.percpu_batched);
-        let mut out = Vec::with_capacity(entries.len());
-        for (k, values) in entries {
+        let mut out = Vec::new();
+        drain_percpu::<PktDropMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
             let mut t = PktDropTotals::default();
             let mut latest = 0u64;
             for v in values.iter() {
@@ -890,7 +895,7 @@ impl FlowMaps {
             if t.packets > 0 {
                 out.push((k, t));
             }
-        }
+        });
         out
     }
 
@@ -902,9 +907,8 @@ impl FlowMaps {
             return Vec::new();
         };
         let fd = map.fd().as_fd().as_raw_fd();
-        let entries = drain_percpu::<DnsMetrics>(fd, self.ncpus, &mut self.percpu_batched);
-        let mut out = Vec::with_capacity(entries.len());
-        for (k, values) in entries {
+        let mut out = Vec::new();
+        drain_percpu::<DnsMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
             let mut merged = DnsMetrics::default();
             let mut seen = false;
             for v in values.iter() {
@@ -932,7 +936,7 @@ impl FlowMaps {
             if seen {
                 out.push((k, merged));
             }
-        }
+        });
         let stale: Vec<DnsFlowId> = queries
             .iter()
             .filter_map(Result::ok)
