@@ -48,12 +48,13 @@ fn make_run_prints_the_flows_of_the_observed_namespace() {
         .env("NETOBSERV_NETNS", pair.path_a())
         .env("INTERFACES", &pair.veth_a)
         .env("CACHE_ACTIVE_TIMEOUT", "500ms")
-        .env("RUN_DURATION", "6")
+        .env("RUN_DURATION", "8")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run-local.sh starts");
-    std::thread::sleep(Duration::from_secs(3));
+    // Leave the agent time to load and attach even on a loaded machine (the run lasts 8 s).
+    std::thread::sleep(Duration::from_secs(4));
     ns_run(&pair.ns_a, &["ping", "-c", "4", "-i", "0.1", pair.ip_b]);
     let output = child.wait_with_output().expect("run-local.sh ends");
     let stdout = String::from_utf8_lossy(&output.stdout);
