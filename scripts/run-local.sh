@@ -13,6 +13,8 @@
 #   RUN_DURATION      stop after this many seconds (default: run until Ctrl-C)
 #   BIN_DIR           use the agent and pipeline binaries in this directory instead of building
 #   NETOBSERV_NETNS   observe inside this network namespace (/run/netns/NAME) instead of the host
+#   NETNS_DIRS        also hook interfaces inside the network namespaces of these directories
+#                     (e.g. /var/run/netns); default `none`: local mode observes the host only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,6 +92,7 @@ env TARGET_HOST=127.0.0.1 TARGET_PORT="$port" \
     ${INTERFACES:+INTERFACES="$INTERFACES"} \
     ${EXCLUDE_INTERFACES:+EXCLUDE_INTERFACES="$EXCLUDE_INTERFACES"} \
     ${NETOBSERV_NETNS:+NETOBSERV_NETNS="$NETOBSERV_NETNS"} \
+    NETNS_DIRS="${NETNS_DIRS:-none}" \
     "${features[@]}" \
     "$agent" &
 pids+=($!)
