@@ -10,6 +10,25 @@ tonic::include_proto!("pbflow");
 /// Fully qualified gRPC path of the flow export call, as upstream collectors expect it.
 pub const SEND_METHOD_PATH: &str = "/pbflow.Collector/Send";
 
+/// Offset of network-event drop causes in `pkt_drop_latest_drop_cause`: a subsystem of its own,
+/// above every kernel `skb_drop_reason`. The agent injects `NETWORK_EVENT_CAUSE_BASE + index`
+/// of [`NETWORK_EVENT_ACTORS`] for ACL drops and the pipeline names it `NetworkEvent_<actor>`,
+/// so both the offset and the order are part of the wire contract.
+pub const NETWORK_EVENT_CAUSE_BASE: u32 = 1 << 24;
+
+/// ACL owners (OVN-Kubernetes owner types) in the index order of the injected drop causes.
+pub const NETWORK_EVENT_ACTORS: [&str; 9] = [
+    "NetworkPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "EgressFirewall",
+    "UDNIsolation",
+    "MulticastNS",
+    "MulticastCluster",
+    "NetpolNode",
+    "NetpolNamespace",
+];
+
 impl Ip {
     /// Builds the wire form of an address: IPv4 as a big-endian `fixed32`, IPv6 as 16 bytes.
     pub fn from_addr(addr: std::net::IpAddr) -> Self {

@@ -18,20 +18,9 @@ const SCTP: u32 = 132;
 const ETH_IPV4: u32 = 0x0800;
 const ETH_IPV6: u32 = 0x86DD;
 
-/// Offset the agent adds to OVN network-event drop causes.
-const NETWORK_EVENT_CAUSE_BASE: u32 = 1 << 24;
-/// Network-event actors, in the agent's index order.
-const NETWORK_EVENT_ACTORS: [&str; 9] = [
-    "NetworkPolicy",
-    "AdminNetworkPolicy",
-    "BaselineAdminNetworkPolicy",
-    "EgressFirewall",
-    "UDNIsolation",
-    "MulticastNS",
-    "MulticastCluster",
-    "NetpolNode",
-    "NetpolNamespace",
-];
+// Offset the agent adds to OVN network-event drop causes, and their actors in index order
+// (shared with the agent through the wire-contract crate).
+use pbflow::{NETWORK_EVENT_ACTORS, NETWORK_EVENT_CAUSE_BASE};
 
 /// Drop reasons of the Open vSwitch kernel datapath start at subsystem 3 << 16.
 const OVS_DROP_BASE: u32 = 3 << 16;

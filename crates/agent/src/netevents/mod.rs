@@ -25,24 +25,12 @@ pub const APP_ACL_NEW: u8 = 2;
 /// OVN sampling app of ACL samples on established connections (`ACL.sample_est`).
 pub const APP_ACL_EST: u8 = 3;
 
-/// Offset of network-event drop causes in `pkt_drop_latest_drop_cause` (a subsystem of its own,
-/// above every kernel `skb_drop_reason`), as the pipeline decodes them.
-pub const DROP_CAUSE_BASE: u32 = 1 << 24;
+/// Offset of network-event drop causes (the wire contract's, shared with the pipeline).
+pub const DROP_CAUSE_BASE: u32 = pbflow::NETWORK_EVENT_CAUSE_BASE;
 
-/// ACL owners (OVN-Kubernetes owner types) in the index order of the injected drop causes:
-/// cause = [`DROP_CAUSE_BASE`] + index. The pipeline names them `NetworkEvent_<actor>` with the
-/// same table, so the order is part of the wire contract.
-pub const ACTORS: [&str; 9] = [
-    "NetworkPolicy",
-    "AdminNetworkPolicy",
-    "BaselineAdminNetworkPolicy",
-    "EgressFirewall",
-    "UDNIsolation",
-    "MulticastNS",
-    "MulticastCluster",
-    "NetpolNode",
-    "NetpolNamespace",
-];
+/// ACL owners in the index order of the injected drop causes: cause = [`DROP_CAUSE_BASE`] +
+/// index (the wire contract's table, shared with the pipeline).
+pub const ACTORS: [&str; 9] = pbflow::NETWORK_EVENT_ACTORS;
 
 /// `external_ids` key holding the owner type (the actor) of an OVN-Kubernetes object.
 pub const KEY_OWNER_TYPE: &str = "k8s.ovn.org/owner-type";
