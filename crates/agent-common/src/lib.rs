@@ -331,6 +331,10 @@ pub mod globals {
     pub const ENABLE_FLOWS_FILTERING: &str = "ENABLE_FLOWS_FILTERING";
     /// `u8`: 1 when at least one filter rule sets its own sampling rate.
     pub const HAS_FILTER_SAMPLING: &str = "HAS_FILTER_SAMPLING";
+    /// `u8`: 1 when the kernel has `bpf_ktime_get_coarse_ns` (5.11+). Packets after a flow's
+    /// first then stamp its end with the tick-granular clock instead of the precise one, which
+    /// costs a third of the per-packet program in a VM (see `tick_now` in the eBPF crate).
+    pub const COARSE_CLOCK: &str = "COARSE_CLOCK";
     /// `u32` byte offsets into kernel structs, read from the running kernel's BTF because Rust
     /// eBPF programs get no CO-RE relocations: `sock_common.skc_family`.
     pub const OFF_SKC_FAMILY: &str = "OFF_SKC_FAMILY";

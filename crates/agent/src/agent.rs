@@ -414,6 +414,11 @@ async fn keep_ovs_collector(
 }
 
 fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
+    metrics.set_flow_end_clock(if tracer.coarse_clock {
+        "coarse"
+    } else {
+        "precise"
+    });
     let attached = tracer.attached();
     metrics.set_hooks(feature_hooks(
         cfg,

@@ -112,7 +112,11 @@ pub fn to_record(
         eth_protocol: u32::from(m.eth_protocol),
         direction: direction(m.direction_first_seen),
         time_flow_start: Some(timestamp(clock.wall_of(m.start_mono_time_ts))),
-        time_flow_end: Some(timestamp(clock.wall_of(m.end_mono_time_ts))),
+        // Later packets carry the tick clock (see `COARSE_CLOCK`), which can read a little
+        // before the precise stamp of the first packet within the same tick.
+        time_flow_end: Some(timestamp(
+            clock.wall_of(m.end_mono_time_ts.max(m.start_mono_time_ts)),
+        )),
         data_link: Some(DataLink {
             src_mac: pbflow::mac_to_u64(m.src_mac),
             dst_mac: pbflow::mac_to_u64(m.dst_mac),
@@ -230,6 +234,30 @@ mod tests {
             vec![("if7".into(), 1), ("if9".into(), 0), ("if9".into(), 1)]
         );
         assert!(r.time_flow_rtt.is_some());
+    }
+
+    /// A later packet stamped by the tick clock can read before the first packet's precise
+    /// stamp (same tick): the record must still end at or after its start.
+    #[test]
+    fn coarse_end_before_precise_start_is_clamped() {
+        let m = FlowMetrics {
+            start_mono_time_ts: 2_003_500_000,
+            end_mono_time_ts: 2_000_000_000,
+            eth_protocol: 0x0800,
+            ..Default::default()
+        };
+        let wall = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+        let clock = Clock::from_parts(10_000_000_000, wall);
+        let agent = Ip::from_addr("192.0.2.1".parse().unwrap());
+        let r = to_record(
+            &FlowId::default(),
+            &m,
+            &clock,
+            &|i| format!("if{i}"),
+            &agent,
+        );
+        assert_eq!(r.time_flow_start, r.time_flow_end);
+        assert_eq!(r.time_flow_start.as_ref().unwrap().nanos, 3_500_000);
     }
 }
 

@@ -115,6 +115,11 @@ pub struct Status {
     /// NetworkEvents: the OVS sample collector set registration, when the feature is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ovs_sample_collector: Option<OvsCollectorStatus>,
+    /// Clock the kernel stamps a flow's later packets with: `coarse` (last timer tick, so
+    /// `TimeFlowEnd` may trail the last packet by one tick) or `precise` (kernels before 5.11).
+    /// Shown because it decides how exact flow durations are on this node.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub flow_end_clock: String,
 }
 
 /// The OVS `Flow_Sample_Collector_Set` registration in `/status`: without it OVS sends OVN's
@@ -363,6 +368,14 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .interfaces = ifaces;
+    }
+
+    /// Records in `/status` which clock stamps the end of flows (see [`Status::flow_end_clock`]).
+    pub fn set_flow_end_clock(&self, clock: &str) {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .flow_end_clock = clock.to_string();
     }
 
     /// Records the OVS sample collector registration in `/status` and its gauge.

@@ -170,6 +170,21 @@ pub fn choose_method(
     (state, off)
 }
 
+/// Whether TC programs may call `bpf_ktime_get_coarse_ns` (kernel 5.11+), probed by loading a
+/// minimal program that calls it. A failed probe means "no": the precise clock always works.
+fn coarse_clock_supported() -> bool {
+    match aya::sys::is_helper_supported(
+        aya::programs::ProgramType::SchedClassifier,
+        aya::sys::BpfHelper::BPF_FUNC_ktime_get_coarse_ns,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(error = %e, "probing bpf_ktime_get_coarse_ns failed; using the precise clock");
+            false
+        }
+    }
+}
+
 /// The compiled kernel object (for loaders outside [`Tracer::load`], e.g. verifier checks).
 pub fn ebpf_object() -> &'static [u8] {
     EBPF_OBJECT
@@ -192,6 +207,8 @@ pub struct Tracer {
     pub xlat: HookState,
     /// PacketTranslation methods not in use, and why.
     pub xlat_methods_off: Vec<MethodOff>,
+    /// Whether the classifiers stamp a flow's later packets with the coarse (tick) clock.
+    pub coarse_clock: bool,
     mode: AttachMode,
     direction: Direction,
     attached: HashMap<String, Attached>,
@@ -263,6 +280,7 @@ impl Tracer {
             Ok(Default::default())
         };
         let netevents_globals = netevents_offsets.clone().unwrap_or_default();
+        let coarse_clock = coarse_clock_supported();
         let mut loader = EbpfLoader::new();
         for ((name, _, _), v) in OFFSET_GLOBALS.iter().zip(offsets.iter()) {
             loader.override_global(name, v, true);
@@ -276,6 +294,7 @@ impl Tracer {
         let mut ebpf = loader
             .btf(btf.as_ref())
             .override_global(globals::SAMPLING, &cfg.sampling, true)
+            .override_global(globals::COARSE_CLOCK, &u8::from(coarse_clock), true)
             .override_global(globals::ENABLE_FLOWS_FILTERING, &u8::from(has_rules), true)
             .override_global(
                 globals::HAS_FILTER_SAMPLING,
@@ -461,6 +480,7 @@ impl Tracer {
                 netevents_methods_off,
                 xlat,
                 xlat_methods_off,
+                coarse_clock,
                 mode: cfg.tc_attach_mode,
                 direction: cfg.direction,
                 attached: HashMap::new(),
