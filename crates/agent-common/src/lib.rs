@@ -170,6 +170,57 @@ pub struct FlowMetrics {
     pub pad1: [u8; 4],
 }
 
+/// Number of slots of the per-CPU flow cache (a power of two: the slot is picked by the top bits
+/// of a multiplicative hash).
+pub const FLOW_CACHE_SLOTS: u32 = 256;
+/// log2 of [`FLOW_CACHE_SLOTS`].
+pub const FLOW_CACHE_SLOTS_LOG2: u32 = 8;
+/// Slots one run of the flush program walks (user space runs it
+/// `FLOW_CACHE_SLOTS / FLOW_CACHE_FLUSH_CHUNK` times per CPU): a short bounded loop keeps the
+/// verifier's work small on every kernel.
+pub const FLOW_CACHE_FLUSH_CHUNK: u32 = 32;
+
+/// One slot of the per-CPU flow cache (`flow_cache`, not an upstream map): the packets of a
+/// flow counted on one interface, on one CPU, since the last flush. A packet whose flow owns
+/// its slot adds to it with plain stores, skipping the shared hash map's lookup and its two
+/// atomic adds (most of an established flow's cost); the flush program moves the sums into
+/// `aggregated_flows` before every eviction, with the same rules as the per-packet path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CachedFlow {
+    /// The flow this slot holds (valid when `valid` is 1).
+    pub id: FlowId,
+    /// Time of the first packet since the last flush.
+    pub first_ts: u64,
+    /// Time of the latest packet.
+    pub last_ts: u64,
+    /// Bytes since the last flush.
+    pub bytes: u64,
+    /// Packets since the last flush (0: nothing to flush, the slot may be taken over).
+    pub packets: u32,
+    /// Interface the packets were seen on (the flow's counting interface when cached).
+    pub if_index: u32,
+    /// Sampling rate of the latest packet.
+    pub sampling: u32,
+    /// EtherType (host order).
+    pub eth_protocol: u16,
+    /// OR of the TCP flag bits since the last flush.
+    pub flags: u16,
+    /// Source MAC of the flow's packets.
+    pub src_mac: [u8; 6],
+    /// Destination MAC.
+    pub dst_mac: [u8; 6],
+    /// Direction on `if_index`.
+    pub direction: u8,
+    /// DSCP of the latest packet.
+    pub dscp: u8,
+    /// 1 once the slot holds a flow.
+    pub valid: u8,
+    /// 1 while a classifier updates the slot; the flush program (which may interrupt it on the
+    /// same CPU) leaves such a slot for its next run.
+    pub busy: u8,
+}
+
 /// Per-flow enrichment written by the tracing hooks into the per-CPU `additional_flow_metrics`
 /// map, keyed by the same [`FlowId`] (upstream `additional_metrics`, 32 bytes).
 #[repr(C)]
@@ -408,6 +459,11 @@ pub mod maps {
     pub const AGGREGATED_FLOWS_PKT_DROP: &str = "aggregated_flows_pkt_drop";
     /// Per-CPU hash `FlowId` → `XlatMetrics` (PacketTranslation).
     pub const AGGREGATED_FLOWS_XLAT: &str = "aggregated_flows_xlat";
+    /// Per-CPU array of [`crate::CachedFlow`] (not upstream; see that type).
+    pub const FLOW_CACHE: &str = "flow_cache";
+    /// Per-CPU `u32`: 1 when the classifiers may use this CPU's flow cache, 0 when off or while
+    /// the flush program runs on the CPU.
+    pub const FLOW_CACHE_CTL: &str = "flow_cache_ctl";
 }
 
 /// Names of the programs in the eBPF object.
@@ -430,6 +486,9 @@ pub mod programs {
     pub const NAT_MANIP_KPROBE: &str = "track_nat_manip_pkt";
     /// PacketTranslation on `fentry/nf_nat_manip_pkt` (preferred when allowed).
     pub const NAT_MANIP_FENTRY: &str = "nf_nat_manip_pkt_fentry";
+    /// Flush of the per-CPU flow cache: a raw tracepoint program never attached, run by user
+    /// space on each CPU with `BPF_PROG_TEST_RUN` (`BPF_F_TEST_RUN_ON_CPU`).
+    pub const FLUSH_FLOW_CACHE: &str = "flush_flow_cache";
 }
 
 /// Filter actions (upstream `filter_action_t`).
@@ -526,6 +585,7 @@ mod pod {
     unsafe impl aya::Pod for super::DnsMetrics {}
     unsafe impl aya::Pod for super::DnsFlowId {}
     unsafe impl aya::Pod for super::XlatMetrics {}
+    unsafe impl aya::Pod for super::CachedFlow {}
 }
 
 #[cfg(test)]
@@ -548,6 +608,11 @@ mod tests {
     #[test]
     fn flow_metrics_layout_matches_upstream() {
         assert_eq!(size_of::<FlowMetrics>(), 104);
+        assert_eq!(size_of::<CachedFlow>(), 96);
+        assert_eq!(offset_of!(CachedFlow, first_ts), 40);
+        assert_eq!(offset_of!(CachedFlow, busy), 95);
+        assert_eq!(1 << FLOW_CACHE_SLOTS_LOG2, FLOW_CACHE_SLOTS);
+        assert_eq!(FLOW_CACHE_SLOTS % FLOW_CACHE_FLUSH_CHUNK, 0);
         assert_eq!(align_of::<FlowMetrics>(), 8);
         let offsets = [
             (offset_of!(FlowMetrics, end_mono_time_ts), 8),

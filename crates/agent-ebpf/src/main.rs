@@ -13,17 +13,17 @@ use aya_ebpf::{
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, TC_ACT_OK},
     helpers::bpf_probe_read_kernel,
     helpers::{bpf_get_prandom_u32, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
-    macros::{btf_tracepoint, classifier, fentry, map},
+    macros::{btf_tracepoint, classifier, fentry, map, raw_tracepoint},
     maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, lpm_trie::Key},
-    programs::{BtfTracePointContext, FEntryContext, TcContext},
+    programs::{BtfTracePointContext, FEntryContext, RawTracePointContext, TcContext},
 };
 use core::{intrinsics::AtomicOrdering, mem::size_of};
 mod netevents;
 
 use netobserv_agent_common::{
-    AdditionalMetrics, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS, DIRECTION_INGRESS,
+    AdditionalMetrics, CachedFlow, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS, DIRECTION_INGRESS,
     DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, ETH_P_IP, ETH_P_IPV6, FilterValue, FlowId,
-    FlowMetrics, MAX_FILTER_ENTRIES, MAX_OBSERVED_INTERFACES, PktDropMetrics, counters,
+    FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS, FLOW_CACHE_SLOTS_LOG2, FlowMetrics, MAX_FILTER_ENTRIES, MAX_OBSERVED_INTERFACES, PktDropMetrics, counters,
     filter_action, tcp_flag,
 };
 
@@ -127,6 +127,15 @@ static DNS_FLOWS: HashMap<DnsFlowId, u64> = HashMap::with_max_entries(65536, BPF
 /// the cost of the first packet of a flow.
 #[map(name = "aggregated_flows")]
 static AGGREGATED_FLOWS: HashMap<FlowId, FlowMetrics> = HashMap::with_max_entries(65536, 0);
+
+/// Per-CPU flow cache in front of `aggregated_flows` (see `netobserv_agent_common::CachedFlow`).
+#[map(name = "flow_cache")]
+static FLOW_CACHE: PerCpuArray<CachedFlow> = PerCpuArray::with_max_entries(FLOW_CACHE_SLOTS, 0);
+
+/// Per-CPU switch of the flow cache: 1 = in use. User space sets it only once the flush program
+/// has run on every CPU, so a kernel that cannot flush never caches.
+#[map(name = "flow_cache_ctl")]
+static FLOW_CACHE_CTL: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU counters indexed by `netobserv_agent_common::counters`.
 #[map(name = "global_counters")]
@@ -489,30 +498,200 @@ fn add_observed(m: &mut FlowMetrics, ifindex: u32, direction: u8) {
     }
 }
 
-/// Adds one packet to an existing flow entry.
-#[inline(always)]
-fn update(
-    m: *mut FlowMetrics,
-    ifindex: u32,
-    direction: u8,
-    len: u64,
-    p: &Parsed,
+/// What one packet (or a flushed cache slot) adds to a flow.
+struct Delta {
+    packets: u32,
+    bytes: u64,
+    flags: u16,
+    dscp: u8,
     sampling: u32,
-    now: u64,
-) {
+    /// Time of the latest packet.
+    end: u64,
+}
+
+/// Adds `d` to an existing flow entry: counted when `ifindex` is the flow's counting interface,
+/// otherwise only listed in its observed interfaces. Returns whether it was counted.
+#[inline(always)]
+fn update(m: *mut FlowMetrics, ifindex: u32, direction: u8, d: &Delta) -> bool {
     // SAFETY: `m` comes from a successful map lookup and stays valid during this program run.
     let m = unsafe { &mut *m };
     if m.if_index_first_seen == ifindex {
-        xadd_u32(&mut m.packets, 1);
-        xadd_u64(&mut m.bytes, len);
-        m.end_mono_time_ts = now;
-        m.flags |= p.flags;
-        m.dscp = p.dscp;
-        m.sampling = sampling;
-    } else if ifindex != 0 {
-        m.end_mono_time_ts = now;
-        m.flags |= p.flags;
-        add_observed(m, ifindex, direction);
+        xadd_u32(&mut m.packets, d.packets);
+        xadd_u64(&mut m.bytes, d.bytes);
+        if d.end > m.end_mono_time_ts {
+            m.end_mono_time_ts = d.end;
+        }
+        m.flags |= d.flags;
+        m.dscp = d.dscp;
+        m.sampling = d.sampling;
+        true
+    } else {
+        if ifindex != 0 {
+            if d.end > m.end_mono_time_ts {
+                m.end_mono_time_ts = d.end;
+            }
+            m.flags |= d.flags;
+            add_observed(m, ifindex, direction);
+        }
+        false
+    }
+}
+
+/// Adds `d` to the flow `id` in the shared map, creating the entry (with `first` as its start and
+/// `macs` as destination + source MAC) when there is none. Returns whether `ifindex` counts the
+/// flow, i.e. whether its packets may be summed in a cache slot.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn add_to_flow(
+    id: &FlowId,
+    ifindex: u32,
+    direction: u8,
+    eth_protocol: u16,
+    d: &Delta,
+    first: u64,
+    macs: impl FnOnce() -> [u8; 12],
+) -> bool {
+    if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
+        return update(m, ifindex, direction, d);
+    }
+    let macs = macs();
+    let m = FlowMetrics {
+        start_mono_time_ts: first,
+        end_mono_time_ts: if d.end > first { d.end } else { first },
+        bytes: d.bytes,
+        packets: d.packets,
+        eth_protocol,
+        flags: d.flags,
+        src_mac: [macs[6], macs[7], macs[8], macs[9], macs[10], macs[11]],
+        dst_mac: [macs[0], macs[1], macs[2], macs[3], macs[4], macs[5]],
+        if_index_first_seen: ifindex,
+        sampling: d.sampling,
+        direction_first_seen: direction,
+        dscp: d.dscp,
+        ..FlowMetrics::default()
+    };
+    match AGGREGATED_FLOWS.insert(id, &m, u64::from(BPF_NOEXIST)) {
+        Ok(()) => true,
+        Err(e) if e == -EEXIST => match AGGREGATED_FLOWS.get_ptr_mut(id) {
+            Some(m) => update(m, ifindex, direction, d),
+            None => {
+                count(counters::HASHMAP_FAIL_UPDATE_FLOW);
+                false
+            }
+        },
+        Err(_) => {
+            count(counters::HASHMAP_FAIL_CREATE_FLOW);
+            false
+        }
+    }
+}
+
+/// Volatile store: keeps the order of the cache-slot writes as written, since the flush program
+/// can interrupt a classifier on the same CPU (it runs in the IPI of `BPF_F_TEST_RUN_ON_CPU`)
+/// and relies on `busy` being set before, and cleared after, every other write.
+#[inline(always)]
+fn vw<T>(p: *mut T, v: T) {
+    // SAFETY: `p` points into a map value of this CPU, valid for this program run.
+    unsafe { core::ptr::write_volatile(p, v) };
+}
+
+/// Volatile load; see [`vw`].
+#[inline(always)]
+fn vr<T: Copy>(p: *const T) -> T {
+    // SAFETY: as for `vw`.
+    unsafe { core::ptr::read_volatile(p) }
+}
+
+/// Picks the cache slot of a flow on an interface and direction: Fibonacci hashing of the folded key words
+/// (the top bits of the product depend on every input bit).
+#[inline(always)]
+fn cache_slot(key: &KeyBuf, ifindex: u32, direction: u8) -> u32 {
+    let w = key as *const KeyBuf as *const u32;
+    let mut h = ifindex ^ (u32::from(direction) << 24);
+    for i in 0..10 {
+        // SAFETY: the key is 40 bytes, 8-aligned.
+        h ^= unsafe { w.add(i).read() }.rotate_left(i as u32 * 3);
+    }
+    h.wrapping_mul(0x9E37_79B1) >> (32 - FLOW_CACHE_SLOTS_LOG2)
+}
+
+/// Whether slot `s` holds the flow `key` seen on `ifindex` in `direction`.
+#[inline(always)]
+fn cache_holds(s: *const CachedFlow, key: &KeyBuf, ifindex: u32, direction: u8) -> bool {
+    // SAFETY: `s` is this CPU's slot; both keys are 40 bytes, 8-aligned.
+    unsafe {
+        let a = s as *const u64;
+        let b = key as *const KeyBuf as *const u64;
+        (*s).valid != 0
+            && (*s).if_index == ifindex
+            && (*s).direction == direction
+            && a.read() == b.read()
+            && a.add(1).read() == b.add(1).read()
+            && a.add(2).read() == b.add(2).read()
+            && a.add(3).read() == b.add(3).read()
+            && a.add(4).read() == b.add(4).read()
+    }
+}
+
+/// Adds one packet to the slot (plain stores: the slot belongs to this CPU).
+#[inline(always)]
+fn cache_add(s: *mut CachedFlow, len: u64, p: &Parsed, sampling: u32, now: u64) {
+    // SAFETY: `s` is this CPU's slot, valid for this program run.
+    unsafe {
+        vw(&raw mut (*s).busy, 1);
+        let n = vr(&raw const (*s).packets);
+        if n == 0 {
+            vw(&raw mut (*s).first_ts, now);
+        }
+        vw(&raw mut (*s).packets, n + 1);
+        vw(&raw mut (*s).bytes, vr(&raw const (*s).bytes) + len);
+        vw(&raw mut (*s).last_ts, now);
+        vw(&raw mut (*s).flags, vr(&raw const (*s).flags) | p.flags);
+        vw(&raw mut (*s).dscp, p.dscp);
+        vw(&raw mut (*s).sampling, sampling);
+        vw(&raw mut (*s).busy, 0);
+    }
+}
+
+/// Gives an idle slot (nothing pending since the last flush) to the flow just counted in the
+/// shared map, so its next packets on this CPU and interface skip the map.
+#[inline(always)]
+fn cache_claim(
+    ctx: &TcContext,
+    s: *mut CachedFlow,
+    key: &KeyBuf,
+    ifindex: u32,
+    direction: u8,
+    eth_protocol: u16,
+) {
+    // SAFETY: `s` is this CPU's slot, valid for this program run; the key is 40 bytes, 8-aligned.
+    unsafe {
+        if vr(&raw const (*s).valid) != 0 && vr(&raw const (*s).packets) != 0 {
+            return;
+        }
+        let macs: [u8; 12] = load(ctx, 0).unwrap_or([0; 12]);
+        vw(&raw mut (*s).busy, 1);
+        vw(&raw mut (*s).packets, 0);
+        let a = s as *mut u64;
+        let b = key as *const KeyBuf as *const u64;
+        for i in 0..5 {
+            vw(a.add(i), b.add(i).read());
+        }
+        vw(&raw mut (*s).bytes, 0);
+        vw(&raw mut (*s).flags, 0);
+        vw(&raw mut (*s).if_index, ifindex);
+        vw(&raw mut (*s).direction, direction);
+        vw(&raw mut (*s).eth_protocol, eth_protocol);
+        vw(
+            &raw mut (*s).dst_mac,
+            [macs[0], macs[1], macs[2], macs[3], macs[4], macs[5]],
+        );
+        vw(
+            &raw mut (*s).src_mac,
+            [macs[6], macs[7], macs[8], macs[9], macs[10], macs[11]],
+        );
+        vw(&raw mut (*s).valid, 1);
+        vw(&raw mut (*s).busy, 0);
     }
 }
 
@@ -574,37 +753,119 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
     let len = u64::from(ctx.len());
 
-    if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
-        update(m, ifindex, direction, len, &p, sampling, tick_now());
+    // The per-CPU cache first: a flow that owns its slot costs no map lookup and no atomic add.
+    let ctl = FLOW_CACHE_CTL.get_ptr(0);
+    // SAFETY: per-CPU value of this CPU.
+    let cache_on = matches!(ctl, Some(c) if vr(c) == 1);
+    let slot = if cache_on {
+        FLOW_CACHE.get_ptr_mut(cache_slot(&key, ifindex, direction))
+    } else {
+        None
+    };
+    if let Some(s) = slot
+        && cache_holds(s, &key, ifindex, direction)
+    {
+        cache_add(s, len, &p, sampling, tick_now());
         return;
     }
-    // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
-    // New flow: only now read the MAC addresses (destination first in the frame).
-    let macs: [u8; 12] = load(ctx, 0).unwrap_or([0; 12]);
-    let m = FlowMetrics {
-        start_mono_time_ts: now,
-        end_mono_time_ts: now,
-        bytes: len,
+
+    let d = Delta {
         packets: 1,
-        eth_protocol: p.eth_protocol,
+        bytes: len,
         flags: p.flags,
-        src_mac: [macs[6], macs[7], macs[8], macs[9], macs[10], macs[11]],
-        dst_mac: [macs[0], macs[1], macs[2], macs[3], macs[4], macs[5]],
-        if_index_first_seen: ifindex,
-        sampling,
-        direction_first_seen: direction,
         dscp: p.dscp,
-        ..FlowMetrics::default()
+        sampling,
+        end: 0,
     };
-    match AGGREGATED_FLOWS.insert(id, &m, u64::from(BPF_NOEXIST)) {
-        Ok(()) => {}
-        Err(e) if e == -EEXIST => match AGGREGATED_FLOWS.get_ptr_mut(id) {
-            Some(m) => update(m, ifindex, direction, len, &p, sampling, now),
-            None => count(counters::HASHMAP_FAIL_UPDATE_FLOW),
-        },
-        Err(_) => count(counters::HASHMAP_FAIL_CREATE_FLOW),
+    let counted = if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
+        update(
+            m,
+            ifindex,
+            direction,
+            &Delta {
+                end: tick_now(),
+                ..d
+            },
+        )
+    } else {
+        // New flow: the precise clock, and only now the MAC addresses (destination first).
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
+        add_to_flow(
+            id,
+            ifindex,
+            direction,
+            p.eth_protocol,
+            &Delta { end: now, ..d },
+            now,
+            || load(ctx, 0).unwrap_or([0; 12]),
+        )
+    };
+    if counted && let Some(s) = slot {
+        cache_claim(ctx, s, &key, ifindex, direction, p.eth_protocol);
     }
+}
+
+/// Moves the sums of this CPU's cache slots `start..start + FLOW_CACHE_FLUSH_CHUNK` into the
+/// shared flow map, with the per-packet path's rules. Never attached: user space runs it on
+/// every CPU with `BPF_PROG_TEST_RUN` before each eviction (`args[0]` = `start`). While it
+/// runs, this CPU's classifiers bypass the cache (`flow_cache_ctl` = 0); a slot a classifier
+/// was updating when the run interrupted it is left alone and counted in the return value, so
+/// user space runs the chunk again.
+#[raw_tracepoint(tracepoint = "netobserv_flush_flow_cache")]
+pub fn flush_flow_cache(ctx: RawTracePointContext) -> i32 {
+    let start: u64 = ctx.arg(0);
+    let Some(ctl) = FLOW_CACHE_CTL.get_ptr_mut(0) else {
+        return -1;
+    };
+    let prev = vr(ctl);
+    vw(ctl, 0);
+    let mut skipped = 0;
+    for j in 0..FLOW_CACHE_FLUSH_CHUNK {
+        let Some(s) = FLOW_CACHE.get_ptr_mut((start as u32).wrapping_add(j)) else {
+            break;
+        };
+        // SAFETY: this CPU's slot; nothing else runs on this CPU until the program returns.
+        unsafe {
+            if vr(&raw const (*s).busy) != 0 {
+                skipped += 1;
+                continue;
+            }
+            let n = vr(&raw const (*s).packets);
+            if vr(&raw const (*s).valid) == 0 || n == 0 {
+                continue;
+            }
+            let id = (*s).id;
+            let d = Delta {
+                packets: n,
+                bytes: (*s).bytes,
+                flags: (*s).flags,
+                dscp: (*s).dscp,
+                sampling: (*s).sampling,
+                end: (*s).last_ts,
+            };
+            let (src, dst) = ((*s).src_mac, (*s).dst_mac);
+            add_to_flow(
+                &id,
+                (*s).if_index,
+                (*s).direction,
+                (*s).eth_protocol,
+                &d,
+                (*s).first_ts,
+                || {
+                    [
+                        dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], src[0], src[1], src[2],
+                        src[3], src[4], src[5],
+                    ]
+                },
+            );
+            vw(&raw mut (*s).packets, 0);
+            vw(&raw mut (*s).bytes, 0);
+            vw(&raw mut (*s).flags, 0);
+        }
+    }
+    vw(ctl, prev);
+    skipped
 }
 
 /// Copies the raw QNAME that follows the DNS header straight into map memory, as many bytes as

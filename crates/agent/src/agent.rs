@@ -419,6 +419,7 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     } else {
         "precise"
     });
+    metrics.set_flow_cache(&tracer.flow_cache);
     let attached = tracer.attached();
     metrics.set_hooks(feature_hooks(
         cfg,

@@ -152,6 +152,10 @@ pub struct Config {
     /// (comma-separated; `none` disables) adds e.g. a container runtime's netns directory.
     /// Ignored when `netns` is set.
     pub netns_dirs: Vec<PathBuf>,
+    /// Whether the classifiers may sum a flow's packets in the per-CPU flow cache before the
+    /// shared map (see `flowcache`). Not an upstream variable: `FLOW_CACHE=false` turns it off
+    /// (benchmarks compare both; the cache also stays off on kernels that cannot flush it).
+    pub flow_cache: bool,
     /// `TARGET_TLS_CA_CERT_PATH`: CA of the collector; set means gRPC over TLS.
     pub target_tls_ca_cert_path: String,
     /// `TARGET_TLS_USER_CERT_PATH`: client certificate for mutual TLS.
@@ -237,6 +241,7 @@ impl Default for Config {
             agent_ip: None,
             netns: None,
             netns_dirs: vec![PathBuf::from("/var/run/netns")],
+            flow_cache: true,
             target_tls_ca_cert_path: String::new(),
             target_tls_user_cert_path: String::new(),
             target_tls_user_key_path: String::new(),
@@ -429,6 +434,9 @@ impl Config {
         }
         if let Some(v) = var("AGENT_IP") {
             c.agent_ip = Some(parse_num("AGENT_IP", &v)?);
+        }
+        if let Some(v) = var("FLOW_CACHE") {
+            c.flow_cache = parse_bool("FLOW_CACHE", &v)?;
         }
         if let Some(v) = var("NETOBSERV_NETNS") {
             c.netns = Some(PathBuf::from(v));

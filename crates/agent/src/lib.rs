@@ -8,6 +8,7 @@ pub mod conntrack;
 pub mod convert;
 pub mod exporter;
 pub mod filter;
+pub mod flowcache;
 pub mod ifaces;
 pub mod metrics;
 pub mod netevents;

@@ -120,6 +120,10 @@ pub struct Status {
     /// Shown because it decides how exact flow durations are on this node.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub flow_end_clock: String,
+    /// The per-CPU flow cache: `on (N slots per CPU)` or `off: why` (kernel too old to flush it,
+    /// or `FLOW_CACHE=false`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub flow_cache: String,
 }
 
 /// The OVS `Flow_Sample_Collector_Set` registration in `/status`: without it OVS sends OVN's
@@ -376,6 +380,14 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .flow_end_clock = clock.to_string();
+    }
+
+    /// Records the per-CPU flow cache's state in `/status` (see [`Status::flow_cache`]).
+    pub fn set_flow_cache(&self, state: &str) {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .flow_cache = state.to_string();
     }
 
     /// Records the OVS sample collector registration in `/status` and its gauge.

@@ -271,3 +271,44 @@ pub fn update_percpu<K, V>(fd: RawFd, key: &K, values: &[V]) -> io::Result<()> {
     };
     bpf(BPF_MAP_UPDATE_ELEM, &mut attr)
 }
+
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+/// `BPF_F_TEST_RUN_ON_CPU`: run a raw tracepoint program on `cpu` (kernel 5.10+).
+const BPF_F_TEST_RUN_ON_CPU: u32 = 1;
+
+/// `bpf_attr` for `BPF_PROG_TEST_RUN` (the `test` member, up to `batch_size`).
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+    pad: u32,
+}
+
+/// Runs a raw tracepoint program once on `cpu` with `args` as its `bpf_raw_tracepoint_args`
+/// (in an IPI when `cpu` is not the caller's), and returns the program's return value.
+pub fn run_raw_tp_on_cpu(prog_fd: RawFd, cpu: u32, args: &[u64]) -> io::Result<u32> {
+    let mut attr = TestRunAttr {
+        prog_fd: prog_fd as u32,
+        ctx_size_in: std::mem::size_of_val(args) as u32,
+        ctx_in: args.as_ptr() as u64,
+        flags: BPF_F_TEST_RUN_ON_CPU,
+        cpu,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_TEST_RUN, &mut attr)?;
+    Ok(attr.retval)
+}

@@ -209,6 +209,8 @@ pub struct Tracer {
     pub xlat_methods_off: Vec<MethodOff>,
     /// Whether the classifiers stamp a flow's later packets with the coarse (tick) clock.
     pub coarse_clock: bool,
+    /// The per-CPU flow cache: `on (N slots per CPU)` or `off: why`, for `/status`.
+    pub flow_cache: String,
     mode: AttachMode,
     direction: Direction,
     attached: HashMap<String, Attached>,
@@ -243,6 +245,8 @@ pub struct FlowMaps {
     xlat: Option<MapData>,
     /// PacketTranslation conntrack listener, when that fallback is active.
     conntrack: Option<crate::conntrack::Listener>,
+    /// The per-CPU flow cache's flush, when the cache is on.
+    flow_cache: Option<crate::flowcache::FlowCache>,
 }
 
 impl Tracer {
@@ -422,6 +426,29 @@ impl Tracer {
         if has_rules {
             program_filters(&mut ebpf, cfg)?;
         }
+        let (flow_cache, flow_cache_state) = if cfg.flow_cache {
+            match crate::flowcache::FlowCache::enable(&mut ebpf) {
+                Ok(c) => {
+                    tracing::info!(
+                        slots_per_cpu = netobserv_agent_common::FLOW_CACHE_SLOTS,
+                        "per-CPU flow cache on"
+                    );
+                    (
+                        Some(c),
+                        format!(
+                            "on ({} slots per CPU)",
+                            netobserv_agent_common::FLOW_CACHE_SLOTS
+                        ),
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "per-CPU flow cache off: every packet goes to the shared map");
+                    (None, format!("off: {e}"))
+                }
+            }
+        } else {
+            (None, "off: disabled (FLOW_CACHE is false)".to_string())
+        };
         let flows = match ebpf.take_map(maps::AGGREGATED_FLOWS) {
             Some(Map::HashMap(m)) => m,
             _ => return Err(TracerError::Missing(maps::AGGREGATED_FLOWS)),
@@ -481,6 +508,7 @@ impl Tracer {
                 xlat,
                 xlat_methods_off,
                 coarse_clock,
+                flow_cache: flow_cache_state,
                 mode: cfg.tc_attach_mode,
                 direction: cfg.direction,
                 attached: HashMap::new(),
@@ -498,6 +526,7 @@ impl Tracer {
                 network_events,
                 xlat: xlat_map,
                 conntrack,
+                flow_cache,
             },
         ))
     }
@@ -837,8 +866,28 @@ fn drain_percpu<V: Copy + Default>(
 }
 
 impl FlowMaps {
-    /// Removes and returns every flow currently in the kernel map.
+    /// Moves the per-CPU flow cache's sums into the shared map (nothing when the cache is off).
+    /// A failure leaves the sums in the cache for the next round; it is logged, not fatal.
+    pub fn flush_flow_cache(&mut self) {
+        let Some(cache) = &self.flow_cache else {
+            return;
+        };
+        match cache.flush() {
+            Ok(r) if r.left_busy > 0 => {
+                tracing::debug!(
+                    slots = r.left_busy,
+                    "flow cache slots busy; flushed next round"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "flushing the per-CPU flow cache"),
+        }
+    }
+
+    /// Removes and returns every flow currently in the kernel map, after moving the per-CPU
+    /// flow cache's sums into it.
     pub fn drain(&mut self) -> Result<Vec<(FlowId, FlowMetrics)>, TracerError> {
+        self.flush_flow_cache();
         let fd = self.flows.fd().as_fd().as_raw_fd();
         // Room for a bit more than the previous drain: a steady load drains in one allocation.
         let hint = self.flows_hint + self.flows_hint / 8;

@@ -1,0 +1,129 @@
+//! User-space side of the per-CPU flow cache (`flow_cache`, see
+//! `netobserv_agent_common::CachedFlow`): the classifiers sum the packets of a flow that owns a
+//! slot there without touching the shared flow map, so every eviction must first move those
+//! sums into the map. That is done by a raw tracepoint program that is never attached: user
+//! space runs it on each online CPU with `BPF_PROG_TEST_RUN`, the only way to run code on a
+//! chosen CPU against that CPU's per-CPU slots without racing the classifiers.
+//!
+//! The cache is switched on only after a flush has succeeded on every CPU, so a kernel that
+//! cannot run it (before 5.10, or a refused program) keeps the plain per-packet path.
+
+use aya::{
+    Ebpf,
+    maps::{PerCpuArray, PerCpuValues},
+    programs::{ProgramFd, RawTracePoint},
+};
+use netobserv_agent_common::{
+    FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS, maps::FLOW_CACHE_CTL, programs::FLUSH_FLOW_CACHE,
+};
+use std::os::fd::{AsFd, AsRawFd};
+
+/// How many times a chunk is run again while a classifier was mid-update on one of its slots
+/// (a window of a few instructions; a second run virtually always finds it done).
+const MAX_RETRIES: usize = 100;
+
+/// The loaded flush program, owned by the flow maps so eviction can flush without the tracer.
+pub struct FlowCache {
+    prog: ProgramFd,
+}
+
+/// What one flush did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlushReport {
+    /// CPUs flushed.
+    pub cpus: usize,
+    /// Chunk runs repeated because a slot was busy.
+    pub retries: usize,
+    /// Slots still busy after [`MAX_RETRIES`]: their sums stay in the cache for the next flush
+    /// (late, not lost).
+    pub left_busy: usize,
+}
+
+/// Errors turning the cache on or flushing it.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowCacheError {
+    /// The flush program was refused or is missing.
+    #[error("loading {FLUSH_FLOW_CACHE}: {0}")]
+    Program(String),
+    /// Running it failed (e.g. `BPF_F_TEST_RUN_ON_CPU` unsupported before kernel 5.10).
+    #[error("running {FLUSH_FLOW_CACHE} on CPU {cpu}: {source}")]
+    Run {
+        /// The CPU it was run on.
+        cpu: u32,
+        /// The `bpf(2)` error.
+        source: std::io::Error,
+    },
+    /// Listing the CPUs or switching the cache on failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl FlowCache {
+    /// Loads the flush program, checks that it runs on every online CPU, then switches the cache
+    /// on for every possible CPU. On error the cache stays off and the classifiers keep the
+    /// shared-map path.
+    pub fn enable(ebpf: &mut Ebpf) -> Result<Self, FlowCacheError> {
+        let prog: &mut RawTracePoint = ebpf
+            .program_mut(FLUSH_FLOW_CACHE)
+            .ok_or_else(|| FlowCacheError::Program("not in the object".into()))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| FlowCacheError::Program(e.to_string()))?;
+        prog.load()
+            .map_err(|e| FlowCacheError::Program(e.to_string()))?;
+        let fd = prog
+            .fd()
+            .and_then(|fd| fd.try_clone().map_err(Into::into))
+            .map_err(|e| FlowCacheError::Program(e.to_string()))?;
+        let cache = Self { prog: fd };
+        cache.flush()?;
+        let ncpus = aya::util::nr_cpus().map_err(|(_, e)| FlowCacheError::Setup(e.to_string()))?;
+        let map = ebpf
+            .map_mut(FLOW_CACHE_CTL)
+            .ok_or_else(|| FlowCacheError::Setup(format!("{FLOW_CACHE_CTL} missing")))?;
+        let mut ctl: PerCpuArray<_, u32> =
+            PerCpuArray::try_from(map).map_err(|e| FlowCacheError::Setup(e.to_string()))?;
+        let on = PerCpuValues::try_from(vec![1u32; ncpus])
+            .map_err(|e| FlowCacheError::Setup(e.to_string()))?;
+        ctl.set(0, on, 0)
+            .map_err(|e| FlowCacheError::Setup(e.to_string()))?;
+        Ok(cache)
+    }
+
+    /// Moves every CPU's cached sums into the shared flow map. The CPU list is read each time,
+    /// so a CPU brought online later is flushed too; an offline CPU keeps its sums until it is
+    /// back (it runs no classifier meanwhile).
+    pub fn flush(&self) -> Result<FlushReport, FlowCacheError> {
+        let cpus =
+            aya::util::online_cpus().map_err(|(_, e)| FlowCacheError::Setup(e.to_string()))?;
+        let fd = self.prog.as_fd().as_raw_fd();
+        let mut report = FlushReport {
+            cpus: cpus.len(),
+            ..FlushReport::default()
+        };
+        for cpu in cpus {
+            for start in (0..FLOW_CACHE_SLOTS).step_by(FLOW_CACHE_FLUSH_CHUNK as usize) {
+                let mut tries = 0;
+                loop {
+                    let busy = crate::sys::run_raw_tp_on_cpu(fd, cpu, &[u64::from(start)])
+                        .map_err(|source| FlowCacheError::Run { cpu, source })?;
+                    if busy == 0 {
+                        break;
+                    }
+                    if busy > FLOW_CACHE_FLUSH_CHUNK {
+                        return Err(FlowCacheError::Setup(format!(
+                            "{FLUSH_FLOW_CACHE} on CPU {cpu} returned {busy}"
+                        )));
+                    }
+                    tries += 1;
+                    if tries > MAX_RETRIES {
+                        report.left_busy += busy as usize;
+                        break;
+                    }
+                    report.retries += 1;
+                    std::thread::yield_now();
+                }
+            }
+        }
+        Ok(report)
+    }
+}
