@@ -2,6 +2,7 @@
 # Installs what the build and the test suite need, idempotently. Called by `make build|test|run`.
 # Each step checks first, so a warm machine spends well under a second here.
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
 
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
 
@@ -64,7 +65,7 @@ if ! rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src
 fi
 
 agent_pkgs=()
-for pkg in llvm-22-dev iproute2 nftables iputils-ping netcat-openbsd; do
+for pkg in llvm-22-dev iproute2 nftables iputils-ping netcat-openbsd iperf3; do
     dpkg -s "${pkg}" >/dev/null 2>&1 || agent_pkgs+=("${pkg}")
 done
 if [ "${#agent_pkgs[@]}" -gt 0 ]; then

@@ -13,7 +13,7 @@ use aya_ebpf::{
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, TC_ACT_OK},
     helpers::bpf_probe_read_kernel,
     helpers::{bpf_get_prandom_u32, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
-    macros::{btf_tracepoint, classifier, fentry, map, raw_tracepoint},
+    macros::{btf_tracepoint, classifier, fentry, map},
     maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, lpm_trie::Key},
     programs::{BtfTracePointContext, FEntryContext, RawTracePointContext, TcContext},
 };
@@ -653,8 +653,9 @@ fn cache_add(s: *mut CachedFlow, len: u64, p: &Parsed, sampling: u32, now: u64) 
     }
 }
 
-/// Gives an idle slot (nothing pending since the last flush) to the flow just counted in the
-/// shared map, so its next packets on this CPU and interface skip the map.
+/// Gives an idle slot (nothing pending since the last flush) to a flow whose counting interface
+/// is `ifindex`, starting its sums at `d` (the current packet, or nothing when the packet was
+/// already counted in the shared map). Returns false when another flow's sums occupy the slot.
 #[inline(always)]
 fn cache_claim(
     ctx: &TcContext,
@@ -663,11 +664,12 @@ fn cache_claim(
     ifindex: u32,
     direction: u8,
     eth_protocol: u16,
-) {
+    d: &Delta,
+) -> bool {
     // SAFETY: `s` is this CPU's slot, valid for this program run; the key is 40 bytes, 8-aligned.
     unsafe {
         if vr(&raw const (*s).valid) != 0 && vr(&raw const (*s).packets) != 0 {
-            return;
+            return false;
         }
         let macs: [u8; 12] = load(ctx, 0).unwrap_or([0; 12]);
         vw(&raw mut (*s).busy, 1);
@@ -677,8 +679,12 @@ fn cache_claim(
         for i in 0..5 {
             vw(a.add(i), b.add(i).read());
         }
-        vw(&raw mut (*s).bytes, 0);
-        vw(&raw mut (*s).flags, 0);
+        vw(&raw mut (*s).first_ts, d.end);
+        vw(&raw mut (*s).last_ts, d.end);
+        vw(&raw mut (*s).bytes, d.bytes);
+        vw(&raw mut (*s).flags, d.flags);
+        vw(&raw mut (*s).dscp, d.dscp);
+        vw(&raw mut (*s).sampling, d.sampling);
         vw(&raw mut (*s).if_index, ifindex);
         vw(&raw mut (*s).direction, direction);
         vw(&raw mut (*s).eth_protocol, eth_protocol);
@@ -691,8 +697,10 @@ fn cache_claim(
             [macs[6], macs[7], macs[8], macs[9], macs[10], macs[11]],
         );
         vw(&raw mut (*s).valid, 1);
+        vw(&raw mut (*s).packets, d.packets);
         vw(&raw mut (*s).busy, 0);
     }
+    true
 }
 
 /// The time stamped on a packet of an existing flow: `CLOCK_MONOTONIC` as of the last timer tick
@@ -777,32 +785,44 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         sampling,
         end: 0,
     };
-    let counted = if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
-        update(
-            m,
-            ifindex,
-            direction,
-            &Delta {
-                end: tick_now(),
-                ..d
-            },
-        )
-    } else {
-        // New flow: the precise clock, and only now the MAC addresses (destination first).
-        // SAFETY: helper without preconditions.
-        let now = unsafe { bpf_ktime_get_ns() };
-        add_to_flow(
-            id,
-            ifindex,
-            direction,
-            p.eth_protocol,
-            &Delta { end: now, ..d },
-            now,
-            || load(ctx, 0).unwrap_or([0; 12]),
-        )
-    };
+    if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
+        let d = Delta {
+            end: tick_now(),
+            ..d
+        };
+        // A known flow on its counting interface takes the slot with this packet, so the shared
+        // entry is only ever written by inserts and flushes, never behind the eviction's back.
+        // SAFETY: `m` comes from a successful lookup.
+        if let Some(s) = slot
+            && unsafe { (*m).if_index_first_seen } == ifindex
+            && cache_claim(ctx, s, &key, ifindex, direction, p.eth_protocol, &d)
+        {
+            return;
+        }
+        update(m, ifindex, direction, &d);
+        return;
+    }
+    // New flow: the precise clock, and only now the MAC addresses (destination first).
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let d = Delta { end: now, ..d };
+    let counted = add_to_flow(
+        id,
+        ifindex,
+        direction,
+        p.eth_protocol,
+        &d,
+        now,
+        || load(ctx, 0).unwrap_or([0; 12]),
+    );
     if counted && let Some(s) = slot {
-        cache_claim(ctx, s, &key, ifindex, direction, p.eth_protocol);
+        let empty = Delta {
+            packets: 0,
+            bytes: 0,
+            flags: 0,
+            ..d
+        };
+        cache_claim(ctx, s, &key, ifindex, direction, p.eth_protocol, &empty);
     }
 }
 
@@ -811,16 +831,21 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
 /// every CPU with `BPF_PROG_TEST_RUN` before each eviction (`args[0]` = `start`). While it
 /// runs, this CPU's classifiers bypass the cache (`flow_cache_ctl` = 0); a slot a classifier
 /// was updating when the run interrupted it is left alone and counted in the return value, so
-/// user space runs the chunk again.
-#[raw_tracepoint(tracepoint = "netobserv_flush_flow_cache")]
-pub fn flush_flow_cache(ctx: RawTracePointContext) -> i32 {
-    let start: u64 = ctx.arg(0);
+/// user space runs the chunk again. Returns `busy | flushed << 16` (slots left busy, slots whose
+/// sums were moved), or `u32::MAX` when the control map is missing.
+///
+/// Declared by hand rather than with `#[raw_tracepoint]`, whose wrapper discards the return value.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = "raw_tp/netobserv_flush_flow_cache")]
+pub fn flush_flow_cache(ctx: *mut core::ffi::c_void) -> u32 {
+    let start: u64 = RawTracePointContext::new(ctx).arg(0);
     let Some(ctl) = FLOW_CACHE_CTL.get_ptr_mut(0) else {
-        return -1;
+        return u32::MAX;
     };
     let prev = vr(ctl);
     vw(ctl, 0);
     let mut skipped = 0;
+    let mut flushed = 0;
     for j in 0..FLOW_CACHE_FLUSH_CHUNK {
         let Some(s) = FLOW_CACHE.get_ptr_mut((start as u32).wrapping_add(j)) else {
             break;
@@ -862,10 +887,11 @@ pub fn flush_flow_cache(ctx: RawTracePointContext) -> i32 {
             vw(&raw mut (*s).packets, 0);
             vw(&raw mut (*s).bytes, 0);
             vw(&raw mut (*s).flags, 0);
+            flushed += 1;
         }
     }
     vw(ctl, prev);
-    skipped
+    skipped | (flushed << 16)
 }
 
 /// Copies the raw QNAME that follows the DNS header straight into map memory, as many bytes as

@@ -910,6 +910,7 @@ async fn evict_once(
     let res = tokio::task::spawn_blocking(move || {
         let mut maps = lock(&m);
         let flows = maps.drain();
+        let cache = maps.take_flow_cache_report();
         let extra = maps.drain_additional();
         let drops = maps.drain_pkt_drops();
         let netevents = maps.drain_network_events();
@@ -922,13 +923,27 @@ async fn evict_once(
         };
         let ct = maps.conntrack_table().map(|t| (t.len(), t.take_counts()));
         (
-            flows, extra, drops, netevents, dns, xlat, ct, counters, clock,
+            flows, cache, extra, drops, netevents, dns, xlat, ct, counters, clock,
         )
     })
     .await;
-    let Ok((flows, extra, drops, netevents, dns, xlat, ct, counters, clock)) = res else {
+    let Ok((flows, cache, extra, drops, netevents, dns, xlat, ct, counters, clock)) = res else {
         return 0;
     };
+    let (cache, cache_errors) = cache;
+    for (outcome, v) in [
+        ("flushed", cache.flushed as u64),
+        ("retried", cache.retries as u64),
+        ("left_busy", cache.left_busy as u64),
+        ("failed", cache_errors),
+    ] {
+        if v > 0 {
+            metrics
+                .flow_cache_slots
+                .get_or_create(&vec![("outcome".to_string(), outcome.to_string())])
+                .inc_by(v);
+        }
+    }
     if let Some((len, (learnt, refused, overflows))) = ct {
         metrics.xlat_conntrack_entries.set(len as i64);
         for (kind, v) in [

@@ -27,11 +27,13 @@ pub struct FlowCache {
     prog: ProgramFd,
 }
 
-/// What one flush did.
+/// What one flush (or, summed, several) did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FlushReport {
     /// CPUs flushed.
     pub cpus: usize,
+    /// Slots whose sums were moved into the shared map (how much the cache absorbs).
+    pub flushed: usize,
     /// Chunk runs repeated because a slot was busy.
     pub retries: usize,
     /// Slots still busy after [`MAX_RETRIES`]: their sums stay in the cache for the next flush
@@ -56,6 +58,16 @@ pub enum FlowCacheError {
     /// Listing the CPUs or switching the cache on failed.
     #[error("{0}")]
     Setup(String),
+}
+
+impl FlushReport {
+    /// Adds another flush's figures to these.
+    pub fn add(&mut self, o: &FlushReport) {
+        self.cpus += o.cpus;
+        self.flushed += o.flushed;
+        self.retries += o.retries;
+        self.left_busy += o.left_busy;
+    }
 }
 
 impl FlowCache {
@@ -104,14 +116,16 @@ impl FlowCache {
             for start in (0..FLOW_CACHE_SLOTS).step_by(FLOW_CACHE_FLUSH_CHUNK as usize) {
                 let mut tries = 0;
                 loop {
-                    let busy = crate::sys::run_raw_tp_on_cpu(fd, cpu, &[u64::from(start)])
+                    let ret = crate::sys::run_raw_tp_on_cpu(fd, cpu, &[u64::from(start)])
                         .map_err(|source| FlowCacheError::Run { cpu, source })?;
+                    let (busy, flushed) = (ret & 0xffff, ret >> 16);
+                    report.flushed += flushed as usize;
                     if busy == 0 {
                         break;
                     }
                     if busy > FLOW_CACHE_FLUSH_CHUNK {
                         return Err(FlowCacheError::Setup(format!(
-                            "{FLUSH_FLOW_CACHE} on CPU {cpu} returned {busy}"
+                            "{FLUSH_FLOW_CACHE} on CPU {cpu} returned {ret:#x}"
                         )));
                     }
                     tries += 1;

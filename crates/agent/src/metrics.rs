@@ -70,6 +70,10 @@ pub struct Metrics {
     pub xlat_conntrack_events: Family<Labels, Counter>,
     /// NetworkEvents: 1 while the agent's OVS sample collector set is registered, else 0.
     pub ovs_collector_registered: Gauge,
+    /// Per-CPU flow cache flushes, by `outcome`: `flushed` (slots whose sums were moved to the
+    /// shared map), `retried` (chunk runs repeated because a classifier was mid-update),
+    /// `left_busy` (slots deferred to the next eviction), `failed` (whole flushes that failed).
+    pub flow_cache_slots: Family<Labels, Counter>,
     status: Mutex<Status>,
 }
 
@@ -281,8 +285,15 @@ impl Metrics {
             "1 while the agent's OVS Flow_Sample_Collector_Set (NetworkEvents) is registered",
             ovs_collector_registered.clone(),
         );
+        let flow_cache_slots = Family::<Labels, Counter>::default();
+        registry.register(
+            "flow_cache_slots",
+            "Per-CPU flow cache flush outcomes: flushed, retried, left_busy, failed",
+            flow_cache_slots.clone(),
+        );
         Self {
             registry,
+            flow_cache_slots,
             ovs_collector_registered,
             xlat_conntrack_entries,
             xlat_conntrack_events,

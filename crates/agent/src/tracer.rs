@@ -247,6 +247,10 @@ pub struct FlowMaps {
     conntrack: Option<crate::conntrack::Listener>,
     /// The per-CPU flow cache's flush, when the cache is on.
     flow_cache: Option<crate::flowcache::FlowCache>,
+    /// Flush figures since the last [`FlowMaps::take_flow_cache_report`].
+    flow_cache_report: crate::flowcache::FlushReport,
+    /// Flushes that failed since the last [`FlowMaps::take_flow_cache_report`].
+    flow_cache_errors: u64,
 }
 
 impl Tracer {
@@ -527,6 +531,8 @@ impl Tracer {
                 xlat: xlat_map,
                 conntrack,
                 flow_cache,
+                flow_cache_report: Default::default(),
+                flow_cache_errors: 0,
             },
         ))
     }
@@ -873,15 +879,28 @@ impl FlowMaps {
             return;
         };
         match cache.flush() {
-            Ok(r) if r.left_busy > 0 => {
-                tracing::debug!(
-                    slots = r.left_busy,
-                    "flow cache slots busy; flushed next round"
-                )
+            Ok(r) => {
+                if r.left_busy > 0 {
+                    tracing::debug!(
+                        slots = r.left_busy,
+                        "flow cache slots busy; flushed next round"
+                    );
+                }
+                self.flow_cache_report.add(&r);
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "flushing the per-CPU flow cache"),
+            Err(e) => {
+                tracing::warn!(error = %e, "flushing the per-CPU flow cache");
+                self.flow_cache_errors += 1;
+            }
         }
+    }
+
+    /// Flush figures and failed flushes since the previous call (for the agent's metrics).
+    pub fn take_flow_cache_report(&mut self) -> (crate::flowcache::FlushReport, u64) {
+        (
+            std::mem::take(&mut self.flow_cache_report),
+            std::mem::take(&mut self.flow_cache_errors),
+        )
     }
 
     /// Removes and returns every flow currently in the kernel map, after moving the per-CPU

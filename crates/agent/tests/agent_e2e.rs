@@ -237,24 +237,28 @@ async fn icmp_tcp_udp_flows_match_nftables_and_reach_the_collector() {
     assert!(r.time_flow_start.is_some() && r.time_flow_end.is_some());
     assert!(r.time_flow_rtt.is_some());
     // Timestamps: later packets carry the tick clock here (`flow_end_clock` in /status), so
-    // the UDP flow's three datagrams 50 ms apart must span ≈100 ms, give or take a tick and
-    // nc's own pacing, and no record may end before it starts.
+    // the four echo requests 10 ms apart must span ≈30 ms, give or take a tick (4 ms at
+    // HZ=250), and no record may end before it starts.
     let ns = |t: &Option<prost_types::Timestamp>| {
         let t = t.as_ref().expect("timestamp");
         t.seconds as i128 * 1_000_000_000 + i128::from(t.nanos)
     };
-    let udp: Vec<_> = records
+    let echo: Vec<_> = records
         .iter()
-        .filter(|r| r.transport.as_ref().is_some_and(|t| t.dst_port == 5202))
+        .filter(|r| r.transport.as_ref().is_some_and(|t| t.protocol == 1))
+        .filter(|r| r.icmp_type == 8)
         .collect();
     assert!(
-        udp.iter()
+        echo.iter()
             .all(|r| ns(&r.time_flow_end) >= ns(&r.time_flow_start))
     );
-    let span_ms = (udp.iter().map(|r| ns(&r.time_flow_end)).max().unwrap()
-        - udp.iter().map(|r| ns(&r.time_flow_start)).min().unwrap())
+    let span_ms = (echo.iter().map(|r| ns(&r.time_flow_end)).max().unwrap()
+        - echo.iter().map(|r| ns(&r.time_flow_start)).min().unwrap())
         / 1_000_000;
-    assert!((90..1000).contains(&span_ms), "UDP flow spans {span_ms} ms");
+    assert!(
+        (20..300).contains(&span_ms),
+        "ICMP echo flow spans {span_ms} ms"
+    );
     let flags: u32 = records
         .iter()
         .filter(|r| r.transport.as_ref().unwrap().dst_port == 5201)
