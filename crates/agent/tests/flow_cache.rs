@@ -81,7 +81,7 @@ async fn flood_counts_match_nftables(cache: bool) {
     for r in collector.snapshot() {
         let t = r.transport.as_ref().expect("transport");
         if t.protocol == 17 && t.dst_port == 5201 {
-            packets += u64::from(r.packets);
+            packets += r.packets;
             bytes += r.bytes;
             records += 1;
         }
