@@ -219,6 +219,9 @@ pub struct CachedFlow {
     /// 1 while a classifier updates the slot; the flush program (which may interrupt it on the
     /// same CPU) leaves such a slot for its next run.
     pub busy: u8,
+    /// `jiffies` when `last_ts` was read: with the tick clock, a packet in the same tick keeps
+    /// the stamp instead of calling the clock helper again.
+    pub last_jiffies: u64,
 }
 
 /// Per-flow enrichment written by the tracing hooks into the per-CPU `additional_flow_metrics`
@@ -608,7 +611,7 @@ mod tests {
     #[test]
     fn flow_metrics_layout_matches_upstream() {
         assert_eq!(size_of::<FlowMetrics>(), 104);
-        assert_eq!(size_of::<CachedFlow>(), 96);
+        assert_eq!(size_of::<CachedFlow>(), 104);
         assert_eq!(offset_of!(CachedFlow, first_ts), 40);
         assert_eq!(offset_of!(CachedFlow, busy), 95);
         assert_eq!(1 << FLOW_CACHE_SLOTS_LOG2, FLOW_CACHE_SLOTS);

@@ -12,7 +12,7 @@ use aya_ebpf::{
     Global,
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, TC_ACT_OK},
     helpers::bpf_probe_read_kernel,
-    helpers::{bpf_get_prandom_u32, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
+    helpers::{bpf_get_prandom_u32, bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
     macros::{btf_tracepoint, classifier, fentry, map},
     maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, lpm_trie::Key},
     programs::{BtfTracePointContext, FEntryContext, RawTracePointContext, TcContext},
@@ -633,19 +633,34 @@ fn cache_holds(s: *const CachedFlow, key: &KeyBuf, ifindex: u32, direction: u8) 
     }
 }
 
-/// Adds one packet to the slot (plain stores: the slot belongs to this CPU).
+/// Adds one packet to the slot (plain stores: the slot belongs to this CPU). With the tick
+/// clock, the stamp is only re-read when `jiffies` (an inlined load) has moved since the last
+/// packet: the clock would return the same value within a tick.
 #[inline(always)]
-fn cache_add(s: *mut CachedFlow, len: u64, p: &Parsed, sampling: u32, now: u64) {
+fn cache_add(s: *mut CachedFlow, len: u64, p: &Parsed, sampling: u32) {
     // SAFETY: `s` is this CPU's slot, valid for this program run.
     unsafe {
         vw(&raw mut (*s).busy, 1);
         let n = vr(&raw const (*s).packets);
-        if n == 0 {
-            vw(&raw mut (*s).first_ts, now);
+        if COARSE_CLOCK.load() != 0 {
+            let j = bpf_jiffies64();
+            if n == 0 || j != vr(&raw const (*s).last_jiffies) {
+                let now = bpf_ktime_get_coarse_ns();
+                vw(&raw mut (*s).last_ts, now);
+                vw(&raw mut (*s).last_jiffies, j);
+                if n == 0 {
+                    vw(&raw mut (*s).first_ts, now);
+                }
+            }
+        } else {
+            let now = bpf_ktime_get_ns();
+            vw(&raw mut (*s).last_ts, now);
+            if n == 0 {
+                vw(&raw mut (*s).first_ts, now);
+            }
         }
         vw(&raw mut (*s).packets, n + 1);
         vw(&raw mut (*s).bytes, vr(&raw const (*s).bytes) + len);
-        vw(&raw mut (*s).last_ts, now);
         vw(&raw mut (*s).flags, vr(&raw const (*s).flags) | p.flags);
         vw(&raw mut (*s).dscp, p.dscp);
         vw(&raw mut (*s).sampling, sampling);
@@ -773,7 +788,7 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
     if let Some(s) = slot
         && cache_holds(s, &key, ifindex, direction)
     {
-        cache_add(s, len, &p, sampling, tick_now());
+        cache_add(s, len, &p, sampling);
         return;
     }
 

@@ -136,17 +136,6 @@ fn feature_hooks(
             .then(|| "no selected interface is up yet".to_string()),
         ..HookStatus::default()
     };
-    let off = |hook: &str, enabled: bool, var: &str| HookStatus {
-        hook: hook.into(),
-        active: false,
-        mode: None,
-        reason: Some(if enabled {
-            format!("{var}=true but this hook is not implemented in this agent yet")
-        } else {
-            format!("disabled ({var} is false)")
-        }),
-        ..HookStatus::default()
-    };
     let unavailable = |hook: &str, why: &str| HookStatus {
         hook: hook.into(),
         active: false,
@@ -155,7 +144,7 @@ fn feature_hooks(
         ..HookStatus::default()
     };
     vec![
-        flow,
+        flow.clone(),
         match drops {
             HookState::Active(mode) => HookStatus {
                 hook: "PacketDrop".into(),
@@ -172,11 +161,21 @@ fn feature_hooks(
                 ..HookStatus::default()
             },
         },
-        off(
-            "DNSTracking",
-            cfg.enable_dns_tracking,
-            "ENABLE_DNS_TRACKING",
-        ),
+        // DNS tracking runs inside the flow classifiers: it is active wherever they are.
+        if cfg.enable_dns_tracking {
+            HookStatus {
+                hook: "DNSTracking".into(),
+                active: !attached.is_empty(),
+                mode: flow.mode.clone(),
+                method: flow.mode.as_ref().map(|m| format!("{m}/flow classifiers")),
+                reason: attached
+                    .is_empty()
+                    .then(|| "no selected interface is up yet".to_string()),
+                ..HookStatus::default()
+            }
+        } else {
+            unavailable("DNSTracking", "disabled (ENABLE_DNS_TRACKING is false)")
+        },
         methods_status(
             "FlowRTT",
             rtt,

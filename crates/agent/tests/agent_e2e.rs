@@ -687,6 +687,11 @@ async fn dns_query_and_response_yield_dns_fields() {
     .unwrap();
     assert!(answer > 12);
     server.join().unwrap();
+    let status = http_get(agent.metrics_addr().expect("metrics server"), "/status");
+    assert!(
+        status.contains("\"hook\":\"DNSTracking\",\"active\":true,\"mode\":\"tcx\""),
+        "{status}"
+    );
     agent.shutdown().await.unwrap();
 
     let records = collector.snapshot();
