@@ -817,28 +817,19 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         update(m, ifindex, direction, &d);
         return;
     }
-    // New flow: the precise clock, and only now the MAC addresses (destination first).
+    // New flow: the precise clock, and only now the MAC addresses (destination first). It takes
+    // a cache slot with its second packet (above): flows of one packet never pay for one.
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
-    let d = Delta { end: now, ..d };
-    let counted = add_to_flow(
+    add_to_flow(
         id,
         ifindex,
         direction,
         p.eth_protocol,
-        &d,
+        &Delta { end: now, ..d },
         now,
         || load(ctx, 0).unwrap_or([0; 12]),
     );
-    if counted && let Some(s) = slot {
-        let empty = Delta {
-            packets: 0,
-            bytes: 0,
-            flags: 0,
-            ..d
-        };
-        cache_claim(ctx, s, &key, ifindex, direction, p.eth_protocol, &empty);
-    }
 }
 
 /// Moves the sums of this CPU's cache slots `start..start + FLOW_CACHE_FLUSH_CHUNK` into the
