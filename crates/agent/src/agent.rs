@@ -934,7 +934,7 @@ async fn evict_once(
         ("flushed", cache.flushed as u64),
         ("retried", cache.retries as u64),
         ("left_busy", cache.left_busy as u64),
-        ("failed", cache_errors),
+        ("failed", cache_errors + cache.failed_cpus as u64),
     ] {
         if v > 0 {
             metrics

@@ -39,6 +39,8 @@ pub struct FlushReport {
     /// Slots still busy after [`MAX_RETRIES`]: their sums stay in the cache for the next flush
     /// (late, not lost).
     pub left_busy: usize,
+    /// CPUs whose flush failed (their sums stay in the cache for the next flush).
+    pub failed_cpus: usize,
 }
 
 /// Errors turning the cache on or flushing it.
@@ -67,6 +69,7 @@ impl FlushReport {
         self.flushed += o.flushed;
         self.retries += o.retries;
         self.left_busy += o.left_busy;
+        self.failed_cpus += o.failed_cpus;
     }
 }
 
@@ -87,7 +90,11 @@ impl FlowCache {
             .and_then(|fd| fd.try_clone().map_err(Into::into))
             .map_err(|e| FlowCacheError::Program(e.to_string()))?;
         let cache = Self { prog: fd };
-        cache.flush()?;
+        let cpus =
+            aya::util::online_cpus().map_err(|(_, e)| FlowCacheError::Setup(e.to_string()))?;
+        for cpu in cpus {
+            cache.flush_cpu(cpu, &mut FlushReport::default())?;
+        }
         let ncpus = aya::util::nr_cpus().map_err(|(_, e)| FlowCacheError::Setup(e.to_string()))?;
         let map = ebpf
             .map_mut(FLOW_CACHE_CTL)
@@ -103,41 +110,52 @@ impl FlowCache {
 
     /// Moves every CPU's cached sums into the shared flow map. The CPU list is read each time,
     /// so a CPU brought online later is flushed too; an offline CPU keeps its sums until it is
-    /// back (it runs no classifier meanwhile).
+    /// back (it runs no classifier meanwhile). A CPU whose flush fails is counted and skipped:
+    /// its sums wait for the next flush.
     pub fn flush(&self) -> Result<FlushReport, FlowCacheError> {
         let cpus =
             aya::util::online_cpus().map_err(|(_, e)| FlowCacheError::Setup(e.to_string()))?;
-        let fd = self.prog.as_fd().as_raw_fd();
         let mut report = FlushReport {
             cpus: cpus.len(),
             ..FlushReport::default()
         };
         for cpu in cpus {
-            for start in (0..FLOW_CACHE_SLOTS).step_by(FLOW_CACHE_FLUSH_CHUNK as usize) {
-                let mut tries = 0;
-                loop {
-                    let ret = crate::sys::run_raw_tp_on_cpu(fd, cpu, &[u64::from(start)])
-                        .map_err(|source| FlowCacheError::Run { cpu, source })?;
-                    let (busy, flushed) = (ret & 0xffff, ret >> 16);
-                    report.flushed += flushed as usize;
-                    if busy == 0 {
-                        break;
-                    }
-                    if busy > FLOW_CACHE_FLUSH_CHUNK {
-                        return Err(FlowCacheError::Setup(format!(
-                            "{FLUSH_FLOW_CACHE} on CPU {cpu} returned {ret:#x}"
-                        )));
-                    }
-                    tries += 1;
-                    if tries > MAX_RETRIES {
-                        report.left_busy += busy as usize;
-                        break;
-                    }
-                    report.retries += 1;
-                    std::thread::yield_now();
-                }
+            if let Err(e) = self.flush_cpu(cpu, &mut report) {
+                tracing::warn!(error = %e, "flushing the flow cache of one CPU");
+                report.failed_cpus += 1;
             }
         }
         Ok(report)
+    }
+
+    /// Runs the flush program over all slots of one CPU, repeating a chunk while a slot in it is
+    /// busy (up to [`MAX_RETRIES`] times).
+    fn flush_cpu(&self, cpu: u32, report: &mut FlushReport) -> Result<(), FlowCacheError> {
+        let fd = self.prog.as_fd().as_raw_fd();
+        for start in (0..FLOW_CACHE_SLOTS).step_by(FLOW_CACHE_FLUSH_CHUNK as usize) {
+            let mut tries = 0;
+            loop {
+                let ret = crate::sys::run_raw_tp_on_cpu(fd, cpu, &[u64::from(start)])
+                    .map_err(|source| FlowCacheError::Run { cpu, source })?;
+                let (busy, flushed) = (ret & 0xffff, ret >> 16);
+                if busy > FLOW_CACHE_FLUSH_CHUNK {
+                    return Err(FlowCacheError::Setup(format!(
+                        "{FLUSH_FLOW_CACHE} on CPU {cpu} returned {ret:#x}"
+                    )));
+                }
+                report.flushed += flushed as usize;
+                if busy == 0 {
+                    break;
+                }
+                tries += 1;
+                if tries > MAX_RETRIES {
+                    report.left_busy += busy as usize;
+                    break;
+                }
+                report.retries += 1;
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
     }
 }

@@ -72,7 +72,8 @@ pub struct Metrics {
     pub ovs_collector_registered: Gauge,
     /// Per-CPU flow cache flushes, by `outcome`: `flushed` (slots whose sums were moved to the
     /// shared map), `retried` (chunk runs repeated because a classifier was mid-update),
-    /// `left_busy` (slots deferred to the next eviction), `failed` (whole flushes that failed).
+    /// `left_busy` (slots deferred to the next eviction), `failed` (CPUs, or whole flushes,
+    /// whose flush failed; their sums wait for the next one).
     pub flow_cache_slots: Family<Labels, Counter>,
     status: Mutex<Status>,
 }
