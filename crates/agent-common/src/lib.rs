@@ -483,8 +483,11 @@ pub mod programs {
     pub const TCP_PROBE_RTT: &str = "tcp_probe_rtt";
     /// FlowRTT on `fentry/tcp_rcv_established` (preferred when the kernel allows it).
     pub const TCP_RCV_FENTRY_RTT: &str = "tcp_rcv_fentry_rtt";
-    /// PacketDrop on `tp_btf/kfree_skb`.
+    /// PacketDrop on `tp_btf/kfree_skb`, reading `sk_buff` fields with direct BTF loads.
     pub const KFREE_SKB_DROP: &str = "kfree_skb_drop";
+    /// The same hook reading them with `bpf_probe_read_kernel`, for verifiers that refuse the
+    /// direct loads.
+    pub const KFREE_SKB_DROP_COMPAT: &str = "kfree_skb_drop_compat";
     /// PacketTranslation on `kprobe/nf_nat_manip_pkt` (upstream's method).
     pub const NAT_MANIP_KPROBE: &str = "track_nat_manip_pkt";
     /// PacketTranslation on `fentry/nf_nat_manip_pkt` (preferred when allowed).

@@ -1132,12 +1132,62 @@ const SKB_DROP_REASON_NOT_SPECIFIED: u32 = 2;
 /// from `skb->head + network_header` and accounts it per flow with its drop reason.
 #[btf_tracepoint(function = "kfree_skb")]
 pub fn kfree_skb_drop(ctx: BtfTracePointContext) -> i32 {
-    let _ = pkt_drop(&ctx);
+    let _ = pkt_drop::<true>(&ctx);
     0
 }
 
+/// PacketDrop, compatible variant: the same hook reading every `sk_buff` field with
+/// `bpf_probe_read_kernel`. User space falls back to it when a kernel's verifier refuses the
+/// direct field loads of [`kfree_skb_drop`].
+#[btf_tracepoint(function = "kfree_skb")]
+pub fn kfree_skb_drop_compat(ctx: BtfTracePointContext) -> i32 {
+    let _ = pkt_drop::<false>(&ctx);
+    0
+}
+
+/// Reads a `T` at `base + off` of a kernel object the hook received typed (`sk_buff`, `sock`):
+/// with `DIRECT`, a plain load, which the verifier checks against the type's BTF (`off` comes
+/// from read-only data, so it is a known constant there); otherwise through
+/// `bpf_probe_read_kernel`, one helper call per field (about 10 ns each).
 #[inline(always)]
-fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
+fn field<const DIRECT: bool, T: Copy>(base: *const u8, off: u32) -> Option<T> {
+    if DIRECT {
+        // SAFETY: `base` is a BTF-typed pointer argument of the tracepoint (or a pointer field
+        // loaded from one) and `off` the offset of a `T`-sized member, from the kernel's BTF; the
+        // verifier rejects the program otherwise, and faults on such loads are handled by the
+        // kernel's exception table.
+        Some(unsafe { core::ptr::read_volatile(base.wrapping_add(off as usize) as *const T) })
+    } else {
+        kread(base, off)
+    }
+}
+
+/// This CPU's last precise clock reading in the drop hook and the `jiffies` it was read at.
+#[map(name = "drop_clock")]
+static DROP_CLOCK: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
+
+/// A per-tick stamp for the drop hook, where `bpf_ktime_get_coarse_ns` is not allowed (tracing
+/// programs): the precise clock is read at most once per tick per CPU, then reused while
+/// `jiffies` (an inlined load) stays the same.
+#[inline(always)]
+fn drop_tick_now() -> u64 {
+    // SAFETY: helpers without preconditions; the slot is this CPU's.
+    unsafe {
+        let j = bpf_jiffies64();
+        if let Some(c) = DROP_CLOCK.get_ptr_mut(0) {
+            if (*c)[0] == j && (*c)[1] != 0 {
+                return (*c)[1];
+            }
+            let now = bpf_ktime_get_ns();
+            *c = [j, now];
+            return now;
+        }
+        bpf_ktime_get_ns()
+    }
+}
+
+#[inline(always)]
+fn pkt_drop<const DIRECT: bool>(ctx: &BtfTracePointContext) -> Option<()> {
     let head_off = OFF_SKB_HEAD.load();
     if head_off == 0 {
         return None;
@@ -1147,14 +1197,15 @@ fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
         return None;
     }
     let skb: *const u8 = ctx.arg(0);
-    let iif: u32 = kread(skb, OFF_SKB_IIF.load())?;
+    let iif: u32 = field::<DIRECT, u32>(skb, OFF_SKB_IIF.load())?;
     if iif <= 1 {
         // Unknown interface or loopback, as upstream.
         return None;
     }
-    let head: *const u8 = kread(skb, head_off)?;
-    let nh: u16 = kread(skb, OFF_SKB_NETWORK_HEADER.load())?;
-    let len: u32 = kread(skb, OFF_SKB_LEN.load())?;
+    let head: u64 = field::<DIRECT, u64>(skb, head_off)?;
+    let head = head as *const u8;
+    let nh: u16 = field::<DIRECT, u16>(skb, OFF_SKB_NETWORK_HEADER.load())?;
+    let len: u32 = field::<DIRECT, u32>(skb, OFF_SKB_LEN.load())?;
     let net = head.wrapping_add(nh as usize);
     // One read covers an IPv6 header or an IPv4 header and what follows it (the skb head has
     // tail room and `skb_shared_info` after the data); a failed read retries at IPv4 size.
@@ -1210,25 +1261,30 @@ fn pkt_drop(ctx: &BtfTracePointContext) -> Option<()> {
         }
         _ => return None,
     }
-    let sk: *const u8 = kread(skb, OFF_SKB_SK.load())?;
+    let sk: u64 = field::<DIRECT, u64>(skb, OFF_SKB_SK.load())?;
+    let sk = sk as *const u8;
     let state: u8 = if sk.is_null() {
         0
     } else {
-        kread(sk, OFF_SKC_STATE.load()).unwrap_or(0)
+        field::<DIRECT, u8>(sk, OFF_SKC_STATE.load()).unwrap_or(0)
     };
     let len16 = if len > 0xffff { 0xffff } else { len as u16 };
-    // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
     if let Some(m) = AGGREGATED_FLOWS_PKT_DROP.get_ptr_mut(&key.id) {
         // SAFETY: per-CPU value of this CPU, valid for this run.
         let m = unsafe { &mut *m };
-        m.end_mono_time_ts = now;
+        // Later drops of a flow carry a per-tick stamp, as its later packets do.
+        let now = drop_tick_now();
+        if now > m.end_mono_time_ts {
+            m.end_mono_time_ts = now;
+        }
         m.bytes = m.bytes.saturating_add(len16);
         m.packets = m.packets.saturating_add(1);
         m.latest_drop_cause = reason;
         m.latest_flags = flags;
         m.latest_state = state;
     } else {
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
         let m = PktDropMetrics {
             start_mono_time_ts: now,
             end_mono_time_ts: now,

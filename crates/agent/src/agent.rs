@@ -114,7 +114,7 @@ fn feature_hooks(
     attached: &[(String, AttachKind)],
     rtt: &HookState,
     rtt_off: &[MethodOff],
-    drops: &HookState,
+    drops: (&HookState, bool),
     netevents: (&HookState, &[MethodOff]),
     xlat: (&HookState, &[MethodOff]),
 ) -> Vec<HookStatus> {
@@ -145,12 +145,16 @@ fn feature_hooks(
     };
     vec![
         flow.clone(),
-        match drops {
+        match drops.0 {
             HookState::Active(mode) => HookStatus {
                 hook: "PacketDrop".into(),
                 active: true,
                 mode: Some((*mode).into()),
-                method: Some(format!("{mode}/kfree_skb")),
+                method: Some(if drops.1 {
+                    format!("{mode}/kfree_skb (probe reads)")
+                } else {
+                    format!("{mode}/kfree_skb")
+                }),
                 ..HookStatus::default()
             },
             HookState::Off(why) => HookStatus {
@@ -425,7 +429,7 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
         &attached,
         &tracer.rtt,
         &tracer.rtt_methods_off,
-        &tracer.drops,
+        (&tracer.drops, tracer.drops_probe_reads),
         (&tracer.netevents, &tracer.netevents_methods_off),
         (&tracer.xlat, &tracer.xlat_methods_off),
     ));

@@ -199,6 +199,9 @@ pub struct Tracer {
     pub rtt_methods_off: Vec<MethodOff>,
     /// PacketDrop hook state.
     pub drops: HookState,
+    /// Whether the PacketDrop hook is the variant that reads `sk_buff` fields with
+    /// `bpf_probe_read_kernel` (the verifier refused direct loads).
+    pub drops_probe_reads: bool,
     /// NetworkEvents hook state.
     pub netevents: HookState,
     /// NetworkEvents attach methods not in use, and why.
@@ -376,17 +379,37 @@ impl Tracer {
             rtt = state;
             rtt_methods_off = off;
         }
+        let mut drops_probe_reads = false;
         if drops_wanted {
-            if let Err(e) = load_btf_hook(
+            // Direct BTF loads of the sk_buff fields first; the probe-read variant if this
+            // kernel's verifier refuses them.
+            let direct = load_btf_hook(
                 &mut ebpf,
                 btf.as_ref(),
                 programs::KFREE_SKB_DROP,
                 "kfree_skb",
-            ) {
+            );
+            let outcome = match direct {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::info!(error = %e, "PacketDrop: direct sk_buff loads refused; using probe reads");
+                    drops_probe_reads = true;
+                    load_btf_hook(
+                        &mut ebpf,
+                        btf.as_ref(),
+                        programs::KFREE_SKB_DROP_COMPAT,
+                        "kfree_skb",
+                    )
+                }
+            };
+            if let Err(e) = outcome {
                 tracing::warn!(error = %e, "PacketDrop hook unavailable");
                 drops = HookState::Off(format!("tp_btf/kfree_skb could not be attached: {e}"));
             } else {
-                tracing::info!("PacketDrop hook attached on tp_btf/kfree_skb");
+                tracing::info!(
+                    probe_reads = drops_probe_reads,
+                    "PacketDrop hook attached on tp_btf/kfree_skb"
+                );
             }
         }
         let (netevents, netevents_methods_off) =
@@ -507,6 +530,7 @@ impl Tracer {
                 rtt,
                 rtt_methods_off,
                 drops,
+                drops_probe_reads,
                 netevents,
                 netevents_methods_off,
                 xlat,
@@ -542,6 +566,24 @@ impl Tracer {
     pub fn verify_xlat_programs(&mut self) -> Vec<(Method, Result<(), String>)> {
         let btf = Btf::from_sys_fs().ok();
         crate::xlat::verify_programs(&mut self.ebpf, btf.as_ref())
+    }
+
+    /// Verifier-loads the PacketDrop probe-read fallback without attaching it (the agent only
+    /// loads it when the direct-load variant is refused, which no test kernel does); tests.
+    pub fn verify_drop_compat_program(&mut self) -> Result<(), String> {
+        let btf = Btf::from_sys_fs().map_err(|e| e.to_string())?;
+        let prog: &mut BtfTracePoint = self
+            .ebpf
+            .program_mut(programs::KFREE_SKB_DROP_COMPAT)
+            .ok_or("program missing from the object")?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        if self.drops_probe_reads {
+            return Ok(()); // loaded and attached already
+        }
+        prog.load("kfree_skb", &btf).map_err(|e| error_text(&e))?;
+        let _ = prog.unload();
+        Ok(())
     }
 
     /// Attaches the classifiers to `iface` in the calling thread's network namespace.

@@ -148,3 +148,26 @@ fn icmp_counts_match_nftables_tcx() {
 fn icmp_counts_match_nftables_clsact() {
     check_icmp(AttachMode::Tc, AttachKind::Tc);
 }
+
+/// Both PacketDrop variants pass this kernel's verifier: the direct `sk_buff` loads the agent
+/// prefers (active here, per the hook state) and the probe-read fallback it would use where a
+/// verifier refuses them.
+#[test]
+fn drop_hook_variants_pass_the_verifier() {
+    require_root();
+    let cfg = Config {
+        enable_pkt_drops: true,
+        cache_max_flows: 64,
+        ..test_config(AttachMode::Any, 0)
+    };
+    let (mut tracer, _maps) = Tracer::load(&cfg).expect("object loads");
+    assert!(
+        matches!(tracer.drops, netobserv_agent::tracer::HookState::Active(_)),
+        "PacketDrop hook not active: {:?}",
+        tracer.drops
+    );
+    assert!(!tracer.drops_probe_reads, "direct loads refused here");
+    tracer
+        .verify_drop_compat_program()
+        .expect("probe-read variant loads");
+}
