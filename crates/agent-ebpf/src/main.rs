@@ -21,9 +21,10 @@ use core::{intrinsics::AtomicOrdering, mem::size_of};
 mod netevents;
 
 use netobserv_agent_common::{
-    AdditionalMetrics, CachedFlow, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS, DIRECTION_INGRESS,
-    DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, ETH_P_IP, ETH_P_IPV6, FilterValue, FlowId,
-    FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS, FLOW_CACHE_SLOTS_LOG2, FlowMetrics, MAX_FILTER_ENTRIES, MAX_OBSERVED_INTERFACES, PktDropMetrics, counters,
+    AdditionalMetrics, CachedFlow, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS,
+    DIRECTION_INGRESS, DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, ETH_P_IP, ETH_P_IPV6,
+    FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS, FLOW_CACHE_SLOTS_LOG2, FilterValue, FlowId,
+    FlowMetrics, MAX_FILTER_ENTRIES, MAX_OBSERVED_INTERFACES, PktDropMetrics, counters,
     filter_action, tcp_flag,
 };
 
