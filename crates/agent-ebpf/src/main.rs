@@ -1163,6 +1163,91 @@ fn field<const DIRECT: bool, T: Copy>(base: *const u8, off: u32) -> Option<T> {
     }
 }
 
+/// A flow key parsed from headers in kernel memory (the drop and NetworkEvents hooks, which get
+/// an `sk_buff` rather than packet data).
+pub(crate) struct KernelHeaders {
+    pub(crate) key: KeyBuf,
+    pub(crate) flags: u16,
+    pub(crate) eth_protocol: u16,
+    /// Whether the transport protocol is one whose ports / ICMP fields the key carries (TCP,
+    /// UDP, SCTP, ICMP, ICMPv6); other protocols leave them 0.
+    pub(crate) known_l4: bool,
+}
+
+/// Why [`kernel_headers`] returned no key.
+pub(crate) enum HeadersError {
+    /// Neither IPv4 nor IPv6.
+    NotIp,
+    /// A header could not be read.
+    Unreadable,
+}
+
+/// Parses the IPv4/IPv6 header at `net` and the transport header after it, with probe reads.
+/// One read covers an IPv6 header or an IPv4 header and what follows it (the skb head has tail
+/// room and `skb_shared_info` after the data); a failed read retries at IPv4 size.
+#[inline(always)]
+pub(crate) fn kernel_headers(net: *const u8) -> Result<KernelHeaders, HeadersError> {
+    let ip: [u32; 10] = match kread::<[u32; 10]>(net, 0) {
+        Some(h) => h,
+        None => {
+            let h: [u32; 5] = kread(net, 0).ok_or(HeadersError::Unreadable)?;
+            [h[0], h[1], h[2], h[3], h[4], 0, 0, 0, 0, 0]
+        }
+    };
+    let mut key = KeyBuf::default();
+    let (proto, l4, eth_protocol) = match (ip[0] as u8) >> 4 {
+        4 => {
+            key.set_u32(2, V4_MAPPED_PREFIX);
+            key.set_u32(3, ip[3]);
+            key.set_u32(6, V4_MAPPED_PREFIX);
+            key.set_u32(7, ip[4]);
+            (
+                (ip[2] >> 8) as u8,
+                net.wrapping_add(((ip[0] & 0x0f) as usize) * 4),
+                ETH_P_IP,
+            )
+        }
+        6 => {
+            let mut i = 0;
+            while i < 8 {
+                key.set_u32(i, ip[2 + i]);
+                i += 1;
+            }
+            ((ip[1] >> 16) as u8, net.wrapping_add(40), ETH_P_IPV6)
+        }
+        _ => return Err(HeadersError::NotIp),
+    };
+    let id = &mut key.id;
+    id.transport_protocol = proto;
+    let mut flags = 0;
+    let mut known_l4 = true;
+    match proto {
+        IPPROTO_TCP => {
+            let tcp: [u8; 14] = kread(l4, 0).ok_or(HeadersError::Unreadable)?;
+            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
+            flags = tcp_flag(tcp[13]);
+        }
+        IPPROTO_UDP | IPPROTO_SCTP => {
+            let p: [u8; 4] = kread(l4, 0).ok_or(HeadersError::Unreadable)?;
+            id.src_port = u16::from_be_bytes([p[0], p[1]]);
+            id.dst_port = u16::from_be_bytes([p[2], p[3]]);
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            let t: [u8; 2] = kread(l4, 0).ok_or(HeadersError::Unreadable)?;
+            id.icmp_type = t[0];
+            id.icmp_code = t[1];
+        }
+        _ => known_l4 = false,
+    }
+    Ok(KernelHeaders {
+        key,
+        flags,
+        eth_protocol,
+        known_l4,
+    })
+}
+
 /// This CPU's last precise clock reading in the drop hook and the `jiffies` it was read at.
 #[map(name = "drop_clock")]
 static DROP_CLOCK: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
@@ -1208,60 +1293,13 @@ fn pkt_drop<const DIRECT: bool>(ctx: &BtfTracePointContext) -> Option<()> {
     let nh: u16 = field::<DIRECT, u16>(skb, OFF_SKB_NETWORK_HEADER.load())?;
     let len: u32 = field::<DIRECT, u32>(skb, OFF_SKB_LEN.load())?;
     let net = head.wrapping_add(nh as usize);
-    // One read covers an IPv6 header or an IPv4 header and what follows it (the skb head has
-    // tail room and `skb_shared_info` after the data); a failed read retries at IPv4 size.
-    let ip: [u32; 10] = match kread::<[u32; 10]>(net, 0) {
-        Some(h) => h,
-        None => {
-            let h: [u32; 5] = kread(net, 0)?;
-            [h[0], h[1], h[2], h[3], h[4], 0, 0, 0, 0, 0]
-        }
+    let Ok(h) = kernel_headers(net) else {
+        return None;
     };
-    let mut key = KeyBuf::default();
-    let (proto, l4, eth_protocol) = match (ip[0] as u8) >> 4 {
-        4 => {
-            key.set_u32(2, V4_MAPPED_PREFIX);
-            key.set_u32(3, ip[3]);
-            key.set_u32(6, V4_MAPPED_PREFIX);
-            key.set_u32(7, ip[4]);
-            (
-                (ip[2] >> 8) as u8,
-                net.wrapping_add(((ip[0] & 0x0f) as usize) * 4),
-                ETH_P_IP,
-            )
-        }
-        6 => {
-            let mut i = 0;
-            while i < 8 {
-                key.set_u32(i, ip[2 + i]);
-                i += 1;
-            }
-            ((ip[1] >> 16) as u8, net.wrapping_add(40), ETH_P_IPV6)
-        }
-        _ => return None,
-    };
-    let id = &mut key.id;
-    id.transport_protocol = proto;
-    let mut flags = 0;
-    match proto {
-        IPPROTO_TCP => {
-            let tcp: [u8; 14] = kread(l4, 0)?;
-            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-            flags = tcp_flag(tcp[13]);
-        }
-        IPPROTO_UDP | IPPROTO_SCTP => {
-            let p: [u8; 4] = kread(l4, 0)?;
-            id.src_port = u16::from_be_bytes([p[0], p[1]]);
-            id.dst_port = u16::from_be_bytes([p[2], p[3]]);
-        }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            let t: [u8; 2] = kread(l4, 0)?;
-            id.icmp_type = t[0];
-            id.icmp_code = t[1];
-        }
-        _ => return None,
+    if !h.known_l4 {
+        return None;
     }
+    let (key, flags, eth_protocol) = (h.key, h.flags, h.eth_protocol);
     let sk: u64 = field::<DIRECT, u64>(skb, OFF_SKB_SK.load())?;
     let sk = sk as *const u8;
     let state: u8 = if sk.is_null() {

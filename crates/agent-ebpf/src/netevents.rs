@@ -10,8 +10,7 @@
 //! from the kernel's BTF; an unknown offset (0) makes the hook do nothing.
 
 use super::{
-    ENABLE_FLOWS_FILTERING, ETH_HLEN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP,
-    IPPROTO_UDP, KeyBuf, V4_MAPPED_PREFIX, Verdict, count, filter, kread,
+    ENABLE_FLOWS_FILTERING, ETH_HLEN, HeadersError, Verdict, count, filter, kernel_headers, kread,
 };
 use aya_ebpf::{
     Global,
@@ -21,9 +20,8 @@ use aya_ebpf::{
     programs::{FEntryContext, ProbeContext},
 };
 use netobserv_agent_common::{
-    ETH_P_IP, ETH_P_IPV6, FlowId, counters,
+    FlowId, counters,
     netevents::{MAX_EVENT_MD, MAX_NETWORK_EVENTS, NetworkEventsMetrics},
-    tcp_flag,
 };
 
 /// psample group of OVN's samples (`NETWORK_EVENTS_MONITORING_GROUP_ID`, default 10).
@@ -133,62 +131,15 @@ fn network_event(group: *const u8, skb: *const u8, md: *const u8) -> Option<()> 
     } else {
         head.wrapping_add(nh as usize)
     };
-    let ip: [u32; 10] = match kread::<[u32; 10]>(net, 0) {
-        Some(h) => h,
-        None => {
-            let h: [u32; 5] = kread(net, 0)?;
-            [h[0], h[1], h[2], h[3], h[4], 0, 0, 0, 0, 0]
-        }
-    };
-    let mut key = KeyBuf::default();
-    let (proto, l4, eth_protocol) = match (ip[0] as u8) >> 4 {
-        4 => {
-            key.set_u32(2, V4_MAPPED_PREFIX);
-            key.set_u32(3, ip[3]);
-            key.set_u32(6, V4_MAPPED_PREFIX);
-            key.set_u32(7, ip[4]);
-            (
-                (ip[2] >> 8) as u8,
-                net.wrapping_add(((ip[0] & 0x0f) as usize) * 4),
-                ETH_P_IP,
-            )
-        }
-        6 => {
-            let mut i = 0;
-            while i < 8 {
-                key.set_u32(i, ip[2 + i]);
-                i += 1;
-            }
-            ((ip[1] >> 16) as u8, net.wrapping_add(40), ETH_P_IPV6)
-        }
-        _ => {
+    let (key, flags, eth_protocol) = match kernel_headers(net) {
+        // Other transport protocols are kept, with ports 0, as upstream does.
+        Ok(h) => (h.key, h.flags, h.eth_protocol),
+        Err(HeadersError::NotIp) => {
             count(counters::NETWORK_EVENTS_ERR);
             return None;
         }
+        Err(HeadersError::Unreadable) => return None,
     };
-    let id = &mut key.id;
-    id.transport_protocol = proto;
-    let mut flags = 0;
-    match proto {
-        IPPROTO_TCP => {
-            let tcp: [u8; 14] = kread(l4, 0)?;
-            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-            flags = tcp_flag(tcp[13]);
-        }
-        IPPROTO_UDP | IPPROTO_SCTP => {
-            let p: [u8; 4] = kread(l4, 0)?;
-            id.src_port = u16::from_be_bytes([p[0], p[1]]);
-            id.dst_port = u16::from_be_bytes([p[2], p[3]]);
-        }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            let t: [u8; 2] = kread(l4, 0)?;
-            id.icmp_type = t[0];
-            id.icmp_code = t[1];
-        }
-        // Other protocols are kept, with ports 0, as upstream does.
-        _ => {}
-    }
     if ENABLE_FLOWS_FILTERING.load() != 0
         && filter(&key.id, eth_protocol, 0, flags).0 == Verdict::Skip
     {
