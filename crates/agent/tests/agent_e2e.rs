@@ -131,24 +131,10 @@ async fn icmp_tcp_udp_flows_match_nftables_and_reach_the_collector() {
         &["ping", "-c", "4", "-i", "0.01", "-s", "200", b],
     );
     // TCP: 300 kB through nc.
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", &pair.ns_b, "nc", "-l", "5201"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let client = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "head -c 300000 /dev/zero | ip netns exec {} nc -N -w 5 {b} 5201",
-                pair.ns_a
-            ),
-        ])
-        .status()
-        .unwrap();
-    assert!(client.success(), "TCP client failed");
-    let _ = server.wait();
+    assert!(
+        nc_tcp_transfer(&pair, "head -c 300000 /dev/zero", b, 5201, 5201),
+        "TCP client failed"
+    );
     // UDP: a few datagrams of different sizes from one source port.
     let mut udp_server = Command::new("ip")
         .args(["netns", "exec", &pair.ns_b, "nc", "-u", "-l", "5202"])
@@ -539,25 +525,10 @@ async fn rtt_falls_back_to_tp_btf_when_fentry_is_refused() {
     );
 
     // TCP: 200 kB through nc.
-    let b = pair.ip_b;
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", &pair.ns_b, "nc", "-l", "5211"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let client = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "head -c 200000 /dev/zero | ip netns exec {} nc -N -w 5 {b} 5211",
-                pair.ns_a
-            ),
-        ])
-        .status()
-        .unwrap();
-    assert!(client.success(), "TCP client failed");
-    let _ = server.wait();
+    assert!(
+        nc_tcp_transfer(&pair, "head -c 200000 /dev/zero", pair.ip_b, 5211, 5211),
+        "TCP client failed"
+    );
     agent.shutdown().await.expect("clean shutdown");
 
     let records = collector.snapshot();

@@ -16,7 +16,6 @@ use netobserv_agent_common::{FlowId, XlatMetrics};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,25 +108,10 @@ async fn flow_to_a_cluster_ip_carries_the_backend_in_xlat() {
     );
 
     // A backend on 8080 and a client connecting to the service address.
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", &pair.ns_b, "nc", "-l", "8080"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let client = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "echo hello | ip netns exec {} nc -N -w 3 {SERVICE} 80",
-                pair.ns_a
-            ),
-        ])
-        .status()
-        .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(client.success(), "client could not reach the service");
+    assert!(
+        nc_tcp_transfer(&pair, "echo hello", SERVICE, 80, 8080),
+        "client could not reach the service"
+    );
 
     // The client → service flow (as seen on the node's interface, before DNAT).
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -6,6 +6,49 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// TCP through `nc`: a listener on `listen_port` in namespace B and a client in namespace A
+/// sending what the shell command `input` prints to `dst:port` (the listener's address, or a
+/// service address NAT-ed to it). Waits up to 5 s for the listener to read the end of the
+/// stream, then stops it. Returns whether the client succeeded.
+pub fn nc_tcp_transfer(
+    pair: &NetPair,
+    input: &str,
+    dst: &str,
+    port: u16,
+    listen_port: u16,
+) -> bool {
+    let mut server = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.ns_b,
+            "nc",
+            "-l",
+            &listen_port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("nc listener");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let client = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "{input} | ip netns exec {} nc -N -w 5 {dst} {port}",
+                pair.ns_a
+            ),
+        ])
+        .status()
+        .expect("nc client");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while matches!(server.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    client.success()
+}
+
 /// Fails (never skips) when not root: these tests need to create namespaces and load eBPF.
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
