@@ -481,6 +481,8 @@ pub mod programs {
     pub const TCX_EGRESS: &str = "tcx_egress_flow_parse";
     /// FlowRTT on `tp_btf/tcp_probe` (the fallback when fentry is refused, e.g. under lockdown).
     pub const TCP_PROBE_RTT: &str = "tcp_probe_rtt";
+    /// The same with probe reads of the socket, for verifiers that refuse direct BTF loads.
+    pub const TCP_PROBE_RTT_COMPAT: &str = "tcp_probe_rtt_compat";
     /// FlowRTT on `fentry/tcp_rcv_established` (preferred when the kernel allows it).
     pub const TCP_RCV_FENTRY_RTT: &str = "tcp_rcv_fentry_rtt";
     /// PacketDrop on `tp_btf/kfree_skb`, reading `sk_buff` fields with direct BTF loads.

@@ -1043,7 +1043,15 @@ const AF_INET6: u16 = 10;
 /// the largest smoothed RTT (`srtt_us >> 3`, in ns).
 #[btf_tracepoint(function = "tcp_probe")]
 pub fn tcp_probe_rtt(ctx: BtfTracePointContext) -> i32 {
-    let _ = rtt(ctx.arg(0));
+    let _ = rtt::<true>(ctx.arg(0));
+    0
+}
+
+/// FlowRTT on `tcp_probe` reading the socket with `bpf_probe_read_kernel`: the fallback where a
+/// verifier refuses the direct loads of [`tcp_probe_rtt`].
+#[btf_tracepoint(function = "tcp_probe")]
+pub fn tcp_probe_rtt_compat(ctx: BtfTracePointContext) -> i32 {
+    let _ = rtt::<false>(ctx.arg(0));
     0
 }
 
@@ -1052,23 +1060,25 @@ pub fn tcp_probe_rtt(ctx: BtfTracePointContext) -> i32 {
 /// Kernels in lockdown refuse to load it; user space then falls back to [`tcp_probe_rtt`].
 #[fentry(function = "tcp_rcv_established")]
 pub fn tcp_rcv_fentry_rtt(ctx: FEntryContext) -> i32 {
-    let _ = rtt(ctx.arg(0));
+    let _ = rtt::<true>(ctx.arg(0));
     0
 }
 
-/// Reads the smoothed RTT of socket `sk` and keeps the largest per flow (received direction).
+/// Reads the smoothed RTT of socket `sk` and keeps the largest per flow (received direction),
+/// with direct BTF loads or probe reads (see [`field`]). This runs for every segment a TCP
+/// socket receives, ACKs included, on every socket of the node.
 #[inline(always)]
-fn rtt(sk: *const u8) -> Option<()> {
+fn rtt<const DIRECT: bool>(sk: *const u8) -> Option<()> {
     let srtt_off = OFF_TCP_SRTT_US.load();
     if srtt_off == 0 || sk.is_null() {
         return None;
     }
-    let family: u16 = kread(sk, OFF_SKC_FAMILY.load())?;
+    let family: u16 = field::<DIRECT, _>(sk, OFF_SKC_FAMILY.load())?;
     let mut id = FlowId::default();
     let eth_protocol = match family {
         AF_INET => {
-            let src: [u8; 4] = kread(sk, OFF_SKC_DADDR.load())?;
-            let dst: [u8; 4] = kread(sk, OFF_SKC_RCV_SADDR.load())?;
+            let src: [u8; 4] = field::<DIRECT, _>(sk, OFF_SKC_DADDR.load())?;
+            let dst: [u8; 4] = field::<DIRECT, _>(sk, OFF_SKC_RCV_SADDR.load())?;
             id.src_ip[10] = 0xff;
             id.src_ip[11] = 0xff;
             id.dst_ip[10] = 0xff;
@@ -1084,8 +1094,8 @@ fn rtt(sk: *const u8) -> Option<()> {
             ETH_P_IP
         }
         AF_INET6 => {
-            id.src_ip = kread(sk, OFF_SKC_V6_DADDR.load())?;
-            id.dst_ip = kread(sk, OFF_SKC_V6_RCV_SADDR.load())?;
+            id.src_ip = field::<DIRECT, _>(sk, OFF_SKC_V6_DADDR.load())?;
+            id.dst_ip = field::<DIRECT, _>(sk, OFF_SKC_V6_RCV_SADDR.load())?;
             // Dual-stack sockets carry v4-mapped addresses: same key as the IPv4 TC flow.
             let mapped = id.src_ip[..10].iter().all(|b| *b == 0)
                 && id.src_ip[10] == 0xff
@@ -1094,26 +1104,31 @@ fn rtt(sk: *const u8) -> Option<()> {
         }
         _ => return None,
     };
-    let dport: u16 = kread(sk, OFF_SKC_DPORT.load())?;
-    let num: u16 = kread(sk, OFF_SKC_NUM.load())?;
+    let dport: u16 = field::<DIRECT, _>(sk, OFF_SKC_DPORT.load())?;
+    let num: u16 = field::<DIRECT, _>(sk, OFF_SKC_NUM.load())?;
     id.src_port = u16::from_be(dport);
     id.dst_port = num;
     id.transport_protocol = IPPROTO_TCP;
+    // `srtt_us` lies in `tcp_sock`, beyond the `sock` the hook's BTF types the pointer as, so the
+    // verifier only allows a probe read there.
     let srtt_us: u32 = kread(sk, srtt_off)?;
     let rtt_ns = u64::from(srtt_us >> 3) * 1000;
     if rtt_ns == 0 {
         return None;
     }
-    // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
     if let Some(m) = ADDITIONAL_FLOW_METRICS.get_ptr_mut(&id) {
         // SAFETY: per-CPU value of this CPU, valid for this run.
         let m = unsafe { &mut *m };
-        m.end_mono_time_ts = now;
+        let now = trace_tick_now();
+        if now > m.end_mono_time_ts {
+            m.end_mono_time_ts = now;
+        }
         if rtt_ns > m.flow_rtt {
             m.flow_rtt = rtt_ns;
         }
     } else {
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
         let m = AdditionalMetrics {
             start_mono_time_ts: now,
             end_mono_time_ts: now,
@@ -1248,19 +1263,19 @@ pub(crate) fn kernel_headers(net: *const u8) -> Result<KernelHeaders, HeadersErr
     })
 }
 
-/// This CPU's last precise clock reading in the drop hook and the `jiffies` it was read at.
-#[map(name = "drop_clock")]
-static DROP_CLOCK: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
+/// This CPU's last precise clock reading in the tracing hooks and the `jiffies` it was read at.
+#[map(name = "trace_clock")]
+static TRACE_CLOCK: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
 
-/// A per-tick stamp for the drop hook, where `bpf_ktime_get_coarse_ns` is not allowed (tracing
-/// programs): the precise clock is read at most once per tick per CPU, then reused while
+/// A per-tick stamp for the tracing hooks (drops, RTT), where `bpf_ktime_get_coarse_ns` is not
+/// allowed: the precise clock is read at most once per tick per CPU, then reused while
 /// `jiffies` (an inlined load) stays the same.
 #[inline(always)]
-fn drop_tick_now() -> u64 {
+fn trace_tick_now() -> u64 {
     // SAFETY: helpers without preconditions; the slot is this CPU's.
     unsafe {
         let j = bpf_jiffies64();
-        if let Some(c) = DROP_CLOCK.get_ptr_mut(0) {
+        if let Some(c) = TRACE_CLOCK.get_ptr_mut(0) {
             if (*c)[0] == j && (*c)[1] != 0 {
                 return (*c)[1];
             }
@@ -1312,7 +1327,7 @@ fn pkt_drop<const DIRECT: bool>(ctx: &BtfTracePointContext) -> Option<()> {
         // SAFETY: per-CPU value of this CPU, valid for this run.
         let m = unsafe { &mut *m };
         // Later drops of a flow carry a per-tick stamp, as its later packets do.
-        let now = drop_tick_now();
+        let now = trace_tick_now();
         if now > m.end_mono_time_ts {
             m.end_mono_time_ts = now;
         }

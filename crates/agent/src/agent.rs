@@ -112,7 +112,7 @@ fn discover_agent_ip(cfg: &Config) -> IpAddr {
 fn feature_hooks(
     cfg: &Config,
     attached: &[(String, AttachKind)],
-    rtt: &HookState,
+    rtt: (&HookState, bool),
     rtt_off: &[MethodOff],
     drops: (&HookState, bool),
     netevents: (&HookState, &[MethodOff]),
@@ -180,12 +180,20 @@ fn feature_hooks(
         } else {
             unavailable("DNSTracking", "disabled (ENABLE_DNS_TRACKING is false)")
         },
-        methods_status(
-            "FlowRTT",
-            rtt,
-            rtt_off,
-            &[crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF],
-        ),
+        {
+            let mut st = methods_status(
+                "FlowRTT",
+                rtt.0,
+                rtt_off,
+                &[crate::tracer::RTT_FENTRY, crate::tracer::RTT_TP_BTF],
+            );
+            if rtt.1
+                && let Some(m) = st.method.as_mut()
+            {
+                m.push_str(" (probe reads)");
+            }
+            st
+        },
         methods_status(
             "NetworkEvents",
             netevents.0,
@@ -427,7 +435,7 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     metrics.set_hooks(feature_hooks(
         cfg,
         &attached,
-        &tracer.rtt,
+        (&tracer.rtt, tracer.rtt_probe_reads),
         &tracer.rtt_methods_off,
         (&tracer.drops, tracer.drops_probe_reads),
         (&tracer.netevents, &tracer.netevents_methods_off),

@@ -197,6 +197,8 @@ pub struct Tracer {
     pub rtt: HookState,
     /// FlowRTT attach methods not in use, and why.
     pub rtt_methods_off: Vec<MethodOff>,
+    /// Whether the FlowRTT hook is the probe-read variant (the verifier refused direct loads).
+    pub rtt_probe_reads: bool,
     /// PacketDrop hook state.
     pub drops: HookState,
     /// Whether the PacketDrop hook is the variant that reads `sk_buff` fields with
@@ -349,6 +351,7 @@ impl Tracer {
             )
             .load(EBPF_OBJECT)?;
         let mut rtt_methods_off = Vec::new();
+        let mut rtt_probe_reads = false;
         if matches!(rtt, HookState::Active(_)) {
             // Chosen at run time: fentry first, tp_btf when the kernel refuses it. A hook that
             // cannot load never stops the agent: it is reported instead.
@@ -361,12 +364,23 @@ impl Tracer {
                         "tcp_rcv_established",
                     )
                 } else {
+                    // Direct BTF loads of the socket first; probe reads where refused.
                     load_btf_hook(
                         &mut ebpf,
                         btf.as_ref(),
                         programs::TCP_PROBE_RTT,
                         "tcp_probe",
                     )
+                    .or_else(|e| {
+                        tracing::info!(error = %e, "FlowRTT: direct socket loads refused; using probe reads");
+                        rtt_probe_reads = true;
+                        load_btf_hook(
+                            &mut ebpf,
+                            btf.as_ref(),
+                            programs::TCP_PROBE_RTT_COMPAT,
+                            "tcp_probe",
+                        )
+                    })
                 }
             });
             for o in &off {
@@ -529,6 +543,7 @@ impl Tracer {
                 ebpf,
                 rtt,
                 rtt_methods_off,
+                rtt_probe_reads,
                 drops,
                 drops_probe_reads,
                 netevents,
@@ -571,17 +586,31 @@ impl Tracer {
     /// Verifier-loads the PacketDrop probe-read fallback without attaching it (the agent only
     /// loads it when the direct-load variant is refused, which no test kernel does); tests.
     pub fn verify_drop_compat_program(&mut self) -> Result<(), String> {
-        let btf = Btf::from_sys_fs().map_err(|e| e.to_string())?;
-        let prog: &mut BtfTracePoint = self
-            .ebpf
-            .program_mut(programs::KFREE_SKB_DROP_COMPAT)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
         if self.drops_probe_reads {
             return Ok(()); // loaded and attached already
         }
-        prog.load("kfree_skb", &btf).map_err(|e| error_text(&e))?;
+        self.verify_btf_program(programs::KFREE_SKB_DROP_COMPAT, "kfree_skb")
+    }
+
+    /// Verifier-loads the FlowRTT probe-read fallback without attaching it, like
+    /// [`Tracer::verify_drop_compat_program`]; tests.
+    pub fn verify_rtt_compat_program(&mut self) -> Result<(), String> {
+        if self.rtt_probe_reads {
+            return Ok(()); // loaded and attached already
+        }
+        self.verify_btf_program(programs::TCP_PROBE_RTT_COMPAT, "tcp_probe")
+    }
+
+    /// Loads a `tp_btf` program through the verifier and unloads it.
+    fn verify_btf_program(&mut self, name: &str, tracepoint: &str) -> Result<(), String> {
+        let btf = Btf::from_sys_fs().map_err(|e| e.to_string())?;
+        let prog: &mut BtfTracePoint = self
+            .ebpf
+            .program_mut(name)
+            .ok_or("program missing from the object")?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        prog.load(tracepoint, &btf).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok(())
     }

@@ -171,3 +171,25 @@ fn drop_hook_variants_pass_the_verifier() {
         .verify_drop_compat_program()
         .expect("probe-read variant loads");
 }
+
+/// Both FlowRTT `tp_btf/tcp_probe` variants pass this kernel's verifier: direct socket loads
+/// (active here: fentry is refused by lockdown) and the probe-read fallback.
+#[test]
+fn rtt_hook_variants_pass_the_verifier() {
+    require_root();
+    let cfg = Config {
+        enable_rtt: true,
+        cache_max_flows: 64,
+        ..test_config(AttachMode::Any, 0)
+    };
+    let (mut tracer, _maps) = Tracer::load(&cfg).expect("object loads");
+    assert!(
+        matches!(&tracer.rtt, netobserv_agent::tracer::HookState::Active(m) if *m == "tp_btf"),
+        "FlowRTT not on tp_btf: {:?}",
+        tracer.rtt
+    );
+    assert!(!tracer.rtt_probe_reads, "direct loads refused here");
+    tracer
+        .verify_rtt_compat_program()
+        .expect("probe-read variant loads");
+}
