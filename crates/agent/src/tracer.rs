@@ -604,12 +604,7 @@ impl Tracer {
     /// Loads a `tp_btf` program through the verifier and unloads it.
     fn verify_btf_program(&mut self, name: &str, tracepoint: &str) -> Result<(), String> {
         let btf = Btf::from_sys_fs().map_err(|e| e.to_string())?;
-        let prog: &mut BtfTracePoint = self
-            .ebpf
-            .program_mut(name)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut BtfTracePoint = typed_program(&mut self.ebpf, name)?;
         prog.load(tracepoint, &btf).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok(())
@@ -839,6 +834,17 @@ fn kernel_offsets() -> Result<[u32; N_OFFSETS], String> {
     Ok(out)
 }
 
+/// Program `name` of the object as its concrete type (`FEntry`, `KProbe`, ...), or why not.
+pub(crate) fn typed_program<'a, P>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut P, String>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or("program missing from the object")?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| e.to_string())
+}
+
 fn load_btf_hook(
     ebpf: &mut Ebpf,
     btf: Option<&Btf>,
@@ -846,11 +852,7 @@ fn load_btf_hook(
     tracepoint: &str,
 ) -> Result<(), String> {
     let btf = btf.ok_or("no kernel BTF")?;
-    let prog: &mut BtfTracePoint = ebpf
-        .program_mut(program)
-        .ok_or("program missing from the object")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+    let prog: &mut BtfTracePoint = typed_program(ebpf, program)?;
     prog.load(tracepoint, btf).map_err(|e| error_text(&e))?;
     prog.attach().map_err(|e| error_text(&e))?;
     Ok(())
@@ -863,11 +865,7 @@ fn load_fentry_hook(
     function: &str,
 ) -> Result<(), String> {
     let btf = btf.ok_or("no kernel BTF")?;
-    let prog: &mut FEntry = ebpf
-        .program_mut(program)
-        .ok_or("program missing from the object")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+    let prog: &mut FEntry = typed_program(ebpf, program)?;
     prog.load(function, btf).map_err(|e| error_text(&e))?;
     if let Err(e) = prog.attach() {
         // Loaded but not attachable: release it so only the fallback stays.

@@ -110,11 +110,7 @@ fn try_method(
     offsets_ok.map_err(str::to_string)?;
     if m == XLAT_FENTRY {
         let btf = btf.ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = ebpf
-            .program_mut(programs::NAT_MANIP_FENTRY)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut FEntry = crate::tracer::typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
         prog.load("nf_nat_manip_pkt", btf)
             .map_err(|e| crate::tracer::error_text(&e))?;
         if let Err(e) = prog.attach() {
@@ -138,10 +134,7 @@ fn try_method(
 
 /// The kprobe program of the object.
 pub fn kprobe_program(ebpf: &mut Ebpf) -> Result<&mut KProbe, String> {
-    ebpf.program_mut(programs::NAT_MANIP_KPROBE)
-        .ok_or("program missing from the object")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())
+    crate::tracer::typed_program(ebpf, programs::NAT_MANIP_KPROBE)
 }
 
 /// Verifier-loads the kernel methods' programs without attaching them, then unloads them: tells
@@ -150,11 +143,7 @@ pub fn kprobe_program(ebpf: &mut Ebpf) -> Result<&mut KProbe, String> {
 pub fn verify_programs(ebpf: &mut Ebpf, btf: Option<&Btf>) -> Vec<(Method, Result<(), String>)> {
     let fentry = (|| {
         let btf = btf.ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = ebpf
-            .program_mut(programs::NAT_MANIP_FENTRY)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut FEntry = crate::tracer::typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
         prog.load("nf_nat_manip_pkt", btf)
             .map_err(|e| crate::tracer::error_text(&e))?;
         let _ = prog.unload();

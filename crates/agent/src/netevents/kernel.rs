@@ -99,11 +99,7 @@ pub fn configure<'a>(loader: &mut EbpfLoader<'a>, cfg: &'a Config, offsets: &'a 
 fn try_method(ebpf: &mut Ebpf, btf: Option<&Btf>, m: Method) -> Result<(), String> {
     if m == FENTRY {
         let btf = btf.ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = ebpf
-            .program_mut(PROGRAM_FENTRY)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut FEntry = crate::tracer::typed_program(ebpf, PROGRAM_FENTRY)?;
         prog.load(HOOKED_FUNCTION, btf)
             .map_err(|e| crate::tracer::error_text(&e))?;
         if let Err(e) = prog.attach() {
@@ -112,11 +108,7 @@ fn try_method(ebpf: &mut Ebpf, btf: Option<&Btf>, m: Method) -> Result<(), Strin
         }
         Ok(())
     } else {
-        let prog: &mut KProbe = ebpf
-            .program_mut(PROGRAM_KPROBE)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut KProbe = crate::tracer::typed_program(ebpf, PROGRAM_KPROBE)?;
         prog.load().map_err(|e| crate::tracer::error_text(&e))?;
         if let Err(e) = prog.attach(HOOKED_FUNCTION, 0) {
             let _ = prog.unload();
@@ -183,21 +175,13 @@ pub fn verify_programs(cfg: &Config, offsets: &Offsets) -> Vec<(Method, Result<(
     let mut out = Vec::new();
     let fentry = (|| -> Result<(), String> {
         let btf = btf.as_ref().ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = ebpf
-            .program_mut(PROGRAM_FENTRY)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut FEntry = crate::tracer::typed_program(&mut ebpf, PROGRAM_FENTRY)?;
         prog.load(HOOKED_FUNCTION, btf)
             .map_err(|e| format!("{e:#}"))
     })();
     out.push((FENTRY, fentry));
     let kprobe = (|| -> Result<(), String> {
-        let prog: &mut KProbe = ebpf
-            .program_mut(PROGRAM_KPROBE)
-            .ok_or("program missing from the object")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+        let prog: &mut KProbe = crate::tracer::typed_program(&mut ebpf, PROGRAM_KPROBE)?;
         prog.load().map_err(|e| format!("{e:#}"))
     })();
     out.push((KPROBE, kprobe));
