@@ -83,7 +83,7 @@ impl FlowCache {
             .ok_or_else(|| FlowCacheError::Program("not in the object".into()))?
             .try_into()
             .map_err(|e: aya::programs::ProgramError| FlowCacheError::Program(e.to_string()))?;
-        prog.load()
+        crate::tracer::load_retrying(|| prog.load())
             .map_err(|e| FlowCacheError::Program(e.to_string()))?;
         let fd = prog
             .fd()

@@ -461,7 +461,7 @@ impl Tracer {
                 .ok_or(TracerError::Missing(name))?
                 .try_into()
                 .map_err(|source| TracerError::Program { name, source })?;
-            prog.load()
+            load_retrying(|| prog.load())
                 .map_err(|source| TracerError::Program { name, source })?;
         }
         if has_rules {
@@ -605,7 +605,7 @@ impl Tracer {
     fn verify_btf_program(&mut self, name: &str, tracepoint: &str) -> Result<(), String> {
         let btf = Btf::from_sys_fs().map_err(|e| e.to_string())?;
         let prog: &mut BtfTracePoint = typed_program(&mut self.ebpf, name)?;
-        prog.load(tracepoint, &btf).map_err(|e| error_text(&e))?;
+        load_retrying(|| prog.load(tracepoint, &btf)).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok(())
     }
@@ -834,6 +834,25 @@ fn kernel_offsets() -> Result<[u32; N_OFFSETS], String> {
     Ok(out)
 }
 
+/// Runs a program load again (up to 5 tries) while the kernel answers `EAGAIN`: the verifier
+/// gives up with it when a signal is pending for the loading thread (a child exiting under a
+/// SIGCHLD handler, say), which says nothing about the program. libbpf retries the same way.
+pub(crate) fn load_retrying(
+    mut load: impl FnMut() -> Result<(), aya::programs::ProgramError>,
+) -> Result<(), aya::programs::ProgramError> {
+    let mut tries = 1;
+    loop {
+        match load() {
+            Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && tries < 5 =>
+            {
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Program `name` of the object as its concrete type (`FEntry`, `KProbe`, ...), or why not.
 pub(crate) fn typed_program<'a, P>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut P, String>
 where
@@ -853,7 +872,7 @@ fn load_btf_hook(
 ) -> Result<(), String> {
     let btf = btf.ok_or("no kernel BTF")?;
     let prog: &mut BtfTracePoint = typed_program(ebpf, program)?;
-    prog.load(tracepoint, btf).map_err(|e| error_text(&e))?;
+    load_retrying(|| prog.load(tracepoint, btf)).map_err(|e| error_text(&e))?;
     prog.attach().map_err(|e| error_text(&e))?;
     Ok(())
 }
@@ -866,7 +885,7 @@ fn load_fentry_hook(
 ) -> Result<(), String> {
     let btf = btf.ok_or("no kernel BTF")?;
     let prog: &mut FEntry = typed_program(ebpf, program)?;
-    prog.load(function, btf).map_err(|e| error_text(&e))?;
+    load_retrying(|| prog.load(function, btf)).map_err(|e| error_text(&e))?;
     if let Err(e) = prog.attach() {
         // Loaded but not attachable: release it so only the fallback stays.
         let _ = prog.unload();

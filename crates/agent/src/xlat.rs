@@ -111,7 +111,7 @@ fn try_method(
     if m == XLAT_FENTRY {
         let btf = btf.ok_or("no kernel BTF")?;
         let prog: &mut FEntry = crate::tracer::typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
-        prog.load("nf_nat_manip_pkt", btf)
+        crate::tracer::load_retrying(|| prog.load("nf_nat_manip_pkt", btf))
             .map_err(|e| crate::tracer::error_text(&e))?;
         if let Err(e) = prog.attach() {
             let _ = prog.unload();
@@ -120,7 +120,7 @@ fn try_method(
         return Ok(());
     }
     let prog = kprobe_program(ebpf)?;
-    prog.load().map_err(|e| crate::tracer::error_text(&e))?;
+    crate::tracer::load_retrying(|| prog.load()).map_err(|e| crate::tracer::error_text(&e))?;
     if let Err(e) = prog.attach("nf_nat_manip_pkt", 0) {
         let _ = prog.unload();
         let mut why = crate::tracer::error_text(&e);
@@ -144,14 +144,14 @@ pub fn verify_programs(ebpf: &mut Ebpf, btf: Option<&Btf>) -> Vec<(Method, Resul
     let fentry = (|| {
         let btf = btf.ok_or("no kernel BTF")?;
         let prog: &mut FEntry = crate::tracer::typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
-        prog.load("nf_nat_manip_pkt", btf)
+        crate::tracer::load_retrying(|| prog.load("nf_nat_manip_pkt", btf))
             .map_err(|e| crate::tracer::error_text(&e))?;
         let _ = prog.unload();
         Ok::<(), String>(())
     })();
     let kprobe = (|| {
         let prog = kprobe_program(ebpf)?;
-        prog.load().map_err(|e| crate::tracer::error_text(&e))?;
+        crate::tracer::load_retrying(|| prog.load()).map_err(|e| crate::tracer::error_text(&e))?;
         let _ = prog.unload();
         Ok::<(), String>(())
     })();

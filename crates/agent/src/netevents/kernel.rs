@@ -100,7 +100,7 @@ fn try_method(ebpf: &mut Ebpf, btf: Option<&Btf>, m: Method) -> Result<(), Strin
     if m == FENTRY {
         let btf = btf.ok_or("no kernel BTF")?;
         let prog: &mut FEntry = crate::tracer::typed_program(ebpf, PROGRAM_FENTRY)?;
-        prog.load(HOOKED_FUNCTION, btf)
+        crate::tracer::load_retrying(|| prog.load(HOOKED_FUNCTION, btf))
             .map_err(|e| crate::tracer::error_text(&e))?;
         if let Err(e) = prog.attach() {
             let _ = prog.unload();
@@ -109,7 +109,7 @@ fn try_method(ebpf: &mut Ebpf, btf: Option<&Btf>, m: Method) -> Result<(), Strin
         Ok(())
     } else {
         let prog: &mut KProbe = crate::tracer::typed_program(ebpf, PROGRAM_KPROBE)?;
-        prog.load().map_err(|e| crate::tracer::error_text(&e))?;
+        crate::tracer::load_retrying(|| prog.load()).map_err(|e| crate::tracer::error_text(&e))?;
         if let Err(e) = prog.attach(HOOKED_FUNCTION, 0) {
             let _ = prog.unload();
             return Err(crate::tracer::error_text(&e));
@@ -176,13 +176,13 @@ pub fn verify_programs(cfg: &Config, offsets: &Offsets) -> Vec<(Method, Result<(
     let fentry = (|| -> Result<(), String> {
         let btf = btf.as_ref().ok_or("no kernel BTF")?;
         let prog: &mut FEntry = crate::tracer::typed_program(&mut ebpf, PROGRAM_FENTRY)?;
-        prog.load(HOOKED_FUNCTION, btf)
+        crate::tracer::load_retrying(|| prog.load(HOOKED_FUNCTION, btf))
             .map_err(|e| format!("{e:#}"))
     })();
     out.push((FENTRY, fentry));
     let kprobe = (|| -> Result<(), String> {
         let prog: &mut KProbe = crate::tracer::typed_program(&mut ebpf, PROGRAM_KPROBE)?;
-        prog.load().map_err(|e| format!("{e:#}"))
+        crate::tracer::load_retrying(|| prog.load()).map_err(|e| format!("{e:#}"))
     })();
     out.push((KPROBE, kprobe));
     out
