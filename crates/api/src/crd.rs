@@ -147,8 +147,10 @@ fn freeze_namespace(schema: &mut Value) -> Result<(), CrdError> {
 ///
 /// schemars writes the whole `Default` of a section as that section's default; the API server
 /// applies defaults recursively, so keeping only the keys that nested defaulting would not
-/// produce gives the same stored object with a CRD a fraction of the size. Upstream relies on
-/// the same behaviour (its sections default to `{}` or to a single key).
+/// produce gives the same stored object with a CRD a fraction of the size. Keys a section marks
+/// `required` always stay in its default: the API server validates every default as written and
+/// refuses `default: {}` on an object with required fields (tested against the fake API server's
+/// CRD checks in `tests/crd_manifest.rs`).
 pub fn compact_defaults(schema: &mut Value) {
     let Some(obj) = schema.as_object_mut() else {
         return;
@@ -175,10 +177,20 @@ pub fn compact_defaults(schema: &mut Value) {
         return;
     };
     let props = props.clone();
+    let required: Vec<Value> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if let Some(Value::Object(default)) = obj.get_mut("default") {
-        default.retain(|key, value| match props.get(key) {
-            Some(prop) => rebuilt_default(prop).as_ref() != Some(value),
-            None => true,
+        // The API server validates a default as written, without applying nested defaults
+        // first: a required key must stay even when nested defaulting would rebuild it.
+        default.retain(|key, value| {
+            required.iter().any(|r| r == key.as_str())
+                || match props.get(key) {
+                    Some(prop) => rebuilt_default(prop).as_ref() != Some(value),
+                    None => true,
+                }
         });
     }
 }
