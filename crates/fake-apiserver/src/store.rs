@@ -2,6 +2,7 @@
 //! server-side apply with per-manager field ownership, the normalisation a real server does on
 //! write, namespace existence, cascading deletion, and the event history watches replay.
 
+use crate::admission::{self, Operation};
 use crate::kinds::{Kind, Schema};
 use crate::status::{self, Failure};
 use crate::{omitempty, schema, structural};
@@ -254,6 +255,17 @@ impl Store {
         if status_only && previous.is_none() {
             return Err(status::not_found(&kind.plural, &name));
         }
+        let op = if previous.is_some() {
+            Operation::Update
+        } else {
+            Operation::Create
+        };
+        if let Some(refused) =
+            admission::check(&self.list_webhooks(), kind, version, status_only, op)
+                .or_else(|| admission::conversion(kind, version))
+        {
+            return Err(refused);
+        }
         check_type(kind, version, &body)?;
         if matches!(how, Write::Replace)
             && let (Some(sent), Some(prev)) =
@@ -453,6 +465,15 @@ impl Store {
         let Some(stored) = self.objects.get(&key).cloned() else {
             return Err(status::not_found(&kind.plural, name));
         };
+        if let Some(refused) = admission::check(
+            &self.list_webhooks(),
+            kind,
+            version,
+            false,
+            Operation::Delete,
+        ) {
+            return Err(refused);
+        }
         self.remove(&key);
         if kind.kind == "CustomResourceDefinition"
             && let Some(gone) = crate::kinds::from_crd(&stored.value)
