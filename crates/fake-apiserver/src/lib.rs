@@ -318,6 +318,15 @@ impl FakeApiServer {
         }
     }
 
+    /// Every stored object, keyed `group/plural/namespace/name` (as stored, not as served).
+    pub fn snapshot(&self) -> BTreeMap<String, Value> {
+        self.shared
+            .store
+            .lock()
+            .map(|s| s.snapshot())
+            .unwrap_or_default()
+    }
+
     fn locate(&self, path: &str) -> Option<(kinds::Kind, String, Option<String>, String)> {
         let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
         let (group, version, rest) = match segs.as_slice() {

@@ -128,6 +128,19 @@ impl Store {
             .cloned()
     }
 
+    /// Every stored object, keyed `group/plural/namespace/name`.
+    pub fn snapshot(&self) -> BTreeMap<String, Value> {
+        self.objects
+            .iter()
+            .map(|((g, p, n, name), s)| {
+                (
+                    format!("{g}/{p}/{}/{name}", n.as_deref().unwrap_or("")),
+                    s.value.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// Every admission webhook configuration (validating and mutating).
     pub fn list_webhooks(&self) -> Vec<Value> {
         self.objects

@@ -190,7 +190,9 @@ pub fn render(inputs: &Inputs<'_>) -> Vec<Object> {
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
             policy_types: Some(vec!["Ingress".to_string()]),
-            ingress: Some(privileged_ingress),
+            // The API server drops an empty list (`omitempty`): rendering `ingress: []` made
+            // every apply a change, and the operator's own watch a reconcile loop.
+            ingress: (!privileged_ingress.is_empty()).then_some(privileged_ingress),
             egress: None,
         }),
     };
