@@ -349,11 +349,12 @@ impl Store {
                     .ok_or_else(|| status::not_found(&kind.plural, version))?;
                 schema::prune_object(&mut candidate, schema);
                 schema::apply_defaults(&mut candidate, schema);
+                let served_prev = prev_value.as_ref().map(|p| serve(kind, version, p));
                 let mut errors: Vec<String> = schema::validate_value(schema, &candidate)
                     .into_iter()
                     .map(|e| e.trim_start_matches('.').to_string())
+                    .filter(|e| !ratcheted(e, &candidate, served_prev.as_ref()))
                     .collect();
-                let served_prev = prev_value.as_ref().map(|p| serve(kind, version, p));
                 errors.extend(crate::cel::transition_rules(
                     schema,
                     &candidate,
@@ -396,6 +397,8 @@ impl Store {
             self.register_crd(&candidate);
         }
         self.commit(kind, key, candidate.clone(), owned, change);
+        // The garbage collector also removes objects created with owners that are already gone.
+        self.collect_garbage();
         Ok((code, serve(kind, version, &candidate)))
     }
 
@@ -559,6 +562,32 @@ impl Default for Store {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Validation ratcheting (on by default since v1.30): on update, an error about a field whose
+/// value did not change is not reported, so an object made invalid by a schema change (or stored
+/// without conversion) can still have its status and other fields written.
+fn ratcheted(error: &str, new: &Value, old: Option<&Value>) -> bool {
+    let Some(old) = old else {
+        return false;
+    };
+    let path = error.split_once(": ").map_or(error, |(p, _)| p);
+    lookup(new, path) == lookup(old, path)
+}
+
+/// The value at an API field path (`spec.exporters[0].kafka`).
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = value;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, i)| (n, i));
+        if !name.is_empty() {
+            cur = cur.get(name)?;
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            cur = cur.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(cur)
 }
 
 /// Store key of an object.

@@ -7,18 +7,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use netobserv_api::validate::ClusterFacts;
-use netobserv_operator::controller::{self, Context, discovery};
+use netobserv_operator::controller::{self, Context, WatchHealth, discovery};
 use netobserv_operator::leader::LeaderElector;
 use netobserv_operator::metrics::Metrics;
 use netobserv_operator::{Error, Images, webhook};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
+
+/// How long in-flight reconciles get after SIGTERM before the process exits regardless.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Command-line options (the flags of config/manager/manager.yaml).
 #[derive(Debug)]
@@ -84,17 +86,25 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Error> {
 struct AppState {
     registry: Arc<Registry>,
     ready: Arc<AtomicBool>,
+    watch: Arc<WatchHealth>,
 }
 
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready once the controller runs and its FlowCollector watch has a complete list; not ready
+/// while that watch fails (CRD missing, API server unreachable).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok")
+    if !state.ready.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting")
+    } else if !state.watch.is_listed() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: FlowCollectors cannot be listed (see the operator log)",
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        (StatusCode::OK, "ok")
     }
 }
 
@@ -176,9 +186,11 @@ async fn run() -> Result<(), Error> {
     let ready = Arc::new(AtomicBool::new(false));
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::default().register(&mut registry));
+    let watch_health = Arc::new(WatchHealth::default());
     let state = AppState {
         registry: Arc::new(registry),
         ready: ready.clone(),
+        watch: watch_health.clone(),
     };
     let health = Router::new()
         .route("/healthz", get(healthz))
@@ -196,6 +208,9 @@ async fn run() -> Result<(), Error> {
             shutdown_signal().await;
             info!("shutdown requested");
             let _ = stop_tx.send(true);
+            shutdown_signal().await;
+            warn!("second shutdown signal: exiting now");
+            std::process::exit(1);
         })
     };
 
@@ -235,7 +250,11 @@ async fn run() -> Result<(), Error> {
         info!(%identity, lease = netobserv_operator::leader::LEASE_NAME, "waiting for leadership");
         let mut stop = stop_rx.clone();
         loop {
-            match elector.try_acquire_or_renew().await {
+            let attempt = tokio::select! {
+                attempt = elector.try_acquire_or_renew() => attempt,
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            };
+            match attempt {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(e) => warn!(error = %e, "leader election attempt failed"),
@@ -273,15 +292,17 @@ async fn run() -> Result<(), Error> {
         });
     }
 
-    let discovered = discovery::discover(&client, &ClusterFacts::default()).await;
+    let mut stop = stop_rx.clone();
+    let unknown = ClusterFacts::default();
+    let discovered = tokio::select! {
+        facts = discovery::discover(&client, &unknown) => facts,
+        _ = stop.wait_for(|s| *s) => return Ok(()),
+    };
     info!(apis = ?discovered.available_apis, platform = ?discovered.platform, "cluster discovery done");
     *facts.write().await = discovered;
-    let ctx = Arc::new(Context::with_shared_facts(
-        client.clone(),
-        metrics,
-        facts,
-        images,
-    ));
+    let mut ctx = Context::with_shared_facts(client.clone(), metrics, facts, images);
+    ctx.health = watch_health;
+    let ctx = Arc::new(ctx);
     {
         let ctx = ctx.clone();
         let mut stop = stop_rx.clone();
@@ -299,10 +320,17 @@ async fn run() -> Result<(), Error> {
     }
     ready.store(true, Ordering::Relaxed);
     let mut stop = stop_rx.clone();
-    controller::run(ctx, async move {
+    let controller = controller::run(ctx, async move {
         let _ = stop.wait_for(|s| *s).await;
-    })
-    .await;
+    });
+    let mut stop = stop_rx.clone();
+    tokio::select! {
+        () = controller => {},
+        () = async {
+            let _ = stop.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => warn!(grace = ?SHUTDOWN_GRACE, "the controller did not stop in time; exiting anyway"),
+    }
     let _ = stop_tx.send(true);
     shutdown.abort();
     for task in [health_task, metrics_task] {
@@ -317,7 +345,7 @@ async fn run() -> Result<(), Error> {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -325,13 +353,16 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match run().await {
+        Ok(()) => 0,
         Err(e) => {
             error!(error = %e, "netobserv-operator cannot run");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit here rather than by dropping the runtime, which would wait for any task still blocked
+    // (a request to an API server that stopped answering) and hang the pod's termination.
+    std::process::exit(code)
 }
 
 #[cfg(test)]

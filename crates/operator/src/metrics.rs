@@ -23,6 +23,8 @@ pub struct Metrics {
     pub failures: Family<ErrorLabels, Counter>,
     /// Reconcile duration in seconds.
     pub duration: Histogram,
+    /// Failed LIST or WATCH of FlowCollectors (CRD missing, API server unreachable).
+    pub watch_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -31,6 +33,7 @@ impl Default for Metrics {
             reconciles: Counter::default(),
             failures: Family::default(),
             duration: Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+            watch_failures: Counter::default(),
         }
     }
 }
@@ -53,6 +56,11 @@ impl Metrics {
             "reconcile_duration_seconds",
             "Duration of reconciliations",
             self.duration.clone(),
+        );
+        sub.register(
+            "flowcollector_watch_failures",
+            "Failed lists or watches of FlowCollectors (CRD missing, API server unreachable)",
+            self.watch_failures.clone(),
         );
         self
     }

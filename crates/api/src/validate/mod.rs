@@ -28,7 +28,8 @@ pub struct Issue {
 }
 
 impl Issue {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An issue about `path` (empty for the whole object).
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             message: message.into(),

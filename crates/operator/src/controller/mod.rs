@@ -7,29 +7,28 @@
 
 pub mod apply;
 pub mod discovery;
+pub mod observed;
+pub mod run;
 pub mod status;
+
+pub use run::{WatchHealth, run};
 
 use crate::error::{Error, Result};
 use crate::images::Images;
 use crate::metrics::Metrics;
 use crate::render::{self, ManagedKind, ObjectKey};
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use netobserv_api::crd::FLOWCOLLECTOR_NAME;
 use netobserv_api::v1alpha1::FlowMetric;
 use netobserv_api::v1beta2::{ComponentState, DeploymentModel, FlowCollector, FlowCollectorStatus};
-use netobserv_api::validate::{ClusterFacts, validate};
+use netobserv_api::validate::{ClusterFacts, Issue, validate};
+use observed::{Decoded, ObservedFlowCollector};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +39,24 @@ use tracing::{info, instrument, warn};
 pub const REQUEUE_BUSY: Duration = Duration::from_secs(30);
 /// Requeue delay when everything is fine (drift repair also comes from the owned watches).
 pub const REQUEUE_IDLE: Duration = Duration::from_secs(300);
+
+/// When to look again without a watch event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requeue {
+    /// While something is rolling out or unhealthy.
+    pub busy: Duration,
+    /// When everything is fine.
+    pub idle: Duration,
+}
+
+impl Default for Requeue {
+    fn default() -> Self {
+        Self {
+            busy: REQUEUE_BUSY,
+            idle: REQUEUE_IDLE,
+        }
+    }
+}
 
 /// Shared state of the reconciler.
 pub struct Context {
@@ -53,6 +70,10 @@ pub struct Context {
     pub images: Images,
     /// Event recorder.
     pub recorder: Recorder,
+    /// Requeue delays.
+    pub requeue: Requeue,
+    /// Health of the main watch (readiness), shared with the health server.
+    pub health: Arc<WatchHealth>,
 }
 
 impl Context {
@@ -78,6 +99,8 @@ impl Context {
             metrics,
             facts,
             images,
+            requeue: Requeue::default(),
+            health: Arc::new(WatchHealth::default()),
         }
     }
 }
@@ -87,13 +110,115 @@ impl Context {
 pub async fn reconcile(fc: Arc<FlowCollector>, ctx: Arc<Context>) -> Result<Action> {
     let start = Instant::now();
     ctx.metrics.reconciles.inc();
-    let result = reconcile_inner(&fc, &ctx).await;
+    let result = reconcile_inner(&fc, &ctx, Vec::new()).await;
+    let result = deleted_meanwhile(result, &fc, &ctx).await;
     ctx.metrics.observe(start.elapsed(), result.as_ref().err());
     result
 }
 
+/// A reconcile that ran into `NotFound` (a namespace deleted under it) because the FlowCollector
+/// itself was deleted meanwhile is not a failure: its children are being garbage-collected.
+async fn deleted_meanwhile(
+    result: Result<Action>,
+    fc: &FlowCollector,
+    ctx: &Context,
+) -> Result<Action> {
+    let Err(Error::Kube(kube::Error::Api(e))) = &result else {
+        return result;
+    };
+    if e.code != 404 {
+        return result;
+    }
+    match Api::<ObservedFlowCollector>::all(ctx.client.clone())
+        .get_opt(&fc.name_any())
+        .await
+    {
+        Ok(None) => {
+            info!(name = %fc.name_any(), "FlowCollector deleted during its reconcile; stopping");
+            Ok(Action::await_change())
+        }
+        _ => result,
+    }
+}
+
+/// The controller's entry point: the watched object decoded leniently (see [`observed`]). A
+/// v1beta1-shaped object stored without conversion is reconciled from its converted form with a
+/// warning; an object that decodes neither way is reported (log, Event, status) and left alone.
+pub async fn reconcile_observed(
+    obs: Arc<ObservedFlowCollector>,
+    ctx: Arc<Context>,
+) -> Result<Action> {
+    match &obs.decoded {
+        Decoded::Current(fc) => reconcile(Arc::new((**fc).clone()), ctx).await,
+        Decoded::FromV1beta1(fc, why) => {
+            warn!(name = %obs.name_any(), reason = %why, "FlowCollector is stored in its v1beta1 form (no conversion webhook); reconciling its v1beta2 conversion");
+            let note = Issue::new(
+                why.path.clone(),
+                format!(
+                    "stored in the v1beta1 form ({}); reconciled from its conversion to v1beta2: re-apply it as flows.netobserv.io/v1beta2 or install the conversion webhook",
+                    why.message
+                ),
+            );
+            let start = Instant::now();
+            ctx.metrics.reconciles.inc();
+            let result = reconcile_inner(fc, &ctx, vec![note]).await;
+            let result = deleted_meanwhile(result, fc, &ctx).await;
+            ctx.metrics.observe(start.elapsed(), result.as_ref().err());
+            result
+        }
+        Decoded::Invalid(why) => {
+            ctx.metrics.reconciles.inc();
+            ctx.metrics
+                .failures
+                .get_or_create(&crate::metrics::ErrorLabels {
+                    error: "decode".into(),
+                })
+                .inc();
+            report_undecodable(&obs, why, &ctx).await;
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// Tells the user, in the three places they look, that the object cannot be read: a WARN log
+/// naming the object and field (not the object's JSON), a Warning Event, and the
+/// `ConfigurationIssue` condition.
+async fn report_undecodable(
+    obs: &ObservedFlowCollector,
+    why: &observed::DecodeError,
+    ctx: &Context,
+) {
+    let name = obs.name_any();
+    warn!(%name, field = %why.path, error = %why.message, "cannot decode FlowCollector; leaving its components as they are");
+    let message = format!("cannot decode the FlowCollector: {why}");
+    let reference = obs.object_ref(&());
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "InvalidFlowCollector".to_string(),
+        note: Some(message.clone()),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        warn!(error = %e, "cannot publish event");
+    }
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let status = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "Failure", "message": message,
+         "lastTransitionTime": now, "observedGeneration": obs.metadata.generation},
+        {"type": "ConfigurationIssue", "status": "True", "reason": "Error", "message": message,
+         "lastTransitionTime": now, "observedGeneration": obs.metadata.generation},
+    ]}});
+    if let Err(e) = Api::<ObservedFlowCollector>::all(ctx.client.clone())
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+    {
+        warn!(error = %e, "cannot write the FlowCollector status");
+    }
+}
+
 /// Backoff on errors: retried after a short delay, logged once per failure.
-pub fn error_policy(fc: Arc<FlowCollector>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(fc: Arc<ObservedFlowCollector>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(name = %fc.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(15))
 }
@@ -111,7 +236,7 @@ async fn publish(ctx: &Context, fc: &FlowCollector, type_: EventType, reason: &s
     }
 }
 
-async fn reconcile_inner(fc: &FlowCollector, ctx: &Context) -> Result<Action> {
+async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -> Result<Action> {
     let name = fc.name_any();
     if name != FLOWCOLLECTOR_NAME {
         warn!(%name, "ignoring FlowCollector not named `cluster`");
@@ -127,7 +252,8 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context) -> Result<Action> {
     }
     let uid = fc.uid().ok_or(Error::MissingMetadata("uid"))?;
     let facts = ctx.facts.read().await.clone();
-    let report = validate(fc, &facts);
+    let mut report = validate(fc, &facts);
+    report.warnings.extend(notes);
     let client = &ctx.client;
     let transformer = fc.spec.deployment_model == DeploymentModel::Kafka;
 
@@ -219,15 +345,21 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context) -> Result<Action> {
     }
     if previous.as_ref() != Some(&new) {
         let patch = serde_json::json!({"status": new});
-        Api::<FlowCollector>::all(client.clone())
+        match Api::<ObservedFlowCollector>::all(client.clone())
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            // Deleted while this reconcile ran: its children go with it, nothing to report.
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Action::await_change()),
+            Err(e) => return Err(e.into()),
+        }
         transition_events(ctx, fc, previous.as_ref(), &new).await;
     }
     Ok(if status::in_progress(&new) {
-        Action::requeue(REQUEUE_BUSY)
+        Action::requeue(ctx.requeue.busy)
     } else {
-        Action::requeue(REQUEUE_IDLE)
+        Action::requeue(ctx.requeue.idle)
     })
 }
 
@@ -368,43 +500,4 @@ async fn observe(
         processor,
         plugin,
     })
-}
-
-/// Runs the controller until `shutdown` resolves: watches FlowCollectors and, for drift repair,
-/// the owned kinds (restricted to objects labelled `netobserv-managed=true`).
-pub async fn run(
-    ctx: Arc<Context>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
-    let client = ctx.client.clone();
-    let owned = || watcher::Config::default().labels(&format!("{}=true", render::MANAGED_LABEL));
-    Controller::new(
-        Api::<FlowCollector>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(Api::<Namespace>::all(client.clone()), owned())
-    .owns(Api::<ServiceAccount>::all(client.clone()), owned())
-    .owns(Api::<ClusterRoleBinding>::all(client.clone()), owned())
-    .owns(Api::<RoleBinding>::all(client.clone()), owned())
-    .owns(Api::<ConfigMap>::all(client.clone()), owned())
-    .owns(Api::<Service>::all(client.clone()), owned())
-    .owns(Api::<Deployment>::all(client.clone()), owned())
-    .owns(Api::<DaemonSet>::all(client.clone()), owned())
-    .owns(Api::<HorizontalPodAutoscaler>::all(client.clone()), owned())
-    .owns(Api::<NetworkPolicy>::all(client.clone()), owned())
-    // FlowMetrics feed the pipeline's metric definitions: any change re-renders `cluster`.
-    .watches(
-        Api::<FlowMetric>::all(client.clone()),
-        watcher::Config::default(),
-        |_| Some(ObjectRef::<FlowCollector>::new(FLOWCOLLECTOR_NAME)),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, ctx)
-    .for_each(|res| async move {
-        match res {
-            Ok((obj, _)) => tracing::debug!(object = %obj.name, "reconciled"),
-            Err(e) => tracing::debug!(error = %e, "reconcile error"),
-        }
-    })
-    .await;
 }

@@ -1,0 +1,163 @@
+//! The controller's wiring: what it watches, how a watched child maps to the FlowCollector, and
+//! the health of the main watch (readiness and failure metrics come from it).
+//!
+//! Every managed child maps to the one cluster-scoped `cluster` object. kube-runtime's `owns()`
+//! maps a namespaced child to (owner name, child's namespace), which for a cluster-scoped owner
+//! names an object that does not exist; a real API server showed three concurrent reconciles per
+//! requeue from it (`cluster`, `cluster.netobserv`, `cluster.netobserv-privileged`).
+
+use super::observed::ObservedFlowCollector;
+use super::{Context, error_policy, reconcile_observed};
+use crate::render;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+use kube::api::Api;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use netobserv_api::crd::FLOWCOLLECTOR_NAME;
+use netobserv_api::v1alpha1::FlowMetric;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing::{debug, info, warn};
+
+/// Whether the main FlowCollector watch currently has a complete list.
+#[derive(Debug, Default)]
+pub struct WatchHealth {
+    listed: AtomicBool,
+}
+
+impl WatchHealth {
+    /// True once the FlowCollectors were listed, until the watch fails.
+    pub fn is_listed(&self) -> bool {
+        self.listed.load(Ordering::Relaxed)
+    }
+
+    fn observe(
+        &self,
+        ctx: &Context,
+        event: &Result<watcher::Event<ObservedFlowCollector>, watcher::Error>,
+    ) {
+        match event {
+            Ok(watcher::Event::InitDone) => {
+                if !self.listed.swap(true, Ordering::Relaxed) {
+                    info!("FlowCollectors listed; watching");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                self.listed.store(false, Ordering::Relaxed);
+                ctx.metrics.watch_failures.inc();
+                warn!(%error, "cannot list or watch FlowCollectors (is the FlowCollector CRD installed?); retrying with backoff");
+            }
+        }
+    }
+}
+
+/// The FlowCollector a managed child belongs to: `cluster`, when the child carries an owner
+/// reference to a FlowCollector.
+pub fn owner_of<K: Resource>(child: &K) -> Option<ObjectRef<ObservedFlowCollector>> {
+    child
+        .owner_references()
+        .iter()
+        .any(|r| r.kind == "FlowCollector" && r.api_version.starts_with("flows.netobserv.io/"))
+        .then(|| ObjectRef::new(FLOWCOLLECTOR_NAME))
+}
+
+/// Runs the controller until `shutdown` resolves: watches FlowCollectors and, for drift repair,
+/// the managed kinds (restricted to objects labelled `netobserv-managed=true`).
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let owned = || watcher::Config::default().labels(&format!("{}=true", render::MANAGED_LABEL));
+    let (reader, writer) = reflector::store::<ObservedFlowCollector>();
+    let health_ctx = ctx.clone();
+    let main = watcher(
+        Api::<ObservedFlowCollector>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .inspect(move |event| health_ctx.health.observe(&health_ctx, event))
+    .reflect(writer)
+    .applied_objects();
+    Controller::for_stream(main, reader)
+        .watches(Api::<Namespace>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(Api::<ServiceAccount>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(
+            Api::<ClusterRoleBinding>::all(client.clone()),
+            owned(),
+            |o| owner_of(&o),
+        )
+        .watches(Api::<RoleBinding>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(Api::<ConfigMap>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(Api::<Service>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(Api::<Deployment>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(Api::<DaemonSet>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        .watches(
+            Api::<HorizontalPodAutoscaler>::all(client.clone()),
+            owned(),
+            |o| owner_of(&o),
+        )
+        .watches(Api::<NetworkPolicy>::all(client.clone()), owned(), |o| {
+            owner_of(&o)
+        })
+        // FlowMetrics feed the pipeline's metric definitions: any change re-renders `cluster`.
+        .watches(
+            Api::<FlowMetric>::all(client.clone()),
+            watcher::Config::default(),
+            |_| Some(ObjectRef::<ObservedFlowCollector>::new(FLOWCOLLECTOR_NAME)),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile_observed, error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => debug!(object = %obj.name, "reconciled"),
+                Err(e) => debug!(error = %e, "controller event"),
+            }
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    #[test]
+    fn namespaced_children_map_to_the_cluster_scoped_owner() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.namespace = Some("netobserv".into());
+        assert_eq!(owner_of(&cm), None, "not ours without an owner reference");
+        cm.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "flows.netobserv.io/v1beta2".into(),
+            kind: "FlowCollector".into(),
+            name: "cluster".into(),
+            uid: "u".into(),
+            ..OwnerReference::default()
+        }]);
+        let owner = owner_of(&cm).expect("mapped");
+        assert_eq!(owner.name, "cluster");
+        assert_eq!(owner.namespace, None, "the FlowCollector is cluster-scoped");
+    }
+}
