@@ -468,6 +468,7 @@ fn log_types_other_than_flows_without_loki_is_an_error() {
     for log_types in ["Conversations", "EndedConversations", "All"] {
         let report = check(json!({
             "deploymentModel": "Kafka",
+            "kafka": {"address": "kafka:9092", "topic": "flows"},
             "loki": {"enable": false},
             "processor": {"logTypes": log_types},
         }));
@@ -477,8 +478,9 @@ fn log_types_other_than_flows_without_loki_is_an_error() {
     let report = check(json!({"loki": {"enable": false}, "processor": {"logTypes": "Flows"}}));
     assert_no_issue(&report, LOG_TYPES, "needs Loki");
     assert_clean(&report);
-    let report =
-        check(json!({"deploymentModel": "Kafka", "processor": {"logTypes": "Conversations"}}));
+    let report = check(
+        json!({"deploymentModel": "Kafka", "kafka": {"address": "kafka:9092", "topic": "flows"}, "processor": {"logTypes": "Conversations"}}),
+    );
     assert_no_issue(&report, LOG_TYPES, "needs Loki");
     assert_clean(&report);
 }
@@ -495,6 +497,7 @@ fn log_types_other_than_flows_with_service_model_is_an_error() {
     for model in ["Direct", "Kafka"] {
         let report = check(json!({
             "deploymentModel": model,
+            "kafka": {"address": "kafka:9092", "topic": "flows"},
             "processor": {"logTypes": "Conversations"},
         }));
         assert_no_issue(&report, LOG_TYPES, "Service model");
@@ -504,14 +507,17 @@ fn log_types_other_than_flows_with_service_model_is_an_error() {
 
 #[test]
 fn log_types_all_warns_about_resources() {
-    let report = check(json!({"deploymentModel": "Kafka", "processor": {"logTypes": "All"}}));
+    let report = check(
+        json!({"deploymentModel": "Kafka", "kafka": {"address": "kafka:9092", "topic": "flows"}, "processor": {"logTypes": "All"}}),
+    );
     assert_warning(&report, LOG_TYPES, "much larger resource footprint");
     assert!(report.errors.is_empty(), "{report:#?}");
     assert_eq!(report.warnings.len(), 1, "{report:#?}");
 
     for log_types in ["Conversations", "EndedConversations", "Flows"] {
-        let report =
-            check(json!({"deploymentModel": "Kafka", "processor": {"logTypes": log_types}}));
+        let report = check(
+            json!({"deploymentModel": "Kafka", "kafka": {"address": "kafka:9092", "topic": "flows"}, "processor": {"logTypes": log_types}}),
+        );
         assert_no_issue(&report, LOG_TYPES, "resource footprint");
         assert_clean(&report);
     }
@@ -874,6 +880,7 @@ fn service_tls_is_only_checked_in_service_model() {
     for model in ["Direct", "Kafka"] {
         let mut spec = provided_tls(None);
         spec["deploymentModel"] = json!(model);
+        spec["kafka"] = json!({"address": "kafka:9092", "topic": "flows"});
         let report = check(spec);
         assert_no_issue(&report, PROVIDED, "");
         assert!(report.errors.is_empty(), "{model}: {report:#?}");
@@ -904,7 +911,9 @@ fn direct_model_with_15_or_more_nodes_warns() {
     // Other models do not care about the node count.
     for model in ["Service", "Kafka"] {
         let report = validate(
-            &fc(json!({"deploymentModel": model})),
+            &fc(
+                json!({"deploymentModel": model, "kafka": {"address": "kafka:9092", "topic": "flows"}}),
+            ),
             &with_nodes(Some(100)),
         );
         assert_clean(&report);
@@ -1127,7 +1136,8 @@ fn direct_model_with_different_agent_and_processor_scheduling_warns() {
     let infra = json!({"nodeSelector": {"node-role.kubernetes.io/infra": ""}});
     let worker = json!({"nodeSelector": {"node-role.kubernetes.io/worker": ""}});
     let spec = |model: &str, agent: Option<&Value>, processor: Option<&Value>| {
-        let mut spec = json!({"deploymentModel": model});
+        let mut spec =
+            json!({"deploymentModel": model, "kafka": {"address": "kafka:9092", "topic": "flows"}});
         if let Some(agent) = agent {
             spec["agent"] = json!({"ebpf": {"advanced": {"scheduling": agent}}});
         }
@@ -1651,4 +1661,36 @@ fn include_list_additional_metrics_extend_the_default_unless_include_list_is_set
         "additionalIncludeList": ["node_flows_total"],
     }}}));
     assert_eq!(list, vec![FlpMetric::NamespaceFlowsTotal]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kafka settings that the schema's `""` defaults let through
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn kafka_model_needs_an_address_and_a_topic() {
+    let report = check(json!({"deploymentModel": "Kafka"}));
+    assert_error(&report, "spec.kafka.address", "deploymentModel Kafka");
+    assert_error(&report, "spec.kafka.topic", "deploymentModel Kafka");
+    let report =
+        check(json!({"deploymentModel": "Kafka", "kafka": {"address": "kafka:9092", "topic": ""}}));
+    assert_eq!(errors_at(&report, "spec.kafka.address"), 0);
+    assert_error(&report, "spec.kafka.topic", "existing topic");
+    assert_clean(&check(
+        json!({"deploymentModel": "Kafka", "kafka": {"address": "kafka:9092", "topic": "flows"}}),
+    ));
+    // The same empty block is fine when Kafka is not used.
+    assert_clean(&check(json!({"deploymentModel": "Service"})));
+}
+
+#[test]
+fn kafka_exporters_need_an_address_and_a_topic() {
+    let report = check(json!({"exporters": [
+        {"type": "IPFIX", "ipfix": {"targetHost": "ipfix", "targetPort": 4739}},
+        {"type": "Kafka", "kafka": {"address": "", "topic": "t"}},
+        {"type": "Kafka"}
+    ]}));
+    assert_error(&report, "spec.exporters[1].kafka.address", "Kafka exporter");
+    assert_eq!(errors_at(&report, "spec.exporters[1].kafka.topic"), 0);
+    assert_error(&report, "spec.exporters[2].kafka", "type Kafka");
 }

@@ -477,3 +477,32 @@ async fn openshift_console_registration_adds_the_plugin_once() {
         "already registered: no second patch"
     );
 }
+
+/// A Kafka model without `kafka.address` passed the schema (its default is `""`) and was
+/// rendered with `KAFKA_BROKERS=` empty; now the status says which field is missing and nothing
+/// is applied.
+#[tokio::test]
+async fn kafka_model_without_an_address_is_a_configuration_issue() {
+    let fake = cluster(&[]).await;
+    create_collector(&fake, json!({"deploymentModel": "Kafka"}));
+    let ctx = context(&fake, facts(&[]));
+    fake.clear_requests();
+    reconcile(&fake, &ctx).await;
+    assert!(applies(&fake.requests()).is_empty(), "nothing is applied");
+    let fc = stored_collector(&fake);
+    let issue = condition(&fc, "ConfigurationIssue");
+    assert_eq!(
+        (issue.status.as_str(), issue.reason.as_str()),
+        ("True", "Error")
+    );
+    assert!(
+        issue.message.contains("spec.kafka.address"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue.message.contains("spec.kafka.topic"),
+        "{}",
+        issue.message
+    );
+}

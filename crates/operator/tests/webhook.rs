@@ -140,6 +140,24 @@ async fn invalid_flowcollector_is_denied_with_the_validation_message() {
     );
 }
 
+/// The CRD defaults `kafka.address` and `kafka.topic` to `""`, so the schema lets a Kafka model
+/// without them through; the webhook (and the status, same validation) must not.
+#[tokio::test]
+async fn kafka_model_without_address_or_topic_is_denied_naming_the_fields() {
+    let server = start().await;
+    let fc =
+        flowcollector(json!({"deploymentModel": "Kafka", "kafka": {"address": "", "topic": ""}}));
+    let review = admission("FlowCollector", "v1beta2", "flowcollectors", "CREATE", fc);
+    let answer = post(&server, VALIDATE_FLOWCOLLECTOR, &review).await;
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    let message = answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    for field in ["spec.kafka.address", "spec.kafka.topic"] {
+        assert!(message.contains(field), "{message}");
+    }
+}
+
 #[tokio::test]
 async fn warnings_are_returned_on_allowed_requests() {
     let server = start().await;

@@ -9,6 +9,7 @@ use crate::v1beta2::{
 };
 
 pub(super) fn check(spec: &FlowCollectorSpec, report: &mut Report) {
+    check_kafka(spec, report);
     check_scheduling(spec, report);
     check_log_types(spec, report);
     check_filters(spec, report);
@@ -18,6 +19,54 @@ pub(super) fn check(spec: &FlowCollectorSpec, report: &mut Report) {
     check_include_lists(spec, report);
     check_log_levels(spec, report);
     check_demo_loki(spec, report);
+}
+
+/// The CRD defaults a Kafka address and topic to `""` (as upstream), which the schema accepts:
+/// without this check the Kafka model rendered agents with `KAFKA_BROKERS=` and a pipeline
+/// consuming from broker `""`. Same for Kafka exporters.
+fn check_kafka(spec: &FlowCollectorSpec, report: &mut Report) {
+    let required = |report: &mut Report,
+                    path: String,
+                    kafka: &crate::v1beta2::FlowCollectorKafka,
+                    why: &str| {
+        if kafka.address.trim().is_empty() {
+            report.error(
+                format!("{path}.address"),
+                format!("is required {why}: the Kafka bootstrap server(s), e.g. `kafka-bootstrap.kafka:9092`"),
+            );
+        }
+        if kafka.topic.trim().is_empty() {
+            report.error(
+                format!("{path}.topic"),
+                format!("is required {why}: an existing topic (NetObserv does not create it)"),
+            );
+        }
+    };
+    if spec.deployment_model == DeploymentModel::Kafka {
+        required(
+            report,
+            "spec.kafka".into(),
+            &spec.kafka,
+            "with deploymentModel Kafka",
+        );
+    }
+    for (i, exporter) in spec.exporters.iter().enumerate() {
+        if exporter.kind != crate::v1beta2::ExporterType::Kafka {
+            continue;
+        }
+        match &exporter.kafka {
+            Some(kafka) => required(
+                report,
+                format!("spec.exporters[{i}].kafka"),
+                kafka,
+                "for a Kafka exporter",
+            ),
+            None => report.error(
+                format!("spec.exporters[{i}].kafka"),
+                "is required for an exporter of type Kafka",
+            ),
+        }
+    }
 }
 
 /// In Direct mode each agent sends to the processor on its own node, so both must land on the same
