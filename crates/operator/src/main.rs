@@ -29,6 +29,7 @@ struct Options {
     health_addr: SocketAddr,
     metrics_addr: SocketAddr,
     webhook_port: Option<u16>,
+    webhook_bind: std::net::IpAddr,
     webhook_cert_dir: String,
 }
 
@@ -49,6 +50,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Error> {
         health_addr: parse_addr("--health-probe-bind-address", ":8081")?,
         metrics_addr: parse_addr("--metrics-bind-address", ":8443")?,
         webhook_port: None,
+        webhook_bind: std::net::IpAddr::from([0, 0, 0, 0]),
         webhook_cert_dir: "/tmp/k8s-webhook-server/serving-certs".to_string(),
     };
     for arg in args {
@@ -65,10 +67,18 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Error> {
                 );
             }
             "--webhook-cert-dir" => opts.webhook_cert_dir = value.to_string(),
+            "--webhook-bind-address" => {
+                opts.webhook_bind = value.parse().map_err(|e| {
+                    Error::Config(format!(
+                        "--webhook-bind-address={value}: {e} (an IP address)"
+                    ))
+                })?;
+            }
             "--help" | "-h" => {
                 println!(
                     "netobserv-operator [--leader-elect] [--health-probe-bind-address=:8081] \
                      [--metrics-bind-address=:8443] [--webhook-port=9443] \
+                     [--webhook-bind-address=0.0.0.0] \
                      [--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs]\n\
                      Images come from RELATED_IMAGE_EBPF_AGENT, RELATED_IMAGE_FLOWLOGS_PIPELINE, \
                      RELATED_IMAGE_CONSOLE_PLUGIN (required) and RELATED_IMAGE_DEMO_LOKI.\n\
@@ -162,12 +172,6 @@ async fn shutdown_signal() {
 async fn run() -> Result<(), Error> {
     let opts = parse_args(std::env::args().skip(1))?;
     let images = Images::from_env()?;
-    if let Some(port) = opts.webhook_port {
-        warn!(
-            port,
-            "admission and conversion webhooks are not served by this build; --webhook-port is ignored"
-        );
-    }
 
     let client = kube::Client::try_default().await.map_err(|e| {
         Error::Config(format!(
@@ -224,7 +228,7 @@ async fn run() -> Result<(), Error> {
         ) {
             (Ok(cert), Ok(key)) => {
                 let tls = webhook::tls_config(&cert, &key)?;
-                let addr = SocketAddr::from(([0, 0, 0, 0], port));
+                let addr = SocketAddr::new(opts.webhook_bind, port);
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
@@ -232,11 +236,11 @@ async fn run() -> Result<(), Error> {
                     facts: facts.clone(),
                 });
                 tokio::spawn(webhook::serve_tls(listener, tls, router, stop_rx.clone()));
-                info!(%addr, "webhooks served over HTTPS");
+                info!(%addr, "admission and conversion webhooks served over HTTPS");
             }
             _ => warn!(
                 dir = %dir.display(),
-                "no tls.crt/tls.key in the webhook certificate directory; admission and conversion webhooks are not served"
+                "no tls.crt/tls.key in the webhook certificate directory; admission and conversion webhooks are not served (the status still reports validation errors)"
             ),
         }
     }
@@ -380,8 +384,10 @@ mod tests {
             "--health-probe-bind-address=:8081",
             "--metrics-bind-address=127.0.0.1:9999",
             "--webhook-port=9443",
+            "--webhook-bind-address=127.0.0.1",
         ])
         .expect("parses");
+        assert_eq!(o.webhook_bind, std::net::IpAddr::from([127, 0, 0, 1]));
         assert!(o.leader_elect);
         assert_eq!(o.health_addr, "0.0.0.0:8081".parse().expect("addr"));
         assert_eq!(o.metrics_addr, "127.0.0.1:9999".parse().expect("addr"));
@@ -393,5 +399,6 @@ mod tests {
         assert!(args(&["--nope"]).is_err());
         assert!(args(&["--webhook-port=abc"]).is_err());
         assert!(args(&["--metrics-bind-address=nowhere"]).is_err());
+        assert!(args(&["--webhook-bind-address=localhost:9443"]).is_err());
     }
 }

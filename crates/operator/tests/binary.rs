@@ -51,6 +51,10 @@ struct Operator {
 
 impl Operator {
     fn start(fake: &FakeApiServer, name: &str) -> Self {
+        Self::start_with(fake, name, &[])
+    }
+
+    fn start_with(fake: &FakeApiServer, name: &str, extra: &[String]) -> Self {
         let kubeconfig = std::env::temp_dir().join(format!(
             "netobserv-operator-{name}-{}.kubeconfig",
             std::process::id()
@@ -60,6 +64,7 @@ impl Operator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-operator"))
             .arg(format!("--health-probe-bind-address=127.0.0.1:{health}"))
             .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
+            .args(extra)
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info")
             .env("RELATED_IMAGE_EBPF_AGENT", "example/agent:1")
@@ -214,4 +219,40 @@ async fn the_crd_arriving_later_makes_it_ready() {
     eprintln!("SIGTERM to exit: {took:?}");
     assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
     assert_eq!(code, Some(0), "log:\n{}", op.log());
+}
+
+/// One truthful line about the webhooks (the old build also claimed they were not served), on
+/// the address asked for.
+#[tokio::test]
+async fn webhooks_bind_where_asked_and_say_so_once() {
+    let fake = FakeApiServer::start().await.expect("fake API server");
+    let dir = std::env::temp_dir().join(format!("netobserv-webhook-certs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("cert dir");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    std::fs::write(dir.join("tls.crt"), ck.cert.pem()).expect("crt");
+    std::fs::write(dir.join("tls.key"), ck.signing_key.serialize_pem()).expect("key");
+    let port = free_port();
+    let mut op = Operator::start_with(
+        &fake,
+        "webhook",
+        &[
+            format!("--webhook-port={port}"),
+            "--webhook-bind-address=127.0.0.1".to_string(),
+            format!("--webhook-cert-dir={}", dir.display()),
+        ],
+    );
+    op.wait_for("the webhook listener", Duration::from_secs(20), |_| {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    let log = op.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("webhook")).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains(&format!("127.0.0.1:{port}")) && lines[0].contains("served over HTTPS"),
+        "{}",
+        lines[0]
+    );
+    let _ = op.terminate().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
