@@ -151,11 +151,22 @@ pub fn review_flowmetric(req: &AdmissionRequest<DynamicObject>) -> AdmissionResp
         Err(e) => return response.deny(format!("invalid FlowMetric: {e}")),
     };
     let errors = check_flowmetric(&fm);
-    if errors.is_empty() {
-        response
-    } else {
-        response.deny(errors.join("; "))
+    if !errors.is_empty() {
+        return response.deny(errors.join("; "));
     }
+    let warnings: Vec<String> = fm
+        .spec
+        .risky_labels()
+        .into_iter()
+        .map(|(field, class)| {
+            format!("label {field}: cardinality {class}, it may create many Prometheus series")
+        })
+        .collect();
+    let mut response = response;
+    if !warnings.is_empty() {
+        response.warnings = Some(warnings);
+    }
+    response
 }
 
 /// Converts one FlowCollector to `desired` (a FlowCollector API version).

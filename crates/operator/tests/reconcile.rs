@@ -506,3 +506,64 @@ async fn kafka_model_without_an_address_is_a_configuration_issue() {
         issue.message
     );
 }
+
+/// `kubectl get flowmetrics` prints `.status.prometheusName`, the `Ready` reason and the
+/// `CardinalityWarning` reason; the operator never wrote them, so the columns stayed empty.
+#[tokio::test]
+async fn flowmetric_status_fills_the_printer_columns() {
+    let fake = cluster(&[]).await;
+    create_collector(&fake, spec("Service"));
+    let ctx = context(&fake, facts(&[]));
+    reconcile(&fake, &ctx).await;
+    let sample: Value =
+        serde_yaml::from_str(&read("config/samples/flows_v1alpha1_flowmetric.yaml"))
+            .expect("sample");
+    fake.create(sample.clone()).expect("sample FlowMetric");
+    let mut elsewhere = sample;
+    elsewhere["metadata"]["namespace"] = json!("default");
+    elsewhere["spec"]["labels"] = json!(["SrcAddr"]);
+    fake.create(elsewhere)
+        .expect("FlowMetric in another namespace");
+    reconcile(&fake, &ctx).await;
+
+    let column = |fm: &Value, path: &str| -> String {
+        // The printer columns' JSONPaths, as kubectl evaluates them.
+        match path {
+            "name" => fm["status"]["prometheusName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            kind => fm["status"]["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == kind))
+                .and_then(|c| c["reason"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+        }
+    };
+    let used = fake
+        .get("/apis/flows.netobserv.io/v1alpha1/namespaces/netobserv/flowmetrics/flowmetric-cluster-external-egress-traffic")
+        .expect("stored");
+    assert_eq!(
+        column(&used, "name"),
+        "netobserv_cluster_external_egress_bytes_total"
+    );
+    assert_eq!(column(&used, "Ready"), "Ready");
+    assert!(!column(&used, "CardinalityWarning").is_empty(), "{used}");
+    let ignored = fake
+        .get("/apis/flows.netobserv.io/v1alpha1/namespaces/default/flowmetrics/flowmetric-cluster-external-egress-traffic")
+        .expect("stored");
+    assert_eq!(column(&ignored, "Ready"), "Failure");
+    assert_eq!(column(&ignored, "CardinalityWarning"), "Avoid");
+
+    // Nothing changed: no FlowMetric status write.
+    fake.clear_requests();
+    reconcile(&fake, &ctx).await;
+    assert!(
+        !fake
+            .requests()
+            .iter()
+            .any(|l| l.path.contains("/flowmetrics/") && l.method == Method::PATCH),
+        "FlowMetric status rewritten without change"
+    );
+}

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod discovery;
+pub mod flowmetric;
 pub mod observed;
 pub mod run;
 pub mod status;
@@ -257,19 +258,24 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
     let client = &ctx.client;
     let transformer = fc.spec.deployment_model == DeploymentModel::Kafka;
 
+    let ns = render::namespace(&fc.spec).to_string();
+    let all_flow_metrics = match Api::<FlowMetric>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(e)) if e.code == 404 => Vec::new(),
+        Err(e) => {
+            warn!(error = %e, "cannot list FlowMetrics; rendering without them");
+            Vec::new()
+        }
+    };
     let components = if report.is_valid() {
-        let ns = render::namespace(&fc.spec).to_string();
-        let flow_metrics = match Api::<FlowMetric>::namespaced(client.clone(), &ns)
-            .list(&ListParams::default())
-            .await
-        {
-            Ok(list) => list.items,
-            Err(kube::Error::Api(e)) if e.code == 404 => Vec::new(),
-            Err(e) => {
-                warn!(error = %e, "cannot list FlowMetrics; rendering without them");
-                Vec::new()
-            }
-        };
+        let flow_metrics: Vec<FlowMetric> = all_flow_metrics
+            .iter()
+            .filter(|fm| fm.metadata.namespace.as_deref() == Some(ns.as_str()))
+            .cloned()
+            .collect();
         let rendered = render::render_all(fc, &facts, &ctx.images, &flow_metrics)?;
         let desired = rendered.objects;
         let owner = fc.controller_owner_ref(&());
@@ -329,6 +335,8 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
         warn!(errors = %report.error_message(), "invalid FlowCollector; keeping running components");
         None
     };
+
+    flowmetric::write_statuses(client, &all_flow_metrics, &ns, report.is_valid()).await;
 
     let previous = fc.status.clone();
     let now = Time(k8s_openapi::jiff::Timestamp::now());

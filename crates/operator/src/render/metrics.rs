@@ -176,18 +176,24 @@ fn match_type(m: MatchType) -> &'static str {
     }
 }
 
-/// The FLP definition of a FlowMetric.
-pub fn from_flow_metric(fm: &FlowMetric) -> Value {
-    let spec = &fm.spec;
-    let name = if spec.metric_name.is_empty() {
+/// The metric name (without the `netobserv_` prefix): `spec.metricName`, or the resource name
+/// with `-` and `.` turned into `_`.
+pub fn metric_name(fm: &FlowMetric) -> String {
+    if fm.spec.metric_name.is_empty() {
         fm.metadata
             .name
             .clone()
             .unwrap_or_default()
             .replace(['-', '.'], "_")
     } else {
-        spec.metric_name.clone()
-    };
+        fm.spec.metric_name.clone()
+    }
+}
+
+/// The FLP definition of a FlowMetric.
+pub fn from_flow_metric(fm: &FlowMetric) -> Value {
+    let spec = &fm.spec;
+    let name = metric_name(fm);
     let mut filters: Vec<Value> = spec
         .filters
         .iter()
