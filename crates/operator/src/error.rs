@@ -28,6 +28,9 @@ pub enum Error {
     /// A command-line or environment setting is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A certificate of the `Auto` TLS modes could not be issued.
+    #[error("cannot issue a certificate: {0}")]
+    Certificate(String),
 }
 
 impl Error {
@@ -39,6 +42,7 @@ impl Error {
             Self::MissingImage(_) => "missing_image",
             Self::MissingMetadata(_) => "missing_metadata",
             Self::Config(_) => "config",
+            Self::Certificate(_) => "certificate",
         }
     }
 }

@@ -107,19 +107,21 @@ pub async fn register_console_plugin(client: &Client, plugin: &str) -> Result<bo
 /// Adds `flows.netobserv.io/watched-<volume>` pod-template annotations holding a digest of each
 /// mounted Secret/ConfigMap (certificates, SASL files), so that rotating one rolls the pods that
 /// read it at start. The operator's own static ConfigMap is skipped (it has the config digest);
-/// objects that do not exist yet get no annotation.
-pub async fn annotate_watched(client: &Client, obj: &mut Object) -> Result<()> {
+/// objects that do not exist yet get no annotation and are returned, described for the status
+/// (`Secret ns/name`), since the pods cannot start without them.
+pub async fn annotate_watched(client: &Client, obj: &mut Object) -> Result<Vec<String>> {
     use k8s_openapi::api::core::v1::PodTemplateSpec;
     let Some(ns) = obj.meta().namespace.clone() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let workload = obj.meta().name.clone().unwrap_or_default();
     let template: Option<&mut PodTemplateSpec> = match obj {
         Object::Deployment(d) => d.spec.as_mut().map(|s| &mut s.template),
         Object::DaemonSet(d) => d.spec.as_mut().map(|s| &mut s.template),
         _ => None,
     };
     let Some(template) = template else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let volumes = template
         .spec
@@ -127,26 +129,40 @@ pub async fn annotate_watched(client: &Client, obj: &mut Object) -> Result<()> {
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default();
     let mut digests = Vec::new();
+    let mut missing = Vec::new();
     for v in volumes {
         if v.name == "config-volume" {
             continue;
         }
-        let (kind, name) = if let Some(secret) = &v.secret {
+        let (kind, name, optional) = if let Some(secret) = &v.secret {
             (
                 ManagedKind::Secret,
                 secret.secret_name.clone().unwrap_or_default(),
+                secret.optional == Some(true),
             )
         } else if let Some(cm) = &v.config_map {
-            (ManagedKind::ConfigMap, cm.name.clone())
+            (
+                ManagedKind::ConfigMap,
+                cm.name.clone(),
+                cm.optional == Some(true),
+            )
         } else {
             continue;
         };
-        if let Some(found) = api(client, kind, Some(&ns)).get_opt(&name).await? {
-            let data = serde_json::json!([found.data.get("data"), found.data.get("binaryData")]);
-            digests.push((
-                format!("flows.netobserv.io/watched-{}", v.name),
-                crate::render::digest::digest(&data.to_string()),
-            ));
+        match api(client, kind, Some(&ns)).get_opt(&name).await? {
+            Some(found) => {
+                let data =
+                    serde_json::json!([found.data.get("data"), found.data.get("binaryData")]);
+                digests.push((
+                    format!("flows.netobserv.io/watched-{}", v.name),
+                    crate::render::digest::digest(&data.to_string()),
+                ));
+            }
+            None if !optional => missing.push(format!(
+                "{} {ns}/{name} (mounted by {workload}) does not exist: its pods wait until it is created",
+                kind.kind()
+            )),
+            None => {}
         }
     }
     if !digests.is_empty() {
@@ -155,7 +171,7 @@ pub async fn annotate_watched(client: &Client, obj: &mut Object) -> Result<()> {
             .get_or_insert_with(Default::default)
             .extend(digests);
     }
-    Ok(())
+    Ok(missing)
 }
 
 /// An object found in the cluster, as far as pruning cares.

@@ -6,6 +6,7 @@
 //! has its own pure render function.
 
 pub mod apply;
+pub mod certs;
 pub mod discovery;
 pub mod flowmetric;
 pub mod observed;
@@ -277,7 +278,20 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
             .cloned()
             .collect();
         let rendered = render::render_all(fc, &facts, &ctx.images, &flow_metrics)?;
-        let desired = rendered.objects;
+        let mut desired = rendered.objects;
+        let cert_plan = render::certs::plan(&render::Inputs {
+            fc,
+            facts: &facts,
+            images: &ctx.images,
+            flow_metrics: &flow_metrics,
+            copies: &Default::default(),
+        });
+        // Certificates first, so the workloads' watched-volume digests see them.
+        let mut issued = certs::issue(client, &cert_plan, &ns).await?;
+        for obj in &mut issued {
+            render::mark_managed(obj, fc);
+        }
+        desired.splice(0..0, issued);
         let owner = fc.controller_owner_ref(&());
         let mut keys: BTreeSet<ObjectKey> = desired.iter().map(|o| o.key()).collect();
         // Namespaces first (copies land in them), then copies, then everything else.
@@ -291,17 +305,24 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
             if apply::copy(client, copy, owner.as_ref()).await? {
                 keys.insert(copy.key());
             } else {
-                warn!(
+                // Named in the status below (the pods mounting the copy wait for it).
+                tracing::debug!(
                     source = %format!("{}/{}", copy.source_namespace, copy.name),
-                    "referenced certificate does not exist yet; pods mounting it will wait"
+                    "referenced certificate does not exist yet"
                 );
             }
         }
+        let mut missing = Vec::new();
         for obj in others {
             let mut obj = obj.clone();
-            apply::annotate_watched(client, &mut obj).await?;
+            missing.extend(apply::annotate_watched(client, &mut obj).await?);
             apply::apply(client, &obj).await?;
         }
+        missing.sort();
+        missing.dedup();
+        report
+            .warnings
+            .extend(missing.into_iter().map(|m| Issue::new("", m)));
         let register = fc
             .spec
             .console_plugin

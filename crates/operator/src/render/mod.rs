@@ -6,6 +6,7 @@
 //! counts of unmanaged workloads) and decides what to prune.
 
 pub mod agent;
+pub mod certs;
 pub mod demo_loki;
 pub mod digest;
 pub mod flp;
@@ -179,6 +180,24 @@ pub fn render(
     Ok(render_all(fc, facts, images, flow_metrics)?.objects)
 }
 
+/// Labels an object as managed and makes the FlowCollector its owner (garbage collection), except
+/// the FlowCollector's own namespace, which may hold the operator and outlives it.
+pub fn mark_managed(obj: &mut Object, fc: &FlowCollector) {
+    let keep_unowned = matches!(obj, Object::Namespace(_))
+        && obj.meta().name.as_deref() == Some(namespace(&fc.spec));
+    let owner = fc.controller_owner_ref(&());
+    let meta = obj.meta_mut();
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(MANAGED_LABEL.to_string(), "true".to_string());
+    if let (Some(owner), false) = (owner, keep_unowned) {
+        meta.owner_references = Some(vec![OwnerReference {
+            block_owner_deletion: Some(false),
+            ..owner
+        }]);
+    }
+}
+
 /// Like [`render`], plus the Secrets/ConfigMaps to copy across namespaces.
 pub fn render_all(
     fc: &FlowCollector,
@@ -203,20 +222,8 @@ pub fn render_all(
         out.extend(netpol::render(&inputs));
         out.extend(demo_loki::render(&inputs));
     }
-    let owner = fc.controller_owner_ref(&());
     for obj in &mut out {
-        let keep_unowned =
-            matches!(obj, Object::Namespace(_)) && obj.meta().name.as_deref() == Some(inputs.ns());
-        let meta = obj.meta_mut();
-        meta.labels
-            .get_or_insert_with(BTreeMap::new)
-            .insert(MANAGED_LABEL.to_string(), "true".to_string());
-        if let (Some(owner), false) = (&owner, keep_unowned) {
-            meta.owner_references = Some(vec![OwnerReference {
-                block_owner_deletion: Some(false),
-                ..owner.clone()
-            }]);
-        }
+        mark_managed(obj, fc);
     }
     let mut copies = copies.into_inner();
     copies.sort_by_key(|c| (c.key(), c.source_namespace.clone()));

@@ -5,7 +5,7 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
+    ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
@@ -221,6 +221,8 @@ pub enum Object {
     NetworkPolicy(NetworkPolicy),
     /// PersistentVolumeClaim.
     Pvc(PersistentVolumeClaim),
+    /// Secret (certificates the operator issues itself).
+    Secret(Secret),
     /// An object of an optional CRD kind.
     Dynamic(ManagedKind, DynamicObject),
 }
@@ -239,6 +241,7 @@ macro_rules! each {
             Object::Hpa($o) => $e,
             Object::NetworkPolicy($o) => $e,
             Object::Pvc($o) => $e,
+            Object::Secret($o) => $e,
             Object::Dynamic(_, $o) => $e,
         }
     };
@@ -259,6 +262,7 @@ impl Object {
             Self::Hpa(_) => ManagedKind::HorizontalPodAutoscaler,
             Self::NetworkPolicy(_) => ManagedKind::NetworkPolicy,
             Self::Pvc(_) => ManagedKind::PersistentVolumeClaim,
+            Self::Secret(_) => ManagedKind::Secret,
             Self::Dynamic(kind, _) => *kind,
         }
     }
