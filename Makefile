@@ -82,8 +82,16 @@ bench: ## Run the criterion benchmarks (operator render, pipeline per-flow path,
 	$(CARGO) bench -p flowdsl --bench eval
 
 .PHONY: deploy
-deploy: ## Install the CRDs, RBAC and operator in the current kube context.
+deploy: ## Install the CRDs, RBAC and operator in the current kube context (no webhooks, nothing else needed).
 	$(KUBECTL) apply --server-side -k config/default
+
+.PHONY: deploy-webhooks
+deploy-webhooks: ## Like deploy, plus the admission and conversion webhooks (needs cert-manager).
+	@$(KUBECTL) get crd certificates.cert-manager.io >/dev/null 2>&1 || { \
+	  echo "deploy-webhooks: cert-manager is not installed (no certificates.cert-manager.io CRD)."; \
+	  echo "  Install it first (https://cert-manager.io/docs/installation/), or use 'make deploy' (no webhooks)."; \
+	  exit 1; }
+	$(KUBECTL) apply --server-side -k config/with-webhooks
 
 .PHONY: undeploy
 undeploy: ## Remove what `make deploy` installed (FlowCollectors first, then the operator).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the kustomize tree under config/ without a cluster:
-#   1. `kubectl kustomize` renders config/default and config/samples;
+#   1. `kubectl kustomize` renders config/default, config/with-webhooks and config/samples;
 #   2. no ClusterRole/Role in the rendered output uses a `*` wildcard in
 #      apiGroups, resources or verbs;
 #   3. every sample under config/samples parses, and every FlowCollector in it is
@@ -41,6 +41,7 @@ render() {
 }
 
 render config/default "$WORK/default.yaml"
+render config/with-webhooks "$WORK/with-webhooks.yaml"
 render config/samples "$WORK/samples.yaml"
 [ "$fail" -eq 0 ] || exit 1
 
