@@ -76,7 +76,7 @@ async fn main() {
         for (_, f) in later.iter().filter(|(s, _)| *s == elapsed) {
             create(f);
         }
-        if elapsed % 10 == 0 {
+        if elapsed.is_multiple_of(10) {
             println!(
                 "t={elapsed}s requests={} resourceVersion={}",
                 fake.requests().len(),
