@@ -245,8 +245,10 @@ pub struct AdditionalMetrics {
     pub pad: u8,
 }
 
-/// Per-flow drop information written by the `kfree_skb` hook into the per-CPU
-/// `aggregated_flows_pkt_drop` map (upstream `pkt_drop_metrics`, 32 bytes).
+/// Per-flow drop information written by the `kfree_skb` hook into the shared
+/// `aggregated_flows_pkt_drop` map. Upstream keeps 16-bit saturating counters per CPU (32
+/// bytes); here one entry per flow is shared by every CPU and counted with atomic adds, so the
+/// counters are full width (40 bytes) and never saturate within an eviction period.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PktDropMetrics {
@@ -254,13 +256,13 @@ pub struct PktDropMetrics {
     pub start_mono_time_ts: u64,
     /// Latest drop seen (monotonic ns).
     pub end_mono_time_ts: u64,
-    /// Dropped bytes (saturating at 65535 per CPU, as upstream).
-    pub bytes: u16,
-    /// Dropped packets (saturating at 65535 per CPU).
-    pub packets: u16,
+    /// Dropped bytes.
+    pub bytes: u64,
+    /// Dropped packets.
+    pub packets: u32,
     /// Kernel `enum skb_drop_reason` of the latest drop.
     pub latest_drop_cause: u32,
-    /// TCP flag bit of the latest dropped packet.
+    /// TCP flag bits of the dropped packets, OR-ed.
     pub latest_flags: u16,
     /// EtherType of the flow.
     pub eth_protocol: u16,
@@ -269,6 +271,64 @@ pub struct PktDropMetrics {
     /// Explicit trailing padding.
     pub pad: [u8; 3],
 }
+
+/// Why a [`FlowEvent`] went through the ring buffer.
+pub mod event_kind {
+    /// The first packet of a flow on an interface and direction (the classifiers send first
+    /// packets to user space instead of inserting them into the flow map; see `FlowEvent`).
+    pub const FIRST_PACKET: u8 = 1;
+    /// The flow map refused a new entry (full, typically): the packet or the flushed cache sums
+    /// came this way instead of being lost.
+    pub const MAP_FULL: u8 = 2;
+}
+
+/// One record of the `direct_flows` ring buffer: packets the kernel did not aggregate in the
+/// flow map, for user space to aggregate and merge with the map's flows at eviction.
+///
+/// Two paths use it. A flow's first packet on an interface and direction goes here rather than
+/// into the map (a small shared table of recently seen flows, `flow_seen`, tells first packets
+/// from later ones): a map insert costs a few hundred ns of cache misses, a ring record a few
+/// tens, and most flows of a flood of new flows (scans, DNS, short UDP) have one packet per
+/// direction. And whatever the map refuses (full) comes here too, so a full map loses nothing
+/// while user space keeps up with the ring.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowEvent {
+    /// The flow.
+    pub id: FlowId,
+    /// First packet (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest packet (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Bytes (`skb->len`).
+    pub bytes: u64,
+    /// Packets (1, except for flushed flow-cache sums).
+    pub packets: u32,
+    /// Interface the packets were seen on.
+    pub if_index: u32,
+    /// Sampling rate in effect.
+    pub sampling: u32,
+    /// EtherType (host order).
+    pub eth_protocol: u16,
+    /// OR of the TCP flag bits.
+    pub flags: u16,
+    /// Destination then source MAC, as in the Ethernet header.
+    pub macs: [u8; 12],
+    /// Direction on `if_index`.
+    pub direction: u8,
+    /// DSCP.
+    pub dscp: u8,
+    /// [`event_kind`] value.
+    pub kind: u8,
+    /// Explicit trailing padding.
+    pub pad: u8,
+}
+
+/// Entries of the `flow_seen` table (a power of two). Each holds a 32-bit fingerprint of a
+/// flow, interface and direction whose first packet went through the ring buffer.
+pub const FLOW_SEEN_SLOTS: u32 = 1 << 16;
+/// log2 of [`FLOW_SEEN_SLOTS`].
+pub const FLOW_SEEN_SLOTS_LOG2: u32 = 16;
 
 /// Longest raw QNAME prefix kept per flow.
 pub const DNS_NAME_MAX_LEN: usize = 32;
@@ -342,7 +402,7 @@ pub struct DnsFlowId {
     pub pad: u8,
 }
 
-/// Indexes of the per-CPU `global_counters` array. 0–12 are upstream's; 13 is ours.
+/// Indexes of the per-CPU `global_counters` array. 0–12 are upstream's; 13 and above are ours.
 pub mod counters {
     /// An existing flow could not be updated after an insert race.
     pub const HASHMAP_FAIL_UPDATE_FLOW: u32 = 0;
@@ -372,8 +432,21 @@ pub mod counters {
     pub const OBSERVED_INTF_MISSED: u32 = 12;
     /// Packets skipped by sampling (not in upstream, which does not count them).
     pub const SAMPLED_OUT: u32 = 13;
+    /// First packets of flows sent to user space through the ring buffer (not a loss).
+    pub const RINGBUF_FIRST_PACKET: u32 = 14;
+    /// Records sent through the ring buffer because the flow map refused an entry (not a loss).
+    pub const RINGBUF_MAP_FULL: u32 = 15;
+    /// Records lost because the ring buffer was full: user space did not keep up.
+    pub const RINGBUF_LOST_RECORDS: u32 = 16;
+    /// Packets in those lost records.
+    pub const RINGBUF_LOST_PACKETS: u32 = 17;
+    /// New entries created in the flow map (user space reads it between evictions to evict
+    /// early when the map nears its high-water mark).
+    pub const FLOWS_INSERTED: u32 = 18;
+    /// The drops map could not take a new flow (full): that flow's drop details are lost.
+    pub const HASHMAP_FAIL_UPDATE_DROPS: u32 = 19;
     /// Number of counters (size of the array).
-    pub const MAX_COUNTERS: u32 = 14;
+    pub const MAX_COUNTERS: u32 = 20;
 }
 
 /// Names of the user-space-settable load-time globals (`.rodata`), set with
@@ -389,6 +462,11 @@ pub mod globals {
     /// first then stamp its end with the tick-granular clock instead of the precise one, which
     /// costs a third of the per-packet program in a VM (see `tick_now` in the eBPF crate).
     pub const COARSE_CLOCK: &str = "COARSE_CLOCK";
+    /// `u8`: profiling only; the classifiers return at this section boundary (0 = never).
+    pub const PROFILE_STOP: &str = "PROFILE_STOP";
+    /// `u64`: once this many bytes wait in the ring buffer, a record forces a wakeup of user
+    /// space; below, records are submitted without one (user space also polls the ring).
+    pub const RINGBUF_WAKEUP_BYTES: &str = "RINGBUF_WAKEUP_BYTES";
     /// `u32` byte offsets into kernel structs, read from the running kernel's BTF because Rust
     /// eBPF programs get no CO-RE relocations: `sock_common.skc_family`.
     pub const OFF_SKC_FAMILY: &str = "OFF_SKC_FAMILY";
@@ -467,6 +545,10 @@ pub mod maps {
     /// Per-CPU `u32`: 1 when the classifiers may use this CPU's flow cache, 0 when off or while
     /// the flush program runs on the CPU.
     pub const FLOW_CACHE_CTL: &str = "flow_cache_ctl";
+    /// Ring buffer of [`crate::FlowEvent`]s (first packets, and what the flow map refused).
+    pub const DIRECT_FLOWS: &str = "direct_flows";
+    /// Shared array of `u32` fingerprints of recently seen flows (see [`crate::FlowEvent`]).
+    pub const FLOW_SEEN: &str = "flow_seen";
 }
 
 /// Names of the programs in the eBPF object.
@@ -594,6 +676,7 @@ mod pod {
     unsafe impl aya::Pod for super::DnsFlowId {}
     unsafe impl aya::Pod for super::XlatMetrics {}
     unsafe impl aya::Pod for super::CachedFlow {}
+    unsafe impl aya::Pod for super::FlowEvent {}
 }
 
 #[cfg(test)]
@@ -662,14 +745,26 @@ mod tests {
     }
 
     #[test]
-    fn pkt_drop_metrics_layout_matches_upstream() {
-        assert_eq!(size_of::<PktDropMetrics>(), 32);
+    fn pkt_drop_metrics_layout() {
+        assert_eq!(size_of::<PktDropMetrics>(), 40);
         assert_eq!(offset_of!(PktDropMetrics, bytes), 16);
-        assert_eq!(offset_of!(PktDropMetrics, packets), 18);
-        assert_eq!(offset_of!(PktDropMetrics, latest_drop_cause), 20);
-        assert_eq!(offset_of!(PktDropMetrics, latest_flags), 24);
-        assert_eq!(offset_of!(PktDropMetrics, eth_protocol), 26);
-        assert_eq!(offset_of!(PktDropMetrics, latest_state), 28);
+        assert_eq!(offset_of!(PktDropMetrics, packets), 24);
+        assert_eq!(offset_of!(PktDropMetrics, latest_drop_cause), 28);
+        assert_eq!(offset_of!(PktDropMetrics, latest_flags), 32);
+        assert_eq!(offset_of!(PktDropMetrics, eth_protocol), 34);
+        assert_eq!(offset_of!(PktDropMetrics, latest_state), 36);
+    }
+
+    #[test]
+    fn flow_event_layout() {
+        assert_eq!(size_of::<FlowEvent>(), 96);
+        assert_eq!(align_of::<FlowEvent>(), 8);
+        assert_eq!(offset_of!(FlowEvent, start_mono_time_ts), 40);
+        assert_eq!(offset_of!(FlowEvent, bytes), 56);
+        assert_eq!(offset_of!(FlowEvent, packets), 64);
+        assert_eq!(offset_of!(FlowEvent, macs), 80);
+        assert_eq!(offset_of!(FlowEvent, kind), 94);
+        assert_eq!(1 << FLOW_SEEN_SLOTS_LOG2, FLOW_SEEN_SLOTS);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum ConfigError {
     },
 }
 
+/// Bytes one `FlowEvent` takes in the ring buffer (96-byte record + 8-byte header).
+pub const RINGBUF_RECORD_BYTES: u64 = 104;
+
 /// An interface selector: an exact name or a `/regex/`.
 #[derive(Debug, Clone)]
 pub enum NameMatcher {
@@ -164,6 +167,9 @@ pub struct Config {
     pub target_tls_user_key_path: String,
     /// NetworkEvents settings (`ENABLE_NETWORK_EVENTS_MONITORING` and friends).
     pub network_events: NetworkEventsConfig,
+    /// Profiling only, never from the environment: the classifiers return at this section
+    /// boundary of their per-packet path (0 = never; see `examples/prog_profile.rs`).
+    pub profile_stop: u8,
 }
 
 /// NetworkEvents (OVN observability samples) settings, grouped so the feature reads in one
@@ -246,6 +252,7 @@ impl Default for Config {
             target_tls_user_cert_path: String::new(),
             target_tls_user_key_path: String::new(),
             network_events: NetworkEventsConfig::default(),
+            profile_stop: 0,
         }
     }
 }
@@ -521,6 +528,23 @@ impl Config {
             }
         }
         Ok(c)
+    }
+
+    /// Size of the `direct_flows` ring buffer, in bytes, derived from `CACHE_MAX_FLOWS`: room
+    /// for an eighth of the map's entries as ring records (104 bytes each with the ring's
+    /// header), rounded up to a power of two, at least 16 KiB and at most 64 MiB. The default
+    /// map of 100,000 flows gets 2 MiB: about 20,000 records, which user space (woken once a
+    /// quarter is used, and polling every 100 ms) drains long before a flood fills it.
+    pub fn ringbuf_bytes(&self) -> u32 {
+        let want = u64::from(self.cache_max_flows) * RINGBUF_RECORD_BYTES / 8;
+        want.clamp(16 << 10, 64 << 20).next_power_of_two() as u32
+    }
+
+    /// High-water mark of the flow map: when the entries created since the last eviction plus
+    /// the flows waiting in the ring buffer's aggregate reach it, the agent evicts at once
+    /// instead of waiting for `CACHE_ACTIVE_TIMEOUT` (75 % of `CACHE_MAX_FLOWS`).
+    pub fn high_water_flows(&self) -> u64 {
+        (u64::from(self.cache_max_flows) * 3 / 4).max(1)
     }
 
     /// Whether an interface is selected by `INTERFACES` and not excluded by

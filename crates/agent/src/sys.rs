@@ -312,3 +312,17 @@ pub fn run_raw_tp_on_cpu(prog_fd: RawFd, cpu: u32, args: &[u64]) -> io::Result<u
     bpf(BPF_PROG_TEST_RUN, &mut attr)?;
     Ok(attr.retval)
 }
+
+/// Runs a packet program (TC classifier) `repeat` times on `frame` with `BPF_PROG_TEST_RUN`
+/// and returns its return value and the kernel's mean duration per run, in ns.
+pub fn test_run_packet(prog_fd: RawFd, frame: &[u8], repeat: u32) -> io::Result<(u32, u32)> {
+    let mut attr = TestRunAttr {
+        prog_fd: prog_fd as u32,
+        data_size_in: frame.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        repeat,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_TEST_RUN, &mut attr)?;
+    Ok((attr.retval, attr.duration))
+}

@@ -3,18 +3,17 @@
 
 use crate::config::{AttachMode, Config, Direction};
 use crate::filter;
-use aya::maps::{
-    HashMap as BpfHashMap, LpmTrie, Map, MapData, PerCpuArray, PerCpuValues, lpm_trie::Key,
-};
+pub use crate::flowmaps::{FlowMaps, PktDropTotals};
+use crate::flowmaps::{hash_map, percpu_map};
+use crate::overflow::RingSide;
+use aya::maps::{HashMap as BpfHashMap, LpmTrie, MapData, PerCpuArray, RingBuf, lpm_trie::Key};
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
 use aya::programs::{BtfTracePoint, FEntry, LinkOrder, SchedClassifier, TcAttachType};
 use aya::{Btf, Ebpf, EbpfLoader};
-use netobserv_agent_common::{
-    AdditionalMetrics, DnsFlowId, DnsMetrics, FilterValue, FlowId, FlowMetrics, PktDropMetrics,
-    counters, globals, maps, programs,
-};
+use netobserv_agent_common::{FilterValue, globals, maps, programs};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::{Arc, Mutex};
 
 /// The compiled kernel object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] =
@@ -73,27 +72,6 @@ struct Attached {
     links: Vec<(&'static str, SchedClassifierLinkId)>,
     /// Namespace of the interface when it is not the observed one (secondary interfaces).
     netns: Option<std::path::PathBuf>,
-}
-
-/// Drops of one flow, merged over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PktDropTotals {
-    /// Dropped bytes.
-    pub bytes: u64,
-    /// Dropped packets.
-    pub packets: u64,
-    /// OR of the TCP flag bits of dropped packets.
-    pub flags: u32,
-    /// TCP state at the latest drop.
-    pub state: u32,
-    /// Kernel drop reason of the latest drop.
-    pub cause: u32,
-    /// First drop (monotonic ns).
-    pub start: u64,
-    /// Latest drop (monotonic ns).
-    pub end: u64,
-    /// EtherType.
-    pub eth_protocol: u16,
 }
 
 /// Whether an optional hook runs, and how or why not.
@@ -221,43 +199,6 @@ pub struct Tracer {
     attached: HashMap<String, Attached>,
 }
 
-/// DNS per-flow records and outstanding queries.
-type DnsMaps = (MapData, BpfHashMap<MapData, DnsFlowId, u64>);
-
-/// The `MapData` of a per-CPU hash map taken out of the object.
-fn percpu_map(ebpf: &mut Ebpf, name: &'static str) -> Result<MapData, TracerError> {
-    match ebpf.take_map(name) {
-        Some(Map::PerCpuHashMap(m)) => Ok(m),
-        _ => Err(TracerError::Missing(name)),
-    }
-}
-
-/// The flow map and counters, owned apart from the programs so eviction never waits on an
-/// attach in progress.
-pub struct FlowMaps {
-    flows: MapData,
-    additional: Option<MapData>,
-    pkt_drops: Option<MapData>,
-    dns: Option<DnsMaps>,
-    ncpus: usize,
-    percpu_batched: bool,
-    counters: PerCpuArray<MapData, u32>,
-    batched: bool,
-    /// Number of flows the previous drain returned (sizes the next drain's buffer).
-    flows_hint: usize,
-    network_events: Option<MapData>,
-    /// PacketTranslation kernel map, when a kernel method is active.
-    xlat: Option<MapData>,
-    /// PacketTranslation conntrack listener, when that fallback is active.
-    conntrack: Option<crate::conntrack::Listener>,
-    /// The per-CPU flow cache's flush, when the cache is on.
-    flow_cache: Option<crate::flowcache::FlowCache>,
-    /// Flush figures since the last [`FlowMaps::take_flow_cache_report`].
-    flow_cache_report: crate::flowcache::FlushReport,
-    /// Flushes that failed since the last [`FlowMaps::take_flow_cache_report`].
-    flow_cache_errors: u64,
-}
-
 impl Tracer {
     /// Loads the object with the configured sampling, map size and filter rules, and verifies
     /// the programs for the attach mode in use.
@@ -304,127 +245,33 @@ impl Tracer {
                 loader.override_global(name, v, true);
             }
         }
-        let mut ebpf = loader
+        let (coarse, rules, rule_sampling, dns) = (
+            u8::from(coarse_clock),
+            u8::from(has_rules),
+            u8::from(filter_sampling),
+            u8::from(cfg.enable_dns_tracking),
+        );
+        let wakeup = u64::from(cfg.ringbuf_bytes() / 4);
+        loader
             .btf(btf.as_ref())
             .override_global(globals::SAMPLING, &cfg.sampling, true)
-            .override_global(globals::COARSE_CLOCK, &u8::from(coarse_clock), true)
-            .override_global(globals::ENABLE_FLOWS_FILTERING, &u8::from(has_rules), true)
-            .override_global(
-                globals::HAS_FILTER_SAMPLING,
-                &u8::from(filter_sampling),
-                true,
-            )
-            .override_global(
-                globals::ENABLE_DNS_TRACKING,
-                &u8::from(cfg.enable_dns_tracking),
-                true,
-            )
+            .override_global(globals::COARSE_CLOCK, &coarse, true)
+            .override_global(globals::PROFILE_STOP, &cfg.profile_stop, true)
+            .override_global(globals::ENABLE_FLOWS_FILTERING, &rules, true)
+            .override_global(globals::HAS_FILTER_SAMPLING, &rule_sampling, true)
+            .override_global(globals::ENABLE_DNS_TRACKING, &dns, true)
             .override_global(globals::DNS_PORT, &cfg.dns_tracking_port, true)
-            .map_max_entries(
-                maps::AGGREGATED_FLOWS_DNS,
-                if cfg.enable_dns_tracking {
-                    cfg.cache_max_flows
-                } else {
-                    1
-                },
-            )
-            .map_max_entries(
-                maps::DNS_FLOWS,
-                if cfg.enable_dns_tracking { 1 << 16 } else { 1 },
-            )
-            .map_max_entries(maps::AGGREGATED_FLOWS, cfg.cache_max_flows)
-            .map_max_entries(
-                maps::ADDITIONAL_FLOW_METRICS,
-                if rtt_wanted { cfg.cache_max_flows } else { 1 },
-            )
-            .map_max_entries(
-                maps::AGGREGATED_FLOWS_PKT_DROP,
-                if drops_wanted { cfg.cache_max_flows } else { 1 },
-            )
-            .map_max_entries(
-                maps::AGGREGATED_FLOWS_XLAT,
-                if cfg.enable_pkt_translation {
-                    cfg.cache_max_flows
-                } else {
-                    1
-                },
-            )
-            .load(EBPF_OBJECT)?;
+            .override_global(globals::RINGBUF_WAKEUP_BYTES, &wakeup, true);
+        size_maps(&mut loader, cfg, rtt_wanted, drops_wanted);
+        let mut ebpf = loader.load(EBPF_OBJECT)?;
         let mut rtt_methods_off = Vec::new();
         let mut rtt_probe_reads = false;
-        if matches!(rtt, HookState::Active(_)) {
-            // Chosen at run time: fentry first, tp_btf when the kernel refuses it. A hook that
-            // cannot load never stops the agent: it is reported instead.
-            let (state, off) = choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| {
-                if m == RTT_FENTRY {
-                    load_fentry_hook(
-                        &mut ebpf,
-                        btf.as_ref(),
-                        programs::TCP_RCV_FENTRY_RTT,
-                        "tcp_rcv_established",
-                    )
-                } else {
-                    // Direct BTF loads of the socket first; probe reads where refused.
-                    load_btf_hook(
-                        &mut ebpf,
-                        btf.as_ref(),
-                        programs::TCP_PROBE_RTT,
-                        "tcp_probe",
-                    )
-                    .or_else(|e| {
-                        tracing::info!(error = %e, "FlowRTT: direct socket loads refused; using probe reads");
-                        rtt_probe_reads = true;
-                        load_btf_hook(
-                            &mut ebpf,
-                            btf.as_ref(),
-                            programs::TCP_PROBE_RTT_COMPAT,
-                            "tcp_probe",
-                        )
-                    })
-                }
-            });
-            for o in &off {
-                tracing::info!(method = o.method, reason = %o.reason, "FlowRTT method off");
-            }
-            match &state {
-                HookState::Active(mode) => tracing::info!(mode, "FlowRTT hook attached"),
-                HookState::Off(why) => tracing::warn!(reason = %why, "FlowRTT hook unavailable"),
-            }
-            rtt = state;
-            rtt_methods_off = off;
+        if rtt_wanted {
+            (rtt, rtt_methods_off, rtt_probe_reads) = attach_rtt(&mut ebpf, btf.as_ref());
         }
         let mut drops_probe_reads = false;
         if drops_wanted {
-            // Direct BTF loads of the sk_buff fields first; the probe-read variant if this
-            // kernel's verifier refuses them.
-            let direct = load_btf_hook(
-                &mut ebpf,
-                btf.as_ref(),
-                programs::KFREE_SKB_DROP,
-                "kfree_skb",
-            );
-            let outcome = match direct {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    tracing::info!(error = %e, "PacketDrop: direct sk_buff loads refused; using probe reads");
-                    drops_probe_reads = true;
-                    load_btf_hook(
-                        &mut ebpf,
-                        btf.as_ref(),
-                        programs::KFREE_SKB_DROP_COMPAT,
-                        "kfree_skb",
-                    )
-                }
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(error = %e, "PacketDrop hook unavailable");
-                drops = HookState::Off(format!("tp_btf/kfree_skb could not be attached: {e}"));
-            } else {
-                tracing::info!(
-                    probe_reads = drops_probe_reads,
-                    "PacketDrop hook attached on tp_btf/kfree_skb"
-                );
-            }
+            (drops, drops_probe_reads) = attach_drops(&mut ebpf, btf.as_ref());
         }
         let (netevents, netevents_methods_off) =
             crate::netevents::kernel::attach(&mut ebpf, btf.as_ref(), cfg, &netevents_offsets);
@@ -445,99 +292,18 @@ impl Tracer {
                 None,
             )
         };
-        let wanted: &[&'static str] = match cfg.tc_attach_mode {
-            AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
-            AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
-            AttachMode::Any => &[
-                programs::TCX_INGRESS,
-                programs::TCX_EGRESS,
-                programs::TC_INGRESS,
-                programs::TC_EGRESS,
-            ],
-        };
-        for name in wanted {
-            let prog: &mut SchedClassifier = ebpf
-                .program_mut(name)
-                .ok_or(TracerError::Missing(name))?
-                .try_into()
-                .map_err(|source| TracerError::Program { name, source })?;
-            load_retrying(|| prog.load())
-                .map_err(|source| TracerError::Program { name, source })?;
-        }
+        load_classifiers(&mut ebpf, cfg.tc_attach_mode)?;
         if has_rules {
             program_filters(&mut ebpf, cfg)?;
         }
-        let (flow_cache, flow_cache_state) = if cfg.flow_cache {
-            match crate::flowcache::FlowCache::enable(&mut ebpf) {
-                Ok(c) => {
-                    tracing::info!(
-                        slots_per_cpu = netobserv_agent_common::FLOW_CACHE_SLOTS,
-                        "per-CPU flow cache on"
-                    );
-                    (
-                        Some(c),
-                        format!(
-                            "on ({} slots per CPU)",
-                            netobserv_agent_common::FLOW_CACHE_SLOTS
-                        ),
-                    )
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "per-CPU flow cache off: every packet goes to the shared map");
-                    (None, format!("off: {e}"))
-                }
-            }
-        } else {
-            (None, "off: disabled (FLOW_CACHE is false)".to_string())
+        let (flow_cache, flow_cache_state) = enable_flow_cache(&mut ebpf, cfg.flow_cache);
+        let enrich = Enrichment {
+            rtt: matches!(rtt, HookState::Active(_)),
+            drops: matches!(drops, HookState::Active(_)),
+            conntrack,
+            flow_cache,
         };
-        let flows = match ebpf.take_map(maps::AGGREGATED_FLOWS) {
-            Some(Map::HashMap(m)) => m,
-            _ => return Err(TracerError::Missing(maps::AGGREGATED_FLOWS)),
-        };
-        let additional = if matches!(rtt, HookState::Active(_)) {
-            Some(percpu_map(&mut ebpf, maps::ADDITIONAL_FLOW_METRICS)?)
-        } else {
-            None
-        };
-        let pkt_drops = if matches!(drops, HookState::Active(_)) {
-            Some(percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_PKT_DROP)?)
-        } else {
-            None
-        };
-        let dns = if cfg.enable_dns_tracking {
-            let m = percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_DNS)?;
-            let q = ebpf
-                .take_map(maps::DNS_FLOWS)
-                .ok_or(TracerError::Missing(maps::DNS_FLOWS))?;
-            Some((
-                m,
-                BpfHashMap::try_from(q).map_err(|source| TracerError::Map {
-                    name: maps::DNS_FLOWS,
-                    source,
-                })?,
-            ))
-        } else {
-            None
-        };
-        let network_events =
-            crate::netevents::kernel::take_map(&mut ebpf, cfg).map_err(TracerError::Missing)?;
-        // Drained whichever method is active (empty unless a kernel hook or a test fills it).
-        let xlat_map = if cfg.enable_pkt_translation {
-            Some(percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_XLAT)?)
-        } else {
-            None
-        };
-        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
-            what: "reading the possible CPUs",
-            source,
-        })?;
-        let counters_map = ebpf
-            .take_map(maps::GLOBAL_COUNTERS)
-            .ok_or(TracerError::Missing(maps::GLOBAL_COUNTERS))?;
-        let counters = PerCpuArray::try_from(counters_map).map_err(|source| TracerError::Map {
-            name: maps::GLOBAL_COUNTERS,
-            source,
-        })?;
+        let flow_maps = take_flow_maps(&mut ebpf, cfg, enrich)?;
         Ok((
             Self {
                 ebpf,
@@ -556,23 +322,7 @@ impl Tracer {
                 direction: cfg.direction,
                 attached: HashMap::new(),
             },
-            FlowMaps {
-                flows,
-                additional,
-                pkt_drops,
-                dns,
-                ncpus,
-                percpu_batched: true,
-                counters,
-                batched: true,
-                flows_hint: 0,
-                network_events,
-                xlat: xlat_map,
-                conntrack,
-                flow_cache,
-                flow_cache_report: Default::default(),
-                flow_cache_errors: 0,
-            },
+            flow_maps,
         ))
     }
 
@@ -608,6 +358,28 @@ impl Tracer {
         load_retrying(|| prog.load(tracepoint, &btf)).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok(())
+    }
+
+    /// Runs classifier `name` (loaded, attached or not) once per repeat on the packet `frame`
+    /// with `BPF_PROG_TEST_RUN`, as if it arrived on the loopback device, and returns the
+    /// kernel's mean run time in ns: the profiling harness (`examples/prog_profile.rs`).
+    pub fn test_run_classifier(
+        &mut self,
+        name: &'static str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<u32, TracerError> {
+        let fd = self
+            .prog(name)?
+            .fd()
+            .map_err(|source| TracerError::Program { name, source })?;
+        let raw = fd.as_fd().as_raw_fd();
+        crate::sys::test_run_packet(raw, frame, repeat)
+            .map(|(_, ns)| ns)
+            .map_err(|source| TracerError::Io {
+                what: "BPF_PROG_TEST_RUN",
+                source,
+            })
     }
 
     /// Attaches the classifiers to `iface` in the calling thread's network namespace.
@@ -798,6 +570,217 @@ impl Tracer {
     }
 }
 
+/// Sizes the maps from the configuration before load: the flow map and the enrichment maps of
+/// the enabled features get `CACHE_MAX_FLOWS` entries (the others 1), the ring buffer
+/// [`Config::ringbuf_bytes`].
+fn size_maps(loader: &mut EbpfLoader, cfg: &Config, rtt: bool, drops: bool) {
+    let per_flow = |on: bool| if on { cfg.cache_max_flows } else { 1 };
+    loader
+        .map_max_entries(maps::AGGREGATED_FLOWS, cfg.cache_max_flows)
+        .map_max_entries(maps::DIRECT_FLOWS, cfg.ringbuf_bytes())
+        .map_max_entries(
+            maps::AGGREGATED_FLOWS_DNS,
+            per_flow(cfg.enable_dns_tracking),
+        )
+        .map_max_entries(
+            maps::DNS_FLOWS,
+            if cfg.enable_dns_tracking { 1 << 16 } else { 1 },
+        )
+        .map_max_entries(maps::ADDITIONAL_FLOW_METRICS, per_flow(rtt))
+        .map_max_entries(maps::AGGREGATED_FLOWS_PKT_DROP, per_flow(drops))
+        .map_max_entries(
+            maps::AGGREGATED_FLOWS_XLAT,
+            per_flow(cfg.enable_pkt_translation),
+        );
+}
+
+/// Loads and attaches the FlowRTT hook: fentry first, tp_btf when the kernel refuses it (direct
+/// socket loads first, probe reads where refused). Never fatal: the state says why it is off.
+fn attach_rtt(ebpf: &mut Ebpf, btf: Option<&Btf>) -> (HookState, Vec<MethodOff>, bool) {
+    let mut probe_reads = false;
+    let (state, off) = choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| {
+        if m == RTT_FENTRY {
+            load_fentry_hook(
+                ebpf,
+                btf,
+                programs::TCP_RCV_FENTRY_RTT,
+                "tcp_rcv_established",
+            )
+        } else {
+            load_btf_hook(ebpf, btf, programs::TCP_PROBE_RTT, "tcp_probe").or_else(|e| {
+                tracing::info!(error = %e, "FlowRTT: direct socket loads refused; using probe reads");
+                probe_reads = true;
+                load_btf_hook(ebpf, btf, programs::TCP_PROBE_RTT_COMPAT, "tcp_probe")
+            })
+        }
+    });
+    for o in &off {
+        tracing::info!(method = o.method, reason = %o.reason, "FlowRTT method off");
+    }
+    match &state {
+        HookState::Active(mode) => tracing::info!(mode, "FlowRTT hook attached"),
+        HookState::Off(why) => tracing::warn!(reason = %why, "FlowRTT hook unavailable"),
+    }
+    (state, off, probe_reads)
+}
+
+/// Loads and attaches the PacketDrop hook: direct BTF loads of the `sk_buff` fields first, the
+/// probe-read variant if this kernel's verifier refuses them. Never fatal.
+fn attach_drops(ebpf: &mut Ebpf, btf: Option<&Btf>) -> (HookState, bool) {
+    let mut probe_reads = false;
+    let outcome = load_btf_hook(ebpf, btf, programs::KFREE_SKB_DROP, "kfree_skb").or_else(|e| {
+        tracing::info!(error = %e, "PacketDrop: direct sk_buff loads refused; using probe reads");
+        probe_reads = true;
+        load_btf_hook(ebpf, btf, programs::KFREE_SKB_DROP_COMPAT, "kfree_skb")
+    });
+    match outcome {
+        Err(e) => {
+            tracing::warn!(error = %e, "PacketDrop hook unavailable");
+            (
+                HookState::Off(format!("tp_btf/kfree_skb could not be attached: {e}")),
+                probe_reads,
+            )
+        }
+        Ok(()) => {
+            tracing::info!(probe_reads, "PacketDrop hook attached on tp_btf/kfree_skb");
+            (HookState::Active("tp_btf"), probe_reads)
+        }
+    }
+}
+
+/// Verifier-loads the classifiers of the attach mode.
+fn load_classifiers(ebpf: &mut Ebpf, mode: AttachMode) -> Result<(), TracerError> {
+    let wanted: &[&'static str] = match mode {
+        AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
+        AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
+        AttachMode::Any => &[
+            programs::TCX_INGRESS,
+            programs::TCX_EGRESS,
+            programs::TC_INGRESS,
+            programs::TC_EGRESS,
+        ],
+    };
+    for name in wanted {
+        let prog: &mut SchedClassifier = ebpf
+            .program_mut(name)
+            .ok_or(TracerError::Missing(name))?
+            .try_into()
+            .map_err(|source| TracerError::Program { name, source })?;
+        load_retrying(|| prog.load()).map_err(|source| TracerError::Program { name, source })?;
+    }
+    Ok(())
+}
+
+/// Turns the per-CPU flow cache on when wanted and possible; returns it and its `/status` text.
+fn enable_flow_cache(
+    ebpf: &mut Ebpf,
+    wanted: bool,
+) -> (Option<crate::flowcache::FlowCache>, String) {
+    if !wanted {
+        return (None, "off: disabled (FLOW_CACHE is false)".to_string());
+    }
+    match crate::flowcache::FlowCache::enable(ebpf) {
+        Ok(c) => {
+            tracing::info!(
+                slots_per_cpu = netobserv_agent_common::FLOW_CACHE_SLOTS,
+                "per-CPU flow cache on"
+            );
+            (
+                Some(c),
+                format!(
+                    "on ({} slots per CPU)",
+                    netobserv_agent_common::FLOW_CACHE_SLOTS
+                ),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "per-CPU flow cache off: every packet goes to the shared map");
+            (None, format!("off: {e}"))
+        }
+    }
+}
+
+/// What [`take_flow_maps`] needs to know besides the configuration.
+struct Enrichment {
+    rtt: bool,
+    drops: bool,
+    conntrack: Option<crate::conntrack::Listener>,
+    flow_cache: Option<crate::flowcache::FlowCache>,
+}
+
+/// Takes the maps user space drains out of the loaded object.
+fn take_flow_maps(ebpf: &mut Ebpf, cfg: &Config, e: Enrichment) -> Result<FlowMaps, TracerError> {
+    let flows = hash_map(ebpf, maps::AGGREGATED_FLOWS)?;
+    let additional = e
+        .rtt
+        .then(|| hash_map(ebpf, maps::ADDITIONAL_FLOW_METRICS))
+        .transpose()?;
+    let pkt_drops = e
+        .drops
+        .then(|| hash_map(ebpf, maps::AGGREGATED_FLOWS_PKT_DROP))
+        .transpose()?;
+    let dns = if cfg.enable_dns_tracking {
+        let m = hash_map(ebpf, maps::AGGREGATED_FLOWS_DNS)?;
+        let q = ebpf
+            .take_map(maps::DNS_FLOWS)
+            .ok_or(TracerError::Missing(maps::DNS_FLOWS))?;
+        Some((
+            m,
+            BpfHashMap::try_from(q).map_err(|source| TracerError::Map {
+                name: maps::DNS_FLOWS,
+                source,
+            })?,
+        ))
+    } else {
+        None
+    };
+    let network_events =
+        crate::netevents::kernel::take_map(ebpf, cfg).map_err(TracerError::Missing)?;
+    // Drained whichever method is active (empty unless a kernel hook or a test fills it).
+    let xlat = cfg
+        .enable_pkt_translation
+        .then(|| percpu_map(ebpf, maps::AGGREGATED_FLOWS_XLAT))
+        .transpose()?;
+    let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
+        what: "reading the possible CPUs",
+        source,
+    })?;
+    let counters_map = ebpf
+        .take_map(maps::GLOBAL_COUNTERS)
+        .ok_or(TracerError::Missing(maps::GLOBAL_COUNTERS))?;
+    let counters = PerCpuArray::try_from(counters_map).map_err(|source| TracerError::Map {
+        name: maps::GLOBAL_COUNTERS,
+        source,
+    })?;
+    let ring_map = ebpf
+        .take_map(maps::DIRECT_FLOWS)
+        .ok_or(TracerError::Missing(maps::DIRECT_FLOWS))?;
+    let ring = RingBuf::try_from(ring_map).map_err(|source| TracerError::Map {
+        name: maps::DIRECT_FLOWS,
+        source,
+    })?;
+    Ok(FlowMaps {
+        flows,
+        additional,
+        pkt_drops,
+        dns,
+        ncpus,
+        percpu_batched: true,
+        counters,
+        batched: true,
+        enrich_batched: true,
+        flows_hint: 0,
+        network_events,
+        xlat,
+        conntrack: e.conntrack,
+        flow_cache: e.flow_cache,
+        flow_cache_report: Default::default(),
+        flow_cache_errors: 0,
+        ring: Arc::new(Mutex::new(RingSide::new(ring))),
+        last_ring_only: 0,
+    })
+}
+
 const N_OFFSETS: usize = 14;
 
 /// Globals receiving kernel struct offsets, with the struct member each one locates.
@@ -943,290 +926,6 @@ fn program_filters(ebpf: &mut Ebpf, cfg: &Config) -> Result<(), TracerError> {
         }
     }
     Ok(())
-}
-
-/// Drains a per-CPU enrichment map, handing each key and its per-CPU values to `each`; errors
-/// are logged and end the drain (the hook's data for this round is lost, the flows themselves
-/// are not).
-fn drain_percpu<V: Copy + Default>(
-    fd: std::os::fd::RawFd,
-    ncpus: usize,
-    batched: &mut bool,
-    each: impl FnMut(FlowId, &[V]),
-) {
-    if let Err(e) = crate::sys::drain_percpu_hash_map_with::<FlowId, V>(fd, ncpus, batched, each) {
-        tracing::warn!(error = %e, "draining a per-CPU flow map");
-    }
-}
-
-impl FlowMaps {
-    /// Moves the per-CPU flow cache's sums into the shared map (nothing when the cache is off).
-    /// A failure leaves the sums in the cache for the next round; it is logged, not fatal.
-    pub fn flush_flow_cache(&mut self) {
-        let Some(cache) = &self.flow_cache else {
-            return;
-        };
-        match cache.flush() {
-            Ok(r) => {
-                if r.left_busy > 0 {
-                    tracing::debug!(
-                        slots = r.left_busy,
-                        "flow cache slots busy; flushed next round"
-                    );
-                }
-                self.flow_cache_report.add(&r);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "flushing the per-CPU flow cache");
-                self.flow_cache_errors += 1;
-            }
-        }
-    }
-
-    /// Flush figures and failed flushes since the previous call (for the agent's metrics).
-    pub fn take_flow_cache_report(&mut self) -> (crate::flowcache::FlushReport, u64) {
-        (
-            std::mem::take(&mut self.flow_cache_report),
-            std::mem::take(&mut self.flow_cache_errors),
-        )
-    }
-
-    /// Removes and returns every flow currently in the kernel map, after moving the per-CPU
-    /// flow cache's sums into it.
-    pub fn drain(&mut self) -> Result<Vec<(FlowId, FlowMetrics)>, TracerError> {
-        self.flush_flow_cache();
-        let fd = self.flows.fd().as_fd().as_raw_fd();
-        // Room for a bit more than the previous drain: a steady load drains in one allocation.
-        let hint = self.flows_hint + self.flows_hint / 8;
-        let out = crate::sys::drain_hash_map::<FlowId, FlowMetrics>(fd, &mut self.batched, hint)
-            .map_err(|source| TracerError::Io {
-                what: "draining aggregated_flows",
-                source,
-            })?;
-        self.flows_hint = out.len();
-        Ok(out)
-    }
-
-    /// Removes and returns the RTT enrichment (per-CPU values merged: largest RTT, earliest
-    /// start, latest end). Empty when FlowRTT is off.
-    pub fn drain_additional(&mut self) -> Vec<(FlowId, AdditionalMetrics)> {
-        let Some(map) = self.additional.as_ref() else {
-            return Vec::new();
-        };
-        let fd = map.fd().as_fd().as_raw_fd();
-        let mut out = Vec::new();
-        drain_percpu::<AdditionalMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
-            let mut merged = AdditionalMetrics::default();
-            for v in values.iter() {
-                if v.flow_rtt == 0 && v.start_mono_time_ts == 0 {
-                    continue;
-                }
-                if merged.start_mono_time_ts == 0
-                    || v.start_mono_time_ts < merged.start_mono_time_ts
-                {
-                    merged.start_mono_time_ts = v.start_mono_time_ts;
-                }
-                merged.end_mono_time_ts = merged.end_mono_time_ts.max(v.end_mono_time_ts);
-                merged.flow_rtt = merged.flow_rtt.max(v.flow_rtt);
-                if v.eth_protocol != 0 {
-                    merged.eth_protocol = v.eth_protocol;
-                }
-            }
-            if merged.flow_rtt > 0 {
-                out.push((k, merged));
-            }
-        });
-        out
-    }
-
-    /// Removes and returns the drop records, per-CPU values merged as upstream does: counts
-    /// summed, flags OR-ed, latest cause/state kept. Empty when PacketDrop is off.
-    pub fn drain_pkt_drops(&mut self) -> Vec<(FlowId, PktDropTotals)> {
-        let Some(map) = self.pkt_drops.as_ref() else {
-            return Vec::new();
-        };
-        let fd = map.fd().as_fd().as_raw_fd();
-        let mut out = Vec::new();
-        drain_percpu::<PktDropMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
-            let mut t = PktDropTotals::default();
-            let mut latest = 0u64;
-            for v in values.iter() {
-                if v.packets == 0 {
-                    continue;
-                }
-                t.bytes += u64::from(v.bytes);
-                t.packets += u64::from(v.packets);
-                t.flags |= u32::from(v.latest_flags);
-                if t.start == 0 || v.start_mono_time_ts < t.start {
-                    t.start = v.start_mono_time_ts;
-                }
-                t.end = t.end.max(v.end_mono_time_ts);
-                t.eth_protocol = v.eth_protocol;
-                if v.end_mono_time_ts >= latest {
-                    latest = v.end_mono_time_ts;
-                    t.cause = v.latest_drop_cause;
-                    t.state = u32::from(v.latest_state);
-                }
-            }
-            if t.packets > 0 {
-                out.push((k, t));
-            }
-        });
-        out
-    }
-
-    /// Removes and returns the DNS records (per-CPU values merged: flags OR-ed, latest id,
-    /// errno and name, largest latency) and forgets queries older than `stale_ns` that never got
-    /// a response. Empty when DNS tracking is off.
-    pub fn drain_dns(&mut self, mono_now: u64, stale_ns: u64) -> Vec<(FlowId, DnsMetrics)> {
-        let Some((map, queries)) = self.dns.as_mut() else {
-            return Vec::new();
-        };
-        let fd = map.fd().as_fd().as_raw_fd();
-        let mut out = Vec::new();
-        drain_percpu::<DnsMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
-            let mut merged = DnsMetrics::default();
-            let mut seen = false;
-            for v in values.iter() {
-                if v.start_mono_time_ts == 0 {
-                    continue;
-                }
-                if !seen || v.start_mono_time_ts < merged.start_mono_time_ts {
-                    merged.start_mono_time_ts = v.start_mono_time_ts;
-                }
-                if v.end_mono_time_ts >= merged.end_mono_time_ts {
-                    merged.end_mono_time_ts = v.end_mono_time_ts;
-                    merged.errno = v.errno;
-                    if v.id != 0 {
-                        merged.id = v.id;
-                    }
-                }
-                merged.flags |= v.flags;
-                merged.latency = merged.latency.max(v.latency);
-                merged.eth_protocol = v.eth_protocol;
-                if merged.name[0] == 0 {
-                    merged.name = v.name;
-                }
-                seen = true;
-            }
-            if seen {
-                out.push((k, merged));
-            }
-        });
-        let stale: Vec<DnsFlowId> = queries
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|(_, ts)| mono_now.saturating_sub(*ts) > stale_ns)
-            .map(|(k, _)| k)
-            .collect();
-        for k in stale {
-            let _ = queries.remove(&k);
-        }
-        out
-    }
-
-    /// Removes and returns the network events (per-CPU values merged: distinct cookies, summed
-    /// counters). Empty when NetworkEvents is off.
-    pub fn drain_network_events(&mut self) -> Vec<(FlowId, crate::netevents::NetworkEventsTotals)> {
-        match self.network_events.as_ref() {
-            Some(map) => crate::netevents::kernel::drain(map, self.ncpus, &mut self.percpu_batched),
-            None => Vec::new(),
-        }
-    }
-
-    /// Kernel id of the network events map (`bpftool map show id N`), when the feature is on.
-    /// Lets tests and debugging tools write or inspect exactly what the hook would.
-    pub fn network_events_map_id(&self) -> Option<u32> {
-        self.network_events
-            .as_ref()
-            .and_then(|m| m.info().ok())
-            .map(|i| i.id())
-    }
-
-    /// Removes and returns the PacketTranslation of the given flows (and of flows only the hook
-    /// saw): from the kernel map when a kernel method is active, else from the conntrack table.
-    /// Empty when PacketTranslation is off.
-    pub fn drain_xlat<'a>(
-        &mut self,
-        flows: impl Iterator<Item = &'a FlowId>,
-    ) -> Vec<(FlowId, netobserv_agent_common::XlatMetrics)> {
-        let mut out = match self.xlat.as_ref() {
-            Some(map) => crate::xlat::drain_map(map, self.ncpus, &mut self.percpu_batched),
-            None => return Vec::new(),
-        };
-        if let Some(l) = &self.conntrack {
-            if out.is_empty() {
-                out = l.table().lookup(flows);
-            } else {
-                let seen: std::collections::HashSet<FlowId> = out.iter().map(|(k, _)| *k).collect();
-                out.extend(l.table().lookup(flows.filter(|f| !seen.contains(*f))));
-            }
-        }
-        out
-    }
-
-    /// The conntrack table of the PacketTranslation fallback, when it is the active method.
-    pub fn conntrack_table(&self) -> Option<std::sync::Arc<crate::conntrack::Table>> {
-        self.conntrack.as_ref().map(|l| l.table().clone())
-    }
-
-    /// Writes one entry into the PacketTranslation kernel map on the first CPU's slot, as the
-    /// kernel hook would: lets tests and diagnostics exercise the drain/merge/export path on
-    /// kernels where the hook cannot attach. Fails when PacketTranslation is off.
-    pub fn inject_xlat(
-        &mut self,
-        id: &FlowId,
-        value: netobserv_agent_common::XlatMetrics,
-    ) -> Result<(), TracerError> {
-        let map = self
-            .xlat
-            .as_ref()
-            .ok_or(TracerError::Missing(maps::AGGREGATED_FLOWS_XLAT))?;
-        let mut values = vec![netobserv_agent_common::XlatMetrics::default(); self.ncpus];
-        values[0] = value;
-        crate::sys::update_percpu(map.fd().as_fd().as_raw_fd(), id, &values).map_err(|source| {
-            TracerError::Io {
-                what: "writing aggregated_flows_xlat",
-                source,
-            }
-        })
-    }
-
-    /// Reads every global counter (summed over CPUs) and resets it to zero.
-    pub fn take_counters(&mut self) -> Result<[u64; counters::MAX_COUNTERS as usize], TracerError> {
-        let mut out = [0u64; counters::MAX_COUNTERS as usize];
-        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
-            what: "reading the possible CPUs",
-            source,
-        })?;
-        for (i, slot) in out.iter_mut().enumerate() {
-            let idx = i as u32;
-            let values = self
-                .counters
-                .get(&idx, 0)
-                .map_err(|source| TracerError::Map {
-                    name: maps::GLOBAL_COUNTERS,
-                    source,
-                })?;
-            let sum: u64 = values.iter().map(|v| u64::from(*v)).sum();
-            if sum != 0 {
-                let zeros = PerCpuValues::try_from(vec![0u32; ncpus]).map_err(|source| {
-                    TracerError::Io {
-                        what: "building per-CPU zeros",
-                        source,
-                    }
-                })?;
-                self.counters
-                    .set(idx, zeros, 0)
-                    .map_err(|source| TracerError::Map {
-                        name: maps::GLOBAL_COUNTERS,
-                        source,
-                    })?;
-            }
-            *slot = sum;
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
