@@ -5,12 +5,14 @@
 //! Boundary 1 returns at entry: its figure is the harness's own overhead (the kernel's timer
 //! and context set-up), to subtract from the others.
 //!
-//! Two workloads: *new flow* runs each distinct 64-byte UDP frame once (every run a new
-//! 5-tuple; the flow map is drained every `DRAIN_EVERY` runs, as an eviction would), and
-//! *established* runs one frame `REPEAT` times.
+//! Three workloads: *new flow* runs each distinct 64-byte UDP frame once (every run a new
+//! 5-tuple: the first-packet path, to the ring buffer; the maps and the ring are drained every
+//! `DRAIN_EVERY` runs, as an eviction would), *second packet* runs each frame a second time
+//! right after its first (the flow's insert into the flow map; whole program only), and
+//! *established* runs one frame `REPEAT` times (the flow cache).
 //!
 //! Usage: `prog_profile [CACHE_MAX_FLOWS] [NEW_FLOWS] [DRAIN_EVERY] [REPEAT]`, defaults
-//! 100000 200000 50000 1000000; DNS tracking on, as the benchmark runs it.
+//! 100000 200000 10000 1000000; DNS tracking on, as the benchmark runs it.
 
 use netobserv_agent::config::Config;
 use netobserv_agent::tracer::Tracer;
@@ -46,7 +48,7 @@ fn arg(i: usize, default: u32) -> Result<u32, Box<dyn std::error::Error>> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let max_flows = arg(1, 100_000)?;
     let new_flows = arg(2, 200_000)?;
-    let drain_every = arg(3, 50_000)?.max(1);
+    let drain_every = arg(3, 10_000)?.max(1);
     let repeat = arg(4, 1_000_000)?;
     println!(
         "BPF_PROG_TEST_RUN of {} on 64-byte UDP frames; CACHE_MAX_FLOWS={max_flows}, DNS tracking \
@@ -59,9 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (2, "+ sampling and parse"),
         (3, "+ DNS check"),
         (4, "+ flow cache probe"),
-        (5, "+ shared map lookup"),
+        (5, "+ flow_seen check"),
         (6, "+ clock"),
-        (0, "+ rest (whole program)"),
+        (0, "+ ring record (whole program)"),
     ];
     let mut prev: Option<(f64, f64)> = None;
     for (stop, what) in sections {
@@ -87,10 +89,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             f64::from(tracer.test_run_classifier(programs::TCX_INGRESS, &frame(7), repeat)?);
         let (dn, de) = prev.map_or((new, est), |(pn, pe)| (new - pn, est - pe));
         println!(
-            "stop {stop}: {what:28} new flow {new:7.1} ns ({dn:+6.1}), established {est:6.1} ns \
+            "stop {stop}: {what:30} new flow {new:7.1} ns ({dn:+6.1}), established {est:6.1} ns \
              ({de:+6.1})"
         );
         prev = Some((new, est));
+        if stop == 0 {
+            let mut total = 0u64;
+            for i in 0..new_flows {
+                if i > 0 && i % drain_every == 0 {
+                    maps.drain()?;
+                }
+                let f = frame(i + new_flows);
+                tracer.test_run_classifier(programs::TCX_INGRESS, &f, 1)?;
+                total += u64::from(tracer.test_run_classifier(programs::TCX_INGRESS, &f, 1)?);
+            }
+            println!(
+                "second packet of a flow (insert into the flow map), whole program: {:.1} ns",
+                total as f64 / f64::from(new_flows)
+            );
+        }
     }
     Ok(())
 }

@@ -2,19 +2,18 @@
 //! metrics/status server, with an orderly shutdown that leaves no hook behind.
 
 use crate::config::Config;
-use crate::convert::{Clock, EnrichMap, FlowBatch};
-use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
+use crate::evict::Evictor;
+use crate::exporter::{self, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
 use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics, OvsCollectorStatus};
 use crate::netevents::collector::{CollectorConfig, Registration, SampleCollector};
 use crate::netns::in_netns;
-use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
-use netobserv_agent_common::counters;
+use crate::tracer::{AttachKind, HookState, MethodOff, Tracer, TracerError};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -38,17 +37,17 @@ pub enum AgentError {
 }
 
 /// The NetworkEvents cookie decoder, when the feature is on.
-type NetDecoder = Option<Arc<crate::netevents::Decoder>>;
+pub(crate) type NetDecoder = Option<Arc<crate::netevents::Decoder>>;
 
 /// Interface names for the records: by index in the observed namespace, and by (index, MAC)
 /// for interfaces of secondary namespaces, whose indexes may repeat the observed ones.
 #[derive(Default, Clone)]
-struct IfaceNames {
-    by_index: HashMap<u32, String>,
-    by_mac: HashMap<(u32, [u8; 6]), String>,
+pub(crate) struct IfaceNames {
+    pub(crate) by_index: HashMap<u32, String>,
+    pub(crate) by_mac: HashMap<(u32, [u8; 6]), String>,
 }
 
-type Names = Arc<RwLock<IfaceNames>>;
+pub(crate) type Names = Arc<RwLock<IfaceNames>>;
 
 /// What the attacher receives: link changes tagged with their namespace (`None`: the observed
 /// one), and secondary namespaces that went away.
@@ -73,13 +72,12 @@ pub struct Agent {
     shutdown_tx: watch::Sender<bool>,
     exporter_stop: watch::Sender<bool>,
     tracer: Arc<Mutex<Tracer>>,
-    maps: Arc<Mutex<FlowMaps>>,
     metrics: Arc<Metrics>,
     netns: Option<PathBuf>,
-    queue: ExportQueue,
-    names: Names,
-    agent_ip: pbflow::Ip,
-    decoder: NetDecoder,
+    /// Drains the maps into export batches (the periodic task, `evict_now` and shutdown).
+    eviction: Arc<Evictor>,
+    /// Keeps the ring buffer drained between evictions.
+    ring_drainer: JoinHandle<()>,
     /// Keeps the OVS sample collector set registered (retrying) and removes it at shutdown;
     /// `None` when NetworkEvents is off or the registration is disabled.
     ovs_collector: Option<JoinHandle<()>>,
@@ -90,7 +88,7 @@ pub struct Agent {
     metrics_addr: Option<SocketAddr>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -583,20 +581,49 @@ impl Agent {
         ));
 
         let agent_ip = pbflow::Ip::from_addr(discover_agent_ip(&cfg));
-        let evictor = tokio::spawn(evict_loop(
-            cfg.clone(),
-            maps.clone(),
-            queue.clone(),
-            metrics.clone(),
-            names.clone(),
-            agent_ip.clone(),
-            decoder.clone(),
+        // The maps' kernel memory, measured now that they exist and are empty.
+        let map_ids = lock(&tracer).map_ids();
+        let mem = crate::mapmem::measure(&map_ids, None);
+        tracing::info!(
+            bytes = mem.bytes_now,
+            formula = %mem.formula,
+            at_64_cpus = mem.full_bytes_64_cpus,
+            "eBPF map memory"
+        );
+        let map_base = crate::mapmem::baseline(&mem);
+        metrics.set_map_memory(mem);
+        let ring = lock(&maps).ring();
+        let eviction = Arc::new(Evictor {
+            maps,
+            queue,
+            metrics: metrics.clone(),
+            names,
+            agent_ip,
+            decoder,
+            ringbuf_bytes: cfg.ringbuf_bytes(),
+            map_ids,
+            map_base,
+        });
+        let pressure = Arc::new(tokio::sync::Notify::new());
+        let ring_drainer = tokio::spawn(crate::evict::keep_ring_drained(
+            ring,
+            cfg.high_water_flows(),
+            pressure.clone(),
+            shutdown_rx.clone(),
+        ));
+        let evictor = tokio::spawn(crate::evict::evict_loop(
+            eviction.clone(),
+            cfg.cache_active_timeout,
+            cfg.high_water_flows(),
+            pressure,
             shutdown_rx,
         ));
         tracing::info!(
             sampling = cfg.sampling,
             cache_max_flows = cfg.cache_max_flows,
             timeout = ?cfg.cache_active_timeout,
+            ringbuf_bytes = cfg.ringbuf_bytes(),
+            high_water_flows = cfg.high_water_flows(),
             "agent started"
         );
         Ok(Self {
@@ -604,13 +631,10 @@ impl Agent {
             shutdown_tx,
             exporter_stop,
             tracer,
-            maps,
             metrics,
             netns: cfg.netns,
-            queue,
-            names,
-            agent_ip,
-            decoder,
+            eviction,
+            ring_drainer,
             ovs_collector,
             watcher,
             evictor,
@@ -637,21 +661,13 @@ impl Agent {
 
     /// Drains the kernel map now and queues the result (the periodic eviction does the same).
     pub async fn evict_now(&self) {
-        evict_once(
-            &self.maps,
-            &self.queue,
-            &self.metrics,
-            &self.names,
-            &self.agent_ip,
-            &self.decoder,
-        )
-        .await;
+        self.eviction.evict_once().await;
     }
 
     /// Kernel id of the NetworkEvents map when the feature is on: tests write into it exactly
     /// what the `psample_sample_packet` hook would, on kernels where the hook cannot attach.
     pub fn network_events_map_id(&self) -> Option<u32> {
-        lock(&self.maps).network_events_map_id()
+        lock(&self.eviction.maps).network_events_map_id()
     }
 
     /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
@@ -663,6 +679,7 @@ impl Agent {
         self.watcher.abort();
         let _ = self.watcher.await;
         let _ = self.evictor.await;
+        let _ = self.ring_drainer.await;
         let tracer = self.tracer.clone();
         let netns = self.netns.clone();
         tokio::task::spawn_blocking(move || {
@@ -686,16 +703,8 @@ impl Agent {
             tracing::warn!("NetworkEvents: OVS collector set removal did not finish within 10s");
         }
         // Flows counted up to the detach go out with the exporter's final drain.
-        evict_once(
-            &self.maps,
-            &self.queue,
-            &self.metrics,
-            &self.names,
-            &self.agent_ip,
-            &self.decoder,
-        )
-        .await;
-        drop(self.queue);
+        self.eviction.evict_once().await;
+        drop(self.eviction);
         let _ = self.exporter_stop.send(true);
         if tokio::time::timeout(Duration::from_secs(10), self.exporter)
             .await
@@ -905,284 +914,5 @@ async fn watch_interfaces(
             }
         }
         publish_status(&cfg, &lock(&tracer), &metrics);
-    }
-}
-
-async fn evict_once(
-    maps: &Arc<Mutex<FlowMaps>>,
-    queue: &ExportQueue,
-    metrics: &Arc<Metrics>,
-    names: &Names,
-    agent_ip: &pbflow::Ip,
-    decoder: &NetDecoder,
-) -> usize {
-    let m = maps.clone();
-    let started = Instant::now();
-    let res = tokio::task::spawn_blocking(move || {
-        let mut maps = lock(&m);
-        let flows = maps.drain();
-        let cache = maps.take_flow_cache_report();
-        let extra = maps.drain_additional();
-        let drops = maps.drain_pkt_drops();
-        let netevents = maps.drain_network_events();
-        let clock = Clock::now();
-        let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
-        let counters = maps.take_counters();
-        let xlat = match &flows {
-            Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
-            Err(_) => maps.drain_xlat(std::iter::empty()),
-        };
-        let ct = maps.conntrack_table().map(|t| (t.len(), t.take_counts()));
-        (
-            flows, cache, extra, drops, netevents, dns, xlat, ct, counters, clock,
-        )
-    })
-    .await;
-    let Ok((flows, cache, extra, drops, netevents, dns, xlat, ct, counters, clock)) = res else {
-        return 0;
-    };
-    let (cache, cache_errors) = cache;
-    for (outcome, v) in [
-        ("flushed", cache.flushed as u64),
-        ("retried", cache.retries as u64),
-        ("left_busy", cache.left_busy as u64),
-        ("failed", cache_errors + cache.failed_cpus as u64),
-    ] {
-        if v > 0 {
-            metrics
-                .flow_cache_slots
-                .get_or_create(&vec![("outcome".to_string(), outcome.to_string())])
-                .inc_by(v);
-        }
-    }
-    if let Some((len, (learnt, refused, overflows))) = ct {
-        metrics.xlat_conntrack_entries.set(len as i64);
-        for (kind, v) in [
-            ("learnt", learnt),
-            ("refused", refused),
-            ("overflow", overflows),
-        ] {
-            metrics
-                .xlat_conntrack_events
-                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
-                .inc_by(v);
-        }
-    }
-    metrics
-        .drain_duration
-        .observe(started.elapsed().as_secs_f64());
-    metrics.evictions.inc();
-    match counters {
-        Ok(c) => {
-            let ebpf = |reason: &str, v: u64| {
-                if v > 0 {
-                    metrics.dropped_flows("ebpf", reason).inc_by(v);
-                }
-            };
-            ebpf(
-                "CannotCreateFlowsHashMap",
-                c[counters::HASHMAP_FAIL_CREATE_FLOW as usize],
-            );
-            ebpf(
-                "CannotUpdateFlowsHashMap",
-                c[counters::HASHMAP_FAIL_UPDATE_FLOW as usize],
-            );
-            ebpf(
-                "CannotUpdateDNSHashMap",
-                c[counters::HASHMAP_FAIL_UPDATE_DNS as usize],
-            );
-            for (idx, reason) in [
-                (counters::FILTER_REJECT, "FilterReject"),
-                (counters::FILTER_ACCEPT, "FilterAccept"),
-                (counters::FILTER_NOMATCH, "FilterNoMatch"),
-            ] {
-                let v = c[idx as usize];
-                if v > 0 {
-                    metrics
-                        .filtered
-                        .get_or_create(&vec![
-                            ("source".into(), "ebpf".into()),
-                            ("reason".into(), reason.into()),
-                        ])
-                        .inc_by(v);
-                }
-            }
-            metrics
-                .sampled_out_packets
-                .inc_by(c[counters::SAMPLED_OUT as usize]);
-            record_network_event_counters(metrics, &c);
-            let missed = c[counters::OBSERVED_INTF_MISSED as usize];
-            if missed > 0 {
-                metrics
-                    .errors
-                    .get_or_create(&vec![
-                        ("component".into(), "ebpf".into()),
-                        ("error".into(), "MaxObservedInterfacesReached".into()),
-                        ("severity".into(), "low".into()),
-                    ])
-                    .inc_by(missed);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "reading kernel counters"),
-    }
-    let flows = match flows {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, "draining the flow map");
-            return 0;
-        }
-    };
-    let n = flows.len();
-    metrics.evicted_flows.inc_by(n as u64);
-    if n == 0
-        && extra.is_empty()
-        && drops.is_empty()
-        && dns.is_empty()
-        && netevents.is_empty()
-        && xlat.is_empty()
-    {
-        return 0;
-    }
-    // Sized once for the worst case (no flow in two maps): growing a table of ~50,000 entries
-    // rehashes and copies it several times, which was most of this function's memory traffic.
-    let mut enrich = EnrichMap::with_capacity_and_hasher(
-        extra.len() + dns.len() + drops.len() + netevents.len() + xlat.len(),
-        Default::default(),
-    );
-    for (id, a) in extra {
-        enrich.entry(id).or_default().rtt = Some(a);
-    }
-    for (id, d) in dns {
-        enrich.entry(id).or_default().dns = Some(Box::new(d));
-    }
-    for (id, d) in drops {
-        enrich.entry(id).or_default().drops = Some(d);
-    }
-    if let Some(decoder) = decoder {
-        for (id, t) in netevents {
-            enrich.entry(id).or_default().network_events =
-                Some(Box::new(decoder.decode_flow(&t).await));
-        }
-    }
-    for (id, x) in xlat {
-        enrich.entry(id).or_default().xlat = Some(x);
-    }
-    let names = names.read().unwrap_or_else(PoisonError::into_inner).clone();
-    queue.push_batch(Batch::Flows(
-        FlowBatch::from_enrichment(
-            flows,
-            enrich,
-            clock,
-            Arc::new(names.by_index),
-            agent_ip.clone(),
-        )
-        .with_mac_names(Arc::new(names.by_mac)),
-    ));
-    n
-}
-
-// Each argument is a shared handle the loop hands to `evict_once`; bundling them would only
-// move the list into a struct used once.
-#[allow(clippy::too_many_arguments)]
-async fn evict_loop(
-    cfg: Config,
-    maps: Arc<Mutex<FlowMaps>>,
-    queue: ExportQueue,
-    metrics: Arc<Metrics>,
-    names: Names,
-    agent_ip: pbflow::Ip,
-    decoder: NetDecoder,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let full_period = cfg.cache_active_timeout;
-    let mut period = full_period;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(period) => {}
-            res = shutdown.changed() => {
-                if res.is_err() || *shutdown.borrow() {
-                    return;
-                }
-                continue;
-            }
-        }
-        let n = evict_once(&maps, &queue, &metrics, &names, &agent_ip, &decoder).await;
-        // When the map nears CACHE_MAX_FLOWS, evict sooner so new flows still find room.
-        period = if n as u64 * 10 >= u64::from(cfg.cache_max_flows) * 8 {
-            (full_period / 4).max(Duration::from_millis(50))
-        } else {
-            full_period
-        };
-    }
-}
-
-/// Publishes the NetworkEvents kernel counters: `network_events_total{source="ebpf", reason}`,
-/// plus overflow and oversized cookies as `errors_total`, as upstream names them.
-fn record_network_event_counters(metrics: &Metrics, c: &[u64]) {
-    for (idx, reason) in [
-        (counters::NETWORK_EVENTS_GOOD, "Good"),
-        (counters::NETWORK_EVENTS_ERR, "Error"),
-        (
-            counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH,
-            "GroupIDMismatch",
-        ),
-        (
-            counters::NETWORK_EVENTS_ERR_UPDATE_MAP_FLOWS,
-            "CannotUpdateMap",
-        ),
-        (counters::NETWORK_EVENTS_OVERFLOW, "Overflow"),
-        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
-    ] {
-        let v = c.get(idx as usize).copied().unwrap_or(0);
-        if v > 0 {
-            metrics
-                .network_events
-                .get_or_create(&vec![
-                    ("source".into(), "ebpf".into()),
-                    ("reason".into(), reason.into()),
-                ])
-                .inc_by(v);
-        }
-    }
-    for (idx, error) in [
-        (counters::NETWORK_EVENTS_OVERFLOW, "EventsOverflow"),
-        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
-    ] {
-        let v = c.get(idx as usize).copied().unwrap_or(0);
-        if v > 0 {
-            metrics
-                .errors
-                .get_or_create(&vec![
-                    ("component".into(), "ebpf".into()),
-                    ("error".into(), error.into()),
-                    ("severity".into(), "low".into()),
-                ])
-                .inc_by(v);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn network_event_kernel_counters_become_metrics() {
-        let m = Metrics::new("ebpf_agent_");
-        let mut c = [0u64; counters::MAX_COUNTERS as usize];
-        c[counters::NETWORK_EVENTS_GOOD as usize] = 5;
-        c[counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH as usize] = 2;
-        c[counters::NETWORK_EVENTS_OVERFLOW as usize] = 1;
-        record_network_event_counters(&m, &c);
-        let text = m.encode();
-        for line in [
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Good\"} 5",
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"GroupIDMismatch\"} 2",
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Overflow\"} 1",
-            "ebpf_agent_errors_total{component=\"ebpf\",error=\"EventsOverflow\",severity=\"low\"} 1",
-        ] {
-            assert!(text.contains(line), "{line} missing from\n{text}");
-        }
-        assert!(!text.contains("CookieTooBig"), "{text}");
     }
 }

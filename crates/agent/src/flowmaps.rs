@@ -6,7 +6,7 @@
 use crate::overflow::RingSide;
 use crate::tracer::TracerError;
 use aya::Ebpf;
-use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray, PerCpuValues};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuArray};
 use netobserv_agent_common::{
     AdditionalMetrics, DnsFlowId, DnsMetrics, FlowId, FlowMetrics, PktDropMetrics, counters, maps,
 };
@@ -83,6 +83,8 @@ pub struct FlowMaps {
     pub(crate) ring: Arc<Mutex<RingSide>>,
     /// Flows the ring brought that the last drain appended (not in the map).
     pub(crate) last_ring_only: usize,
+    /// Per counter, the per-CPU values read at the previous [`FlowMaps::take_counters`].
+    pub(crate) counters_prev: Vec<Vec<u32>>,
 }
 
 /// Drains a shared enrichment map; errors are logged and end the drain (the hook's data for
@@ -168,14 +170,14 @@ impl FlowMaps {
     /// them): with the ring's aggregate, what the next eviction will hold, which the agent
     /// watches to evict before the map fills.
     pub fn inserted_since_eviction(&self) -> Result<u64, TracerError> {
-        let values = self
-            .counters
-            .get(&counters::FLOWS_INSERTED, 0)
-            .map_err(|source| TracerError::Map {
-                name: maps::GLOBAL_COUNTERS,
-                source,
-            })?;
-        Ok(values.iter().map(|v| u64::from(*v)).sum())
+        let idx = counters::FLOWS_INSERTED;
+        let now = self.read_counter(idx)?;
+        let prev = &self.counters_prev[idx as usize];
+        Ok(now
+            .iter()
+            .enumerate()
+            .map(|(cpu, n)| u64::from(n.wrapping_sub(prev.get(cpu).copied().unwrap_or(0))))
+            .sum())
     }
 
     /// Removes and returns the RTT enrichment (one shared entry per flow). Empty when FlowRTT
@@ -302,39 +304,35 @@ impl FlowMaps {
         })
     }
 
-    /// Reads every global counter (summed over CPUs) and resets it to zero.
+    /// The global counters' increments since the previous call, summed over CPUs. The kernel's
+    /// per-CPU counters are never reset (a reset between the read and the write would lose
+    /// whatever the programs counted in between); the previous readings are kept instead and
+    /// the difference taken, with wrap-around.
     pub fn take_counters(&mut self) -> Result<[u64; counters::MAX_COUNTERS as usize], TracerError> {
         let mut out = [0u64; counters::MAX_COUNTERS as usize];
-        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
-            what: "reading the possible CPUs",
-            source,
-        })?;
         for (i, slot) in out.iter_mut().enumerate() {
-            let idx = i as u32;
-            let values = self
-                .counters
-                .get(&idx, 0)
-                .map_err(|source| TracerError::Map {
-                    name: maps::GLOBAL_COUNTERS,
-                    source,
-                })?;
-            let sum: u64 = values.iter().map(|v| u64::from(*v)).sum();
-            if sum != 0 {
-                let zeros = PerCpuValues::try_from(vec![0u32; ncpus]).map_err(|source| {
-                    TracerError::Io {
-                        what: "building per-CPU zeros",
-                        source,
-                    }
-                })?;
-                self.counters
-                    .set(idx, zeros, 0)
-                    .map_err(|source| TracerError::Map {
-                        name: maps::GLOBAL_COUNTERS,
-                        source,
-                    })?;
-            }
-            *slot = sum;
+            let now = self.read_counter(i as u32)?;
+            let prev = &mut self.counters_prev[i];
+            prev.resize(now.len(), 0);
+            *slot = now
+                .iter()
+                .zip(prev.iter())
+                .map(|(n, p)| u64::from(n.wrapping_sub(*p)))
+                .sum();
+            *prev = now;
         }
         Ok(out)
+    }
+
+    /// One counter's per-CPU values.
+    fn read_counter(&self, idx: u32) -> Result<Vec<u32>, TracerError> {
+        let values = self
+            .counters
+            .get(&idx, 0)
+            .map_err(|source| TracerError::Map {
+                name: maps::GLOBAL_COUNTERS,
+                source,
+            })?;
+        Ok(values.iter().copied().collect())
     }
 }

@@ -75,6 +75,17 @@ pub struct Metrics {
     /// `left_busy` (slots deferred to the next eviction), `failed` (CPUs, or whole flushes,
     /// whose flush failed; their sums wait for the next one).
     pub flow_cache_slots: Family<Labels, Counter>,
+    /// Records the kernel sent through the `direct_flows` ring buffer, by `reason`:
+    /// `first_packet` or `map_full` (none of them is a loss).
+    pub ringbuf_records: Family<Labels, Counter>,
+    /// Packets lost, by source and reason, where they are counted apart from flows.
+    pub dropped_packets: Family<Labels, Counter>,
+    /// Evictions started before `CACHE_ACTIVE_TIMEOUT` because the flow map reached its
+    /// high-water mark.
+    pub pressure_evictions: Counter,
+    /// Gauges by `name` (`exporter-queue`, `accounter-entries`, `flowmap`), as upstream names them.
+    pub buffer_size: Family<Labels, Gauge>,
+    losses: crate::losses::LossLog,
     status: Mutex<Status>,
 }
 
@@ -129,6 +140,12 @@ pub struct Status {
     /// or `FLOW_CACHE=false`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub flow_cache: String,
+    /// Flows lost since start, by reason, with what to raise (filled when `/status` is served,
+    /// from the same counters as `dropped_flows_total`).
+    pub flows_lost: crate::losses::FlowsLost,
+    /// Kernel memory of the eBPF maps, now and as a function of the CPU count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bpf_maps: Option<crate::mapmem::MapMemoryStatus>,
 }
 
 /// The OVS `Flow_Sample_Collector_Set` registration in `/status`: without it OVS sends OVN's
@@ -228,7 +245,12 @@ impl Metrics {
             sampling_rate.clone(),
         );
         let buffer_size = Family::<Labels, Gauge>::default();
-        registry.register("buffer_size", "Buffer sizes", buffer_size.clone());
+        registry.register(
+            "buffer_size",
+            "Buffer sizes: exporter-queue (batches), accounter-entries (flows aggregated from \
+             the ring buffer), flowmap (entries created in the flow map since the last eviction)",
+            buffer_size.clone(),
+        );
         let queue_len = buffer_size
             .get_or_create(&labels(&[("name", "exporter-queue")]))
             .clone();
@@ -292,8 +314,32 @@ impl Metrics {
             "Per-CPU flow cache flush outcomes: flushed, retried, left_busy, failed",
             flow_cache_slots.clone(),
         );
+        let ringbuf_records = Family::<Labels, Counter>::default();
+        registry.register(
+            "ringbuf_records",
+            "Records the kernel sent to user space through the ring buffer, by reason: \
+             first_packet (a flow's first packet), map_full (the flow map refused the entry)",
+            ringbuf_records.clone(),
+        );
+        let dropped_packets = Family::<Labels, Counter>::default();
+        registry.register(
+            "dropped_packets",
+            "Packets lost, by source and reason",
+            dropped_packets.clone(),
+        );
+        let pressure_evictions = Counter::default();
+        registry.register(
+            "pressure_evictions",
+            "Evictions started early because the flow map reached its high-water mark",
+            pressure_evictions.clone(),
+        );
         Self {
             registry,
+            ringbuf_records,
+            dropped_packets,
+            pressure_evictions,
+            buffer_size,
+            losses: crate::losses::LossLog::default(),
             flow_cache_slots,
             ovs_collector_registered,
             xlat_conntrack_entries,
@@ -326,20 +372,64 @@ impl Metrics {
             .clone()
     }
 
-    /// Total flows dropped for any reason.
+    /// Total flows lost for any reason (lost DNS or drop details of kept flows excluded).
     pub fn dropped_total(&self) -> u64 {
-        // Families cannot be iterated; sum the reasons this agent produces.
-        [
-            ("limiter", "full"),
-            ("exporter", "shutdown"),
-            ("exporter", "closed"),
-            ("ebpf", "CannotCreateFlowsHashMap"),
-            ("ebpf", "CannotUpdateFlowsHashMap"),
-            ("ebpf", "CannotUpdateDNSHashMap"),
-        ]
-        .iter()
-        .map(|(s, r)| self.dropped_flows(s, r).get())
-        .sum()
+        self.flows_lost().total
+    }
+
+    /// Counts a loss (`dropped_flows_total`, and `dropped_packets_total` when `packets` is
+    /// given) and logs it as a rate-limited WARN naming its cause and what to raise; `detail`
+    /// is appended to the cause.
+    pub fn report_loss(
+        &self,
+        r: &crate::losses::LossReason,
+        flows: u64,
+        packets: Option<u64>,
+        detail: &str,
+    ) {
+        if flows == 0 && packets.unwrap_or(0) == 0 {
+            return;
+        }
+        self.dropped_flows(r.source, r.reason).inc_by(flows);
+        if let Some(p) = packets {
+            self.dropped_packets
+                .get_or_create(&labels(&[("source", r.source), ("reason", r.reason)]))
+                .inc_by(p);
+        }
+        self.losses.note(r, flows, packets.unwrap_or(0), detail);
+    }
+
+    /// The `flows_lost` figure of `/status`, read from the loss counters.
+    pub fn flows_lost(&self) -> crate::losses::FlowsLost {
+        let mut out = crate::losses::FlowsLost::default();
+        for r in crate::losses::REASONS {
+            let flows = self.dropped_flows(r.source, r.reason).get();
+            let packets = (r == crate::losses::RINGBUF_FULL).then(|| {
+                self.dropped_packets
+                    .get_or_create(&labels(&[("source", r.source), ("reason", r.reason)]))
+                    .get()
+            });
+            if crate::losses::loses_flows(&r) {
+                out.total += flows;
+            }
+            out.by_reason.push(crate::losses::LossCount {
+                source: r.source,
+                reason: r.reason,
+                flows,
+                packets,
+                cause: r.cause,
+                remedy: r.remedy,
+            });
+        }
+        out
+    }
+
+    /// Records the eBPF maps' memory in `/status`.
+    pub fn set_map_memory(&self, m: crate::mapmem::MapMemoryStatus) {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bpf_maps = Some(m);
     }
 
     /// Renders the text exposition format.
@@ -422,12 +512,15 @@ impl Metrics {
             .inc();
     }
 
-    /// A copy of the `/status` document.
+    /// A copy of the `/status` document, with the loss figures as of now.
     pub fn status(&self) -> Status {
-        self.status
+        let mut st = self
+            .status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        st.flows_lost = self.flows_lost();
+        st
     }
 }
 

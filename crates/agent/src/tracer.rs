@@ -10,7 +10,7 @@ use aya::maps::{HashMap as BpfHashMap, LpmTrie, MapData, PerCpuArray, RingBuf, l
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
 use aya::programs::{BtfTracePoint, FEntry, LinkOrder, SchedClassifier, TcAttachType};
 use aya::{Btf, Ebpf, EbpfLoader};
-use netobserv_agent_common::{FilterValue, globals, maps, programs};
+use netobserv_agent_common::{FilterValue, counters, globals, maps, programs};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex};
@@ -251,7 +251,7 @@ impl Tracer {
             u8::from(filter_sampling),
             u8::from(cfg.enable_dns_tracking),
         );
-        let wakeup = u64::from(cfg.ringbuf_bytes() / 4);
+        let wakeup_shift = (cfg.ringbuf_bytes() / 4).trailing_zeros();
         loader
             .btf(btf.as_ref())
             .override_global(globals::SAMPLING, &cfg.sampling, true)
@@ -261,7 +261,7 @@ impl Tracer {
             .override_global(globals::HAS_FILTER_SAMPLING, &rule_sampling, true)
             .override_global(globals::ENABLE_DNS_TRACKING, &dns, true)
             .override_global(globals::DNS_PORT, &cfg.dns_tracking_port, true)
-            .override_global(globals::RINGBUF_WAKEUP_BYTES, &wakeup, true);
+            .override_global(globals::RINGBUF_WAKEUP_SHIFT, &wakeup_shift, true);
         size_maps(&mut loader, cfg, rtt_wanted, drops_wanted);
         let mut ebpf = loader.load(EBPF_OBJECT)?;
         let mut rtt_methods_off = Vec::new();
@@ -358,6 +358,20 @@ impl Tracer {
         load_retrying(|| prog.load(tracepoint, &btf)).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok(())
+    }
+
+    /// Kernel ids of the maps the loaded programs use (for [`crate::mapmem::measure`]).
+    pub fn map_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .ebpf
+            .programs()
+            .filter_map(|(_, p)| p.info().ok())
+            .filter_map(|i| i.map_ids().ok().flatten())
+            .flatten()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// Runs classifier `name` (loaded, attached or not) once per repeat on the packet `frame`
@@ -778,6 +792,7 @@ fn take_flow_maps(ebpf: &mut Ebpf, cfg: &Config, e: Enrichment) -> Result<FlowMa
         flow_cache_errors: 0,
         ring: Arc::new(Mutex::new(RingSide::new(ring))),
         last_ring_only: 0,
+        counters_prev: vec![Vec::new(); counters::MAX_COUNTERS as usize],
     })
 }
 
