@@ -146,8 +146,10 @@ impl FlowMaps {
                     what: "draining aggregated_flows",
                     source,
                 })?;
-        let ring = self.ring_side().take();
-        self.last_ring_only = crate::overflow::merge(&mut out, ring);
+        // Merged under the ring's lock, in place: the aggregate keeps its allocation for the
+        // next period (the ring itself has room for the few milliseconds this takes).
+        let ring_only = self.ring_side().merge_into(&mut out);
+        self.last_ring_only = ring_only;
         self.flows_hint = out.len();
         Ok(out)
     }

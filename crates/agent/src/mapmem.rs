@@ -52,6 +52,12 @@ pub struct MapMemoryStatus {
     pub bytes_now: u64,
     /// Possible CPUs of this node (per-CPU maps hold one value for each).
     pub possible_cpus: u32,
+    /// At start (every on-demand map empty): fixed part.
+    pub start_fixed_bytes: u64,
+    /// At start: bytes per possible CPU.
+    pub start_per_cpu_bytes: u64,
+    /// At start, on a 64-CPU node.
+    pub start_bytes_64_cpus: u64,
     /// Model, every map full: fixed part.
     pub full_fixed_bytes: u64,
     /// Model, every map full: bytes per possible CPU.
@@ -60,7 +66,7 @@ pub struct MapMemoryStatus {
     pub full_bytes_here: u64,
     /// The model for a 64-CPU node.
     pub full_bytes_64_cpus: u64,
-    /// `full_fixed + full_per_cpu × N`, in MB / kB.
+    /// `start_fixed + start_per_cpu × N` and `full_fixed + full_per_cpu × N`, in MB / kB.
     pub formula: String,
     /// Per map, largest first.
     pub maps: Vec<MapMem>,
@@ -95,6 +101,30 @@ fn model(kind: MapType, key: u32, value: u32, max: u32, flags: u32) -> (u64, u64
     }
 }
 
+/// The object's name of a map whose kernel name (15 characters at most) is ambiguous: several
+/// maps share the prefix `aggregated_flow`; their value sizes tell them apart.
+fn full_name(kernel: &str, value_size: u32) -> String {
+    use netobserv_agent_common::{maps, netevents::NetworkEventsMetrics};
+    use std::mem::size_of;
+    let known: [(&str, usize); 5] = [
+        (maps::AGGREGATED_FLOWS, size_of::<netobserv_agent_common::FlowMetrics>()),
+        (maps::AGGREGATED_FLOWS_DNS, size_of::<netobserv_agent_common::DnsMetrics>()),
+        (
+            maps::AGGREGATED_FLOWS_PKT_DROP,
+            size_of::<netobserv_agent_common::PktDropMetrics>(),
+        ),
+        (
+            maps::AGGREGATED_FLOWS_XLAT,
+            size_of::<netobserv_agent_common::XlatMetrics>(),
+        ),
+        ("aggregated_flows_network_events", size_of::<NetworkEventsMetrics>()),
+    ];
+    known
+        .iter()
+        .find(|(n, size)| n.starts_with(kernel) && *size == value_size as usize)
+        .map_or_else(|| kernel.to_string(), |(n, _)| (*n).to_string())
+}
+
 /// Bytes the kernel accounts for the map behind `fd` (`memlock` of its fdinfo).
 fn memlock(fd: i32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
@@ -114,6 +144,7 @@ pub fn measure(ids: &[u32], base: Option<&[(u32, u64)]>) -> MapMemoryStatus {
     let cpus = aya::util::nr_cpus().map_or(1, |n| n as u32);
     let mut maps = Vec::new();
     let (mut fixed, mut per_cpu, mut now_total) = (0u64, 0u64, 0u64);
+    let (mut start_fixed, mut start_cpu) = (0u64, 0u64);
     for id in ids {
         let Ok(info) = MapInfo::from_id(*id) else {
             continue;
@@ -135,14 +166,17 @@ pub fn measure(ids: &[u32], base: Option<&[(u32, u64)]>) -> MapMemoryStatus {
             info.max_entries(),
             info.map_flags(),
         );
-        let f = start.saturating_sub(cpu_now * u64::from(cpus)) + grow;
+        let f0 = start.saturating_sub(cpu_now * u64::from(cpus));
+        let f = f0 + grow;
         let c = cpu_now + cpu_full;
+        start_fixed += f0;
+        start_cpu += cpu_now;
         fixed += f;
         per_cpu += c;
         now_total += now;
         maps.push(MapMem {
             id: *id,
-            name: info.name_as_str().unwrap_or("?").to_string(),
+            name: full_name(info.name_as_str().unwrap_or("?"), info.value_size()),
             kind: format!("{kind:?}"),
             max_entries: info.max_entries(),
             on_demand: info.map_flags() & NO_PREALLOC != 0,
@@ -155,12 +189,17 @@ pub fn measure(ids: &[u32], base: Option<&[(u32, u64)]>) -> MapMemoryStatus {
     MapMemoryStatus {
         bytes_now: now_total,
         possible_cpus: cpus,
+        start_fixed_bytes: start_fixed,
+        start_per_cpu_bytes: start_cpu,
+        start_bytes_64_cpus: start_fixed + start_cpu * 64,
         full_fixed_bytes: fixed,
         full_per_cpu_bytes: per_cpu,
         full_bytes_here: fixed + per_cpu * u64::from(cpus),
         full_bytes_64_cpus: fixed + per_cpu * 64,
         formula: format!(
-            "{} + {:.1} kB × N CPUs (every map full)",
+            "at start {} + {:.1} kB × N CPUs; every map full {} + {:.1} kB × N CPUs",
+            mb(start_fixed),
+            start_cpu as f64 / 1e3,
             mb(fixed),
             per_cpu as f64 / 1e3
         ),
@@ -190,6 +229,13 @@ mod tests {
         assert!(grow > 0);
         assert_eq!(cpu, 0);
         assert_eq!(cpu_full, 64 * 1000);
+    }
+
+    #[test]
+    fn truncated_names_are_told_apart_by_value_size() {
+        assert_eq!(full_name("aggregated_flow", 104), "aggregated_flows");
+        assert_eq!(full_name("aggregated_flow", 64), "aggregated_flows_dns");
+        assert_eq!(full_name("flow_cache", 104), "flow_cache");
     }
 
     #[test]

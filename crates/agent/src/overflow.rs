@@ -78,42 +78,67 @@ impl Part {
     }
 }
 
-/// Ring-buffer records aggregated per (flow, interface) until the next eviction.
+/// What the ring brought for one flow: its first interface's part inline (a flow is nearly
+/// always seen on one interface per node), others in a side list.
+#[derive(Debug)]
+struct Entry {
+    ifindex: u32,
+    part: Part,
+    others: Option<Box<Vec<(u32, Part)>>>,
+}
+
+impl Entry {
+    fn parts(&self) -> impl Iterator<Item = (u32, &Part)> {
+        std::iter::once((self.ifindex, &self.part)).chain(
+            self.others
+                .iter()
+                .flat_map(|v| v.iter().map(|(i, p)| (*i, p))),
+        )
+    }
+}
+
+/// Ring-buffer records aggregated per flow and interface until the next eviction.
 #[derive(Debug, Default)]
 pub struct Accounter {
-    parts: HashMap<(FlowId, u32), Part, Hasher>,
+    flows: HashMap<FlowId, Entry, Hasher>,
 }
 
 impl Accounter {
     /// Adds one ring record.
     pub fn add(&mut self, e: &FlowEvent) {
         let p = Part::of(e);
-        self.parts
-            .entry((e.id, e.if_index))
-            .and_modify(|q| q.absorb(&p))
-            .or_insert(p);
+        match self.flows.entry(e.id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Entry {
+                    ifindex: e.if_index,
+                    part: p,
+                    others: None,
+                });
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let en = o.get_mut();
+                if en.ifindex == e.if_index {
+                    en.part.absorb(&p);
+                    return;
+                }
+                let others = en.others.get_or_insert_with(Default::default);
+                match others.iter_mut().find(|(i, _)| *i == e.if_index) {
+                    Some((_, q)) => q.absorb(&p),
+                    None => others.push((e.if_index, p)),
+                }
+            }
+        }
     }
 
-    /// Number of (flow, interface) entries held.
+    /// Number of flows held.
     pub fn len(&self) -> usize {
-        self.parts.len()
+        self.flows.len()
     }
 
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
+        self.flows.is_empty()
     }
-
-    /// Hands everything held over and starts empty.
-    pub fn take(&mut self) -> Accounter {
-        std::mem::take(self)
-    }
-}
-
-/// The parts of one flow: the earliest first (it counts when the map does not have the flow).
-#[derive(Debug)]
-struct Group {
-    parts: Vec<(u32, Part)>,
 }
 
 /// Lists `ifindex` in the observed interfaces of `m` (the kernel's rule, in user space).
@@ -136,28 +161,28 @@ fn add_observed(m: &mut FlowMetrics, ifindex: u32, direction: u8) {
 
 /// Adds the parts of a flow to its entry: the parts of the counting interface add their counts,
 /// the others are listed as observed.
-fn apply(m: &mut FlowMetrics, parts: &[(u32, Part)]) {
-    for (ifindex, p) in parts {
+fn apply(m: &mut FlowMetrics, e: &Entry) {
+    for (ifindex, p) in e.parts() {
         m.end_mono_time_ts = m.end_mono_time_ts.max(p.end);
         m.flags |= p.flags;
-        if *ifindex == m.if_index_first_seen {
+        if ifindex == m.if_index_first_seen {
             m.packets = m.packets.saturating_add(p.packets);
             m.bytes = m.bytes.saturating_add(p.bytes);
             if p.start < m.start_mono_time_ts {
                 m.start_mono_time_ts = p.start;
             }
         } else {
-            add_observed(m, *ifindex, p.direction);
+            add_observed(m, ifindex, p.direction);
         }
     }
 }
 
 /// A flow known only from ring records: the earliest part's interface counts.
-fn from_parts(parts: &[(u32, Part)]) -> FlowMetrics {
-    let (i0, p0) = parts
-        .iter()
+fn from_parts(e: &Entry) -> FlowMetrics {
+    let (i0, p0) = e
+        .parts()
         .min_by_key(|(_, p)| p.start)
-        .copied()
+        .map(|(i, p)| (i, *p))
         .unwrap_or_default();
     let mut m = FlowMetrics {
         start_mono_time_ts: p0.start,
@@ -184,38 +209,29 @@ fn from_parts(parts: &[(u32, Part)]) -> FlowMetrics {
         dscp: p0.dscp,
         ..FlowMetrics::default()
     };
-    apply(&mut m, parts);
+    apply(&mut m, e);
     m
 }
 
-/// Merges the ring's flows into the map's: a flow in both gets the ring's packets of its
-/// counting interface added; a flow only in the ring is appended. Returns how many flows were
-/// appended.
-pub fn merge(flows: &mut Vec<(FlowId, FlowMetrics)>, acc: Accounter) -> usize {
+/// Merges the ring's flows into the map's and empties `acc` (keeping its allocation for the
+/// next period): a flow in both gets the ring's packets of its counting interface added; a flow
+/// only in the ring is appended. Returns how many flows were appended.
+pub fn merge(flows: &mut Vec<(FlowId, FlowMetrics)>, acc: &mut Accounter) -> usize {
     if acc.is_empty() {
         return 0;
     }
-    let mut groups: HashMap<FlowId, Group, Hasher> =
-        HashMap::with_capacity_and_hasher(acc.parts.len(), Hasher::default());
-    for ((id, ifindex), p) in acc.parts {
-        groups
-            .entry(id)
-            .or_insert_with(|| Group { parts: Vec::new() })
-            .parts
-            .push((ifindex, p));
-    }
     for (id, m) in flows.iter_mut() {
-        if groups.is_empty() {
+        if acc.flows.is_empty() {
             break;
         }
-        if let Some(g) = groups.remove(id) {
-            apply(m, &g.parts);
+        if let Some(e) = acc.flows.remove(id) {
+            apply(m, &e);
         }
     }
-    let appended = groups.len();
+    let appended = acc.flows.len();
     flows.reserve(appended);
-    for (id, g) in groups {
-        flows.push((id, from_parts(&g.parts)));
+    for (id, e) in acc.flows.drain() {
+        flows.push((id, from_parts(&e)));
     }
     appended
 }
@@ -266,13 +282,14 @@ impl RingSide {
         n
     }
 
-    /// Drains the ring, then hands the aggregate over (eviction).
-    pub fn take(&mut self) -> Accounter {
+    /// Drains the ring, then merges the aggregate into the map's `flows` and empties it
+    /// (eviction); returns how many flows only the ring had.
+    pub fn merge_into(&mut self, flows: &mut Vec<(FlowId, FlowMetrics)>) -> usize {
         self.drain();
-        self.acc.take()
+        merge(flows, &mut self.acc)
     }
 
-    /// (flow, interface) entries aggregated since the last eviction.
+    /// Flows aggregated since the last eviction.
     pub fn pending(&self) -> usize {
         self.acc.len()
     }
@@ -343,7 +360,7 @@ mod tests {
         acc.add(&ev(1, 7, DIRECTION_EGRESS, 150, 64));
         acc.add(&ev(2, 7, DIRECTION_EGRESS, 120, 80));
         let mut flows = Vec::new();
-        assert_eq!(merge(&mut flows, acc), 2);
+        assert_eq!(merge(&mut flows, &mut acc), 2);
         flows.sort_by_key(|(k, _)| k.src_port);
         let (k, m) = &flows[0];
         assert_eq!(k.src_port, 1);
@@ -362,7 +379,7 @@ mod tests {
         acc.add(&ev(1, 7, DIRECTION_EGRESS, 100, 64));
         acc.add(&ev(1, 9, DIRECTION_INGRESS, 101, 64));
         let mut flows = vec![(id(1), map_flow(7, 200, 4, 256))];
-        assert_eq!(merge(&mut flows, acc), 0);
+        assert_eq!(merge(&mut flows, &mut acc), 0);
         let m = &flows[0].1;
         assert_eq!((m.packets, m.bytes), (5, 320), "interface 9 only observed");
         assert_eq!(m.start_mono_time_ts, 100);
@@ -380,7 +397,7 @@ mod tests {
         acc.add(&ev(1, 7, DIRECTION_EGRESS, 150, 64));
         acc.add(&ev(1, 9, DIRECTION_INGRESS, 101, 64));
         let mut flows = vec![(id(1), map_flow(9, 151, 3, 192))];
-        merge(&mut flows, acc);
+        merge(&mut flows, &mut acc);
         let m = &flows[0].1;
         assert_eq!((m.packets, m.bytes), (4, 256));
         assert_eq!(m.observed_intf[0], 7);
@@ -392,7 +409,7 @@ mod tests {
         acc.add(&ev(1, 9, DIRECTION_INGRESS, 101, 64));
         acc.add(&ev(1, 7, DIRECTION_EGRESS, 100, 64));
         let mut flows = Vec::new();
-        merge(&mut flows, acc);
+        merge(&mut flows, &mut acc);
         let m = &flows[0].1;
         assert_eq!(m.if_index_first_seen, 7);
         assert_eq!(m.direction_first_seen, DIRECTION_EGRESS);
@@ -405,7 +422,7 @@ mod tests {
     fn nothing_to_merge_leaves_the_map_flows_alone() {
         let mut flows = vec![(id(1), map_flow(7, 200, 4, 256))];
         let before = flows.clone();
-        assert_eq!(merge(&mut flows, Accounter::default()), 0);
+        assert_eq!(merge(&mut flows, &mut Accounter::default()), 0);
         assert_eq!(flows, before);
     }
 }
