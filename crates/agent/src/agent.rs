@@ -801,6 +801,15 @@ async fn follow_namespace(
     let mut watcher = None;
     for _ in 0..30 {
         if crate::nswatch::is_namespace(&path) {
+            // An agent started inside a named namespace finds that namespace in the directory
+            // too: its interfaces are already the observed ones.
+            if crate::nswatch::same_namespace(&path, std::path::Path::new("/proc/self/ns/net")) {
+                tracing::info!(
+                    netns = %path.display(),
+                    "this is the agent's own network namespace, already observed; not watched again"
+                );
+                return;
+            }
             match ifaces::watch_guarded(Some(path.clone())).await {
                 Ok(w) => {
                     watcher = Some(w);

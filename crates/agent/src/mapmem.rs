@@ -107,8 +107,14 @@ fn full_name(kernel: &str, value_size: u32) -> String {
     use netobserv_agent_common::{maps, netevents::NetworkEventsMetrics};
     use std::mem::size_of;
     let known: [(&str, usize); 5] = [
-        (maps::AGGREGATED_FLOWS, size_of::<netobserv_agent_common::FlowMetrics>()),
-        (maps::AGGREGATED_FLOWS_DNS, size_of::<netobserv_agent_common::DnsMetrics>()),
+        (
+            maps::AGGREGATED_FLOWS,
+            size_of::<netobserv_agent_common::FlowMetrics>(),
+        ),
+        (
+            maps::AGGREGATED_FLOWS_DNS,
+            size_of::<netobserv_agent_common::DnsMetrics>(),
+        ),
         (
             maps::AGGREGATED_FLOWS_PKT_DROP,
             size_of::<netobserv_agent_common::PktDropMetrics>(),
@@ -117,7 +123,10 @@ fn full_name(kernel: &str, value_size: u32) -> String {
             maps::AGGREGATED_FLOWS_XLAT,
             size_of::<netobserv_agent_common::XlatMetrics>(),
         ),
-        ("aggregated_flows_network_events", size_of::<NetworkEventsMetrics>()),
+        (
+            "aggregated_flows_network_events",
+            size_of::<NetworkEventsMetrics>(),
+        ),
     ];
     known
         .iter()

@@ -465,6 +465,73 @@ async fn binary_detaches_everything_on_sigterm() {
     );
 }
 
+/// Started inside a named network namespace (`ip netns exec`) with that namespace's directory
+/// watched for secondary interfaces, the agent recognises the namespace as its own: its
+/// interfaces are hooked once, and no second attach of the same programs fails (the watcher
+/// used to hook them again and log `cannot attach classifiers ... bpf_mprog_attach failed` at
+/// every such start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_inside_a_named_namespace_it_does_not_hook_it_twice() {
+    require_root();
+    let pair = NetPair::new();
+    let log = std::env::temp_dir().join(format!("own-netns-{}.log", std::process::id()));
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.ns_a,
+            env!("CARGO_BIN_EXE_netobserv-ebpf-agent"),
+        ])
+        // Nothing listens there: this test is about attaching, not exporting.
+        .env("TARGET_HOST", "127.0.0.1")
+        .env("TARGET_PORT", "9")
+        .env("INTERFACES", &pair.veth_a)
+        .env("NETNS_DIRS", "/run/netns")
+        .env("LOG_LEVEL", "info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("spawn the agent binary in namespace a");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !read_log().contains("own network namespace") || tcx_programs(&pair, &pair.veth_a) < 2 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "agent exited early: {status}
+{}",
+                read_log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not recognise its own namespace:
+{}",
+            read_log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: sending a signal to our own child process (`ip` execs the agent in place).
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "agent did not exit on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = read_log();
+    let _ = std::fs::remove_file(&log);
+    assert!(!text.contains("cannot attach"), "{text}");
+    assert_eq!(
+        text.matches("classifiers attached").count(),
+        1,
+        "hooked once:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("/run/netns/{}", pair.ns_a)),
+        "names the namespace:\n{text}"
+    );
+}
+
 /// FlowRTT picks its attach method at run time: fentry first, `tp_btf/tcp_probe` when the
 /// kernel refuses fentry (this machine's lockdown returns EPERM). The agent starts anyway,
 /// reports why fentry is off, and a TCP transfer still carries an RTT.
