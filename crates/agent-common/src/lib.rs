@@ -280,10 +280,14 @@ pub mod event_kind {
     /// The flow map refused a new entry (full, typically): the packet or the flushed cache sums
     /// came this way instead of being lost.
     pub const MAP_FULL: u8 = 2;
+    /// A flow's first dropped packet (PacketDrop hook). Such a record carries the kernel's drop
+    /// reason in `sampling`, the socket's TCP state in `dscp`, and no MAC addresses.
+    pub const DROP: u8 = 3;
 }
 
 /// One record of the `direct_flows` ring buffer: packets the kernel did not aggregate in the
-/// flow map, for user space to aggregate and merge with the map's flows at eviction.
+/// flow map (or, for [`event_kind::DROP`], the drops map), for user space to aggregate and merge
+/// with the maps' content at eviction.
 ///
 /// Two paths use it. A flow's first packet on an interface and direction goes here rather than
 /// into the map (a small shared table of recently seen flows, `flow_seen`, tells first packets
@@ -448,8 +452,10 @@ pub mod counters {
     pub const FLOWS_INSERTED: u32 = 18;
     /// The drops map could not take a new flow (full): that flow's drop details are lost.
     pub const HASHMAP_FAIL_UPDATE_DROPS: u32 = 19;
+    /// First drops of flows sent to user space through the ring buffer (not a loss).
+    pub const RINGBUF_FIRST_DROP: u32 = 20;
     /// Number of counters (size of the array).
-    pub const MAX_COUNTERS: u32 = 20;
+    pub const MAX_COUNTERS: u32 = 21;
 }
 
 /// Names of the user-space-settable load-time globals (`.rodata`), set with

@@ -485,10 +485,10 @@ fn ring_event(ev: &Event, d: &Delta, kind: u8) -> bool {
         BPF_RB_NO_WAKEUP
     };
     e.submit(u64::from(wake));
-    count(if kind == event_kind::FIRST_PACKET {
-        counters::RINGBUF_FIRST_PACKET
-    } else {
-        counters::RINGBUF_MAP_FULL
+    count(match kind {
+        event_kind::FIRST_PACKET => counters::RINGBUF_FIRST_PACKET,
+        event_kind::DROP => counters::RINGBUF_FIRST_DROP,
+        _ => counters::RINGBUF_MAP_FULL,
     });
     true
 }

@@ -194,6 +194,7 @@ impl Evictor {
         for (idx, reason) in [
             (counters::RINGBUF_FIRST_PACKET, "first_packet"),
             (counters::RINGBUF_MAP_FULL, "map_full"),
+            (counters::RINGBUF_FIRST_DROP, "first_drop"),
         ] {
             let v = c[idx as usize];
             if v > 0 {

@@ -193,31 +193,36 @@ impl FlowMaps {
         out
     }
 
-    /// Removes and returns the drop records (one shared entry per flow, counted with atomic
-    /// adds in the kernel). Empty when PacketDrop is off.
+    /// Removes and returns the drop records: the drops map's (one shared entry per flow,
+    /// counted with atomic adds in the kernel) merged with the flows' first drops, which came
+    /// through the ring buffer. Empty when PacketDrop is off.
     pub fn drain_pkt_drops(&mut self) -> Vec<(FlowId, PktDropTotals)> {
         let Some(map) = self.pkt_drops.as_ref() else {
             return Vec::new();
         };
-        drain_shared::<PktDropMetrics>(map, &mut self.enrich_batched)
-            .into_iter()
-            .filter(|(_, v)| v.packets > 0)
-            .map(|(k, v)| {
-                (
-                    k,
-                    PktDropTotals {
-                        bytes: v.bytes,
-                        packets: u64::from(v.packets),
-                        flags: u32::from(v.latest_flags),
-                        state: u32::from(v.latest_state),
-                        cause: v.latest_drop_cause,
-                        start: v.start_mono_time_ts,
-                        end: v.end_mono_time_ts,
-                        eth_protocol: v.eth_protocol,
-                    },
-                )
-            })
-            .collect()
+        let mut out: Vec<(FlowId, PktDropTotals)> =
+            drain_shared::<PktDropMetrics>(map, &mut self.enrich_batched)
+                .into_iter()
+                .filter(|(_, v)| v.packets > 0)
+                .map(|(k, v)| {
+                    (
+                        k,
+                        PktDropTotals {
+                            bytes: v.bytes,
+                            packets: u64::from(v.packets),
+                            flags: u32::from(v.latest_flags),
+                            state: u32::from(v.latest_state),
+                            cause: v.latest_drop_cause,
+                            start: v.start_mono_time_ts,
+                            end: v.end_mono_time_ts,
+                            eth_protocol: v.eth_protocol,
+                        },
+                    )
+                })
+                .collect();
+        // Flows' first drops came through the ring buffer.
+        self.ring_side().merge_drops_into(&mut out);
+        out
     }
 
     /// Removes and returns the DNS records (one shared entry per flow) and forgets queries older

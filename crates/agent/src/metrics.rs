@@ -76,7 +76,7 @@ pub struct Metrics {
     /// whose flush failed; their sums wait for the next one).
     pub flow_cache_slots: Family<Labels, Counter>,
     /// Records the kernel sent through the `direct_flows` ring buffer, by `reason`:
-    /// `first_packet` or `map_full` (none of them is a loss).
+    /// `first_packet`, `map_full` or `first_drop` (none of them is a loss).
     pub ringbuf_records: Family<Labels, Counter>,
     /// Packets lost, by source and reason, where they are counted apart from flows.
     pub dropped_packets: Family<Labels, Counter>,
@@ -318,7 +318,8 @@ impl Metrics {
         registry.register(
             "ringbuf_records",
             "Records the kernel sent to user space through the ring buffer, by reason: \
-             first_packet (a flow's first packet), map_full (the flow map refused the entry)",
+             first_packet (a flow's first packet), map_full (the flow map refused the entry), \
+             first_drop (a flow's first dropped packet)",
             ringbuf_records.clone(),
         );
         let dropped_packets = Family::<Labels, Counter>::default();

@@ -10,9 +10,10 @@
 //! interface until the merge so that the counting interface's packets are all summed whichever
 //! path they took.
 
+use crate::flowmaps::PktDropTotals;
 use aya::maps::{MapData, RingBuf};
 use netobserv_agent_common::{
-    DIRECTION_BOTH, FlowEvent, FlowId, FlowMetrics, MAX_OBSERVED_INTERFACES,
+    DIRECTION_BOTH, FlowEvent, FlowId, FlowMetrics, MAX_OBSERVED_INTERFACES, event_kind,
 };
 use std::collections::HashMap;
 
@@ -236,6 +237,42 @@ pub fn merge(flows: &mut Vec<(FlowId, FlowMetrics)>, acc: &mut Accounter) -> usi
     appended
 }
 
+/// Adds a drop record (reason in `sampling`, TCP state in `dscp`) to the ring's drops.
+fn add_drop(drops: &mut HashMap<FlowId, PktDropTotals, Hasher>, e: &FlowEvent) {
+    let r = PktDropTotals {
+        bytes: e.bytes,
+        packets: u64::from(e.packets),
+        flags: u32::from(e.flags),
+        state: u32::from(e.dscp),
+        cause: e.sampling,
+        start: e.start_mono_time_ts,
+        end: e.end_mono_time_ts.max(e.start_mono_time_ts),
+        eth_protocol: e.eth_protocol,
+    };
+    drops
+        .entry(e.id)
+        .and_modify(|t| merge_drop(t, &r))
+        .or_insert(r);
+}
+
+/// Sums two drop records of a flow: counts added, flags OR-ed, the latest cause and state kept.
+fn merge_drop(t: &mut PktDropTotals, r: &PktDropTotals) {
+    t.bytes += r.bytes;
+    t.packets += r.packets;
+    t.flags |= r.flags;
+    if r.start < t.start || t.start == 0 {
+        t.start = r.start;
+    }
+    if r.end >= t.end {
+        t.end = r.end;
+        t.cause = r.cause;
+        t.state = r.state;
+    }
+    if t.eth_protocol == 0 {
+        t.eth_protocol = r.eth_protocol;
+    }
+}
+
 /// Records read from the ring, by kind, since the agent started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RingStats {
@@ -250,6 +287,7 @@ pub struct RingStats {
 pub struct RingSide {
     ring: RingBuf<MapData>,
     acc: Accounter,
+    drops: HashMap<FlowId, PktDropTotals, Hasher>,
     stats: RingStats,
 }
 
@@ -259,6 +297,7 @@ impl RingSide {
         Self {
             ring,
             acc: Accounter::default(),
+            drops: HashMap::default(),
             stats: RingStats::default(),
         }
     }
@@ -272,7 +311,11 @@ impl RingSide {
                 // type for which any bytes are valid; read unaligned from the ring's memory.
                 let e: FlowEvent =
                     unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<FlowEvent>()) };
-                self.acc.add(&e);
+                if e.kind == event_kind::DROP {
+                    add_drop(&mut self.drops, &e);
+                } else {
+                    self.acc.add(&e);
+                }
             } else {
                 self.stats.malformed += 1;
             }
@@ -289,9 +332,24 @@ impl RingSide {
         merge(flows, &mut self.acc)
     }
 
-    /// Flows aggregated since the last eviction.
+    /// Drains the ring, then merges the flows' first drops it brought into the drops map's
+    /// records and empties them (eviction).
+    pub fn merge_drops_into(&mut self, drops: &mut Vec<(FlowId, PktDropTotals)>) {
+        self.drain();
+        if self.drops.is_empty() {
+            return;
+        }
+        for (id, t) in drops.iter_mut() {
+            if let Some(r) = self.drops.remove(id) {
+                merge_drop(t, &r);
+            }
+        }
+        drops.extend(self.drops.drain());
+    }
+
+    /// Flows (and dropped flows) aggregated since the last eviction.
     pub fn pending(&self) -> usize {
-        self.acc.len()
+        self.acc.len() + self.drops.len()
     }
 
     /// Records read so far.
@@ -416,6 +474,37 @@ mod tests {
         assert_eq!((m.packets, m.bytes), (1, 64));
         assert_eq!(m.end_mono_time_ts, 101);
         assert_eq!((m.nb_observed_intf, m.observed_intf[0]), (1, 9));
+    }
+
+    #[test]
+    fn drops_add_up_and_keep_the_latest_cause() {
+        let mut drops = HashMap::default();
+        let mut e = ev(1, 7, DIRECTION_INGRESS, 100, 60);
+        e.kind = event_kind::DROP;
+        e.sampling = 5; // reason
+        add_drop(&mut drops, &e);
+        let mut later = e;
+        later.start_mono_time_ts = 200;
+        later.end_mono_time_ts = 200;
+        later.sampling = 7;
+        later.flags = 0x10;
+        add_drop(&mut drops, &later);
+        let t = drops[&id(1)];
+        assert_eq!((t.packets, t.bytes, t.cause), (2, 120, 7));
+        assert_eq!((t.start, t.end, t.flags), (100, 200, 0x10));
+        let mut map = PktDropTotals {
+            packets: 3,
+            bytes: 90,
+            cause: 9,
+            start: 300,
+            end: 400,
+            ..PktDropTotals::default()
+        };
+        merge_drop(&mut map, &t);
+        assert_eq!(
+            (map.packets, map.bytes, map.cause, map.start),
+            (5, 210, 9, 100)
+        );
     }
 
     #[test]
