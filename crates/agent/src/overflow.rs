@@ -85,7 +85,8 @@ impl Part {
 struct Entry {
     ifindex: u32,
     part: Part,
-    others: Option<Box<Vec<(u32, Part)>>>,
+    /// Other interfaces, rare: a boxed slice keeps the common entry small (8 bytes, not 24).
+    others: Option<Box<[(u32, Part)]>>,
 }
 
 impl Entry {
@@ -122,11 +123,18 @@ impl Accounter {
                     en.part.absorb(&p);
                     return;
                 }
-                let others = en.others.get_or_insert_with(Default::default);
-                match others.iter_mut().find(|(i, _)| *i == e.if_index) {
-                    Some((_, q)) => q.absorb(&p),
-                    None => others.push((e.if_index, p)),
+                if let Some(q) = en
+                    .others
+                    .iter_mut()
+                    .flat_map(|v| v.iter_mut())
+                    .find(|(i, _)| *i == e.if_index)
+                {
+                    q.1.absorb(&p);
+                    return;
                 }
+                let mut v = en.others.take().map(Vec::from).unwrap_or_default();
+                v.push((e.if_index, p));
+                en.others = Some(v.into_boxed_slice());
             }
         }
     }
