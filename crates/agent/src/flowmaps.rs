@@ -37,14 +37,6 @@ pub struct PktDropTotals {
 /// DNS per-flow records and outstanding queries.
 type DnsMaps = (MapData, BpfHashMap<MapData, DnsFlowId, u64>);
 
-/// The `MapData` of a per-CPU hash map taken out of the object.
-pub(crate) fn percpu_map(ebpf: &mut Ebpf, name: &'static str) -> Result<MapData, TracerError> {
-    match ebpf.take_map(name) {
-        Some(Map::PerCpuHashMap(m)) => Ok(m),
-        _ => Err(TracerError::Missing(name)),
-    }
-}
-
 /// The `MapData` of a (shared) hash map taken out of the object.
 pub(crate) fn hash_map(ebpf: &mut Ebpf, name: &'static str) -> Result<MapData, TracerError> {
     match ebpf.take_map(name) {
@@ -270,7 +262,7 @@ impl FlowMaps {
         flows: impl Iterator<Item = &'a FlowId>,
     ) -> Vec<(FlowId, netobserv_agent_common::XlatMetrics)> {
         let mut out = match self.xlat.as_ref() {
-            Some(map) => crate::xlat::drain_map(map, self.ncpus, &mut self.percpu_batched),
+            Some(map) => crate::xlat::drain_map(map, &mut self.enrich_batched),
             None => return Vec::new(),
         };
         if let Some(l) = &self.conntrack {
@@ -289,9 +281,9 @@ impl FlowMaps {
         self.conntrack.as_ref().map(|l| l.table().clone())
     }
 
-    /// Writes one entry into the PacketTranslation kernel map on the first CPU's slot, as the
-    /// kernel hook would: lets tests and diagnostics exercise the drain/merge/export path on
-    /// kernels where the hook cannot attach. Fails when PacketTranslation is off.
+    /// Writes one entry into the PacketTranslation kernel map, as the kernel hook would: lets
+    /// tests and diagnostics exercise the drain/merge/export path on kernels where the hook
+    /// cannot attach. Fails when PacketTranslation is off.
     pub fn inject_xlat(
         &mut self,
         id: &FlowId,
@@ -301,9 +293,7 @@ impl FlowMaps {
             .xlat
             .as_ref()
             .ok_or(TracerError::Missing(maps::AGGREGATED_FLOWS_XLAT))?;
-        let mut values = vec![netobserv_agent_common::XlatMetrics::default(); self.ncpus];
-        values[0] = value;
-        crate::sys::update_percpu(map.fd().as_fd().as_raw_fd(), id, &values).map_err(|source| {
+        crate::sys::update_elem(map.fd().as_fd().as_raw_fd(), id, &value).map_err(|source| {
             TracerError::Io {
                 what: "writing aggregated_flows_xlat",
                 source,

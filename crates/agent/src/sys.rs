@@ -255,18 +255,12 @@ pub fn drain_percpu_hash_map_with<K: Copy + Default, V: Copy + Default>(
     Ok(())
 }
 
-/// Writes one key of a per-CPU hash map, one value per possible CPU (`values.len()` must be
-/// the number of possible CPUs and `V` a multiple of 8 bytes, the kernel's per-CPU stride).
-pub fn update_percpu<K, V>(fd: RawFd, key: &K, values: &[V]) -> io::Result<()> {
-    if !std::mem::size_of::<V>().is_multiple_of(8) {
-        return Err(io::Error::other(
-            "per-CPU value size must be a multiple of 8",
-        ));
-    }
+/// Writes one key of a (shared) hash map.
+pub fn update_elem<K, V>(fd: RawFd, key: &K, value: &V) -> io::Result<()> {
     let mut attr = ElemAttr {
         map_fd: fd as u32,
         key: key as *const K as u64,
-        value: values.as_ptr() as u64,
+        value: value as *const V as u64,
         ..Default::default()
     };
     bpf(BPF_MAP_UPDATE_ELEM, &mut attr)

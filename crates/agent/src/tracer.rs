@@ -3,8 +3,8 @@
 
 use crate::config::{AttachMode, Config, Direction};
 use crate::filter;
+use crate::flowmaps::hash_map;
 pub use crate::flowmaps::{FlowMaps, PktDropTotals};
-use crate::flowmaps::{hash_map, percpu_map};
 use crate::overflow::RingSide;
 use aya::maps::{HashMap as BpfHashMap, LpmTrie, MapData, PerCpuArray, RingBuf, lpm_trie::Key};
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
@@ -753,7 +753,7 @@ fn take_flow_maps(ebpf: &mut Ebpf, cfg: &Config, e: Enrichment) -> Result<FlowMa
     // Drained whichever method is active (empty unless a kernel hook or a test fills it).
     let xlat = cfg
         .enable_pkt_translation
-        .then(|| percpu_map(ebpf, maps::AGGREGATED_FLOWS_XLAT))
+        .then(|| hash_map(ebpf, maps::AGGREGATED_FLOWS_XLAT))
         .transpose()?;
     let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
         what: "reading the possible CPUs",
