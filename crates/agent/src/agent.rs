@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::evict::Evictor;
 use crate::exporter::{self, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
-use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics, OvsCollectorStatus};
-use crate::netevents::collector::{CollectorConfig, Registration, SampleCollector};
+use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
+use crate::netevents::keeper::{keep_ovs_collector, register_ovs_collector};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, HookState, MethodOff, Tracer, TracerError};
 use std::collections::HashMap;
@@ -263,165 +263,6 @@ fn methods_status(
     }
 }
 
-fn collector_status(
-    c: &CollectorConfig,
-    state: &str,
-    registered: bool,
-    reason: Option<String>,
-) -> OvsCollectorStatus {
-    OvsCollectorStatus {
-        state: state.into(),
-        registered,
-        socket: c.socket.display().to_string(),
-        bridge: c.bridge.clone(),
-        set_id: c.set_id,
-        local_group_id: c.group_id,
-        reason,
-    }
-}
-
-/// Outcome of the previous registration attempt, so that only changes are logged and published.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum LastAttempt {
-    /// No attempt yet.
-    None,
-    /// The set was in place and ours.
-    Registered,
-    /// It failed, for this reason.
-    Failed(String),
-}
-
-/// One registration attempt (also the periodic check that the set is still there): publishes
-/// the outcome in `/status` and the gauge, counts a failure in
-/// `errors{component="ovs_collector"}`, and logs only changes from `last`, so periodic attempts
-/// neither flood the log nor rewrite a `registered` state that still holds.
-async fn try_register(c: &mut SampleCollector, metrics: &Metrics, last: &mut LastAttempt) -> bool {
-    let ccfg = c.config().clone();
-    let was_ok = *last == LastAttempt::Registered;
-    match c.register().await {
-        Ok(Registration::AlreadyRegistered { .. }) if was_ok => true,
-        Ok(r) => {
-            let state = match (&r, was_ok) {
-                (Registration::Created { .. }, false) => "registered",
-                // It vanished (OVS database reset, someone deleted it) and was put back.
-                (Registration::Created { .. }, true) => "re_registered",
-                (Registration::AlreadyRegistered { .. }, _) => "already_registered",
-            };
-            tracing::info!(
-                socket = %ccfg.socket.display(),
-                bridge = %ccfg.bridge,
-                set_id = ccfg.set_id,
-                local_group_id = ccfg.group_id,
-                uuid = r.uuid(),
-                state,
-                "NetworkEvents: OVS sample collector set in place"
-            );
-            metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
-            *last = LastAttempt::Registered;
-            true
-        }
-        Err(e) => {
-            let reason = e.to_string();
-            if !matches!(last, LastAttempt::Failed(r) if *r == reason) {
-                tracing::warn!(
-                    socket = %ccfg.socket.display(),
-                    error = %reason,
-                    "NetworkEvents: cannot register the OVS sample collector set (will retry); \
-                     OVS will not deliver OVN samples unless something else registers it"
-                );
-            } else {
-                tracing::debug!(error = %reason, "NetworkEvents: OVS collector set still not registered");
-            }
-            metrics.count_error("ovs_collector", e.kind(), "high");
-            metrics.set_ovs_collector(collector_status(
-                &ccfg,
-                "error",
-                false,
-                Some(reason.clone()),
-            ));
-            *last = LastAttempt::Failed(reason);
-            false
-        }
-    }
-}
-
-/// NetworkEvents: registers the OVS sample collector set (without it OVS delivers OVN's samples
-/// nowhere). The first attempt is made before `start` returns, so `/status` tells the outcome at
-/// once; never fatal. Returns the registrar and the attempt's outcome (see [`try_register`]),
-/// or `None` when NetworkEvents is off or the registration is disabled.
-async fn register_ovs_collector(
-    cfg: &Config,
-    metrics: &Metrics,
-) -> Option<(SampleCollector, LastAttempt)> {
-    let ne = &cfg.network_events;
-    if !ne.enable {
-        return None;
-    }
-    let ccfg = CollectorConfig::new(&ne.ovs_socket, ne.group_id);
-    if !ne.register_ovs_collector {
-        tracing::info!(
-            "NetworkEvents: not registering the OVS sample collector set \
-             (NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false)"
-        );
-        metrics.set_ovs_collector(collector_status(
-            &ccfg,
-            "disabled",
-            false,
-            Some("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false".into()),
-        ));
-        return None;
-    }
-    let mut collector = SampleCollector::new(ccfg);
-    let mut last = LastAttempt::None;
-    try_register(&mut collector, metrics, &mut last).await;
-    Some((collector, last))
-}
-
-/// Keeps the collector set registered for the agent's lifetime: every `interval` it registers
-/// again, which retries a failed registration (Open vSwitch or br-int not up yet at node boot,
-/// another owner's set that may go away) and puts back a set that vanished (OVS database reset),
-/// and is a read-only check otherwise. At shutdown it removes the set if it was ever ours
-/// (the removal matches our owner only, so it is safe even if the last check failed).
-async fn keep_ovs_collector(
-    mut c: SampleCollector,
-    mut last: LastAttempt,
-    interval: Duration,
-    metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut ever_registered = last == LastAttempt::Registered;
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            r = shutdown.changed() => if r.is_err() { break } else { continue },
-        }
-        ever_registered |= try_register(&mut c, &metrics, &mut last).await;
-    }
-    if !ever_registered {
-        return;
-    }
-    let ccfg = c.config().clone();
-    match c.unregister().await {
-        Ok(n) => {
-            tracing::info!(rows = n, "NetworkEvents: OVS sample collector set removed");
-            metrics.set_ovs_collector(collector_status(&ccfg, "unregistered", false, None));
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "NetworkEvents: cannot remove the OVS sample collector set");
-            metrics.count_error("ovs_collector", e.kind(), "medium");
-            metrics.set_ovs_collector(collector_status(
-                &ccfg,
-                "error",
-                false,
-                Some(format!("removing at shutdown: {e}")),
-            ));
-        }
-    }
-}
-
 fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     metrics.set_flow_end_clock(if tracer.coarse_clock {
         "coarse"
@@ -460,6 +301,54 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     );
 }
 
+/// The exporter's settings from the agent's.
+fn exporter_config(cfg: &Config) -> ExporterConfig {
+    let ecfg = ExporterConfig::new(
+        &cfg.target_host,
+        cfg.target_port,
+        cfg.grpc_message_max_flows,
+        cfg.exporter_buffer_length,
+    );
+    if cfg.target_tls_ca_cert_path.is_empty() {
+        return ecfg;
+    }
+    ecfg.with_tls(exporter::ExporterTls {
+        ca_cert_path: cfg.target_tls_ca_cert_path.clone(),
+        user_cert_path: cfg.target_tls_user_cert_path.clone(),
+        user_key_path: cfg.target_tls_user_key_path.clone(),
+    })
+}
+
+/// Serves `/metrics` and `/status` when `METRICS_ENABLE` is set; returns the task and the
+/// address it listens on.
+async fn start_metrics_server(
+    cfg: &Config,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(Option<JoinHandle<()>>, Option<SocketAddr>), AgentError> {
+    if !cfg.metrics_enable {
+        return Ok((None, None));
+    }
+    let host = if cfg.metrics_server_address.is_empty() {
+        "0.0.0.0"
+    } else {
+        cfg.metrics_server_address.as_str()
+    };
+    let listener = tokio::net::TcpListener::bind((host, cfg.metrics_server_port))
+        .await
+        .map_err(|source| AgentError::Io {
+            what: "binding the metrics server",
+            source,
+        })?;
+    let addr = listener.local_addr().ok();
+    let task = tokio::spawn(async move {
+        if let Err(e) = crate::metrics::serve(listener, metrics, shutdown).await {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    });
+    Ok((Some(task), addr))
+}
+
 impl Agent {
     /// Loads the programs, starts every task and returns once interface watching is running.
     pub async fn start(cfg: Config) -> Result<Self, AgentError> {
@@ -480,53 +369,12 @@ impl Agent {
         let maps = Arc::new(Mutex::new(maps));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-        let mut ecfg = ExporterConfig::new(
-            &cfg.target_host,
-            cfg.target_port,
-            cfg.grpc_message_max_flows,
-            cfg.exporter_buffer_length,
-        );
-        if !cfg.target_tls_ca_cert_path.is_empty() {
-            ecfg = ecfg.with_tls(exporter::ExporterTls {
-                ca_cert_path: cfg.target_tls_ca_cert_path.clone(),
-                user_cert_path: cfg.target_tls_user_cert_path.clone(),
-                user_key_path: cfg.target_tls_user_key_path.clone(),
-            });
-        }
         // The exporter stops last, after the final eviction at shutdown, hence its own signal.
         let (exporter_stop, exporter_stop_rx) = watch::channel(false);
-        let (queue, exporter) = exporter::start(ecfg, metrics.clone(), exporter_stop_rx)?;
-
-        let server = if cfg.metrics_enable {
-            let host = if cfg.metrics_server_address.is_empty() {
-                "0.0.0.0"
-            } else {
-                cfg.metrics_server_address.as_str()
-            };
-            let listener = tokio::net::TcpListener::bind((host, cfg.metrics_server_port))
-                .await
-                .map_err(|source| AgentError::Io {
-                    what: "binding the metrics server",
-                    source,
-                })?;
-            let addr = listener.local_addr().ok();
-            let m = metrics.clone();
-            let sd = shutdown_rx.clone();
-            Some((
-                tokio::spawn(async move {
-                    if let Err(e) = crate::metrics::serve(listener, m, sd).await {
-                        tracing::error!(error = %e, "metrics server stopped");
-                    }
-                }),
-                addr,
-            ))
-        } else {
-            None
-        };
-        let (server, metrics_addr) = match server {
-            Some((h, a)) => (Some(h), a),
-            None => (None, None),
-        };
+        let (queue, exporter) =
+            exporter::start(exporter_config(&cfg), metrics.clone(), exporter_stop_rx)?;
+        let (server, metrics_addr) =
+            start_metrics_server(&cfg, metrics.clone(), shutdown_rx.clone()).await?;
 
         let names: Names = Arc::default();
         let mut own = ifaces::watch(cfg.netns.clone())

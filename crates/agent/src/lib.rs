@@ -12,6 +12,7 @@ pub mod filter;
 pub mod flowcache;
 pub mod flowmaps;
 pub mod ifaces;
+mod load;
 pub mod losses;
 pub mod mapmem;
 pub mod metrics;

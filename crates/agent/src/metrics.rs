@@ -183,48 +183,61 @@ pub struct InterfaceStatus {
     pub netns: Option<String>,
 }
 
+/// Registers `metric` under `name` and returns it (metrics are cheap clones sharing a value).
+fn reg<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// Creates the metrics under `prefix` (`METRICS_PREFIX`, e.g. `ebpf_agent_`).
     pub fn new(prefix: &str) -> Self {
         let mut registry = Registry::with_prefix(prefix.trim_end_matches('_'));
-        let evictions = Counter::default();
-        registry.register(
+        let evictions = reg(
+            &mut registry,
             "evictions",
             "Eviction rounds of the flow map",
-            evictions.clone(),
+            Counter::default(),
         );
-        let evicted_flows = Counter::default();
-        registry.register(
+        let evicted_flows = reg(
+            &mut registry,
             "evicted_flows",
             "Flows evicted from the kernel map",
-            evicted_flows.clone(),
+            Counter::default(),
         );
-        let dropped = Family::<Labels, Counter>::default();
-        registry.register(
+        let dropped = reg(
+            &mut registry,
             "dropped_flows",
             "Flows lost, by source and reason",
-            dropped.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let filtered = Family::<Labels, Counter>::default();
-        registry.register(
+        let filtered = reg(
+            &mut registry,
             "filtered_flows",
             "Packets decided by filter rules",
-            filtered.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let exported_batches = Counter::default();
-        registry.register(
+        let exported_batches = reg(
+            &mut registry,
             "exported_batch",
             "Batches accepted by the collector",
-            exported_batches.clone(),
+            Counter::default(),
         );
-        let exported_flows = Counter::default();
-        registry.register(
+        let exported_flows = reg(
+            &mut registry,
             "exported_flows",
             "Flows accepted by the collector",
-            exported_flows.clone(),
+            Counter::default(),
         );
-        let errors = Family::<Labels, Counter>::default();
-        registry.register("errors", "Errors by component", errors.clone());
+        let errors = reg(
+            &mut registry,
+            "errors",
+            "Errors by component",
+            Family::<Labels, Counter>::default(),
+        );
         let export_errors = errors
             .get_or_create(&labels(&[
                 ("component", "exporter"),
@@ -232,107 +245,107 @@ impl Metrics {
                 ("severity", "medium"),
             ]))
             .clone();
-        let sampled_out_packets = Counter::default();
-        registry.register(
+        let sampled_out_packets = reg(
+            &mut registry,
             "sampled_out_packets",
             "Packets the kernel skipped because of sampling",
-            sampled_out_packets.clone(),
+            Counter::default(),
         );
-        let sampling_rate = Gauge::default();
-        registry.register(
+        let sampling_rate = reg(
+            &mut registry,
             "sampling_rate",
             "Configured sampling rate",
-            sampling_rate.clone(),
+            Gauge::default(),
         );
-        let buffer_size = Family::<Labels, Gauge>::default();
-        registry.register(
+        let buffer_size = reg(
+            &mut registry,
             "buffer_size",
             "Buffer sizes: exporter-queue (batches), accounter-entries (flows aggregated from \
              the ring buffer), flowmap (entries created in the flow map since the last eviction)",
-            buffer_size.clone(),
+            Family::<Labels, Gauge>::default(),
         );
         let queue_len = buffer_size
             .get_or_create(&labels(&[("name", "exporter-queue")]))
             .clone();
-        let attached_interfaces = Gauge::default();
-        registry.register(
+        let attached_interfaces = reg(
+            &mut registry,
             "attached_interfaces",
             "Interfaces with the flow classifiers attached",
-            attached_interfaces.clone(),
+            Gauge::default(),
         );
-        let interface_events = Family::<Labels, Counter>::default();
-        registry.register(
+        let interface_events = reg(
+            &mut registry,
             "interface_events",
             "Interface notifications",
-            interface_events.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let hook_active = Family::<Labels, Gauge>::default();
-        registry.register(
+        let hook_active = reg(
+            &mut registry,
             "hook_active",
             "1 when a hook is active, 0 when off",
-            hook_active.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let hook_method_off = Family::<Labels, Gauge>::default();
-        registry.register(
+        let hook_method_off = reg(
+            &mut registry,
             "hook_method_off",
             "1 per attach method a hook does not use, with the reason (first line, shortened)",
-            hook_method_off.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let network_events = Family::<Labels, Counter>::default();
-        registry.register(
+        let network_events = reg(
+            &mut registry,
             "network_events",
             "NetworkEvents samples seen by the kernel hook, by outcome",
-            network_events.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let drain_duration = Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]);
-        registry.register(
+        let drain_duration = reg(
+            &mut registry,
             "lookup_and_delete_map_duration_seconds",
             "Time to drain the flow map",
-            drain_duration.clone(),
+            Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
         );
-        let xlat_conntrack_entries = Gauge::default();
-        registry.register(
+        let xlat_conntrack_entries = reg(
+            &mut registry,
             "xlat_conntrack_entries",
             "Translated connections known to the PacketTranslation conntrack fallback",
-            xlat_conntrack_entries.clone(),
+            Gauge::default(),
         );
-        let xlat_conntrack_events = Family::<Labels, Counter>::default();
-        registry.register(
+        let xlat_conntrack_events = reg(
+            &mut registry,
             "xlat_conntrack_events",
             "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
-            xlat_conntrack_events.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let ovs_collector_registered = Gauge::default();
-        registry.register(
+        let ovs_collector_registered = reg(
+            &mut registry,
             "network_events_ovs_collector_registered",
             "1 while the agent's OVS Flow_Sample_Collector_Set (NetworkEvents) is registered",
-            ovs_collector_registered.clone(),
+            Gauge::default(),
         );
-        let flow_cache_slots = Family::<Labels, Counter>::default();
-        registry.register(
+        let flow_cache_slots = reg(
+            &mut registry,
             "flow_cache_slots",
             "Per-CPU flow cache flush outcomes: flushed, retried, left_busy, failed",
-            flow_cache_slots.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let ringbuf_records = Family::<Labels, Counter>::default();
-        registry.register(
+        let ringbuf_records = reg(
+            &mut registry,
             "ringbuf_records",
             "Records the kernel sent to user space through the ring buffer, by reason: \
              first_packet (a flow's first packet), map_full (the flow map refused the entry), \
              first_drop (a flow's first dropped packet)",
-            ringbuf_records.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let dropped_packets = Family::<Labels, Counter>::default();
-        registry.register(
+        let dropped_packets = reg(
+            &mut registry,
             "dropped_packets",
             "Packets lost, by source and reason",
-            dropped_packets.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let pressure_evictions = Counter::default();
-        registry.register(
+        let pressure_evictions = reg(
+            &mut registry,
             "pressure_evictions",
             "Evictions started early because the flow map reached its high-water mark",
-            pressure_evictions.clone(),
+            Counter::default(),
         );
         Self {
             registry,
