@@ -7,7 +7,10 @@
 //! the same as the C structs; the host tests at the bottom pin them.
 #![cfg_attr(not(test), no_std)]
 
+pub mod filter;
 pub mod netevents;
+
+pub use filter::*;
 
 /// Direction of a packet on an interface: received.
 pub const DIRECTION_INGRESS: u8 = 0;
@@ -245,8 +248,10 @@ pub struct AdditionalMetrics {
     pub pad: u8,
 }
 
-/// Per-flow drop information written by the `kfree_skb` hook into the per-CPU
-/// `aggregated_flows_pkt_drop` map (upstream `pkt_drop_metrics`, 32 bytes).
+/// Per-flow drop information written by the `kfree_skb` hook into the shared
+/// `aggregated_flows_pkt_drop` map. Upstream keeps 16-bit saturating counters per CPU (32
+/// bytes); here one entry per flow is shared by every CPU and counted with atomic adds, so the
+/// counters are full width (40 bytes) and never saturate within an eviction period.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PktDropMetrics {
@@ -254,13 +259,13 @@ pub struct PktDropMetrics {
     pub start_mono_time_ts: u64,
     /// Latest drop seen (monotonic ns).
     pub end_mono_time_ts: u64,
-    /// Dropped bytes (saturating at 65535 per CPU, as upstream).
-    pub bytes: u16,
-    /// Dropped packets (saturating at 65535 per CPU).
-    pub packets: u16,
+    /// Dropped bytes.
+    pub bytes: u64,
+    /// Dropped packets.
+    pub packets: u32,
     /// Kernel `enum skb_drop_reason` of the latest drop.
     pub latest_drop_cause: u32,
-    /// TCP flag bit of the latest dropped packet.
+    /// TCP flag bits of the dropped packets, OR-ed.
     pub latest_flags: u16,
     /// EtherType of the flow.
     pub eth_protocol: u16,
@@ -269,6 +274,71 @@ pub struct PktDropMetrics {
     /// Explicit trailing padding.
     pub pad: [u8; 3],
 }
+
+/// Why a [`FlowEvent`] went through the ring buffer.
+pub mod event_kind {
+    /// The first packet of a flow on an interface and direction (the classifiers send first
+    /// packets to user space instead of inserting them into the flow map; see `FlowEvent`).
+    pub const FIRST_PACKET: u8 = 1;
+    /// The flow map refused a new entry (full, typically): the packet or the flushed cache sums
+    /// came this way instead of being lost.
+    pub const MAP_FULL: u8 = 2;
+    /// A flow's first dropped packet (PacketDrop hook). Such a record carries the kernel's drop
+    /// reason in `sampling`, the socket's TCP state in `dscp`, and no MAC addresses.
+    pub const DROP: u8 = 3;
+}
+
+/// One record of the `direct_flows` ring buffer: packets the kernel did not aggregate in the
+/// flow map (or, for [`event_kind::DROP`], the drops map), for user space to aggregate and merge
+/// with the maps' content at eviction.
+///
+/// Two paths use it. A flow's first packet on an interface and direction goes here rather than
+/// into the map (a small shared table of recently seen flows, `flow_seen`, tells first packets
+/// from later ones): a map insert costs a few hundred ns of cache misses, a ring record a few
+/// tens, and most flows of a flood of new flows (scans, DNS, short UDP) have one packet per
+/// direction. And whatever the map refuses (full) comes here too, so a full map loses nothing
+/// while user space keeps up with the ring.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowEvent {
+    /// The flow.
+    pub id: FlowId,
+    /// First packet (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest packet (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Bytes (`skb->len`).
+    pub bytes: u64,
+    /// Packets (1, except for flushed flow-cache sums).
+    pub packets: u32,
+    /// Interface the packets were seen on.
+    pub if_index: u32,
+    /// Sampling rate in effect.
+    pub sampling: u32,
+    /// EtherType (host order).
+    pub eth_protocol: u16,
+    /// OR of the TCP flag bits.
+    pub flags: u16,
+    /// Destination then source MAC, as in the Ethernet header.
+    pub macs: [u8; 12],
+    /// Direction on `if_index`.
+    pub direction: u8,
+    /// DSCP.
+    pub dscp: u8,
+    /// [`event_kind`] value.
+    pub kind: u8,
+    /// Explicit trailing padding.
+    pub pad: u8,
+}
+
+/// Entries of the `flow_seen` table (a power of two). Each holds a 32-bit fingerprint of a
+/// flow, interface and direction whose first packet went through the ring buffer. Small on
+/// purpose: 16 KiB stay in the TLB and the caches, where a 256 KiB table cost ~150 ns of misses
+/// per new flow in a VM. A fingerprint overwritten before its flow's next packet only sends that
+/// packet through the ring buffer too.
+pub const FLOW_SEEN_SLOTS: u32 = 1 << 12;
+/// log2 of [`FLOW_SEEN_SLOTS`].
+pub const FLOW_SEEN_SLOTS_LOG2: u32 = 12;
 
 /// Longest raw QNAME prefix kept per flow.
 pub const DNS_NAME_MAX_LEN: usize = 32;
@@ -342,7 +412,7 @@ pub struct DnsFlowId {
     pub pad: u8,
 }
 
-/// Indexes of the per-CPU `global_counters` array. 0–12 are upstream's; 13 is ours.
+/// Indexes of the per-CPU `global_counters` array. 0–12 are upstream's; 13 and above are ours.
 pub mod counters {
     /// An existing flow could not be updated after an insert race.
     pub const HASHMAP_FAIL_UPDATE_FLOW: u32 = 0;
@@ -372,8 +442,23 @@ pub mod counters {
     pub const OBSERVED_INTF_MISSED: u32 = 12;
     /// Packets skipped by sampling (not in upstream, which does not count them).
     pub const SAMPLED_OUT: u32 = 13;
+    /// First packets of flows sent to user space through the ring buffer (not a loss).
+    pub const RINGBUF_FIRST_PACKET: u32 = 14;
+    /// Records sent through the ring buffer because the flow map refused an entry (not a loss).
+    pub const RINGBUF_MAP_FULL: u32 = 15;
+    /// Records lost because the ring buffer was full: user space did not keep up.
+    pub const RINGBUF_LOST_RECORDS: u32 = 16;
+    /// Packets in those lost records.
+    pub const RINGBUF_LOST_PACKETS: u32 = 17;
+    /// New entries created in the flow map (user space reads it between evictions to evict
+    /// early when the map nears its high-water mark).
+    pub const FLOWS_INSERTED: u32 = 18;
+    /// The drops map could not take a new flow (full): that flow's drop details are lost.
+    pub const HASHMAP_FAIL_UPDATE_DROPS: u32 = 19;
+    /// First drops of flows sent to user space through the ring buffer (not a loss).
+    pub const RINGBUF_FIRST_DROP: u32 = 20;
     /// Number of counters (size of the array).
-    pub const MAX_COUNTERS: u32 = 14;
+    pub const MAX_COUNTERS: u32 = 21;
 }
 
 /// Names of the user-space-settable load-time globals (`.rodata`), set with
@@ -389,6 +474,12 @@ pub mod globals {
     /// first then stamp its end with the tick-granular clock instead of the precise one, which
     /// costs a third of the per-packet program in a VM (see `tick_now` in the eBPF crate).
     pub const COARSE_CLOCK: &str = "COARSE_CLOCK";
+    /// `u8`: profiling only; the classifiers return at this section boundary (0 = never).
+    pub const PROFILE_STOP: &str = "PROFILE_STOP";
+    /// `u32`: log2 of the step of waiting bytes in the ring buffer at which a record forces a
+    /// wakeup of user space (crossing each multiple); other records are submitted without one,
+    /// and user space polls the ring.
+    pub const RINGBUF_WAKEUP_SHIFT: &str = "RINGBUF_WAKEUP_SHIFT";
     /// `u32` byte offsets into kernel structs, read from the running kernel's BTF because Rust
     /// eBPF programs get no CO-RE relocations: `sock_common.skc_family`.
     pub const OFF_SKC_FAMILY: &str = "OFF_SKC_FAMILY";
@@ -467,6 +558,10 @@ pub mod maps {
     /// Per-CPU `u32`: 1 when the classifiers may use this CPU's flow cache, 0 when off or while
     /// the flush program runs on the CPU.
     pub const FLOW_CACHE_CTL: &str = "flow_cache_ctl";
+    /// Ring buffer of [`crate::FlowEvent`]s (first packets, and what the flow map refused).
+    pub const DIRECT_FLOWS: &str = "direct_flows";
+    /// Shared array of `u32` fingerprints of recently seen flows (see [`crate::FlowEvent`]).
+    pub const FLOW_SEEN: &str = "flow_seen";
 }
 
 /// Names of the programs in the eBPF object.
@@ -499,87 +594,6 @@ pub mod programs {
     pub const FLUSH_FLOW_CACHE: &str = "flush_flow_cache";
 }
 
-/// Filter actions (upstream `filter_action_t`).
-pub mod filter_action {
-    /// Keep matching packets.
-    pub const ACCEPT: u32 = 0;
-    /// Skip matching packets.
-    pub const REJECT: u32 = 1;
-    /// No action configured.
-    pub const UNSET: u32 = 2;
-}
-
-/// Most filter rules the LPM tries hold.
-pub const MAX_FILTER_ENTRIES: u32 = 16;
-
-/// Key of the filter LPM tries: prefix length then address. IPv4 rules use the 4 raw bytes (not
-/// v4-mapped) with a prefix ≤ 32, as upstream does.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FilterKey {
-    /// Number of significant bits of `ip_data`.
-    pub prefix_len: u32,
-    /// Address bytes: 4 for IPv4 (rest zero), 16 for IPv6.
-    pub ip_data: [u8; 16],
-}
-
-/// One filter rule (value of `filter_map`), laid out as upstream's 52-byte `filter_value_t`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FilterValue {
-    /// IP protocol to match; 0 = any.
-    pub protocol: u8,
-    /// Explicit padding.
-    pub pad0: u8,
-    /// Destination port range start (inclusive); 0 = unset.
-    pub dst_port_start: u16,
-    /// Destination port range end (inclusive).
-    pub dst_port_end: u16,
-    /// First of two alternative destination ports.
-    pub dst_port1: u16,
-    /// Second of two alternative destination ports.
-    pub dst_port2: u16,
-    /// Source port range start.
-    pub src_port_start: u16,
-    /// Source port range end.
-    pub src_port_end: u16,
-    /// First of two alternative source ports.
-    pub src_port1: u16,
-    /// Second of two alternative source ports.
-    pub src_port2: u16,
-    /// Either-side port range start.
-    pub port_start: u16,
-    /// Either-side port range end.
-    pub port_end: u16,
-    /// First of two alternative either-side ports.
-    pub port1: u16,
-    /// Second of two alternative either-side ports.
-    pub port2: u16,
-    /// ICMP type to match when bit 0 of `icmp_set` is set.
-    pub icmp_type: u8,
-    /// ICMP code to match when bit 1 of `icmp_set` is set.
-    pub icmp_code: u8,
-    /// Direction to match, or [`DIRECTION_ANY`].
-    pub direction: u32,
-    /// [`filter_action`] value.
-    pub action: u32,
-    /// TCP flag bit (see [`tcp_flags`]) to match exactly; 0 = any.
-    pub tcp_flags: u32,
-    /// Match only dropped packets (PacketDrop hook).
-    pub filter_drops: u8,
-    /// Bit 0: `icmp_type` is set; bit 1: `icmp_code` is set. Lives in upstream's padding so that
-    /// type/code 0 (echo reply) can be matched, which upstream cannot express.
-    pub icmp_set: u8,
-    /// Explicit padding.
-    pub pad1: [u8; 2],
-    /// Per-rule sampling rate; 0 = use the global one.
-    pub sample: u32,
-    /// 1 when the rule also requires the peer address to be in `peer_filter_map`.
-    pub do_peer_cidr_lookup: u8,
-    /// Explicit trailing padding.
-    pub pad2: [u8; 3],
-}
-
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: all these types are `#[repr(C)]`, made only of integers and byte arrays, with every
@@ -594,6 +608,7 @@ mod pod {
     unsafe impl aya::Pod for super::DnsFlowId {}
     unsafe impl aya::Pod for super::XlatMetrics {}
     unsafe impl aya::Pod for super::CachedFlow {}
+    unsafe impl aya::Pod for super::FlowEvent {}
 }
 
 #[cfg(test)]
@@ -662,14 +677,26 @@ mod tests {
     }
 
     #[test]
-    fn pkt_drop_metrics_layout_matches_upstream() {
-        assert_eq!(size_of::<PktDropMetrics>(), 32);
+    fn pkt_drop_metrics_layout() {
+        assert_eq!(size_of::<PktDropMetrics>(), 40);
         assert_eq!(offset_of!(PktDropMetrics, bytes), 16);
-        assert_eq!(offset_of!(PktDropMetrics, packets), 18);
-        assert_eq!(offset_of!(PktDropMetrics, latest_drop_cause), 20);
-        assert_eq!(offset_of!(PktDropMetrics, latest_flags), 24);
-        assert_eq!(offset_of!(PktDropMetrics, eth_protocol), 26);
-        assert_eq!(offset_of!(PktDropMetrics, latest_state), 28);
+        assert_eq!(offset_of!(PktDropMetrics, packets), 24);
+        assert_eq!(offset_of!(PktDropMetrics, latest_drop_cause), 28);
+        assert_eq!(offset_of!(PktDropMetrics, latest_flags), 32);
+        assert_eq!(offset_of!(PktDropMetrics, eth_protocol), 34);
+        assert_eq!(offset_of!(PktDropMetrics, latest_state), 36);
+    }
+
+    #[test]
+    fn flow_event_layout() {
+        assert_eq!(size_of::<FlowEvent>(), 96);
+        assert_eq!(align_of::<FlowEvent>(), 8);
+        assert_eq!(offset_of!(FlowEvent, start_mono_time_ts), 40);
+        assert_eq!(offset_of!(FlowEvent, bytes), 56);
+        assert_eq!(offset_of!(FlowEvent, packets), 64);
+        assert_eq!(offset_of!(FlowEvent, macs), 80);
+        assert_eq!(offset_of!(FlowEvent, kind), 94);
+        assert_eq!(1 << FLOW_SEEN_SLOTS_LOG2, FLOW_SEEN_SLOTS);
     }
 
     #[test]

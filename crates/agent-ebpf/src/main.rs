@@ -10,11 +10,14 @@
 
 use aya_ebpf::{
     Global,
-    bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, TC_ACT_OK},
+    bindings::{
+        BPF_F_NO_PREALLOC, BPF_NOEXIST, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP,
+        TC_ACT_OK,
+    },
     helpers::bpf_probe_read_kernel,
     helpers::{bpf_get_prandom_u32, bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
     macros::{btf_tracepoint, classifier, fentry, map},
-    maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, RingBuf, lpm_trie::Key},
     programs::{BtfTracePointContext, FEntryContext, RawTracePointContext, TcContext},
 };
 use core::{intrinsics::AtomicOrdering, mem::size_of};
@@ -23,12 +26,21 @@ mod netevents;
 use netobserv_agent_common::{
     AdditionalMetrics, CachedFlow, DIRECTION_ANY, DIRECTION_BOTH, DIRECTION_EGRESS,
     DIRECTION_INGRESS, DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, ETH_P_IP, ETH_P_IPV6,
-    FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS, FLOW_CACHE_SLOTS_LOG2, FilterValue, FlowId,
-    FlowMetrics, MAX_FILTER_ENTRIES, MAX_OBSERVED_INTERFACES, PktDropMetrics, counters,
-    filter_action, tcp_flag,
+    FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS, FLOW_CACHE_SLOTS_LOG2, FLOW_SEEN_SLOTS,
+    FLOW_SEEN_SLOTS_LOG2, FilterValue, FlowEvent, FlowId, FlowMetrics, MAX_FILTER_ENTRIES,
+    MAX_OBSERVED_INTERFACES, PktDropMetrics, counters, event_kind, filter_action, tcp_flag,
 };
 
+mod cache;
+mod dns;
+mod filter;
+mod hooks;
 mod xlat;
+
+use cache::*;
+use dns::*;
+use filter::*;
+use hooks::*;
 
 /// TCX verdict that lets the next program in the chain run.
 const TCX_NEXT: i32 = -1;
@@ -55,72 +67,18 @@ static HAS_FILTER_SAMPLING: Global<u8> = Global::new(0);
 /// on older kernels the verifier prunes the call and never sees the unknown helper).
 #[unsafe(no_mangle)]
 static COARSE_CLOCK: Global<u8> = Global::new(0);
+/// Profiling only (`examples/prog_profile.rs`): when non-zero, the classifiers return at the
+/// section boundary of that number (see [`stop_at`]), so the cost of each section of the
+/// per-packet path is the difference between two runs. Read-only data: at 0 the verifier prunes
+/// every check, and the program the agent runs is unchanged.
+#[unsafe(no_mangle)]
+static PROFILE_STOP: Global<u8> = Global::new(0);
 
-/// Kernel struct offsets for the RTT hook, from the running kernel's BTF (see
-/// `netobserv_agent_common::globals`). Zero means unknown; the hook then does nothing.
-#[unsafe(no_mangle)]
-static OFF_SKC_FAMILY: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_DADDR: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_RCV_SADDR: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_DPORT: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_NUM: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_V6_DADDR: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_V6_RCV_SADDR: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_TCP_SRTT_US: Global<u32> = Global::new(0);
-
-#[unsafe(no_mangle)]
-static OFF_SKB_HEAD: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKB_NETWORK_HEADER: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKB_LEN: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKB_IIF: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKB_SK: Global<u32> = Global::new(0);
-#[unsafe(no_mangle)]
-static OFF_SKC_STATE: Global<u32> = Global::new(0);
-
-/// Drops per flow; merged by user space at eviction. Preallocated (kernel memory: entries ×
-/// (~100 B + CPUs × 32 B)): with on-demand allocation, every new dropped flow paid a per-CPU
-/// allocation of ~15 µs, which made a flood of drops at closed ports the agent's costliest path.
-#[map(name = "aggregated_flows_pkt_drop")]
-static AGGREGATED_FLOWS_PKT_DROP: PerCpuHashMap<FlowId, PktDropMetrics> =
-    PerCpuHashMap::with_max_entries(65536, 0);
-
-/// RTT (and, upstream, IPsec) enrichment per flow; merged by user space at eviction.
-/// Preallocated, like `aggregated_flows_pkt_drop` (one new entry per connection and eviction).
-#[map(name = "additional_flow_metrics")]
-static ADDITIONAL_FLOW_METRICS: PerCpuHashMap<FlowId, AdditionalMetrics> =
-    PerCpuHashMap::with_max_entries(65536, 0);
-
-/// 1 when DNS tracking is on.
-#[unsafe(no_mangle)]
-static ENABLE_DNS_TRACKING: Global<u8> = Global::new(0);
-/// Extra DNS port besides 53.
-#[unsafe(no_mangle)]
-static DNS_PORT: Global<u16> = Global::new(53);
-
-/// DNS enrichment per flow; merged by user space at eviction.
-/// Preallocated, like `aggregated_flows_pkt_drop` (each query's random source port is a new flow).
-#[map(name = "aggregated_flows_dns")]
-static AGGREGATED_FLOWS_DNS: PerCpuHashMap<FlowId, DnsMetrics> =
-    PerCpuHashMap::with_max_entries(65536, 0);
-
-/// Scratch space for building a `DnsMetrics` off the 512-byte stack.
-#[map(name = "dns_scratch")]
-static DNS_SCRATCH: PerCpuArray<DnsMetrics> = PerCpuArray::with_max_entries(1, 0);
-
-/// Outstanding DNS queries: query tuple + id → timestamp.
-#[map(name = "dns_flows")]
-static DNS_FLOWS: HashMap<DnsFlowId, u64> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+/// Whether the profiling run stops at section boundary `n` (never in the agent's own runs).
+#[inline(always)]
+fn stop_at(n: u8) -> bool {
+    PROFILE_STOP.load() == n
+}
 
 /// The shared flow table. Resized by user space to `CACHE_MAX_FLOWS` before load.
 /// Preallocated: a new flow pops a ready element off a per-CPU free list instead of going
@@ -129,27 +87,28 @@ static DNS_FLOWS: HashMap<DnsFlowId, u64> = HashMap::with_max_entries(65536, BPF
 #[map(name = "aggregated_flows")]
 static AGGREGATED_FLOWS: HashMap<FlowId, FlowMetrics> = HashMap::with_max_entries(65536, 0);
 
-/// Per-CPU flow cache in front of `aggregated_flows` (see `netobserv_agent_common::CachedFlow`).
-#[map(name = "flow_cache")]
-static FLOW_CACHE: PerCpuArray<CachedFlow> = PerCpuArray::with_max_entries(FLOW_CACHE_SLOTS, 0);
+/// First packets of flows, and what the flow map refused, for user space (see
+/// `netobserv_agent_common::FlowEvent`). Resized by user space from `CACHE_MAX_FLOWS`.
+#[map(name = "direct_flows")]
+static DIRECT_FLOWS: RingBuf = RingBuf::with_byte_size(1 << 16, 0);
 
-/// Per-CPU switch of the flow cache: 1 = in use. User space sets it only once the flush program
-/// has run on every CPU, so a kernel that cannot flush never caches.
-#[map(name = "flow_cache_ctl")]
-static FLOW_CACHE_CTL: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
+/// Fingerprints of the flows whose first packet went through `direct_flows`, by flow, interface
+/// and direction (see `flow_monitor`). One table for all CPUs: a flow's packets may be handled
+/// by any of them, and a lost race only costs one more ring record.
+#[map(name = "flow_seen")]
+static FLOW_SEEN: Array<u32> = Array::with_max_entries(FLOW_SEEN_SLOTS, 0);
+
+/// log2 of the step of waiting bytes in `direct_flows` at which a record wakes user space up (a
+/// quarter of the ring). Set by user space; 0 = never (user space only polls).
+#[unsafe(no_mangle)]
+static RINGBUF_WAKEUP_SHIFT: Global<u32> = Global::new(0);
+
+/// Bytes one `FlowEvent` takes in the ring (8-byte header included).
+const RINGBUF_RECORD_BYTES: u64 = size_of::<FlowEvent>() as u64 + 8;
 
 /// Per-CPU counters indexed by `netobserv_agent_common::counters`.
 #[map(name = "global_counters")]
 static GLOBAL_COUNTERS: PerCpuArray<u32> = PerCpuArray::with_max_entries(counters::MAX_COUNTERS, 0);
-
-/// Filter rules keyed by CIDR.
-#[map(name = "filter_map")]
-static FILTER_MAP: LpmTrie<[u8; 16], FilterValue> =
-    LpmTrie::with_max_entries(MAX_FILTER_ENTRIES, 0);
-
-/// Peer CIDRs of filter rules that set `peer_ip`/`peer_cidr`.
-#[map(name = "peer_filter_map")]
-static PEER_FILTER_MAP: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(MAX_FILTER_ENTRIES, 0);
 
 /// Adds `v` atomically (BPF_XADD); `fetch_add` does not lower on this target.
 #[inline(always)]
@@ -171,6 +130,15 @@ fn count(idx: u32) {
     if let Some(p) = GLOBAL_COUNTERS.get_ptr_mut(idx) {
         // SAFETY: per-CPU array slot of this CPU.
         unsafe { *p = (*p).wrapping_add(1) };
+    }
+}
+
+/// Adds `n` to one global counter (per-CPU slot).
+#[inline(always)]
+fn count_n(idx: u32, n: u32) {
+    if let Some(p) = GLOBAL_COUNTERS.get_ptr_mut(idx) {
+        // SAFETY: per-CPU array slot of this CPU.
+        unsafe { *p = (*p).wrapping_add(n) };
     }
 }
 
@@ -318,153 +286,6 @@ fn parse(ctx: &TcContext, key: &mut KeyBuf) -> Option<Parsed> {
     })
 }
 
-/// Verdict of the flow filter for one packet.
-#[derive(PartialEq, Eq, Clone, Copy)]
-enum Verdict {
-    Keep,
-    Skip,
-}
-
-/// Matches a port criterion: a range (start..=end), two alternatives, or a single port
-/// (stored as `port1`). Returns `None` when the rule sets no criterion of this kind.
-#[inline(always)]
-fn port_match(start: u16, end: u16, p1: u16, p2: u16, port: u16) -> Option<bool> {
-    if start != 0 && end != 0 {
-        Some(port >= start && port <= end)
-    } else if start != 0 {
-        Some(port == start)
-    } else if p1 != 0 || p2 != 0 {
-        Some((p1 != 0 && port == p1) || (p2 != 0 && port == p2))
-    } else {
-        None
-    }
-}
-
-/// Builds the LPM key of an address as upstream does: raw 4 bytes for IPv4, 16 for IPv6.
-#[inline(always)]
-fn filter_key(addr: &[u8; 16], v4: bool) -> Key<[u8; 16]> {
-    let mut data = [0u8; 16];
-    if v4 {
-        data[0] = addr[12];
-        data[1] = addr[13];
-        data[2] = addr[14];
-        data[3] = addr[15];
-        Key::new(32, data)
-    } else {
-        data = *addr;
-        Key::new(128, data)
-    }
-}
-
-/// Evaluates the rule found for `addr`; returns (score > 0, action, rule sampling).
-#[inline(always)]
-fn eval_rule(
-    rule: &FilterValue,
-    id: &FlowId,
-    peer: &[u8; 16],
-    v4: bool,
-    direction: u8,
-    flags: u16,
-) -> bool {
-    if rule.do_peer_cidr_lookup != 0 && PEER_FILTER_MAP.get(filter_key(peer, v4)).is_none() {
-        return false;
-    }
-    if rule.protocol != 0 && rule.protocol != id.transport_protocol {
-        return false;
-    }
-    match id.transport_protocol {
-        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP => {
-            if let Some(false) = port_match(
-                rule.dst_port_start,
-                rule.dst_port_end,
-                rule.dst_port1,
-                rule.dst_port2,
-                id.dst_port,
-            ) {
-                return false;
-            }
-            if let Some(false) = port_match(
-                rule.src_port_start,
-                rule.src_port_end,
-                rule.src_port1,
-                rule.src_port2,
-                id.src_port,
-            ) {
-                return false;
-            }
-            let either_src = port_match(
-                rule.port_start,
-                rule.port_end,
-                rule.port1,
-                rule.port2,
-                id.src_port,
-            );
-            let either_dst = port_match(
-                rule.port_start,
-                rule.port_end,
-                rule.port1,
-                rule.port2,
-                id.dst_port,
-            );
-            if either_src == Some(false) && either_dst == Some(false) {
-                return false;
-            }
-            if id.transport_protocol == IPPROTO_TCP
-                && rule.tcp_flags != 0
-                && rule.tcp_flags != u32::from(flags)
-            {
-                return false;
-            }
-        }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            if rule.icmp_set & 1 != 0 && rule.icmp_type != id.icmp_type {
-                return false;
-            }
-            if rule.icmp_set & 2 != 0 && rule.icmp_code != id.icmp_code {
-                return false;
-            }
-        }
-        _ => {}
-    }
-    if u32::from(DIRECTION_ANY) != rule.direction && rule.direction != u32::from(direction) {
-        return false;
-    }
-    // The TC path never sees drops; a drops-only rule cannot match here.
-    rule.filter_drops == 0
-}
-
-/// Runs the flow filter: looks the source address up, then the destination. Returns the verdict
-/// and, when the matching rule has one, its sampling rate.
-#[inline(always)]
-fn filter(id: &FlowId, eth_protocol: u16, direction: u8, flags: u16) -> (Verdict, u32) {
-    let v4 = eth_protocol == ETH_P_IP;
-    let mut last_action = filter_action::UNSET;
-    let sides: [(&[u8; 16], &[u8; 16]); 2] = [(&id.src_ip, &id.dst_ip), (&id.dst_ip, &id.src_ip)];
-    for (addr, peer) in sides {
-        if let Some(rule) = FILTER_MAP.get(filter_key(addr, v4)) {
-            last_action = rule.action;
-            if eval_rule(rule, id, peer, v4, direction, flags) {
-                return match rule.action {
-                    filter_action::REJECT => {
-                        count(counters::FILTER_REJECT);
-                        (Verdict::Skip, rule.sample)
-                    }
-                    _ => {
-                        count(counters::FILTER_ACCEPT);
-                        (Verdict::Keep, rule.sample)
-                    }
-                };
-            }
-        }
-    }
-    count(counters::FILTER_NOMATCH);
-    if last_action == filter_action::REJECT {
-        (Verdict::Keep, 0)
-    } else {
-        (Verdict::Skip, 0)
-    }
-}
-
 /// Records `ifindex` in the flow's observed-interface list (no byte counting there).
 /// Written with `get`/`get_mut` only, so no bounds-check panic path reaches the verifier.
 #[inline(always)]
@@ -572,150 +393,103 @@ fn add_to_flow(
         ..FlowMetrics::default()
     };
     match AGGREGATED_FLOWS.insert(id, &m, u64::from(BPF_NOEXIST)) {
-        Ok(()) => true,
+        Ok(()) => {
+            count(counters::FLOWS_INSERTED);
+            true
+        }
         Err(e) if e == -EEXIST => match AGGREGATED_FLOWS.get_ptr_mut(id) {
             Some(m) => update(m, ifindex, direction, d),
             None => {
-                count(counters::HASHMAP_FAIL_UPDATE_FLOW);
+                overflow(id, ifindex, direction, eth_protocol, d, first, macs);
                 false
             }
         },
         Err(_) => {
-            count(counters::HASHMAP_FAIL_CREATE_FLOW);
+            overflow(id, ifindex, direction, eth_protocol, d, first, macs);
             false
         }
     }
 }
 
-/// Volatile store: keeps the order of the cache-slot writes as written, since the flush program
-/// can interrupt a classifier on the same CPU (it runs in the IPI of `BPF_F_TEST_RUN_ON_CPU`)
-/// and relies on `busy` being set before, and cleared after, every other write.
+/// What the map refused goes to user space through the ring buffer; lost (and counted as
+/// such) only when the ring is full too.
 #[inline(always)]
-fn vw<T>(p: *mut T, v: T) {
-    // SAFETY: `p` points into a map value of this CPU, valid for this program run.
-    unsafe { core::ptr::write_volatile(p, v) };
-}
-
-/// Volatile load; see [`vw`].
-#[inline(always)]
-fn vr<T: Copy>(p: *const T) -> T {
-    // SAFETY: as for `vw`.
-    unsafe { core::ptr::read_volatile(p) }
-}
-
-/// Picks the cache slot of a flow on an interface and direction: Fibonacci hashing of the folded key words
-/// (the top bits of the product depend on every input bit).
-#[inline(always)]
-fn cache_slot(key: &KeyBuf, ifindex: u32, direction: u8) -> u32 {
-    let w = key as *const KeyBuf as *const u32;
-    let mut h = ifindex ^ (u32::from(direction) << 24);
-    for i in 0..10 {
-        // SAFETY: the key is 40 bytes, 8-aligned.
-        h ^= unsafe { w.add(i).read() }.rotate_left(i as u32 * 3);
-    }
-    h.wrapping_mul(0x9E37_79B1) >> (32 - FLOW_CACHE_SLOTS_LOG2)
-}
-
-/// Whether slot `s` holds the flow `key` seen on `ifindex` in `direction`.
-#[inline(always)]
-fn cache_holds(s: *const CachedFlow, key: &KeyBuf, ifindex: u32, direction: u8) -> bool {
-    // SAFETY: `s` is this CPU's slot; both keys are 40 bytes, 8-aligned.
-    unsafe {
-        let a = s as *const u64;
-        let b = key as *const KeyBuf as *const u64;
-        (*s).valid != 0
-            && (*s).if_index == ifindex
-            && (*s).direction == direction
-            && a.read() == b.read()
-            && a.add(1).read() == b.add(1).read()
-            && a.add(2).read() == b.add(2).read()
-            && a.add(3).read() == b.add(3).read()
-            && a.add(4).read() == b.add(4).read()
-    }
-}
-
-/// Adds one packet to the slot (plain stores: the slot belongs to this CPU). With the tick
-/// clock, the stamp is only re-read when `jiffies` (an inlined load) has moved since the last
-/// packet: the clock would return the same value within a tick.
-#[inline(always)]
-fn cache_add(s: *mut CachedFlow, len: u64, p: &Parsed, sampling: u32) {
-    // SAFETY: `s` is this CPU's slot, valid for this program run.
-    unsafe {
-        vw(&raw mut (*s).busy, 1);
-        let n = vr(&raw const (*s).packets);
-        if COARSE_CLOCK.load() != 0 {
-            let j = bpf_jiffies64();
-            if n == 0 || j != vr(&raw const (*s).last_jiffies) {
-                let now = bpf_ktime_get_coarse_ns();
-                vw(&raw mut (*s).last_ts, now);
-                vw(&raw mut (*s).last_jiffies, j);
-                if n == 0 {
-                    vw(&raw mut (*s).first_ts, now);
-                }
-            }
-        } else {
-            let now = bpf_ktime_get_ns();
-            vw(&raw mut (*s).last_ts, now);
-            if n == 0 {
-                vw(&raw mut (*s).first_ts, now);
-            }
-        }
-        vw(&raw mut (*s).packets, n + 1);
-        vw(&raw mut (*s).bytes, vr(&raw const (*s).bytes) + len);
-        vw(&raw mut (*s).flags, vr(&raw const (*s).flags) | p.flags);
-        vw(&raw mut (*s).dscp, p.dscp);
-        vw(&raw mut (*s).sampling, sampling);
-        vw(&raw mut (*s).busy, 0);
-    }
-}
-
-/// Gives an idle slot (nothing pending since the last flush) to a flow whose counting interface
-/// is `ifindex`, starting its sums at `d` (the current packet, or nothing when the packet was
-/// already counted in the shared map). Returns false when another flow's sums occupy the slot.
-#[inline(always)]
-fn cache_claim(
-    ctx: &TcContext,
-    s: *mut CachedFlow,
-    key: &KeyBuf,
+fn overflow(
+    id: &FlowId,
     ifindex: u32,
     direction: u8,
     eth_protocol: u16,
     d: &Delta,
-) -> bool {
-    // SAFETY: `s` is this CPU's slot, valid for this program run; the key is 40 bytes, 8-aligned.
-    unsafe {
-        if vr(&raw const (*s).valid) != 0 && vr(&raw const (*s).packets) != 0 {
-            return false;
-        }
-        let macs: [u8; 12] = load(ctx, 0).unwrap_or([0; 12]);
-        vw(&raw mut (*s).busy, 1);
-        vw(&raw mut (*s).packets, 0);
-        let a = s as *mut u64;
-        let b = key as *const KeyBuf as *const u64;
-        for i in 0..5 {
-            vw(a.add(i), b.add(i).read());
-        }
-        vw(&raw mut (*s).first_ts, d.end);
-        vw(&raw mut (*s).last_ts, d.end);
-        vw(&raw mut (*s).bytes, d.bytes);
-        vw(&raw mut (*s).flags, d.flags);
-        vw(&raw mut (*s).dscp, d.dscp);
-        vw(&raw mut (*s).sampling, d.sampling);
-        vw(&raw mut (*s).if_index, ifindex);
-        vw(&raw mut (*s).direction, direction);
-        vw(&raw mut (*s).eth_protocol, eth_protocol);
-        vw(
-            &raw mut (*s).dst_mac,
-            [macs[0], macs[1], macs[2], macs[3], macs[4], macs[5]],
-        );
-        vw(
-            &raw mut (*s).src_mac,
-            [macs[6], macs[7], macs[8], macs[9], macs[10], macs[11]],
-        );
-        vw(&raw mut (*s).valid, 1);
-        vw(&raw mut (*s).packets, d.packets);
-        vw(&raw mut (*s).busy, 0);
+    first: u64,
+    macs: [u8; 12],
+) {
+    let ev = Event {
+        id,
+        ifindex,
+        direction,
+        eth_protocol,
+        first,
+        macs,
+    };
+    if !ring_event(&ev, d, event_kind::MAP_FULL) {
+        count(counters::RINGBUF_LOST_RECORDS);
+        count_n(counters::RINGBUF_LOST_PACKETS, d.packets);
     }
+}
+
+/// The fixed part of a [`FlowEvent`]: which flow, where, since when.
+struct Event<'a> {
+    id: &'a FlowId,
+    ifindex: u32,
+    direction: u8,
+    eth_protocol: u16,
+    first: u64,
+    /// Destination then source MAC.
+    macs: [u8; 12],
+}
+
+/// Writes one record into `direct_flows`. Records go without a wakeup of user space (which
+/// polls the ring) until a quarter of the ring waits, so a flood of new flows does not raise an
+/// interrupt per packet. Returns false when the ring is full.
+#[inline(always)]
+fn ring_event(ev: &Event, d: &Delta, kind: u8) -> bool {
+    let Some(mut e) = DIRECT_FLOWS.reserve::<FlowEvent>(0) else {
+        return false;
+    };
+    e.write(FlowEvent {
+        id: *ev.id,
+        start_mono_time_ts: ev.first,
+        end_mono_time_ts: if d.end > ev.first { d.end } else { ev.first },
+        bytes: d.bytes,
+        packets: d.packets,
+        if_index: ev.ifindex,
+        sampling: d.sampling,
+        eth_protocol: ev.eth_protocol,
+        flags: d.flags,
+        macs: ev.macs,
+        direction: ev.direction,
+        dscp: d.dscp,
+        kind,
+        pad: 0,
+    });
+    // Wake user space when this record takes the waiting bytes past a multiple of a quarter of
+    // the ring, not for every record beyond it: in a VM, each forced wakeup is an interrupt
+    // (a self-IPI and a VM exit, ~1.7 µs measured), which a flood would pay per packet while
+    // user space drains.
+    let shift = RINGBUF_WAKEUP_SHIFT.load();
+    let waiting = DIRECT_FLOWS.query(u64::from(BPF_RB_AVAIL_DATA));
+    let before = waiting.saturating_sub(RINGBUF_RECORD_BYTES);
+    let wake = if shift != 0 && (waiting >> shift) != (before >> shift) {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    e.submit(u64::from(wake));
+    count(match kind {
+        event_kind::FIRST_PACKET => counters::RINGBUF_FIRST_PACKET,
+        event_kind::DROP => counters::RINGBUF_FIRST_DROP,
+        _ => counters::RINGBUF_MAP_FULL,
+    });
     true
 }
 
@@ -739,6 +513,9 @@ fn tick_now() -> u64 {
 
 #[inline(always)]
 fn flow_monitor(ctx: &TcContext, direction: u8) {
+    if stop_at(1) {
+        return;
+    }
     let mut sampling = SAMPLING.load();
     let filtering = ENABLE_FLOWS_FILTERING.load() != 0;
     let filter_sampling = HAS_FILTER_SAMPLING.load() != 0;
@@ -770,19 +547,25 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
             }
         }
     }
+    if stop_at(2) {
+        return;
+    }
     if ENABLE_DNS_TRACKING.load() != 0 && p.payload != 0 {
         track_dns(ctx, id, &p);
+    }
+    if stop_at(3) {
+        return;
     }
     // SAFETY: reading fields of the context's __sk_buff is allowed for TC programs.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
     let len = u64::from(ctx.len());
+    let h = flow_hash(&key, ifindex, direction);
 
     // The per-CPU cache first: a flow that owns its slot costs no map lookup and no atomic add.
     let ctl = FLOW_CACHE_CTL.get_ptr(0);
-    // SAFETY: per-CPU value of this CPU.
     let cache_on = matches!(ctl, Some(c) if vr(c) == 1);
     let slot = if cache_on {
-        FLOW_CACHE.get_ptr_mut(cache_slot(&key, ifindex, direction))
+        FLOW_CACHE.get_ptr_mut(h >> (32 - FLOW_CACHE_SLOTS_LOG2))
     } else {
         None
     };
@@ -792,7 +575,9 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         cache_add(s, len, &p, sampling);
         return;
     }
-
+    if stop_at(4) {
+        return;
+    }
     let d = Delta {
         packets: 1,
         bytes: len,
@@ -801,6 +586,42 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         sampling,
         end: 0,
     };
+
+    // A flow's first packet on this interface and direction (as far as `flow_seen` remembers)
+    // goes to user space through the ring buffer, without touching the flow map: a map lookup
+    // that misses and an insert cost several cache misses each, a ring record a few stores.
+    // The flow enters the map with its second packet. A forgotten fingerprint (overwritten by
+    // another flow) only sends one more packet this way; every packet is counted once, in the
+    // ring or in the map, and user space merges both at eviction.
+    let fingerprint = if h == 0 { 1 } else { h };
+    if let Some(seen) = FLOW_SEEN.get_ptr_mut(h >> (32 - FLOW_SEEN_SLOTS_LOG2))
+        && vr(seen) != fingerprint
+    {
+        // Shared by every CPU: a racing write only costs another flow one more ring record.
+        vw(seen, fingerprint);
+        if stop_at(5) {
+            return;
+        }
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
+        if stop_at(6) {
+            return;
+        }
+        let macs: [u8; 12] = load(ctx, 0).unwrap_or([0; 12]);
+        let ev = Event {
+            id,
+            ifindex,
+            direction,
+            eth_protocol: p.eth_protocol,
+            first: now,
+            macs,
+        };
+        if ring_event(&ev, &Delta { end: now, ..d }, event_kind::FIRST_PACKET) {
+            return;
+        }
+        // Ring full: the map takes the packet (and counts the loss if it cannot either).
+    }
+
     if let Some(m) = AGGREGATED_FLOWS.get_ptr_mut(id) {
         let d = Delta {
             end: tick_now(),
@@ -818,8 +639,8 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         update(m, ifindex, direction, &d);
         return;
     }
-    // New flow: the precise clock, and only now the MAC addresses (destination first). It takes
-    // a cache slot with its second packet (above): flows of one packet never pay for one.
+    // New flow in the map: the precise clock, and only now the MAC addresses (destination
+    // first). It takes a cache slot with its next packet (above).
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     add_to_flow(
@@ -831,173 +652,6 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
         now,
         || load(ctx, 0).unwrap_or([0; 12]),
     );
-}
-
-/// Moves the sums of this CPU's cache slots `start..start + FLOW_CACHE_FLUSH_CHUNK` into the
-/// shared flow map, with the per-packet path's rules. Never attached: user space runs it on
-/// every CPU with `BPF_PROG_TEST_RUN` before each eviction (`args[0]` = `start`). While it
-/// runs, this CPU's classifiers bypass the cache (`flow_cache_ctl` = 0); a slot a classifier
-/// was updating when the run interrupted it is left alone and counted in the return value, so
-/// user space runs the chunk again. Returns `busy | flushed << 16` (slots left busy, slots whose
-/// sums were moved), or `u32::MAX` when the control map is missing.
-///
-/// Declared by hand rather than with `#[raw_tracepoint]`, whose wrapper discards the return value.
-#[unsafe(no_mangle)]
-#[unsafe(link_section = "raw_tp/netobserv_flush_flow_cache")]
-pub fn flush_flow_cache(ctx: *mut core::ffi::c_void) -> u32 {
-    let start: u64 = RawTracePointContext::new(ctx).arg(0);
-    let Some(ctl) = FLOW_CACHE_CTL.get_ptr_mut(0) else {
-        return u32::MAX;
-    };
-    let prev = vr(ctl);
-    vw(ctl, 0);
-    let mut skipped = 0;
-    let mut flushed = 0;
-    for j in 0..FLOW_CACHE_FLUSH_CHUNK {
-        let Some(s) = FLOW_CACHE.get_ptr_mut((start as u32).wrapping_add(j)) else {
-            break;
-        };
-        // SAFETY: this CPU's slot; nothing else runs on this CPU until the program returns.
-        unsafe {
-            if vr(&raw const (*s).busy) != 0 {
-                skipped += 1;
-                continue;
-            }
-            let n = vr(&raw const (*s).packets);
-            if vr(&raw const (*s).valid) == 0 || n == 0 {
-                continue;
-            }
-            let id = (*s).id;
-            let d = Delta {
-                packets: n,
-                bytes: (*s).bytes,
-                flags: (*s).flags,
-                dscp: (*s).dscp,
-                sampling: (*s).sampling,
-                end: (*s).last_ts,
-            };
-            let (src, dst) = ((*s).src_mac, (*s).dst_mac);
-            add_to_flow(
-                &id,
-                (*s).if_index,
-                (*s).direction,
-                (*s).eth_protocol,
-                &d,
-                (*s).first_ts,
-                || {
-                    [
-                        dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], src[0], src[1], src[2],
-                        src[3], src[4], src[5],
-                    ]
-                },
-            );
-            vw(&raw mut (*s).packets, 0);
-            vw(&raw mut (*s).bytes, 0);
-            vw(&raw mut (*s).flags, 0);
-            flushed += 1;
-        }
-    }
-    vw(ctl, prev);
-    skipped | (flushed << 16)
-}
-
-/// Copies the raw QNAME that follows the DNS header straight into map memory, as many bytes as
-/// the packet holds (tried in decreasing constant sizes, which the verifier accepts).
-#[inline(always)]
-fn dns_name(ctx: &TcContext, off: usize, name: &mut [u8; DNS_NAME_MAX_LEN]) {
-    for len in [31u32, 16, 8] {
-        // SAFETY: `name` is at least `len` bytes of writable map memory; the helper bounds-checks
-        // the packet side.
-        let ret = unsafe {
-            aya_ebpf::helpers::generated::bpf_skb_load_bytes(
-                ctx.skb.skb as *const core::ffi::c_void,
-                off as u32,
-                name.as_mut_ptr() as *mut core::ffi::c_void,
-                len,
-            )
-        };
-        if ret == 0 {
-            return;
-        }
-    }
-}
-
-/// DNS tracking inline in the TC path: queries are remembered by tuple + id; a response
-/// looks up the reversed tuple, yields the latency and records id, flags and name per flow.
-#[inline(always)]
-fn track_dns(ctx: &TcContext, id: &FlowId, p: &Parsed) {
-    let port = DNS_PORT.load();
-    if !(id.src_port == 53 || id.dst_port == 53 || id.src_port == port || id.dst_port == port) {
-        return;
-    }
-    let Some(hdr) = load::<[u8; 12]>(ctx, p.payload) else {
-        return;
-    };
-    let dns_id = u16::from_be_bytes([hdr[0], hdr[1]]);
-    let dns_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
-    // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
-    if dns_flags & 0x8000 == 0 {
-        let q = DnsFlowId {
-            src_port: id.src_port,
-            dst_port: id.dst_port,
-            src_ip: id.src_ip,
-            dst_ip: id.dst_ip,
-            id: dns_id,
-            protocol: id.transport_protocol,
-            pad: 0,
-        };
-        let _ = DNS_FLOWS.insert(&q, &now, u64::from(BPF_NOEXIST));
-        return;
-    }
-    let q = DnsFlowId {
-        src_port: id.dst_port,
-        dst_port: id.src_port,
-        src_ip: id.dst_ip,
-        dst_ip: id.src_ip,
-        id: dns_id,
-        protocol: id.transport_protocol,
-        pad: 0,
-    };
-    let (latency, errno) = match DNS_FLOWS.get_ptr(&q) {
-        Some(ts) => {
-            // SAFETY: value pointer from a successful lookup.
-            let ts = unsafe { *ts };
-            let _ = DNS_FLOWS.remove(&q);
-            (now.saturating_sub(ts), 0)
-        }
-        None => (0, 2 /* ENOENT */),
-    };
-    if let Some(m) = AGGREGATED_FLOWS_DNS.get_ptr_mut(id) {
-        // SAFETY: per-CPU value of this CPU.
-        let m = unsafe { &mut *m };
-        m.end_mono_time_ts = now;
-        m.id = dns_id;
-        m.flags = dns_flags;
-        if latency > m.latency {
-            m.latency = latency;
-        }
-        m.errno = errno;
-        return;
-    }
-    let Some(m) = DNS_SCRATCH.get_ptr_mut(0) else {
-        return;
-    };
-    // SAFETY: per-CPU scratch slot of this CPU, exclusively used for the rest of this run.
-    let m = unsafe { &mut *m };
-    m.start_mono_time_ts = now;
-    m.end_mono_time_ts = now;
-    m.latency = latency;
-    m.id = dns_id;
-    m.flags = dns_flags;
-    m.eth_protocol = p.eth_protocol;
-    m.errno = errno;
-    m.pad = 0;
-    m.name = [0; DNS_NAME_MAX_LEN];
-    dns_name(ctx, p.payload + 12, &mut m.name);
-    if AGGREGATED_FLOWS_DNS.insert(id, &*m, 0).is_err() {
-        count(counters::HASHMAP_FAIL_UPDATE_DNS);
-    }
 }
 
 /// Legacy TC (clsact) ingress hook.
@@ -1026,333 +680,6 @@ pub fn tcx_ingress_flow_parse(ctx: TcContext) -> i32 {
 pub fn tcx_egress_flow_parse(ctx: TcContext) -> i32 {
     flow_monitor(&ctx, DIRECTION_EGRESS);
     TCX_NEXT
-}
-
-/// Reads a `T` at `base + off` in kernel memory.
-#[inline(always)]
-fn kread<T>(base: *const u8, off: u32) -> Option<T> {
-    // SAFETY: bpf_probe_read_kernel validates the address; a fault returns an error.
-    unsafe { bpf_probe_read_kernel(base.wrapping_add(off as usize) as *const T) }.ok()
-}
-
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-
-/// FlowRTT: `tcp_probe` fires for every segment `tcp_rcv_established` handles. The key is the
-/// received segment's 5-tuple (remote → local), like the TC flow of that segment; the value keeps
-/// the largest smoothed RTT (`srtt_us >> 3`, in ns).
-#[btf_tracepoint(function = "tcp_probe")]
-pub fn tcp_probe_rtt(ctx: BtfTracePointContext) -> i32 {
-    let _ = rtt::<true>(ctx.arg(0));
-    0
-}
-
-/// FlowRTT on `tcp_probe` reading the socket with `bpf_probe_read_kernel`: the fallback where a
-/// verifier refuses the direct loads of [`tcp_probe_rtt`].
-#[btf_tracepoint(function = "tcp_probe")]
-pub fn tcp_probe_rtt_compat(ctx: BtfTracePointContext) -> i32 {
-    let _ = rtt::<false>(ctx.arg(0));
-    0
-}
-
-/// FlowRTT, preferred variant: `fentry` on `tcp_rcv_established(sk, skb)`, the function that
-/// fires `tcp_probe`, so the socket, the key and the value are the same as the tracepoint's.
-/// Kernels in lockdown refuse to load it; user space then falls back to [`tcp_probe_rtt`].
-#[fentry(function = "tcp_rcv_established")]
-pub fn tcp_rcv_fentry_rtt(ctx: FEntryContext) -> i32 {
-    let _ = rtt::<true>(ctx.arg(0));
-    0
-}
-
-/// Reads the smoothed RTT of socket `sk` and keeps the largest per flow (received direction),
-/// with direct BTF loads or probe reads (see [`field`]). This runs for every segment a TCP
-/// socket receives, ACKs included, on every socket of the node.
-#[inline(always)]
-fn rtt<const DIRECT: bool>(sk: *const u8) -> Option<()> {
-    let srtt_off = OFF_TCP_SRTT_US.load();
-    if srtt_off == 0 || sk.is_null() {
-        return None;
-    }
-    let family: u16 = field::<DIRECT, _>(sk, OFF_SKC_FAMILY.load())?;
-    let mut id = FlowId::default();
-    let eth_protocol = match family {
-        AF_INET => {
-            let src: [u8; 4] = field::<DIRECT, _>(sk, OFF_SKC_DADDR.load())?;
-            let dst: [u8; 4] = field::<DIRECT, _>(sk, OFF_SKC_RCV_SADDR.load())?;
-            id.src_ip[10] = 0xff;
-            id.src_ip[11] = 0xff;
-            id.dst_ip[10] = 0xff;
-            id.dst_ip[11] = 0xff;
-            id.src_ip[12] = src[0];
-            id.src_ip[13] = src[1];
-            id.src_ip[14] = src[2];
-            id.src_ip[15] = src[3];
-            id.dst_ip[12] = dst[0];
-            id.dst_ip[13] = dst[1];
-            id.dst_ip[14] = dst[2];
-            id.dst_ip[15] = dst[3];
-            ETH_P_IP
-        }
-        AF_INET6 => {
-            id.src_ip = field::<DIRECT, _>(sk, OFF_SKC_V6_DADDR.load())?;
-            id.dst_ip = field::<DIRECT, _>(sk, OFF_SKC_V6_RCV_SADDR.load())?;
-            // Dual-stack sockets carry v4-mapped addresses: same key as the IPv4 TC flow.
-            let mapped = id.src_ip[..10].iter().all(|b| *b == 0)
-                && id.src_ip[10] == 0xff
-                && id.src_ip[11] == 0xff;
-            if mapped { ETH_P_IP } else { ETH_P_IPV6 }
-        }
-        _ => return None,
-    };
-    let dport: u16 = field::<DIRECT, _>(sk, OFF_SKC_DPORT.load())?;
-    let num: u16 = field::<DIRECT, _>(sk, OFF_SKC_NUM.load())?;
-    id.src_port = u16::from_be(dport);
-    id.dst_port = num;
-    id.transport_protocol = IPPROTO_TCP;
-    // `srtt_us` lies in `tcp_sock`, beyond the `sock` the hook's BTF types the pointer as, so the
-    // verifier only allows a probe read there.
-    let srtt_us: u32 = kread(sk, srtt_off)?;
-    let rtt_ns = u64::from(srtt_us >> 3) * 1000;
-    if rtt_ns == 0 {
-        return None;
-    }
-    if let Some(m) = ADDITIONAL_FLOW_METRICS.get_ptr_mut(&id) {
-        // SAFETY: per-CPU value of this CPU, valid for this run.
-        let m = unsafe { &mut *m };
-        let now = trace_tick_now();
-        if now > m.end_mono_time_ts {
-            m.end_mono_time_ts = now;
-        }
-        if rtt_ns > m.flow_rtt {
-            m.flow_rtt = rtt_ns;
-        }
-    } else {
-        // SAFETY: helper without preconditions.
-        let now = unsafe { bpf_ktime_get_ns() };
-        let m = AdditionalMetrics {
-            start_mono_time_ts: now,
-            end_mono_time_ts: now,
-            flow_rtt: rtt_ns,
-            eth_protocol,
-            ..AdditionalMetrics::default()
-        };
-        let _ = ADDITIONAL_FLOW_METRICS.insert(&id, &m, 0);
-    }
-    Some(())
-}
-
-/// `SKB_DROP_REASON_NOT_SPECIFIED`: this value and below (not dropped, consumed) are ignored.
-const SKB_DROP_REASON_NOT_SPECIFIED: u32 = 2;
-
-/// PacketDrop: `kfree_skb(skb, location, reason, ...)`. Parses the dropped packet's headers
-/// from `skb->head + network_header` and accounts it per flow with its drop reason.
-#[btf_tracepoint(function = "kfree_skb")]
-pub fn kfree_skb_drop(ctx: BtfTracePointContext) -> i32 {
-    let _ = pkt_drop::<true>(&ctx);
-    0
-}
-
-/// PacketDrop, compatible variant: the same hook reading every `sk_buff` field with
-/// `bpf_probe_read_kernel`. User space falls back to it when a kernel's verifier refuses the
-/// direct field loads of [`kfree_skb_drop`].
-#[btf_tracepoint(function = "kfree_skb")]
-pub fn kfree_skb_drop_compat(ctx: BtfTracePointContext) -> i32 {
-    let _ = pkt_drop::<false>(&ctx);
-    0
-}
-
-/// Reads a `T` at `base + off` of a kernel object the hook received typed (`sk_buff`, `sock`):
-/// with `DIRECT`, a plain load, which the verifier checks against the type's BTF (`off` comes
-/// from read-only data, so it is a known constant there); otherwise through
-/// `bpf_probe_read_kernel`, one helper call per field (about 10 ns each).
-#[inline(always)]
-fn field<const DIRECT: bool, T: Copy>(base: *const u8, off: u32) -> Option<T> {
-    if DIRECT {
-        // SAFETY: `base` is a BTF-typed pointer argument of the tracepoint (or a pointer field
-        // loaded from one) and `off` the offset of a `T`-sized member, from the kernel's BTF; the
-        // verifier rejects the program otherwise, and faults on such loads are handled by the
-        // kernel's exception table.
-        Some(unsafe { core::ptr::read_volatile(base.wrapping_add(off as usize) as *const T) })
-    } else {
-        kread(base, off)
-    }
-}
-
-/// A flow key parsed from headers in kernel memory (the drop and NetworkEvents hooks, which get
-/// an `sk_buff` rather than packet data).
-pub(crate) struct KernelHeaders {
-    pub(crate) key: KeyBuf,
-    pub(crate) flags: u16,
-    pub(crate) eth_protocol: u16,
-    /// Whether the transport protocol is one whose ports / ICMP fields the key carries (TCP,
-    /// UDP, SCTP, ICMP, ICMPv6); other protocols leave them 0.
-    pub(crate) known_l4: bool,
-}
-
-/// Why [`kernel_headers`] returned no key.
-pub(crate) enum HeadersError {
-    /// Neither IPv4 nor IPv6.
-    NotIp,
-    /// A header could not be read.
-    Unreadable,
-}
-
-/// Parses the IPv4/IPv6 header at `net` and the transport header after it, with probe reads.
-/// One read covers an IPv6 header or an IPv4 header and what follows it (the skb head has tail
-/// room and `skb_shared_info` after the data); a failed read retries at IPv4 size.
-#[inline(always)]
-pub(crate) fn kernel_headers(net: *const u8) -> Result<KernelHeaders, HeadersError> {
-    let ip: [u32; 10] = match kread::<[u32; 10]>(net, 0) {
-        Some(h) => h,
-        None => {
-            let h: [u32; 5] = kread(net, 0).ok_or(HeadersError::Unreadable)?;
-            [h[0], h[1], h[2], h[3], h[4], 0, 0, 0, 0, 0]
-        }
-    };
-    let mut key = KeyBuf::default();
-    let (proto, l4, eth_protocol) = match (ip[0] as u8) >> 4 {
-        4 => {
-            key.set_u32(2, V4_MAPPED_PREFIX);
-            key.set_u32(3, ip[3]);
-            key.set_u32(6, V4_MAPPED_PREFIX);
-            key.set_u32(7, ip[4]);
-            (
-                (ip[2] >> 8) as u8,
-                net.wrapping_add(((ip[0] & 0x0f) as usize) * 4),
-                ETH_P_IP,
-            )
-        }
-        6 => {
-            let mut i = 0;
-            while i < 8 {
-                key.set_u32(i, ip[2 + i]);
-                i += 1;
-            }
-            ((ip[1] >> 16) as u8, net.wrapping_add(40), ETH_P_IPV6)
-        }
-        _ => return Err(HeadersError::NotIp),
-    };
-    let id = &mut key.id;
-    id.transport_protocol = proto;
-    let mut flags = 0;
-    let mut known_l4 = true;
-    match proto {
-        IPPROTO_TCP => {
-            let tcp: [u8; 14] = kread(l4, 0).ok_or(HeadersError::Unreadable)?;
-            id.src_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-            id.dst_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-            flags = tcp_flag(tcp[13]);
-        }
-        IPPROTO_UDP | IPPROTO_SCTP => {
-            let p: [u8; 4] = kread(l4, 0).ok_or(HeadersError::Unreadable)?;
-            id.src_port = u16::from_be_bytes([p[0], p[1]]);
-            id.dst_port = u16::from_be_bytes([p[2], p[3]]);
-        }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            let t: [u8; 2] = kread(l4, 0).ok_or(HeadersError::Unreadable)?;
-            id.icmp_type = t[0];
-            id.icmp_code = t[1];
-        }
-        _ => known_l4 = false,
-    }
-    Ok(KernelHeaders {
-        key,
-        flags,
-        eth_protocol,
-        known_l4,
-    })
-}
-
-/// This CPU's last precise clock reading in the tracing hooks and the `jiffies` it was read at.
-#[map(name = "trace_clock")]
-static TRACE_CLOCK: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
-
-/// A per-tick stamp for the tracing hooks (drops, RTT), where `bpf_ktime_get_coarse_ns` is not
-/// allowed: the precise clock is read at most once per tick per CPU, then reused while
-/// `jiffies` (an inlined load) stays the same.
-#[inline(always)]
-fn trace_tick_now() -> u64 {
-    // SAFETY: helpers without preconditions; the slot is this CPU's.
-    unsafe {
-        let j = bpf_jiffies64();
-        if let Some(c) = TRACE_CLOCK.get_ptr_mut(0) {
-            if (*c)[0] == j && (*c)[1] != 0 {
-                return (*c)[1];
-            }
-            let now = bpf_ktime_get_ns();
-            *c = [j, now];
-            return now;
-        }
-        bpf_ktime_get_ns()
-    }
-}
-
-#[inline(always)]
-fn pkt_drop<const DIRECT: bool>(ctx: &BtfTracePointContext) -> Option<()> {
-    let head_off = OFF_SKB_HEAD.load();
-    if head_off == 0 {
-        return None;
-    }
-    let reason: u32 = ctx.arg(2);
-    if reason <= SKB_DROP_REASON_NOT_SPECIFIED {
-        return None;
-    }
-    let skb: *const u8 = ctx.arg(0);
-    let iif: u32 = field::<DIRECT, u32>(skb, OFF_SKB_IIF.load())?;
-    if iif <= 1 {
-        // Unknown interface or loopback, as upstream.
-        return None;
-    }
-    let head: u64 = field::<DIRECT, u64>(skb, head_off)?;
-    let head = head as *const u8;
-    let nh: u16 = field::<DIRECT, u16>(skb, OFF_SKB_NETWORK_HEADER.load())?;
-    let len: u32 = field::<DIRECT, u32>(skb, OFF_SKB_LEN.load())?;
-    let net = head.wrapping_add(nh as usize);
-    let Ok(h) = kernel_headers(net) else {
-        return None;
-    };
-    if !h.known_l4 {
-        return None;
-    }
-    let (key, flags, eth_protocol) = (h.key, h.flags, h.eth_protocol);
-    let sk: u64 = field::<DIRECT, u64>(skb, OFF_SKB_SK.load())?;
-    let sk = sk as *const u8;
-    let state: u8 = if sk.is_null() {
-        0
-    } else {
-        field::<DIRECT, u8>(sk, OFF_SKC_STATE.load()).unwrap_or(0)
-    };
-    let len16 = if len > 0xffff { 0xffff } else { len as u16 };
-    if let Some(m) = AGGREGATED_FLOWS_PKT_DROP.get_ptr_mut(&key.id) {
-        // SAFETY: per-CPU value of this CPU, valid for this run.
-        let m = unsafe { &mut *m };
-        // Later drops of a flow carry a per-tick stamp, as its later packets do.
-        let now = trace_tick_now();
-        if now > m.end_mono_time_ts {
-            m.end_mono_time_ts = now;
-        }
-        m.bytes = m.bytes.saturating_add(len16);
-        m.packets = m.packets.saturating_add(1);
-        m.latest_drop_cause = reason;
-        m.latest_flags = flags;
-        m.latest_state = state;
-    } else {
-        // SAFETY: helper without preconditions.
-        let now = unsafe { bpf_ktime_get_ns() };
-        let m = PktDropMetrics {
-            start_mono_time_ts: now,
-            end_mono_time_ts: now,
-            bytes: len16,
-            packets: 1,
-            latest_drop_cause: reason,
-            latest_flags: flags,
-            eth_protocol,
-            latest_state: state,
-            pad: [0; 3],
-        };
-        let _ = AGGREGATED_FLOWS_PKT_DROP.insert(&key.id, &m, 0);
-    }
-    Some(())
 }
 
 #[cfg(not(test))]

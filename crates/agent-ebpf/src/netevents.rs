@@ -14,6 +14,7 @@ use super::{
 };
 use aya_ebpf::{
     Global,
+    bindings::BPF_F_NO_PREALLOC,
     helpers::{bpf_ktime_get_ns, generated::bpf_probe_read_kernel},
     macros::{fentry, kprobe, map},
     maps::PerCpuHashMap,
@@ -50,10 +51,12 @@ static OFF_NETEVENTS_SKB_NETWORK_HEADER: Global<u32> = Global::new(0);
 static OFF_NETEVENTS_SKB_LEN: Global<u32> = Global::new(0);
 
 /// Network events per flow; merged by user space at eviction. Resized by user space to
-/// `CACHE_MAX_FLOWS` when the feature is on, to 1 otherwise.
+/// `CACHE_MAX_FLOWS` when the feature is on, to 1 otherwise. Per-CPU (the cookie slots and
+/// their counters are updated by every sampled packet) but allocated on demand, so that its
+/// memory follows the flows with events rather than the map size times the CPU count.
 #[map(name = "aggregated_flows_network_events")]
 static AGGREGATED_FLOWS_NETWORK_EVENTS: PerCpuHashMap<FlowId, NetworkEventsMetrics> =
-    PerCpuHashMap::with_max_entries(65536, 0);
+    PerCpuHashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
 
 /// NetworkEvents via `kprobe/psample_sample_packet` (fallback; needs `CONFIG_KPROBES`).
 #[kprobe]

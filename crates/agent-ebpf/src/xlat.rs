@@ -17,7 +17,8 @@ use aya_ebpf::{
     Global,
     helpers::bpf_ktime_get_ns,
     macros::{fentry, kprobe, map},
-    maps::PerCpuHashMap,
+    bindings::BPF_F_NO_PREALLOC,
+    maps::HashMap,
     programs::{FEntryContext, ProbeContext},
 };
 use netobserv_agent_common::{ETH_P_IP, ETH_P_IPV6, FlowId, XlatMetrics};
@@ -50,12 +51,13 @@ static OFF_TUPLE_DST_PORT: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static OFF_TUPLE_PROTONUM: Global<u32> = Global::new(0);
 
-/// Translations per flow (original tuple); merged by user space at eviction. Resized to
-/// `CACHE_MAX_FLOWS` when PacketTranslation is on, 1 otherwise. Preallocated like the other
-/// per-CPU enrichment maps.
+/// Translations per flow (original tuple), drained by user space at eviction. Resized to
+/// `CACHE_MAX_FLOWS` when PacketTranslation is on, 1 otherwise. Shared by every CPU (every
+/// NAT-ed packet of a connection writes the same translation, so per-CPU copies would only
+/// multiply the memory by the CPU count) and allocated on demand.
 #[map(name = "aggregated_flows_xlat")]
-static AGGREGATED_FLOWS_XLAT: PerCpuHashMap<FlowId, XlatMetrics> =
-    PerCpuHashMap::with_max_entries(65536, 0);
+static AGGREGATED_FLOWS_XLAT: HashMap<FlowId, XlatMetrics> =
+    HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
 
 /// PacketTranslation, kprobe variant (upstream's attach method).
 #[kprobe(function = "nf_nat_manip_pkt")]
@@ -153,7 +155,8 @@ fn record(ct: *const u8) -> Option<()> {
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     if let Some(m) = AGGREGATED_FLOWS_XLAT.get_ptr_mut(&id) {
-        // SAFETY: per-CPU value of this CPU, valid for this run.
+        // SAFETY: value of a successful lookup, valid for this run (shared: a racing CPU writes
+        // the same translation).
         let m = unsafe { &mut *m };
         m.end_mono_time_ts = now;
         m.saddr = rdst.addr;

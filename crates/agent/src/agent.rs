@@ -2,19 +2,18 @@
 //! metrics/status server, with an orderly shutdown that leaves no hook behind.
 
 use crate::config::Config;
-use crate::convert::{Clock, EnrichMap, FlowBatch};
-use crate::exporter::{self, Batch, ExportQueue, ExporterConfig};
+use crate::evict::Evictor;
+use crate::exporter::{self, ExporterConfig};
 use crate::ifaces::{self, IfaceEvent};
-use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics, OvsCollectorStatus};
-use crate::netevents::collector::{CollectorConfig, Registration, SampleCollector};
+use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
+use crate::netevents::keeper::{keep_ovs_collector, register_ovs_collector};
 use crate::netns::in_netns;
-use crate::tracer::{AttachKind, FlowMaps, HookState, MethodOff, Tracer, TracerError};
-use netobserv_agent_common::counters;
+use crate::tracer::{AttachKind, HookState, MethodOff, Tracer, TracerError};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -38,17 +37,17 @@ pub enum AgentError {
 }
 
 /// The NetworkEvents cookie decoder, when the feature is on.
-type NetDecoder = Option<Arc<crate::netevents::Decoder>>;
+pub(crate) type NetDecoder = Option<Arc<crate::netevents::Decoder>>;
 
 /// Interface names for the records: by index in the observed namespace, and by (index, MAC)
 /// for interfaces of secondary namespaces, whose indexes may repeat the observed ones.
 #[derive(Default, Clone)]
-struct IfaceNames {
-    by_index: HashMap<u32, String>,
-    by_mac: HashMap<(u32, [u8; 6]), String>,
+pub(crate) struct IfaceNames {
+    pub(crate) by_index: HashMap<u32, String>,
+    pub(crate) by_mac: HashMap<(u32, [u8; 6]), String>,
 }
 
-type Names = Arc<RwLock<IfaceNames>>;
+pub(crate) type Names = Arc<RwLock<IfaceNames>>;
 
 /// What the attacher receives: link changes tagged with their namespace (`None`: the observed
 /// one), and secondary namespaces that went away.
@@ -73,13 +72,12 @@ pub struct Agent {
     shutdown_tx: watch::Sender<bool>,
     exporter_stop: watch::Sender<bool>,
     tracer: Arc<Mutex<Tracer>>,
-    maps: Arc<Mutex<FlowMaps>>,
     metrics: Arc<Metrics>,
     netns: Option<PathBuf>,
-    queue: ExportQueue,
-    names: Names,
-    agent_ip: pbflow::Ip,
-    decoder: NetDecoder,
+    /// Drains the maps into export batches (the periodic task, `evict_now` and shutdown).
+    eviction: Arc<Evictor>,
+    /// Keeps the ring buffer drained between evictions.
+    ring_drainer: JoinHandle<()>,
     /// Keeps the OVS sample collector set registered (retrying) and removes it at shutdown;
     /// `None` when NetworkEvents is off or the registration is disabled.
     ovs_collector: Option<JoinHandle<()>>,
@@ -90,7 +88,7 @@ pub struct Agent {
     metrics_addr: Option<SocketAddr>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -265,165 +263,6 @@ fn methods_status(
     }
 }
 
-fn collector_status(
-    c: &CollectorConfig,
-    state: &str,
-    registered: bool,
-    reason: Option<String>,
-) -> OvsCollectorStatus {
-    OvsCollectorStatus {
-        state: state.into(),
-        registered,
-        socket: c.socket.display().to_string(),
-        bridge: c.bridge.clone(),
-        set_id: c.set_id,
-        local_group_id: c.group_id,
-        reason,
-    }
-}
-
-/// Outcome of the previous registration attempt, so that only changes are logged and published.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum LastAttempt {
-    /// No attempt yet.
-    None,
-    /// The set was in place and ours.
-    Registered,
-    /// It failed, for this reason.
-    Failed(String),
-}
-
-/// One registration attempt (also the periodic check that the set is still there): publishes
-/// the outcome in `/status` and the gauge, counts a failure in
-/// `errors{component="ovs_collector"}`, and logs only changes from `last`, so periodic attempts
-/// neither flood the log nor rewrite a `registered` state that still holds.
-async fn try_register(c: &mut SampleCollector, metrics: &Metrics, last: &mut LastAttempt) -> bool {
-    let ccfg = c.config().clone();
-    let was_ok = *last == LastAttempt::Registered;
-    match c.register().await {
-        Ok(Registration::AlreadyRegistered { .. }) if was_ok => true,
-        Ok(r) => {
-            let state = match (&r, was_ok) {
-                (Registration::Created { .. }, false) => "registered",
-                // It vanished (OVS database reset, someone deleted it) and was put back.
-                (Registration::Created { .. }, true) => "re_registered",
-                (Registration::AlreadyRegistered { .. }, _) => "already_registered",
-            };
-            tracing::info!(
-                socket = %ccfg.socket.display(),
-                bridge = %ccfg.bridge,
-                set_id = ccfg.set_id,
-                local_group_id = ccfg.group_id,
-                uuid = r.uuid(),
-                state,
-                "NetworkEvents: OVS sample collector set in place"
-            );
-            metrics.set_ovs_collector(collector_status(&ccfg, state, true, None));
-            *last = LastAttempt::Registered;
-            true
-        }
-        Err(e) => {
-            let reason = e.to_string();
-            if !matches!(last, LastAttempt::Failed(r) if *r == reason) {
-                tracing::warn!(
-                    socket = %ccfg.socket.display(),
-                    error = %reason,
-                    "NetworkEvents: cannot register the OVS sample collector set (will retry); \
-                     OVS will not deliver OVN samples unless something else registers it"
-                );
-            } else {
-                tracing::debug!(error = %reason, "NetworkEvents: OVS collector set still not registered");
-            }
-            metrics.count_error("ovs_collector", e.kind(), "high");
-            metrics.set_ovs_collector(collector_status(
-                &ccfg,
-                "error",
-                false,
-                Some(reason.clone()),
-            ));
-            *last = LastAttempt::Failed(reason);
-            false
-        }
-    }
-}
-
-/// NetworkEvents: registers the OVS sample collector set (without it OVS delivers OVN's samples
-/// nowhere). The first attempt is made before `start` returns, so `/status` tells the outcome at
-/// once; never fatal. Returns the registrar and the attempt's outcome (see [`try_register`]),
-/// or `None` when NetworkEvents is off or the registration is disabled.
-async fn register_ovs_collector(
-    cfg: &Config,
-    metrics: &Metrics,
-) -> Option<(SampleCollector, LastAttempt)> {
-    let ne = &cfg.network_events;
-    if !ne.enable {
-        return None;
-    }
-    let ccfg = CollectorConfig::new(&ne.ovs_socket, ne.group_id);
-    if !ne.register_ovs_collector {
-        tracing::info!(
-            "NetworkEvents: not registering the OVS sample collector set \
-             (NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false)"
-        );
-        metrics.set_ovs_collector(collector_status(
-            &ccfg,
-            "disabled",
-            false,
-            Some("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false".into()),
-        ));
-        return None;
-    }
-    let mut collector = SampleCollector::new(ccfg);
-    let mut last = LastAttempt::None;
-    try_register(&mut collector, metrics, &mut last).await;
-    Some((collector, last))
-}
-
-/// Keeps the collector set registered for the agent's lifetime: every `interval` it registers
-/// again, which retries a failed registration (Open vSwitch or br-int not up yet at node boot,
-/// another owner's set that may go away) and puts back a set that vanished (OVS database reset),
-/// and is a read-only check otherwise. At shutdown it removes the set if it was ever ours
-/// (the removal matches our owner only, so it is safe even if the last check failed).
-async fn keep_ovs_collector(
-    mut c: SampleCollector,
-    mut last: LastAttempt,
-    interval: Duration,
-    metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut ever_registered = last == LastAttempt::Registered;
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            r = shutdown.changed() => if r.is_err() { break } else { continue },
-        }
-        ever_registered |= try_register(&mut c, &metrics, &mut last).await;
-    }
-    if !ever_registered {
-        return;
-    }
-    let ccfg = c.config().clone();
-    match c.unregister().await {
-        Ok(n) => {
-            tracing::info!(rows = n, "NetworkEvents: OVS sample collector set removed");
-            metrics.set_ovs_collector(collector_status(&ccfg, "unregistered", false, None));
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "NetworkEvents: cannot remove the OVS sample collector set");
-            metrics.count_error("ovs_collector", e.kind(), "medium");
-            metrics.set_ovs_collector(collector_status(
-                &ccfg,
-                "error",
-                false,
-                Some(format!("removing at shutdown: {e}")),
-            ));
-        }
-    }
-}
-
 fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     metrics.set_flow_end_clock(if tracer.coarse_clock {
         "coarse"
@@ -462,6 +301,54 @@ fn publish_status(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     );
 }
 
+/// The exporter's settings from the agent's.
+fn exporter_config(cfg: &Config) -> ExporterConfig {
+    let ecfg = ExporterConfig::new(
+        &cfg.target_host,
+        cfg.target_port,
+        cfg.grpc_message_max_flows,
+        cfg.exporter_buffer_length,
+    );
+    if cfg.target_tls_ca_cert_path.is_empty() {
+        return ecfg;
+    }
+    ecfg.with_tls(exporter::ExporterTls {
+        ca_cert_path: cfg.target_tls_ca_cert_path.clone(),
+        user_cert_path: cfg.target_tls_user_cert_path.clone(),
+        user_key_path: cfg.target_tls_user_key_path.clone(),
+    })
+}
+
+/// Serves `/metrics` and `/status` when `METRICS_ENABLE` is set; returns the task and the
+/// address it listens on.
+async fn start_metrics_server(
+    cfg: &Config,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(Option<JoinHandle<()>>, Option<SocketAddr>), AgentError> {
+    if !cfg.metrics_enable {
+        return Ok((None, None));
+    }
+    let host = if cfg.metrics_server_address.is_empty() {
+        "0.0.0.0"
+    } else {
+        cfg.metrics_server_address.as_str()
+    };
+    let listener = tokio::net::TcpListener::bind((host, cfg.metrics_server_port))
+        .await
+        .map_err(|source| AgentError::Io {
+            what: "binding the metrics server",
+            source,
+        })?;
+    let addr = listener.local_addr().ok();
+    let task = tokio::spawn(async move {
+        if let Err(e) = crate::metrics::serve(listener, metrics, shutdown).await {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    });
+    Ok((Some(task), addr))
+}
+
 impl Agent {
     /// Loads the programs, starts every task and returns once interface watching is running.
     pub async fn start(cfg: Config) -> Result<Self, AgentError> {
@@ -482,53 +369,12 @@ impl Agent {
         let maps = Arc::new(Mutex::new(maps));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-        let mut ecfg = ExporterConfig::new(
-            &cfg.target_host,
-            cfg.target_port,
-            cfg.grpc_message_max_flows,
-            cfg.exporter_buffer_length,
-        );
-        if !cfg.target_tls_ca_cert_path.is_empty() {
-            ecfg = ecfg.with_tls(exporter::ExporterTls {
-                ca_cert_path: cfg.target_tls_ca_cert_path.clone(),
-                user_cert_path: cfg.target_tls_user_cert_path.clone(),
-                user_key_path: cfg.target_tls_user_key_path.clone(),
-            });
-        }
         // The exporter stops last, after the final eviction at shutdown, hence its own signal.
         let (exporter_stop, exporter_stop_rx) = watch::channel(false);
-        let (queue, exporter) = exporter::start(ecfg, metrics.clone(), exporter_stop_rx)?;
-
-        let server = if cfg.metrics_enable {
-            let host = if cfg.metrics_server_address.is_empty() {
-                "0.0.0.0"
-            } else {
-                cfg.metrics_server_address.as_str()
-            };
-            let listener = tokio::net::TcpListener::bind((host, cfg.metrics_server_port))
-                .await
-                .map_err(|source| AgentError::Io {
-                    what: "binding the metrics server",
-                    source,
-                })?;
-            let addr = listener.local_addr().ok();
-            let m = metrics.clone();
-            let sd = shutdown_rx.clone();
-            Some((
-                tokio::spawn(async move {
-                    if let Err(e) = crate::metrics::serve(listener, m, sd).await {
-                        tracing::error!(error = %e, "metrics server stopped");
-                    }
-                }),
-                addr,
-            ))
-        } else {
-            None
-        };
-        let (server, metrics_addr) = match server {
-            Some((h, a)) => (Some(h), a),
-            None => (None, None),
-        };
+        let (queue, exporter) =
+            exporter::start(exporter_config(&cfg), metrics.clone(), exporter_stop_rx)?;
+        let (server, metrics_addr) =
+            start_metrics_server(&cfg, metrics.clone(), shutdown_rx.clone()).await?;
 
         let names: Names = Arc::default();
         let mut own = ifaces::watch(cfg.netns.clone())
@@ -583,20 +429,49 @@ impl Agent {
         ));
 
         let agent_ip = pbflow::Ip::from_addr(discover_agent_ip(&cfg));
-        let evictor = tokio::spawn(evict_loop(
-            cfg.clone(),
-            maps.clone(),
-            queue.clone(),
-            metrics.clone(),
-            names.clone(),
-            agent_ip.clone(),
-            decoder.clone(),
+        // The maps' kernel memory, measured now that they exist and are empty.
+        let map_ids = lock(&tracer).map_ids();
+        let mem = crate::mapmem::measure(&map_ids, None);
+        tracing::info!(
+            bytes = mem.bytes_now,
+            formula = %mem.formula,
+            at_64_cpus = mem.full_bytes_64_cpus,
+            "eBPF map memory"
+        );
+        let map_base = crate::mapmem::baseline(&mem);
+        metrics.set_map_memory(mem);
+        let ring = lock(&maps).ring();
+        let eviction = Arc::new(Evictor {
+            maps,
+            queue,
+            metrics: metrics.clone(),
+            names,
+            agent_ip,
+            decoder,
+            ringbuf_bytes: cfg.ringbuf_bytes(),
+            map_ids,
+            map_base,
+        });
+        let pressure = Arc::new(tokio::sync::Notify::new());
+        let ring_drainer = tokio::spawn(crate::evict::keep_ring_drained(
+            ring,
+            cfg.high_water_flows(),
+            pressure.clone(),
+            shutdown_rx.clone(),
+        ));
+        let evictor = tokio::spawn(crate::evict::evict_loop(
+            eviction.clone(),
+            cfg.cache_active_timeout,
+            cfg.high_water_flows(),
+            pressure,
             shutdown_rx,
         ));
         tracing::info!(
             sampling = cfg.sampling,
             cache_max_flows = cfg.cache_max_flows,
             timeout = ?cfg.cache_active_timeout,
+            ringbuf_bytes = cfg.ringbuf_bytes(),
+            high_water_flows = cfg.high_water_flows(),
             "agent started"
         );
         Ok(Self {
@@ -604,13 +479,10 @@ impl Agent {
             shutdown_tx,
             exporter_stop,
             tracer,
-            maps,
             metrics,
             netns: cfg.netns,
-            queue,
-            names,
-            agent_ip,
-            decoder,
+            eviction,
+            ring_drainer,
             ovs_collector,
             watcher,
             evictor,
@@ -637,21 +509,13 @@ impl Agent {
 
     /// Drains the kernel map now and queues the result (the periodic eviction does the same).
     pub async fn evict_now(&self) {
-        evict_once(
-            &self.maps,
-            &self.queue,
-            &self.metrics,
-            &self.names,
-            &self.agent_ip,
-            &self.decoder,
-        )
-        .await;
+        self.eviction.evict_once().await;
     }
 
     /// Kernel id of the NetworkEvents map when the feature is on: tests write into it exactly
     /// what the `psample_sample_packet` hook would, on kernels where the hook cannot attach.
     pub fn network_events_map_id(&self) -> Option<u32> {
-        lock(&self.maps).network_events_map_id()
+        lock(&self.eviction.maps).network_events_map_id()
     }
 
     /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
@@ -663,6 +527,7 @@ impl Agent {
         self.watcher.abort();
         let _ = self.watcher.await;
         let _ = self.evictor.await;
+        let _ = self.ring_drainer.await;
         let tracer = self.tracer.clone();
         let netns = self.netns.clone();
         tokio::task::spawn_blocking(move || {
@@ -686,16 +551,8 @@ impl Agent {
             tracing::warn!("NetworkEvents: OVS collector set removal did not finish within 10s");
         }
         // Flows counted up to the detach go out with the exporter's final drain.
-        evict_once(
-            &self.maps,
-            &self.queue,
-            &self.metrics,
-            &self.names,
-            &self.agent_ip,
-            &self.decoder,
-        )
-        .await;
-        drop(self.queue);
+        self.eviction.evict_once().await;
+        drop(self.eviction);
         let _ = self.exporter_stop.send(true);
         if tokio::time::timeout(Duration::from_secs(10), self.exporter)
             .await
@@ -792,6 +649,15 @@ async fn follow_namespace(
     let mut watcher = None;
     for _ in 0..30 {
         if crate::nswatch::is_namespace(&path) {
+            // An agent started inside a named namespace finds that namespace in the directory
+            // too: its interfaces are already the observed ones.
+            if crate::nswatch::same_namespace(&path, std::path::Path::new("/proc/self/ns/net")) {
+                tracing::info!(
+                    netns = %path.display(),
+                    "this is the agent's own network namespace, already observed; not watched again"
+                );
+                return;
+            }
             match ifaces::watch_guarded(Some(path.clone())).await {
                 Ok(w) => {
                     watcher = Some(w);
@@ -905,284 +771,5 @@ async fn watch_interfaces(
             }
         }
         publish_status(&cfg, &lock(&tracer), &metrics);
-    }
-}
-
-async fn evict_once(
-    maps: &Arc<Mutex<FlowMaps>>,
-    queue: &ExportQueue,
-    metrics: &Arc<Metrics>,
-    names: &Names,
-    agent_ip: &pbflow::Ip,
-    decoder: &NetDecoder,
-) -> usize {
-    let m = maps.clone();
-    let started = Instant::now();
-    let res = tokio::task::spawn_blocking(move || {
-        let mut maps = lock(&m);
-        let flows = maps.drain();
-        let cache = maps.take_flow_cache_report();
-        let extra = maps.drain_additional();
-        let drops = maps.drain_pkt_drops();
-        let netevents = maps.drain_network_events();
-        let clock = Clock::now();
-        let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
-        let counters = maps.take_counters();
-        let xlat = match &flows {
-            Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
-            Err(_) => maps.drain_xlat(std::iter::empty()),
-        };
-        let ct = maps.conntrack_table().map(|t| (t.len(), t.take_counts()));
-        (
-            flows, cache, extra, drops, netevents, dns, xlat, ct, counters, clock,
-        )
-    })
-    .await;
-    let Ok((flows, cache, extra, drops, netevents, dns, xlat, ct, counters, clock)) = res else {
-        return 0;
-    };
-    let (cache, cache_errors) = cache;
-    for (outcome, v) in [
-        ("flushed", cache.flushed as u64),
-        ("retried", cache.retries as u64),
-        ("left_busy", cache.left_busy as u64),
-        ("failed", cache_errors + cache.failed_cpus as u64),
-    ] {
-        if v > 0 {
-            metrics
-                .flow_cache_slots
-                .get_or_create(&vec![("outcome".to_string(), outcome.to_string())])
-                .inc_by(v);
-        }
-    }
-    if let Some((len, (learnt, refused, overflows))) = ct {
-        metrics.xlat_conntrack_entries.set(len as i64);
-        for (kind, v) in [
-            ("learnt", learnt),
-            ("refused", refused),
-            ("overflow", overflows),
-        ] {
-            metrics
-                .xlat_conntrack_events
-                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
-                .inc_by(v);
-        }
-    }
-    metrics
-        .drain_duration
-        .observe(started.elapsed().as_secs_f64());
-    metrics.evictions.inc();
-    match counters {
-        Ok(c) => {
-            let ebpf = |reason: &str, v: u64| {
-                if v > 0 {
-                    metrics.dropped_flows("ebpf", reason).inc_by(v);
-                }
-            };
-            ebpf(
-                "CannotCreateFlowsHashMap",
-                c[counters::HASHMAP_FAIL_CREATE_FLOW as usize],
-            );
-            ebpf(
-                "CannotUpdateFlowsHashMap",
-                c[counters::HASHMAP_FAIL_UPDATE_FLOW as usize],
-            );
-            ebpf(
-                "CannotUpdateDNSHashMap",
-                c[counters::HASHMAP_FAIL_UPDATE_DNS as usize],
-            );
-            for (idx, reason) in [
-                (counters::FILTER_REJECT, "FilterReject"),
-                (counters::FILTER_ACCEPT, "FilterAccept"),
-                (counters::FILTER_NOMATCH, "FilterNoMatch"),
-            ] {
-                let v = c[idx as usize];
-                if v > 0 {
-                    metrics
-                        .filtered
-                        .get_or_create(&vec![
-                            ("source".into(), "ebpf".into()),
-                            ("reason".into(), reason.into()),
-                        ])
-                        .inc_by(v);
-                }
-            }
-            metrics
-                .sampled_out_packets
-                .inc_by(c[counters::SAMPLED_OUT as usize]);
-            record_network_event_counters(metrics, &c);
-            let missed = c[counters::OBSERVED_INTF_MISSED as usize];
-            if missed > 0 {
-                metrics
-                    .errors
-                    .get_or_create(&vec![
-                        ("component".into(), "ebpf".into()),
-                        ("error".into(), "MaxObservedInterfacesReached".into()),
-                        ("severity".into(), "low".into()),
-                    ])
-                    .inc_by(missed);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "reading kernel counters"),
-    }
-    let flows = match flows {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, "draining the flow map");
-            return 0;
-        }
-    };
-    let n = flows.len();
-    metrics.evicted_flows.inc_by(n as u64);
-    if n == 0
-        && extra.is_empty()
-        && drops.is_empty()
-        && dns.is_empty()
-        && netevents.is_empty()
-        && xlat.is_empty()
-    {
-        return 0;
-    }
-    // Sized once for the worst case (no flow in two maps): growing a table of ~50,000 entries
-    // rehashes and copies it several times, which was most of this function's memory traffic.
-    let mut enrich = EnrichMap::with_capacity_and_hasher(
-        extra.len() + dns.len() + drops.len() + netevents.len() + xlat.len(),
-        Default::default(),
-    );
-    for (id, a) in extra {
-        enrich.entry(id).or_default().rtt = Some(a);
-    }
-    for (id, d) in dns {
-        enrich.entry(id).or_default().dns = Some(Box::new(d));
-    }
-    for (id, d) in drops {
-        enrich.entry(id).or_default().drops = Some(d);
-    }
-    if let Some(decoder) = decoder {
-        for (id, t) in netevents {
-            enrich.entry(id).or_default().network_events =
-                Some(Box::new(decoder.decode_flow(&t).await));
-        }
-    }
-    for (id, x) in xlat {
-        enrich.entry(id).or_default().xlat = Some(x);
-    }
-    let names = names.read().unwrap_or_else(PoisonError::into_inner).clone();
-    queue.push_batch(Batch::Flows(
-        FlowBatch::from_enrichment(
-            flows,
-            enrich,
-            clock,
-            Arc::new(names.by_index),
-            agent_ip.clone(),
-        )
-        .with_mac_names(Arc::new(names.by_mac)),
-    ));
-    n
-}
-
-// Each argument is a shared handle the loop hands to `evict_once`; bundling them would only
-// move the list into a struct used once.
-#[allow(clippy::too_many_arguments)]
-async fn evict_loop(
-    cfg: Config,
-    maps: Arc<Mutex<FlowMaps>>,
-    queue: ExportQueue,
-    metrics: Arc<Metrics>,
-    names: Names,
-    agent_ip: pbflow::Ip,
-    decoder: NetDecoder,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let full_period = cfg.cache_active_timeout;
-    let mut period = full_period;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(period) => {}
-            res = shutdown.changed() => {
-                if res.is_err() || *shutdown.borrow() {
-                    return;
-                }
-                continue;
-            }
-        }
-        let n = evict_once(&maps, &queue, &metrics, &names, &agent_ip, &decoder).await;
-        // When the map nears CACHE_MAX_FLOWS, evict sooner so new flows still find room.
-        period = if n as u64 * 10 >= u64::from(cfg.cache_max_flows) * 8 {
-            (full_period / 4).max(Duration::from_millis(50))
-        } else {
-            full_period
-        };
-    }
-}
-
-/// Publishes the NetworkEvents kernel counters: `network_events_total{source="ebpf", reason}`,
-/// plus overflow and oversized cookies as `errors_total`, as upstream names them.
-fn record_network_event_counters(metrics: &Metrics, c: &[u64]) {
-    for (idx, reason) in [
-        (counters::NETWORK_EVENTS_GOOD, "Good"),
-        (counters::NETWORK_EVENTS_ERR, "Error"),
-        (
-            counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH,
-            "GroupIDMismatch",
-        ),
-        (
-            counters::NETWORK_EVENTS_ERR_UPDATE_MAP_FLOWS,
-            "CannotUpdateMap",
-        ),
-        (counters::NETWORK_EVENTS_OVERFLOW, "Overflow"),
-        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
-    ] {
-        let v = c.get(idx as usize).copied().unwrap_or(0);
-        if v > 0 {
-            metrics
-                .network_events
-                .get_or_create(&vec![
-                    ("source".into(), "ebpf".into()),
-                    ("reason".into(), reason.into()),
-                ])
-                .inc_by(v);
-        }
-    }
-    for (idx, error) in [
-        (counters::NETWORK_EVENTS_OVERFLOW, "EventsOverflow"),
-        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
-    ] {
-        let v = c.get(idx as usize).copied().unwrap_or(0);
-        if v > 0 {
-            metrics
-                .errors
-                .get_or_create(&vec![
-                    ("component".into(), "ebpf".into()),
-                    ("error".into(), error.into()),
-                    ("severity".into(), "low".into()),
-                ])
-                .inc_by(v);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn network_event_kernel_counters_become_metrics() {
-        let m = Metrics::new("ebpf_agent_");
-        let mut c = [0u64; counters::MAX_COUNTERS as usize];
-        c[counters::NETWORK_EVENTS_GOOD as usize] = 5;
-        c[counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH as usize] = 2;
-        c[counters::NETWORK_EVENTS_OVERFLOW as usize] = 1;
-        record_network_event_counters(&m, &c);
-        let text = m.encode();
-        for line in [
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Good\"} 5",
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"GroupIDMismatch\"} 2",
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Overflow\"} 1",
-            "ebpf_agent_errors_total{component=\"ebpf\",error=\"EventsOverflow\",severity=\"low\"} 1",
-        ] {
-            assert!(text.contains(line), "{line} missing from\n{text}");
-        }
-        assert!(!text.contains("CookieTooBig"), "{text}");
     }
 }

@@ -35,6 +35,9 @@ pub enum ConfigError {
     },
 }
 
+/// Bytes one `FlowEvent` takes in the ring buffer (96-byte record + 8-byte header).
+pub const RINGBUF_RECORD_BYTES: u64 = 104;
+
 /// An interface selector: an exact name or a `/regex/`.
 #[derive(Debug, Clone)]
 pub enum NameMatcher {
@@ -164,6 +167,13 @@ pub struct Config {
     pub target_tls_user_key_path: String,
     /// NetworkEvents settings (`ENABLE_NETWORK_EVENTS_MONITORING` and friends).
     pub network_events: NetworkEventsConfig,
+    /// Size of the ring buffer that carries flows' first packets and what a full flow map
+    /// refuses to user space (see [`Config::ringbuf_bytes`]). Not an upstream variable:
+    /// `FLOWS_RINGBUF_BYTES`; unset = derived from `CACHE_MAX_FLOWS`.
+    pub ringbuf_bytes_setting: Option<u32>,
+    /// Profiling only, never from the environment: the classifiers return at this section
+    /// boundary of their per-packet path (0 = never; see `examples/prog_profile.rs`).
+    pub profile_stop: u8,
 }
 
 /// NetworkEvents (OVN observability samples) settings, grouped so the feature reads in one
@@ -246,6 +256,8 @@ impl Default for Config {
             target_tls_user_cert_path: String::new(),
             target_tls_user_key_path: String::new(),
             network_events: NetworkEventsConfig::default(),
+            ringbuf_bytes_setting: None,
+            profile_stop: 0,
         }
     }
 }
@@ -435,6 +447,13 @@ impl Config {
         if let Some(v) = var("AGENT_IP") {
             c.agent_ip = Some(parse_num("AGENT_IP", &v)?);
         }
+        if let Some(v) = var("FLOWS_RINGBUF_BYTES") {
+            let n: u32 = parse_num("FLOWS_RINGBUF_BYTES", &v)?;
+            if n == 0 {
+                return Err(invalid("FLOWS_RINGBUF_BYTES", &v, "must be > 0"));
+            }
+            c.ringbuf_bytes_setting = Some(n);
+        }
         if let Some(v) = var("FLOW_CACHE") {
             c.flow_cache = parse_bool("FLOW_CACHE", &v)?;
         }
@@ -523,6 +542,27 @@ impl Config {
         Ok(c)
     }
 
+    /// Size of the `direct_flows` ring buffer, in bytes: `FLOWS_RINGBUF_BYTES` when set
+    /// (rounded up to a power of two, 4 KiB to 1 GiB), else derived from `CACHE_MAX_FLOWS`: room
+    /// for a quarter of the map's entries as ring records (104 bytes each with the ring's
+    /// header), rounded up to a power of two, at least 256 KiB and at most 64 MiB. The default
+    /// map of 100,000 flows gets 4 MiB: about 40,000 records, which user space (woken at each
+    /// quarter filled, and polling every 100 ms) drains long before a burst fills it.
+    pub fn ringbuf_bytes(&self) -> u32 {
+        if let Some(b) = self.ringbuf_bytes_setting {
+            return b.clamp(4 << 10, 1 << 30).next_power_of_two();
+        }
+        let want = u64::from(self.cache_max_flows) * RINGBUF_RECORD_BYTES / 4;
+        want.clamp(256 << 10, 64 << 20).next_power_of_two() as u32
+    }
+
+    /// High-water mark of the flow map: when the entries created since the last eviction plus
+    /// the flows waiting in the ring buffer's aggregate reach it, the agent evicts at once
+    /// instead of waiting for `CACHE_ACTIVE_TIMEOUT` (75 % of `CACHE_MAX_FLOWS`).
+    pub fn high_water_flows(&self) -> u64 {
+        (u64::from(self.cache_max_flows) * 3 / 4).max(1)
+    }
+
     /// Whether an interface is selected by `INTERFACES` and not excluded by
     /// `EXCLUDE_INTERFACES` (exclusion wins).
     pub fn interface_selected(&self, name: &str) -> bool {
@@ -544,6 +584,32 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn ring_buffer_size_follows_the_map_unless_set() {
+        let mut c = Config {
+            cache_max_flows: 100_000,
+            ..Config::default()
+        };
+        assert_eq!(c.ringbuf_bytes(), 4 << 20);
+        c.cache_max_flows = 1000;
+        assert_eq!(c.ringbuf_bytes(), 256 << 10);
+        c.cache_max_flows = u32::MAX;
+        assert_eq!(c.ringbuf_bytes(), 64 << 20);
+        let set = |v: &str| {
+            Config::from_lookup(|k| match k {
+                "TARGET_HOST" => Some("h".into()),
+                "TARGET_PORT" => Some("1".into()),
+                "FLOWS_RINGBUF_BYTES" => Some(v.into()),
+                _ => None,
+            })
+        };
+        assert_eq!(set("10000").unwrap().ringbuf_bytes(), 16 << 10);
+        assert_eq!(set("1").unwrap().ringbuf_bytes(), 4 << 10);
+        assert!(set("0").is_err());
+        assert!(set("lots").is_err());
+        assert_eq!(c.high_water_flows(), u64::from(u32::MAX) * 3 / 4);
     }
 
     #[test]

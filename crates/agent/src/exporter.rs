@@ -64,12 +64,13 @@ impl ExportQueue {
                 true
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.metrics.dropped_flows("limiter", "full").inc_by(n);
-                tracing::warn!(flows = n, "export queue full, dropping batch");
+                self.metrics
+                    .report_loss(&crate::losses::EXPORT_QUEUE_FULL, n, None, "");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.metrics.dropped_flows("exporter", "closed").inc_by(n);
+                self.metrics
+                    .report_loss(&crate::losses::EXPORT_CLOSED, n, None, "");
                 false
             }
         }
@@ -290,11 +291,11 @@ async fn send_batch(
                     metrics.export_errors.inc();
                     tracing::debug!(error = %status, "sending flows to the collector");
                     let Some(sd) = shutdown.as_deref_mut() else {
-                        metrics.dropped_flows("exporter", "shutdown").inc_by(n);
+                        metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
                         break;
                     };
                     if *sd.borrow() {
-                        metrics.dropped_flows("exporter", "shutdown").inc_by(n);
+                        metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
                         break;
                     }
                     tokio::select! {

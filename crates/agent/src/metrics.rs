@@ -75,6 +75,17 @@ pub struct Metrics {
     /// `left_busy` (slots deferred to the next eviction), `failed` (CPUs, or whole flushes,
     /// whose flush failed; their sums wait for the next one).
     pub flow_cache_slots: Family<Labels, Counter>,
+    /// Records the kernel sent through the `direct_flows` ring buffer, by `reason`:
+    /// `first_packet`, `map_full` or `first_drop` (none of them is a loss).
+    pub ringbuf_records: Family<Labels, Counter>,
+    /// Packets lost, by source and reason, where they are counted apart from flows.
+    pub dropped_packets: Family<Labels, Counter>,
+    /// Evictions started before `CACHE_ACTIVE_TIMEOUT` because the flow map reached its
+    /// high-water mark.
+    pub pressure_evictions: Counter,
+    /// Gauges by `name` (`exporter-queue`, `accounter-entries`, `flowmap`), as upstream names them.
+    pub buffer_size: Family<Labels, Gauge>,
+    losses: crate::losses::LossLog,
     status: Mutex<Status>,
 }
 
@@ -129,6 +140,12 @@ pub struct Status {
     /// or `FLOW_CACHE=false`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub flow_cache: String,
+    /// Flows lost since start, by reason, with what to raise (filled when `/status` is served,
+    /// from the same counters as `dropped_flows_total`).
+    pub flows_lost: crate::losses::FlowsLost,
+    /// Kernel memory of the eBPF maps, now and as a function of the CPU count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bpf_maps: Option<crate::mapmem::MapMemoryStatus>,
 }
 
 /// The OVS `Flow_Sample_Collector_Set` registration in `/status`: without it OVS sends OVN's
@@ -166,48 +183,61 @@ pub struct InterfaceStatus {
     pub netns: Option<String>,
 }
 
+/// Registers `metric` under `name` and returns it (metrics are cheap clones sharing a value).
+fn reg<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// Creates the metrics under `prefix` (`METRICS_PREFIX`, e.g. `ebpf_agent_`).
     pub fn new(prefix: &str) -> Self {
         let mut registry = Registry::with_prefix(prefix.trim_end_matches('_'));
-        let evictions = Counter::default();
-        registry.register(
+        let evictions = reg(
+            &mut registry,
             "evictions",
             "Eviction rounds of the flow map",
-            evictions.clone(),
+            Counter::default(),
         );
-        let evicted_flows = Counter::default();
-        registry.register(
+        let evicted_flows = reg(
+            &mut registry,
             "evicted_flows",
             "Flows evicted from the kernel map",
-            evicted_flows.clone(),
+            Counter::default(),
         );
-        let dropped = Family::<Labels, Counter>::default();
-        registry.register(
+        let dropped = reg(
+            &mut registry,
             "dropped_flows",
             "Flows lost, by source and reason",
-            dropped.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let filtered = Family::<Labels, Counter>::default();
-        registry.register(
+        let filtered = reg(
+            &mut registry,
             "filtered_flows",
             "Packets decided by filter rules",
-            filtered.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let exported_batches = Counter::default();
-        registry.register(
+        let exported_batches = reg(
+            &mut registry,
             "exported_batch",
             "Batches accepted by the collector",
-            exported_batches.clone(),
+            Counter::default(),
         );
-        let exported_flows = Counter::default();
-        registry.register(
+        let exported_flows = reg(
+            &mut registry,
             "exported_flows",
             "Flows accepted by the collector",
-            exported_flows.clone(),
+            Counter::default(),
         );
-        let errors = Family::<Labels, Counter>::default();
-        registry.register("errors", "Errors by component", errors.clone());
+        let errors = reg(
+            &mut registry,
+            "errors",
+            "Errors by component",
+            Family::<Labels, Counter>::default(),
+        );
         let export_errors = errors
             .get_or_create(&labels(&[
                 ("component", "exporter"),
@@ -215,85 +245,115 @@ impl Metrics {
                 ("severity", "medium"),
             ]))
             .clone();
-        let sampled_out_packets = Counter::default();
-        registry.register(
+        let sampled_out_packets = reg(
+            &mut registry,
             "sampled_out_packets",
             "Packets the kernel skipped because of sampling",
-            sampled_out_packets.clone(),
+            Counter::default(),
         );
-        let sampling_rate = Gauge::default();
-        registry.register(
+        let sampling_rate = reg(
+            &mut registry,
             "sampling_rate",
             "Configured sampling rate",
-            sampling_rate.clone(),
+            Gauge::default(),
         );
-        let buffer_size = Family::<Labels, Gauge>::default();
-        registry.register("buffer_size", "Buffer sizes", buffer_size.clone());
+        let buffer_size = reg(
+            &mut registry,
+            "buffer_size",
+            "Buffer sizes: exporter-queue (batches), accounter-entries (flows aggregated from \
+             the ring buffer), flowmap (entries created in the flow map since the last eviction)",
+            Family::<Labels, Gauge>::default(),
+        );
         let queue_len = buffer_size
             .get_or_create(&labels(&[("name", "exporter-queue")]))
             .clone();
-        let attached_interfaces = Gauge::default();
-        registry.register(
+        let attached_interfaces = reg(
+            &mut registry,
             "attached_interfaces",
             "Interfaces with the flow classifiers attached",
-            attached_interfaces.clone(),
+            Gauge::default(),
         );
-        let interface_events = Family::<Labels, Counter>::default();
-        registry.register(
+        let interface_events = reg(
+            &mut registry,
             "interface_events",
             "Interface notifications",
-            interface_events.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let hook_active = Family::<Labels, Gauge>::default();
-        registry.register(
+        let hook_active = reg(
+            &mut registry,
             "hook_active",
             "1 when a hook is active, 0 when off",
-            hook_active.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let hook_method_off = Family::<Labels, Gauge>::default();
-        registry.register(
+        let hook_method_off = reg(
+            &mut registry,
             "hook_method_off",
             "1 per attach method a hook does not use, with the reason (first line, shortened)",
-            hook_method_off.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let network_events = Family::<Labels, Counter>::default();
-        registry.register(
+        let network_events = reg(
+            &mut registry,
             "network_events",
             "NetworkEvents samples seen by the kernel hook, by outcome",
-            network_events.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let drain_duration = Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]);
-        registry.register(
+        let drain_duration = reg(
+            &mut registry,
             "lookup_and_delete_map_duration_seconds",
             "Time to drain the flow map",
-            drain_duration.clone(),
+            Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
         );
-        let xlat_conntrack_entries = Gauge::default();
-        registry.register(
+        let xlat_conntrack_entries = reg(
+            &mut registry,
             "xlat_conntrack_entries",
             "Translated connections known to the PacketTranslation conntrack fallback",
-            xlat_conntrack_entries.clone(),
+            Gauge::default(),
         );
-        let xlat_conntrack_events = Family::<Labels, Counter>::default();
-        registry.register(
+        let xlat_conntrack_events = reg(
+            &mut registry,
             "xlat_conntrack_events",
             "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
-            xlat_conntrack_events.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let ovs_collector_registered = Gauge::default();
-        registry.register(
+        let ovs_collector_registered = reg(
+            &mut registry,
             "network_events_ovs_collector_registered",
             "1 while the agent's OVS Flow_Sample_Collector_Set (NetworkEvents) is registered",
-            ovs_collector_registered.clone(),
+            Gauge::default(),
         );
-        let flow_cache_slots = Family::<Labels, Counter>::default();
-        registry.register(
+        let flow_cache_slots = reg(
+            &mut registry,
             "flow_cache_slots",
             "Per-CPU flow cache flush outcomes: flushed, retried, left_busy, failed",
-            flow_cache_slots.clone(),
+            Family::<Labels, Counter>::default(),
+        );
+        let ringbuf_records = reg(
+            &mut registry,
+            "ringbuf_records",
+            "Records the kernel sent to user space through the ring buffer, by reason: \
+             first_packet (a flow's first packet), map_full (the flow map refused the entry), \
+             first_drop (a flow's first dropped packet)",
+            Family::<Labels, Counter>::default(),
+        );
+        let dropped_packets = reg(
+            &mut registry,
+            "dropped_packets",
+            "Packets lost, by source and reason",
+            Family::<Labels, Counter>::default(),
+        );
+        let pressure_evictions = reg(
+            &mut registry,
+            "pressure_evictions",
+            "Evictions started early because the flow map reached its high-water mark",
+            Counter::default(),
         );
         Self {
             registry,
+            ringbuf_records,
+            dropped_packets,
+            pressure_evictions,
+            buffer_size,
+            losses: crate::losses::LossLog::default(),
             flow_cache_slots,
             ovs_collector_registered,
             xlat_conntrack_entries,
@@ -326,20 +386,64 @@ impl Metrics {
             .clone()
     }
 
-    /// Total flows dropped for any reason.
+    /// Total flows lost for any reason (lost DNS or drop details of kept flows excluded).
     pub fn dropped_total(&self) -> u64 {
-        // Families cannot be iterated; sum the reasons this agent produces.
-        [
-            ("limiter", "full"),
-            ("exporter", "shutdown"),
-            ("exporter", "closed"),
-            ("ebpf", "CannotCreateFlowsHashMap"),
-            ("ebpf", "CannotUpdateFlowsHashMap"),
-            ("ebpf", "CannotUpdateDNSHashMap"),
-        ]
-        .iter()
-        .map(|(s, r)| self.dropped_flows(s, r).get())
-        .sum()
+        self.flows_lost().total
+    }
+
+    /// Counts a loss (`dropped_flows_total`, and `dropped_packets_total` when `packets` is
+    /// given) and logs it as a rate-limited WARN naming its cause and what to raise; `detail`
+    /// is appended to the cause.
+    pub fn report_loss(
+        &self,
+        r: &crate::losses::LossReason,
+        flows: u64,
+        packets: Option<u64>,
+        detail: &str,
+    ) {
+        if flows == 0 && packets.unwrap_or(0) == 0 {
+            return;
+        }
+        self.dropped_flows(r.source, r.reason).inc_by(flows);
+        if let Some(p) = packets {
+            self.dropped_packets
+                .get_or_create(&labels(&[("source", r.source), ("reason", r.reason)]))
+                .inc_by(p);
+        }
+        self.losses.note(r, flows, packets.unwrap_or(0), detail);
+    }
+
+    /// The `flows_lost` figure of `/status`, read from the loss counters.
+    pub fn flows_lost(&self) -> crate::losses::FlowsLost {
+        let mut out = crate::losses::FlowsLost::default();
+        for r in crate::losses::REASONS {
+            let flows = self.dropped_flows(r.source, r.reason).get();
+            let packets = (r == crate::losses::RINGBUF_FULL).then(|| {
+                self.dropped_packets
+                    .get_or_create(&labels(&[("source", r.source), ("reason", r.reason)]))
+                    .get()
+            });
+            if crate::losses::loses_flows(&r) {
+                out.total += flows;
+            }
+            out.by_reason.push(crate::losses::LossCount {
+                source: r.source,
+                reason: r.reason,
+                flows,
+                packets,
+                cause: r.cause,
+                remedy: r.remedy,
+            });
+        }
+        out
+    }
+
+    /// Records the eBPF maps' memory in `/status`.
+    pub fn set_map_memory(&self, m: crate::mapmem::MapMemoryStatus) {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bpf_maps = Some(m);
     }
 
     /// Renders the text exposition format.
@@ -422,12 +526,15 @@ impl Metrics {
             .inc();
     }
 
-    /// A copy of the `/status` document.
+    /// A copy of the `/status` document, with the loss figures as of now.
     pub fn status(&self) -> Status {
-        self.status
+        let mut st = self
+            .status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        st.flows_lost = self.flows_lost();
+        st
     }
 }
 

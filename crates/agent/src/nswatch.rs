@@ -43,6 +43,16 @@ pub fn is_namespace(path: &Path) -> bool {
     magic == NSFS_MAGIC
 }
 
+/// Whether two paths name the same namespace (the same nsfs inode): e.g. a file of
+/// `/var/run/netns` and `/proc/self/ns/net`.
+pub fn same_namespace(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 fn inotify_fd() -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; result checked.
     let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
@@ -218,6 +228,14 @@ mod tests {
             "a plain file is no namespace"
         );
         assert!(is_namespace(Path::new("/proc/self/ns/net")));
+        assert!(same_namespace(
+            Path::new("/proc/self/ns/net"),
+            Path::new("/proc/thread-self/ns/net")
+        ));
+        assert!(!same_namespace(
+            Path::new("/proc/self/ns/net"),
+            Path::new("/proc/self/ns/mnt")
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         let missing = watch(&[dir.join("missing")]);
         assert!(missing.is_ok(), "a missing directory is skipped, not fatal");

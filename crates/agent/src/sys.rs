@@ -255,18 +255,12 @@ pub fn drain_percpu_hash_map_with<K: Copy + Default, V: Copy + Default>(
     Ok(())
 }
 
-/// Writes one key of a per-CPU hash map, one value per possible CPU (`values.len()` must be
-/// the number of possible CPUs and `V` a multiple of 8 bytes, the kernel's per-CPU stride).
-pub fn update_percpu<K, V>(fd: RawFd, key: &K, values: &[V]) -> io::Result<()> {
-    if !std::mem::size_of::<V>().is_multiple_of(8) {
-        return Err(io::Error::other(
-            "per-CPU value size must be a multiple of 8",
-        ));
-    }
+/// Writes one key of a (shared) hash map.
+pub fn update_elem<K, V>(fd: RawFd, key: &K, value: &V) -> io::Result<()> {
     let mut attr = ElemAttr {
         map_fd: fd as u32,
         key: key as *const K as u64,
-        value: values.as_ptr() as u64,
+        value: value as *const V as u64,
         ..Default::default()
     };
     bpf(BPF_MAP_UPDATE_ELEM, &mut attr)
@@ -311,4 +305,18 @@ pub fn run_raw_tp_on_cpu(prog_fd: RawFd, cpu: u32, args: &[u64]) -> io::Result<u
     };
     bpf(BPF_PROG_TEST_RUN, &mut attr)?;
     Ok(attr.retval)
+}
+
+/// Runs a packet program (TC classifier) `repeat` times on `frame` with `BPF_PROG_TEST_RUN`
+/// and returns its return value and the kernel's mean duration per run, in ns.
+pub fn test_run_packet(prog_fd: RawFd, frame: &[u8], repeat: u32) -> io::Result<(u32, u32)> {
+    let mut attr = TestRunAttr {
+        prog_fd: prog_fd as u32,
+        data_size_in: frame.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        repeat,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_TEST_RUN, &mut attr)?;
+    Ok((attr.retval, attr.duration))
 }

@@ -3,16 +3,13 @@
 
 use crate::config::{AttachMode, Config, Direction};
 use crate::filter;
-use aya::maps::{
-    HashMap as BpfHashMap, LpmTrie, Map, MapData, PerCpuArray, PerCpuValues, lpm_trie::Key,
-};
+pub use crate::flowmaps::{FlowMaps, PktDropTotals};
+use crate::load::*;
+pub(crate) use crate::load::{error_text, load_retrying, typed_program};
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
-use aya::programs::{BtfTracePoint, FEntry, LinkOrder, SchedClassifier, TcAttachType};
+use aya::programs::{BtfTracePoint, LinkOrder, SchedClassifier, TcAttachType};
 use aya::{Btf, Ebpf, EbpfLoader};
-use netobserv_agent_common::{
-    AdditionalMetrics, DnsFlowId, DnsMetrics, FilterValue, FlowId, FlowMetrics, PktDropMetrics,
-    counters, globals, maps, programs,
-};
+use netobserv_agent_common::{globals, programs};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -73,27 +70,6 @@ struct Attached {
     links: Vec<(&'static str, SchedClassifierLinkId)>,
     /// Namespace of the interface when it is not the observed one (secondary interfaces).
     netns: Option<std::path::PathBuf>,
-}
-
-/// Drops of one flow, merged over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PktDropTotals {
-    /// Dropped bytes.
-    pub bytes: u64,
-    /// Dropped packets.
-    pub packets: u64,
-    /// OR of the TCP flag bits of dropped packets.
-    pub flags: u32,
-    /// TCP state at the latest drop.
-    pub state: u32,
-    /// Kernel drop reason of the latest drop.
-    pub cause: u32,
-    /// First drop (monotonic ns).
-    pub start: u64,
-    /// Latest drop (monotonic ns).
-    pub end: u64,
-    /// EtherType.
-    pub eth_protocol: u16,
 }
 
 /// Whether an optional hook runs, and how or why not.
@@ -170,21 +146,6 @@ pub fn choose_method(
     (state, off)
 }
 
-/// Whether TC programs may call `bpf_ktime_get_coarse_ns` (kernel 5.11+), probed by loading a
-/// minimal program that calls it. A failed probe means "no": the precise clock always works.
-fn coarse_clock_supported() -> bool {
-    match aya::sys::is_helper_supported(
-        aya::programs::ProgramType::SchedClassifier,
-        aya::sys::BpfHelper::BPF_FUNC_ktime_get_coarse_ns,
-    ) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::debug!(error = %e, "probing bpf_ktime_get_coarse_ns failed; using the precise clock");
-            false
-        }
-    }
-}
-
 /// The compiled kernel object (for loaders outside [`Tracer::load`], e.g. verifier checks).
 pub fn ebpf_object() -> &'static [u8] {
     EBPF_OBJECT
@@ -219,43 +180,6 @@ pub struct Tracer {
     mode: AttachMode,
     direction: Direction,
     attached: HashMap<String, Attached>,
-}
-
-/// DNS per-flow records and outstanding queries.
-type DnsMaps = (MapData, BpfHashMap<MapData, DnsFlowId, u64>);
-
-/// The `MapData` of a per-CPU hash map taken out of the object.
-fn percpu_map(ebpf: &mut Ebpf, name: &'static str) -> Result<MapData, TracerError> {
-    match ebpf.take_map(name) {
-        Some(Map::PerCpuHashMap(m)) => Ok(m),
-        _ => Err(TracerError::Missing(name)),
-    }
-}
-
-/// The flow map and counters, owned apart from the programs so eviction never waits on an
-/// attach in progress.
-pub struct FlowMaps {
-    flows: MapData,
-    additional: Option<MapData>,
-    pkt_drops: Option<MapData>,
-    dns: Option<DnsMaps>,
-    ncpus: usize,
-    percpu_batched: bool,
-    counters: PerCpuArray<MapData, u32>,
-    batched: bool,
-    /// Number of flows the previous drain returned (sizes the next drain's buffer).
-    flows_hint: usize,
-    network_events: Option<MapData>,
-    /// PacketTranslation kernel map, when a kernel method is active.
-    xlat: Option<MapData>,
-    /// PacketTranslation conntrack listener, when that fallback is active.
-    conntrack: Option<crate::conntrack::Listener>,
-    /// The per-CPU flow cache's flush, when the cache is on.
-    flow_cache: Option<crate::flowcache::FlowCache>,
-    /// Flush figures since the last [`FlowMaps::take_flow_cache_report`].
-    flow_cache_report: crate::flowcache::FlushReport,
-    /// Flushes that failed since the last [`FlowMaps::take_flow_cache_report`].
-    flow_cache_errors: u64,
 }
 
 impl Tracer {
@@ -304,127 +228,33 @@ impl Tracer {
                 loader.override_global(name, v, true);
             }
         }
-        let mut ebpf = loader
+        let (coarse, rules, rule_sampling, dns) = (
+            u8::from(coarse_clock),
+            u8::from(has_rules),
+            u8::from(filter_sampling),
+            u8::from(cfg.enable_dns_tracking),
+        );
+        let wakeup_shift = (cfg.ringbuf_bytes() / 4).trailing_zeros();
+        loader
             .btf(btf.as_ref())
             .override_global(globals::SAMPLING, &cfg.sampling, true)
-            .override_global(globals::COARSE_CLOCK, &u8::from(coarse_clock), true)
-            .override_global(globals::ENABLE_FLOWS_FILTERING, &u8::from(has_rules), true)
-            .override_global(
-                globals::HAS_FILTER_SAMPLING,
-                &u8::from(filter_sampling),
-                true,
-            )
-            .override_global(
-                globals::ENABLE_DNS_TRACKING,
-                &u8::from(cfg.enable_dns_tracking),
-                true,
-            )
+            .override_global(globals::COARSE_CLOCK, &coarse, true)
+            .override_global(globals::PROFILE_STOP, &cfg.profile_stop, true)
+            .override_global(globals::ENABLE_FLOWS_FILTERING, &rules, true)
+            .override_global(globals::HAS_FILTER_SAMPLING, &rule_sampling, true)
+            .override_global(globals::ENABLE_DNS_TRACKING, &dns, true)
             .override_global(globals::DNS_PORT, &cfg.dns_tracking_port, true)
-            .map_max_entries(
-                maps::AGGREGATED_FLOWS_DNS,
-                if cfg.enable_dns_tracking {
-                    cfg.cache_max_flows
-                } else {
-                    1
-                },
-            )
-            .map_max_entries(
-                maps::DNS_FLOWS,
-                if cfg.enable_dns_tracking { 1 << 16 } else { 1 },
-            )
-            .map_max_entries(maps::AGGREGATED_FLOWS, cfg.cache_max_flows)
-            .map_max_entries(
-                maps::ADDITIONAL_FLOW_METRICS,
-                if rtt_wanted { cfg.cache_max_flows } else { 1 },
-            )
-            .map_max_entries(
-                maps::AGGREGATED_FLOWS_PKT_DROP,
-                if drops_wanted { cfg.cache_max_flows } else { 1 },
-            )
-            .map_max_entries(
-                maps::AGGREGATED_FLOWS_XLAT,
-                if cfg.enable_pkt_translation {
-                    cfg.cache_max_flows
-                } else {
-                    1
-                },
-            )
-            .load(EBPF_OBJECT)?;
+            .override_global(globals::RINGBUF_WAKEUP_SHIFT, &wakeup_shift, true);
+        size_maps(&mut loader, cfg, rtt_wanted, drops_wanted);
+        let mut ebpf = loader.load(EBPF_OBJECT)?;
         let mut rtt_methods_off = Vec::new();
         let mut rtt_probe_reads = false;
-        if matches!(rtt, HookState::Active(_)) {
-            // Chosen at run time: fentry first, tp_btf when the kernel refuses it. A hook that
-            // cannot load never stops the agent: it is reported instead.
-            let (state, off) = choose_method(&[RTT_FENTRY, RTT_TP_BTF], |m| {
-                if m == RTT_FENTRY {
-                    load_fentry_hook(
-                        &mut ebpf,
-                        btf.as_ref(),
-                        programs::TCP_RCV_FENTRY_RTT,
-                        "tcp_rcv_established",
-                    )
-                } else {
-                    // Direct BTF loads of the socket first; probe reads where refused.
-                    load_btf_hook(
-                        &mut ebpf,
-                        btf.as_ref(),
-                        programs::TCP_PROBE_RTT,
-                        "tcp_probe",
-                    )
-                    .or_else(|e| {
-                        tracing::info!(error = %e, "FlowRTT: direct socket loads refused; using probe reads");
-                        rtt_probe_reads = true;
-                        load_btf_hook(
-                            &mut ebpf,
-                            btf.as_ref(),
-                            programs::TCP_PROBE_RTT_COMPAT,
-                            "tcp_probe",
-                        )
-                    })
-                }
-            });
-            for o in &off {
-                tracing::info!(method = o.method, reason = %o.reason, "FlowRTT method off");
-            }
-            match &state {
-                HookState::Active(mode) => tracing::info!(mode, "FlowRTT hook attached"),
-                HookState::Off(why) => tracing::warn!(reason = %why, "FlowRTT hook unavailable"),
-            }
-            rtt = state;
-            rtt_methods_off = off;
+        if rtt_wanted {
+            (rtt, rtt_methods_off, rtt_probe_reads) = attach_rtt(&mut ebpf, btf.as_ref());
         }
         let mut drops_probe_reads = false;
         if drops_wanted {
-            // Direct BTF loads of the sk_buff fields first; the probe-read variant if this
-            // kernel's verifier refuses them.
-            let direct = load_btf_hook(
-                &mut ebpf,
-                btf.as_ref(),
-                programs::KFREE_SKB_DROP,
-                "kfree_skb",
-            );
-            let outcome = match direct {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    tracing::info!(error = %e, "PacketDrop: direct sk_buff loads refused; using probe reads");
-                    drops_probe_reads = true;
-                    load_btf_hook(
-                        &mut ebpf,
-                        btf.as_ref(),
-                        programs::KFREE_SKB_DROP_COMPAT,
-                        "kfree_skb",
-                    )
-                }
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(error = %e, "PacketDrop hook unavailable");
-                drops = HookState::Off(format!("tp_btf/kfree_skb could not be attached: {e}"));
-            } else {
-                tracing::info!(
-                    probe_reads = drops_probe_reads,
-                    "PacketDrop hook attached on tp_btf/kfree_skb"
-                );
-            }
+            (drops, drops_probe_reads) = attach_drops(&mut ebpf, btf.as_ref());
         }
         let (netevents, netevents_methods_off) =
             crate::netevents::kernel::attach(&mut ebpf, btf.as_ref(), cfg, &netevents_offsets);
@@ -445,99 +275,18 @@ impl Tracer {
                 None,
             )
         };
-        let wanted: &[&'static str] = match cfg.tc_attach_mode {
-            AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
-            AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
-            AttachMode::Any => &[
-                programs::TCX_INGRESS,
-                programs::TCX_EGRESS,
-                programs::TC_INGRESS,
-                programs::TC_EGRESS,
-            ],
-        };
-        for name in wanted {
-            let prog: &mut SchedClassifier = ebpf
-                .program_mut(name)
-                .ok_or(TracerError::Missing(name))?
-                .try_into()
-                .map_err(|source| TracerError::Program { name, source })?;
-            load_retrying(|| prog.load())
-                .map_err(|source| TracerError::Program { name, source })?;
-        }
+        load_classifiers(&mut ebpf, cfg.tc_attach_mode)?;
         if has_rules {
             program_filters(&mut ebpf, cfg)?;
         }
-        let (flow_cache, flow_cache_state) = if cfg.flow_cache {
-            match crate::flowcache::FlowCache::enable(&mut ebpf) {
-                Ok(c) => {
-                    tracing::info!(
-                        slots_per_cpu = netobserv_agent_common::FLOW_CACHE_SLOTS,
-                        "per-CPU flow cache on"
-                    );
-                    (
-                        Some(c),
-                        format!(
-                            "on ({} slots per CPU)",
-                            netobserv_agent_common::FLOW_CACHE_SLOTS
-                        ),
-                    )
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "per-CPU flow cache off: every packet goes to the shared map");
-                    (None, format!("off: {e}"))
-                }
-            }
-        } else {
-            (None, "off: disabled (FLOW_CACHE is false)".to_string())
+        let (flow_cache, flow_cache_state) = enable_flow_cache(&mut ebpf, cfg.flow_cache);
+        let enrich = Enrichment {
+            rtt: matches!(rtt, HookState::Active(_)),
+            drops: matches!(drops, HookState::Active(_)),
+            conntrack,
+            flow_cache,
         };
-        let flows = match ebpf.take_map(maps::AGGREGATED_FLOWS) {
-            Some(Map::HashMap(m)) => m,
-            _ => return Err(TracerError::Missing(maps::AGGREGATED_FLOWS)),
-        };
-        let additional = if matches!(rtt, HookState::Active(_)) {
-            Some(percpu_map(&mut ebpf, maps::ADDITIONAL_FLOW_METRICS)?)
-        } else {
-            None
-        };
-        let pkt_drops = if matches!(drops, HookState::Active(_)) {
-            Some(percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_PKT_DROP)?)
-        } else {
-            None
-        };
-        let dns = if cfg.enable_dns_tracking {
-            let m = percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_DNS)?;
-            let q = ebpf
-                .take_map(maps::DNS_FLOWS)
-                .ok_or(TracerError::Missing(maps::DNS_FLOWS))?;
-            Some((
-                m,
-                BpfHashMap::try_from(q).map_err(|source| TracerError::Map {
-                    name: maps::DNS_FLOWS,
-                    source,
-                })?,
-            ))
-        } else {
-            None
-        };
-        let network_events =
-            crate::netevents::kernel::take_map(&mut ebpf, cfg).map_err(TracerError::Missing)?;
-        // Drained whichever method is active (empty unless a kernel hook or a test fills it).
-        let xlat_map = if cfg.enable_pkt_translation {
-            Some(percpu_map(&mut ebpf, maps::AGGREGATED_FLOWS_XLAT)?)
-        } else {
-            None
-        };
-        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
-            what: "reading the possible CPUs",
-            source,
-        })?;
-        let counters_map = ebpf
-            .take_map(maps::GLOBAL_COUNTERS)
-            .ok_or(TracerError::Missing(maps::GLOBAL_COUNTERS))?;
-        let counters = PerCpuArray::try_from(counters_map).map_err(|source| TracerError::Map {
-            name: maps::GLOBAL_COUNTERS,
-            source,
-        })?;
+        let flow_maps = take_flow_maps(&mut ebpf, cfg, enrich)?;
         Ok((
             Self {
                 ebpf,
@@ -556,23 +305,7 @@ impl Tracer {
                 direction: cfg.direction,
                 attached: HashMap::new(),
             },
-            FlowMaps {
-                flows,
-                additional,
-                pkt_drops,
-                dns,
-                ncpus,
-                percpu_batched: true,
-                counters,
-                batched: true,
-                flows_hint: 0,
-                network_events,
-                xlat: xlat_map,
-                conntrack,
-                flow_cache,
-                flow_cache_report: Default::default(),
-                flow_cache_errors: 0,
-            },
+            flow_maps,
         ))
     }
 
@@ -608,6 +341,42 @@ impl Tracer {
         load_retrying(|| prog.load(tracepoint, &btf)).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok(())
+    }
+
+    /// Kernel ids of the maps the loaded programs use (for [`crate::mapmem::measure`]).
+    pub fn map_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .ebpf
+            .programs()
+            .filter_map(|(_, p)| p.info().ok())
+            .filter_map(|i| i.map_ids().ok().flatten())
+            .flatten()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Runs classifier `name` (loaded, attached or not) once per repeat on the packet `frame`
+    /// with `BPF_PROG_TEST_RUN`, as if it arrived on the loopback device, and returns the
+    /// kernel's mean run time in ns: the profiling harness (`examples/prog_profile.rs`).
+    pub fn test_run_classifier(
+        &mut self,
+        name: &'static str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<u32, TracerError> {
+        let fd = self
+            .prog(name)?
+            .fd()
+            .map_err(|source| TracerError::Program { name, source })?;
+        let raw = fd.as_fd().as_raw_fd();
+        crate::sys::test_run_packet(raw, frame, repeat)
+            .map(|(_, ns)| ns)
+            .map_err(|source| TracerError::Io {
+                what: "BPF_PROG_TEST_RUN",
+                source,
+            })
     }
 
     /// Attaches the classifiers to `iface` in the calling thread's network namespace.
@@ -795,437 +564,6 @@ impl Tracer {
             .collect();
         v.sort();
         v
-    }
-}
-
-const N_OFFSETS: usize = 14;
-
-/// Globals receiving kernel struct offsets, with the struct member each one locates.
-const OFFSET_GLOBALS: [(&str, &str, &str); N_OFFSETS] = [
-    (globals::OFF_SKC_FAMILY, "sock_common", "skc_family"),
-    (globals::OFF_SKC_DADDR, "sock_common", "skc_daddr"),
-    (globals::OFF_SKC_RCV_SADDR, "sock_common", "skc_rcv_saddr"),
-    (globals::OFF_SKC_DPORT, "sock_common", "skc_dport"),
-    (globals::OFF_SKC_NUM, "sock_common", "skc_num"),
-    (globals::OFF_SKC_V6_DADDR, "sock_common", "skc_v6_daddr"),
-    (
-        globals::OFF_SKC_V6_RCV_SADDR,
-        "sock_common",
-        "skc_v6_rcv_saddr",
-    ),
-    (globals::OFF_TCP_SRTT_US, "tcp_sock", "srtt_us"),
-    (globals::OFF_SKB_HEAD, "sk_buff", "head"),
-    (globals::OFF_SKB_NETWORK_HEADER, "sk_buff", "network_header"),
-    (globals::OFF_SKB_LEN, "sk_buff", "len"),
-    (globals::OFF_SKB_IIF, "sk_buff", "skb_iif"),
-    (globals::OFF_SKB_SK, "sk_buff", "sk"),
-    (globals::OFF_SKC_STATE, "sock_common", "skc_state"),
-];
-
-/// Offsets the tracing hooks need, from the running kernel's BTF (Rust eBPF has no CO-RE).
-fn kernel_offsets() -> Result<[u32; N_OFFSETS], String> {
-    let btf = crate::btf::Btf::from_sys_fs().map_err(|e| format!("kernel BTF: {e}"))?;
-    let mut out = [0u32; N_OFFSETS];
-    for (slot, (_, s, m)) in out.iter_mut().zip(OFFSET_GLOBALS) {
-        *slot = btf
-            .member_offset(s, m)
-            .ok_or_else(|| format!("kernel BTF has no {s}.{m}"))?;
-    }
-    Ok(out)
-}
-
-/// Runs a program load again (up to 5 tries) while the kernel answers `EAGAIN`: the verifier
-/// gives up with it when a signal is pending for the loading thread (a child exiting under a
-/// SIGCHLD handler, say), which says nothing about the program. libbpf retries the same way.
-pub(crate) fn load_retrying(
-    mut load: impl FnMut() -> Result<(), aya::programs::ProgramError>,
-) -> Result<(), aya::programs::ProgramError> {
-    let mut tries = 1;
-    loop {
-        match load() {
-            Err(aya::programs::ProgramError::LoadError { io_error, .. })
-                if io_error.raw_os_error() == Some(libc::EAGAIN) && tries < 5 =>
-            {
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Program `name` of the object as its concrete type (`FEntry`, `KProbe`, ...), or why not.
-pub(crate) fn typed_program<'a, P>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut P, String>
-where
-    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
-{
-    ebpf.program_mut(name)
-        .ok_or("program missing from the object")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())
-}
-
-fn load_btf_hook(
-    ebpf: &mut Ebpf,
-    btf: Option<&Btf>,
-    program: &str,
-    tracepoint: &str,
-) -> Result<(), String> {
-    let btf = btf.ok_or("no kernel BTF")?;
-    let prog: &mut BtfTracePoint = typed_program(ebpf, program)?;
-    load_retrying(|| prog.load(tracepoint, btf)).map_err(|e| error_text(&e))?;
-    prog.attach().map_err(|e| error_text(&e))?;
-    Ok(())
-}
-
-fn load_fentry_hook(
-    ebpf: &mut Ebpf,
-    btf: Option<&Btf>,
-    program: &str,
-    function: &str,
-) -> Result<(), String> {
-    let btf = btf.ok_or("no kernel BTF")?;
-    let prog: &mut FEntry = typed_program(ebpf, program)?;
-    load_retrying(|| prog.load(function, btf)).map_err(|e| error_text(&e))?;
-    if let Err(e) = prog.attach() {
-        // Loaded but not attachable: release it so only the fallback stays.
-        let _ = prog.unload();
-        return Err(error_text(&e));
-    }
-    Ok(())
-}
-
-/// A load/attach error as one line, without the empty verifier log a refused load carries.
-pub(crate) fn error_text(e: &aya::programs::ProgramError) -> String {
-    let s = e.to_string();
-    let s = s.trim_end();
-    s.strip_suffix("Verifier output:")
-        .map_or(s, str::trim_end)
-        .to_string()
-}
-
-fn program_filters(ebpf: &mut Ebpf, cfg: &Config) -> Result<(), TracerError> {
-    let mut entries = Vec::new();
-    for (i, r) in cfg.flow_filter_rules.iter().enumerate() {
-        entries.push(filter::to_entries(i, r)?);
-    }
-    {
-        let map = ebpf
-            .map_mut(maps::FILTER_MAP)
-            .ok_or(TracerError::Missing(maps::FILTER_MAP))?;
-        let mut trie: LpmTrie<&mut MapData, [u8; 16], FilterValue> = LpmTrie::try_from(map)
-            .map_err(|source| TracerError::Map {
-                name: maps::FILTER_MAP,
-                source,
-            })?;
-        for (k, v, _) in &entries {
-            trie.insert(&Key::new(k.prefix_len, k.ip_data), *v, 0)
-                .map_err(|source| TracerError::Map {
-                    name: maps::FILTER_MAP,
-                    source,
-                })?;
-        }
-    }
-    let map = ebpf
-        .map_mut(maps::PEER_FILTER_MAP)
-        .ok_or(TracerError::Missing(maps::PEER_FILTER_MAP))?;
-    let mut trie: LpmTrie<&mut MapData, [u8; 16], u8> =
-        LpmTrie::try_from(map).map_err(|source| TracerError::Map {
-            name: maps::PEER_FILTER_MAP,
-            source,
-        })?;
-    for (_, _, peer) in &entries {
-        if let Some(k) = peer {
-            trie.insert(&Key::new(k.prefix_len, k.ip_data), 1, 0)
-                .map_err(|source| TracerError::Map {
-                    name: maps::PEER_FILTER_MAP,
-                    source,
-                })?;
-        }
-    }
-    Ok(())
-}
-
-/// Drains a per-CPU enrichment map, handing each key and its per-CPU values to `each`; errors
-/// are logged and end the drain (the hook's data for this round is lost, the flows themselves
-/// are not).
-fn drain_percpu<V: Copy + Default>(
-    fd: std::os::fd::RawFd,
-    ncpus: usize,
-    batched: &mut bool,
-    each: impl FnMut(FlowId, &[V]),
-) {
-    if let Err(e) = crate::sys::drain_percpu_hash_map_with::<FlowId, V>(fd, ncpus, batched, each) {
-        tracing::warn!(error = %e, "draining a per-CPU flow map");
-    }
-}
-
-impl FlowMaps {
-    /// Moves the per-CPU flow cache's sums into the shared map (nothing when the cache is off).
-    /// A failure leaves the sums in the cache for the next round; it is logged, not fatal.
-    pub fn flush_flow_cache(&mut self) {
-        let Some(cache) = &self.flow_cache else {
-            return;
-        };
-        match cache.flush() {
-            Ok(r) => {
-                if r.left_busy > 0 {
-                    tracing::debug!(
-                        slots = r.left_busy,
-                        "flow cache slots busy; flushed next round"
-                    );
-                }
-                self.flow_cache_report.add(&r);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "flushing the per-CPU flow cache");
-                self.flow_cache_errors += 1;
-            }
-        }
-    }
-
-    /// Flush figures and failed flushes since the previous call (for the agent's metrics).
-    pub fn take_flow_cache_report(&mut self) -> (crate::flowcache::FlushReport, u64) {
-        (
-            std::mem::take(&mut self.flow_cache_report),
-            std::mem::take(&mut self.flow_cache_errors),
-        )
-    }
-
-    /// Removes and returns every flow currently in the kernel map, after moving the per-CPU
-    /// flow cache's sums into it.
-    pub fn drain(&mut self) -> Result<Vec<(FlowId, FlowMetrics)>, TracerError> {
-        self.flush_flow_cache();
-        let fd = self.flows.fd().as_fd().as_raw_fd();
-        // Room for a bit more than the previous drain: a steady load drains in one allocation.
-        let hint = self.flows_hint + self.flows_hint / 8;
-        let out = crate::sys::drain_hash_map::<FlowId, FlowMetrics>(fd, &mut self.batched, hint)
-            .map_err(|source| TracerError::Io {
-                what: "draining aggregated_flows",
-                source,
-            })?;
-        self.flows_hint = out.len();
-        Ok(out)
-    }
-
-    /// Removes and returns the RTT enrichment (per-CPU values merged: largest RTT, earliest
-    /// start, latest end). Empty when FlowRTT is off.
-    pub fn drain_additional(&mut self) -> Vec<(FlowId, AdditionalMetrics)> {
-        let Some(map) = self.additional.as_ref() else {
-            return Vec::new();
-        };
-        let fd = map.fd().as_fd().as_raw_fd();
-        let mut out = Vec::new();
-        drain_percpu::<AdditionalMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
-            let mut merged = AdditionalMetrics::default();
-            for v in values.iter() {
-                if v.flow_rtt == 0 && v.start_mono_time_ts == 0 {
-                    continue;
-                }
-                if merged.start_mono_time_ts == 0
-                    || v.start_mono_time_ts < merged.start_mono_time_ts
-                {
-                    merged.start_mono_time_ts = v.start_mono_time_ts;
-                }
-                merged.end_mono_time_ts = merged.end_mono_time_ts.max(v.end_mono_time_ts);
-                merged.flow_rtt = merged.flow_rtt.max(v.flow_rtt);
-                if v.eth_protocol != 0 {
-                    merged.eth_protocol = v.eth_protocol;
-                }
-            }
-            if merged.flow_rtt > 0 {
-                out.push((k, merged));
-            }
-        });
-        out
-    }
-
-    /// Removes and returns the drop records, per-CPU values merged as upstream does: counts
-    /// summed, flags OR-ed, latest cause/state kept. Empty when PacketDrop is off.
-    pub fn drain_pkt_drops(&mut self) -> Vec<(FlowId, PktDropTotals)> {
-        let Some(map) = self.pkt_drops.as_ref() else {
-            return Vec::new();
-        };
-        let fd = map.fd().as_fd().as_raw_fd();
-        let mut out = Vec::new();
-        drain_percpu::<PktDropMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
-            let mut t = PktDropTotals::default();
-            let mut latest = 0u64;
-            for v in values.iter() {
-                if v.packets == 0 {
-                    continue;
-                }
-                t.bytes += u64::from(v.bytes);
-                t.packets += u64::from(v.packets);
-                t.flags |= u32::from(v.latest_flags);
-                if t.start == 0 || v.start_mono_time_ts < t.start {
-                    t.start = v.start_mono_time_ts;
-                }
-                t.end = t.end.max(v.end_mono_time_ts);
-                t.eth_protocol = v.eth_protocol;
-                if v.end_mono_time_ts >= latest {
-                    latest = v.end_mono_time_ts;
-                    t.cause = v.latest_drop_cause;
-                    t.state = u32::from(v.latest_state);
-                }
-            }
-            if t.packets > 0 {
-                out.push((k, t));
-            }
-        });
-        out
-    }
-
-    /// Removes and returns the DNS records (per-CPU values merged: flags OR-ed, latest id,
-    /// errno and name, largest latency) and forgets queries older than `stale_ns` that never got
-    /// a response. Empty when DNS tracking is off.
-    pub fn drain_dns(&mut self, mono_now: u64, stale_ns: u64) -> Vec<(FlowId, DnsMetrics)> {
-        let Some((map, queries)) = self.dns.as_mut() else {
-            return Vec::new();
-        };
-        let fd = map.fd().as_fd().as_raw_fd();
-        let mut out = Vec::new();
-        drain_percpu::<DnsMetrics>(fd, self.ncpus, &mut self.percpu_batched, |k, values| {
-            let mut merged = DnsMetrics::default();
-            let mut seen = false;
-            for v in values.iter() {
-                if v.start_mono_time_ts == 0 {
-                    continue;
-                }
-                if !seen || v.start_mono_time_ts < merged.start_mono_time_ts {
-                    merged.start_mono_time_ts = v.start_mono_time_ts;
-                }
-                if v.end_mono_time_ts >= merged.end_mono_time_ts {
-                    merged.end_mono_time_ts = v.end_mono_time_ts;
-                    merged.errno = v.errno;
-                    if v.id != 0 {
-                        merged.id = v.id;
-                    }
-                }
-                merged.flags |= v.flags;
-                merged.latency = merged.latency.max(v.latency);
-                merged.eth_protocol = v.eth_protocol;
-                if merged.name[0] == 0 {
-                    merged.name = v.name;
-                }
-                seen = true;
-            }
-            if seen {
-                out.push((k, merged));
-            }
-        });
-        let stale: Vec<DnsFlowId> = queries
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|(_, ts)| mono_now.saturating_sub(*ts) > stale_ns)
-            .map(|(k, _)| k)
-            .collect();
-        for k in stale {
-            let _ = queries.remove(&k);
-        }
-        out
-    }
-
-    /// Removes and returns the network events (per-CPU values merged: distinct cookies, summed
-    /// counters). Empty when NetworkEvents is off.
-    pub fn drain_network_events(&mut self) -> Vec<(FlowId, crate::netevents::NetworkEventsTotals)> {
-        match self.network_events.as_ref() {
-            Some(map) => crate::netevents::kernel::drain(map, self.ncpus, &mut self.percpu_batched),
-            None => Vec::new(),
-        }
-    }
-
-    /// Kernel id of the network events map (`bpftool map show id N`), when the feature is on.
-    /// Lets tests and debugging tools write or inspect exactly what the hook would.
-    pub fn network_events_map_id(&self) -> Option<u32> {
-        self.network_events
-            .as_ref()
-            .and_then(|m| m.info().ok())
-            .map(|i| i.id())
-    }
-
-    /// Removes and returns the PacketTranslation of the given flows (and of flows only the hook
-    /// saw): from the kernel map when a kernel method is active, else from the conntrack table.
-    /// Empty when PacketTranslation is off.
-    pub fn drain_xlat<'a>(
-        &mut self,
-        flows: impl Iterator<Item = &'a FlowId>,
-    ) -> Vec<(FlowId, netobserv_agent_common::XlatMetrics)> {
-        let mut out = match self.xlat.as_ref() {
-            Some(map) => crate::xlat::drain_map(map, self.ncpus, &mut self.percpu_batched),
-            None => return Vec::new(),
-        };
-        if let Some(l) = &self.conntrack {
-            if out.is_empty() {
-                out = l.table().lookup(flows);
-            } else {
-                let seen: std::collections::HashSet<FlowId> = out.iter().map(|(k, _)| *k).collect();
-                out.extend(l.table().lookup(flows.filter(|f| !seen.contains(*f))));
-            }
-        }
-        out
-    }
-
-    /// The conntrack table of the PacketTranslation fallback, when it is the active method.
-    pub fn conntrack_table(&self) -> Option<std::sync::Arc<crate::conntrack::Table>> {
-        self.conntrack.as_ref().map(|l| l.table().clone())
-    }
-
-    /// Writes one entry into the PacketTranslation kernel map on the first CPU's slot, as the
-    /// kernel hook would: lets tests and diagnostics exercise the drain/merge/export path on
-    /// kernels where the hook cannot attach. Fails when PacketTranslation is off.
-    pub fn inject_xlat(
-        &mut self,
-        id: &FlowId,
-        value: netobserv_agent_common::XlatMetrics,
-    ) -> Result<(), TracerError> {
-        let map = self
-            .xlat
-            .as_ref()
-            .ok_or(TracerError::Missing(maps::AGGREGATED_FLOWS_XLAT))?;
-        let mut values = vec![netobserv_agent_common::XlatMetrics::default(); self.ncpus];
-        values[0] = value;
-        crate::sys::update_percpu(map.fd().as_fd().as_raw_fd(), id, &values).map_err(|source| {
-            TracerError::Io {
-                what: "writing aggregated_flows_xlat",
-                source,
-            }
-        })
-    }
-
-    /// Reads every global counter (summed over CPUs) and resets it to zero.
-    pub fn take_counters(&mut self) -> Result<[u64; counters::MAX_COUNTERS as usize], TracerError> {
-        let mut out = [0u64; counters::MAX_COUNTERS as usize];
-        let ncpus = aya::util::nr_cpus().map_err(|(_, source)| TracerError::Io {
-            what: "reading the possible CPUs",
-            source,
-        })?;
-        for (i, slot) in out.iter_mut().enumerate() {
-            let idx = i as u32;
-            let values = self
-                .counters
-                .get(&idx, 0)
-                .map_err(|source| TracerError::Map {
-                    name: maps::GLOBAL_COUNTERS,
-                    source,
-                })?;
-            let sum: u64 = values.iter().map(|v| u64::from(*v)).sum();
-            if sum != 0 {
-                let zeros = PerCpuValues::try_from(vec![0u32; ncpus]).map_err(|source| {
-                    TracerError::Io {
-                        what: "building per-CPU zeros",
-                        source,
-                    }
-                })?;
-                self.counters
-                    .set(idx, zeros, 0)
-                    .map_err(|source| TracerError::Map {
-                        name: maps::GLOBAL_COUNTERS,
-                        source,
-                    })?;
-            }
-            *slot = sum;
-        }
-        Ok(out)
     }
 }
 

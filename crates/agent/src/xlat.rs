@@ -199,40 +199,13 @@ pub fn start(
     }
 }
 
-/// Merges the per-CPU values of one flow as upstream does: the latest value with a non-zero
-/// address wins; start is the earliest, end the latest.
-pub fn merge(values: &[XlatMetrics]) -> Option<XlatMetrics> {
-    let mut out: Option<XlatMetrics> = None;
-    for v in values {
-        if v.saddr == [0; 16] && v.daddr == [0; 16] {
-            continue;
-        }
-        match &mut out {
-            None => out = Some(*v),
-            Some(o) => {
-                let start = o.start_mono_time_ts.min(v.start_mono_time_ts);
-                if v.end_mono_time_ts >= o.end_mono_time_ts {
-                    *o = *v;
-                }
-                o.start_mono_time_ts = start;
-            }
-        }
-    }
-    out
-}
-
-/// Drains the kernel map (per-CPU values merged).
-pub fn drain_map(map: &MapData, ncpus: usize, batched: &mut bool) -> Vec<(FlowId, XlatMetrics)> {
+/// Drains the kernel map (one shared entry per flow).
+pub fn drain_map(map: &MapData, batched: &mut bool) -> Vec<(FlowId, XlatMetrics)> {
     let fd = map.fd().as_fd().as_raw_fd();
-    let entries = crate::sys::drain_percpu_hash_map::<FlowId, XlatMetrics>(fd, ncpus, batched)
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "draining aggregated_flows_xlat");
-            Vec::new()
-        });
-    entries
-        .into_iter()
-        .filter_map(|(k, v)| merge(&v).map(|m| (k, m)))
-        .collect()
+    crate::sys::drain_hash_map::<FlowId, XlatMetrics>(fd, batched, 0).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "draining aggregated_flows_xlat");
+        Vec::new()
+    })
 }
 
 #[cfg(test)]
@@ -253,31 +226,6 @@ mod tests {
             ["fentry/nf_nat_manip_pkt", "kprobe/nf_nat_manip_pkt"]
         );
         assert!(off[0].reason.contains("Operation not permitted"));
-    }
-
-    #[test]
-    fn per_cpu_merge_keeps_the_latest_translation() {
-        let a = XlatMetrics {
-            start_mono_time_ts: 5,
-            end_mono_time_ts: 10,
-            saddr: [1; 16],
-            daddr: [2; 16],
-            dport: 80,
-            ..XlatMetrics::default()
-        };
-        let b = XlatMetrics {
-            start_mono_time_ts: 3,
-            end_mono_time_ts: 20,
-            saddr: [1; 16],
-            daddr: [3; 16],
-            dport: 8080,
-            zone_id: 7,
-            ..XlatMetrics::default()
-        };
-        let m = merge(&[XlatMetrics::default(), a, b]).expect("merged");
-        assert_eq!((m.daddr, m.dport, m.zone_id), ([3; 16], 8080, 7));
-        assert_eq!((m.start_mono_time_ts, m.end_mono_time_ts), (3, 20));
-        assert_eq!(merge(&[XlatMetrics::default()]), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! its `external_ids`, which gives the event's actor, namespace, name and direction.
 
 pub mod collector;
+pub(crate) mod keeper;
 pub mod kernel;
 pub mod ovsdb;
 
