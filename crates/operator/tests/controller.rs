@@ -257,3 +257,32 @@ async fn an_undecodable_flowcollector_is_reported_and_the_controller_goes_on() {
     .await;
     running.stop().await;
 }
+
+/// A running controller answers pruning, workload status and FlowMetric lookups from its watch
+/// caches: an idle reconcile sends no LIST (it used to list 16 kinds cluster-wide, Secrets
+/// included, every time).
+#[tokio::test]
+async fn an_idle_reconcile_lists_nothing() {
+    let fake = cluster(&[]).await;
+    create_collector(&fake, readme_sample());
+    let running = start(&fake);
+    eventually("the agent DaemonSet", Duration::from_secs(20), || {
+        fake.get(AGENT_DAEMONSET).is_some()
+    })
+    .await;
+    tokio::time::sleep(3 * PERIOD).await;
+    fake.clear_requests();
+    let before = running.reconciles();
+    eventually("a requeued reconcile", Duration::from_secs(10), || {
+        running.reconciles() >= before + 2
+    })
+    .await;
+    let lists: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|l| l.is_list())
+        .map(|l| format!("{} ?{:?}", l.path, l.query))
+        .collect();
+    assert!(lists.is_empty(), "an idle reconcile listed: {lists:#?}");
+    running.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Applying the desired set: server-side apply with one field manager, then pruning of the
 //! objects that carry our label and owner reference but are no longer desired.
 
+use super::cache::Caches;
 use crate::error::Result;
 use crate::render::{FIELD_MANAGER, MANAGED_LABEL, ManagedKind, Object, ObjectKey};
 use kube::Client;
@@ -202,31 +203,48 @@ pub fn prune_set(
         .collect()
 }
 
-/// Lists the objects of `kind` carrying our label, cluster-wide.
-pub async fn list_managed(client: &Client, kind: ManagedKind) -> Result<Vec<Existing>> {
+impl Existing {
+    /// What pruning needs of an object of `kind`.
+    pub fn of(
+        kind: ManagedKind,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) -> Self {
+        Self {
+            key: ObjectKey {
+                kind,
+                namespace: meta.namespace.clone(),
+                name: meta.name.clone().unwrap_or_default(),
+            },
+            owner_uids: meta
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|r| r.uid.clone())
+                .collect(),
+            managed: meta
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(MANAGED_LABEL).cloned()),
+        }
+    }
+}
+
+/// Lists the objects of `kind` carrying our label, cluster-wide: from the watch cache when it
+/// has them, else from the API.
+pub async fn list_managed(
+    client: &Client,
+    caches: &Caches,
+    kind: ManagedKind,
+) -> Result<Vec<Existing>> {
+    if let Some(cached) = caches.managed(kind) {
+        return Ok(cached);
+    }
     let lp = ListParams::default().labels(&format!("{MANAGED_LABEL}=true"));
     let list = api(client, kind, None).list(&lp).await?;
     Ok(list
         .items
-        .into_iter()
-        .map(|o| Existing {
-            key: ObjectKey {
-                kind,
-                namespace: o.metadata.namespace.clone(),
-                name: o.metadata.name.clone().unwrap_or_default(),
-            },
-            owner_uids: o
-                .metadata
-                .owner_references
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.uid)
-                .collect(),
-            managed: o
-                .metadata
-                .labels
-                .and_then(|l| l.get(MANAGED_LABEL).cloned()),
-        })
+        .iter()
+        .map(|o| Existing::of(kind, &o.metadata))
         .collect())
 }
 

@@ -6,9 +6,11 @@
 //! has its own pure render function.
 
 pub mod apply;
+pub mod cache;
 pub mod certs;
 pub mod discovery;
 pub mod flowmetric;
+pub mod observe;
 pub mod observed;
 pub mod run;
 pub mod status;
@@ -19,8 +21,6 @@ use crate::error::{Error, Result};
 use crate::images::Images;
 use crate::metrics::Metrics;
 use crate::render::{self, ManagedKind, ObjectKey};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -76,9 +76,19 @@ pub struct Context {
     pub requeue: Requeue,
     /// Health of the main watch (readiness), shared with the health server.
     pub health: Arc<WatchHealth>,
+    /// Watch-backed caches, set when the controller starts (empty: everything asked from the API).
+    pub caches: std::sync::OnceLock<cache::Caches>,
 }
 
 impl Context {
+    /// The watch caches (empty before the controller runs, as in unit tests).
+    pub fn caches(&self) -> &cache::Caches {
+        static NONE: std::sync::OnceLock<cache::Caches> = std::sync::OnceLock::new();
+        self.caches
+            .get()
+            .unwrap_or_else(|| NONE.get_or_init(cache::Caches::default))
+    }
+
     /// A context with the standard event reporter.
     pub fn new(client: Client, metrics: Arc<Metrics>, facts: ClusterFacts, images: Images) -> Self {
         Self::with_shared_facts(client, metrics, Arc::new(RwLock::new(facts)), images)
@@ -103,6 +113,7 @@ impl Context {
             images,
             requeue: Requeue::default(),
             health: Arc::new(WatchHealth::default()),
+            caches: std::sync::OnceLock::new(),
         }
     }
 }
@@ -260,16 +271,19 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
     let transformer = fc.spec.deployment_model == DeploymentModel::Kafka;
 
     let ns = render::namespace(&fc.spec).to_string();
-    let all_flow_metrics = match Api::<FlowMetric>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-    {
-        Ok(list) => list.items,
-        Err(kube::Error::Api(e)) if e.code == 404 => Vec::new(),
-        Err(e) => {
-            warn!(error = %e, "cannot list FlowMetrics; rendering without them");
-            Vec::new()
-        }
+    let all_flow_metrics = match ctx.caches().flow_metrics() {
+        Some(cached) => cached,
+        None => match Api::<FlowMetric>::all(client.clone())
+            .list(&ListParams::default())
+            .await
+        {
+            Ok(list) => list.items,
+            Err(kube::Error::Api(e)) if e.code == 404 => Vec::new(),
+            Err(e) => {
+                warn!(error = %e, "cannot list FlowMetrics; rendering without them");
+                Vec::new()
+            }
+        },
     };
     let components = if report.is_valid() {
         let flow_metrics: Vec<FlowMetric> = all_flow_metrics
@@ -344,13 +358,13 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
             {
                 continue;
             }
-            let existing = apply::list_managed(client, *kind).await?;
+            let existing = apply::list_managed(client, ctx.caches(), *kind).await?;
             for key in apply::prune_set(&keys, &existing, &uid) {
                 info!(object = %key, "pruning object no longer desired");
                 apply::delete(client, &key).await?;
             }
         }
-        let observed = observe(client, fc, &keys).await?;
+        let observed = observe::observe(client, ctx.caches(), fc, &keys).await?;
         Some(status::components(&observed))
     } else {
         warn!(errors = %report.error_message(), "invalid FlowCollector; keeping running components");
@@ -454,79 +468,4 @@ async fn transition_events(
             _ => {}
         }
     }
-}
-
-async fn pods(client: &Client, ns: &str, app: &str) -> Result<Vec<Pod>> {
-    Ok(Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().labels(&format!("app={app}")))
-        .await?
-        .items)
-}
-
-async fn observe(
-    client: &Client,
-    fc: &FlowCollector,
-    desired: &BTreeSet<ObjectKey>,
-) -> Result<status::ComponentsObserved> {
-    use status::{Observed, Workload};
-    let ns = render::namespace(&fc.spec).to_string();
-    let pns = render::privileged_namespace(&fc.spec);
-    let is_desired = |kind, ns: &str, name: &str| {
-        desired.contains(&ObjectKey {
-            kind,
-            namespace: Some(ns.to_string()),
-            name: name.to_string(),
-        })
-    };
-    let daemon_set = |ns: String, name: &'static str| async move {
-        let ds = Api::<DaemonSet>::namespaced(client.clone(), &ns)
-            .get_opt(name)
-            .await?;
-        let pods = pods(client, &ns, name).await?;
-        Ok::<_, Error>(Observed {
-            workload: ds.map_or(Workload::Missing("DaemonSet"), |d| {
-                Workload::DaemonSet(Box::new(d))
-            }),
-            pods,
-        })
-    };
-    let deployment = |ns: String, name: &'static str| async move {
-        let d = Api::<Deployment>::namespaced(client.clone(), &ns)
-            .get_opt(name)
-            .await?;
-        let pods = pods(client, &ns, name).await?;
-        Ok::<_, Error>(Observed {
-            workload: d.map_or(Workload::Missing("Deployment"), |d| {
-                Workload::Deployment(Box::new(d))
-            }),
-            pods,
-        })
-    };
-    use render::agent::AGENT_NAME;
-    use render::flp::{FLP_NAME, FLP_TRANSFORMER_NAME};
-    use render::plugin::PLUGIN_NAME;
-    let agent = if is_desired(ManagedKind::DaemonSet, &pns, AGENT_NAME) {
-        daemon_set(pns.clone(), AGENT_NAME).await?
-    } else {
-        Observed::default()
-    };
-    let processor = if is_desired(ManagedKind::DaemonSet, &ns, FLP_NAME) {
-        daemon_set(ns.clone(), FLP_NAME).await?
-    } else if is_desired(ManagedKind::Deployment, &ns, FLP_NAME) {
-        deployment(ns.clone(), FLP_NAME).await?
-    } else if is_desired(ManagedKind::Deployment, &ns, FLP_TRANSFORMER_NAME) {
-        deployment(ns.clone(), FLP_TRANSFORMER_NAME).await?
-    } else {
-        Observed::default()
-    };
-    let plugin = if is_desired(ManagedKind::Deployment, &ns, PLUGIN_NAME) {
-        deployment(ns.clone(), PLUGIN_NAME).await?
-    } else {
-        Observed::default()
-    };
-    Ok(status::ComponentsObserved {
-        agent,
-        processor,
-        plugin,
-    })
 }

@@ -6,22 +6,16 @@
 //! names an object that does not exist; a real API server showed three concurrent reconciles per
 //! requeue from it (`cluster`, `cluster.netobserv`, `cluster.netobserv-privileged`).
 
+use super::cache::Caches;
 use super::observed::ObservedFlowCollector;
 use super::{Context, error_policy, reconcile_observed};
-use crate::render;
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use kube::api::Api;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use netobserv_api::crd::FLOWCOLLECTOR_NAME;
-use netobserv_api::v1alpha1::FlowMetric;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::{debug, info, warn};
@@ -69,14 +63,19 @@ pub fn owner_of<K: Resource>(child: &K) -> Option<ObjectRef<ObservedFlowCollecto
         .then(|| ObjectRef::new(FLOWCOLLECTOR_NAME))
 }
 
-/// Runs the controller until `shutdown` resolves: watches FlowCollectors and, for drift repair,
-/// the managed kinds (restricted to objects labelled `netobserv-managed=true`).
+/// Runs the controller until `shutdown` resolves: watches FlowCollectors and, for drift repair
+/// and status, the managed kinds (labelled `netobserv-managed=true`), the components' pods and
+/// FlowMetrics, through the caches the reconcile then reads (see [`super::cache`]).
 pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let owned = || watcher::Config::default().labels(&format!("{}=true", render::MANAGED_LABEL));
+    let apis = ctx.facts.read().await.available_apis.clone();
+    let (caches, triggers) = Caches::start(&client, &apis);
+    if ctx.caches.set(caches).is_err() {
+        warn!("the controller's caches were already set; this context runs a second controller");
+    }
     let (reader, writer) = reflector::store::<ObservedFlowCollector>();
     let health_ctx = ctx.clone();
     let main = watcher(
@@ -87,47 +86,11 @@ pub async fn run(
     .inspect(move |event| health_ctx.health.observe(&health_ctx, event))
     .reflect(writer)
     .applied_objects();
-    Controller::for_stream(main, reader)
-        .watches(Api::<Namespace>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(Api::<ServiceAccount>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(
-            Api::<ClusterRoleBinding>::all(client.clone()),
-            owned(),
-            |o| owner_of(&o),
-        )
-        .watches(Api::<RoleBinding>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(Api::<ConfigMap>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(Api::<Service>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(Api::<Deployment>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(Api::<DaemonSet>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        .watches(
-            Api::<HorizontalPodAutoscaler>::all(client.clone()),
-            owned(),
-            |o| owner_of(&o),
-        )
-        .watches(Api::<NetworkPolicy>::all(client.clone()), owned(), |o| {
-            owner_of(&o)
-        })
-        // FlowMetrics feed the pipeline's metric definitions: any change re-renders `cluster`.
-        .watches(
-            Api::<FlowMetric>::all(client.clone()),
-            watcher::Config::default(),
-            |_| Some(ObjectRef::<ObservedFlowCollector>::new(FLOWCOLLECTOR_NAME)),
-        )
+    let mut controller = Controller::for_stream(main, reader);
+    for trigger in triggers {
+        controller = controller.reconcile_on(trigger);
+    }
+    controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile_observed, error_policy, ctx)
         .for_each(|res| async move {
@@ -142,6 +105,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     #[test]
