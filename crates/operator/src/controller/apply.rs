@@ -1,11 +1,10 @@
 //! Applying the desired set: server-side apply with one field manager, then pruning of the
 //! objects that carry our label and owner reference but are no longer desired.
 
-use super::cache::Caches;
 use crate::error::Result;
 use crate::render::{FIELD_MANAGER, MANAGED_LABEL, ManagedKind, Object, ObjectKey};
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use std::collections::BTreeSet;
 
 /// The API handle for an object of `kind` in `namespace` (or cluster-wide).
@@ -227,25 +226,6 @@ impl Existing {
                 .and_then(|l| l.get(MANAGED_LABEL).cloned()),
         }
     }
-}
-
-/// Lists the objects of `kind` carrying our label, cluster-wide: from the watch cache when it
-/// has them, else from the API.
-pub async fn list_managed(
-    client: &Client,
-    caches: &Caches,
-    kind: ManagedKind,
-) -> Result<Vec<Existing>> {
-    if let Some(cached) = caches.managed(kind) {
-        return Ok(cached);
-    }
-    let lp = ListParams::default().labels(&format!("{MANAGED_LABEL}=true"));
-    let list = api(client, kind, None).list(&lp).await?;
-    Ok(list
-        .items
-        .iter()
-        .map(|o| Existing::of(kind, &o.metadata))
-        .collect())
 }
 
 /// Deletes one object (foreground deletion is not needed: owned children have their own owner

@@ -7,7 +7,6 @@
 //! appeared after start, which have no watch), the reconcile falls back to the API.
 
 use super::apply::Existing;
-use super::run::owner_of;
 use crate::render::{MANAGED_LABEL, ManagedKind, ObjectKey};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
@@ -22,6 +21,16 @@ use std::sync::Arc;
 use tracing::warn;
 
 use super::observed::ObservedFlowCollector;
+
+/// The FlowCollector a managed child belongs to: `cluster`, when the child carries an owner
+/// reference to a FlowCollector.
+pub fn owner_of<K: Resource>(child: &K) -> Option<ObjectRef<ObservedFlowCollector>> {
+    child
+        .owner_references()
+        .iter()
+        .any(|r| r.kind == "FlowCollector" && r.api_version.starts_with("flows.netobserv.io/"))
+        .then(cluster)
+}
 
 /// Label selector of the components' pods (their `app` labels).
 pub fn component_pods_selector() -> String {
@@ -132,6 +141,25 @@ impl Caches {
         )
     }
 
+    /// Objects of `kind` carrying our label, cluster-wide: from the cache when it has them,
+    /// else listed from the API.
+    pub async fn managed_or_list(
+        &self,
+        client: &Client,
+        kind: ManagedKind,
+    ) -> crate::error::Result<Vec<Existing>> {
+        if let Some(cached) = self.managed(kind) {
+            return Ok(cached);
+        }
+        let lp = kube::api::ListParams::default().labels(&format!("{MANAGED_LABEL}=true"));
+        let list = super::apply::api(client, kind, None).list(&lp).await?;
+        Ok(list
+            .items
+            .iter()
+            .map(|o| Existing::of(kind, &o.metadata))
+            .collect())
+    }
+
     /// One managed object, when its kind is cached: `Some(None)` means it does not exist.
     pub fn managed_object(&self, key: &ObjectKey) -> Option<Option<Arc<DynamicObject>>> {
         let store = self.managed.get(&key.kind).filter(|s| ready(*s))?;
@@ -161,5 +189,29 @@ impl Caches {
     pub fn flow_metrics(&self) -> Option<Vec<FlowMetric>> {
         let store = self.flow_metrics.as_ref().filter(|s| ready(*s))?;
         Some(store.state().iter().map(|f| (**f).clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    #[test]
+    fn namespaced_children_map_to_the_cluster_scoped_owner() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.namespace = Some("netobserv".into());
+        assert_eq!(owner_of(&cm), None, "not ours without an owner reference");
+        cm.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "flows.netobserv.io/v1beta2".into(),
+            kind: "FlowCollector".into(),
+            name: "cluster".into(),
+            uid: "u".into(),
+            ..OwnerReference::default()
+        }]);
+        let owner = owner_of(&cm).expect("mapped");
+        assert_eq!(owner.name, "cluster");
+        assert_eq!(owner.namespace, None, "the FlowCollector is cluster-scoped");
     }
 }

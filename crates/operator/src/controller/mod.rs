@@ -358,7 +358,7 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
             {
                 continue;
             }
-            let existing = apply::list_managed(client, ctx.caches(), *kind).await?;
+            let existing = ctx.caches().managed_or_list(client, *kind).await?;
             for key in apply::prune_set(&keys, &existing, &uid) {
                 info!(object = %key, "pruning object no longer desired");
                 apply::delete(client, &key).await?;

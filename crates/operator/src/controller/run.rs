@@ -12,10 +12,8 @@ use super::{Context, error_policy, reconcile_observed};
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
-use netobserv_api::crd::FLOWCOLLECTOR_NAME;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::{debug, info, warn};
@@ -51,16 +49,6 @@ impl WatchHealth {
             }
         }
     }
-}
-
-/// The FlowCollector a managed child belongs to: `cluster`, when the child carries an owner
-/// reference to a FlowCollector.
-pub fn owner_of<K: Resource>(child: &K) -> Option<ObjectRef<ObservedFlowCollector>> {
-    child
-        .owner_references()
-        .iter()
-        .any(|r| r.kind == "FlowCollector" && r.api_version.starts_with("flows.netobserv.io/"))
-        .then(|| ObjectRef::new(FLOWCOLLECTOR_NAME))
 }
 
 /// Runs the controller until `shutdown` resolves: watches FlowCollectors and, for drift repair
@@ -100,28 +88,4 @@ pub async fn run(
             }
         })
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::core::v1::ConfigMap;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-
-    #[test]
-    fn namespaced_children_map_to_the_cluster_scoped_owner() {
-        let mut cm = ConfigMap::default();
-        cm.metadata.namespace = Some("netobserv".into());
-        assert_eq!(owner_of(&cm), None, "not ours without an owner reference");
-        cm.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: "flows.netobserv.io/v1beta2".into(),
-            kind: "FlowCollector".into(),
-            name: "cluster".into(),
-            uid: "u".into(),
-            ..OwnerReference::default()
-        }]);
-        let owner = owner_of(&cm).expect("mapped");
-        assert_eq!(owner.name, "cluster");
-        assert_eq!(owner.namespace, None, "the FlowCollector is cluster-scoped");
-    }
 }

@@ -3,19 +3,20 @@
 //! The environment follows the agent-env table of the operator reference (§3.2) in its order,
 //! because the order is part of the pod template: reordering would roll every agent for nothing.
 
+use super::pod::{Volumes, pull_policy};
+use super::transport::{compression, processor_port, sasl_type};
 use super::{Inputs, Object, component_labels, meta, selector_labels, service_account};
 use crate::error::Result;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    HostPathVolumeSource, ObjectFieldSelector, PodSpec, PodTemplateSpec, SecretVolumeSource,
-    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec,
+    PodTemplateSpec, SecurityContext, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use netobserv_api::v1beta2::{
-    AgentFeature, CertificateReference, DeploymentModel, EbpfFlowFilterRule, FileReference,
-    FlowCollectorSpec, KafkaCompression, MountableType, SaslType, ServerTlsType,
+    AgentFeature, CertificateReference, DeploymentModel, EbpfFlowFilterRule, FlowCollectorSpec,
+    MountableType, SaslType, ServerTlsType,
 };
 use netobserv_api::validate::{OpenShiftVersion, Platform};
 use serde_json::{Map, Value, json};
@@ -28,8 +29,7 @@ pub const AGENT_METRICS_SERVICE: &str = "ebpf-agent-svc-prom";
 pub const AGENT_METRICS_PORT: i32 = 9400;
 /// Secret holding the agent metrics serving certificate in `Auto` TLS mode.
 pub const AGENT_METRICS_CERT_SECRET: &str = "ebpf-agent-svc-prom";
-/// Secret of the agent client certificate in `Auto-mTLS` mode.
-pub const AGENT_CLIENT_CERT_SECRET: &str = "ebpf-agent-cert";
+pub use super::transport::AGENT_CLIENT_CERT_SECRET;
 /// Capabilities an unprivileged agent needs.
 pub const DEFAULT_CAPABILITIES: &[&str] = &["BPF", "PERFMON", "NET_ADMIN"];
 
@@ -203,14 +203,6 @@ fn daemon_set(inputs: &Inputs<'_>, pns: &str) -> Result<DaemonSet> {
     })
 }
 
-/// The image pull policy string.
-pub fn pull_policy(p: netobserv_api::v1beta2::ImagePullPolicy) -> String {
-    serde_json::to_value(p)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "IfNotPresent".to_string())
-}
-
 fn security_context(spec: &FlowCollectorSpec) -> SecurityContext {
     let ebpf = &spec.agent.ebpf;
     if ebpf.privileged {
@@ -236,117 +228,6 @@ fn security_context(spec: &FlowCollectorSpec) -> SecurityContext {
             drop: Some(vec!["ALL".to_string()]),
         }),
         ..SecurityContext::default()
-    }
-}
-
-/// Volumes and mounts collected while building the environment, deduplicated by name. References
-/// to a Secret or ConfigMap in another namespace than the pod's are recorded as copies: a pod can
-/// only mount objects of its own namespace.
-#[derive(Clone, Debug, Default)]
-pub struct Volumes {
-    /// Namespace of the pod.
-    pub target_ns: String,
-    /// Pod volumes.
-    pub volumes: Vec<Volume>,
-    /// Container mounts.
-    pub mounts: Vec<VolumeMount>,
-    /// Objects to copy into `target_ns`.
-    pub copies: Vec<super::CertCopy>,
-}
-
-impl Volumes {
-    /// Volumes of a pod in `target_ns`.
-    pub fn new(target_ns: &str) -> Self {
-        Self {
-            target_ns: target_ns.to_string(),
-            ..Self::default()
-        }
-    }
-
-    fn note_copy(&mut self, kind: Option<MountableType>, name: &str, namespace: &str) {
-        if namespace.is_empty() || namespace == self.target_ns || name.is_empty() {
-            return;
-        }
-        let copy = super::CertCopy {
-            kind: kind.unwrap_or_default(),
-            source_namespace: namespace.to_string(),
-            name: name.to_string(),
-            target_namespace: self.target_ns.clone(),
-        };
-        if !self.copies.contains(&copy) {
-            self.copies.push(copy);
-        }
-    }
-
-    fn host_path(&mut self, name: &str, host: &str, mount: &str, dir: bool) {
-        if self.volumes.iter().any(|v| v.name == name) {
-            return;
-        }
-        self.volumes.push(Volume {
-            name: name.to_string(),
-            host_path: Some(HostPathVolumeSource {
-                path: host.to_string(),
-                type_: dir.then(|| "Directory".to_string()),
-            }),
-            ..Volume::default()
-        });
-        self.mounts.push(VolumeMount {
-            name: name.to_string(),
-            mount_path: mount.to_string(),
-            mount_propagation: Some("HostToContainer".to_string()),
-            ..VolumeMount::default()
-        });
-    }
-
-    /// Mounts a Secret or ConfigMap at `/var/<name>` and returns that directory.
-    pub fn mountable(&mut self, name: &str, kind: Option<MountableType>, source: &str) -> String {
-        let dir = format!("/var/{name}");
-        if self.volumes.iter().any(|v| v.name == name) {
-            return dir;
-        }
-        let mut volume = Volume {
-            name: name.to_string(),
-            ..Volume::default()
-        };
-        match kind.unwrap_or_default() {
-            MountableType::Secret => {
-                volume.secret = Some(SecretVolumeSource {
-                    secret_name: Some(source.to_string()),
-                    ..SecretVolumeSource::default()
-                });
-            }
-            MountableType::ConfigMap => {
-                volume.config_map = Some(ConfigMapVolumeSource {
-                    name: source.to_string(),
-                    ..ConfigMapVolumeSource::default()
-                });
-            }
-        }
-        self.volumes.push(volume);
-        self.mounts.push(VolumeMount {
-            name: name.to_string(),
-            mount_path: dir.clone(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        });
-        dir
-    }
-
-    /// Mounts a certificate reference; returns (cert path, key path).
-    pub fn cert(&mut self, name: &str, cert: &CertificateReference) -> (String, String) {
-        self.note_copy(cert.kind, &cert.name, &cert.namespace);
-        let dir = self.mountable(name, cert.kind, &cert.name);
-        (
-            format!("{dir}/{}", cert.cert_file),
-            format!("{dir}/{}", cert.cert_key),
-        )
-    }
-
-    /// Mounts a file reference; returns the file path.
-    pub fn file(&mut self, name: &str, file: &FileReference) -> String {
-        self.note_copy(file.kind, &file.name, &file.namespace);
-        let dir = self.mountable(name, file.kind, &file.name);
-        format!("{dir}/{}", file.file)
     }
 }
 
@@ -377,11 +258,6 @@ fn log_level(level: netobserv_api::v1beta2::LogLevel) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| "info".to_string())
-}
-
-/// Port of the processor's gRPC ingest.
-pub fn processor_port(spec: &FlowCollectorSpec) -> i32 {
-    spec.processor.advanced.as_ref().map_or(2055, |a| a.port)
 }
 
 /// The agent environment, per the reference table; also fills the volumes the variables point
@@ -515,14 +391,14 @@ pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar
                 "TARGET_HOST",
                 format!(
                     "{}.{}.svc.cluster.local.",
-                    super::flp::FLP_NAME,
+                    super::transport::FLP_NAME,
                     inputs.ns()
                 ),
             ));
             out.push(env("TARGET_PORT", port));
             out.push(env("GRPC_RECONNECT_TIMER", "5m"));
             out.push(env("GRPC_RECONNECT_TIMER_RANDOMIZATION", "30s"));
-            let tls = super::flp::service_tls(inputs);
+            let tls = super::transport::service_tls(inputs);
             if let Some(ca) = &tls.ca {
                 let path = volumes.file("netobserv-ca", ca);
                 out.push(env("TARGET_TLS_CA_CERT_PATH", path));
@@ -597,22 +473,6 @@ fn kafka_env(spec: &FlowCollectorSpec, volumes: &mut Volumes, out: &mut Vec<EnvV
         let secret = volumes.file("kafka-sasl-secret", &kafka.sasl.client_secret_reference);
         out.push(env("KAFKA_SASL_CLIENT_ID_PATH", id));
         out.push(env("KAFKA_SASL_CLIENT_SECRET_PATH", secret));
-    }
-}
-
-/// Kafka compression codec name.
-pub fn compression(c: KafkaCompression) -> String {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "none".to_string())
-}
-
-/// SASL mechanism as the agent and the pipeline name it.
-pub fn sasl_type(kind: SaslType) -> &'static str {
-    match kind {
-        SaslType::ScramSHA512 => "scramSHA512",
-        _ => "plain",
     }
 }
 

@@ -9,8 +9,9 @@
 //! dynamic ConfigMaps, and a `-prom` metrics Service. Objects of the other models are simply not
 //! rendered; pruning removes them.
 
-use super::agent::{Volumes, processor_port, pull_policy};
 use super::flp_config::{self, CONFIG_DIR, CONFIG_FILE, PROMETHEUS_PORT};
+use super::pod::{Volumes, pull_policy};
+use super::transport::processor_port;
 use super::{
     CONFIG_DIGEST_ANNOTATION, Inputs, Object, cluster_role_binding, component_labels,
     deployment_hpa, meta, role_binding, sa_subject, selector_labels, service_account, string_map,
@@ -25,78 +26,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use netobserv_api::v1beta2::{
-    CertificateReference, DeploymentModel, FileReference, HpaStatus, LokiMode, MountableType,
-    ProcessorTlsType,
-};
+use netobserv_api::v1beta2::{DeploymentModel, HpaStatus, LokiMode, ProcessorTlsType};
 use std::collections::BTreeMap;
 
-/// Name of the monolith (Service and Direct models).
-pub const FLP_NAME: &str = "flowlogs-pipeline";
+pub use super::transport::{FLP_CERT_SECRET, FLP_NAME, ServiceTls, service_tls};
 /// Name of the Kafka consumer.
 pub const FLP_TRANSFORMER_NAME: &str = "flowlogs-pipeline-transformer";
-/// Secret FLP serves gRPC TLS with in `Auto` modes.
-pub const FLP_CERT_SECRET: &str = "flowlogs-pipeline-cert";
 /// Default processor replicas.
 pub const DEFAULT_REPLICAS: i32 = 3;
-
-/// TLS material between agents and the processor in the Service model.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ServiceTls {
-    /// CA the agents trust.
-    pub ca: Option<FileReference>,
-    /// Agent client certificate (mTLS).
-    pub agent_client: Option<CertificateReference>,
-    /// Processor serving certificate.
-    pub server: Option<CertificateReference>,
-    /// CA the processor checks client certificates with (mTLS).
-    pub client_ca: Option<FileReference>,
-}
-
-/// Resolves `processor.service.tlsType` (default `Auto`).
-pub fn service_tls(inputs: &Inputs<'_>) -> ServiceTls {
-    let service = inputs.spec().processor.service.clone().unwrap_or_default();
-    let secret = |name: &str| CertificateReference {
-        kind: Some(MountableType::Secret),
-        name: name.to_string(),
-        namespace: String::new(),
-        cert_file: "tls.crt".to_string(),
-        cert_key: "tls.key".to_string(),
-    };
-    let auto_ca = FileReference {
-        kind: Some(MountableType::ConfigMap),
-        name: if inputs.is_openshift() {
-            "openshift-service-ca.crt".to_string()
-        } else {
-            "netobserv-ca".to_string()
-        },
-        namespace: String::new(),
-        file: "service-ca.crt".to_string(),
-    };
-    match service.tls_type {
-        ProcessorTlsType::Disabled => ServiceTls::default(),
-        ProcessorTlsType::Auto => ServiceTls {
-            ca: Some(auto_ca),
-            server: Some(secret(FLP_CERT_SECRET)),
-            ..ServiceTls::default()
-        },
-        ProcessorTlsType::AutoMtls => ServiceTls {
-            ca: Some(auto_ca.clone()),
-            agent_client: Some(secret(super::agent::AGENT_CLIENT_CERT_SECRET)),
-            server: Some(secret(FLP_CERT_SECRET)),
-            client_ca: Some(auto_ca),
-        },
-        ProcessorTlsType::Provided => {
-            let certs = service.provided_certificates.unwrap_or_default();
-            ServiceTls {
-                client_ca: certs.client_cert.as_ref().and(certs.ca_file.clone()),
-                ca: certs.ca_file,
-                agent_client: certs.client_cert,
-                server: certs.server_cert,
-            }
-        }
-    }
-}
 
 /// Name of the pipeline workload for the model.
 pub fn workload_name(model: DeploymentModel) -> &'static str {

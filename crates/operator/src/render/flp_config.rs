@@ -4,8 +4,9 @@
 //! metrics), so that editing a filter or a FlowMetric does not restart the processors.
 
 use super::Inputs;
-use super::agent::{Volumes, compression, processor_port, sasl_type};
 use super::loki::LokiSettings;
+use super::pod::Volumes;
+use super::transport::{compression, processor_port, sasl_type};
 use netobserv_api::v1beta2::{
     AgentFeature, ClientTls, DeploymentModel, ExporterType, FlpDeduperMode, FlpFilterSet,
     FlpFilterTarget, FlpLogTypes, IpfixTransport, LogLevel, LokiAuthToken, OpenTelemetryProtocol,
@@ -205,7 +206,7 @@ pub fn render(inputs: &Inputs<'_>, workload: &str, loki: &LokiSettings) -> FlpCo
     } else {
         let mut g = json!({"port": processor_port(spec)});
         if spec.deployment_model == DeploymentModel::Service {
-            let tls = super::flp::service_tls(inputs);
+            let tls = super::transport::service_tls(inputs);
             if let Some(server) = &tls.server {
                 let (crt, key) = volumes.cert("flp-certs", server);
                 insert_some(&mut g, "certPath", Some(json!(crt)));

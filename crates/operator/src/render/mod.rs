@@ -17,7 +17,9 @@ pub mod monitoring;
 pub mod netpol;
 pub mod object;
 pub mod plugin;
+pub mod pod;
 pub mod quantity;
+pub mod transport;
 
 use crate::error::Result;
 use crate::images::Images;

@@ -94,7 +94,7 @@ pub fn render(inputs: &Inputs<'_>) -> Vec<Object> {
     let ns = inputs.ns();
     let pns = inputs.privileged_ns();
     let openshift = inputs.is_openshift();
-    let flp_port = super::agent::processor_port(spec);
+    let flp_port = super::transport::processor_port(spec);
     let mut ins = vec![ingress(vec![ns_peer(ns)], vec![])];
     let mut outs = vec![egress(vec![ns_peer(ns)], vec![])];
     // The pipeline and plugin talk to the API server (informers, token reviews); its address is

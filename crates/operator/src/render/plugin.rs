@@ -2,8 +2,8 @@
 //! `ConsolePlugin` object when that API exists. Without the API the plugin runs standalone
 //! (its own UI, no console integration) unless `consolePlugin.standalone` says otherwise.
 
-use super::agent::pull_policy;
 use super::object::dynamic;
+use super::pod::pull_policy;
 use super::{
     CONFIG_DIGEST_ANNOTATION, Inputs, ManagedKind, Object, cluster_role_binding, component_labels,
     deployment_hpa, meta, selector_labels, service_account, string_map,
@@ -238,7 +238,7 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
     }
     let loki = super::loki::settings(inputs);
     if spec.use_loki() && loki.tls.enable && !loki.tls.ca_cert.name.is_empty() {
-        let mut v = super::agent::Volumes::new(ns);
+        let mut v = super::pod::Volumes::new(ns);
         v.cert("loki-certs-ca", &loki.tls.ca_cert);
         inputs.record_copies(&v.copies);
         volumes.extend(v.volumes);
