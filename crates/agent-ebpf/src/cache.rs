@@ -1,7 +1,18 @@
 //! The per-CPU flow cache in front of `aggregated_flows` (see
 //! `netobserv_agent_common::CachedFlow`) and the flush program that empties it before evictions.
 
-use super::*;
+use crate::base::{vr, vw};
+use crate::clock::COARSE_CLOCK;
+use crate::flow::{Delta, KeyBuf};
+use crate::flowmap::add_to_flow;
+use crate::parse::{Parsed, load};
+use aya_ebpf::{
+    helpers::{bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
+    macros::map,
+    maps::PerCpuArray,
+    programs::{RawTracePointContext, TcContext},
+};
+use netobserv_agent_common::{CachedFlow, FLOW_CACHE_FLUSH_CHUNK, FLOW_CACHE_SLOTS};
 
 /// Per-CPU flow cache in front of `aggregated_flows` (see `netobserv_agent_common::CachedFlow`).
 #[map(name = "flow_cache")]
@@ -11,36 +22,6 @@ pub(crate) static FLOW_CACHE: PerCpuArray<CachedFlow> = PerCpuArray::with_max_en
 /// has run on every CPU, so a kernel that cannot flush never caches.
 #[map(name = "flow_cache_ctl")]
 pub(crate) static FLOW_CACHE_CTL: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
-
-/// Volatile store: keeps the order of the cache-slot writes as written, since the flush program
-/// can interrupt a classifier on the same CPU (it runs in the IPI of `BPF_F_TEST_RUN_ON_CPU`)
-/// and relies on `busy` being set before, and cleared after, every other write.
-#[inline(always)]
-pub(crate) fn vw<T>(p: *mut T, v: T) {
-    // SAFETY: `p` points into a map value of this CPU, valid for this program run.
-    unsafe { core::ptr::write_volatile(p, v) };
-}
-
-/// Volatile load; see [`vw`].
-#[inline(always)]
-pub(crate) fn vr<T: Copy>(p: *const T) -> T {
-    // SAFETY: as for `vw`.
-    unsafe { core::ptr::read_volatile(p) }
-}
-
-/// Hash of a flow on an interface and direction: Fibonacci hashing of the folded key words (the
-/// top bits of the product depend on every input bit). Its top bits pick the flow's cache slot
-/// and its `flow_seen` entry; the whole value is the flow's fingerprint there.
-#[inline(always)]
-pub(crate) fn flow_hash(key: &KeyBuf, ifindex: u32, direction: u8) -> u32 {
-    let w = key as *const KeyBuf as *const u32;
-    let mut h = ifindex ^ (u32::from(direction) << 24);
-    for i in 0..10 {
-        // SAFETY: the key is 40 bytes, 8-aligned.
-        h ^= unsafe { w.add(i).read() }.rotate_left(i as u32 * 3);
-    }
-    h.wrapping_mul(0x9E37_79B1)
-}
 
 /// Whether slot `s` holds the flow `key` seen on `ifindex` in `direction`.
 #[inline(always)]

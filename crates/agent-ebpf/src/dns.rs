@@ -1,7 +1,17 @@
 //! DNS tracking inline in the TC path: queries remembered by tuple and id, responses matched
 //! to them, per-flow id, flags, latency and name in `aggregated_flows_dns`.
 
-use super::*;
+use crate::base::count;
+use crate::parse::{Parsed, load};
+use aya_ebpf::{
+    Global,
+    bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST},
+    helpers::bpf_ktime_get_ns,
+    macros::map,
+    maps::{HashMap, PerCpuArray},
+    programs::TcContext,
+};
+use netobserv_agent_common::{DNS_NAME_MAX_LEN, DnsFlowId, DnsMetrics, FlowId, counters};
 
 /// 1 when DNS tracking is on.
 #[unsafe(no_mangle)]

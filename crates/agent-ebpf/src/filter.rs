@@ -1,7 +1,22 @@
 //! Flow filter rules (`FLOW_FILTER_RULES`): LPM tries keyed by CIDR, looked up by source then
 //! destination address, with upstream's matching and default-action semantics.
 
-use super::*;
+use crate::base::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, count};
+use aya_ebpf::{
+    Global,
+    macros::map,
+    maps::{LpmTrie, lpm_trie::Key},
+};
+use netobserv_agent_common::{
+    DIRECTION_ANY, ETH_P_IP, FilterValue, FlowId, MAX_FILTER_ENTRIES, counters, filter_action,
+};
+
+/// 1 when filter rules are installed.
+#[unsafe(no_mangle)]
+pub(crate) static ENABLE_FLOWS_FILTERING: Global<u8> = Global::new(0);
+/// 1 when a filter rule carries its own sampling rate, so sampling waits for the filter verdict.
+#[unsafe(no_mangle)]
+pub(crate) static HAS_FILTER_SAMPLING: Global<u8> = Global::new(0);
 
 /// Filter rules keyed by CIDR.
 #[map(name = "filter_map")]

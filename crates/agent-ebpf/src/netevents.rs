@@ -9,9 +9,9 @@
 //! `psample_group`/`psample_metadata`/`sk_buff` member offsets arrive as load-time globals read
 //! from the kernel's BTF; an unknown offset (0) makes the hook do nothing.
 
-use super::{
-    ENABLE_FLOWS_FILTERING, ETH_HLEN, HeadersError, Verdict, count, filter, kernel_headers, kread,
-};
+use crate::base::{ETH_HLEN, count, kread};
+use crate::filter::{ENABLE_FLOWS_FILTERING, Verdict, filter};
+use crate::parse::{HeadersError, kernel_headers};
 use aya_ebpf::{
     Global,
     bindings::BPF_F_NO_PREALLOC,

@@ -12,7 +12,7 @@
 //! (needs `CONFIG_KPROBES`). User space picks one at run time and otherwise falls back to
 //! conntrack netlink.
 
-use crate::{AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, kread};
+use crate::base::{AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, kread};
 use aya_ebpf::{
     Global,
     helpers::bpf_ktime_get_ns,
