@@ -87,7 +87,8 @@ fn real(n: u32) {
     let elapsed = start.elapsed();
     std::thread::sleep(Duration::from_millis(200));
     let cpu = listener_cpu_ns().saturating_sub(cpu0);
-    let (learnt, _, overflows) = table.take_counts();
+    let counts = table.take_counts();
+    let (learnt, overflows) = (counts.learnt, counts.overflows);
     println!(
         "real events: {learnt} of {n} NAT-ed connections learnt in {:.2} s, {overflows} overflows; \
          listener thread CPU {:.0} ms = {:.2} us per event",

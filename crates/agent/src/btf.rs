@@ -62,6 +62,21 @@ fn u32_at(b: &[u8], off: usize) -> Result<u32, BtfError> {
         .ok_or(BtfError::Malformed("truncated"))
 }
 
+/// Offsets of `members` (struct, member) in the running kernel's BTF, in order, or which one is
+/// missing: the kernel struct offsets a hook reads (Rust eBPF gets no CO-RE relocations).
+pub fn kernel_member_offsets<const N: usize>(
+    members: [(&str, &str); N],
+) -> Result<[u32; N], String> {
+    let btf = Btf::from_sys_fs().map_err(|e| format!("kernel BTF: {e}"))?;
+    let mut out = [0u32; N];
+    for (slot, (s, m)) in out.iter_mut().zip(members) {
+        *slot = btf
+            .member_offset(s, m)
+            .ok_or_else(|| format!("kernel BTF has no {s}.{m}"))?;
+    }
+    Ok(out)
+}
+
 impl Btf {
     /// Reads the running kernel's BTF.
     pub fn from_sys_fs() -> Result<Self, BtfError> {

@@ -210,6 +210,17 @@ pub struct Table {
     pub overflows: AtomicU64,
 }
 
+/// What the table did since the counters were last taken.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TableCounts {
+    /// Translations learnt (NEW events and dump entries with NAT).
+    pub learnt: u64,
+    /// Translations not kept because the table was full.
+    pub refused: u64,
+    /// Event overflows of the socket (ENOBUFS), each followed by a dump.
+    pub overflows: u64,
+}
+
 impl Table {
     /// An empty table holding at most `max_entries` connections; destroyed connections stay
     /// `grace` longer so the last eviction of their flow still finds them.
@@ -288,13 +299,13 @@ impl Table {
             .collect()
     }
 
-    /// Reads and resets the (learnt, refused, overflows) counters, for the agent's metrics.
-    pub fn take_counts(&self) -> (u64, u64, u64) {
-        (
-            self.learnt.swap(0, Ordering::Relaxed),
-            self.refused.swap(0, Ordering::Relaxed),
-            self.overflows.swap(0, Ordering::Relaxed),
-        )
+    /// Reads and resets the counters, for the agent's metrics.
+    pub fn take_counts(&self) -> TableCounts {
+        TableCounts {
+            learnt: self.learnt.swap(0, Ordering::Relaxed),
+            refused: self.refused.swap(0, Ordering::Relaxed),
+            overflows: self.overflows.swap(0, Ordering::Relaxed),
+        }
     }
 
     /// Connections currently held.

@@ -275,7 +275,7 @@ pub struct Enrichment {
     /// per-eviction enrichment table pays for the inline size of each field).
     pub dns: Option<Box<netobserv_agent_common::DnsMetrics>>,
     /// PacketDrop.
-    pub drops: Option<crate::tracer::PktDropTotals>,
+    pub drops: Option<crate::drops::PktDropTotals>,
     /// NetworkEvents, already decoded.
     pub network_events: Option<Box<crate::netevents::DecodedEvents>>,
     /// PacketTranslation.

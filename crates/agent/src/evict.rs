@@ -3,16 +3,20 @@
 //! ring buffer drained between evictions; turning the kernel counters into metrics, and losses
 //! into counted, logged figures.
 
-use crate::agent::{Names, NetDecoder, lock};
+use crate::conntrack::TableCounts;
 use crate::convert::{Clock, EnrichMap, FlowBatch};
+use crate::drops::PktDropTotals;
+use crate::error::TracerError;
 use crate::exporter::{Batch, ExportQueue};
-use crate::flowcache::FlushReport;
+use crate::flowcache::CacheReport;
+use crate::flowmaps::FlowMaps;
+use crate::ifaces::Names;
+use crate::kcounters::Counts;
+use crate::lock;
 use crate::metrics::Metrics;
+use crate::netevents::{NetDecoder, NetworkEventsTotals};
 use crate::overflow::RingSide;
-use crate::tracer::{FlowMaps, PktDropTotals};
-use netobserv_agent_common::{
-    AdditionalMetrics, DnsMetrics, FlowId, FlowMetrics, XlatMetrics, counters,
-};
+use netobserv_agent_common::{AdditionalMetrics, DnsMetrics, FlowId, FlowMetrics, XlatMetrics};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
@@ -36,18 +40,24 @@ pub(crate) struct Evictor {
     pub(crate) map_base: Vec<(u32, u64)>,
 }
 
+/// The conntrack fallback's table size and what it did since the last eviction.
+struct ConntrackFigures {
+    entries: usize,
+    counts: TableCounts,
+}
+
 /// What one drain of the kernel maps returned.
 struct Drained {
-    flows: Result<Vec<(FlowId, FlowMetrics)>, crate::tracer::TracerError>,
+    flows: Result<Vec<(FlowId, FlowMetrics)>, TracerError>,
     ring_only: usize,
-    cache: (FlushReport, u64),
-    extra: Vec<(FlowId, AdditionalMetrics)>,
+    cache: CacheReport,
+    rtt: Vec<(FlowId, AdditionalMetrics)>,
     drops: Vec<(FlowId, PktDropTotals)>,
-    netevents: Vec<(FlowId, crate::netevents::NetworkEventsTotals)>,
+    netevents: Vec<(FlowId, NetworkEventsTotals)>,
     dns: Vec<(FlowId, DnsMetrics)>,
     xlat: Vec<(FlowId, XlatMetrics)>,
-    ct: Option<(usize, (u64, u64, u64))>,
-    counters: Result<[u64; counters::MAX_COUNTERS as usize], crate::tracer::TracerError>,
+    ct: Option<ConntrackFigures>,
+    counters: Result<Counts, TracerError>,
     clock: Clock,
 }
 
@@ -56,22 +66,25 @@ fn drain_all(maps: &mut FlowMaps) -> Drained {
     let flows = maps.drain();
     let ring_only = maps.last_ring_only();
     let cache = maps.take_flow_cache_report();
-    let extra = maps.drain_additional();
+    let rtt = maps.drain_additional();
     let drops = maps.drain_pkt_drops();
     let netevents = maps.drain_network_events();
     let clock = Clock::now();
-    let dns = maps.drain_dns(clock.mono_ns(), 5_000_000_000);
+    let dns = maps.drain_dns(clock.mono_ns(), crate::dns::STALE_QUERY_NS);
     let counters = maps.take_counters();
     let xlat = match &flows {
         Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
         Err(_) => maps.drain_xlat(std::iter::empty()),
     };
-    let ct = maps.conntrack_table().map(|t| (t.len(), t.take_counts()));
+    let ct = maps.conntrack_table().map(|t| ConntrackFigures {
+        entries: t.len(),
+        counts: t.take_counts(),
+    });
     Drained {
         flows,
         ring_only,
         cache,
-        extra,
+        rtt,
         drops,
         netevents,
         dns,
@@ -97,7 +110,7 @@ impl Evictor {
             .observe(started.elapsed().as_secs_f64());
         metrics.evictions.inc();
         match &d.counters {
-            Ok(c) => self.record_counters(c),
+            Ok(c) => crate::kcounters::publish(metrics, c, self.ringbuf_bytes),
             Err(e) => tracing::warn!(error = %e, "reading kernel counters"),
         }
         if !self.map_ids.is_empty() {
@@ -117,7 +130,7 @@ impl Evictor {
             .get_or_create(&vec![("name".into(), "accounter-entries".into())])
             .set(d.ring_only as i64);
         if n == 0
-            && d.extra.is_empty()
+            && d.rtt.is_empty()
             && d.drops.is_empty()
             && d.dns.is_empty()
             && d.netevents.is_empty()
@@ -128,10 +141,10 @@ impl Evictor {
         // Sized once for the worst case (no flow in two maps): growing a table of ~50,000
         // entries rehashes and copies it several times.
         let mut enrich = EnrichMap::with_capacity_and_hasher(
-            d.extra.len() + d.dns.len() + d.drops.len() + d.netevents.len() + d.xlat.len(),
+            d.rtt.len() + d.dns.len() + d.drops.len() + d.netevents.len() + d.xlat.len(),
             Default::default(),
         );
-        for (id, a) in d.extra {
+        for (id, a) in d.rtt {
             enrich.entry(id).or_default().rtt = Some(a);
         }
         for (id, x) in d.dns {
@@ -167,82 +180,6 @@ impl Evictor {
         n
     }
 
-    /// Turns the kernel counters of one eviction period into metrics, and losses into
-    /// counted, logged figures.
-    fn record_counters(&self, c: &[u64; counters::MAX_COUNTERS as usize]) {
-        let metrics = &self.metrics;
-        let lost = c[counters::RINGBUF_LOST_RECORDS as usize];
-        let lost_packets = c[counters::RINGBUF_LOST_PACKETS as usize];
-        metrics.report_loss(
-            &crate::losses::RINGBUF_FULL,
-            lost,
-            Some(lost_packets),
-            &format!(" (ring buffer of {} bytes)", self.ringbuf_bytes),
-        );
-        metrics.report_loss(
-            &crate::losses::DNS_MAP_FULL,
-            c[counters::HASHMAP_FAIL_UPDATE_DNS as usize],
-            None,
-            "",
-        );
-        metrics.report_loss(
-            &crate::losses::DROPS_MAP_FULL,
-            c[counters::HASHMAP_FAIL_UPDATE_DROPS as usize],
-            None,
-            "",
-        );
-        for (idx, reason) in [
-            (counters::RINGBUF_FIRST_PACKET, "first_packet"),
-            (counters::RINGBUF_MAP_FULL, "map_full"),
-            (counters::RINGBUF_FIRST_DROP, "first_drop"),
-        ] {
-            let v = c[idx as usize];
-            if v > 0 {
-                metrics
-                    .ringbuf_records
-                    .get_or_create(&vec![("reason".into(), reason.into())])
-                    .inc_by(v);
-            }
-        }
-        if c[counters::RINGBUF_MAP_FULL as usize] > 0 {
-            tracing::debug!(
-                records = c[counters::RINGBUF_MAP_FULL as usize],
-                "flow map full: packets went through the ring buffer"
-            );
-        }
-        for (idx, reason) in [
-            (counters::FILTER_REJECT, "FilterReject"),
-            (counters::FILTER_ACCEPT, "FilterAccept"),
-            (counters::FILTER_NOMATCH, "FilterNoMatch"),
-        ] {
-            let v = c[idx as usize];
-            if v > 0 {
-                metrics
-                    .filtered
-                    .get_or_create(&vec![
-                        ("source".into(), "ebpf".into()),
-                        ("reason".into(), reason.into()),
-                    ])
-                    .inc_by(v);
-            }
-        }
-        metrics
-            .sampled_out_packets
-            .inc_by(c[counters::SAMPLED_OUT as usize]);
-        record_network_event_counters(metrics, c);
-        let missed = c[counters::OBSERVED_INTF_MISSED as usize];
-        if missed > 0 {
-            metrics
-                .errors
-                .get_or_create(&vec![
-                    ("component".into(), "ebpf".into()),
-                    ("error".into(), "MaxObservedInterfacesReached".into()),
-                    ("severity".into(), "low".into()),
-                ])
-                .inc_by(missed);
-        }
-    }
-
     /// Whether the entries created in the flow map since the last eviction plus the flows the
     /// ring buffer brought reach the high-water mark.
     fn under_pressure(&self, high_water: u64) -> bool {
@@ -269,17 +206,13 @@ impl Evictor {
 }
 
 /// Flow-cache flush outcomes and the conntrack fallback's figures as metrics.
-fn record_cache(
-    metrics: &Metrics,
-    cache: (FlushReport, u64),
-    ct: Option<(usize, (u64, u64, u64))>,
-) {
-    let (cache, cache_errors) = cache;
+fn record_cache(metrics: &Metrics, cache: CacheReport, ct: Option<ConntrackFigures>) {
+    let flush = cache.flush;
     for (outcome, v) in [
-        ("flushed", cache.flushed as u64),
-        ("retried", cache.retries as u64),
-        ("left_busy", cache.left_busy as u64),
-        ("failed", cache_errors + cache.failed_cpus as u64),
+        ("flushed", flush.flushed as u64),
+        ("retried", flush.retries as u64),
+        ("left_busy", flush.left_busy as u64),
+        ("failed", cache.failed_flushes + flush.failed_cpus as u64),
     ] {
         if v > 0 {
             metrics
@@ -288,12 +221,12 @@ fn record_cache(
                 .inc_by(v);
         }
     }
-    if let Some((len, (learnt, refused, overflows))) = ct {
-        metrics.xlat_conntrack_entries.set(len as i64);
+    if let Some(ct) = ct {
+        metrics.xlat_conntrack_entries.set(ct.entries as i64);
         for (kind, v) in [
-            ("learnt", learnt),
-            ("refused", refused),
-            ("overflow", overflows),
+            ("learnt", ct.counts.learnt),
+            ("refused", ct.counts.refused),
+            ("overflow", ct.counts.overflows),
         ] {
             metrics
                 .xlat_conntrack_events
@@ -427,76 +360,5 @@ async fn poll_ring(
                 }
             }
         }
-    }
-}
-
-/// Publishes the NetworkEvents kernel counters: `network_events_total{source="ebpf", reason}`,
-/// plus overflow and oversized cookies as `errors_total`, as upstream names them.
-fn record_network_event_counters(metrics: &Metrics, c: &[u64]) {
-    for (idx, reason) in [
-        (counters::NETWORK_EVENTS_GOOD, "Good"),
-        (counters::NETWORK_EVENTS_ERR, "Error"),
-        (
-            counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH,
-            "GroupIDMismatch",
-        ),
-        (
-            counters::NETWORK_EVENTS_ERR_UPDATE_MAP_FLOWS,
-            "CannotUpdateMap",
-        ),
-        (counters::NETWORK_EVENTS_OVERFLOW, "Overflow"),
-        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
-    ] {
-        let v = c.get(idx as usize).copied().unwrap_or(0);
-        if v > 0 {
-            metrics
-                .network_events
-                .get_or_create(&vec![
-                    ("source".into(), "ebpf".into()),
-                    ("reason".into(), reason.into()),
-                ])
-                .inc_by(v);
-        }
-    }
-    for (idx, error) in [
-        (counters::NETWORK_EVENTS_OVERFLOW, "EventsOverflow"),
-        (counters::NETWORK_EVENTS_COOKIE_TOO_BIG, "CookieTooBig"),
-    ] {
-        let v = c.get(idx as usize).copied().unwrap_or(0);
-        if v > 0 {
-            metrics
-                .errors
-                .get_or_create(&vec![
-                    ("component".into(), "ebpf".into()),
-                    ("error".into(), error.into()),
-                    ("severity".into(), "low".into()),
-                ])
-                .inc_by(v);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn network_event_kernel_counters_become_metrics() {
-        let m = Metrics::new("ebpf_agent_");
-        let mut c = [0u64; counters::MAX_COUNTERS as usize];
-        c[counters::NETWORK_EVENTS_GOOD as usize] = 5;
-        c[counters::NETWORK_EVENTS_ERR_GROUPID_MISMATCH as usize] = 2;
-        c[counters::NETWORK_EVENTS_OVERFLOW as usize] = 1;
-        record_network_event_counters(&m, &c);
-        let text = m.encode();
-        for line in [
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Good\"} 5",
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"GroupIDMismatch\"} 2",
-            "ebpf_agent_network_events_total{source=\"ebpf\",reason=\"Overflow\"} 1",
-            "ebpf_agent_errors_total{component=\"ebpf\",error=\"EventsOverflow\",severity=\"low\"} 1",
-        ] {
-            assert!(text.contains(line), "{line} missing from\n{text}");
-        }
-        assert!(!text.contains("CookieTooBig"), "{text}");
     }
 }

@@ -1,9 +1,11 @@
 //! `FLOW_FILTER_RULES`: the upstream JSON rule format, turned into the kernel LPM-trie entries
-//! (`filter_map` / `peer_filter_map`). Unlike upstream, `icmp_type` / `icmp_code` are honoured.
+//! (`filter_map` / `peer_filter_map`) and written there before the classifiers attach. Unlike
+//! upstream, `icmp_type` / `icmp_code` are honoured.
 
+use aya::maps::{LpmTrie, MapData, lpm_trie::Key};
 use netobserv_agent_common::{
     DIRECTION_ANY, DIRECTION_EGRESS, DIRECTION_INGRESS, FilterKey, FilterValue, filter_action,
-    tcp_flags,
+    maps, tcp_flags,
 };
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -73,6 +75,28 @@ pub enum FilterError {
     /// More rules than the kernel maps hold.
     #[error("{0} rules given, at most {max} fit", max = netobserv_agent_common::MAX_FILTER_ENTRIES)]
     TooMany(usize),
+    /// A filter map is missing from the object (build mismatch).
+    #[error("{0} missing from the eBPF object")]
+    Missing(&'static str),
+    /// A filter map refused an entry.
+    #[error("map {name}: {source}")]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// Cause.
+        source: aya::maps::MapError,
+    },
+}
+
+/// The kernel entries of one rule.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleEntries {
+    /// The rule's CIDR, as the `filter_map` key.
+    pub key: FilterKey,
+    /// The rule's criteria and action.
+    pub value: FilterValue,
+    /// The peer CIDR (`peer_filter_map` key), when the rule has one.
+    pub peer: Option<FilterKey>,
 }
 
 /// Parses the `FLOW_FILTER_RULES` JSON array.
@@ -133,10 +157,7 @@ fn pair(index: usize, field: &'static str, s: &str, sep: char) -> Result<(u16, u
 }
 
 /// The kernel entries of one rule: its key and value, plus the peer key if any.
-pub fn to_entries(
-    index: usize,
-    r: &FilterRule,
-) -> Result<(FilterKey, FilterValue, Option<FilterKey>), FilterError> {
+pub fn to_entries(index: usize, r: &FilterRule) -> Result<RuleEntries, FilterError> {
     let cidr = if r.ip_cidr.is_empty() {
         "0.0.0.0/0"
     } else {
@@ -232,7 +253,43 @@ pub fn to_entries(
         None
     };
     v.do_peer_cidr_lookup = u8::from(peer.is_some());
-    Ok((key, v, peer))
+    Ok(RuleEntries {
+        key,
+        value: v,
+        peer,
+    })
+}
+
+/// Writes the rules into the kernel's LPM tries (`filter_map`, `peer_filter_map`) of the loaded
+/// object, before the classifiers attach.
+pub(crate) fn program(ebpf: &mut aya::Ebpf, rules: &[FilterRule]) -> Result<(), FilterError> {
+    let mut entries = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        entries.push(to_entries(i, r)?);
+    }
+    let rule_entries = entries.iter().map(|e| (e.key, e.value));
+    insert(ebpf, maps::FILTER_MAP, rule_entries)?;
+    insert(
+        ebpf,
+        maps::PEER_FILTER_MAP,
+        entries.iter().filter_map(|e| e.peer).map(|k| (k, 1u8)),
+    )
+}
+
+/// Inserts `entries` into the LPM trie `name`.
+fn insert<V: aya::Pod>(
+    ebpf: &mut aya::Ebpf,
+    name: &'static str,
+    entries: impl Iterator<Item = (FilterKey, V)>,
+) -> Result<(), FilterError> {
+    let map = ebpf.map_mut(name).ok_or(FilterError::Missing(name))?;
+    let mut trie: LpmTrie<&mut MapData, [u8; 16], V> =
+        LpmTrie::try_from(map).map_err(|source| FilterError::Map { name, source })?;
+    for (k, v) in entries {
+        trie.insert(&Key::new(k.prefix_len, k.ip_data), v, 0)
+            .map_err(|source| FilterError::Map { name, source })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -248,7 +305,11 @@ mod tests {
                 {"ip_cidr":"fd00::/8","action":"Accept","protocol":"ICMPv6","icmp_type":128,"icmp_code":0}]"#,
         )
         .unwrap();
-        let (k, v, peer) = to_entries(0, &rules[0]).unwrap();
+        let RuleEntries {
+            key: k,
+            value: v,
+            peer,
+        } = to_entries(0, &rules[0]).unwrap();
         assert_eq!(k.prefix_len, 16);
         assert_eq!(&k.ip_data[..4], &[10, 1, 0, 0]);
         assert_eq!(v.action, filter_action::REJECT);
@@ -260,7 +321,9 @@ mod tests {
         assert_eq!(v.sample, 10);
         assert_eq!(v.do_peer_cidr_lookup, 1);
         assert_eq!(peer.unwrap().prefix_len, 24);
-        let (k, v, _) = to_entries(1, &rules[1]).unwrap();
+        let RuleEntries {
+            key: k, value: v, ..
+        } = to_entries(1, &rules[1]).unwrap();
         assert_eq!(k.prefix_len, 8);
         assert_eq!(v.protocol, 58);
         assert_eq!((v.icmp_type, v.icmp_code, v.icmp_set), (128, 0, 3));

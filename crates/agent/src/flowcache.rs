@@ -83,7 +83,7 @@ impl FlowCache {
             .ok_or_else(|| FlowCacheError::Program("not in the object".into()))?
             .try_into()
             .map_err(|e: aya::programs::ProgramError| FlowCacheError::Program(e.to_string()))?;
-        crate::tracer::load_retrying(|| prog.load())
+        crate::hooks::load_retrying(|| prog.load())
             .map_err(|e| FlowCacheError::Program(e.to_string()))?;
         let fd = prog
             .fd()
@@ -157,5 +157,80 @@ impl FlowCache {
             }
         }
         Ok(())
+    }
+}
+
+/// Flush figures, and flushes that failed, since the previous report (for the agent's metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheReport {
+    /// What the flushes did, summed.
+    pub flush: FlushReport,
+    /// Flushes that failed as a whole.
+    pub failed_flushes: u64,
+}
+
+/// The flow cache as eviction sees it: its flush when the cache is on, its `/status` text, and
+/// the figures of the flushes since the last report.
+pub(crate) struct CacheSide {
+    cache: Option<FlowCache>,
+    status: String,
+    report: CacheReport,
+}
+
+impl CacheSide {
+    /// Turns the cache on when wanted and possible (`FLOW_CACHE`).
+    pub(crate) fn start(ebpf: &mut Ebpf, wanted: bool) -> Self {
+        let (cache, status) = if !wanted {
+            (None, "off: disabled (FLOW_CACHE is false)".to_string())
+        } else {
+            match FlowCache::enable(ebpf) {
+                Ok(c) => {
+                    tracing::info!(slots_per_cpu = FLOW_CACHE_SLOTS, "per-CPU flow cache on");
+                    (Some(c), format!("on ({FLOW_CACHE_SLOTS} slots per CPU)"))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "per-CPU flow cache off: every packet goes to the shared map");
+                    (None, format!("off: {e}"))
+                }
+            }
+        };
+        Self {
+            cache,
+            status,
+            report: CacheReport::default(),
+        }
+    }
+
+    /// `on (N slots per CPU)` or `off: why`, for `/status`.
+    pub(crate) fn status(&self) -> &str {
+        &self.status
+    }
+
+    /// Moves the per-CPU sums into the shared map (nothing when the cache is off). A failure
+    /// leaves the sums in the cache for the next round; it is logged, not fatal.
+    pub(crate) fn flush(&mut self) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        match cache.flush() {
+            Ok(r) => {
+                if r.left_busy > 0 {
+                    tracing::debug!(
+                        slots = r.left_busy,
+                        "flow cache slots busy; flushed next round"
+                    );
+                }
+                self.report.flush.add(&r);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "flushing the per-CPU flow cache");
+                self.report.failed_flushes += 1;
+            }
+        }
+    }
+
+    /// The figures since the previous call.
+    pub(crate) fn take_report(&mut self) -> CacheReport {
+        std::mem::take(&mut self.report)
     }
 }

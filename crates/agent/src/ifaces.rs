@@ -8,9 +8,22 @@ use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
+
+/// Interface names for the records: by index in the observed namespace, and by (index, MAC)
+/// for interfaces of secondary namespaces, whose indexes may repeat the observed ones.
+#[derive(Default, Clone)]
+pub(crate) struct IfaceNames {
+    pub(crate) by_index: HashMap<u32, String>,
+    pub(crate) by_mac: HashMap<(u32, [u8; 6]), String>,
+}
+
+/// The names, shared by the attacher (which learns them) and eviction (which reads them).
+pub(crate) type Names = Arc<RwLock<IfaceNames>>;
 
 /// A change of an interface relevant to attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,27 +2,42 @@
 //! them as `pbflow` records over gRPC, with Prometheus metrics and a `/status` page.
 
 pub mod agent;
+mod attacher;
 pub mod btf;
+pub mod classifiers;
 pub mod config;
 pub mod conntrack;
 pub mod convert;
+pub mod dns;
+pub mod drops;
+pub mod error;
 mod evict;
 pub mod exporter;
 pub mod filter;
 pub mod flowcache;
 pub mod flowmaps;
+pub mod hooks;
 pub mod ifaces;
-mod load;
+pub mod kcounters;
 pub mod losses;
 pub mod mapmem;
 pub mod metrics;
 pub mod netevents;
 pub mod netns;
 pub mod nswatch;
+mod object;
 pub mod overflow;
+pub mod rtt;
+mod status;
 mod sys;
 pub mod tracer;
 pub mod xlat;
 
 pub use agent::{Agent, AgentError};
 pub use config::Config;
+
+/// Locks `m`, taking the data of a poisoned lock as it is (a panicking holder leaves nothing
+/// half-written that the agent's users of these locks could trip on).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -10,10 +10,11 @@
 //! interface until the merge so that the counting interface's packets are all summed whichever
 //! path they took.
 
-use crate::flowmaps::PktDropTotals;
+use crate::drops::PktDropTotals;
+use crate::error::{TracerError, take_typed_map};
 use aya::maps::{MapData, RingBuf};
 use netobserv_agent_common::{
-    DIRECTION_BOTH, FlowEvent, FlowId, FlowMetrics, MAX_OBSERVED_INTERFACES, event_kind,
+    DIRECTION_BOTH, FlowEvent, FlowId, FlowMetrics, MAX_OBSERVED_INTERFACES, event_kind, maps,
 };
 use std::collections::HashMap;
 
@@ -257,28 +258,7 @@ fn add_drop(drops: &mut HashMap<FlowId, PktDropTotals, Hasher>, e: &FlowEvent) {
         end: e.end_mono_time_ts.max(e.start_mono_time_ts),
         eth_protocol: e.eth_protocol,
     };
-    drops
-        .entry(e.id)
-        .and_modify(|t| merge_drop(t, &r))
-        .or_insert(r);
-}
-
-/// Sums two drop records of a flow: counts added, flags OR-ed, the latest cause and state kept.
-fn merge_drop(t: &mut PktDropTotals, r: &PktDropTotals) {
-    t.bytes += r.bytes;
-    t.packets += r.packets;
-    t.flags |= r.flags;
-    if r.start < t.start || t.start == 0 {
-        t.start = r.start;
-    }
-    if r.end >= t.end {
-        t.end = r.end;
-        t.cause = r.cause;
-        t.state = r.state;
-    }
-    if t.eth_protocol == 0 {
-        t.eth_protocol = r.eth_protocol;
-    }
+    drops.entry(e.id).and_modify(|t| t.merge(&r)).or_insert(r);
 }
 
 /// Records read from the ring, by kind, since the agent started.
@@ -300,6 +280,11 @@ pub struct RingSide {
 }
 
 impl RingSide {
+    /// Takes the ring out of the object.
+    pub(crate) fn take(ebpf: &mut aya::Ebpf) -> Result<Self, TracerError> {
+        Ok(Self::new(take_typed_map(ebpf, maps::DIRECT_FLOWS)?))
+    }
+
     /// Wraps the ring map.
     pub fn new(ring: RingBuf<MapData>) -> Self {
         Self {
@@ -349,7 +334,7 @@ impl RingSide {
         }
         for (id, t) in drops.iter_mut() {
             if let Some(r) = self.drops.remove(id) {
-                merge_drop(t, &r);
+                t.merge(&r);
             }
         }
         drops.extend(self.drops.drain());
@@ -508,7 +493,7 @@ mod tests {
             end: 400,
             ..PktDropTotals::default()
         };
-        merge_drop(&mut map, &t);
+        map.merge(&t);
         assert_eq!(
             (map.packets, map.bytes, map.cause, map.start),
             (5, 210, 9, 100)

@@ -163,6 +163,24 @@ pub fn drain_hash_map<K: Copy + Default, V: Copy + Default>(
     Ok(out)
 }
 
+/// Drains a shared enrichment map keyed by flow (`name` for the log); errors are logged and
+/// end the drain (the feature's data for this round is lost, the flows themselves are not).
+pub fn drain_shared<V: Copy + Default>(
+    map: &aya::maps::MapData,
+    batched: &mut bool,
+    name: &str,
+) -> Vec<(netobserv_agent_common::FlowId, V)> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let fd = map.fd().as_fd().as_raw_fd();
+    match drain_hash_map::<netobserv_agent_common::FlowId, V>(fd, batched, 0) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, map = name, "draining an enrichment map");
+            Vec::new()
+        }
+    }
+}
+
 /// Batched drain of a per-CPU hash map: each value comes back as one `V` per possible CPU.
 /// Falls back to get-next-key + per-key lookup-and-delete when batching is unavailable.
 pub fn drain_percpu_hash_map<K: Copy + Default, V: Copy + Default>(

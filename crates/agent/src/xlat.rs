@@ -7,12 +7,17 @@
 //! 3. conntrack netlink events in user space ([`crate::conntrack`]): works wherever conntrack
 //!    runs, costs a little user-space CPU per new translated connection.
 
+use crate::config::Config;
 use crate::conntrack;
-use crate::tracer::{HookState, Method, MethodOff, choose_method};
+use crate::error::{TracerError, take_hash_map};
+use crate::hooks::{
+    HookReport, HookState, Method, choose_method, error_text, load_fentry_hook, load_retrying,
+    typed_program,
+};
 use aya::maps::MapData;
 use aya::programs::{FEntry, KProbe};
-use aya::{Btf, Ebpf};
-use netobserv_agent_common::{FlowId, XlatMetrics, globals, programs};
+use aya::{Btf, Ebpf, EbpfLoader};
+use netobserv_agent_common::{FlowId, XlatMetrics, globals, maps, programs};
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::sync::Arc;
@@ -109,21 +114,13 @@ fn try_method(
     }
     offsets_ok.map_err(str::to_string)?;
     if m == XLAT_FENTRY {
-        let btf = btf.ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = crate::tracer::typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
-        crate::tracer::load_retrying(|| prog.load("nf_nat_manip_pkt", btf))
-            .map_err(|e| crate::tracer::error_text(&e))?;
-        if let Err(e) = prog.attach() {
-            let _ = prog.unload();
-            return Err(crate::tracer::error_text(&e));
-        }
-        return Ok(());
+        return load_fentry_hook(ebpf, btf, programs::NAT_MANIP_FENTRY, "nf_nat_manip_pkt");
     }
     let prog = kprobe_program(ebpf)?;
-    crate::tracer::load_retrying(|| prog.load()).map_err(|e| crate::tracer::error_text(&e))?;
+    load_retrying(|| prog.load()).map_err(|e| error_text(&e))?;
     if let Err(e) = prog.attach("nf_nat_manip_pkt", 0) {
         let _ = prog.unload();
-        let mut why = crate::tracer::error_text(&e);
+        let mut why = error_text(&e);
         if why.contains("event_source/devices/kprobe") {
             why.push_str(" (no kprobe PMU: kernel built without CONFIG_KPROBES)");
         }
@@ -134,7 +131,7 @@ fn try_method(
 
 /// The kprobe program of the object.
 pub fn kprobe_program(ebpf: &mut Ebpf) -> Result<&mut KProbe, String> {
-    crate::tracer::typed_program(ebpf, programs::NAT_MANIP_KPROBE)
+    typed_program(ebpf, programs::NAT_MANIP_KPROBE)
 }
 
 /// Verifier-loads the kernel methods' programs without attaching them, then unloads them: tells
@@ -143,36 +140,92 @@ pub fn kprobe_program(ebpf: &mut Ebpf) -> Result<&mut KProbe, String> {
 pub fn verify_programs(ebpf: &mut Ebpf, btf: Option<&Btf>) -> Vec<(Method, Result<(), String>)> {
     let fentry = (|| {
         let btf = btf.ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = crate::tracer::typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
-        crate::tracer::load_retrying(|| prog.load("nf_nat_manip_pkt", btf))
-            .map_err(|e| crate::tracer::error_text(&e))?;
+        let prog: &mut FEntry = typed_program(ebpf, programs::NAT_MANIP_FENTRY)?;
+        load_retrying(|| prog.load("nf_nat_manip_pkt", btf)).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok::<(), String>(())
     })();
     let kprobe = (|| {
         let prog = kprobe_program(ebpf)?;
-        crate::tracer::load_retrying(|| prog.load()).map_err(|e| crate::tracer::error_text(&e))?;
+        load_retrying(|| prog.load()).map_err(|e| error_text(&e))?;
         let _ = prog.unload();
         Ok::<(), String>(())
     })();
     vec![(XLAT_FENTRY, fentry), (XLAT_KPROBE, kprobe)]
 }
 
-/// What [`start`] set up.
-pub struct XlatSetup {
-    /// Hook state (active method or why off).
-    pub state: HookState,
-    /// Methods not in use, and why.
-    pub off: Vec<MethodOff>,
+/// PacketTranslation before the object is loaded: the `nf_conn` offsets the kernel hook reads
+/// (without them only the conntrack method can work), or that it is disabled.
+pub(crate) struct XlatPlan {
+    enabled: bool,
+    offsets: Result<[u32; N_CT_OFFSETS], String>,
+}
+
+/// What [`XlatPlan::start`] set up.
+pub(crate) struct XlatSetup {
+    /// Active method or why off, and the methods not in use.
+    pub(crate) report: HookReport,
     /// The conntrack listener when that method is active.
-    pub listener: Option<conntrack::Listener>,
+    pub(crate) listener: Option<conntrack::Listener>,
+}
+
+impl XlatPlan {
+    /// Reads the offsets from the running kernel's BTF when PacketTranslation is enabled.
+    pub(crate) fn new(cfg: &Config) -> Self {
+        let offsets = if cfg.enable_pkt_translation {
+            crate::btf::Btf::from_sys_fs()
+                .map_err(|e| format!("kernel BTF: {e}"))
+                .and_then(|b| ct_offsets(&b))
+        } else {
+            Err("disabled".to_string())
+        };
+        Self {
+            enabled: cfg.enable_pkt_translation,
+            offsets,
+        }
+    }
+
+    /// Sets the offset globals and sizes the translation map (`CACHE_MAX_FLOWS` entries when
+    /// enabled, 1 otherwise).
+    pub(crate) fn configure<'a>(&'a self, loader: &mut EbpfLoader<'a>, cfg: &Config) {
+        if let Ok(ct) = &self.offsets {
+            for (name, v) in CT_OFFSET_GLOBALS.iter().zip(ct.iter()) {
+                loader.override_global(name, v, true);
+            }
+        }
+        let entries = if self.enabled { cfg.cache_max_flows } else { 1 };
+        loader.map_max_entries(maps::AGGREGATED_FLOWS_XLAT, entries);
+    }
+
+    /// Chooses and starts a method (see the module doc) when enabled. Connections stay known for
+    /// a couple of eviction periods after conntrack destroys them; the conntrack listener runs
+    /// in the observed namespace, since conntrack tables are per namespace.
+    pub(crate) fn start(&self, ebpf: &mut Ebpf, btf: Option<&Btf>, cfg: &Config) -> XlatSetup {
+        if !self.enabled {
+            return XlatSetup {
+                report: HookReport::off(
+                    &XLAT_METHODS,
+                    "disabled (ENABLE_PKT_TRANSLATION is false)",
+                ),
+                listener: None,
+            };
+        }
+        start(
+            ebpf,
+            btf,
+            self.offsets.as_ref().map(|_| ()).map_err(String::as_str),
+            cfg.cache_max_flows as usize * 4,
+            cfg.cache_active_timeout * 2 + Duration::from_secs(5),
+            cfg.netns.as_deref(),
+        )
+    }
 }
 
 /// Chooses and starts a PacketTranslation method (see the module doc). `offsets` is the result
 /// of [`ct_offsets`]; without them only the conntrack method can work. `grace` is how long
 /// destroyed connections stay known (a couple of eviction periods). The conntrack listener
 /// runs in `netns` (the observed namespace), since conntrack tables are per namespace.
-pub fn start(
+fn start(
     ebpf: &mut Ebpf,
     btf: Option<&Btf>,
     offsets: Result<(), &str>,
@@ -182,30 +235,79 @@ pub fn start(
 ) -> XlatSetup {
     let table = Arc::new(conntrack::Table::new(max_entries, grace));
     let mut listener = None;
-    let (state, off) = choose_method(&XLAT_METHODS, |m| {
+    let report = choose_method(&XLAT_METHODS, |m| {
         try_method(ebpf, btf, m, offsets, &table, &mut listener, netns)
     });
-    for o in &off {
+    for o in &report.methods_off {
         tracing::info!(method = o.method, reason = %o.reason, "PacketTranslation method off");
     }
-    match &state {
+    match &report.state {
         HookState::Active(mode) => tracing::info!(mode, "PacketTranslation active"),
         HookState::Off(why) => tracing::warn!(reason = %why, "PacketTranslation unavailable"),
     }
-    XlatSetup {
-        state,
-        off,
-        listener,
-    }
+    XlatSetup { report, listener }
 }
 
-/// Drains the kernel map (one shared entry per flow).
-pub fn drain_map(map: &MapData, batched: &mut bool) -> Vec<(FlowId, XlatMetrics)> {
-    let fd = map.fd().as_fd().as_raw_fd();
-    crate::sys::drain_hash_map::<FlowId, XlatMetrics>(fd, batched, 0).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "draining aggregated_flows_xlat");
-        Vec::new()
-    })
+/// What user space drains: the kernel map (whichever method is active: empty unless a kernel
+/// hook or a test fills it) and, when that fallback is active, the conntrack listener.
+pub(crate) struct XlatSource {
+    map: MapData,
+    conntrack: Option<conntrack::Listener>,
+}
+
+impl XlatSource {
+    /// Takes the kernel map out of the object when PacketTranslation is enabled.
+    pub(crate) fn take(
+        ebpf: &mut Ebpf,
+        cfg: &Config,
+        conntrack: Option<conntrack::Listener>,
+    ) -> Result<Option<Self>, TracerError> {
+        if !cfg.enable_pkt_translation {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            map: take_hash_map(ebpf, maps::AGGREGATED_FLOWS_XLAT)?,
+            conntrack,
+        }))
+    }
+
+    /// Removes and returns the translation of the given flows (and of flows only the hook saw):
+    /// from the kernel map when a kernel method is active, else from the conntrack table.
+    pub(crate) fn drain<'a>(
+        &self,
+        flows: impl Iterator<Item = &'a FlowId>,
+        batched: &mut bool,
+    ) -> Vec<(FlowId, XlatMetrics)> {
+        let mut out = crate::sys::drain_shared::<XlatMetrics>(
+            &self.map,
+            batched,
+            maps::AGGREGATED_FLOWS_XLAT,
+        );
+        if let Some(l) = &self.conntrack {
+            if out.is_empty() {
+                out = l.table().lookup(flows);
+            } else {
+                let seen: std::collections::HashSet<FlowId> = out.iter().map(|(k, _)| *k).collect();
+                out.extend(l.table().lookup(flows.filter(|f| !seen.contains(*f))));
+            }
+        }
+        out
+    }
+
+    /// The conntrack table of the fallback, when it is the active method.
+    pub(crate) fn conntrack_table(&self) -> Option<Arc<conntrack::Table>> {
+        self.conntrack.as_ref().map(|l| l.table().clone())
+    }
+
+    /// Writes one entry into the kernel map, as the kernel hook would.
+    pub(crate) fn inject(&self, id: &FlowId, value: XlatMetrics) -> Result<(), TracerError> {
+        crate::sys::update_elem(self.map.fd().as_fd().as_raw_fd(), id, &value).map_err(|source| {
+            TracerError::Io {
+                what: "writing aggregated_flows_xlat",
+                source,
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -214,12 +316,13 @@ mod tests {
 
     #[test]
     fn locked_down_kernel_without_kprobes_falls_back_to_conntrack() {
-        let (state, off) = choose_method(&XLAT_METHODS, |m| match m.mode {
+        let r = choose_method(&XLAT_METHODS, |m| match m.mode {
             "fentry" => Err("Operation not permitted (os error 1)".into()),
             "kprobe" => Err("No such file or directory (os error 2)".into()),
             _ => Ok(()),
         });
-        assert_eq!(state, HookState::Active("conntrack"));
+        assert_eq!(r.state, HookState::Active("conntrack"));
+        let off = r.methods_off;
         let methods: Vec<_> = off.iter().map(|o| o.method).collect();
         assert_eq!(
             methods,

@@ -7,8 +7,10 @@ mod common;
 
 use common::*;
 use netobserv_agent::config::{AttachMode, Config};
+use netobserv_agent::flowmaps::FlowMaps;
+use netobserv_agent::hooks::HookState;
 use netobserv_agent::netns::in_netns;
-use netobserv_agent::tracer::{AttachKind, FlowMaps, Tracer};
+use netobserv_agent::tracer::{AttachKind, Tracer};
 use netobserv_agent_common::{DIRECTION_EGRESS, DIRECTION_INGRESS, FlowId, FlowMetrics};
 
 const ETH_HLEN: u64 = 14;
@@ -162,11 +164,11 @@ fn drop_hook_variants_pass_the_verifier() {
     };
     let (mut tracer, _maps) = Tracer::load(&cfg).expect("object loads");
     assert!(
-        matches!(tracer.drops, netobserv_agent::tracer::HookState::Active(_)),
+        matches!(tracer.drops.state, HookState::Active(_)),
         "PacketDrop hook not active: {:?}",
-        tracer.drops
+        tracer.drops.state
     );
-    assert!(!tracer.drops_probe_reads, "direct loads refused here");
+    assert!(!tracer.drops.probe_reads, "direct loads refused here");
     tracer
         .verify_drop_compat_program()
         .expect("probe-read variant loads");
@@ -184,11 +186,11 @@ fn rtt_hook_variants_pass_the_verifier() {
     };
     let (mut tracer, _maps) = Tracer::load(&cfg).expect("object loads");
     assert!(
-        matches!(&tracer.rtt, netobserv_agent::tracer::HookState::Active(m) if *m == "tp_btf"),
+        matches!(&tracer.rtt.state, HookState::Active(m) if *m == "tp_btf"),
         "FlowRTT not on tp_btf: {:?}",
-        tracer.rtt
+        tracer.rtt.state
     );
-    assert!(!tracer.rtt_probe_reads, "direct loads refused here");
+    assert!(!tracer.rtt.probe_reads, "direct loads refused here");
     tracer
         .verify_rtt_compat_program()
         .expect("probe-read variant loads");

@@ -10,7 +10,8 @@ mod common;
 use common::*;
 use netobserv_agent::config::{Config, NameMatcher};
 use netobserv_agent::convert::{Clock, Enrichment, FlowBatch};
-use netobserv_agent::tracer::{HookState, Tracer};
+use netobserv_agent::hooks::HookState;
+use netobserv_agent::tracer::Tracer;
 use netobserv_agent::{Agent, xlat};
 use netobserv_agent_common::{FlowId, XlatMetrics};
 use std::collections::HashMap;
@@ -181,7 +182,7 @@ fn kernel_programs_verifier_load_or_report_why_not() {
     // The active method is consistent with what the kernel accepts: a kernel method can only be
     // active if its program loads, and when none loads the conntrack fallback is in use.
     let loads = |mode: &str| results.iter().any(|(m, r)| m.mode == mode && r.is_ok());
-    match &tracer.xlat {
+    match &tracer.xlat.state {
         HookState::Active(mode) if *mode == "conntrack" => {}
         HookState::Active(mode) => assert!(loads(mode), "{mode} active but does not load"),
         HookState::Off(why) => panic!("PacketTranslation off: {why}"),

@@ -4,7 +4,10 @@
 
 use super::NetworkEventsTotals;
 use crate::config::Config;
-use crate::tracer::{HookState, Method, MethodOff, choose_method};
+use crate::hooks::{
+    HookReport, HookState, Method, MethodOff, choose_method, load_fentry_hook, load_kprobe_hook,
+    load_retrying, typed_program,
+};
 use aya::maps::{Map, MapData};
 use aya::programs::{FEntry, KProbe};
 use aya::{Btf, Ebpf, EbpfLoader};
@@ -98,64 +101,53 @@ pub fn configure<'a>(loader: &mut EbpfLoader<'a>, cfg: &'a Config, offsets: &'a 
 /// Loads (through the verifier) and attaches one method's program.
 fn try_method(ebpf: &mut Ebpf, btf: Option<&Btf>, m: Method) -> Result<(), String> {
     if m == FENTRY {
-        let btf = btf.ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = crate::tracer::typed_program(ebpf, PROGRAM_FENTRY)?;
-        crate::tracer::load_retrying(|| prog.load(HOOKED_FUNCTION, btf))
-            .map_err(|e| crate::tracer::error_text(&e))?;
-        if let Err(e) = prog.attach() {
-            let _ = prog.unload();
-            return Err(crate::tracer::error_text(&e));
-        }
-        Ok(())
+        load_fentry_hook(ebpf, btf, PROGRAM_FENTRY, HOOKED_FUNCTION)
     } else {
-        let prog: &mut KProbe = crate::tracer::typed_program(ebpf, PROGRAM_KPROBE)?;
-        crate::tracer::load_retrying(|| prog.load()).map_err(|e| crate::tracer::error_text(&e))?;
-        if let Err(e) = prog.attach(HOOKED_FUNCTION, 0) {
-            let _ = prog.unload();
-            return Err(crate::tracer::error_text(&e));
-        }
-        Ok(())
+        load_kprobe_hook(ebpf, PROGRAM_KPROBE, HOOKED_FUNCTION)
     }
 }
 
+/// Every method, in the order they are tried.
+pub const METHODS: [Method; 2] = [FENTRY, KPROBE];
+
 /// Chooses the attach method at run time (fentry, then kprobe) when the offsets are known, and
-/// logs the outcome. Returns the hook state and why each unused method is off.
+/// logs the outcome.
 pub fn attach(
     ebpf: &mut Ebpf,
     btf: Option<&Btf>,
     cfg: &Config,
     offsets: &Result<Offsets, String>,
-) -> (HookState, Vec<MethodOff>) {
+) -> HookReport {
     if !cfg.network_events.enable {
-        return (
-            HookState::Off("disabled (ENABLE_NETWORK_EVENTS_MONITORING is false)".into()),
-            Vec::new(),
+        return HookReport::off(
+            &METHODS,
+            "disabled (ENABLE_NETWORK_EVENTS_MONITORING is false)",
         );
     }
-    let (state, off) = match offsets {
-        Err(why) => (
-            HookState::Off(why.clone()),
-            [FENTRY, KPROBE]
+    let report = match offsets {
+        Err(why) => HookReport {
+            methods_off: METHODS
                 .iter()
                 .map(|m| MethodOff {
                     method: m.name,
                     reason: format!("{} not tried: {why}", m.name),
                 })
                 .collect(),
-        ),
-        Ok(_) => choose_method(&[FENTRY, KPROBE], |m| try_method(ebpf, btf, m)),
+            ..HookReport::off(&METHODS, why.clone())
+        },
+        Ok(_) => choose_method(&METHODS, |m| try_method(ebpf, btf, m)),
     };
-    for o in &off {
+    for o in &report.methods_off {
         tracing::info!(method = o.method, reason = %o.reason, "NetworkEvents method off");
     }
-    match &state {
+    match &report.state {
         HookState::Active(mode) => tracing::info!(mode, "NetworkEvents hook attached"),
         HookState::Off(why) => tracing::warn!(
             reason = %why,
             "NetworkEvents hook unavailable; the agent runs without it"
         ),
     }
-    (state, off)
+    report
 }
 
 /// Loads the hook programs through the verifier with the given offsets, without attaching, and
@@ -165,7 +157,7 @@ pub fn verify_programs(cfg: &Config, offsets: &Offsets) -> Vec<(Method, Result<(
     let btf = Btf::from_sys_fs().ok();
     let mut loader = EbpfLoader::new();
     configure(&mut loader, cfg, offsets);
-    let mut ebpf = match loader.btf(btf.as_ref()).load(crate::tracer::ebpf_object()) {
+    let mut ebpf = match loader.btf(btf.as_ref()).load(crate::object::ebpf_object()) {
         Ok(e) => e,
         Err(e) => {
             let msg = e.to_string();
@@ -175,14 +167,13 @@ pub fn verify_programs(cfg: &Config, offsets: &Offsets) -> Vec<(Method, Result<(
     let mut out = Vec::new();
     let fentry = (|| -> Result<(), String> {
         let btf = btf.as_ref().ok_or("no kernel BTF")?;
-        let prog: &mut FEntry = crate::tracer::typed_program(&mut ebpf, PROGRAM_FENTRY)?;
-        crate::tracer::load_retrying(|| prog.load(HOOKED_FUNCTION, btf))
-            .map_err(|e| format!("{e:#}"))
+        let prog: &mut FEntry = typed_program(&mut ebpf, PROGRAM_FENTRY)?;
+        load_retrying(|| prog.load(HOOKED_FUNCTION, btf)).map_err(|e| format!("{e:#}"))
     })();
     out.push((FENTRY, fentry));
     let kprobe = (|| -> Result<(), String> {
-        let prog: &mut KProbe = crate::tracer::typed_program(&mut ebpf, PROGRAM_KPROBE)?;
-        crate::tracer::load_retrying(|| prog.load()).map_err(|e| format!("{e:#}"))
+        let prog: &mut KProbe = typed_program(&mut ebpf, PROGRAM_KPROBE)?;
+        load_retrying(|| prog.load()).map_err(|e| format!("{e:#}"))
     })();
     out.push((KPROBE, kprobe));
     out

@@ -42,6 +42,9 @@ pub const KEY_DIRECTION: &str = "direction";
 
 const NB_DB: &str = "OVN_Northbound";
 
+/// The cookie decoder eviction uses, when NetworkEvents is on.
+pub(crate) type NetDecoder = Option<std::sync::Arc<Decoder>>;
+
 /// The two ids packed in a sample cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cookie {

@@ -1,0 +1,145 @@
+//! What `/status` and the hook metrics say about the loaded tracer: one row per hook feature
+//! (from each feature's [`HookReport`]), the interfaces hooked, the clock and the flow cache.
+
+use crate::config::Config;
+use crate::hooks::{HookReport, HookState};
+use crate::metrics::{HookStatus, InterfaceStatus, MethodOffStatus, Metrics};
+use crate::tracer::{AttachKind, Tracer};
+
+/// Short name of an attach kind, as `/status` shows it.
+fn kind_name(k: AttachKind) -> &'static str {
+    match k {
+        AttachKind::Tcx => "tcx",
+        AttachKind::Tc => "tc",
+    }
+}
+
+/// Publishes the tracer's state: hooks, interfaces, clock and flow cache.
+pub(crate) fn publish(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
+    metrics.set_flow_end_clock(if tracer.coarse_clock {
+        "coarse"
+    } else {
+        "precise"
+    });
+    metrics.set_flow_cache(&tracer.flow_cache);
+    let attached = tracer.attached();
+    metrics.set_hooks(feature_hooks(cfg, &attached, tracer));
+    metrics.set_interfaces(
+        attached
+            .iter()
+            .map(|(key, k)| {
+                let (netns, name) = match key.rsplit_once(':') {
+                    Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+                    None => (None, key.clone()),
+                };
+                InterfaceStatus {
+                    name,
+                    mode: kind_name(*k).into(),
+                    netns,
+                }
+            })
+            .collect(),
+    );
+}
+
+/// One row per hook feature.
+fn feature_hooks(
+    cfg: &Config,
+    attached: &[(String, AttachKind)],
+    tracer: &Tracer,
+) -> Vec<HookStatus> {
+    let mut kinds: Vec<&str> = attached.iter().map(|(_, k)| kind_name(*k)).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let flow = HookStatus {
+        hook: "FlowCapture".into(),
+        active: !attached.is_empty(),
+        mode: (!kinds.is_empty()).then(|| kinds.join("+")),
+        reason: attached
+            .is_empty()
+            .then(|| "no selected interface is up yet".to_string()),
+        ..HookStatus::default()
+    };
+    let unavailable = |hook: &str, why: &str| HookStatus {
+        hook: hook.into(),
+        active: false,
+        mode: None,
+        reason: Some(why.into()),
+        ..HookStatus::default()
+    };
+    vec![
+        flow.clone(),
+        hook_status("PacketDrop", &tracer.drops),
+        // DNS tracking runs inside the flow classifiers: it is active wherever they are.
+        if cfg.enable_dns_tracking {
+            HookStatus {
+                hook: "DNSTracking".into(),
+                active: !attached.is_empty(),
+                mode: flow.mode.clone(),
+                method: flow.mode.as_ref().map(|m| format!("{m}/flow classifiers")),
+                reason: attached
+                    .is_empty()
+                    .then(|| "no selected interface is up yet".to_string()),
+                ..HookStatus::default()
+            }
+        } else {
+            unavailable("DNSTracking", "disabled (ENABLE_DNS_TRACKING is false)")
+        },
+        hook_status("FlowRTT", &tracer.rtt),
+        hook_status("NetworkEvents", &tracer.netevents),
+        hook_status("PacketTranslation", &tracer.xlat),
+        unavailable(
+            "IPsec",
+            "needs kprobes on xfrm_input/xfrm_output; not implemented",
+        ),
+    ]
+}
+
+/// The row of a hook: active method (marked when it uses probe reads), and why each other
+/// method is off (e.g. fentry refused by a locked-down kernel, with the load error).
+fn hook_status(hook: &str, r: &HookReport) -> HookStatus {
+    let methods_off = r
+        .methods_off
+        .iter()
+        .map(|o| MethodOffStatus {
+            method: o.method.into(),
+            mode: o.method.split('/').next().unwrap_or(o.method).into(),
+            reason: o.reason.clone(),
+        })
+        .collect();
+    match &r.state {
+        HookState::Active(mode) => {
+            let mut method = r
+                .methods
+                .iter()
+                .find(|m| m.mode == *mode)
+                .map_or_else(|| (*mode).to_string(), |m| m.name.to_string());
+            if r.probe_reads {
+                method.push_str(" (probe reads)");
+            }
+            let reason = (!r.methods_off.is_empty()).then(|| {
+                r.methods_off
+                    .iter()
+                    .map(|o| o.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            HookStatus {
+                hook: hook.into(),
+                active: true,
+                mode: Some((*mode).into()),
+                reason,
+                method: Some(method),
+                methods_off,
+            }
+        }
+        HookState::Off(why) => HookStatus {
+            hook: hook.into(),
+            active: false,
+            mode: None,
+            reason: Some(why.clone()),
+            method: None,
+            methods_off,
+        },
+    }
+}
