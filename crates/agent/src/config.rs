@@ -332,6 +332,218 @@ fn parse_list(name: &'static str, v: &str) -> Result<Vec<NameMatcher>, ConfigErr
         .collect()
 }
 
+/// Reads the exporter: where and how flows are sent.
+fn read_exporter(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(v) = var("EXPORT") {
+        c.export = v;
+    }
+    if let Some(v) = var("TARGET_HOST").or_else(|| var("FLOWS_TARGET_HOST")) {
+        c.target_host = v;
+    }
+    if let Some(v) = var("TARGET_PORT").or_else(|| var("FLOWS_TARGET_PORT")) {
+        c.target_port = parse_num("TARGET_PORT", &v)?;
+    }
+    if let Some(v) = var("GRPC_MESSAGE_MAX_FLOWS") {
+        c.grpc_message_max_flows = parse_num("GRPC_MESSAGE_MAX_FLOWS", &v)?;
+        if c.grpc_message_max_flows == 0 {
+            return Err(invalid("GRPC_MESSAGE_MAX_FLOWS", &v, "must be > 0"));
+        }
+    }
+    if let Some(v) = var("BUFFERS_LENGTH") {
+        c.buffers_length = parse_num("BUFFERS_LENGTH", &v)?;
+    }
+    c.exporter_buffer_length = match var("EXPORTER_BUFFER_LENGTH") {
+        Some(v) => parse_num("EXPORTER_BUFFER_LENGTH", &v)?,
+        None => c.buffers_length,
+    };
+    if c.exporter_buffer_length == 0 {
+        c.exporter_buffer_length = 1;
+    }
+    Ok(())
+}
+
+/// Reads the kernel flow cache: eviction period, size, sampling.
+fn read_cache(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(v) = var("CACHE_ACTIVE_TIMEOUT") {
+        c.cache_active_timeout = parse_go_duration(&v)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| invalid("CACHE_ACTIVE_TIMEOUT", &v, "expected a duration like 5s"))?;
+    }
+    if let Some(v) = var("CACHE_MAX_FLOWS") {
+        c.cache_max_flows = parse_num("CACHE_MAX_FLOWS", &v)?;
+        if c.cache_max_flows == 0 {
+            return Err(invalid("CACHE_MAX_FLOWS", &v, "must be > 0"));
+        }
+    }
+    if let Some(v) = var("SAMPLING") {
+        c.sampling = parse_num("SAMPLING", &v)?;
+    }
+    Ok(())
+}
+
+/// Reads which interfaces are hooked, how and in which direction (and the log level).
+fn read_interfaces(
+    c: &mut Config,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = var("INTERFACES") {
+        c.interfaces = parse_list("INTERFACES", &v)?;
+    }
+    if let Some(v) = var("EXCLUDE_INTERFACES") {
+        c.exclude_interfaces = parse_list("EXCLUDE_INTERFACES", &v)?;
+    }
+    if let Some(v) = var("DIRECTION") {
+        c.direction = match v.to_ascii_lowercase().as_str() {
+            "ingress" => Direction::Ingress,
+            "egress" => Direction::Egress,
+            "both" => Direction::Both,
+            _ => return Err(invalid("DIRECTION", &v, "expected ingress, egress or both")),
+        };
+    }
+    if let Some(v) = var("LOG_LEVEL") {
+        c.log_level = v;
+    }
+    if let Some(v) = var("TC_ATTACH_MODE") {
+        c.tc_attach_mode = match v.to_ascii_lowercase().as_str() {
+            "tcx" => AttachMode::Tcx,
+            "tc" => AttachMode::Tc,
+            "any" => AttachMode::Any,
+            _ => return Err(invalid("TC_ATTACH_MODE", &v, "expected tcx, tc or any")),
+        };
+    }
+    if let Some(v) = var("TC_ATTACH_RETRIES") {
+        c.tc_attach_retries = parse_num("TC_ATTACH_RETRIES", &v)?;
+    }
+    Ok(())
+}
+
+/// Reads the metrics and `/status` server.
+fn read_metrics(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(v) = var("METRICS_ENABLE") {
+        c.metrics_enable = parse_bool("METRICS_ENABLE", &v)?;
+    }
+    if let Some(v) = var("METRICS_SERVER_ADDRESS") {
+        c.metrics_server_address = v;
+    }
+    if let Some(v) = var("METRICS_SERVER_PORT") {
+        c.metrics_server_port = parse_num("METRICS_SERVER_PORT", &v)?;
+    }
+    if let Some(v) = var("METRICS_PREFIX") {
+        c.metrics_prefix = v;
+    }
+    Ok(())
+}
+
+/// Reads filter rules, the optional features and the ring buffer.
+fn read_features(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(v) = var("FLOW_FILTER_RULES") {
+        c.flow_filter_rules = crate::filter::parse_rules(&v)
+            .map_err(|e| invalid("FLOW_FILTER_RULES", &v, e.to_string()))?;
+    }
+    if let Some(v) = var("ENABLE_RTT") {
+        c.enable_rtt = parse_bool("ENABLE_RTT", &v)?;
+    }
+    if let Some(v) = var("ENABLE_PKT_DROPS") {
+        c.enable_pkt_drops = parse_bool("ENABLE_PKT_DROPS", &v)?;
+    }
+    if let Some(v) = var("ENABLE_DNS_TRACKING") {
+        c.enable_dns_tracking = parse_bool("ENABLE_DNS_TRACKING", &v)?;
+    }
+    if let Some(v) = var("ENABLE_PKT_TRANSLATION") {
+        c.enable_pkt_translation = parse_bool("ENABLE_PKT_TRANSLATION", &v)?;
+    }
+    if let Some(v) = var("DNS_TRACKING_PORT") {
+        c.dns_tracking_port = parse_num("DNS_TRACKING_PORT", &v)?;
+    }
+    if let Some(v) = var("AGENT_IP") {
+        c.agent_ip = Some(parse_num("AGENT_IP", &v)?);
+    }
+    if let Some(v) = var("FLOWS_RINGBUF_BYTES") {
+        let n: u32 = parse_num("FLOWS_RINGBUF_BYTES", &v)?;
+        if n == 0 {
+            return Err(invalid("FLOWS_RINGBUF_BYTES", &v, "must be > 0"));
+        }
+        c.ringbuf_bytes_setting = Some(n);
+    }
+    if let Some(v) = var("FLOW_CACHE") {
+        c.flow_cache = parse_bool("FLOW_CACHE", &v)?;
+    }
+    Ok(())
+}
+
+/// Reads the observed namespace, the netns directories and the exporter's TLS files.
+fn read_namespaces(
+    c: &mut Config,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = var("NETOBSERV_NETNS") {
+        c.netns = Some(PathBuf::from(v));
+    }
+    if let Some(v) = var("NETNS_DIRS") {
+        c.netns_dirs = if v.trim() == "none" {
+            Vec::new()
+        } else {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        };
+    }
+    if let Some(v) = var("TARGET_TLS_CA_CERT_PATH") {
+        c.target_tls_ca_cert_path = v;
+    }
+    if let Some(v) = var("TARGET_TLS_USER_CERT_PATH") {
+        c.target_tls_user_cert_path = v;
+    }
+    if let Some(v) = var("TARGET_TLS_USER_KEY_PATH") {
+        c.target_tls_user_key_path = v;
+    }
+    Ok(())
+}
+
+/// Reads networkEvents (OVN samples) and its OVS/OVN sockets.
+fn read_network_events(
+    c: &mut Config,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = var("ENABLE_NETWORK_EVENTS_MONITORING") {
+        c.network_events.enable = parse_bool("ENABLE_NETWORK_EVENTS_MONITORING", &v)?;
+    }
+    if let Some(v) = var("NETWORK_EVENTS_MONITORING_GROUP_ID") {
+        c.network_events.group_id = parse_num("NETWORK_EVENTS_MONITORING_GROUP_ID", &v)?;
+    }
+    if let Some(v) = var("NETWORK_EVENTS_OVNNB_SOCKET") {
+        c.network_events.nb_socket = PathBuf::from(v);
+    }
+    if let Some(v) = var("NETWORK_EVENTS_CACHE_TTL") {
+        c.network_events.cache_ttl = parse_go_duration(&v)
+            .ok_or_else(|| invalid("NETWORK_EVENTS_CACHE_TTL", &v, "not a duration"))?;
+    }
+    if let Some(v) = var("NETWORK_EVENTS_CACHE_MAX_ENTRIES") {
+        c.network_events.cache_max_entries = parse_num("NETWORK_EVENTS_CACHE_MAX_ENTRIES", &v)?;
+    }
+    if let Some(v) = var("NETWORK_EVENTS_OVS_SOCKET") {
+        c.network_events.ovs_socket = PathBuf::from(v);
+    }
+    if let Some(v) = var("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR") {
+        c.network_events.register_ovs_collector =
+            parse_bool("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", &v)?;
+    }
+    if let Some(v) = var("NETWORK_EVENTS_OVS_CHECK_INTERVAL") {
+        c.network_events.ovs_check_interval = parse_go_duration(&v)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                invalid(
+                    "NETWORK_EVENTS_OVS_CHECK_INTERVAL",
+                    &v,
+                    "not a positive duration",
+                )
+            })?;
+    }
+    Ok(())
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -343,177 +555,13 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |k: &str| get(k).filter(|v| !v.is_empty());
         let mut c = Config::default();
-        if let Some(v) = var("EXPORT") {
-            c.export = v;
-        }
-        if let Some(v) = var("TARGET_HOST").or_else(|| var("FLOWS_TARGET_HOST")) {
-            c.target_host = v;
-        }
-        if let Some(v) = var("TARGET_PORT").or_else(|| var("FLOWS_TARGET_PORT")) {
-            c.target_port = parse_num("TARGET_PORT", &v)?;
-        }
-        if let Some(v) = var("GRPC_MESSAGE_MAX_FLOWS") {
-            c.grpc_message_max_flows = parse_num("GRPC_MESSAGE_MAX_FLOWS", &v)?;
-            if c.grpc_message_max_flows == 0 {
-                return Err(invalid("GRPC_MESSAGE_MAX_FLOWS", &v, "must be > 0"));
-            }
-        }
-        if let Some(v) = var("BUFFERS_LENGTH") {
-            c.buffers_length = parse_num("BUFFERS_LENGTH", &v)?;
-        }
-        c.exporter_buffer_length = match var("EXPORTER_BUFFER_LENGTH") {
-            Some(v) => parse_num("EXPORTER_BUFFER_LENGTH", &v)?,
-            None => c.buffers_length,
-        };
-        if c.exporter_buffer_length == 0 {
-            c.exporter_buffer_length = 1;
-        }
-        if let Some(v) = var("CACHE_ACTIVE_TIMEOUT") {
-            c.cache_active_timeout =
-                parse_go_duration(&v)
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        invalid("CACHE_ACTIVE_TIMEOUT", &v, "expected a duration like 5s")
-                    })?;
-        }
-        if let Some(v) = var("CACHE_MAX_FLOWS") {
-            c.cache_max_flows = parse_num("CACHE_MAX_FLOWS", &v)?;
-            if c.cache_max_flows == 0 {
-                return Err(invalid("CACHE_MAX_FLOWS", &v, "must be > 0"));
-            }
-        }
-        if let Some(v) = var("SAMPLING") {
-            c.sampling = parse_num("SAMPLING", &v)?;
-        }
-        if let Some(v) = var("INTERFACES") {
-            c.interfaces = parse_list("INTERFACES", &v)?;
-        }
-        if let Some(v) = var("EXCLUDE_INTERFACES") {
-            c.exclude_interfaces = parse_list("EXCLUDE_INTERFACES", &v)?;
-        }
-        if let Some(v) = var("DIRECTION") {
-            c.direction = match v.to_ascii_lowercase().as_str() {
-                "ingress" => Direction::Ingress,
-                "egress" => Direction::Egress,
-                "both" => Direction::Both,
-                _ => return Err(invalid("DIRECTION", &v, "expected ingress, egress or both")),
-            };
-        }
-        if let Some(v) = var("LOG_LEVEL") {
-            c.log_level = v;
-        }
-        if let Some(v) = var("TC_ATTACH_MODE") {
-            c.tc_attach_mode = match v.to_ascii_lowercase().as_str() {
-                "tcx" => AttachMode::Tcx,
-                "tc" => AttachMode::Tc,
-                "any" => AttachMode::Any,
-                _ => return Err(invalid("TC_ATTACH_MODE", &v, "expected tcx, tc or any")),
-            };
-        }
-        if let Some(v) = var("TC_ATTACH_RETRIES") {
-            c.tc_attach_retries = parse_num("TC_ATTACH_RETRIES", &v)?;
-        }
-        if let Some(v) = var("METRICS_ENABLE") {
-            c.metrics_enable = parse_bool("METRICS_ENABLE", &v)?;
-        }
-        if let Some(v) = var("METRICS_SERVER_ADDRESS") {
-            c.metrics_server_address = v;
-        }
-        if let Some(v) = var("METRICS_SERVER_PORT") {
-            c.metrics_server_port = parse_num("METRICS_SERVER_PORT", &v)?;
-        }
-        if let Some(v) = var("METRICS_PREFIX") {
-            c.metrics_prefix = v;
-        }
-        if let Some(v) = var("FLOW_FILTER_RULES") {
-            c.flow_filter_rules = crate::filter::parse_rules(&v)
-                .map_err(|e| invalid("FLOW_FILTER_RULES", &v, e.to_string()))?;
-        }
-        if let Some(v) = var("ENABLE_RTT") {
-            c.enable_rtt = parse_bool("ENABLE_RTT", &v)?;
-        }
-        if let Some(v) = var("ENABLE_PKT_DROPS") {
-            c.enable_pkt_drops = parse_bool("ENABLE_PKT_DROPS", &v)?;
-        }
-        if let Some(v) = var("ENABLE_DNS_TRACKING") {
-            c.enable_dns_tracking = parse_bool("ENABLE_DNS_TRACKING", &v)?;
-        }
-        if let Some(v) = var("ENABLE_PKT_TRANSLATION") {
-            c.enable_pkt_translation = parse_bool("ENABLE_PKT_TRANSLATION", &v)?;
-        }
-        if let Some(v) = var("DNS_TRACKING_PORT") {
-            c.dns_tracking_port = parse_num("DNS_TRACKING_PORT", &v)?;
-        }
-        if let Some(v) = var("AGENT_IP") {
-            c.agent_ip = Some(parse_num("AGENT_IP", &v)?);
-        }
-        if let Some(v) = var("FLOWS_RINGBUF_BYTES") {
-            let n: u32 = parse_num("FLOWS_RINGBUF_BYTES", &v)?;
-            if n == 0 {
-                return Err(invalid("FLOWS_RINGBUF_BYTES", &v, "must be > 0"));
-            }
-            c.ringbuf_bytes_setting = Some(n);
-        }
-        if let Some(v) = var("FLOW_CACHE") {
-            c.flow_cache = parse_bool("FLOW_CACHE", &v)?;
-        }
-        if let Some(v) = var("NETOBSERV_NETNS") {
-            c.netns = Some(PathBuf::from(v));
-        }
-        if let Some(v) = var("NETNS_DIRS") {
-            c.netns_dirs = if v.trim() == "none" {
-                Vec::new()
-            } else {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-                    .collect()
-            };
-        }
-        if let Some(v) = var("TARGET_TLS_CA_CERT_PATH") {
-            c.target_tls_ca_cert_path = v;
-        }
-        if let Some(v) = var("TARGET_TLS_USER_CERT_PATH") {
-            c.target_tls_user_cert_path = v;
-        }
-        if let Some(v) = var("TARGET_TLS_USER_KEY_PATH") {
-            c.target_tls_user_key_path = v;
-        }
-        if let Some(v) = var("ENABLE_NETWORK_EVENTS_MONITORING") {
-            c.network_events.enable = parse_bool("ENABLE_NETWORK_EVENTS_MONITORING", &v)?;
-        }
-        if let Some(v) = var("NETWORK_EVENTS_MONITORING_GROUP_ID") {
-            c.network_events.group_id = parse_num("NETWORK_EVENTS_MONITORING_GROUP_ID", &v)?;
-        }
-        if let Some(v) = var("NETWORK_EVENTS_OVNNB_SOCKET") {
-            c.network_events.nb_socket = PathBuf::from(v);
-        }
-        if let Some(v) = var("NETWORK_EVENTS_CACHE_TTL") {
-            c.network_events.cache_ttl = parse_go_duration(&v)
-                .ok_or_else(|| invalid("NETWORK_EVENTS_CACHE_TTL", &v, "not a duration"))?;
-        }
-        if let Some(v) = var("NETWORK_EVENTS_CACHE_MAX_ENTRIES") {
-            c.network_events.cache_max_entries = parse_num("NETWORK_EVENTS_CACHE_MAX_ENTRIES", &v)?;
-        }
-        if let Some(v) = var("NETWORK_EVENTS_OVS_SOCKET") {
-            c.network_events.ovs_socket = PathBuf::from(v);
-        }
-        if let Some(v) = var("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR") {
-            c.network_events.register_ovs_collector =
-                parse_bool("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", &v)?;
-        }
-        if let Some(v) = var("NETWORK_EVENTS_OVS_CHECK_INTERVAL") {
-            c.network_events.ovs_check_interval = parse_go_duration(&v)
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    invalid(
-                        "NETWORK_EVENTS_OVS_CHECK_INTERVAL",
-                        &v,
-                        "not a positive duration",
-                    )
-                })?;
-        }
+        read_exporter(&mut c, &var)?;
+        read_cache(&mut c, &var)?;
+        read_interfaces(&mut c, &var)?;
+        read_metrics(&mut c, &var)?;
+        read_features(&mut c, &var)?;
+        read_namespaces(&mut c, &var)?;
+        read_network_events(&mut c, &var)?;
         if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
         {
             return Err(ConfigError::Unsupported {

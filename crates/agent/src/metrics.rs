@@ -192,48 +192,62 @@ where
     metric
 }
 
-impl Metrics {
-    /// Creates the metrics under `prefix` (`METRICS_PREFIX`, e.g. `ebpf_agent_`).
-    pub fn new(prefix: &str) -> Self {
-        let mut registry = Registry::with_prefix(prefix.trim_end_matches('_'));
+/// The eviction, export, filter and sampling metrics, registered first.
+struct FlowMetricSet {
+    evictions: Counter,
+    evicted_flows: Counter,
+    dropped: Family<Labels, Counter>,
+    filtered: Family<Labels, Counter>,
+    exported_batches: Counter,
+    exported_flows: Counter,
+    errors: Family<Labels, Counter>,
+    export_errors: Counter,
+    sampled_out_packets: Counter,
+    sampling_rate: Gauge,
+    buffer_size: Family<Labels, Gauge>,
+    queue_len: Gauge,
+}
+
+impl FlowMetricSet {
+    fn register(registry: &mut Registry) -> Self {
         let evictions = reg(
-            &mut registry,
+            registry,
             "evictions",
             "Eviction rounds of the flow map",
             Counter::default(),
         );
         let evicted_flows = reg(
-            &mut registry,
+            registry,
             "evicted_flows",
             "Flows evicted from the kernel map",
             Counter::default(),
         );
         let dropped = reg(
-            &mut registry,
+            registry,
             "dropped_flows",
             "Flows lost, by source and reason",
             Family::<Labels, Counter>::default(),
         );
         let filtered = reg(
-            &mut registry,
+            registry,
             "filtered_flows",
             "Packets decided by filter rules",
             Family::<Labels, Counter>::default(),
         );
         let exported_batches = reg(
-            &mut registry,
+            registry,
             "exported_batch",
             "Batches accepted by the collector",
             Counter::default(),
         );
         let exported_flows = reg(
-            &mut registry,
+            registry,
             "exported_flows",
             "Flows accepted by the collector",
             Counter::default(),
         );
         let errors = reg(
-            &mut registry,
+            registry,
             "errors",
             "Errors by component",
             Family::<Labels, Counter>::default(),
@@ -246,135 +260,195 @@ impl Metrics {
             ]))
             .clone();
         let sampled_out_packets = reg(
-            &mut registry,
+            registry,
             "sampled_out_packets",
             "Packets the kernel skipped because of sampling",
             Counter::default(),
         );
         let sampling_rate = reg(
-            &mut registry,
+            registry,
             "sampling_rate",
             "Configured sampling rate",
             Gauge::default(),
         );
         let buffer_size = reg(
-            &mut registry,
+            registry,
             "buffer_size",
             "Buffer sizes: exporter-queue (batches), accounter-entries (flows aggregated from \
-             the ring buffer), flowmap (entries created in the flow map since the last eviction)",
+         the ring buffer), flowmap (entries created in the flow map since the last eviction)",
             Family::<Labels, Gauge>::default(),
         );
         let queue_len = buffer_size
             .get_or_create(&labels(&[("name", "exporter-queue")]))
             .clone();
-        let attached_interfaces = reg(
-            &mut registry,
-            "attached_interfaces",
-            "Interfaces with the flow classifiers attached",
-            Gauge::default(),
-        );
-        let interface_events = reg(
-            &mut registry,
-            "interface_events",
-            "Interface notifications",
-            Family::<Labels, Counter>::default(),
-        );
-        let hook_active = reg(
-            &mut registry,
-            "hook_active",
-            "1 when a hook is active, 0 when off",
-            Family::<Labels, Gauge>::default(),
-        );
-        let hook_method_off = reg(
-            &mut registry,
-            "hook_method_off",
-            "1 per attach method a hook does not use, with the reason (first line, shortened)",
-            Family::<Labels, Gauge>::default(),
-        );
-        let network_events = reg(
-            &mut registry,
-            "network_events",
-            "NetworkEvents samples seen by the kernel hook, by outcome",
-            Family::<Labels, Counter>::default(),
-        );
-        let drain_duration = reg(
-            &mut registry,
-            "lookup_and_delete_map_duration_seconds",
-            "Time to drain the flow map",
-            Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
-        );
-        let xlat_conntrack_entries = reg(
-            &mut registry,
-            "xlat_conntrack_entries",
-            "Translated connections known to the PacketTranslation conntrack fallback",
-            Gauge::default(),
-        );
-        let xlat_conntrack_events = reg(
-            &mut registry,
-            "xlat_conntrack_events",
-            "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
-            Family::<Labels, Counter>::default(),
-        );
-        let ovs_collector_registered = reg(
-            &mut registry,
-            "network_events_ovs_collector_registered",
-            "1 while the agent's OVS Flow_Sample_Collector_Set (NetworkEvents) is registered",
-            Gauge::default(),
-        );
-        let flow_cache_slots = reg(
-            &mut registry,
-            "flow_cache_slots",
-            "Per-CPU flow cache flush outcomes: flushed, retried, left_busy, failed",
-            Family::<Labels, Counter>::default(),
-        );
-        let ringbuf_records = reg(
-            &mut registry,
-            "ringbuf_records",
-            "Records the kernel sent to user space through the ring buffer, by reason: \
-             first_packet (a flow's first packet), map_full (the flow map refused the entry), \
-             first_drop (a flow's first dropped packet)",
-            Family::<Labels, Counter>::default(),
-        );
-        let dropped_packets = reg(
-            &mut registry,
-            "dropped_packets",
-            "Packets lost, by source and reason",
-            Family::<Labels, Counter>::default(),
-        );
-        let pressure_evictions = reg(
-            &mut registry,
-            "pressure_evictions",
-            "Evictions started early because the flow map reached its high-water mark",
-            Counter::default(),
-        );
         Self {
-            registry,
-            ringbuf_records,
-            dropped_packets,
-            pressure_evictions,
-            buffer_size,
-            losses: crate::losses::LossLog::default(),
-            flow_cache_slots,
-            ovs_collector_registered,
-            xlat_conntrack_entries,
-            xlat_conntrack_events,
             evictions,
             evicted_flows,
             dropped,
             filtered,
             exported_batches,
             exported_flows,
-            export_errors,
             errors,
+            export_errors,
             sampled_out_packets,
             sampling_rate,
+            buffer_size,
             queue_len,
+        }
+    }
+}
+
+/// The hook, interface, feature and loss metrics, registered after [`FlowMetricSet`].
+struct HookMetricSet {
+    attached_interfaces: Gauge,
+    interface_events: Family<Labels, Counter>,
+    hook_active: Family<Labels, Gauge>,
+    hook_method_off: Family<Labels, Gauge>,
+    network_events: Family<Labels, Counter>,
+    drain_duration: Histogram,
+    xlat_conntrack_entries: Gauge,
+    xlat_conntrack_events: Family<Labels, Counter>,
+    ovs_collector_registered: Gauge,
+    flow_cache_slots: Family<Labels, Counter>,
+    ringbuf_records: Family<Labels, Counter>,
+    dropped_packets: Family<Labels, Counter>,
+    pressure_evictions: Counter,
+}
+
+impl HookMetricSet {
+    fn register(registry: &mut Registry) -> Self {
+        let attached_interfaces = reg(
+            registry,
+            "attached_interfaces",
+            "Interfaces with the flow classifiers attached",
+            Gauge::default(),
+        );
+        let interface_events = reg(
+            registry,
+            "interface_events",
+            "Interface notifications",
+            Family::<Labels, Counter>::default(),
+        );
+        let hook_active = reg(
+            registry,
+            "hook_active",
+            "1 when a hook is active, 0 when off",
+            Family::<Labels, Gauge>::default(),
+        );
+        let hook_method_off = reg(
+            registry,
+            "hook_method_off",
+            "1 per attach method a hook does not use, with the reason (first line, shortened)",
+            Family::<Labels, Gauge>::default(),
+        );
+        let network_events = reg(
+            registry,
+            "network_events",
+            "NetworkEvents samples seen by the kernel hook, by outcome",
+            Family::<Labels, Counter>::default(),
+        );
+        let drain_duration = reg(
+            registry,
+            "lookup_and_delete_map_duration_seconds",
+            "Time to drain the flow map",
+            Histogram::new([0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
+        );
+        let xlat_conntrack_entries = reg(
+            registry,
+            "xlat_conntrack_entries",
+            "Translated connections known to the PacketTranslation conntrack fallback",
+            Gauge::default(),
+        );
+        let xlat_conntrack_events = reg(
+            registry,
+            "xlat_conntrack_events",
+            "PacketTranslation conntrack fallback: learnt, refused (table full), overflow",
+            Family::<Labels, Counter>::default(),
+        );
+        let ovs_collector_registered = reg(
+            registry,
+            "network_events_ovs_collector_registered",
+            "1 while the agent's OVS Flow_Sample_Collector_Set (NetworkEvents) is registered",
+            Gauge::default(),
+        );
+        let flow_cache_slots = reg(
+            registry,
+            "flow_cache_slots",
+            "Per-CPU flow cache flush outcomes: flushed, retried, left_busy, failed",
+            Family::<Labels, Counter>::default(),
+        );
+        let ringbuf_records = reg(
+            registry,
+            "ringbuf_records",
+            "Records the kernel sent to user space through the ring buffer, by reason: \
+         first_packet (a flow's first packet), map_full (the flow map refused the entry), \
+         first_drop (a flow's first dropped packet)",
+            Family::<Labels, Counter>::default(),
+        );
+        let dropped_packets = reg(
+            registry,
+            "dropped_packets",
+            "Packets lost, by source and reason",
+            Family::<Labels, Counter>::default(),
+        );
+        let pressure_evictions = reg(
+            registry,
+            "pressure_evictions",
+            "Evictions started early because the flow map reached its high-water mark",
+            Counter::default(),
+        );
+        Self {
             attached_interfaces,
             interface_events,
             hook_active,
             hook_method_off,
             network_events,
             drain_duration,
+            xlat_conntrack_entries,
+            xlat_conntrack_events,
+            ovs_collector_registered,
+            flow_cache_slots,
+            ringbuf_records,
+            dropped_packets,
+            pressure_evictions,
+        }
+    }
+}
+
+impl Metrics {
+    /// Creates the metrics under `prefix` (`METRICS_PREFIX`, e.g. `ebpf_agent_`).
+    pub fn new(prefix: &str) -> Self {
+        let mut registry = Registry::with_prefix(prefix.trim_end_matches('_'));
+        let flows = FlowMetricSet::register(&mut registry);
+        let hooks = HookMetricSet::register(&mut registry);
+        Self {
+            registry,
+            ringbuf_records: hooks.ringbuf_records,
+            dropped_packets: hooks.dropped_packets,
+            pressure_evictions: hooks.pressure_evictions,
+            buffer_size: flows.buffer_size,
+            losses: crate::losses::LossLog::default(),
+            flow_cache_slots: hooks.flow_cache_slots,
+            ovs_collector_registered: hooks.ovs_collector_registered,
+            xlat_conntrack_entries: hooks.xlat_conntrack_entries,
+            xlat_conntrack_events: hooks.xlat_conntrack_events,
+            evictions: flows.evictions,
+            evicted_flows: flows.evicted_flows,
+            dropped: flows.dropped,
+            filtered: flows.filtered,
+            exported_batches: flows.exported_batches,
+            exported_flows: flows.exported_flows,
+            export_errors: flows.export_errors,
+            errors: flows.errors,
+            sampled_out_packets: flows.sampled_out_packets,
+            sampling_rate: flows.sampling_rate,
+            queue_len: flows.queue_len,
+            attached_interfaces: hooks.attached_interfaces,
+            interface_events: hooks.interface_events,
+            hook_active: hooks.hook_active,
+            hook_method_off: hooks.hook_method_off,
+            network_events: hooks.network_events,
+            drain_duration: hooks.drain_duration,
             status: Mutex::new(Status::default()),
         }
     }
