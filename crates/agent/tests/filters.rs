@@ -10,14 +10,40 @@ use netobserv_agent::config::Config;
 use netobserv_agent::filter::parse_rules;
 use netobserv_agent::netns::in_netns;
 use netobserv_agent::tracer::Tracer;
-use netobserv_agent_common::{FlowId, FlowMetrics, tcp_flags};
+use netobserv_agent_common::{FlowId, FlowMetrics, counters, tcp_flags};
+use std::time::{Duration, Instant};
 
-/// Loads the programs with `rules`, runs `traffic` and returns the drained flows.
-fn run_with_rules(rules: &str, traffic: impl FnOnce(&NetPair)) -> Vec<(FlowId, FlowMetrics)> {
+/// What the kernel kept, and how many packets each filter verdict took, once the test's
+/// evidence was in.
+struct Outcome {
+    flows: Vec<(FlowId, FlowMetrics)>,
+    /// Packets a matching REJECT rule dropped.
+    rejected: u64,
+    /// Packets a matching ACCEPT rule kept (before per-rule sampling).
+    accepted: u64,
+    /// Packets no rule matched (kept only when the address found a REJECT rule).
+    no_match: u64,
+}
+
+/// How long a test waits for its evidence before checking what it has.
+const EVIDENCE_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Loads the programs with `rules`, runs `traffic`, then drains the flow map (and reads the
+/// kernel's filter counters) until `evidence` holds: the flows a test expects are there and
+/// the verdicts of the packets it expects filtered out were counted, so an absence is checked
+/// after the kernel has seen the packets, not after a fixed window. Gives up after
+/// [`EVIDENCE_DEADLINE`] and returns what it has (the test's assertions then say what is
+/// missing). Splitting one flow across drains is harmless: the tests look for keys or sum the
+/// packets.
+fn run_with_rules(
+    rules: &str,
+    traffic: impl FnOnce(&NetPair),
+    evidence: impl Fn(&Outcome) -> bool,
+) -> Outcome {
     require_root();
     let pair = NetPair::new();
     // Resolve the peer's MAC before the programs attach, so the first test datagram does not sit
-    // in the ARP queue (and cannot be late for the map drain below).
+    // in the ARP queue.
     ns_run(&pair.ns_a, &["ping", "-c", "1", "-W", "2", pair.ip_b]);
     let cfg = Config {
         target_host: "127.0.0.1".into(),
@@ -30,18 +56,45 @@ fn run_with_rules(rules: &str, traffic: impl FnOnce(&NetPair)) -> Vec<(FlowId, F
     in_netns(Some(&pair.path_a()), || tracer.attach(&iface))
         .unwrap()
         .expect("attach");
+    let mut out = Outcome {
+        flows: Vec::new(),
+        rejected: 0,
+        accepted: 0,
+        no_match: 0,
+    };
+    let mut take = |out: &mut Outcome| {
+        out.flows.extend(maps.drain().unwrap());
+        let c = maps.take_counters().unwrap();
+        out.rejected += c[counters::FILTER_REJECT as usize];
+        out.accepted += c[counters::FILTER_ACCEPT as usize];
+        out.no_match += c[counters::FILTER_NOMATCH as usize];
+    };
+    // Counters start from the attachment (the ARP resolution above ran before it).
+    take(&mut out);
+    out.flows.clear();
     traffic(&pair);
-    // Packets leave asynchronously (a loaded machine can delay them well past the command's
-    // exit): drain several times over ≈0.7 s and keep everything, so a late packet is counted
-    // rather than missed, and an absence is checked over the whole window. Splitting one flow
-    // across drains is harmless: the tests look for keys or sum the packets.
-    let mut flows = Vec::new();
-    for _ in 0..7 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        flows.extend(maps.drain().unwrap());
+    let deadline = Instant::now() + EVIDENCE_DEADLINE;
+    loop {
+        take(&mut out);
+        if evidence(&out) || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     in_netns(Some(&pair.path_a()), || tracer.detach_all()).unwrap();
-    flows
+    out
+}
+
+/// One UDP datagram from namespace `a` to `b`'s `dport`: sent from this process, so it has
+/// passed the egress classifier when the call returns (a shell `nc` may exit before writing).
+fn udp(p: &NetPair, dport: u16) {
+    let ip_b = p.ip_b.to_string();
+    in_netns(Some(&p.path_a()), move || {
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0").expect("UDP socket in a");
+        sock.send_to(b"hi\n", (ip_b.as_str(), dport))
+            .expect("UDP send");
+    })
+    .unwrap();
 }
 
 fn ping4(p: &NetPair, n: u32) {
@@ -55,14 +108,6 @@ fn ping6(p: &NetPair) {
     ns_run(&p.ns_a, &["ping", "-6", "-c", "2", "-i", "0.01", p.ip6_b]);
 }
 
-fn udp(p: &NetPair, dport: u16) {
-    let cmd = format!(
-        "echo hi | ip netns exec {} nc -u -w 0 {} {dport}",
-        p.ns_a, p.ip_b
-    );
-    run(&["sh", "-c", &cmd]);
-}
-
 fn has(flows: &[(FlowId, FlowMetrics)], pred: impl Fn(&FlowId) -> bool) -> bool {
     flows.iter().any(|(k, _)| pred(k))
 }
@@ -73,10 +118,16 @@ fn is_v4(k: &FlowId) -> bool {
 
 #[test]
 fn cidr_accept_keeps_only_matching_addresses() {
-    let flows = run_with_rules(r#"[{"ip_cidr":"10.199.0.0/24","action":"Accept"}]"#, |p| {
-        ping4(p, 2);
-        ping6(p);
-    });
+    // Evidence: the IPv4 echo kept, and the 4 IPv6 echo packets given a verdict (no rule).
+    let flows = run_with_rules(
+        r#"[{"ip_cidr":"10.199.0.0/24","action":"Accept"}]"#,
+        |p| {
+            ping4(p, 2);
+            ping6(p);
+        },
+        |o| has(&o.flows, |k| is_v4(k) && k.transport_protocol == 1) && o.no_match >= 4,
+    )
+    .flows;
     assert!(has(&flows, |k| is_v4(k) && k.transport_protocol == 1));
     assert!(
         !has(&flows, |k| !is_v4(k)),
@@ -95,7 +146,15 @@ fn cidr_reject_drops_matching_and_keeps_the_rest() {
             udp(p, 5202);
             ping6(p);
         },
-    );
+        // The datagram kept, the 4 ICMP packets rejected, the 4 IPv6 ones without a rule.
+        |o| {
+            has(&o.flows, |k| {
+                k.transport_protocol == 17 && k.dst_port == 5202
+            }) && o.rejected >= 4
+                && o.no_match >= 4
+        },
+    )
+    .flows;
     assert!(
         !has(&flows, |k| k.transport_protocol == 1),
         "ICMP must be rejected"
@@ -115,7 +174,14 @@ fn protocol_rule() {
             ping4(p, 2);
             udp(p, 5202);
         },
-    );
+        // The datagram kept; the 4 ICMP packets found the rule but not its protocol.
+        |o| {
+            has(&o.flows, |k| {
+                k.transport_protocol == 17 && k.dst_port == 5202
+            }) && o.no_match >= 4
+        },
+    )
+    .flows;
     assert!(has(&flows, |k| k.transport_protocol == 17 && k.dst_port == 5202));
     assert!(!has(&flows, |k| k.transport_protocol == 1));
 }
@@ -130,10 +196,15 @@ fn port_rules_single_range_and_pair() {
     ] {
         let json =
             format!(r#"[{{"ip_cidr":"0.0.0.0/0","action":"Accept","protocol":"UDP",{rule}}}]"#);
-        let flows = run_with_rules(&json, |p| {
-            udp(p, kept);
-            udp(p, dropped);
-        });
+        let flows = run_with_rules(
+            &json,
+            |p| {
+                udp(p, kept);
+                udp(p, dropped);
+            },
+            |o| has(&o.flows, |k| k.dst_port == kept) && o.no_match >= 1,
+        )
+        .flows;
         assert!(
             has(&flows, |k| k.dst_port == kept),
             "{rule}: {kept} kept; flows: {:?}",
@@ -155,7 +226,9 @@ fn icmp_type_and_code_rules() {
     let flows = run_with_rules(
         r#"[{"ip_cidr":"0.0.0.0/0","action":"Accept","protocol":"ICMP","icmp_type":8}]"#,
         |p| ping4(p, 2),
-    );
+        |o| has(&o.flows, |k| k.icmp_type == 8) && o.no_match >= 2,
+    )
+    .flows;
     assert!(has(&flows, |k| k.icmp_type == 8));
     assert!(
         !has(&flows, |k| k.icmp_type == 0),
@@ -165,14 +238,18 @@ fn icmp_type_and_code_rules() {
     let flows = run_with_rules(
         r#"[{"ip_cidr":"0.0.0.0/0","action":"Accept","protocol":"ICMP","icmp_type":0,"icmp_code":0}]"#,
         |p| ping4(p, 2),
-    );
+        |o| has(&o.flows, |k| k.icmp_type == 0 && k.transport_protocol == 1) && o.no_match >= 2,
+    )
+    .flows;
     assert!(has(&flows, |k| k.icmp_type == 0 && k.transport_protocol == 1));
     assert!(!has(&flows, |k| k.icmp_type == 8));
     // A code that never occurs keeps nothing.
     let flows = run_with_rules(
         r#"[{"ip_cidr":"0.0.0.0/0","action":"Accept","protocol":"ICMP","icmp_type":8,"icmp_code":5}]"#,
         |p| ping4(p, 2),
-    );
+        |o| o.no_match >= 4,
+    )
+    .flows;
     assert!(!has(&flows, |k| k.transport_protocol == 1));
 }
 
@@ -181,12 +258,16 @@ fn peer_cidr_rule() {
     let flows = run_with_rules(
         r#"[{"ip_cidr":"10.199.0.2/32","peer_cidr":"10.199.0.1/32","action":"Accept"}]"#,
         |p| ping4(p, 2),
-    );
+        |o| has(&o.flows, |k| k.transport_protocol == 1),
+    )
+    .flows;
     assert!(has(&flows, |k| k.transport_protocol == 1));
     let flows = run_with_rules(
         r#"[{"ip_cidr":"10.199.0.2/32","peer_cidr":"192.168.0.0/16","action":"Accept"}]"#,
         |p| ping4(p, 2),
-    );
+        |o| o.no_match >= 4,
+    )
+    .flows;
     assert!(
         !has(&flows, |k| k.transport_protocol == 1),
         "peer mismatch keeps nothing"
@@ -205,7 +286,10 @@ fn tcp_flags_rule_keeps_only_that_flag() {
             );
             run(&["sh", "-c", &cmd]);
         },
-    );
+        // The SYN kept, the RST-ACK given its verdict.
+        |o| has(&o.flows, |k| k.transport_protocol == 6) && o.no_match >= 1,
+    )
+    .flows;
     let tcp: Vec<_> = flows
         .iter()
         .filter(|(k, _)| k.transport_protocol == 6)
@@ -222,7 +306,9 @@ fn direction_rule() {
     let flows = run_with_rules(
         r#"[{"ip_cidr":"0.0.0.0/0","action":"Accept","direction":"Egress"}]"#,
         |p| ping4(p, 2),
-    );
+        |o| has(&o.flows, |k| k.icmp_type == 8) && o.no_match >= 2,
+    )
+    .flows;
     assert!(has(&flows, |k| k.icmp_type == 8));
     assert!(!has(&flows, |k| k.icmp_type == 0 && k.transport_protocol == 1));
     for (_, m) in &flows {
@@ -237,7 +323,10 @@ fn per_rule_sampling() {
         |p| {
             ns_run(&p.ns_a, &["ping", "-f", "-c", "400", "-s", "16", p.ip_b]);
         },
-    );
+        // Every echo request given its verdict (before sampling).
+        |o| o.accepted >= 400,
+    )
+    .flows;
     let kept: u64 = flows
         .iter()
         .filter(|(k, _)| k.icmp_type == 8)
