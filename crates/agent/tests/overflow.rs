@@ -263,6 +263,10 @@ async fn a_full_ring_buffer_is_loud_and_the_accounts_close() {
     let logs = logs();
     // A 16 KiB ring buffer (157 records), woken every 39 records.
     let pair = NetPair::new();
+    // The losses are counted per interface, not per flow: no packet but the test's may cross
+    // it (an unsolicited MLD report retransmitted during a burst was lost with the test's
+    // packets and made the accounts one packet off).
+    pair.disable_ipv6();
     count_per_port(&pair);
     let collector = TestCollector::start(0).await;
     let cfg = Config {
@@ -352,14 +356,20 @@ async fn a_full_ring_buffer_is_loud_and_the_accounts_close() {
     );
 
     // Exact: what left the namespace was exported or reported lost, nothing in between.
-    let sent: u64 = nft_per_port(&pair).values().map(|v| v.0).sum();
-    let exported: u64 = exported_per_port(&collector, pair.ip_b)
-        .values()
-        .map(|v| v.0)
-        .sum();
+    let nft = nft_per_port(&pair);
+    let per_port = exported_per_port(&collector, pair.ip_b);
+    let sent: u64 = nft.values().map(|v| v.0).sum();
+    let exported: u64 = per_port.values().map(|v| v.0).sum();
+    // A port exported with more packets than left for it would be a double count.
+    let over: Vec<_> = per_port
+        .iter()
+        .filter(|(p, v)| v.0 > nft.get(*p).map_or(0, |n| n.0))
+        .map(|(p, v)| (*p, v.0, v.2, nft.get(p).map_or(0, |n| n.0)))
+        .collect();
     assert_eq!(
         exported + lost_packets as u64,
         sent,
-        "sent {sent}, exported {exported}, lost {lost_packets}"
+        "sent {sent}, exported {exported}, lost {lost_packets}; ports exported above nftables \
+         (port, packets, records, nft packets): {over:?}"
     );
 }

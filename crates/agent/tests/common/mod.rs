@@ -158,6 +158,25 @@ impl NetPair {
         PathBuf::from(format!("/run/netns/{}", self.ns_a))
     }
 
+    /// Turns IPv6 off in both namespaces, so that the pair carries only what a test sends
+    /// (IPv6 sends neighbour discovery and MLD reports of its own, some retransmitted a second
+    /// or more after the link came up).
+    pub fn disable_ipv6(&self) {
+        for ns in [&self.ns_a, &self.ns_b] {
+            for scope in ["all", "default"] {
+                ns_run(
+                    ns,
+                    &[
+                        "sysctl",
+                        "-q",
+                        "-w",
+                        &format!("net.ipv6.conf.{scope}.disable_ipv6=1"),
+                    ],
+                );
+            }
+        }
+    }
+
     /// Adds an extra veth pair whose both ends stay in namespace `a`.
     pub fn add_local_veth(&self, name: &str, peer: &str) {
         ns_run(
