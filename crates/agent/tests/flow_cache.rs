@@ -65,7 +65,7 @@ async fn flood_counts_match_nftables(cache: bool) {
         .stderr(Stdio::null())
         .spawn()
         .expect("iperf3 server");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening(&pair.ns_b, "tcp", 5201);
     let out = ns_run(
         &pair.ns_a,
         &["iperf3", "-c", b, "-u", "-b", "0", "-l", "22", "-t", "2"],

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The pipeline binary next to the agent's, built if this test runs without the rest of the
 /// workspace.
@@ -48,13 +48,21 @@ fn make_run_prints_the_flows_of_the_observed_namespace() {
         .env("NETOBSERV_NETNS", pair.path_a())
         .env("INTERFACES", &pair.veth_a)
         .env("CACHE_ACTIVE_TIMEOUT", "500ms")
-        .env("RUN_DURATION", "8")
+        // The run's length bounds the test; the pings go as soon as the agent is attached.
+        .env("RUN_DURATION", "12")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run-local.sh starts");
-    // Leave the agent time to load and attach even on a loaded machine (the run lasts 8 s).
-    std::thread::sleep(Duration::from_secs(4));
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(12);
+    while tcx_programs(&pair, &pair.veth_a) < 2 {
+        if let Some(status) = child.try_wait().expect("run-local.sh state") {
+            panic!("run-local.sh ended before the agent attached: {status}");
+        }
+        assert!(Instant::now() < deadline, "the agent never attached");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     ns_run(&pair.ns_a, &["ping", "-c", "4", "-i", "0.1", pair.ip_b]);
     let output = child.wait_with_output().expect("run-local.sh ends");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -29,7 +29,7 @@ pub fn nc_tcp_transfer(
         .stdout(Stdio::null())
         .spawn()
         .expect("nc listener");
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    wait_listening(&pair.ns_b, "tcp", listen_port);
     let client = Command::new("sh")
         .args([
             "-c",
@@ -47,6 +47,40 @@ pub fn nc_tcp_transfer(
     let _ = server.kill();
     let _ = server.wait();
     client.success()
+}
+
+/// Waits (up to 30 s) until something listens on `proto` (`tcp`/`udp`) port `port` in
+/// namespace `ns`: a client started before that would be refused, however loaded the machine.
+pub fn wait_listening(ns: &str, proto: &str, port: u16) {
+    let flag = if proto == "udp" { "-Hlun" } else { "-Hltn" };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = ns_run(ns, &["ss", flag, &format!("sport = :{port}")]);
+        if !out.stdout.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {proto} port {port} in {ns}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// TCX programs attached to `iface` in `ns` (ingress + egress), via the kernel query API.
+pub fn tcx_programs(pair: &NetPair, iface: &str) -> usize {
+    use aya::programs::{SchedClassifier, TcAttachType};
+    netobserv_agent::netns::in_netns(Some(&pair.path_a()), || {
+        [TcAttachType::Ingress, TcAttachType::Egress]
+            .into_iter()
+            .map(|t| {
+                SchedClassifier::query_tcx(iface, t)
+                    .map(|(_, p)| p.len())
+                    .unwrap_or(0)
+            })
+            .sum()
+    })
+    .unwrap()
 }
 
 /// Fails (never skips) when not root: these tests need to create namespaces and load eBPF.
