@@ -81,8 +81,10 @@ impl OvsdbServer {
             sock,
             db_name,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.sock.exists() {
+        // Ready once it accepts a connection: the socket file exists from `bind`, a moment
+        // before `listen`, and a client in between is refused.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&server.sock).is_err() {
             assert!(Instant::now() < deadline, "ovsdb-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
