@@ -217,8 +217,9 @@ impl FlowMaps {
             .inject(id, value)
     }
 
-    /// The global counters' increments since the previous call, summed over CPUs (see
-    /// [`KernelCounters::take`]).
+    /// The global counters' increments since the previous call, summed over CPUs. The kernel's
+    /// per-CPU counters are never reset: the previous readings are kept and the difference
+    /// taken, with wrap-around.
     pub fn take_counters(&mut self) -> Result<Counts, TracerError> {
         self.counters.take()
     }

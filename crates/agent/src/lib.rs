@@ -1,5 +1,11 @@
 //! The node agent: loads and attaches the eBPF programs, evicts flows from kernel maps and exports
 //! them as `pbflow` records over gRPC, with Prometheus metrics and a `/status` page.
+//!
+//! One module per hook feature ([`rtt`], [`drops`], [`dns`], [`xlat`], [`netevents::kernel`],
+//! [`flowcache`], [`overflow`]), each with its settings before load, its attach (with fallbacks)
+//! and the drain of its map, mirroring one kernel module per feature in `crates/agent-ebpf`.
+//! [`hooks`] holds what they share and imports none of them; [`tracer`] loads the object and
+//! calls each feature; [`flowmaps`] holds their maps for eviction.
 
 pub mod agent;
 mod attacher;
