@@ -9,7 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Crates (source directories relative to the workspace root) that must stay circle-free.
-const CRATES: &[&str] = &["crates/operator/src"];
+const CRATES: &[&str] = &[
+    "crates/operator/src",
+    "crates/agent/src",
+    "crates/agent-ebpf/src",
+];
 
 /// Module path (`["render", "agent"]`) of a source file under `src`.
 fn module_path(src: &Path, file: &Path) -> Vec<String> {
