@@ -2,7 +2,7 @@
 //! upstream agent), so existing deployments and the operator can drive this agent unchanged.
 
 use crate::filter::FilterRule;
-use regex::Regex;
+pub use crate::ifaces::NameMatcher;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,35 +37,6 @@ pub enum ConfigError {
 
 /// Bytes one `FlowEvent` takes in the ring buffer (96-byte record + 8-byte header).
 pub const RINGBUF_RECORD_BYTES: u64 = 104;
-
-/// An interface selector: an exact name or a `/regex/`.
-#[derive(Debug, Clone)]
-pub enum NameMatcher {
-    /// Matches this exact name.
-    Exact(String),
-    /// Matches names the regex finds a match in (upstream semantics).
-    Regex(Regex),
-}
-
-impl NameMatcher {
-    /// Parses one comma-separated item of `INTERFACES`/`EXCLUDE_INTERFACES`.
-    pub fn parse(item: &str) -> Result<Self, regex::Error> {
-        let item = item.trim();
-        if item.len() >= 2 && item.starts_with('/') && item.ends_with('/') {
-            Ok(Self::Regex(Regex::new(&item[1..item.len() - 1])?))
-        } else {
-            Ok(Self::Exact(item.to_string()))
-        }
-    }
-
-    /// Whether `name` is selected by this matcher.
-    pub fn matches(&self, name: &str) -> bool {
-        match self {
-            Self::Exact(s) => s == name,
-            Self::Regex(r) => r.is_match(name),
-        }
-    }
-}
 
 /// Which direction hooks to attach (`DIRECTION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,8 +303,11 @@ fn parse_list(name: &'static str, v: &str) -> Result<Vec<NameMatcher>, ConfigErr
         .collect()
 }
 
+/// How the sections below read a variable: its value, `None` when unset or empty.
+type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Reads the exporter: where and how flows are sent.
-fn read_exporter(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn read_exporter(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("EXPORT") {
         c.export = v;
     }
@@ -363,7 +337,7 @@ fn read_exporter(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Resul
 }
 
 /// Reads the kernel flow cache: eviction period, size, sampling.
-fn read_cache(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn read_cache(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("CACHE_ACTIVE_TIMEOUT") {
         c.cache_active_timeout = parse_go_duration(&v)
             .filter(|d| !d.is_zero())
@@ -382,10 +356,7 @@ fn read_cache(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(
 }
 
 /// Reads which interfaces are hooked, how and in which direction (and the log level).
-fn read_interfaces(
-    c: &mut Config,
-    var: &impl Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+fn read_interfaces(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("INTERFACES") {
         c.interfaces = parse_list("INTERFACES", &v)?;
     }
@@ -418,7 +389,7 @@ fn read_interfaces(
 }
 
 /// Reads the metrics and `/status` server.
-fn read_metrics(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn read_metrics(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("METRICS_ENABLE") {
         c.metrics_enable = parse_bool("METRICS_ENABLE", &v)?;
     }
@@ -435,7 +406,7 @@ fn read_metrics(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result
 }
 
 /// Reads filter rules, the optional features and the ring buffer.
-fn read_features(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn read_features(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("FLOW_FILTER_RULES") {
         c.flow_filter_rules = crate::filter::parse_rules(&v)
             .map_err(|e| invalid("FLOW_FILTER_RULES", &v, e.to_string()))?;
@@ -472,10 +443,7 @@ fn read_features(c: &mut Config, var: &impl Fn(&str) -> Option<String>) -> Resul
 }
 
 /// Reads the observed namespace, the netns directories and the exporter's TLS files.
-fn read_namespaces(
-    c: &mut Config,
-    var: &impl Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+fn read_namespaces(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("NETOBSERV_NETNS") {
         c.netns = Some(PathBuf::from(v));
     }
@@ -503,10 +471,7 @@ fn read_namespaces(
 }
 
 /// Reads networkEvents (OVN samples) and its OVS/OVN sockets.
-fn read_network_events(
-    c: &mut Config,
-    var: &impl Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+fn read_network_events(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("ENABLE_NETWORK_EVENTS_MONITORING") {
         c.network_events.enable = parse_bool("ENABLE_NETWORK_EVENTS_MONITORING", &v)?;
     }

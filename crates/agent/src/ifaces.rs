@@ -4,6 +4,7 @@
 
 use crate::netns::in_netns;
 use futures::{StreamExt, TryStreamExt};
+use regex::Regex;
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
@@ -24,6 +25,35 @@ pub(crate) struct IfaceNames {
 
 /// The names, shared by the attacher (which learns them) and eviction (which reads them).
 pub(crate) type Names = Arc<RwLock<IfaceNames>>;
+
+/// An interface selector: an exact name or a `/regex/`.
+#[derive(Debug, Clone)]
+pub enum NameMatcher {
+    /// Matches this exact name.
+    Exact(String),
+    /// Matches names the regex finds a match in (upstream semantics).
+    Regex(Regex),
+}
+
+impl NameMatcher {
+    /// Parses one comma-separated item of `INTERFACES`/`EXCLUDE_INTERFACES`.
+    pub fn parse(item: &str) -> Result<Self, regex::Error> {
+        let item = item.trim();
+        if item.len() >= 2 && item.starts_with('/') && item.ends_with('/') {
+            Ok(Self::Regex(Regex::new(&item[1..item.len() - 1])?))
+        } else {
+            Ok(Self::Exact(item.to_string()))
+        }
+    }
+
+    /// Whether `name` is selected by this matcher.
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Self::Exact(s) => s == name,
+            Self::Regex(r) => r.is_match(name),
+        }
+    }
+}
 
 /// A change of an interface relevant to attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
