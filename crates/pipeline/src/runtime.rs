@@ -10,7 +10,8 @@ use crate::encode::PromEncoder;
 use crate::extract::Aggregates;
 use crate::record::Record;
 use crate::stage_metrics::StageMetrics;
-use crate::transform::{self, BuildError, Transformer};
+use crate::transform::kubernetes::KubeSource;
+use crate::transform::{self, BuildError, NetworkStage, Transformer};
 use crate::write::loki::LokiWrite;
 use crate::write::loki_client::{LokiStats, LokiWriter};
 use std::collections::HashMap;
@@ -87,6 +88,51 @@ pub struct PipelineStats {
     pub write_errors: u64,
 }
 
+/// What the workers' copies of one graph share: the Kubernetes index (and watchers) of each
+/// network stage, and the per-stage operational counters.
+#[derive(Clone, Default)]
+pub struct BuildContext {
+    kube: Arc<Mutex<HashMap<String, KubeSource>>>,
+    stage_metrics: Arc<Mutex<Option<Arc<StageMetrics>>>>,
+}
+
+impl BuildContext {
+    /// The index of network stage `stage`, created (and its watchers started) on first use.
+    fn kube_source(
+        &self,
+        stage: &str,
+        config: &crate::config::NetworkTransform,
+    ) -> Result<KubeSource, BuildError> {
+        let mut sources = self.kube.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(source) = sources.get(stage) {
+            return Ok(source.clone());
+        }
+        let source = NetworkStage::start_kube(config)?;
+        sources.insert(stage.to_string(), source.clone());
+        Ok(source)
+    }
+
+    /// What the graph still waits for before it can enrich flows (the Kubernetes caches' first
+    /// listing), naming the stage; `None` when nothing.
+    pub fn pending_sync(&self) -> Option<String> {
+        let sources = self.kube.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<&String> = sources.keys().collect();
+        names.sort();
+        names.into_iter().find_map(|stage| {
+            sources[stage]
+                .pending()
+                .map(|why| format!("stage `{stage}` waits for the Kubernetes caches: {why}"))
+        })
+    }
+
+    fn stage_metrics<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Arc<StageMetrics> {
+        let mut shared = self.stage_metrics.lock().unwrap_or_else(|p| p.into_inner());
+        shared
+            .get_or_insert_with(|| Arc::new(StageMetrics::new(names)))
+            .clone()
+    }
+}
+
 /// A built pipeline, minus its ingest stage (the caller feeds batches).
 pub struct Pipeline {
     root: String,
@@ -96,6 +142,7 @@ pub struct Pipeline {
     loki: Vec<(String, Arc<LokiStats>)>,
     stats: PipelineStats,
     stage_metrics: Arc<StageMetrics>,
+    context: BuildContext,
 }
 
 impl Pipeline {
@@ -103,6 +150,16 @@ impl Pipeline {
     /// a buffer). Ingest stages are started by the caller, which reads `ingest_params`.
     pub fn build(
         config: &Config,
+        stdout: impl FnMut() -> Box<dyn Write + Send>,
+    ) -> Result<Self, PipelineError> {
+        Self::build_in(config, &BuildContext::default(), stdout)
+    }
+
+    /// [`Self::build`] for one of several workers: what `context` holds (Kubernetes indexes,
+    /// stage counters) is shared with the other copies built in the same context.
+    pub fn build_in(
+        config: &Config,
+        context: &BuildContext,
         mut stdout: impl FnMut() -> Box<dyn Write + Send>,
     ) -> Result<Self, PipelineError> {
         let graph = config.check()?;
@@ -123,7 +180,8 @@ impl Pipeline {
                 source,
             };
             let node = if let Some(t) = &p.transform {
-                Node::Transform(transform::build(t).map_err(fail)?)
+                let kube = |c: &crate::config::NetworkTransform| context.kube_source(name, c);
+                Node::Transform(transform::build_with(t, &kube).map_err(fail)?)
             } else if let Some(encode) = &p.encode {
                 let (kind, body) = typed(encode, name)?;
                 match kind.as_str() {
@@ -191,7 +249,8 @@ impl Pipeline {
             nodes.insert(name.clone(), node);
         }
         Ok(Self {
-            stage_metrics: Arc::new(StageMetrics::new(nodes.keys())),
+            stage_metrics: context.stage_metrics(nodes.keys()),
+            context: context.clone(),
             root: graph.root,
             children: graph.children,
             nodes,
@@ -216,6 +275,12 @@ impl Pipeline {
         self.stage_metrics.clone()
     }
 
+    /// What the graph still waits for before it can enrich flows (see
+    /// [`BuildContext::pending_sync`]).
+    pub fn pending_sync(&self) -> Option<String> {
+        self.context.pending_sync()
+    }
+
     /// What the pipeline did so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats
@@ -234,7 +299,12 @@ impl Pipeline {
             };
             match (self.nodes.get(&p.name), &p.transform, &p.encode) {
                 (Some(Node::Transform(_)), Some(t), None) => {
-                    transforms.push((p.name.clone(), transform::build(t).map_err(fail)?));
+                    let kube =
+                        |c: &crate::config::NetworkTransform| self.context.kube_source(&p.name, c);
+                    transforms.push((
+                        p.name.clone(),
+                        transform::build_with(t, &kube).map_err(fail)?,
+                    ));
                 }
                 (Some(Node::Sink(Sink::Prom(_))), None, Some(encode)) => {
                     let (kind, body) = typed(encode, &p.name)?;

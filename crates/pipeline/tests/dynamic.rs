@@ -229,7 +229,13 @@ fn grpc_mode_hot_swaps_the_dynamic_stages() {
         .expect("starts");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("banner");
+    while !banner.contains("listening on") {
+        banner.clear();
+        assert!(
+            stderr.read_line(&mut banner).expect("banner") > 0,
+            "no banner"
+        );
+    }
     let grpc = banner
         .split("listening on ")
         .nth(1)

@@ -53,8 +53,7 @@ fn synthetic_ingest_runs_at_its_rate() {
         .spawn()
         .expect("starts");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("banner");
+    let banner = common::read_until(&mut stderr, "synthetic ingest");
     assert!(
         banner.contains("synthetic ingest: 20 connections"),
         "{banner}"

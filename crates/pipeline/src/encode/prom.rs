@@ -361,40 +361,116 @@ impl PromEncoder {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for metric in &self.metrics {
-            let kind = match metric.kind {
-                MetricKind::Counter => "counter",
-                MetricKind::Gauge => "gauge",
-                MetricKind::Histogram | MetricKind::AggHistogram => "histogram",
-            };
-            if !metric.help.is_empty() {
-                let _ = writeln!(out, "# HELP {} {}", metric.name, escape_help(&metric.help));
-            }
-            let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
-            let mut keys: Vec<&Vec<CompactString>> = metric.series.keys().collect();
-            keys.sort();
-            for key in keys {
-                let series = &metric.series[key];
-                let labels = label_text(&metric.label_names, key, None);
-                match &series.state {
-                    State::Number(v) => {
-                        let _ = writeln!(out, "{}{labels} {}", metric.name, number(*v));
-                    }
-                    State::Histogram { counts, sum, count } => {
-                        let mut cumulative = 0;
-                        for (bound, n) in metric.buckets.iter().zip(counts) {
-                            cumulative += n;
-                            let l = label_text(&metric.label_names, key, Some(&number(*bound)));
-                            let _ = writeln!(out, "{}_bucket{l} {cumulative}", metric.name);
-                        }
-                        let l = label_text(&metric.label_names, key, Some("+Inf"));
-                        let _ = writeln!(out, "{}_bucket{l} {count}", metric.name);
-                        let _ = writeln!(out, "{}_sum{labels} {}", metric.name, number(*sum));
-                        let _ = writeln!(out, "{}_count{labels} {count}", metric.name);
-                    }
-                }
-            }
+            write_metric(&mut out, metric, &metric.series);
         }
         out
+    }
+
+    /// The exposition of several copies of the same encoder (one per pipeline worker) as one:
+    /// counters and histograms of a label set are summed, a gauge shows the most recently
+    /// updated copy's value. A metric only some copies have (during a reload) is shown from
+    /// those.
+    pub fn render_merged(encoders: &[&PromEncoder]) -> String {
+        match encoders {
+            [] => String::new(),
+            [one] => one.render(),
+            _ => {
+                let mut out = String::new();
+                let mut seen: Vec<&str> = Vec::new();
+                for encoder in encoders {
+                    for metric in &encoder.metrics {
+                        if seen.contains(&metric.name.as_str()) {
+                            continue;
+                        }
+                        seen.push(&metric.name);
+                        let mut merged = SeriesMap::default();
+                        for other in encoders {
+                            let Some(m) = other.metrics.iter().find(|m| m.name == metric.name)
+                            else {
+                                continue;
+                            };
+                            for (key, series) in &m.series {
+                                match merged.get_mut(key) {
+                                    None => {
+                                        merged.insert(key.clone(), series.clone());
+                                    }
+                                    Some(into) => merge_series(into, series, metric.kind),
+                                }
+                            }
+                        }
+                        write_metric(&mut out, metric, &merged);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Adds `from` into `into` (same metric, same label set, another worker's copy).
+fn merge_series(into: &mut Series, from: &Series, kind: MetricKind) {
+    match (&mut into.state, &from.state) {
+        (State::Number(a), State::Number(b)) => {
+            if kind == MetricKind::Gauge {
+                if from.updated > into.updated {
+                    *a = *b;
+                }
+            } else {
+                *a += *b;
+            }
+        }
+        (
+            State::Histogram { counts, sum, count },
+            State::Histogram {
+                counts: c2,
+                sum: s2,
+                count: n2,
+            },
+        ) if counts.len() == c2.len() => {
+            for (a, b) in counts.iter_mut().zip(c2) {
+                *a += b;
+            }
+            *sum += s2;
+            *count += n2;
+        }
+        _ => {}
+    }
+    into.updated = into.updated.max(from.updated);
+}
+
+/// Writes one metric family with the given series.
+fn write_metric(out: &mut String, metric: &Metric, series_map: &SeriesMap) {
+    let kind = match metric.kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram | MetricKind::AggHistogram => "histogram",
+    };
+    if !metric.help.is_empty() {
+        let _ = writeln!(out, "# HELP {} {}", metric.name, escape_help(&metric.help));
+    }
+    let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
+    let mut keys: Vec<&Vec<CompactString>> = series_map.keys().collect();
+    keys.sort();
+    for key in keys {
+        let series = &series_map[key];
+        let labels = label_text(&metric.label_names, key, None);
+        match &series.state {
+            State::Number(v) => {
+                let _ = writeln!(out, "{}{labels} {}", metric.name, number(*v));
+            }
+            State::Histogram { counts, sum, count } => {
+                let mut cumulative = 0;
+                for (bound, n) in metric.buckets.iter().zip(counts) {
+                    cumulative += n;
+                    let l = label_text(&metric.label_names, key, Some(&number(*bound)));
+                    let _ = writeln!(out, "{}_bucket{l} {cumulative}", metric.name);
+                }
+                let l = label_text(&metric.label_names, key, Some("+Inf"));
+                let _ = writeln!(out, "{}_bucket{l} {count}", metric.name);
+                let _ = writeln!(out, "{}_sum{labels} {}", metric.name, number(*sum));
+                let _ = writeln!(out, "{}_count{labels} {count}", metric.name);
+            }
+        }
     }
 }
 

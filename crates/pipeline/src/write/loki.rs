@@ -63,7 +63,8 @@ pub struct LokiWrite {
     /// Line format: `json` (default), `printf` or `fields`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Whether entries are sorted by time within a stream before sending.
+    /// Whether the JSON line's keys are written in alphabetical order (upstream's `reorder`);
+    /// otherwise they keep the record's order.
     #[serde(default)]
     pub reorder: bool,
     /// `http` (default) or `grpc`.
@@ -145,10 +146,13 @@ pub fn sanitize_label(name: &str) -> String {
         .collect()
 }
 
+/// Loki's default limit on a label value's length, past which it rejects the whole push.
+pub const MAX_LABEL_VALUE_BYTES: usize = 1024;
+
 /// Label values worth sending: not empty (an empty value means "no label" in LogQL) and within
-/// Loki's default 1 KiB limit, past which Loki rejects the whole push.
+/// [`MAX_LABEL_VALUE_BYTES`].
 fn valid_label_value(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 1024
+    !v.is_empty() && v.len() <= MAX_LABEL_VALUE_BYTES
 }
 
 /// Builds push requests from records.
@@ -165,6 +169,10 @@ pub struct LokiEncoder {
     key_buf: String,
     pending_bytes: usize,
     reorder: bool,
+    /// Per configured label: whether the current record's value became a label (then it is
+    /// left out of the line; otherwise the field stays in the line).
+    used: Vec<bool>,
+    long_label_values: u64,
 }
 
 impl LokiEncoder {
@@ -217,7 +225,14 @@ impl LokiEncoder {
             key_buf: String::new(),
             pending_bytes: 0,
             reorder: config.reorder,
+            used: vec![false; config.labels.len()],
+            long_label_values: 0,
         })
+    }
+
+    /// Label values that were too long to be labels (kept in the line instead), so far.
+    pub fn long_label_values(&self) -> u64 {
+        self.long_label_values
     }
 
     /// Longest time a batch waits before being sent.
@@ -236,7 +251,8 @@ impl LokiEncoder {
         // Record labels first, then the static labels they do not override; sorted by name, the
         // order Loki and LogQL use for a stream's label set.
         let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.labels.len() + 1);
-        for (field, label) in &self.labels {
+        for (i, (field, label)) in self.labels.iter().enumerate() {
+            self.used[i] = false;
             if let Some(value) = record.get(field) {
                 let text = match value {
                     Value::Str(s) => Cow::Borrowed(s.as_str()),
@@ -244,6 +260,10 @@ impl LokiEncoder {
                 };
                 if valid_label_value(&text) {
                     labels.push((label.as_str(), text));
+                    self.used[i] = true;
+                } else if text.len() > MAX_LABEL_VALUE_BYTES {
+                    // Not a label, so it stays in the line: nothing is lost, but count it.
+                    self.long_label_values += 1;
                 }
             }
         }
@@ -255,12 +275,14 @@ impl LokiEncoder {
         labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
         self.key_buf.clear();
         write_label_set(&mut self.key_buf, &labels);
-        // The line: every field but the label fields and the ignored ones, serialised straight
-        // from the record (no copy of the values).
+        // The line: every field but those that became labels and the ignored ones, serialised
+        // straight from the record (no copy of the values).
         let line = serde_json::to_string(&LineView {
             record,
             labels: &self.labels,
+            used: &self.used,
             ignore: &self.ignore,
+            sorted: self.reorder,
         })
         .unwrap_or_default();
         self.pending_bytes += line.len();
@@ -311,18 +333,12 @@ impl LokiEncoder {
             return None;
         }
         self.pending_bytes = 0;
-        let reorder = self.reorder;
         let streams = std::mem::take(&mut self.streams)
             .into_iter()
-            .map(|(labels, mut entries)| {
-                if reorder {
-                    entries.sort_by_key(|e| e.timestamp.map(|t| (t.seconds, t.nanos)));
-                }
-                proto::Stream {
-                    labels,
-                    entries,
-                    hash: 0,
-                }
+            .map(|(labels, entries)| proto::Stream {
+                labels,
+                entries,
+                hash: 0,
             })
             .collect();
         Some(proto::PushRequest { streams })
@@ -351,23 +367,44 @@ fn write_label_set(out: &mut String, labels: &[(&str, Cow<'_, str>)]) {
     out.push('}');
 }
 
-/// A record seen without its label and ignored fields, serialised as the log line.
+/// A record seen without the fields that became labels and the ignored ones, serialised as the
+/// log line.
 struct LineView<'a> {
     record: &'a Record,
     labels: &'a [(String, String)],
+    used: &'a [bool],
     ignore: &'a [String],
+    sorted: bool,
+}
+
+impl LineView<'_> {
+    fn keep(&self, field: &str) -> bool {
+        let is_label = self
+            .labels
+            .iter()
+            .zip(self.used)
+            .any(|((f, _), used)| *used && f == field);
+        !is_label && !self.ignore.iter().any(|i| i == field)
+    }
 }
 
 impl Serialize for LineView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
-        for (field, value) in self.record.iter() {
-            if self.labels.iter().any(|(f, _)| f == field) || self.ignore.iter().any(|i| i == field)
-            {
-                continue;
+        if self.sorted {
+            let mut fields: Vec<(&str, &Value)> =
+                self.record.iter().filter(|(f, _)| self.keep(f)).collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (field, value) in fields {
+                map.serialize_entry(field, value)?;
             }
-            map.serialize_entry(field, value)?;
+        } else {
+            for (field, value) in self.record.iter() {
+                if self.keep(field) {
+                    map.serialize_entry(field, value)?;
+                }
+            }
         }
         map.end()
     }

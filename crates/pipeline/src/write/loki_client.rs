@@ -33,6 +33,8 @@ pub struct LokiStats {
     pub dropped_after_retries: AtomicU64,
     /// Push attempts that failed (each retry counts).
     pub failed_attempts: AtomicU64,
+    /// Label values too long to be Loki labels; they stayed in the line.
+    pub long_label_values: AtomicU64,
 }
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -207,6 +209,9 @@ async fn run(
                 () = &mut deadline => break,
             }
         }
+        stats
+            .long_label_values
+            .store(encoder.long_label_values(), Ordering::Relaxed);
         let pending = encoder.pending() as u64;
         if let Some(request) = encoder.take_request() {
             match encode_push(&request) {
