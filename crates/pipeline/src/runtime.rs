@@ -477,6 +477,43 @@ impl Pipeline {
     }
 }
 
+/// Ingest types the `netobserv-pipeline` binary runs.
+pub const INGEST_TYPES: [&str; 4] = ["grpc", "synthetic", "stdin", "file"];
+/// Extract types [`Pipeline`] builds.
+pub const EXTRACT_TYPES: [&str; 1] = ["aggregates"];
+/// Encode types [`Pipeline`] builds.
+pub const ENCODE_TYPES: [&str; 1] = ["prom"];
+/// Write types [`Pipeline`] builds.
+pub const WRITE_TYPES: [&str; 4] = ["stdout", "loki", "none", "fake"];
+
+/// Refuses, before anything starts, a configuration with a stage type this pipeline does not
+/// run (Kafka ingest, conntrack, exporters...), naming the stage: better than starting, waiting
+/// for the API server, and failing later.
+pub fn check_supported(config: &Config) -> Result<(), PipelineError> {
+    for p in &config.parameters {
+        let sections: [(&str, Option<&serde_json::Value>, &[&str]); 4] = [
+            ("ingest", p.ingest.as_ref(), &INGEST_TYPES),
+            ("extract", p.extract.as_ref(), &EXTRACT_TYPES),
+            ("encode", p.encode.as_ref(), &ENCODE_TYPES),
+            ("write", p.write.as_ref(), &WRITE_TYPES),
+        ];
+        for (section, value, supported) in sections {
+            let Some(value) = value else { continue };
+            let kind = value
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default();
+            if !supported.contains(&kind) {
+                return Err(PipelineError::Stage {
+                    stage: p.name.clone(),
+                    source: BuildError::Unsupported(format!("{section} type `{kind}`")),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `type` and the sub-object named after it, from a raw stage section.
 fn typed(
     section: &serde_json::Value,

@@ -154,6 +154,7 @@ pub fn run(args: &Args, mut config: Config) -> Result<(), RunError> {
                 "the ingest stage `{root}` has no `ingest` parameters"
             ))
         })?;
+    crate::runtime::check_supported(&config).map_err(|e| RunError::Config(e.to_string()))?;
     let source = Source::from_ingest(&root, &ingest)?;
     let dynamic_source = match &args.dynamic_file {
         Some(path) => Some(DynamicSource::File(path.into())),
@@ -224,14 +225,21 @@ pub fn run(args: &Args, mut config: Config) -> Result<(), RunError> {
             dynamic_text = Some(text);
         }
         let context = BuildContext::default();
-        let mut pipelines = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let pipeline = Pipeline::build_in(&config, &context, || {
-                Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
-            })
-            .map_err(|e| RunError::Config(e.to_string()))?;
-            pipelines.push(pipeline);
-        }
+        // Building starts threads and small runtimes of its own (watchers, Loki writers):
+        // off the async workers.
+        let build_context = context.clone();
+        let pipelines = tokio::task::spawn_blocking(move || {
+            (0..workers)
+                .map(|_| {
+                    Pipeline::build_in(&config, &build_context, || {
+                        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
+                    })
+                    .map_err(|e| RunError::Config(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| RunError::Start(format!("building the pipeline: {e}")))??;
         let reports = WorkerReports::of(&pipelines.iter().collect::<Vec<_>>());
         let stage_metrics = pipelines
             .first()

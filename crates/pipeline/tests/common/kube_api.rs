@@ -66,9 +66,9 @@ fn query(request: &Request<Body>) -> HashMap<String, String> {
         .unwrap_or_default()
         .split('&')
         .filter(|kv| !kv.is_empty())
-        .filter_map(|kv| {
+        .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((k.to_string(), v.replace("%2C", ",").replace("%3D", "=")))
+            (k.to_string(), v.replace("%2C", ",").replace("%3D", "="))
         })
         .collect()
 }
@@ -94,27 +94,34 @@ fn handle(cluster: &Cluster, token: &str, log: &Log, request: Request<Body>) -> 
         return status(401, "Unauthorized", "Unauthorized");
     }
     if request.method() != axum::http::Method::GET {
-        return status(405, "MethodNotAllowed", "the server does not allow this method");
+        return status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method",
+        );
     }
     if path == "/version" {
-        return ok_json(&json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0",
+        return ok_json(
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0",
             "gitCommit": "0", "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z",
-            "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"}));
+            "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"}),
+        );
     }
-    if let Some(rest) = path.strip_prefix("/api/v1/namespaces/") {
-        if let Some((namespace, name)) = rest.split_once("/configmaps/") {
-            return match cluster.config_maps.get(&format!("{namespace}/{name}")) {
-                Some(cm) => ok_json(cm),
-                None => status(
-                    404,
-                    "NotFound",
-                    &format!("configmaps \"{name}\" not found"),
-                ),
-            };
-        }
+    if let Some((namespace, name)) = path
+        .strip_prefix("/api/v1/namespaces/")
+        .and_then(|rest| rest.split_once("/configmaps/"))
+    {
+        return match cluster.config_maps.get(&format!("{namespace}/{name}")) {
+            Some(cm) => ok_json(cm),
+            None => status(404, "NotFound", &format!("configmaps \"{name}\" not found")),
+        };
     }
     let Some((collection, list_kind)) = COLLECTIONS.iter().find(|(p, _)| *p == path) else {
-        return status(404, "NotFound", "the server could not find the requested resource");
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
     };
     let q = query(&request);
     let known = [
@@ -186,10 +193,7 @@ fn handle(cluster: &Cluster, token: &str, log: &Log, request: Request<Body>) -> 
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(usize::MAX);
-    let start: usize = q
-        .get("continue")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let start: usize = q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
     let page: Vec<Json> = items.iter().skip(start).take(limit).cloned().collect();
     let next = start + page.len();
     let mut metadata = json!({"resourceVersion": LIST_VERSION.to_string()});
