@@ -271,7 +271,13 @@ impl Record {
         serde_json::from_str(text)
     }
 
-    /// The record as one JSON line (the `stdout` writer and the CLI's JSON output).
+    /// A view that serialises with the keys in alphabetical order, as upstream's JSON output
+    /// (Go's encoder sorts map keys) and the `stdout` writer's.
+    pub fn sorted(&self) -> Sorted<'_> {
+        Sorted(self)
+    }
+
+    /// The record as one JSON line, in the record's field order.
     pub fn to_json(&self) -> String {
         // Serialising our own value types cannot fail: keys are strings and floats that are
         // not finite are written as null.
@@ -315,6 +321,21 @@ impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.entries.len()))?;
         for (k, v) in &self.entries {
+            map.serialize_entry(k.as_ref(), v)?;
+        }
+        map.end()
+    }
+}
+
+/// A record serialised with its keys sorted (see [`Record::sorted`]).
+pub struct Sorted<'a>(&'a Record);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut fields: Vec<&(Key, Value)> = self.0.entries.iter().collect();
+        fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for (k, v) in fields {
             map.serialize_entry(k.as_ref(), v)?;
         }
         map.end()

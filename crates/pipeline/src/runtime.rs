@@ -37,7 +37,7 @@ pub enum PipelineError {
 /// Output format of the `stdout` writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StdoutFormat {
-    /// One JSON object per line.
+    /// One JSON object per line, keys in alphabetical order (as upstream).
     Json,
     /// `key=value` pairs, one record per line (upstream's `printf`/`fields`).
     Fields,
@@ -426,10 +426,10 @@ impl Pipeline {
                 format: StdoutFormat::Json,
             }) => {
                 // The whole batch is serialised into one buffer and written at once: no string
-                // per record, one `write` per batch.
+                // per record, one `write` per batch. Keys sorted, as upstream writes them.
                 let mut buf = Vec::with_capacity(batch.len() * 512);
                 for record in &batch {
-                    if serde_json::to_writer(&mut buf, record).is_ok() {
+                    if serde_json::to_writer(&mut buf, &record.sorted()).is_ok() {
                         buf.push(b'\n');
                     }
                 }
@@ -443,7 +443,9 @@ impl Pipeline {
             Node::Sink(Sink::Stream { out, format }) => {
                 for record in &batch {
                     let line = match format {
-                        StdoutFormat::Json => record.to_json(),
+                        StdoutFormat::Json => {
+                            serde_json::to_string(&record.sorted()).unwrap_or_default()
+                        }
                         StdoutFormat::Fields => fields_line(record),
                         StdoutFormat::Table => {
                             let row = crate::table::row(record);

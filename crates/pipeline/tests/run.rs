@@ -60,8 +60,9 @@ fn records_flow_through_transforms_to_writer_and_metrics() {
     assert_eq!(
         lines,
         [
-            r#"{"DstAddr":"1.1.1.1","Proto":6,"Flags":["SYN"],"Bytes":60,"DstSubnetLabel":"EXT:internet"}"#,
-            r#"{"DstAddr":"9.9.9.9","Proto":6,"Flags":["FIN","ACK"],"Bytes":40,"DstSubnetLabel":"EXT:internet"}"#,
+            // Keys in alphabetical order, as upstream's JSON output.
+            r#"{"Bytes":60,"DstAddr":"1.1.1.1","DstSubnetLabel":"EXT:internet","Flags":["SYN"],"Proto":6}"#,
+            r#"{"Bytes":40,"DstAddr":"9.9.9.9","DstSubnetLabel":"EXT:internet","Flags":["FIN","ACK"],"Proto":6}"#,
         ]
     );
     let s = pipeline.stats();

@@ -111,7 +111,7 @@ fn synthetic_ingest_runs_at_its_rate() {
         "{text}"
     );
     assert!(
-        text.contains("netobserv_stage_in_queue_size{stage=\"synthetic\"}"),
+        text.contains("netobserv_stage_in_queue_size{stage=\"synth\"}"),
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
