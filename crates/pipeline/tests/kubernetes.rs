@@ -565,3 +565,36 @@ fn relist_replaces_a_kind_and_managed_cni_without_ovn() {
         "node-a"
     );
 }
+
+/// A completed pod keeps its IP in its status while a new pod reuses the address: the pod that
+/// still runs wins, whichever was seen first.
+#[test]
+fn two_pods_sharing_an_ip_resolve_to_the_running_one() {
+    let done = || {
+        let mut p = app_pod("job-x-done", "10.128.0.40");
+        p.metadata.owner_references = None;
+        if let Some(s) = p.status.as_mut() {
+            s.phase = Some("Succeeded".into());
+        }
+        p
+    };
+    let running = || {
+        let mut p = app_pod("web-5c8b-new", "10.128.0.40");
+        if let Some(s) = p.status.as_mut() {
+            s.phase = Some("Running".into());
+        }
+        p
+    };
+    for order in [[done(), running()], [running(), done()]] {
+        let config = operator_config(json!({"interface": {}, "ip": {}}));
+        let settings = NetworkStage::kube_index_settings(&config).expect("settings");
+        let mut index = KubeIndex::new(settings);
+        for pod in &order {
+            index.apply(pod);
+        }
+        let mut stage =
+            NetworkStage::with_kube_index(config, Arc::new(RwLock::new(index))).expect("builds");
+        let added = enriched(&mut stage, json!({"SrcAddr": "10.128.0.40"}));
+        assert_eq!(added["SrcK8S_Name"], "web-5c8b-new", "{added}");
+    }
+}

@@ -127,3 +127,93 @@ fn binary_runs_a_config_on_stdin() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// In stdin mode with a Loki writer, the summary counts what Loki received (it said
+/// `0 written` before: only stdout writers were counted, and Loki flushed after the summary).
+#[test]
+fn stdin_summary_counts_records_written_to_loki() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (port, pushes) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let port = listener.local_addr().expect("addr").port();
+        (port, common::loki::serve(listener, None))
+    });
+    let dir = std::env::temp_dir().join(format!("netobserv-run-loki-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "pipeline: [{{name: in}}, {{name: loki, follows: in}}]\nparameters:\n- {{name: in, ingest: {{type: stdin}}}}\n- {{name: loki, write: {{type: loki, loki: {{url: 'http://127.0.0.1:{port}/', batchWait: 100ms}}}}}}\n"
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+        .args(["--config", &config.to_string_lossy()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"{\"Bytes\":1}\n{\"Bytes\":2}\n")
+        .expect("feeds");
+    let output = child.wait_with_output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(pushes.lock().expect("lock").len(), 2);
+    assert!(
+        stderr.contains("2 records read, 0 undecodable lines, 0 filtered out, 2 written"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 sent to Loki, 0 dropped for Loki"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The gRPC ingest (`grpc.address`, ours) and the health server (`--health.address`, upstream's)
+/// bind the address they are given, not always every interface.
+#[test]
+fn listen_addresses_are_honoured() {
+    let dir = std::env::temp_dir().join(format!("netobserv-run-addr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.yaml");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port")
+    };
+    let (health, metrics) = (free(), free());
+    std::fs::write(
+        &config,
+        "pipeline: [{name: in}, {name: out, follows: in}]\nparameters:\n- {name: in, ingest: {type: grpc, grpc: {address: 127.0.0.1, port: 0}}}\n- {name: out, write: {type: none}}\n",
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+        .arg(format!("--config={}", config.display()))
+        .args(["--health.address", "127.0.0.1"])
+        .arg(format!("--health.port={health}"))
+        .arg(format!("--metrics-address=127.0.0.1:{metrics}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let health_line = common::read_until(&mut stderr, "health endpoint");
+    let banner = common::read_until(&mut stderr, "listening on");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        health_line.contains(&format!("address=127.0.0.1:{health}")),
+        "{health_line}"
+    );
+    assert!(banner.contains("listening on 127.0.0.1:"), "{banner}");
+}

@@ -99,6 +99,9 @@ struct Meta {
     ips: Vec<IpAddr>,
     /// Pods only: (secondary network key, network name).
     keys: Vec<(String, String)>,
+    /// False for pods that terminated (`Succeeded` / `Failed`): their IP may already belong to
+    /// a new pod, which then wins the lookup.
+    live: bool,
 }
 
 type Entries = HashMap<IpAddr, Vec<Arc<Meta>>>;
@@ -304,6 +307,10 @@ impl KubeIndex {
             ips,
             keys: self.secondary_keys(m),
             name,
+            live: !matches!(
+                status.and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            ),
         }
     }
 
@@ -402,6 +409,7 @@ impl KubeIndex {
             ips,
             keys: Vec::new(),
             name,
+            live: true,
         }
     }
 
@@ -431,6 +439,7 @@ impl KubeIndex {
             ips,
             keys: Vec::new(),
             name,
+            live: true,
         }
     }
 
@@ -479,15 +488,23 @@ impl KubeIndex {
 
     /// The object owning `ip`, trying first the pods attached to a secondary network by one of
     /// `keys`, then pods, nodes and services by IP.
+    ///
+    /// When several pods hold the same address (a completed Job's pod keeps its IP in its
+    /// status while a new pod reuses it), a pod that has not terminated wins, and among those the
+    /// one seen last.
     pub fn lookup(&self, keys: &[String], ip: IpAddr) -> Option<KubeInfo<'_>> {
         let (meta, network) = keys
             .iter()
-            .find_map(|k| self.pod_keys.get(k).and_then(|l| l.first()))
+            .find_map(|k| {
+                self.pod_keys
+                    .get(k)
+                    .and_then(|l| l.iter().rev().find(|(m, _)| m.live).or(l.first()))
+            })
             .map(|(m, i)| (m, m.keys[*i].1.as_str()))
             .or_else(|| {
                 [&self.pod_ips, &self.node_ips, &self.service_ips]
                     .into_iter()
-                    .find_map(|ips| ips.get(&ip).and_then(|l| l.first()))
+                    .find_map(|ips| ips.get(&ip).and_then(|l| preferred(l)))
                     .map(|m| (m, PRIMARY_NETWORK))
             })?;
         let (owner_kind, owner_name) = self.resolve_owner(meta);
@@ -540,6 +557,12 @@ impl KubeIndex {
         }
         (&meta.owner_kind, &meta.owner_name)
     }
+}
+
+/// Among the objects holding one address: the last one seen that has not terminated, else the
+/// first.
+fn preferred(list: &[Arc<Meta>]) -> Option<&Arc<Meta>> {
+    list.iter().rev().find(|m| m.live).or(list.first())
 }
 
 fn unindex(ips: &mut Entries, meta: &Arc<Meta>) {
