@@ -68,9 +68,9 @@ impl Filter {
         match (&self.test, value) {
             (Test::Presence, v) => v.is_some(),
             (Test::Absence, v) => v.is_none(),
-            (Test::Equal(want), Some(v)) => text_of(v) == *want,
+            (Test::Equal(want), Some(v)) => &*text_of(v) == want.as_str(),
             (Test::Equal(_), None) => false,
-            (Test::NotEqual(want), Some(v)) => text_of(v) != *want,
+            (Test::NotEqual(want), Some(v)) => &*text_of(v) != want.as_str(),
             (Test::NotEqual(_), None) => true,
             (Test::Regex(p, negated), Some(v)) => p.regex().is_match(&text_of(v)) != *negated,
             (Test::Regex(_, negated), None) => *negated,
@@ -78,10 +78,29 @@ impl Filter {
     }
 }
 
-fn text_of(v: &Value) -> std::borrow::Cow<'_, str> {
+fn text_of(v: &Value) -> Text<'_> {
     match v {
-        Value::Str(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        other => std::borrow::Cow::Owned(other.to_text()),
+        Value::Str(s) => Text::Borrowed(s.as_str()),
+        // Numbers (directions, protocols, ports) are compared as text: inline, no heap.
+        Value::UInt(u) => Text::Inline(u.to_compact_string()),
+        Value::Int(i) => Text::Inline(i.to_compact_string()),
+        other => Text::Inline(CompactString::from(other.to_text())),
+    }
+}
+
+/// A value's text form, borrowed or short enough to live inline.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Inline(CompactString),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Inline(s) => s,
+        }
     }
 }
 
@@ -114,6 +133,9 @@ struct Metric {
     buckets: Vec<f64>,
     scale: f64,
     series: SeriesMap,
+    /// The label values of the observation being made, reused from one record to the next:
+    /// looking a series up costs no allocation; only a new series copies it.
+    scratch: Vec<CompactString>,
 }
 
 /// Replaces what a Prometheus name cannot hold (`/ . - >` ...) with `_`.
@@ -190,6 +212,7 @@ impl Metric {
                 item.value_scale
             },
             series: SeriesMap::default(),
+            scratch: Vec::new(),
         })
     }
 }
@@ -285,6 +308,21 @@ impl PromEncoder {
     pub fn encode_at(&mut self, record: &Record, now: Instant) {
         let mut total = self.series_count();
         for metric in &mut self.metrics {
+            if metric.flatten.is_empty() {
+                let view = View {
+                    record,
+                    elements: &[],
+                };
+                observe(
+                    metric,
+                    &view,
+                    now,
+                    &mut total,
+                    self.max_series,
+                    &mut self.stats,
+                );
+                continue;
+            }
             // The elements of each flattened field; an absent or empty list is one "no element".
             // Taken out for the loop so the metric can be updated while the names are borrowed.
             let flatten = std::mem::take(&mut metric.flatten);
@@ -520,19 +558,17 @@ fn observe(
     };
     // Label values of this observation; short values (most) live inline, so building the key
     // does not touch the heap.
-    let key: Vec<CompactString> = metric
-        .label_fields
-        .iter()
-        .map(|f| match view.get(f) {
-            Some(Value::Str(s)) => s.clone(),
-            Some(Value::UInt(u)) => u.to_compact_string(),
-            Some(Value::Int(i)) => i.to_compact_string(),
-            Some(other) => CompactString::from(text_of(other)),
-            None => CompactString::default(),
-        })
-        .collect();
+    let mut key = std::mem::take(&mut metric.scratch);
+    key.clear();
+    key.extend(metric.label_fields.iter().map(|f| match view.get(f) {
+        Some(Value::Str(s)) => s.clone(),
+        Some(Value::UInt(u)) => u.to_compact_string(),
+        Some(Value::Int(i)) => i.to_compact_string(),
+        Some(other) => CompactString::from(&*text_of(other)),
+        None => CompactString::default(),
+    }));
     let buckets = metric.buckets.len();
-    let series = match metric.series.get_mut(&key) {
+    let series = match metric.series.get_mut(key.as_slice()) {
         Some(s) => s,
         None => {
             if max_series > 0 && *total >= max_series {
@@ -548,7 +584,7 @@ fn observe(
                 },
                 _ => State::Number(0.0),
             };
-            metric.series.entry(key).or_insert(Series {
+            metric.series.entry(key.clone()).or_insert(Series {
                 state,
                 updated: now,
             })
@@ -575,6 +611,7 @@ fn observe(
             *count += 1;
         }
     }
+    metric.scratch = key;
 }
 
 fn number(v: f64) -> String {

@@ -12,6 +12,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `write: {type: loki, loki: {...}}` parameters.
@@ -165,13 +166,16 @@ pub struct LokiEncoder {
     timestamp_scale: Duration,
     batch_bytes: usize,
     batch_wait: Duration,
-    streams: BTreeMap<String, Vec<proto::Entry>>,
+    /// Pending entries by label set (hashed: a batch holds many streams, and their label sets
+    /// share long prefixes that make ordered comparisons slow); sorted when taken.
+    streams: HashMap<String, Vec<proto::Entry>, foldhash::fast::RandomState>,
     key_buf: String,
     pending_bytes: usize,
     reorder: bool,
-    /// Per configured label: whether the current record's value became a label (then it is
-    /// left out of the line; otherwise the field stays in the line).
-    used: Vec<bool>,
+    /// Per field of the current record: whether it stays out of the line (it became a label,
+    /// or is ignored). Indexed like the record's fields, so the line is written without
+    /// comparing names.
+    skip: Vec<bool>,
     long_label_values: u64,
 }
 
@@ -221,11 +225,11 @@ impl LokiEncoder {
             timestamp_scale,
             batch_bytes: config.batch_size.unwrap_or(100 * 1024).max(1),
             batch_wait: duration("batchWait", &config.batch_wait, Duration::from_secs(1))?,
-            streams: BTreeMap::new(),
+            streams: HashMap::default(),
             key_buf: String::new(),
             pending_bytes: 0,
             reorder: config.reorder,
-            used: vec![false; config.labels.len()],
+            skip: Vec::new(),
             long_label_values: 0,
         })
     }
@@ -251,16 +255,23 @@ impl LokiEncoder {
         // Record labels first, then the static labels they do not override; sorted by name, the
         // order Loki and LogQL use for a stream's label set.
         let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.labels.len() + 1);
-        for (i, (field, label)) in self.labels.iter().enumerate() {
-            self.used[i] = false;
-            if let Some(value) = record.get(field) {
+        self.skip.clear();
+        self.skip.resize(record.len(), false);
+        for field in &self.ignore {
+            if let Some(i) = record.position(field) {
+                self.skip[i] = true;
+            }
+        }
+        for (field, label) in &self.labels {
+            if let Some(i) = record.position(field) {
+                let value = record.value_at(i).unwrap_or(&Value::Null);
                 let text = match value {
                     Value::Str(s) => Cow::Borrowed(s.as_str()),
                     other => Cow::Owned(other.to_text()),
                 };
                 if valid_label_value(&text) {
                     labels.push((label.as_str(), text));
-                    self.used[i] = true;
+                    self.skip[i] = true;
                 } else if text.len() > MAX_LABEL_VALUE_BYTES {
                     // Not a label, so it stays in the line: nothing is lost, but count it.
                     self.long_label_values += 1;
@@ -279,9 +290,7 @@ impl LokiEncoder {
         // straight from the record (no copy of the values).
         let line = serde_json::to_string(&LineView {
             record,
-            labels: &self.labels,
-            used: &self.used,
-            ignore: &self.ignore,
+            skip: &self.skip,
             sorted: self.reorder,
         })
         .unwrap_or_default();
@@ -333,7 +342,7 @@ impl LokiEncoder {
             return None;
         }
         self.pending_bytes = 0;
-        let streams = std::mem::take(&mut self.streams)
+        let mut streams: Vec<proto::Stream> = std::mem::take(&mut self.streams)
             .into_iter()
             .map(|(labels, entries)| proto::Stream {
                 labels,
@@ -341,6 +350,7 @@ impl LokiEncoder {
                 hash: 0,
             })
             .collect();
+        streams.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Some(proto::PushRequest { streams })
     }
 }
@@ -371,20 +381,18 @@ fn write_label_set(out: &mut String, labels: &[(&str, Cow<'_, str>)]) {
 /// log line.
 struct LineView<'a> {
     record: &'a Record,
-    labels: &'a [(String, String)],
-    used: &'a [bool],
-    ignore: &'a [String],
+    /// Per field, whether it stays out of the line.
+    skip: &'a [bool],
     sorted: bool,
 }
 
 impl LineView<'_> {
-    fn keep(&self, field: &str) -> bool {
-        let is_label = self
-            .labels
+    fn kept(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.record
             .iter()
-            .zip(self.used)
-            .any(|((f, _), used)| *used && f == field);
-        !is_label && !self.ignore.iter().any(|i| i == field)
+            .zip(self.skip)
+            .filter(|(_, skip)| !**skip)
+            .map(|(field, _)| field)
     }
 }
 
@@ -393,17 +401,14 @@ impl Serialize for LineView<'_> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         if self.sorted {
-            let mut fields: Vec<(&str, &Value)> =
-                self.record.iter().filter(|(f, _)| self.keep(f)).collect();
+            let mut fields: Vec<(&str, &Value)> = self.kept().collect();
             fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
             for (field, value) in fields {
                 map.serialize_entry(field, value)?;
             }
         } else {
-            for (field, value) in self.record.iter() {
-                if self.keep(field) {
-                    map.serialize_entry(field, value)?;
-                }
+            for (field, value) in self.kept() {
+                map.serialize_entry(field, value)?;
             }
         }
         map.end()

@@ -10,8 +10,11 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::IpAddr;
+
+/// The index's maps are read for every flow (twice): a fast non-cryptographic hasher. Keys come
+/// from the API server, not from the flows.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// Node label holding the node's availability zone (`SrcK8S_Zone`).
@@ -493,6 +496,11 @@ impl KubeIndex {
     /// status while a new pod reuses it), a pod that has not terminated wins, and among those the
     /// one seen last.
     pub fn lookup(&self, keys: &[String], ip: IpAddr) -> Option<KubeInfo<'_>> {
+        self.lookup_with(keys, ip, true)
+    }
+
+    /// [`Self::lookup`], leaving the zone out unless `zone` (it costs a node lookup).
+    pub fn lookup_with(&self, keys: &[String], ip: IpAddr, zone: bool) -> Option<KubeInfo<'_>> {
         let (meta, network) = keys
             .iter()
             .find_map(|k| {
@@ -520,6 +528,7 @@ impl KubeIndex {
             meta.host_name.as_str()
         };
         let zone = match meta.kind {
+            _ if !zone => None,
             Kind::Node => meta.zone.as_deref(),
             Kind::Pod => self.nodes.get(host_name).and_then(|n| n.zone.as_deref()),
             Kind::Service => None,
@@ -585,13 +594,14 @@ fn ovn_management_ips(meta: &ObjectMeta) -> Vec<IpAddr> {
     else {
         return Vec::new();
     };
-    let subnets: HashMap<String, serde_json::Value> = match serde_json::from_str(text) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(error = %e, "unreadable {OVN_NODE_SUBNETS_ANNOTATION} annotation");
-            return Vec::new();
-        }
-    };
+    let subnets: std::collections::HashMap<String, serde_json::Value> =
+        match serde_json::from_str(text) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "unreadable {OVN_NODE_SUBNETS_ANNOTATION} annotation");
+                return Vec::new();
+            }
+        };
     let cidrs: Vec<&str> = match subnets.get("default") {
         Some(serde_json::Value::String(s)) => vec![s.as_str()],
         Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).collect(),

@@ -327,7 +327,7 @@ impl CompiledRule {
             let canonical = ip.to_string();
             self.flow_keys(record, index.settings(), &canonical, scratch);
         }
-        let Some(info) = index.lookup(scratch, ip) else {
+        let Some(info) = index.lookup_with(scratch, ip, self.zone.is_some()) else {
             tracing::trace!(%ip, keys = ?scratch, "no kubernetes object for address");
             return;
         };
