@@ -466,9 +466,7 @@ impl Pipeline {
                 observe(records_in);
             }
             Node::Sink(Sink::Loki(writer)) => {
-                for record in batch {
-                    writer.send(record);
-                }
+                writer.send_batch(&batch);
                 observe(records_in);
             }
             Node::Sink(Sink::Discard) => {

@@ -169,7 +169,6 @@ pub struct LokiEncoder {
     /// Pending entries by label set (hashed: a batch holds many streams, and their label sets
     /// share long prefixes that make ordered comparisons slow); sorted when taken.
     streams: HashMap<String, Vec<proto::Entry>, foldhash::fast::RandomState>,
-    key_buf: String,
     pending_bytes: usize,
     reorder: bool,
     /// Per field of the current record: whether it stays out of the line (it became a label,
@@ -226,7 +225,6 @@ impl LokiEncoder {
             batch_bytes: config.batch_size.unwrap_or(100 * 1024).max(1),
             batch_wait: duration("batchWait", &config.batch_wait, Duration::from_secs(1))?,
             streams: HashMap::default(),
-            key_buf: String::new(),
             pending_bytes: 0,
             reorder: config.reorder,
             skip: Vec::new(),
@@ -252,6 +250,14 @@ impl LokiEncoder {
 
     /// [`Self::add`] with an explicit "now" for records without a usable timestamp.
     pub fn add_at(&mut self, record: &Record, now: SystemTime) -> bool {
+        let (labels, entry) = self.encode_at(record, now);
+        self.push(labels, entry)
+    }
+
+    /// The stream label set and the entry of one record, without batching them: the pipeline's
+    /// workers encode lines (the costly part) and hand them to the writer thread, which only
+    /// batches and pushes.
+    pub fn encode_at(&mut self, record: &Record, now: SystemTime) -> (String, proto::Entry) {
         // Record labels first, then the static labels they do not override; sorted by name, the
         // order Loki and LogQL use for a stream's label set.
         let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.labels.len() + 1);
@@ -284,8 +290,8 @@ impl LokiEncoder {
             }
         }
         labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.key_buf.clear();
-        write_label_set(&mut self.key_buf, &labels);
+        let mut key = String::with_capacity(192);
+        write_label_set(&mut key, &labels);
         // The line: every field but those that became labels and the ignored ones, serialised
         // straight from the record (no copy of the values).
         let line = serde_json::to_string(&LineView {
@@ -294,15 +300,21 @@ impl LokiEncoder {
             sorted: self.reorder,
         })
         .unwrap_or_default();
-        self.pending_bytes += line.len();
         let entry = proto::Entry {
             timestamp: Some(self.timestamp(record, now)),
             line,
         };
-        match self.streams.get_mut(self.key_buf.as_str()) {
+        (key, entry)
+    }
+
+    /// Adds an encoded entry to the pending batch. Returns true when the batch reached its size
+    /// and should be sent now.
+    pub fn push(&mut self, labels: String, entry: proto::Entry) -> bool {
+        self.pending_bytes += entry.line.len();
+        match self.streams.get_mut(labels.as_str()) {
             Some(entries) => entries.push(entry),
             None => {
-                self.streams.insert(self.key_buf.clone(), vec![entry]);
+                self.streams.insert(labels, vec![entry]);
             }
         }
         self.pending_bytes >= self.batch_bytes
