@@ -61,7 +61,7 @@ pub enum Sink {
     /// Feeds a Prometheus encoder, shared with the `/metrics` endpoint.
     Prom(Arc<Mutex<PromEncoder>>),
     /// Sends records to Loki in the background (bounded buffer, counted drops).
-    Loki(LokiWriter),
+    Loki(Box<LokiWriter>),
     /// Discards records (`none` / `fake` writers).
     Discard,
 }
@@ -224,7 +224,7 @@ impl Pipeline {
                         let writer = LokiWriter::start(&config, LOKI_BUFFER_RECORDS)
                             .map_err(|e| fail(BuildError::Invalid(e.to_string())))?;
                         loki.push((name.clone(), writer.stats()));
-                        Node::Sink(Sink::Loki(writer))
+                        Node::Sink(Sink::Loki(Box::new(writer)))
                     }
                     "none" | "fake" => Node::Sink(Sink::Discard),
                     other => {
