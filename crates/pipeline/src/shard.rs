@@ -11,11 +11,55 @@
 //! touches, in worker order, and only then hands the flows over: a call refused at its deadline
 //! has queued nothing (so the agent's retry cannot duplicate flows), and reserving in a fixed
 //! order means two calls can never each hold the room the other waits for.
+//!
+//! Agent flows wait in the queues as they arrived (protobuf messages, a few hundred bytes each)
+//! and are decoded by the worker that runs them: held flows take several times less memory than
+//! decoded records, and decoding is spread over the workers.
 
 use crate::record::{Record, Value};
 use std::hash::{BuildHasher, Hasher};
 use std::time::Instant;
 use tokio::sync::mpsc;
+
+/// What a worker queue carries.
+#[derive(Debug)]
+pub enum Batch {
+    /// Agent flows, decoded by the worker; `received_s` is when the call arrived (Unix s).
+    Flows {
+        /// The flows.
+        flows: Vec<pbflow::Record>,
+        /// Arrival time, written as `TimeReceived`.
+        received_s: i64,
+    },
+    /// Records already built (JSON lines, synthetic).
+    Records(Vec<Record>),
+}
+
+impl Batch {
+    /// Number of flows or records.
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Flows { flows, .. } => flows.len(),
+            Batch::Records(r) => r.len(),
+        }
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records, decoding agent flows.
+    pub fn into_records(self) -> Vec<Record> {
+        match self {
+            Batch::Flows { flows, received_s } => flows
+                .iter()
+                .map(|f| crate::decode::record_from_pbflow(f, received_s))
+                .collect(),
+            Batch::Records(r) => r,
+        }
+    }
+}
 
 /// Why a batch could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +73,14 @@ pub enum SendError {
 /// The workers' input queues.
 #[derive(Clone, Debug)]
 pub struct Shards {
-    senders: Vec<mpsc::Sender<Vec<Record>>>,
+    senders: Vec<mpsc::Sender<Batch>>,
     hasher: foldhash::fast::FixedState,
 }
 
 /// Reads how many batches wait in the worker queues, without keeping them open (the queues
 /// close, and the workers stop, when the ingest drops its senders).
 #[derive(Clone, Debug)]
-pub struct QueueGauge(Vec<mpsc::WeakSender<Vec<Record>>>);
+pub struct QueueGauge(Vec<mpsc::WeakSender<Batch>>);
 
 impl QueueGauge {
     /// Queued batches waiting in all queues (0 once they closed).
@@ -54,12 +98,12 @@ type Endpoint = ([u8; 16], u32);
 
 impl Shards {
     /// One worker.
-    pub fn single(sender: mpsc::Sender<Vec<Record>>) -> Self {
+    pub fn single(sender: mpsc::Sender<Batch>) -> Self {
         Self::new(vec![sender])
     }
 
     /// One queue per worker; a flow goes to `senders[key hash % len]`.
-    pub fn new(senders: Vec<mpsc::Sender<Vec<Record>>>) -> Self {
+    pub fn new(senders: Vec<mpsc::Sender<Batch>>) -> Self {
         Self {
             senders,
             hasher: foldhash::fast::FixedState::with_seed(0x6e65_746f_6273),
@@ -156,22 +200,22 @@ impl Shards {
         )
     }
 
-    /// Decodes `flows` into one batch per worker (empty batches for untouched workers).
-    pub fn split<T>(&self, flows: &[pbflow::Record], decode: T) -> Vec<Vec<Record>>
-    where
-        T: Fn(&pbflow::Record) -> Record,
-    {
+    /// Splits agent flows into one batch per worker (empty for untouched workers), undecoded.
+    pub fn split_flows(&self, flows: Vec<pbflow::Record>, received_s: i64) -> Vec<Batch> {
         let n = self.senders.len();
         if n <= 1 {
-            return vec![flows.iter().map(decode).collect()];
+            return vec![Batch::Flows { flows, received_s }];
         }
-        let mut out: Vec<Vec<Record>> = (0..n)
+        let mut out: Vec<Vec<pbflow::Record>> = (0..n)
             .map(|_| Vec::with_capacity(flows.len() / n + 8))
             .collect();
         for flow in flows {
-            out[self.shard_of_flow(flow)].push(decode(flow));
+            let i = self.shard_of_flow(&flow);
+            out[i].push(flow);
         }
-        out
+        out.into_iter()
+            .map(|flows| Batch::Flows { flows, received_s })
+            .collect()
     }
 
     /// Splits records read from JSON or generated, by the same key.
@@ -190,11 +234,7 @@ impl Shards {
 
     /// Queues one batch per worker, waiting for room until `deadline`. Returns whether it had to
     /// wait. On error nothing was queued.
-    pub async fn send(
-        &self,
-        batches: Vec<Vec<Record>>,
-        deadline: Instant,
-    ) -> Result<bool, SendError> {
+    pub async fn send(&self, batches: Vec<Batch>, deadline: Instant) -> Result<bool, SendError> {
         let mut waited = false;
         let mut permits = Vec::with_capacity(batches.len());
         for (sender, batch) in self.senders.iter().zip(batches) {
@@ -225,7 +265,10 @@ impl Shards {
     pub async fn send_records(&self, records: Vec<Record>) -> Result<(), SendError> {
         for (sender, batch) in self.senders.iter().zip(self.split_records(records)) {
             if !batch.is_empty() {
-                sender.send(batch).await.map_err(|_| SendError::Closed)?;
+                sender
+                    .send(Batch::Records(batch))
+                    .await
+                    .map_err(|_| SendError::Closed)?;
             }
         }
         Ok(())
@@ -235,7 +278,9 @@ impl Shards {
     pub fn blocking_send_records(&self, records: Vec<Record>) -> Result<(), SendError> {
         for (sender, batch) in self.senders.iter().zip(self.split_records(records)) {
             if !batch.is_empty() {
-                sender.blocking_send(batch).map_err(|_| SendError::Closed)?;
+                sender
+                    .blocking_send(Batch::Records(batch))
+                    .map_err(|_| SendError::Closed)?;
             }
         }
         Ok(())
@@ -288,14 +333,10 @@ mod tests {
         let (b, _rb) = mpsc::channel(1);
         let shards = Shards::new(vec![a, b.clone()]);
         // Worker b is full: the batch touching a and b must not leave anything on a.
-        b.send(Vec::new()).await.expect("fills b");
+        b.send(Batch::Records(Vec::new())).await.expect("fills b");
         let deadline = Instant::now() + std::time::Duration::from_millis(50);
-        let result = shards
-            .send(
-                vec![vec![Record::default()], vec![Record::default()]],
-                deadline,
-            )
-            .await;
+        let one = || Batch::Records(vec![Record::default()]);
+        let result = shards.send(vec![one(), one()], deadline).await;
         assert_eq!(result, Err(SendError::Deadline));
         assert!(ra.try_recv().is_err(), "nothing queued on worker a");
     }

@@ -4,7 +4,6 @@
 
 use crate::config::Config;
 use crate::encode::PromEncoder;
-use crate::record::Record;
 use crate::runtime::{Pipeline, PipelineStats};
 use crate::write::loki_client::LokiStats;
 use std::collections::BTreeMap;
@@ -17,7 +16,7 @@ pub struct Worker {
     /// The graph this worker runs.
     pub pipeline: Pipeline,
     /// Its input queue.
-    pub queue: tokio::sync::mpsc::Receiver<Vec<Record>>,
+    pub queue: tokio::sync::mpsc::Receiver<crate::shard::Batch>,
     /// New dynamic documents, applied between batches.
     pub changes: std::sync::mpsc::Receiver<String>,
 }
@@ -29,7 +28,7 @@ impl Worker {
             while let Ok(text) = self.changes.try_recv() {
                 self.reload(index, &text);
             }
-            self.pipeline.process(batch);
+            self.pipeline.process(batch.into_records());
         }
         self.pipeline
     }

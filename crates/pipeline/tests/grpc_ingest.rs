@@ -47,7 +47,7 @@ async fn batches_arrive_decoded_and_a_full_queue_refuses_with_a_count() {
         })
         .await
         .expect("accepted");
-    let batch = rx.recv().await.expect("a batch");
+    let batch = rx.recv().await.expect("a batch").into_records();
     assert_eq!(batch.len(), 2);
     assert_eq!(batch[1].get("DstPort"), Some(&Value::UInt(443)));
     assert_eq!(batch[0].get("DstAddr"), Some(&Value::from("10.0.0.2")));

@@ -10,9 +10,7 @@
 //! is reserved on every worker queue before any flow is handed over) and is counted, as are the
 //! calls refused before the handler runs (malformed batches): see [`GrpcStats`].
 
-use crate::decode::record_from_pbflow;
-use crate::record::Record;
-use crate::shard::Shards;
+use crate::shard::{Batch, Shards};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -187,9 +185,8 @@ impl pbflow::collector_server::Collector for Collector {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let n = records.entries.len() as u64;
-        let batches = self
-            .shards
-            .split(&records.entries, |flow| record_from_pbflow(flow, received));
+        // Held as they arrived; the workers decode them.
+        let batches = self.shards.split_flows(records.entries, received);
         let started = Instant::now();
         match self.shards.send(batches, started + limit).await {
             Ok(waited) => {
@@ -317,11 +314,12 @@ pub struct GrpcIngest {
 }
 
 impl GrpcIngest {
-    /// Binds `addr` and serves the collector, queueing batches into `queue` (one worker).
-    /// `queue_wait` is how long a call may wait for room before it is refused.
+    /// Binds `addr` and serves the collector, queueing batches into `queue` (one worker;
+    /// [`Batch::into_records`] decodes them). `queue_wait` is how long a call may wait for room
+    /// before it is refused.
     pub async fn start(
         addr: SocketAddr,
-        queue: tokio::sync::mpsc::Sender<Vec<Record>>,
+        queue: tokio::sync::mpsc::Sender<Batch>,
         queue_wait: Duration,
     ) -> std::io::Result<Self> {
         Self::start_sharded(addr, Shards::single(queue), queue_wait, None).await
@@ -330,7 +328,7 @@ impl GrpcIngest {
     /// [`Self::start`] with TLS (and mTLS when a client CA is given).
     pub async fn start_with_tls(
         addr: SocketAddr,
-        queue: tokio::sync::mpsc::Sender<Vec<Record>>,
+        queue: tokio::sync::mpsc::Sender<Batch>,
         queue_wait: Duration,
         tls: Option<&GrpcTls>,
     ) -> std::io::Result<Self> {
