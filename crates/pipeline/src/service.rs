@@ -170,7 +170,7 @@ pub fn run(args: &Args, mut config: Config) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(|e| RunError::Start(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let shutdown = Shutdown::listen();
         let health = Arc::new(Health::default());
         let state = MetricsState::default();
@@ -321,7 +321,10 @@ pub fn run(args: &Args, mut config: Config) -> Result<(), RunError> {
             ),
         }
         Ok(())
-    })
+    });
+    // A reader blocked on stdin (interrupted run) must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    result
 }
 
 /// The running endpoints.
@@ -472,10 +475,15 @@ impl Running {
                 let _ = task.await;
                 Ok(None)
             }
-            Running::Lines(_, task) => match task.await {
-                Ok(Ok(stats)) => Ok(Some(stats)),
-                Ok(Err(e)) => Err(RunError::Input(e.to_string())),
-                Err(e) => Err(RunError::Input(e.to_string())),
+            Running::Lines(_, task) => tokio::select! {
+                result = task => match result {
+                    Ok(Ok(stats)) => Ok(Some(stats)),
+                    Ok(Err(e)) => Err(RunError::Input(e.to_string())),
+                    Err(e) => Err(RunError::Input(e.to_string())),
+                },
+                () = shutdown.wait() => Err(RunError::Input(
+                    "interrupted by a signal before the end of the input".into(),
+                )),
             },
         }
     }

@@ -217,3 +217,38 @@ fn listen_addresses_are_honoured() {
     );
     assert!(banner.contains("listening on 127.0.0.1:"), "{banner}");
 }
+
+/// SIGTERM stops a stdin run that is still waiting for input (the signal handler the long-running
+/// modes need must not make a one-shot run unkillable).
+#[test]
+fn sigterm_stops_a_stdin_run_waiting_for_input() {
+    let dir = std::env::temp_dir().join(format!("netobserv-run-term-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, CONFIG).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+        .args(["--config", &config.to_string_lossy()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let _stdin = child.stdin.take();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 5 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!status.success(), "an interrupted run is not a success");
+}
