@@ -41,7 +41,8 @@
 mod common;
 
 use common::loki::Pushes;
-use common::pod::{PodFiles, in_new_netns, object, port};
+use common::pod::{Pki, PodFiles, get, in_new_netns, object, pki, port, wait_for, walk};
+use common::rendered::{exposes, referenced_metrics, workload};
 use common::{kube_api, loki};
 use netobserv_api::v1alpha1::FlowMetric;
 use netobserv_api::v1beta1;
@@ -139,50 +140,6 @@ fn variants(name: &str) -> Vec<(String, Vec<Json>)> {
     out
 }
 
-/// The pipeline workload and its `flowlogs-pipeline` container.
-fn workload(objects: &[Json]) -> (&Json, &Json) {
-    let w = objects
-        .iter()
-        .find(|o| {
-            (o["kind"] == "Deployment" || o["kind"] == "DaemonSet")
-                && o["metadata"]["name"]
-                    .as_str()
-                    .is_some_and(|n| n.starts_with("flowlogs-pipeline"))
-        })
-        .expect("a flowlogs-pipeline workload");
-    let c = w["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] == "flowlogs-pipeline"))
-        .expect("the flowlogs-pipeline container");
-    (w, c)
-}
-
-/// A CA and a serving certificate for the pipeline's Service name.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn pki(service_dns: &str) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let key = KeyPair::generate().expect("key");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let cert = CertificateParams::new(vec![service_dns.to_string()])
-        .expect("params")
-        .signed_by(&key, &issuer)
-        .expect("cert");
-    Pki {
-        ca_pem: ca.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
-
 /// Lays the container's volumes out; returns the rewritten mounted files' paths.
 fn lay_volumes(
     files: &mut PodFiles,
@@ -247,29 +204,6 @@ fn rewrite_file(files: &PodFiles, text: &str, loki_url: Option<&str>) -> String 
     out
 }
 
-/// GET over plain HTTP inside the current namespace: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    std::io::Write::write_all(
-        &mut s,
-        format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split(' ').nth(1)?.parse().ok()?;
-    Some((code, text.split_once("\r\n\r\n")?.1.to_string()))
-}
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The test flow: pod web-5c8b-x7k2p (10.128.0.17) → Service api (172.30.0.10:443), reported
 /// by node-a's agent (10.0.0.1).
 fn flow() -> pbflow::Record {
@@ -307,71 +241,6 @@ fn flow() -> pbflow::Record {
         sampling: 1,
         ..pbflow::Record::default()
     }
-}
-
-/// Every `netobserv_*` metric name the rendered alert rules and console plugin configuration
-/// read (the agent's own `netobserv_agent_*` excepted).
-fn referenced_metrics(objects: &[Json]) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut take = |text: &str| {
-        let mut rest = text;
-        while let Some(i) = rest.find("netobserv_") {
-            let tail = &rest[i..];
-            let end = tail
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(tail.len());
-            let name = &tail[..end];
-            let preceded = rest[..i]
-                .chars()
-                .last()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-            if !preceded
-                && !name.starts_with("netobserv_agent_")
-                && !names.contains(&name.to_string())
-            {
-                names.push(name.to_string());
-            }
-            rest = &tail[end..];
-        }
-    };
-    for o in objects {
-        if o["kind"] == "PrometheusRule"
-            && o["metadata"]["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("flowlogs-pipeline"))
-        {
-            for group in o["spec"]["groups"].as_array().into_iter().flatten() {
-                for rule in group["rules"].as_array().into_iter().flatten() {
-                    take(rule["expr"].as_str().unwrap_or_default());
-                }
-            }
-        }
-        if o["kind"] == "ConfigMap" && o["metadata"]["name"] == "console-plugin-config" {
-            let config: Json =
-                serde_yaml::from_str(o["data"]["config.yaml"].as_str().expect("plugin config"))
-                    .expect("plugin config parses");
-            for m in config["prometheus"]["metrics"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                if m["enabled"] == true {
-                    take(m["name"].as_str().unwrap_or_default());
-                }
-            }
-        }
-    }
-    names
-}
-
-/// Whether the exposition declares `name` (a histogram's `_bucket`/`_sum`/`_count` included).
-fn exposes(text: &str, name: &str) -> bool {
-    let declared = |n: &str| text.lines().any(|l| l.starts_with(&format!("# TYPE {n} ")));
-    declared(name)
-        || ["_bucket", "_sum", "_count"].iter().any(|s| {
-            name.strip_suffix(s)
-                .is_some_and(|base| text.contains(&format!("# TYPE {base} histogram")))
-        })
 }
 
 /// Starts the stand-ins and the rendered container in the current (fresh) network namespace,
@@ -528,19 +397,6 @@ fn run_pod(label: &str, objects: &[Json]) {
         status.is_some_and(|s| s.success()),
         "{label}: no clean exit on SIGTERM ({status:?}):\n{log}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn check_pod(

@@ -5,8 +5,10 @@
 #![allow(dead_code)]
 
 use serde_json::Value as Json;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Runs `f` on a new thread that has its own network namespace with loopback up. Everything
 /// `f` starts (runtimes, threads, child processes) lives in that namespace; it disappears with
@@ -134,4 +136,69 @@ pub fn port(container: &Json, port: &Json) -> u16 {
         .and_then(|p| p["containerPort"].as_u64())
         .and_then(|n| u16::try_from(n).ok())
         .unwrap_or_else(|| panic!("no container port named {name}"))
+}
+
+/// A CA and a serving certificate for the pipeline's Service name.
+pub struct Pki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// Generates a CA and a certificate it signs for `service_dns`.
+pub fn pki(service_dns: &str) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let cert = CertificateParams::new(vec![service_dns.to_string()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("cert");
+    Pki {
+        ca_pem: ca.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// GET over plain HTTP inside the current namespace: (status, body).
+pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    std::io::Write::write_all(
+        &mut s,
+        format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split(' ').nth(1)?.parse().ok()?;
+    Some((code, text.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+/// Polls `check` every 100 ms until it holds; fails the test after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every file under `dir`.
+pub fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
