@@ -492,9 +492,14 @@ fn cleanup(tag: &str) {
 fn refused_listing_is_retried_and_reported() {
     let addr = fake_api_server(true);
     let stage = build_against(addr, "forbidden").expect("builds");
+    // Before the refusal arrives the pending list names ReplicaSets too ("not listed yet"):
+    // wait for the refusal itself.
     let why = wait_pending(
         || stage.kube_pending(),
-        |p| p.as_deref().is_some_and(|p| p.contains("ReplicaSet")),
+        |p| {
+            p.as_deref()
+                .is_some_and(|p| p.contains("cannot list ReplicaSet"))
+        },
     )
     .expect("not synced while ReplicaSets are forbidden");
     assert!(why.contains("cannot list ReplicaSet"), "{why}");
