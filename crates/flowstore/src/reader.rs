@@ -1,0 +1,367 @@
+//! Reading a store: a store written here, or a capture file the CLI (or `sqlite3` from the
+//! documented schema) made, opened read-only. What the file holds is found from its columns, so
+//! a file with fewer columns answers what it can and names what it cannot.
+
+use crate::error::{Error, Result};
+use crate::fields::{self, EXTRA_COLUMN, FIELDS};
+use crate::query::{MetricsQuery, RecordsQuery, Series, TimeRange, top_series};
+use crate::row::json_of;
+use crate::sql::{self, Sql, StoreInfo};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Read connections kept open per reader.
+const POOL: usize = 4;
+
+/// Column names of `table` as the file spells them.
+pub fn table_columns(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let names = st
+        .query_map([table], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(names)
+}
+
+/// Registers `regexp` (for `REGEXP`) and `inet_in` (address ranges) on a connection.
+pub fn register_functions(conn: &Connection) -> Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("regexp", 2, flags, |ctx| {
+        type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+        let re: Arc<regex::Regex> = ctx.get_or_create_aux(0, |v| -> Result<_, BoxError> {
+            Ok(regex::Regex::new(v.as_str()?)?)
+        })?;
+        let text = match ctx.get_raw(1) {
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+            rusqlite::types::ValueRef::Real(f) => f.to_string(),
+            _ => return Ok(false),
+        };
+        Ok(re.is_match(&text))
+    })?;
+    conn.create_scalar_function("inet_in", 3, flags, |ctx| {
+        let addr = match ctx.get_raw(0) {
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            _ => return Ok(false),
+        };
+        let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+            return Ok(false);
+        };
+        let v = crate::filter::to16(ip);
+        let lo = ctx.get_raw(1).as_blob().unwrap_or(&[]);
+        let hi = ctx.get_raw(2).as_blob().unwrap_or(&[]);
+        Ok(lo <= v.as_slice() && v.as_slice() <= hi)
+    })?;
+    Ok(())
+}
+
+/// What the file holds, read from its schema.
+pub fn store_info(conn: &Connection) -> Result<StoreInfo> {
+    let cols = table_columns(conn, "flow")?;
+    if cols.is_empty() {
+        return Err(Error::Invalid(
+            "no `flow` table: not a flow store or capture file".into(),
+        ));
+    }
+    let has = |n: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(n));
+    let has_rollup = !table_columns(conn, "flow_rollup")?.is_empty();
+    let bucket_ms = if has_rollup {
+        conn.query_row(
+            "SELECT value FROM store_meta WHERE key = 'rollup_bucket_ms'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(crate::writer::DEFAULT_BUCKET_MS)
+    } else {
+        crate::writer::DEFAULT_BUCKET_MS
+    };
+    Ok(StoreInfo {
+        columns: FIELDS.iter().map(|f| f.name).filter(|n| has(n)).collect(),
+        has_extra: has(EXTRA_COLUMN),
+        has_rollup,
+        bucket_ms,
+    })
+}
+
+/// Records read from the store.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordsResult {
+    /// The records, newest first, fields as JSON.
+    pub records: Vec<Map<String, Value>>,
+    /// Whether `limit` cut the answer.
+    pub limit_reached: bool,
+}
+
+/// Series read from the store.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricsResult {
+    /// The top series.
+    pub series: Vec<Series>,
+    /// Whether the rollups answered (rather than raw flows).
+    pub from_rollup: bool,
+}
+
+/// A store opened for reading.
+pub struct Reader {
+    path: PathBuf,
+    info: StoreInfo,
+    pool: Mutex<Vec<Connection>>,
+    memory: Option<Arc<Mutex<Connection>>>,
+}
+
+impl Reader {
+    /// Opens the file at `path` read-only (a store being written, or a capture file).
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::Invalid(format!(
+                "flow store {} does not exist",
+                path.display()
+            )));
+        }
+        let conn = open_read_only(path)?;
+        let info = store_info(&conn).map_err(|e| e.at(path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            info,
+            pool: Mutex::new(vec![conn]),
+            memory: None,
+        })
+    }
+
+    /// A reader over an existing connection (an in-memory store in tests).
+    pub fn from_connection(conn: Connection) -> Result<Self> {
+        register_functions(&conn)?;
+        let info = store_info(&conn)?;
+        Ok(Self {
+            path: PathBuf::from(":memory:"),
+            info,
+            pool: Mutex::new(Vec::new()),
+            memory: Some(Arc::new(Mutex::new(conn))),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the file holds.
+    pub fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if let Some(m) = &self.memory {
+            let conn = m.lock().unwrap_or_else(PoisonError::into_inner);
+            return f(&conn);
+        }
+        let taken = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match taken {
+            Some(c) => c,
+            None => open_read_only(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < POOL {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Number of raw flows.
+    pub fn count(&self) -> Result<u64> {
+        self.with_conn(|c| {
+            Ok(c.query_row("SELECT count(*) FROM flow", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    /// A page of records, newest first.
+    pub fn records(&self, q: &RecordsQuery) -> Result<RecordsResult> {
+        let mut probe = q.clone();
+        probe.limit = q.limit.saturating_add(1);
+        let sql = sql::records_sql(&probe, &self.info)?;
+        let cols = sql::record_columns(&self.info);
+        let kinds: Vec<Option<fields::Kind>> = cols
+            .iter()
+            .map(|c| fields::field(c).map(|f| f.kind))
+            .collect();
+        let mut records = self.with_conn(|c| {
+            let mut st = c.prepare_cached(&sql.text)?;
+            let mut rows = st.query(rusqlite::params_from_iter(sql.params.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut rec = Map::new();
+                for (i, name) in cols.iter().enumerate() {
+                    let v = row.get_ref(i)?;
+                    match kinds[i] {
+                        Some(kind) => {
+                            if let Some(j) = json_of(kind, v) {
+                                rec.insert((*name).to_string(), j);
+                            }
+                        }
+                        None => {
+                            if let rusqlite::types::ValueRef::Text(t) = v
+                                && let Ok(Value::Object(extra)) = serde_json::from_slice(t)
+                            {
+                                for (k, v) in extra {
+                                    rec.entry(k).or_insert(v);
+                                }
+                            }
+                        }
+                    }
+                }
+                out.push(rec);
+            }
+            Ok(out)
+        })?;
+        let limit_reached = records.len() > q.limit;
+        records.truncate(q.limit);
+        Ok(RecordsResult {
+            records,
+            limit_reached,
+        })
+    }
+
+    /// Aggregated series, top `limit` of them.
+    pub fn metrics(&self, q: &MetricsQuery) -> Result<MetricsResult> {
+        let (sql, plan) = sql::metrics_sql(q, &self.info)?;
+        let nl = q.labels.len();
+        let rows = self.with_conn(|c| run_metric_rows(c, &sql, nl))?;
+        let step_ms = q.step_s * 1000;
+        let mut by_series: HashMap<Vec<String>, BTreeMap<i64, Vec<f64>>> = HashMap::new();
+        for (labels, slot, value) in rows {
+            by_series
+                .entry(labels)
+                .or_default()
+                .entry(slot)
+                .or_default()
+                .push(value);
+        }
+        let series: Vec<Series> = by_series
+            .into_iter()
+            .map(|(labels, slots)| Series {
+                labels: q
+                    .labels
+                    .iter()
+                    .zip(labels)
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| ((*k).to_string(), v))
+                    .collect(),
+                values: slots
+                    .into_iter()
+                    .map(|(slot, vals)| {
+                        let t = (plan.origin_ms + (slot + 1) * step_ms) / 1000;
+                        let v = match plan.quantile {
+                            Some(q) => quantile(vals, q),
+                            None => vals.first().copied().unwrap_or(0.0),
+                        };
+                        (t, v)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let series = merge_same_labels(series);
+        Ok(MetricsResult {
+            series: top_series(series, q.function, q.limit),
+            from_rollup: plan.table == sql::Table::Rollup,
+        })
+    }
+
+    /// Distinct non-empty values of `field`, sorted.
+    pub fn label_values(
+        &self,
+        field: &str,
+        range: Option<TimeRange>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let sql = sql::label_values_sql(field, range, &self.info, limit)?;
+        self.with_conn(|c| {
+            let mut st = c.prepare_cached(&sql.text)?;
+            let vals = st
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    Ok(match r.get_ref(0)? {
+                        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
+                        rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                        _ => String::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(vals)
+        })
+    }
+}
+
+fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::open(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    register_functions(&conn)?;
+    Ok(conn)
+}
+
+type MetricRow = (Vec<String>, i64, f64);
+
+fn run_metric_rows(c: &Connection, sql: &Sql, nl: usize) -> Result<Vec<MetricRow>> {
+    let mut st = c.prepare_cached(&sql.text)?;
+    let mut rows = st.query(rusqlite::params_from_iter(sql.params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut labels = Vec::with_capacity(nl);
+        for i in 0..nl {
+            labels.push(match row.get_ref(i)? {
+                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                _ => String::new(),
+            });
+        }
+        let slot: i64 = row.get(nl)?;
+        let value: Option<f64> = row.get(nl + 1)?;
+        if let Some(v) = value {
+            out.push((labels, slot, v));
+        }
+    }
+    Ok(out)
+}
+
+/// Series whose labels differ only by absent versus empty values are one series.
+fn merge_same_labels(series: Vec<Series>) -> Vec<Series> {
+    let mut merged: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, f64>> = BTreeMap::new();
+    for s in series {
+        let entry = merged.entry(s.labels).or_default();
+        for (t, v) in s.values {
+            *entry.entry(t).or_default() += v;
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(labels, values)| Series {
+            labels,
+            values: values.into_iter().collect(),
+        })
+        .collect()
+}
+
+fn quantile(mut vals: Vec<f64>, q: f64) -> f64 {
+    vals.sort_by(f64::total_cmp);
+    if vals.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * (vals.len() - 1) as f64).round() as usize;
+    vals[rank.min(vals.len() - 1)]
+}
