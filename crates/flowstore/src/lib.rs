@@ -16,6 +16,7 @@ pub mod reader;
 pub mod row;
 pub mod schema;
 pub mod sql;
+pub mod synth;
 pub mod writer;
 
 pub use background::{BackgroundWriter, BatchOptions, WriterStats};

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::fields::{self, EXTRA_COLUMN, FIELDS};
-use crate::query::{MetricsQuery, RecordsQuery, Series, TimeRange, top_series};
+use crate::query::{MetricFunction, MetricsQuery, RecordsQuery, Series, TimeRange, top_series};
 use crate::row::json_of;
 use crate::sql::{self, Sql, StoreInfo};
 use rusqlite::functions::FunctionFlags;
@@ -67,7 +67,20 @@ pub fn store_info(conn: &Connection) -> Result<StoreInfo> {
         ));
     }
     let has = |n: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(n));
-    let has_rollup = !table_columns(conn, "flow_rollup")?.is_empty();
+    // Rollups are only trusted when the writer that maintains them says so: a file made by hand
+    // from the schema has an empty `flow_rollup`.
+    let has_rollup = !table_columns(conn, "flow_rollup")?.is_empty()
+        && conn
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'rollups'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some("maintained");
     let bucket_ms = if has_rollup {
         conn.query_row(
             "SELECT value FROM store_meta WHERE key = 'rollup_bucket_ms'",
@@ -235,7 +248,12 @@ impl Reader {
 
     /// Aggregated series, top `limit` of them.
     pub fn metrics(&self, q: &MetricsQuery) -> Result<MetricsResult> {
-        let (sql, plan) = sql::metrics_sql(q, &self.info)?;
+        self.metrics_with(q, true)
+    }
+
+    /// [`Self::metrics`], from raw flows only when `allow_rollup` is false.
+    pub fn metrics_with(&self, q: &MetricsQuery, allow_rollup: bool) -> Result<MetricsResult> {
+        let (sql, plan) = sql::metrics_sql_with(q, &self.info, allow_rollup)?;
         let nl = q.labels.len();
         let rows = self.with_conn(|c| run_metric_rows(c, &sql, nl))?;
         let step_ms = q.step_s * 1000;
@@ -271,7 +289,7 @@ impl Reader {
                     .collect(),
             })
             .collect();
-        let series = merge_same_labels(series);
+        let series = merge_same_labels(series, q.function);
         Ok(MetricsResult {
             series: top_series(series, q.function, q.limit),
             from_rollup: plan.table == sql::Table::Rollup,
@@ -340,12 +358,24 @@ fn run_metric_rows(c: &Connection, sql: &Sql, nl: usize) -> Result<Vec<MetricRow
 }
 
 /// Series whose labels differ only by absent versus empty values are one series.
-fn merge_same_labels(series: Vec<Series>) -> Vec<Series> {
+fn merge_same_labels(series: Vec<Series>, function: MetricFunction) -> Vec<Series> {
     let mut merged: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, f64>> = BTreeMap::new();
     for s in series {
         let entry = merged.entry(s.labels).or_default();
         for (t, v) in s.values {
-            *entry.entry(t).or_default() += v;
+            entry
+                .entry(t)
+                .and_modify(|cur| {
+                    *cur = match function {
+                        MetricFunction::Min => cur.min(v),
+                        MetricFunction::Max | MetricFunction::P90 | MetricFunction::P99 => {
+                            cur.max(v)
+                        }
+                        MetricFunction::Avg => (*cur + v) / 2.0,
+                        _ => *cur + v,
+                    }
+                })
+                .or_insert(v);
         }
     }
     merged

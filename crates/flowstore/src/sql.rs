@@ -362,6 +362,16 @@ fn rollup_eligible(q: &MetricsQuery, info: &StoreInfo) -> bool {
 /// SQL for an aggregated query. Rows are `(labels..., slot, value)`; with a quantile in the plan,
 /// one row per record and the value is the record's.
 pub fn metrics_sql(q: &MetricsQuery, info: &StoreInfo) -> Result<(Sql, MetricsPlan)> {
+    metrics_sql_with(q, info, true)
+}
+
+/// [`metrics_sql`], reading raw flows even when the rollups could answer when `allow_rollup` is
+/// false (to check one against the other).
+pub fn metrics_sql_with(
+    q: &MetricsQuery,
+    info: &StoreInfo,
+    allow_rollup: bool,
+) -> Result<(Sql, MetricsPlan)> {
     if q.metric_type.is_latency() && q.function == MetricFunction::Rate {
         return Err(Error::Invalid(format!(
             "function `rate` does not apply to {}: use avg, min, max, p90 or p99",
@@ -386,7 +396,7 @@ pub fn metrics_sql(q: &MetricsQuery, info: &StoreInfo) -> Result<(Sql, MetricsPl
     if let Some(f) = q.metric_type.field() {
         info.require(f)?;
     }
-    let table = if rollup_eligible(q, info) {
+    let table = if allow_rollup && rollup_eligible(q, info) {
         Table::Rollup
     } else {
         Table::Flow
@@ -397,16 +407,21 @@ pub fn metrics_sql(q: &MetricsQuery, info: &StoreInfo) -> Result<(Sql, MetricsPl
         conds.push(d.into());
     }
     let step_ms = q.step_s * 1000;
-    let (origin, time) = match table {
-        Table::Flow => (q.selection.range.start_ms, TIME_COLUMN),
-        Table::Rollup => (
-            q.selection.range.start_ms.div_euclid(info.bucket_ms) * info.bucket_ms,
-            "Bucket",
-        ),
+    // Steps start at a bucket boundary whichever table answers, so raw and rolled-up answers
+    // put a flow in the same step.
+    let origin = q.selection.range.start_ms.div_euclid(info.bucket_ms) * info.bucket_ms;
+    let time = match table {
+        Table::Flow => TIME_COLUMN,
+        Table::Rollup => "Bucket",
     };
     let o = sql.bind(Param::Int(origin));
     let st = sql.bind(Param::Int(step_ms));
-    let slot = format!("({time} - {o}) / {st} AS slot");
+    let slot = if table == Table::Flow && !info.has(TIME_COLUMN) {
+        // A capture file without timestamps: every flow in the first step.
+        format!("0 * {o} * {st} AS slot")
+    } else {
+        format!("({time} - {o}) / {st} AS slot")
+    };
     let labels = q.labels.join(", ");
     let select_labels = if labels.is_empty() {
         String::new()

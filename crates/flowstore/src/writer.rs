@@ -148,6 +148,27 @@ impl Store {
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('schema_version', ?1), ('rollup_bucket_ms', ?2)",
             params![SCHEMA_VERSION.to_string(), bucket_ms.to_string()],
         )?;
+        // Rows written before this writer (a capture file appended to) have no rollups: readers
+        // then answer from raw flows only.
+        let maintained: Option<String> = conn
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'rollups'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let rows: i64 = conn.query_row("SELECT count(*) FROM flow", [], |r| r.get(0))?;
+        if maintained.is_none() && rows == 0 {
+            conn.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('rollups', 'maintained')",
+                [],
+            )?;
+        } else if maintained.is_none() {
+            tracing::warn!(
+                rows,
+                "appending to a file with flows but no rollups: queries will read raw flows"
+            );
+        }
         let cols: Vec<&str> = FIELDS
             .iter()
             .map(|f| f.name)
@@ -295,7 +316,15 @@ impl Store {
             }
         }
         if report != RetentionReport::default() {
-            self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+            // Freed pages go back to the OS once the WAL is checkpointed into the file.
+            // incremental_vacuum frees one page per step: run it to the end.
+            {
+                let mut st = self.conn.prepare("PRAGMA incremental_vacuum")?;
+                let mut rows = st.query([])?;
+                while rows.next()?.is_some() {}
+            }
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok(report)
     }
