@@ -101,39 +101,32 @@ CREATE TABLE IF NOT EXISTS flow (
   Extra TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_time ON flow(TimeFlowEndMs);
-CREATE INDEX IF NOT EXISTS flow_src_ns ON flow(SrcK8S_Namespace, TimeFlowEndMs);
-CREATE INDEX IF NOT EXISTS flow_dst_ns ON flow(DstK8S_Namespace, TimeFlowEndMs);
 CREATE TABLE IF NOT EXISTS flow_rollup (
+  Level INTEGER NOT NULL,
   Bucket INTEGER NOT NULL,
   DimKey INTEGER NOT NULL,
   K8S_ClusterName TEXT,
+  _RecordType TEXT,
+  FlowDirection INTEGER,
+  DstK8S_Type TEXT,
   SrcK8S_Zone TEXT,
   DstK8S_Zone TEXT,
   SrcK8S_HostName TEXT,
   DstK8S_HostName TEXT,
   SrcK8S_Namespace TEXT,
   DstK8S_Namespace TEXT,
+  K8S_FlowLayer TEXT,
+  SrcSubnetLabel TEXT,
+  DstSubnetLabel TEXT,
+  Proto INTEGER,
+  PktDropLatestState TEXT,
+  PktDropLatestDropCause TEXT,
+  DnsFlagsResponseCode TEXT,
   SrcK8S_OwnerName TEXT,
   DstK8S_OwnerName TEXT,
   SrcK8S_OwnerType TEXT,
   DstK8S_OwnerType TEXT,
   SrcK8S_Type TEXT,
-  DstK8S_Type TEXT,
-  SrcK8S_Name TEXT,
-  DstK8S_Name TEXT,
-  SrcK8S_NetworkName TEXT,
-  DstK8S_NetworkName TEXT,
-  SrcSubnetLabel TEXT,
-  DstSubnetLabel TEXT,
-  SrcAddr TEXT,
-  DstAddr TEXT,
-  K8S_FlowLayer TEXT,
-  FlowDirection INTEGER,
-  _RecordType TEXT,
-  Proto INTEGER,
-  PktDropLatestState TEXT,
-  PktDropLatestDropCause TEXT,
-  DnsFlagsResponseCode TEXT,
   Flows INTEGER,
   Bytes INTEGER,
   Packets INTEGER,
@@ -149,6 +142,6 @@ CREATE TABLE IF NOT EXISTS flow_rollup (
   RttCount INTEGER,
   RttMin INTEGER,
   RttMax INTEGER,
-  PRIMARY KEY (Bucket, DimKey)
+  PRIMARY KEY (Level, Bucket, DimKey)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -292,7 +292,7 @@ impl Reader {
         let series = merge_same_labels(series, q.function);
         Ok(MetricsResult {
             series: top_series(series, q.function, q.limit),
-            from_rollup: plan.table == sql::Table::Rollup,
+            from_rollup: plan.table != sql::Table::Flow,
         })
     }
 

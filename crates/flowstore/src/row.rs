@@ -32,14 +32,21 @@ impl Cell {
     }
 
     fn hash_into(&self, h: &mut u64) {
-        let (tag, bytes): (u8, Vec<u8>) = match self {
-            Cell::Null => (0, Vec::new()),
-            Cell::Int(i) => (1, i.to_le_bytes().to_vec()),
-            Cell::Real(f) => (2, f.to_bits().to_le_bytes().to_vec()),
-            Cell::Text(s) => (3, s.as_bytes().to_vec()),
-        };
-        fnv(h, &[tag]);
-        fnv(h, &bytes);
+        match self {
+            Cell::Null => fnv(h, &[0]),
+            Cell::Int(i) => {
+                fnv(h, &[1]);
+                fnv(h, &i.to_le_bytes());
+            }
+            Cell::Real(f) => {
+                fnv(h, &[2]);
+                fnv(h, &f.to_bits().to_le_bytes());
+            }
+            Cell::Text(s) => {
+                fnv(h, &[3]);
+                fnv(h, s.as_bytes());
+            }
+        }
         fnv(h, &[0xff]);
     }
 }

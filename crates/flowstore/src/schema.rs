@@ -8,38 +8,125 @@ use crate::fields::{EXTRA_COLUMN, FIELDS};
 /// still works from the columns it finds).
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// Fields the rollups group by. A query whose filters and aggregation only name these fields can
-/// be answered from `flow_rollup`.
+/// One rollup level: the fields it groups by. Levels are narrow so that their rows per bucket
+/// stay few (hosts, or namespaces, or owners — not their cross product); a query is answered by
+/// the first level holding every field it filters or groups on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RollupLevel {
+    /// Value of the `Level` column.
+    pub id: i64,
+    /// Name, for documentation and logs.
+    pub name: &'static str,
+    /// Fields kept (the others are NULL in this level's rows).
+    pub dims: &'static [&'static str],
+}
+
+/// Rollup levels, smallest first.
+pub const ROLLUP_LEVELS: &[RollupLevel] = &[
+    RollupLevel {
+        id: 1,
+        name: "host",
+        dims: &[
+            "K8S_ClusterName",
+            "_RecordType",
+            "FlowDirection",
+            "DstK8S_Type",
+            "SrcK8S_Zone",
+            "DstK8S_Zone",
+            "SrcK8S_HostName",
+            "DstK8S_HostName",
+        ],
+    },
+    RollupLevel {
+        id: 2,
+        name: "namespace",
+        dims: &[
+            "K8S_ClusterName",
+            "_RecordType",
+            "FlowDirection",
+            "DstK8S_Type",
+            "SrcK8S_Namespace",
+            "DstK8S_Namespace",
+            "K8S_FlowLayer",
+            "SrcSubnetLabel",
+            "DstSubnetLabel",
+        ],
+    },
+    RollupLevel {
+        id: 3,
+        name: "overview",
+        dims: &[
+            "K8S_ClusterName",
+            "_RecordType",
+            "FlowDirection",
+            "DstK8S_Type",
+            "SrcK8S_Namespace",
+            "DstK8S_Namespace",
+            "K8S_FlowLayer",
+            "Proto",
+            "PktDropLatestState",
+            "PktDropLatestDropCause",
+            "DnsFlagsResponseCode",
+        ],
+    },
+    RollupLevel {
+        id: 4,
+        name: "owner",
+        dims: &[
+            "K8S_ClusterName",
+            "_RecordType",
+            "FlowDirection",
+            "DstK8S_Type",
+            "SrcK8S_Namespace",
+            "DstK8S_Namespace",
+            "K8S_FlowLayer",
+            "SrcSubnetLabel",
+            "DstSubnetLabel",
+            "SrcK8S_OwnerName",
+            "DstK8S_OwnerName",
+            "SrcK8S_OwnerType",
+            "DstK8S_OwnerType",
+            "SrcK8S_Type",
+            "SrcK8S_Zone",
+            "DstK8S_Zone",
+        ],
+    },
+];
+
+/// Every field some rollup level groups by: the dimension columns of `flow_rollup`.
 pub const ROLLUP_DIMS: &[&str] = &[
     "K8S_ClusterName",
+    "_RecordType",
+    "FlowDirection",
+    "DstK8S_Type",
     "SrcK8S_Zone",
     "DstK8S_Zone",
     "SrcK8S_HostName",
     "DstK8S_HostName",
     "SrcK8S_Namespace",
     "DstK8S_Namespace",
+    "K8S_FlowLayer",
+    "SrcSubnetLabel",
+    "DstSubnetLabel",
+    "Proto",
+    "PktDropLatestState",
+    "PktDropLatestDropCause",
+    "DnsFlagsResponseCode",
     "SrcK8S_OwnerName",
     "DstK8S_OwnerName",
     "SrcK8S_OwnerType",
     "DstK8S_OwnerType",
     "SrcK8S_Type",
-    "DstK8S_Type",
-    "SrcK8S_Name",
-    "DstK8S_Name",
-    "SrcK8S_NetworkName",
-    "DstK8S_NetworkName",
-    "SrcSubnetLabel",
-    "DstSubnetLabel",
-    "SrcAddr",
-    "DstAddr",
-    "K8S_FlowLayer",
-    "FlowDirection",
-    "_RecordType",
-    "Proto",
-    "PktDropLatestState",
-    "PktDropLatestDropCause",
-    "DnsFlagsResponseCode",
 ];
+
+/// The first rollup level holding every field in `needed`.
+pub fn rollup_level<'a>(
+    needed: impl Iterator<Item = &'a str> + Clone,
+) -> Option<&'static RollupLevel> {
+    ROLLUP_LEVELS
+        .iter()
+        .find(|l| needed.clone().all(|f| l.dims.contains(&f)))
+}
 
 /// The sums each rollup row keeps.
 pub const ROLLUP_MEASURES: &[&str] = &[
@@ -60,13 +147,10 @@ pub const ROLLUP_MEASURES: &[&str] = &[
     "RttMax",
 ];
 
-/// Indexes on `flow`: the time range every query has, and the namespace filters people use most
-/// (each index costs ingest time, measured by the bench).
-pub const INDEXES: &[(&str, &str)] = &[
-    ("flow_time", "TimeFlowEndMs"),
-    ("flow_src_ns", "SrcK8S_Namespace, TimeFlowEndMs"),
-    ("flow_dst_ns", "DstK8S_Namespace, TimeFlowEndMs"),
-];
+/// Indexes on `flow`: only the time range every query has. Filtered flow-table pages walk it
+/// newest first until the page is full; aggregated panels read the rollups. Each extra index cost
+/// about 10 % of the ingest rate (measured by the bench), so none is added for other filters.
+pub const INDEXES: &[(&str, &str)] = &[("flow_time", "TimeFlowEndMs")];
 
 /// `CREATE TABLE flow (...)` with every catalogued field and the `Extra` column.
 pub fn create_flow_table() -> String {
@@ -81,7 +165,7 @@ pub fn create_flow_table() -> String {
 /// `CREATE TABLE flow_rollup (...)`.
 pub fn create_rollup_table() -> String {
     let mut sql = String::from(
-        "CREATE TABLE IF NOT EXISTS flow_rollup (\n  Bucket INTEGER NOT NULL,\n  DimKey INTEGER NOT NULL,\n",
+        "CREATE TABLE IF NOT EXISTS flow_rollup (\n  Level INTEGER NOT NULL,\n  Bucket INTEGER NOT NULL,\n  DimKey INTEGER NOT NULL,\n",
     );
     for d in ROLLUP_DIMS {
         let ty = crate::fields::field(d).map_or("TEXT", |f| f.kind.sql_type());
@@ -90,7 +174,7 @@ pub fn create_rollup_table() -> String {
     for m in ROLLUP_MEASURES {
         sql.push_str(&format!("  {m} INTEGER,\n"));
     }
-    sql.push_str("  PRIMARY KEY (Bucket, DimKey)\n) WITHOUT ROWID");
+    sql.push_str("  PRIMARY KEY (Level, Bucket, DimKey)\n) WITHOUT ROWID");
     sql
 }
 
@@ -120,5 +204,38 @@ mod tests {
             })
             .expect("columns");
         assert_eq!(n as usize, crate::fields::FIELDS.len() + 1);
+    }
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+
+    #[test]
+    fn every_level_dim_is_a_rollup_column_and_a_field() {
+        for l in ROLLUP_LEVELS {
+            for d in l.dims {
+                assert!(ROLLUP_DIMS.contains(d), "{d}");
+                assert!(crate::fields::field(d).is_some(), "{d}");
+            }
+        }
+        for d in ROLLUP_DIMS {
+            assert!(
+                ROLLUP_LEVELS.iter().any(|l| l.dims.contains(d)),
+                "{d} unused"
+            );
+        }
+        assert_eq!(
+            rollup_level(["SrcK8S_HostName"].into_iter()).map(|l| l.name),
+            Some("host")
+        );
+        assert_eq!(
+            rollup_level(["SrcK8S_Namespace"].into_iter()).map(|l| l.name),
+            Some("namespace")
+        );
+        assert_eq!(
+            rollup_level(["SrcK8S_OwnerName", "Proto"].into_iter()),
+            None
+        );
     }
 }

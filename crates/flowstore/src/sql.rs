@@ -7,7 +7,7 @@ use crate::filter::{FilterValue, Filters, Match, Op};
 use crate::query::{
     MetricFunction, MetricType, MetricsQuery, PacketLoss, RecordType, RecordsQuery, Selection,
 };
-use crate::schema::ROLLUP_DIMS;
+use crate::schema::{ROLLUP_DIMS, RollupLevel};
 
 /// A bound parameter.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,8 +92,8 @@ impl StoreInfo {
 pub enum Table {
     /// Raw flows.
     Flow,
-    /// Per-bucket rollups.
-    Rollup,
+    /// Per-bucket rollups of one level.
+    Rollup(&'static RollupLevel),
 }
 
 /// How a metrics query was planned.
@@ -245,11 +245,14 @@ fn selection_sql(
             conds.push(format!("{TIME_COLUMN} >= {s} AND {TIME_COLUMN} < {e}"));
         }
         Table::Flow => {}
-        Table::Rollup => {
+        Table::Rollup(level) => {
             let start = sel.range.start_ms.div_euclid(info.bucket_ms) * info.bucket_ms;
             let s = sql.bind(Param::Int(start));
             let e = sql.bind(Param::Int(sel.range.end_ms));
-            conds.push(format!("Bucket >= {s} AND Bucket < {e}"));
+            conds.push(format!(
+                "Level = {} AND Bucket >= {s} AND Bucket < {e}",
+                level.id
+            ));
         }
     }
     if info.has("_RecordType") {
@@ -338,25 +341,29 @@ fn dedup_condition(q: &MetricsQuery, info: &StoreInfo) -> Option<&'static str> {
     )
 }
 
-fn rollup_eligible(q: &MetricsQuery, info: &StoreInfo) -> bool {
-    let dims_ok = q
+fn rollup_level(q: &MetricsQuery, info: &StoreInfo) -> Option<&'static RollupLevel> {
+    let needed: Vec<&str> = q
         .labels
         .iter()
         .copied()
         .chain(q.selection.filters.fields())
-        .all(|f| ROLLUP_DIMS.contains(&f));
+        .collect();
     let step_ms = q.step_s * 1000;
     let function_ok = match q.function {
         MetricFunction::P90 | MetricFunction::P99 => false,
         MetricFunction::Min | MetricFunction::Max => q.metric_type.is_latency(),
         _ => true,
     };
-    info.has_rollup
-        && dims_ok
+    let ok = info.has_rollup
         && function_ok
         && q.selection.packet_loss == PacketLoss::All
         && step_ms >= info.bucket_ms
-        && step_ms % info.bucket_ms == 0
+        && step_ms % info.bucket_ms == 0;
+    if ok {
+        crate::schema::rollup_level(needed.iter().copied())
+    } else {
+        None
+    }
 }
 
 /// SQL for an aggregated query. Rows are `(labels..., slot, value)`; with a quantile in the plan,
@@ -396,10 +403,9 @@ pub fn metrics_sql_with(
     if let Some(f) = q.metric_type.field() {
         info.require(f)?;
     }
-    let table = if allow_rollup && rollup_eligible(q, info) {
-        Table::Rollup
-    } else {
-        Table::Flow
+    let table = match rollup_level(q, info) {
+        Some(level) if allow_rollup => Table::Rollup(level),
+        _ => Table::Flow,
     };
     let mut sql = Sql::default();
     let mut conds = selection_sql(&mut sql, &q.selection, info, table)?;
@@ -412,7 +418,7 @@ pub fn metrics_sql_with(
     let origin = q.selection.range.start_ms.div_euclid(info.bucket_ms) * info.bucket_ms;
     let time = match table {
         Table::Flow => TIME_COLUMN,
-        Table::Rollup => "Bucket",
+        Table::Rollup(_) => "Bucket",
     };
     let o = sql.bind(Param::Int(origin));
     let st = sql.bind(Param::Int(step_ms));
@@ -465,7 +471,7 @@ pub fn metrics_sql_with(
                 )
             }
         }
-        Table::Rollup => {
+        Table::Rollup(_) => {
             let (sum, count, min, max) = rollup_measure(q.metric_type);
             let value = match q.function {
                 MetricFunction::Rate => format!("SUM({sum}) / {step_s:?}"),

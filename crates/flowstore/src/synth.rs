@@ -110,7 +110,8 @@ pub fn flows(
     (0..n)
         .map(|i| {
             let end = start_ms + (i as i64 * span_ms) / n.max(1) as i64;
-            let src = pod(&shape, rng.below(pods));
+            let src_index = rng.below(pods);
+            let src = pod(&shape, src_index);
             let kind = rng.below(10);
             let mut rec = Map::new();
             rec.insert(
@@ -139,7 +140,11 @@ pub fn flows(
             rec.insert("Packets".into(), json!(1 + bytes / 1400));
             match kind {
                 0..=5 => {
-                    let dst = pod(&shape, rng.below(pods));
+                    // Each workload talks to three others (a sparse service graph).
+                    let src_workload = src_index / shape.pods;
+                    let workloads = pods / shape.pods;
+                    let dst_workload = (src_workload * 7 + 13 * (1 + rng.below(3))) % workloads;
+                    let dst = pod(&shape, dst_workload * shape.pods + rng.below(shape.pods));
                     endpoint(&mut rec, "Dst", &dst);
                     rec.insert(
                         "DstPort".into(),

@@ -5,14 +5,14 @@
 use crate::error::{Error, Result};
 use crate::fields::{self, EXTRA_COLUMN, FIELDS, TIME_COLUMN};
 use crate::row::{Cell, FlowRow, key_of};
-use crate::schema::{self, ROLLUP_DIMS, ROLLUP_MEASURES, SCHEMA_VERSION};
+use crate::schema::{self, ROLLUP_DIMS, ROLLUP_LEVELS, ROLLUP_MEASURES, SCHEMA_VERSION};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// Default rollup bucket: 15 s, the smallest step the console asks for by default.
-pub const DEFAULT_BUCKET_MS: i64 = 15_000;
+/// Default rollup bucket: 30 s, the console's default step.
+pub const DEFAULT_BUCKET_MS: i64 = 30_000;
 
 /// How long flows are kept and how large the file may grow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,7 +57,8 @@ pub struct Store {
     retention: Retention,
     insert_sql: String,
     rollup_sql: String,
-    dims: Vec<usize>,
+    /// Per level: its id, and for each rollup column the field position when the level keeps it.
+    levels: Vec<(i64, Vec<Option<usize>>)>,
 }
 
 #[derive(Default)]
@@ -105,7 +106,7 @@ impl Store {
         }
         // auto_vacuum only takes effect before the first table exists.
         conn.execute_batch(
-            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; \
+            "PRAGMA page_size = 8192; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA busy_timeout = 5000;",
         )?;
         conn.execute_batch(&schema::ddl())?;
@@ -188,7 +189,16 @@ impl Store {
             retention: options.retention,
             insert_sql,
             rollup_sql: rollup_upsert_sql(),
-            dims: ROLLUP_DIMS.iter().map(|d| idx(d)).collect(),
+            levels: ROLLUP_LEVELS
+                .iter()
+                .map(|l| {
+                    let cols = ROLLUP_DIMS
+                        .iter()
+                        .map(|d| l.dims.contains(d).then(|| idx(d)))
+                        .collect();
+                    (l.id, cols)
+                })
+                .collect(),
         })
     }
 
@@ -210,17 +220,25 @@ impl Store {
             let mut st = tx.prepare_cached(&self.insert_sql)?;
             let extra_at = FIELDS.len() + 1;
             for row in rows {
+                // Bindings persist across executions: clear them and bind only present cells
+                // (a record fills about half the columns).
+                st.clear_bindings();
                 for (i, c) in row.cells.iter().enumerate() {
-                    st.raw_bind_parameter(i + 1, c)?;
+                    if *c != Cell::Null {
+                        st.raw_bind_parameter(i + 1, c)?;
+                    }
                 }
-                st.raw_bind_parameter(extra_at, row.extra_cell())?;
+                if !row.extra.is_empty() {
+                    st.raw_bind_parameter(extra_at, row.extra_cell())?;
+                }
                 st.raw_execute()?;
             }
             let mut up = tx.prepare_cached(&self.rollup_sql)?;
-            for ((bucket, key), agg) in &aggs {
-                up.raw_bind_parameter(1, bucket)?;
-                up.raw_bind_parameter(2, key)?;
-                let mut p = 3;
+            for ((level, bucket, key), agg) in &aggs {
+                up.raw_bind_parameter(1, level)?;
+                up.raw_bind_parameter(2, bucket)?;
+                up.raw_bind_parameter(3, key)?;
+                let mut p = 4;
                 for d in &agg.dims {
                     up.raw_bind_parameter(p, d)?;
                     p += 1;
@@ -236,7 +254,7 @@ impl Store {
         Ok(rows.len())
     }
 
-    fn aggregate(&self, rows: &[FlowRow]) -> HashMap<(i64, i64), Agg> {
+    fn aggregate(&self, rows: &[FlowRow]) -> HashMap<(i64, i64, i64), Agg> {
         let (t, bytes, packets, dbytes, dpackets, dns_id, dns_lat, rtt) = (
             idx(TIME_COLUMN),
             idx("Bytes"),
@@ -247,36 +265,40 @@ impl Store {
             idx("DnsLatencyMs"),
             idx("TimeFlowRttNs"),
         );
-        let mut aggs: HashMap<(i64, i64), Agg> = HashMap::new();
+        static NULL: Cell = Cell::Null;
+        let mut aggs: HashMap<(i64, i64, i64), Agg> = HashMap::new();
         for row in rows {
             let time = row.cells[t].as_i64().unwrap_or(0);
             let bucket = time.div_euclid(self.bucket_ms) * self.bucket_ms;
-            let key = key_of(self.dims.iter().map(|&i| &row.cells[i]));
-            let agg = aggs.entry((bucket, key)).or_insert_with(|| Agg {
-                dims: self.dims.iter().map(|&i| row.cells[i].clone()).collect(),
-                ..Agg::default()
-            });
-            let v = |i: usize| row.cells[i].as_i64().unwrap_or(0);
-            agg.add(0, 1);
-            agg.add(1, v(bytes));
-            agg.add(2, v(packets));
-            agg.add(3, v(dbytes));
-            agg.add(4, v(dpackets));
-            agg.add(5, i64::from(v(dpackets) > 0));
-            agg.add(6, i64::from(row.cells[dns_id] != Cell::Null));
-            let lat = v(dns_lat);
-            if lat > 0 {
-                agg.add(7, lat);
-                agg.add(8, 1);
-                agg.min(9, lat);
-                agg.max(10, lat);
-            }
-            let r = v(rtt);
-            if r > 0 {
-                agg.add(11, r);
-                agg.add(12, 1);
-                agg.min(13, r);
-                agg.max(14, r);
+            for (level, cols) in &self.levels {
+                let cell = |c: &Option<usize>| c.map_or(&NULL, |i| &row.cells[i]);
+                let key = key_of(cols.iter().map(cell));
+                let agg = aggs.entry((*level, bucket, key)).or_insert_with(|| Agg {
+                    dims: cols.iter().map(|c| cell(c).clone()).collect(),
+                    ..Agg::default()
+                });
+                let v = |i: usize| row.cells[i].as_i64().unwrap_or(0);
+                agg.add(0, 1);
+                agg.add(1, v(bytes));
+                agg.add(2, v(packets));
+                agg.add(3, v(dbytes));
+                agg.add(4, v(dpackets));
+                agg.add(5, i64::from(v(dpackets) > 0));
+                agg.add(6, i64::from(row.cells[dns_id] != Cell::Null));
+                let lat = v(dns_lat);
+                if lat > 0 {
+                    agg.add(7, lat);
+                    agg.add(8, 1);
+                    agg.min(9, lat);
+                    agg.max(10, lat);
+                }
+                let r = v(rtt);
+                if r > 0 {
+                    agg.add(11, r);
+                    agg.add(12, 1);
+                    agg.min(13, r);
+                    agg.max(14, r);
+                }
             }
         }
         aggs
@@ -373,7 +395,7 @@ fn add_missing_columns(conn: &Connection) -> Result<()> {
 }
 
 fn rollup_upsert_sql() -> String {
-    let cols: Vec<&str> = ["Bucket", "DimKey"]
+    let cols: Vec<&str> = ["Level", "Bucket", "DimKey"]
         .into_iter()
         .chain(ROLLUP_DIMS.iter().copied())
         .chain(ROLLUP_MEASURES.iter().copied())
@@ -391,7 +413,7 @@ fn rollup_upsert_sql() -> String {
         })
         .collect();
     format!(
-        "INSERT INTO flow_rollup ({}) VALUES ({}) ON CONFLICT (Bucket, DimKey) DO UPDATE SET {}",
+        "INSERT INTO flow_rollup ({}) VALUES ({}) ON CONFLICT (Level, Bucket, DimKey) DO UPDATE SET {}",
         cols.join(", "),
         (1..=cols.len())
             .map(|i| format!("?{i}"))

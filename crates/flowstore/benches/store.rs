@@ -1,0 +1,315 @@
+//! Flow store benchmark (not a timed test): ingest rate on one core, then query latency on a
+//! store of `BENCH_FLOWS` flows (default 1,000,000) as the console issues them.
+//!
+//! Run with `scripts/bench-store` (or `cargo bench -p netobserv-flowstore --bench store`).
+//! Settings come from the environment: `BENCH_FLOWS`, `BENCH_SPAN_S` (time the flows cover,
+//! default 3600), `BENCH_BATCH` (rows per transaction, default 10000), `BENCH_QUERIES` (per
+//! query kind, default 200), `BENCH_INGEST_FLOWS` (default 500000), `BENCH_DIR` (default a
+//! temporary directory).
+#![allow(clippy::expect_used, missing_docs)]
+
+use netobserv_flowstore::filter::Filters;
+use netobserv_flowstore::query::{
+    MetricFunction, MetricType, MetricsQuery, PacketLoss, RecordType, RecordsQuery, Selection,
+    TimeRange,
+};
+use netobserv_flowstore::synth::{self, Shape};
+use netobserv_flowstore::{FlowRow, Reader, Store, StoreOptions};
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is read from the command line.
+    let flows = env("BENCH_FLOWS", 1_000_000);
+    let span_s = env("BENCH_SPAN_S", 3600) as i64;
+    let batch = env("BENCH_BATCH", 10_000) as usize;
+    let queries = env("BENCH_QUERIES", 200) as usize;
+    let dir = std::env::var("BENCH_DIR").map_or_else(
+        |_| std::env::temp_dir().join(format!("flowstore-bench-{}", std::process::id())),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let path = dir.join("bench.db");
+    let _ = std::fs::remove_file(&path);
+    let shape = Shape::default();
+    println!(
+        "settings: flows={flows} span={span_s}s batch={batch} rows/transaction, rollup bucket=30s, \
+         shape={} namespaces x {} workloads x {} pods on {} nodes, file={}",
+        shape.namespaces,
+        shape.workloads,
+        shape.pods,
+        shape.nodes,
+        path.display()
+    );
+
+    let start_ms: i64 = 1_700_000_000_000;
+
+    // Ingest: flows stamped as they would arrive at 100k flows/s (a batch covers a fraction of a
+    // rollup bucket, as in a live pipeline), into a fresh file.
+    let ingest_flows = env("BENCH_INGEST_FLOWS", 500_000);
+    let ingest_path = dir.join("ingest.db");
+    let _ = std::fs::remove_file(&ingest_path);
+    let (rows, convert) = rows_for(
+        ingest_flows,
+        start_ms,
+        (ingest_flows as i64 * 1000) / 100_000,
+        shape,
+    );
+    let mut store = Store::open(&ingest_path, StoreOptions::default()).expect("store");
+    let t = Instant::now();
+    let cpu0 = thread_cpu();
+    for b in rows.chunks(batch) {
+        store.insert(b).expect("insert");
+    }
+    let insert = t.elapsed();
+    let insert_cpu = thread_cpu().saturating_sub(cpu0);
+    drop(store);
+    let size = std::fs::metadata(&ingest_path).map_or(0, |m| m.len());
+    println!(
+        "ingest: {:.0} flows per CPU-second of the writer thread ({:.0} flows/s wall clock on this \
+         shared machine; {ingest_flows} flows stamped at 100k flows/s; insert + rollups of 4 levels \
+         + 3 indexes, one writer thread, {batch} rows/transaction, WAL, synchronous=NORMAL); \
+         converting JSON records to rows: {:.0} flows/s on one core; file {:.1} MiB ({:.0} B/flow); lost 0",
+        ingest_flows as f64 / insert_cpu.as_secs_f64().max(1e-9),
+        ingest_flows as f64 / insert.as_secs_f64(),
+        ingest_flows as f64 / convert.as_secs_f64(),
+        size as f64 / 1_048_576.0,
+        size as f64 / ingest_flows as f64,
+    );
+    drop(rows);
+    let _ = std::fs::remove_file(&ingest_path);
+
+    // History for the query latencies: `flows` flows over `span_s`.
+    let mut store = Store::open(&path, StoreOptions::default()).expect("store");
+    let chunk = 100_000u64;
+    let mut done = 0u64;
+    let t = Instant::now();
+    while done < flows {
+        let n = chunk.min(flows - done);
+        let sub_start = start_ms + (done as i64 * span_s * 1000) / flows as i64;
+        let sub_span = (n as i64 * span_s * 1000) / flows as i64;
+        let (rows, _) = rows_for(n, sub_start, sub_span.max(1), shape);
+        for b in rows.chunks(batch) {
+            store.insert(b).expect("insert");
+        }
+        done += n;
+    }
+    drop(store);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    println!(
+        "history: {flows} flows over {span_s}s loaded in {:.1}s ({:.0} flows/s: sparse in time, so \
+         more rollup rows per flow than live ingest); file {:.1} MiB",
+        t.elapsed().as_secs_f64(),
+        flows as f64 / t.elapsed().as_secs_f64(),
+        size as f64 / 1_048_576.0
+    );
+
+    let reader = Reader::open(&path).expect("reader");
+    let end_ms = start_ms + span_s * 1000;
+    let window = |len_s: i64, i: usize| {
+        // Windows ending at different points of the data, like a user moving through time.
+        let end = end_ms - ((i as i64 * 37_000) % (span_s * 1000 - len_s * 1000).max(1));
+        TimeRange {
+            start_ms: end - len_s * 1000,
+            end_ms: end,
+        }
+    };
+    let sel = |filters: &str, range: TimeRange| Selection {
+        filters: Filters::parse(filters).expect("filters"),
+        range,
+        record_type: RecordType::FlowLog,
+        packet_loss: PacketLoss::All,
+    };
+    type Run<'a> = Box<dyn Fn(usize) -> usize + 'a>;
+    let kinds: Vec<(&str, Run)> = vec![
+        (
+            "flow table page (limit 50, last 5 min)",
+            Box::new(|i| {
+                reader
+                    .records(&RecordsQuery {
+                        selection: sel("", window(300, i)),
+                        limit: 50,
+                    })
+                    .expect("records")
+                    .records
+                    .len()
+            }),
+        ),
+        (
+            "flow table page, filtered src namespace (limit 50, last 5 min)",
+            Box::new(|i| {
+                reader
+                    .records(&RecordsQuery {
+                        selection: sel(
+                            &format!("SrcK8S_Namespace=\"ns-{}\"", i % 20),
+                            window(300, i),
+                        ),
+                        limit: 50,
+                    })
+                    .expect("records")
+                    .records
+                    .len()
+            }),
+        ),
+        (
+            "topology namespaces, bytes rate, top 50 (last 1 h, step 60s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(3600.min(span_s), i)),
+                    &["SrcK8S_Namespace", "DstK8S_Namespace"],
+                    MetricType::Bytes,
+                    MetricFunction::Rate,
+                    60,
+                )
+            }),
+        ),
+        (
+            "topology owners, bytes rate, top 50 (last 15 min, step 30s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(900, i)),
+                    &[
+                        "SrcK8S_OwnerName",
+                        "SrcK8S_Namespace",
+                        "DstK8S_OwnerName",
+                        "DstK8S_Namespace",
+                    ],
+                    MetricType::Bytes,
+                    MetricFunction::Rate,
+                    30,
+                )
+            }),
+        ),
+        (
+            "overview: drops by cause (last 1 h, step 60s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(3600.min(span_s), i)),
+                    &["PktDropLatestDropCause"],
+                    MetricType::PktDropPackets,
+                    MetricFunction::Rate,
+                    60,
+                )
+            }),
+        ),
+        (
+            "overview: DNS latency avg by rcode (last 1 h, step 60s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(3600.min(span_s), i)),
+                    &["DnsFlagsResponseCode"],
+                    MetricType::DnsLatencyMs,
+                    MetricFunction::Avg,
+                    60,
+                )
+            }),
+        ),
+        (
+            "overview: RTT p99 by namespace, raw flows (last 5 min, step 60s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(300, i)),
+                    &["SrcK8S_Namespace"],
+                    MetricType::TimeFlowRttNs,
+                    MetricFunction::P99,
+                    60,
+                )
+            }),
+        ),
+    ];
+    println!(
+        "queries: {queries} per kind, store of {} flows",
+        reader.count().expect("count")
+    );
+    for (name, run) in kinds {
+        let mut times = Vec::with_capacity(queries);
+        let mut results = 0;
+        for i in 0..queries {
+            let t = Instant::now();
+            results += run(i);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "  {name}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} rows/series per answer on average)",
+            percentile(&times, 0.5).as_secs_f64() * 1000.0,
+            percentile(&times, 0.95).as_secs_f64() * 1000.0,
+            times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            results / queries.max(1),
+        );
+    }
+    if std::env::var("BENCH_DIR").is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// CPU time of the calling thread (user + system), from `/proc/thread-self/schedstat`, so the
+/// per-core figure holds on a machine other builds share.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Rows for `n` synthetic flows, and the time spent converting them from JSON.
+fn rows_for(n: u64, start_ms: i64, span_ms: i64, shape: Shape) -> (Vec<FlowRow>, Duration) {
+    let mut rows = Vec::with_capacity(n as usize);
+    let mut convert = Duration::ZERO;
+    let mut done = 0;
+    while done < n {
+        let k = 50_000.min(n - done);
+        let sub_start = start_ms + (done as i64 * span_ms) / n as i64;
+        let records = synth::flows(
+            k,
+            1 + done,
+            sub_start,
+            ((k as i64 * span_ms) / n as i64).max(1),
+            shape,
+        );
+        let t = Instant::now();
+        rows.extend(records.iter().map(FlowRow::from_json));
+        convert += t.elapsed();
+        done += k;
+    }
+    (rows, convert)
+}
+
+fn metrics(
+    reader: &Reader,
+    selection: Selection,
+    labels: &[&'static str],
+    t: MetricType,
+    f: MetricFunction,
+    step_s: i64,
+) -> usize {
+    reader
+        .metrics(&MetricsQuery {
+            selection,
+            labels: labels.to_vec(),
+            metric_type: t,
+            function: f,
+            step_s,
+            rate_interval_s: 60,
+            limit: 50,
+        })
+        .expect("metrics")
+        .series
+        .len()
+}
