@@ -300,10 +300,11 @@ impl Reader {
     pub fn label_values(
         &self,
         field: &str,
+        filters: &crate::filter::Filters,
         range: Option<TimeRange>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        let sql = sql::label_values_sql(field, range, &self.info, limit)?;
+        let sql = sql::label_values_sql(field, filters, range, &self.info, limit)?;
         self.with_conn(|c| {
             let mut st = c.prepare_cached(&sql.text)?;
             let vals = st

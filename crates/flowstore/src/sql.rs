@@ -7,7 +7,7 @@ use crate::filter::{FilterValue, Filters, Match, Op};
 use crate::query::{
     MetricFunction, MetricType, MetricsQuery, PacketLoss, RecordType, RecordsQuery, Selection,
 };
-use crate::schema::{ROLLUP_DIMS, RollupLevel};
+use crate::schema::RollupLevel;
 
 /// A bound parameter.
 #[derive(Clone, Debug, PartialEq)]
@@ -531,10 +531,11 @@ fn rollup_measure(t: MetricType) -> (&'static str, &'static str, &'static str, &
     }
 }
 
-/// SQL for the distinct non-empty values of `field` (autocompletion), from the rollups when the
-/// field is one of their dimensions.
+/// SQL for the distinct non-empty values of `field` among flows matching `filters`
+/// (autocompletion), from the rollups when a level holds the field and the filtered fields.
 pub fn label_values_sql(
     field: &str,
+    filters: &Filters,
     range: Option<crate::query::TimeRange>,
     info: &StoreInfo,
     limit: usize,
@@ -543,11 +544,19 @@ pub fn label_values_sql(
     let f = crate::fields::field(field)
         .ok_or_else(|| Error::Invalid(format!("unknown field `{field}`")))?;
     let c = f.name;
-    let rollup = info.has_rollup && ROLLUP_DIMS.contains(&c);
+    let level = if info.has_rollup {
+        let needed: Vec<&str> = std::iter::once(c).chain(filters.fields()).collect();
+        crate::schema::rollup_level(needed.iter().copied())
+    } else {
+        None
+    };
     let mut sql = Sql::default();
     let mut conds = vec![format!("{c} IS NOT NULL AND {c} != ''")];
+    if let Some(l) = level {
+        conds.push(format!("Level = {}", l.id));
+    }
     if let Some(r) = range {
-        if rollup {
+        if level.is_some() {
             let s = sql.bind(Param::Int(
                 r.start_ms.div_euclid(info.bucket_ms) * info.bucket_ms,
             ));
@@ -559,10 +568,17 @@ pub fn label_values_sql(
             conds.push(format!("{TIME_COLUMN} >= {s} AND {TIME_COLUMN} < {e}"));
         }
     }
+    if let Some(f) = filters_sql(&mut sql, filters, info)? {
+        conds.push(f);
+    }
     let limit = sql.bind(Param::Int(limit as i64));
     sql.text = format!(
         "SELECT DISTINCT {c} FROM {}{} ORDER BY 1 LIMIT {limit}",
-        if rollup { "flow_rollup" } else { "flow" },
+        if level.is_some() {
+            "flow_rollup"
+        } else {
+            "flow"
+        },
         where_clause(&conds)
     );
     Ok(sql)

@@ -278,10 +278,22 @@ fn rollups_agree_with_raw_flows_and_with_the_input() {
 
     // Autocompletion values.
     let names = reader
-        .label_values("SrcK8S_Namespace", Some(ALL), 100)
+        .label_values("SrcK8S_Namespace", &Filters::default(), Some(ALL), 100)
         .expect("values");
     assert_eq!(names.len(), 20);
     assert_eq!(names[0], "ns-0");
+    let owners = reader
+        .label_values(
+            "DstK8S_OwnerName",
+            &Filters::parse(r#"DstK8S_Namespace="ns-3"&DstK8S_OwnerType="Deployment""#).expect("f"),
+            Some(ALL),
+            100,
+        )
+        .expect("owner names");
+    assert!(
+        !owners.is_empty() && owners.iter().all(|o| o.starts_with("app-3-")),
+        "{owners:?}"
+    );
 }
 
 #[test]
