@@ -57,6 +57,8 @@ pub fn at_least(n: i64) -> String {
             let rest = k - i - 1;
             let tail = if rest == 0 {
                 String::new()
+            } else if rest == 1 {
+                "[0-9]".to_string()
             } else {
                 format!("[0-9]{{{rest}}}")
             };

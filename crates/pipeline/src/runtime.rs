@@ -61,6 +61,8 @@ pub enum Sink {
     Prom(Arc<Mutex<PromEncoder>>),
     /// Sends records to Loki in the background (bounded buffer, counted drops).
     Loki(LokiWriter),
+    /// Writes records to a flow store file (`sqlite` writer).
+    Sqlite(crate::write::sqlite::SqliteWriter),
     /// Discards records (`none` / `fake` writers).
     Discard,
 }
@@ -167,6 +169,14 @@ impl Pipeline {
                             .map_err(|e| fail(BuildError::Invalid(e.to_string())))?;
                         loki.push((name.clone(), writer.stats()));
                         Node::Sink(Sink::Loki(writer))
+                    }
+                    "sqlite" => {
+                        let config: crate::write::sqlite::SqliteWrite =
+                            serde_json::from_value(body)
+                                .map_err(|e| fail(BuildError::Invalid(format!("sqlite: {e}"))))?;
+                        let writer = crate::write::sqlite::SqliteWriter::start(&config)
+                            .map_err(|e| fail(BuildError::Invalid(e)))?;
+                        Node::Sink(Sink::Sqlite(writer))
                     }
                     "none" | "fake" => Node::Sink(Sink::Discard),
                     other => {
@@ -397,6 +407,11 @@ impl Pipeline {
                 for record in batch {
                     writer.send(record);
                 }
+                observe(records_in);
+            }
+            Node::Sink(Sink::Sqlite(writer)) => {
+                writer.write(&batch);
+                self.stats.written += records_in as u64;
                 observe(records_in);
             }
             Node::Sink(Sink::Discard) => {
