@@ -521,7 +521,16 @@ async fn values(
             match src.label_values(f, filters, range, c).await {
                 Ok(v) => all.extend(v),
                 Err(SourceError::NotHere(e)) => {
-                    last = Some(e);
+                    last = Some(ApiError::bad(format!(
+                        "no configured source knows {}: {e}",
+                        fields.join(", ")
+                    )));
+                    continue 'sources;
+                }
+                // Autocompletion is best effort: a source that is down leaves it to the next.
+                Err(e @ (SourceError::Unavailable(_) | SourceError::Forbidden(_))) => {
+                    tracing::debug!(error = %e, "label values: trying the next source");
+                    last = Some(e.into());
                     continue 'sources;
                 }
                 Err(e) => return Err(e.into()),
@@ -531,11 +540,9 @@ async fn values(
         all.dedup();
         return Ok(all);
     }
-    Err(ApiError::bad(format!(
-        "no configured source knows {}{}",
-        fields.join(", "),
-        last.map(|e| format!(" ({e})")).unwrap_or_default()
-    )))
+    Err(last.unwrap_or_else(|| {
+        ApiError::bad(format!("no configured source knows {}", fields.join(", ")))
+    }))
 }
 
 async fn clusters(

@@ -29,11 +29,14 @@ pub struct Identity {
     pub admin: bool,
 }
 
+/// Verdicts by token, with when they were given.
+type Verdicts = HashMap<String, (Instant, Result<Identity, String>)>;
+
 /// Checks tokens against the API server, with a cache.
 #[derive(Clone)]
 pub struct Reviewer {
     client: kube::Client,
-    cache: Arc<Mutex<HashMap<String, (Instant, Result<Identity, String>)>>>,
+    cache: Arc<Mutex<Verdicts>>,
 }
 
 impl Reviewer {

@@ -121,9 +121,8 @@ fn records_route_queries() {
         let s = sql::records_sql(&q, &StoreInfo::full(30_000)).expect("sql");
         let where_ = s
             .text
-            .splitn(2, " WHERE ")
-            .nth(1)
-            .and_then(|w| w.split(" ORDER BY").next())
+            .split_once(" WHERE ")
+            .and_then(|(_, w)| w.split(" ORDER BY").next())
             .unwrap_or_default()
             .trim_start_matches("TimeFlowEndMs >= ?1 AND TimeFlowEndMs < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog')")
             .trim_start_matches(" AND ")

@@ -181,7 +181,7 @@ impl FlowSource for LokiSource {
                     }
                 }
             }
-            records.sort_by(|a, b| b.ts_ns.cmp(&a.ts_ns));
+            records.sort_by_key(|r| std::cmp::Reverse(r.ts_ns));
             if records.len() > q.limit {
                 records.truncate(q.limit);
                 stats.limit_reached = true;
