@@ -41,7 +41,11 @@ fn main() {
     );
     std::fs::create_dir_all(&dir).expect("bench dir");
     let path = dir.join("bench.db");
-    let _ = std::fs::remove_file(&path);
+    // BENCH_REUSE=1 keeps the store of a previous run (same settings) and only runs the queries.
+    let reuse = std::env::var("BENCH_REUSE").is_ok() && path.exists();
+    if !reuse {
+        let _ = std::fs::remove_file(&path);
+    }
     let shape = Shape::default();
     println!(
         "settings: flows={flows} span={span_s}s batch={batch} rows/transaction, rollup bucket=30s, \
@@ -55,6 +59,25 @@ fn main() {
 
     let start_ms: i64 = 1_700_000_000_000;
 
+    if !reuse {
+        load(&dir, &path, flows, span_s, batch, shape, start_ms);
+    }
+    query(&path, flows, span_s, queries, start_ms);
+    if std::env::var("BENCH_DIR").is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Measures ingest on a fresh file, then loads the history the queries run on.
+fn load(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    flows: u64,
+    span_s: i64,
+    batch: usize,
+    shape: Shape,
+    start_ms: i64,
+) {
     // Ingest: flows stamped as they would arrive at 100k flows/s (a batch covers a fraction of a
     // rollup bucket, as in a live pipeline), into a fresh file.
     let ingest_flows = env("BENCH_INGEST_FLOWS", 500_000);
@@ -79,7 +102,7 @@ fn main() {
     println!(
         "ingest: {:.0} flows per CPU-second of the writer thread ({:.0} flows/s wall clock on this \
          shared machine; {ingest_flows} flows stamped at 100k flows/s; insert + rollups of 4 levels \
-         + 3 indexes, one writer thread, {batch} rows/transaction, WAL, synchronous=NORMAL); \
+         + the time index, one writer thread, {batch} rows/transaction, WAL, synchronous=NORMAL); \
          converting JSON records to rows: {:.0} flows/s on one core; file {:.1} MiB ({:.0} B/flow); lost 0",
         ingest_flows as f64 / insert_cpu.as_secs_f64().max(1e-9),
         ingest_flows as f64 / insert.as_secs_f64(),
@@ -91,7 +114,7 @@ fn main() {
     let _ = std::fs::remove_file(&ingest_path);
 
     // History for the query latencies: `flows` flows over `span_s`.
-    let mut store = Store::open(&path, StoreOptions::default()).expect("store");
+    let mut store = Store::open(path, StoreOptions::default()).expect("store");
     let chunk = 100_000u64;
     let mut done = 0u64;
     let t = Instant::now();
@@ -106,7 +129,7 @@ fn main() {
         done += n;
     }
     drop(store);
-    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
     println!(
         "history: {flows} flows over {span_s}s loaded in {:.1}s ({:.0} flows/s: sparse in time, so \
          more rollup rows per flow than live ingest); file {:.1} MiB",
@@ -114,8 +137,12 @@ fn main() {
         flows as f64 / t.elapsed().as_secs_f64(),
         size as f64 / 1_048_576.0
     );
+}
 
-    let reader = Reader::open(&path).expect("reader");
+/// Query latencies on the store at `path`.
+fn query(path: &std::path::Path, flows: u64, span_s: i64, queries: usize, start_ms: i64) {
+    let _ = flows;
+    let reader = Reader::open(path).expect("reader");
     let end_ms = start_ms + span_s * 1000;
     let window = |len_s: i64, i: usize| {
         // Windows ending at different points of the data, like a user moving through time.
@@ -132,43 +159,139 @@ fn main() {
         packet_loss: PacketLoss::All,
     };
     type Run<'a> = Box<dyn Fn(usize) -> usize + 'a>;
+    // The console's defaults: last 5 minutes, step 30 s, the default quick filters
+    // (applications, pod to pod), top 50.
+    const QUICK: &str = r#"K8S_FlowLayer="app"&SrcK8S_Type="Pod"&DstK8S_Type="Pod""#;
+    let ns: &[&'static str] = &["SrcK8S_Namespace", "DstK8S_Namespace"];
+    let owner: &[&'static str] = &[
+        "SrcK8S_OwnerName",
+        "SrcK8S_OwnerType",
+        "SrcK8S_Namespace",
+        "DstK8S_OwnerName",
+        "DstK8S_OwnerType",
+        "DstK8S_Namespace",
+    ];
+    let resource: &[&'static str] = &[
+        "SrcK8S_Name",
+        "SrcK8S_Type",
+        "SrcK8S_OwnerName",
+        "SrcK8S_OwnerType",
+        "SrcK8S_Namespace",
+        "SrcAddr",
+        "SrcK8S_HostName",
+        "DstK8S_Name",
+        "DstK8S_Type",
+        "DstK8S_OwnerName",
+        "DstK8S_OwnerType",
+        "DstK8S_Namespace",
+        "DstAddr",
+        "DstK8S_HostName",
+    ];
+    let hour = 3600.min(span_s);
+    let page = |filters: String, i: usize| {
+        reader
+            .records(&RecordsQuery {
+                selection: sel(&filters, window(300, i)),
+                limit: 100,
+            })
+            .expect("records")
+            .records
+            .len()
+    };
     let kinds: Vec<(&str, Run)> = vec![
         (
-            "flow table page (limit 50, last 5 min)",
-            Box::new(|i| {
-                reader
-                    .records(&RecordsQuery {
-                        selection: sel("", window(300, i)),
-                        limit: 50,
-                    })
-                    .expect("records")
-                    .records
-                    .len()
-            }),
+            "flow table page (limit 100, last 5 min)",
+            Box::new(|i| page(String::new(), i)),
         ),
         (
-            "flow table page, filtered src namespace (limit 50, last 5 min)",
-            Box::new(|i| {
-                reader
-                    .records(&RecordsQuery {
-                        selection: sel(
-                            &format!("SrcK8S_Namespace=\"ns-{}\"", i % 20),
-                            window(300, i),
-                        ),
-                        limit: 50,
-                    })
-                    .expect("records")
-                    .records
-                    .len()
-            }),
+            "flow table page, quick filters + one namespace (limit 100, last 5 min)",
+            Box::new(|i| page(format!("{QUICK}&SrcK8S_Namespace=\"ns-{}\"", i % 20), i)),
         ),
         (
-            "topology namespaces, bytes rate, top 50 (last 1 h, step 60s)",
+            "topology namespaces, bytes rate, quick filters (last 5 min, step 30s)",
             Box::new(|i| {
                 metrics(
                     &reader,
-                    sel("", window(3600.min(span_s), i)),
-                    &["SrcK8S_Namespace", "DstK8S_Namespace"],
+                    sel(QUICK, window(300, i)),
+                    ns,
+                    MetricType::Bytes,
+                    MetricFunction::Rate,
+                    30,
+                )
+            }),
+        ),
+        (
+            "topology owners, bytes rate, quick filters (last 5 min, step 30s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel(QUICK, window(300, i)),
+                    owner,
+                    MetricType::Bytes,
+                    MetricFunction::Rate,
+                    30,
+                )
+            }),
+        ),
+        (
+            "topology resources (raw flows), bytes rate, quick filters (last 5 min, step 30s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel(QUICK, window(300, i)),
+                    resource,
+                    MetricType::Bytes,
+                    MetricFunction::Rate,
+                    30,
+                )
+            }),
+        ),
+        (
+            "overview: drops by cause (last 5 min, step 30s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(300, i)),
+                    &["PktDropLatestDropCause"],
+                    MetricType::PktDropPackets,
+                    MetricFunction::Rate,
+                    30,
+                )
+            }),
+        ),
+        (
+            "overview: DNS latency avg by rcode (last 5 min, step 30s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(300, i)),
+                    &["DnsFlagsResponseCode"],
+                    MetricType::DnsLatencyMs,
+                    MetricFunction::Avg,
+                    30,
+                )
+            }),
+        ),
+        (
+            "overview: RTT p99 by namespace, raw flows (last 5 min, step 30s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(300, i)),
+                    &["SrcK8S_Namespace"],
+                    MetricType::TimeFlowRttNs,
+                    MetricFunction::P99,
+                    30,
+                )
+            }),
+        ),
+        (
+            "topology namespaces, bytes rate, no filter (last 1 h, step 60s)",
+            Box::new(|i| {
+                metrics(
+                    &reader,
+                    sel("", window(hour, i)),
+                    ns,
                     MetricType::Bytes,
                     MetricFunction::Rate,
                     60,
@@ -176,20 +299,15 @@ fn main() {
             }),
         ),
         (
-            "topology owners, bytes rate, top 50 (last 15 min, step 30s)",
+            "topology owners, bytes rate, quick filters (last 1 h, step 60s)",
             Box::new(|i| {
                 metrics(
                     &reader,
-                    sel("", window(900, i)),
-                    &[
-                        "SrcK8S_OwnerName",
-                        "SrcK8S_Namespace",
-                        "DstK8S_OwnerName",
-                        "DstK8S_Namespace",
-                    ],
+                    sel(QUICK, window(hour, i)),
+                    owner,
                     MetricType::Bytes,
                     MetricFunction::Rate,
-                    30,
+                    60,
                 )
             }),
         ),
@@ -198,36 +316,10 @@ fn main() {
             Box::new(|i| {
                 metrics(
                     &reader,
-                    sel("", window(3600.min(span_s), i)),
+                    sel("", window(hour, i)),
                     &["PktDropLatestDropCause"],
                     MetricType::PktDropPackets,
                     MetricFunction::Rate,
-                    60,
-                )
-            }),
-        ),
-        (
-            "overview: DNS latency avg by rcode (last 1 h, step 60s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(3600.min(span_s), i)),
-                    &["DnsFlagsResponseCode"],
-                    MetricType::DnsLatencyMs,
-                    MetricFunction::Avg,
-                    60,
-                )
-            }),
-        ),
-        (
-            "overview: RTT p99 by namespace, raw flows (last 5 min, step 60s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(300, i)),
-                    &["SrcK8S_Namespace"],
-                    MetricType::TimeFlowRttNs,
-                    MetricFunction::P99,
                     60,
                 )
             }),
@@ -253,9 +345,6 @@ fn main() {
             times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             results / queries.max(1),
         );
-    }
-    if std::env::var("BENCH_DIR").is_err() {
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

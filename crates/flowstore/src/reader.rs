@@ -10,7 +10,7 @@ use crate::sql::{self, Sql, StoreInfo};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -255,43 +255,48 @@ impl Reader {
     pub fn metrics_with(&self, q: &MetricsQuery, allow_rollup: bool) -> Result<MetricsResult> {
         let (sql, plan) = sql::metrics_sql_with(q, &self.info, allow_rollup)?;
         let nl = q.labels.len();
-        let rows = self.with_conn(|c| run_metric_rows(c, &sql, nl))?;
+        let quantile = plan.quantile;
+        let cells = self.with_conn(|c| aggregate_rows(c, &sql, nl, quantile.is_some()))?;
         let step_ms = q.step_s * 1000;
-        let mut by_series: HashMap<Vec<String>, BTreeMap<i64, Vec<f64>>> = HashMap::new();
-        for (labels, slot, value) in rows {
-            by_series
-                .entry(labels)
-                .or_default()
-                .entry(slot)
-                .or_default()
-                .push(value);
-        }
-        let series: Vec<Series> = by_series
+        let step_s = q.step_s as f64;
+        // Absent and empty label values share a key (NULL adds no text), as Prometheus and Loki
+        // treat them alike.
+        let series: Vec<Series> = cells
             .into_iter()
-            .map(|(labels, slots)| Series {
-                labels: q
-                    .labels
-                    .iter()
-                    .zip(labels)
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(k, v)| ((*k).to_string(), v))
-                    .collect(),
-                values: slots
+            .map(|(labels, slots)| {
+                let mut values: Vec<(i64, f64)> = slots
                     .into_iter()
-                    .map(|(slot, vals)| {
-                        let t = (plan.origin_ms + (slot + 1) * step_ms) / 1000;
-                        let v = match plan.quantile {
-                            Some(q) => quantile(vals, q),
-                            None => vals.first().copied().unwrap_or(0.0),
+                    .filter(|(_, acc)| acc.n > 0.0)
+                    .map(|(slot, acc)| {
+                        let v = match (quantile, q.function) {
+                            (Some(qt), _) => quantile_of(acc.values, qt),
+                            (None, MetricFunction::Rate) => acc.s / step_s,
+                            (None, MetricFunction::Count) => acc.n,
+                            (None, MetricFunction::Sum) => acc.s,
+                            (None, MetricFunction::Avg) => acc.s / acc.n,
+                            (None, MetricFunction::Min) => acc.lo,
+                            (None, _) => acc.hi,
                         };
-                        (t, v)
+                        ((plan.origin_ms + (slot + 1) * step_ms) / 1000, v)
                     })
-                    .collect(),
+                    .collect();
+                values.sort_by_key(|(t, _)| *t);
+                Series {
+                    labels: q
+                        .labels
+                        .iter()
+                        .zip(labels)
+                        .filter(|(_, v)| !v.is_empty())
+                        .map(|(k, v)| ((*k).to_string(), v))
+                        .collect(),
+                    values,
+                }
             })
+            .filter(|s| !s.values.is_empty())
             .collect();
-        let series = merge_same_labels(series, q.function);
+        let series = top_series(series, q.function, q.limit);
         Ok(MetricsResult {
-            series: top_series(series, q.function, q.limit),
+            series,
             from_rollup: plan.table != sql::Table::Flow,
         })
     }
@@ -329,66 +334,115 @@ fn open_read_only(path: &Path) -> Result<Connection> {
     )
     .map_err(|e| Error::open(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Reads map the file instead of copying pages into a per-connection cache.
+    conn.query_row("PRAGMA mmap_size = 1073741824", [], |_| Ok(()))
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(()),
+            other => Err(other),
+        })?;
     register_functions(&conn)?;
     Ok(conn)
 }
 
-type MetricRow = (Vec<String>, i64, f64);
+/// Sums, count, minimum and maximum of the rows of one series and step.
+#[derive(Default)]
+struct Acc {
+    s: f64,
+    n: f64,
+    lo: f64,
+    hi: f64,
+    /// Every value, for percentiles.
+    values: Vec<f64>,
+}
 
-fn run_metric_rows(c: &Connection, sql: &Sql, nl: usize) -> Result<Vec<MetricRow>> {
+/// Appends a label value to a key buffer, as text, then a separator (0 cannot occur in text).
+fn push_label(buf: &mut Vec<u8>, v: rusqlite::types::ValueRef<'_>) {
+    match v {
+        rusqlite::types::ValueRef::Integer(i) => buf.extend_from_slice(i.to_string().as_bytes()),
+        rusqlite::types::ValueRef::Real(f) => buf.extend_from_slice(f.to_string().as_bytes()),
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+            buf.extend_from_slice(t)
+        }
+        rusqlite::types::ValueRef::Null => {}
+    }
+    buf.push(0);
+}
+
+fn real(v: rusqlite::types::ValueRef<'_>) -> Option<f64> {
+    match v {
+        rusqlite::types::ValueRef::Integer(i) => Some(i as f64),
+        rusqlite::types::ValueRef::Real(f) => Some(f),
+        _ => None,
+    }
+}
+
+type Fast<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One series' label values and its accumulators per step.
+type SeriesCells = (Vec<String>, Vec<(i64, Acc)>);
+
+/// Accumulators by series key (label values joined by NUL) and step.
+type Cells = Fast<Vec<u8>, Fast<i64, Acc>>;
+
+/// Streams `(labels..., slot, s, n, lo, hi)` rows into per-(labels, slot) accumulators. The key
+/// buffer is reused, so a row that lands in a known series allocates nothing.
+fn aggregate_rows(
+    c: &Connection,
+    sql: &Sql,
+    nl: usize,
+    keep_values: bool,
+) -> Result<Vec<SeriesCells>> {
     let mut st = c.prepare_cached(&sql.text)?;
     let mut rows = st.query(rusqlite::params_from_iter(sql.params.iter()))?;
-    let mut out = Vec::new();
+    let mut cells: Cells = Cells::default();
+    let mut key = Vec::with_capacity(64);
     while let Some(row) = rows.next()? {
-        let mut labels = Vec::with_capacity(nl);
+        key.clear();
         for i in 0..nl {
-            labels.push(match row.get_ref(i)? {
-                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                rusqlite::types::ValueRef::Real(v) => v.to_string(),
-                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                _ => String::new(),
-            });
+            push_label(&mut key, row.get_ref(i)?);
         }
         let slot: i64 = row.get(nl)?;
-        let value: Option<f64> = row.get(nl + 1)?;
-        if let Some(v) = value {
-            out.push((labels, slot, v));
+        let Some(s) = real(row.get_ref(nl + 1)?) else {
+            continue;
+        };
+        let n = real(row.get_ref(nl + 2)?).unwrap_or(0.0);
+        let lo = real(row.get_ref(nl + 3)?);
+        let hi = real(row.get_ref(nl + 4)?);
+        let series = match cells.get_mut(key.as_slice()) {
+            Some(s) => s,
+            None => cells.entry(key.clone()).or_default(),
+        };
+        let acc = series.entry(slot).or_insert_with(|| Acc {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            ..Acc::default()
+        });
+        acc.s += s;
+        acc.n += n;
+        if let Some(lo) = lo {
+            acc.lo = acc.lo.min(lo);
+        }
+        if let Some(hi) = hi {
+            acc.hi = acc.hi.max(hi);
+        }
+        if keep_values {
+            acc.values.push(s);
         }
     }
-    Ok(out)
-}
-
-/// Series whose labels differ only by absent versus empty values are one series.
-fn merge_same_labels(series: Vec<Series>, function: MetricFunction) -> Vec<Series> {
-    let mut merged: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, f64>> = BTreeMap::new();
-    for s in series {
-        let entry = merged.entry(s.labels).or_default();
-        for (t, v) in s.values {
-            entry
-                .entry(t)
-                .and_modify(|cur| {
-                    *cur = match function {
-                        MetricFunction::Min => cur.min(v),
-                        MetricFunction::Max | MetricFunction::P90 | MetricFunction::P99 => {
-                            cur.max(v)
-                        }
-                        MetricFunction::Avg => (*cur + v) / 2.0,
-                        _ => *cur + v,
-                    }
-                })
-                .or_insert(v);
-        }
-    }
-    merged
+    Ok(cells
         .into_iter()
-        .map(|(labels, values)| Series {
-            labels,
-            values: values.into_iter().collect(),
+        .map(|(k, slots)| {
+            let mut labels: Vec<String> = k
+                .split(|b| *b == 0)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            labels.truncate(nl);
+            (labels, slots.into_iter().collect())
         })
-        .collect()
+        .collect())
 }
 
-fn quantile(mut vals: Vec<f64>, q: f64) -> f64 {
+fn quantile_of(mut vals: Vec<f64>, q: f64) -> f64 {
     vals.sort_by(f64::total_cmp);
     if vals.is_empty() {
         return 0.0;

@@ -21,7 +21,8 @@ pub struct RollupLevel {
     pub dims: &'static [&'static str],
 }
 
-/// Rollup levels, smallest first.
+/// Rollup levels, smallest first. Every level keeps the fields of the console's default quick
+/// filters (flow layer, source and destination kinds) and of the FlowDirection de-duplication.
 pub const ROLLUP_LEVELS: &[RollupLevel] = &[
     RollupLevel {
         id: 1,
