@@ -220,6 +220,9 @@ pub fn router(state: Shared) -> Router {
         .route("/api/status", get(status))
         .route("/api/frontend-config", get(frontend_config))
         .route("/api/loki/ready", get(loki_ready))
+        .route("/api/loki/metrics", get(loki_metrics))
+        .route("/api/loki/buildinfo", get(loki_buildinfo))
+        .route("/api/loki/config/limits", get(loki_limits))
         .route("/api/loki/flow/records", get(records))
         .route("/api/loki/export", get(export))
         .route("/api/flow/metrics", get(metrics))
@@ -285,6 +288,57 @@ async fn loki_ready(State(s): State<Shared>, headers: HeaderMap) -> Result<&'sta
         .ok_or_else(|| ApiError::bad("Loki is not configured"))?;
     loki.ready(&caller(&headers)).await?;
     Ok("ready")
+}
+
+/// Loki passthrough for admins: its status URL's answer at `path`.
+async fn loki_admin(
+    s: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<bytes::Bytes, ApiError> {
+    if !crate::auth::is_admin(s, headers).await {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: format!("{path} of Loki is for admins only"),
+        });
+    }
+    let loki = s
+        .loki
+        .as_ref()
+        .ok_or_else(|| ApiError::bad("Loki is not configured"))?;
+    Ok(loki.status_get(path, &caller(headers)).await?)
+}
+
+async fn loki_metrics(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let body = loki_admin(&s, &headers, "/metrics").await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+async fn loki_buildinfo(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let body = loki_admin(&s, &headers, "/loki/api/v1/status/buildinfo").await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Loki's `limits_config`, from its YAML `/config`, as JSON.
+async fn loki_limits(State(s): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let body = loki_admin(&s, &headers, "/config").await?;
+    let config: serde_yaml::Value = serde_yaml::from_slice(&body).map_err(|e| ApiError {
+        status: StatusCode::BAD_GATEWAY,
+        message: format!("Loki's /config is not YAML: {e}"),
+    })?;
+    let limits = config
+        .get("limits_config")
+        .cloned()
+        .ok_or_else(|| ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            message: "Loki's /config has no limits_config".into(),
+        })?;
+    serde_json::to_value(limits)
+        .map(Json)
+        .map_err(|e| ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!("Loki's limits_config: {e}"),
+        })
 }
 
 fn unix_now() -> i64 {

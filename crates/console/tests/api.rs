@@ -71,6 +71,16 @@ async fn start_loki(seen: Seen, slow: bool) -> u16 {
             ),
         )
         .route(
+            "/config",
+            axum::routing::get(|| async {
+                "server:\n  http_listen_port: 3100\nlimits_config:\n  max_entries_limit_per_query: 5000\n  max_query_series: 500\n"
+            }),
+        )
+        .route(
+            "/loki/api/v1/status/buildinfo",
+            axum::routing::get(|| async { r#"{"version":"3.4.2","revision":"abc","branch":"HEAD","goVersion":"go1.23"}"# }),
+        )
+        .route(
             "/ready",
             axum::routing::get(move || async move {
                 if slow {
@@ -249,6 +259,10 @@ async fn records_export_and_metrics_from_recorded_loki_answers() {
     );
     assert_eq!(v["dataSources"], serde_json::json!(["loki", "prom"]));
     assert_eq!(get(port, "/role").await.expect("role"), "admin");
+    // Admin passthroughs (authCheck none: everyone is admin).
+    let limits = json(port, "/api/loki/config/limits").await;
+    assert_eq!(limits["max_entries_limit_per_query"], 5000);
+    assert_eq!(json(port, "/api/loki/buildinfo").await["version"], "3.4.2");
 }
 
 #[tokio::test]

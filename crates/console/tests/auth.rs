@@ -74,6 +74,9 @@ async fn authenticated_and_admin_modes() {
         call(port, "/role", Some("admin-token")).await,
         (200, "admin".into())
     );
+    let (status, body) = call(port, "/api/loki/config/limits", Some("alice-token")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("for admins only"), "{body}");
     // The review carried the token, and the access review asked about listing namespaces.
     let seen = log.lock().unwrap().clone();
     assert!(

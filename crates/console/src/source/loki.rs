@@ -54,6 +54,19 @@ impl LokiSource {
         })
     }
 
+    /// GETs `path` from Loki's status URL (`/metrics`, `/config`, build info), for the admin
+    /// passthrough routes.
+    pub async fn status_get(
+        &self,
+        path: &str,
+        caller: &Caller,
+    ) -> Result<bytes::Bytes, SourceError> {
+        self.status_client
+            .get(&format!("{}{path}", self.status_base), self.token(caller))
+            .await
+            .map_err(SourceError::from_call)
+    }
+
     /// The configured stream labels.
     pub fn labels(&self) -> &[String] {
         &self.labels

@@ -156,3 +156,52 @@ pub fn row_of(record: &Record) -> FlowRow {
     row.finish();
     row
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_become_rows_with_every_field_kept() {
+        let record = Record::from_json(
+            r#"{"SrcAddr":"10.0.0.1","Bytes":1200,"FlowDirection":1,"Interfaces":["eth0","br-ex"],
+                "NetworkEvents":[{"Action":"drop","Name":"deny"}],"DnsLatencyMs":2.5,
+                "SrcK8S_labels_app":"web"}"#,
+        )
+        .expect("record");
+        let row = row_of(&record);
+        assert_eq!(row.get("SrcAddr"), &Cell::Text("10.0.0.1".into()));
+        assert_eq!(row.get("Bytes"), &Cell::Int(1200));
+        assert_eq!(row.get("FlowDirection"), &Cell::Int(1));
+        assert_eq!(
+            row.get("Interfaces"),
+            &Cell::Text(r#"["eth0","br-ex"]"#.into())
+        );
+        assert_eq!(row.get("Interface"), &Cell::Text("eth0,br-ex".into()));
+        assert_eq!(
+            row.get("NetworkEvents"),
+            &Cell::Text(r#"[{"Action":"drop","Name":"deny"}]"#.into())
+        );
+        assert_eq!(row.get("DnsLatencyMs"), &Cell::Real(2.5));
+        assert_eq!(
+            row.extra.get("SrcK8S_labels_app"),
+            Some(&serde_json::json!("web"))
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let err = SqliteWriter::start(&SqliteWrite::default())
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("`path` is required"), "{err}");
+        let err = SqliteWriter::start(&SqliteWrite {
+            path: "/tmp/unused.db".into(),
+            max_age: Some("a week".into()),
+            ..SqliteWrite::default()
+        })
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("sqlite.maxAge"), "{err}");
+    }
+}
