@@ -199,6 +199,22 @@ impl Reader {
         })
     }
 
+    /// Oldest and newest `TimeFlowEndMs` (Unix ms), to open a capture file on its own time
+    /// range; `None` when empty or without timestamps.
+    pub fn time_bounds(&self) -> Result<Option<(i64, i64)>> {
+        if !self.info.has(crate::fields::TIME_COLUMN) {
+            return Ok(None);
+        }
+        self.with_conn(|c| {
+            let (lo, hi): (Option<i64>, Option<i64>) = c.query_row(
+                "SELECT min(TimeFlowEndMs), max(TimeFlowEndMs) FROM flow",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(lo.zip(hi))
+        })
+    }
+
     /// A page of records, newest first.
     pub fn records(&self, q: &RecordsQuery) -> Result<RecordsResult> {
         let mut probe = q.clone();

@@ -59,6 +59,13 @@ fn records_round_trip_and_filters_select_the_right_ones() {
     fill(&path, &records);
     let reader = Reader::open(&path).expect("opens read-only");
     assert_eq!(reader.count().expect("count"), 5000);
+    assert_eq!(
+        reader.time_bounds().expect("bounds"),
+        Some((
+            START,
+            records[4999]["TimeFlowEndMs"].as_i64().expect("time")
+        ))
+    );
 
     // All of them, newest first, every field as written (Extra fields merged back).
     let got = reader
