@@ -47,11 +47,13 @@ fn seconds(p: &Params, k: &str) -> Result<Option<f64>, ParamError> {
 
 /// `startTime` / `endTime` (Unix seconds, end inclusive) or `timeRange` (seconds back from now).
 pub fn time_range(p: &Params, now_ms: i64) -> Result<TimeRange, ParamError> {
-    let end = seconds(p, "endTime")?.map_or(now_ms, |s| (s * 1000.0) as i64 + 1000);
+    // Saturating: absurd values become an inverted or too long range, reported below.
+    let ms = |s: f64| (s * 1000.0) as i64;
+    let end = seconds(p, "endTime")?.map_or(now_ms, |s| ms(s).saturating_add(1000));
     let start = match (seconds(p, "startTime")?, seconds(p, "timeRange")?) {
-        (Some(s), _) => (s * 1000.0) as i64,
-        (None, Some(r)) => end - (r * 1000.0) as i64,
-        (None, None) => end - DEFAULT_RANGE_S * 1000,
+        (Some(s), _) => ms(s),
+        (None, Some(r)) => end.saturating_sub(ms(r)),
+        (None, None) => end.saturating_sub(DEFAULT_RANGE_S * 1000),
     };
     if start >= end {
         return Err(ParamError(format!(
@@ -60,10 +62,11 @@ pub fn time_range(p: &Params, now_ms: i64) -> Result<TimeRange, ParamError> {
             end / 1000 - 1
         )));
     }
-    if end - start > MAX_RANGE_S * 1000 {
+    let span = end.saturating_sub(start);
+    if span > MAX_RANGE_S * 1000 {
         return Err(ParamError(format!(
             "the time range covers {} days, more than the {}-day limit: narrow it",
-            (end - start) / 86_400_000,
+            span / 86_400_000,
             MAX_RANGE_S / 86_400
         )));
     }
