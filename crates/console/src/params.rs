@@ -41,6 +41,16 @@ fn seconds(p: &Params, k: &str) -> Result<Option<f64>, ParamError> {
                 .ok_or_else(|| {
                     ParamError(format!("{k}: `{v}` is not a number of seconds (Unix time)"))
                 })
+                .and_then(|f| {
+                    // Beyond the year 5000: most likely milliseconds.
+                    if k != "timeRange" && f > 1e11 {
+                        Err(ParamError(format!(
+                            "{k}: `{v}` is not a Unix time in seconds (milliseconds?)"
+                        )))
+                    } else {
+                        Ok(f)
+                    }
+                })
         })
         .transpose()
 }

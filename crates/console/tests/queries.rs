@@ -249,7 +249,7 @@ fn metrics_route_queries() {
             logql: vec![
                 "topk(50, quantile_over_time(0.99, {app=\"netobserv-flowcollector\"} |~ `\"DnsLatencyMs\":[1-9]` | json | unwrap DnsLatencyMs | __error__=\"\" [30s]) by (SrcK8S_Namespace,DstK8S_Namespace))",
             ],
-            sql_contains: "DnsLatencyMs AS value FROM flow WHERE",
+            sql_contains: "DnsLatencyMs AS s, 1 AS n, DnsLatencyMs AS lo, DnsLatencyMs AS hi FROM flow WHERE",
         },
         Case {
             params: &[
@@ -281,7 +281,7 @@ fn metrics_route_queries() {
                 "topk(50, sum by(SrcK8S_Namespace,DstK8S_Namespace) (sum_over_time({app=\"netobserv-flowcollector\", FlowDirection=~\"0|2\"} |~ `(?i:\"NetworkEvents\":\\[[^\\]]*drop)` |~ `\"XlatDstPort\":8080[,}]` | json | unwrap Packets | __error__=\"\" [30s])))",
                 "topk(50, sum by(SrcK8S_Namespace,DstK8S_Namespace) (sum_over_time({app=\"netobserv-flowcollector\", FlowDirection=\"1\", DstK8S_Type=~\"|Service\"} |~ `(?i:\"NetworkEvents\":\\[[^\\]]*drop)` |~ `\"XlatDstPort\":8080[,}]` | json | unwrap Packets | __error__=\"\" [30s])))",
             ],
-            sql_contains: r"SUM(Packets) AS value FROM flow WHERE",
+            sql_contains: "Packets AS s, 1 AS n, Packets AS lo, Packets AS hi FROM flow WHERE",
         },
         Case {
             // Back and forth on owners: one PromQL per group.
@@ -371,9 +371,13 @@ fn bad_parameters_are_named() {
             "day limit",
         ),
         (vec![("startTime", "yesterday")], "startTime"),
-        (vec![("endTime", "1e300")], "day limit"),
+        (vec![("endTime", "1e300")], "milliseconds?"),
+        (vec![("endTime", "1700000000000")], "milliseconds?"),
         (vec![("timeRange", "1e300")], "day limit"),
-        (vec![("startTime", "1e300")], "inverted"),
+        (
+            vec![("startTime", "99999999999"), ("endTime", "10")],
+            "inverted",
+        ),
         (vec![("endTime", "-5")], "endTime"),
         (vec![("limit", "0")], "limit"),
         (vec![("recordType", "flows")], "unknown recordType `flows`"),
