@@ -6,7 +6,7 @@
 //! * [`params`]: request parameters into queries.
 //! * [`logql`], [`promql`]: query builders (the store's SQL is in `netobserv_flowstore::sql`).
 //! * [`source`]: the sources.
-//! * [`api`]: routes and answers; [`auth`]: authorisation; [`frontend`]: the UI's configuration.
+//! * [`api`]: routes and answers; [`resources`]: autocompletion; [`auth`]: authorisation; [`frontend`]: the UI's configuration.
 //! * [`server`]: serving over HTTP or TLS, with the metrics port.
 
 pub mod api;
@@ -17,5 +17,6 @@ pub mod frontend;
 pub mod logql;
 pub mod params;
 pub mod promql;
+pub mod resources;
 pub mod server;
 pub mod source;

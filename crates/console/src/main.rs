@@ -137,9 +137,14 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let metrics = Metrics::default();
     let m = metrics.clone();
-    let app = router(Arc::new(state)).layer(axum::middleware::from_fn(move |req, next| {
-        m.clone().count(req, next)
-    }));
+    let cors = server::Cors::new(&config.server);
+    let app = router(Arc::new(state))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            m.clone().count(req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            cors.clone().apply(req, next)
+        }));
     let address = config
         .server
         .address

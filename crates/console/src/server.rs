@@ -84,6 +84,68 @@ pub fn metrics_router(metrics: Metrics) -> Router {
     )
 }
 
+/// CORS answers when `server.corsOrigin` is set: preflight `OPTIONS` requests get 204 with
+/// the allowed origin, methods, headers and max age; other answers carry the allowed origin.
+#[derive(Clone, Debug, Default)]
+pub struct Cors {
+    origin: Option<String>,
+    methods: String,
+    headers: String,
+    max_age: Option<String>,
+}
+
+impl Cors {
+    /// From the `server` section.
+    pub fn new(server: &crate::config::Server) -> Self {
+        Self {
+            origin: server.cors_origin.clone().filter(|o| !o.is_empty()),
+            methods: server
+                .cors_methods
+                .clone()
+                .unwrap_or_else(|| "GET, OPTIONS".into()),
+            headers: server
+                .cors_headers
+                .clone()
+                .unwrap_or_else(|| "Authorization, Content-Type".into()),
+            max_age: server.cors_max_age.clone(),
+        }
+    }
+
+    /// The middleware.
+    pub async fn apply(self, req: Request, next: Next) -> Response {
+        use axum::http::{HeaderValue, Method, StatusCode, header};
+        use axum::response::IntoResponse;
+        let Some(origin) = self
+            .origin
+            .as_deref()
+            .and_then(|o| HeaderValue::from_str(o).ok())
+        else {
+            return next.run(req).await;
+        };
+        let mut resp = if req.method() == Method::OPTIONS {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            next.run(req).await
+        };
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if let Ok(v) = HeaderValue::from_str(&self.methods) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&self.headers) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
+        if let Some(v) = self
+            .max_age
+            .as_deref()
+            .and_then(|m| HeaderValue::from_str(m).ok())
+        {
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, v);
+        }
+        resp
+    }
+}
+
 /// Why serving cannot start.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

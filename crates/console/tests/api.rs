@@ -315,3 +315,47 @@ async fn bad_input_and_failing_services_are_named() {
     assert_eq!(status, 503);
     assert!(message.contains("no answer within 2s"), "{message}");
 }
+
+#[tokio::test]
+async fn cors_preflight_and_lokistack_pending() {
+    let loki = start_loki(Seen::default(), false).await;
+    let yaml = format!(
+        "server:\n  corsOrigin: https://console.example\n  corsMaxAge: \"600\"\nloki:\n  url: http://127.0.0.1:{loki}/\n  status: pending\n"
+    );
+    let config = Config::parse(&yaml).expect("config");
+    let cors = netobserv_console::server::Cors::new(&config.server);
+    let app = router(Arc::new(AppState::new(&config).expect("state"))).layer(
+        axum::middleware::from_fn(move |req, next| cors.clone().apply(req, next)),
+    );
+    let port = serve(app).await;
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            b"OPTIONS /api/loki/flow/records HTTP/1.0\r\nOrigin: https://console.example\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.0 204"), "{answer}");
+    let lower = answer.to_lowercase();
+    assert!(
+        lower.contains("access-control-allow-origin: https://console.example"),
+        "{answer}"
+    );
+    assert!(lower.contains("access-control-max-age: 600"), "{answer}");
+
+    let v = json(port, "/api/status").await;
+    assert_eq!(v["loki"]["isReady"], false);
+    assert!(
+        v["loki"]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("status: pending"),
+        "{v}"
+    );
+}

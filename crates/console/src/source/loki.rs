@@ -22,6 +22,8 @@ pub struct LokiSource {
     client: Client,
     status_client: Client,
     forward_token: bool,
+    /// `pending` when the operator saw LokiStack components not ready.
+    stack_status: Option<String>,
 }
 
 fn base(url: &str) -> String {
@@ -51,6 +53,7 @@ impl LokiSource {
             client: Client::new("Loki", settings).map_err(setup)?,
             status_client: Client::new("Loki", status_settings).map_err(setup)?,
             forward_token: cfg.forward_user_token,
+            stack_status: cfg.status.clone(),
         })
     }
 
@@ -302,6 +305,11 @@ impl FlowSource for LokiSource {
 
     fn ready<'a>(&'a self, caller: &'a Caller) -> BoxFuture<'a, Result<(), SourceError>> {
         Box::pin(async move {
+            if self.stack_status.as_deref() == Some("pending") {
+                return Err(SourceError::Unavailable(
+                    "LokiStack reports components that are not ready (loki.status: pending)".into(),
+                ));
+            }
             let url = format!("{}/ready", self.status_base);
             let body = self
                 .status_client
