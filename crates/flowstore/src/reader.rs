@@ -400,8 +400,9 @@ type SeriesCells = (Vec<String>, Vec<(i64, Acc)>);
 /// Accumulators by series key (label values joined by NUL) and step.
 type Cells = Fast<Vec<u8>, Fast<i64, Acc>>;
 
-/// Streams `(labels..., slot, s, n, lo, hi)` rows into per-(labels, slot) accumulators. The key
-/// buffer is reused, so a row that lands in a known series allocates nothing.
+/// Streams `(key, slot, s, n, lo, hi)` rows into per-(key, slot) accumulators, then splits the
+/// keys into the `nl` label values. The key buffer is reused, so a row that lands in a known
+/// series allocates nothing.
 fn aggregate_rows(
     c: &Connection,
     sql: &Sql,
@@ -414,16 +415,14 @@ fn aggregate_rows(
     let mut key = Vec::with_capacity(64);
     while let Some(row) = rows.next()? {
         key.clear();
-        for i in 0..nl {
-            push_label(&mut key, row.get_ref(i)?);
-        }
-        let slot: i64 = row.get(nl)?;
-        let Some(s) = real(row.get_ref(nl + 1)?) else {
+        push_label(&mut key, row.get_ref(0)?);
+        let slot: i64 = row.get(1)?;
+        let Some(s) = real(row.get_ref(2)?) else {
             continue;
         };
-        let n = real(row.get_ref(nl + 2)?).unwrap_or(0.0);
-        let lo = real(row.get_ref(nl + 3)?);
-        let hi = real(row.get_ref(nl + 4)?);
+        let n = real(row.get_ref(3)?).unwrap_or(0.0);
+        let lo = real(row.get_ref(4)?);
+        let hi = real(row.get_ref(5)?);
         let series = match cells.get_mut(key.as_slice()) {
             Some(s) => s,
             None => cells.entry(key.clone()).or_default(),

@@ -366,8 +366,9 @@ fn rollup_level(q: &MetricsQuery, info: &StoreInfo) -> Option<&'static RollupLev
     }
 }
 
-/// SQL for an aggregated query. Rows are `(labels..., slot, sum, count, min, max)`, one per raw
-/// flow or rollup row; the reader combines them per series and step.
+/// SQL for an aggregated query. Rows are `(key, slot, sum, count, min, max)`, one per raw flow or
+/// rollup row, where `key` joins the label values with NUL; the reader combines them per series
+/// and step.
 pub fn metrics_sql(q: &MetricsQuery, info: &StoreInfo) -> Result<(Sql, MetricsPlan)> {
     metrics_sql_with(q, info, true)
 }
@@ -428,11 +429,17 @@ pub fn metrics_sql_with(
     } else {
         format!("({time} - {o}) / {st} AS slot")
     };
-    let labels = q.labels.join(", ");
-    let select_labels = if labels.is_empty() {
-        String::new()
+    // The label values come back as one key column (values joined by NUL, absent = empty):
+    // one column to decode per row instead of one per label.
+    let select_labels = if q.labels.is_empty() {
+        "'' AS k, ".to_string()
     } else {
-        format!("{labels}, ")
+        let parts: Vec<String> = q
+            .labels
+            .iter()
+            .map(|l| format!("coalesce({l}, '')"))
+            .collect();
+        format!("{} AS k, ", parts.join(" || char(0) || "))
     };
     let quantile = match q.function {
         MetricFunction::P90 => Some(0.9),

@@ -213,7 +213,7 @@ fn topology_reads_rollups_when_it_can() {
                 &["SrcK8S_Namespace", "DstK8S_Namespace"],
             ),
             Some("namespace"),
-            "SELECT SrcK8S_Namespace, DstK8S_Namespace, (Bucket - ?4) / ?5 AS slot, Bytes AS s, Flows AS n, NULL AS lo, NULL AS hi FROM flow_rollup WHERE Level = 2 AND Bucket >= ?1 AND Bucket < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND SrcK8S_Namespace = ?3 AND (FlowDirection IS NULL OR FlowDirection IN (0, 2) OR (FlowDirection = 1 AND coalesce(DstK8S_Type, '') IN ('', 'Service'))) AND Flows > 0",
+            "SELECT coalesce(SrcK8S_Namespace, '') || char(0) || coalesce(DstK8S_Namespace, '') AS k, (Bucket - ?4) / ?5 AS slot, Bytes AS s, Flows AS n, NULL AS lo, NULL AS hi FROM flow_rollup WHERE Level = 2 AND Bucket >= ?1 AND Bucket < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND SrcK8S_Namespace = ?3 AND (FlowDirection IS NULL OR FlowDirection IN (0, 2) OR (FlowDirection = 1 AND coalesce(DstK8S_Type, '') IN ('', 'Service'))) AND Flows > 0",
         ),
         (
             // A filter on a field the rollups lack (DnsName): raw flows.
@@ -224,7 +224,7 @@ fn topology_reads_rollups_when_it_can() {
                 &["SrcK8S_Namespace"],
             ),
             None,
-            r"SELECT SrcK8S_Namespace, (TimeFlowEndMs - ?4) / ?5 AS slot, DnsLatencyMs AS s, 1 AS n, DnsLatencyMs AS lo, DnsLatencyMs AS hi FROM flow WHERE TimeFlowEndMs >= ?1 AND TimeFlowEndMs < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND DnsName LIKE ?3 ESCAPE '\' AND DnsLatencyMs > 0",
+            r"SELECT coalesce(SrcK8S_Namespace, '') AS k, (TimeFlowEndMs - ?4) / ?5 AS slot, DnsLatencyMs AS s, 1 AS n, DnsLatencyMs AS lo, DnsLatencyMs AS hi FROM flow WHERE TimeFlowEndMs >= ?1 AND TimeFlowEndMs < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND DnsName LIKE ?3 ESCAPE '\' AND DnsLatencyMs > 0",
         ),
         (
             metrics(
@@ -234,7 +234,7 @@ fn topology_reads_rollups_when_it_can() {
                 &["SrcK8S_HostName", "DstK8S_HostName"],
             ),
             Some("host"),
-            "SELECT SrcK8S_HostName, DstK8S_HostName, (Bucket - ?3) / ?4 AS slot, RttSum / 1e6 AS s, RttCount AS n, RttMin / 1e6 AS lo, RttMax / 1e6 AS hi FROM flow_rollup WHERE Level = 1 AND Bucket >= ?1 AND Bucket < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND RttCount > 0",
+            "SELECT coalesce(SrcK8S_HostName, '') || char(0) || coalesce(DstK8S_HostName, '') AS k, (Bucket - ?3) / ?4 AS slot, RttSum / 1e6 AS s, RttCount AS n, RttMin / 1e6 AS lo, RttMax / 1e6 AS hi FROM flow_rollup WHERE Level = 1 AND Bucket >= ?1 AND Bucket < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND RttCount > 0",
         ),
         (
             // Percentiles need every value.
@@ -245,7 +245,7 @@ fn topology_reads_rollups_when_it_can() {
                 &["DnsFlagsResponseCode"],
             ),
             None,
-            "SELECT DnsFlagsResponseCode, (TimeFlowEndMs - ?3) / ?4 AS slot, DnsLatencyMs AS s, 1 AS n, DnsLatencyMs AS lo, DnsLatencyMs AS hi FROM flow WHERE TimeFlowEndMs >= ?1 AND TimeFlowEndMs < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND DnsLatencyMs > 0",
+            "SELECT coalesce(DnsFlagsResponseCode, '') AS k, (TimeFlowEndMs - ?3) / ?4 AS slot, DnsLatencyMs AS s, 1 AS n, DnsLatencyMs AS lo, DnsLatencyMs AS hi FROM flow WHERE TimeFlowEndMs >= ?1 AND TimeFlowEndMs < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND DnsLatencyMs > 0",
         ),
         (
             // Filtering on FlowDirection turns the de-duplication off.
@@ -256,7 +256,7 @@ fn topology_reads_rollups_when_it_can() {
                 &["PktDropLatestDropCause"],
             ),
             Some("overview"),
-            "SELECT PktDropLatestDropCause, (Bucket - ?4) / ?5 AS slot, Packets AS s, Flows AS n, NULL AS lo, NULL AS hi FROM flow_rollup WHERE Level = 3 AND Bucket >= ?1 AND Bucket < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND FlowDirection = ?3 AND Flows > 0",
+            "SELECT coalesce(PktDropLatestDropCause, '') AS k, (Bucket - ?4) / ?5 AS slot, Packets AS s, Flows AS n, NULL AS lo, NULL AS hi FROM flow_rollup WHERE Level = 3 AND Bucket >= ?1 AND Bucket < ?2 AND (_RecordType IS NULL OR _RecordType = 'flowLog') AND FlowDirection = ?3 AND Flows > 0",
         ),
     ];
     for (q, table, want) in cases {
