@@ -343,12 +343,27 @@ impl Reader {
     }
 }
 
+/// Opens read-only. A WAL file whose `-shm` cannot be created (a read-only directory, a file
+/// owned by someone else) is opened as immutable instead: no writer can be running there.
 fn open_read_only(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    match open_with(path, false) {
+        Ok(c) => Ok(c),
+        Err(first) => open_with(path, true).map_err(|_| first),
+    }
+}
+
+fn open_with(path: &Path, immutable: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if immutable {
+        let uri = format!("file:{}?immutable=1", path.display());
+        Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+    } else {
+        Connection::open_with_flags(path, flags)
+    }
     .map_err(|e| Error::open(path, e))?;
+    // Opening is lazy: read the schema now so a bad file fails here, with its name.
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .map_err(|e| Error::open(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Reads map the file instead of copying pages into a per-connection cache.
     conn.query_row("PRAGMA mmap_size = 1073741824", [], |_| Ok(()))
@@ -464,4 +479,29 @@ fn quantile_of(mut vals: Vec<f64>, q: f64) -> f64 {
     }
     let rank = (q * (vals.len() - 1) as f64).round() as usize;
     vals[rank.min(vals.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_wal_store_opens_as_immutable_too() {
+        let dir = std::env::temp_dir().join(format!("flowstore-immutable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("flows.db");
+        let _ = std::fs::remove_file(&path);
+        let row = crate::row::FlowRow::from_json(
+            serde_json::json!({"TimeFlowEndMs": 5, "Bytes": 7})
+                .as_object()
+                .expect("object"),
+        );
+        crate::writer::Store::open(&path, crate::writer::StoreOptions::default())
+            .and_then(|mut s| s.insert(&[row]))
+            .expect("written");
+        let conn = super::open_with(&path, true).expect("immutable open");
+        let n: i64 = conn
+            .query_row("SELECT sum(Bytes) FROM flow", [], |r| r.get(0))
+            .expect("query");
+        assert_eq!(n, 7);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

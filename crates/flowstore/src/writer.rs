@@ -312,29 +312,37 @@ impl Store {
             report.aged_out = self.delete_before(cutoff)?;
         }
         if let Some(max) = self.retention.max_bytes {
-            let used = self.data_bytes()?;
-            if used > max {
+            // Rows are not the only pages (rollups, the index): estimate, delete, measure again.
+            for _ in 0..8 {
+                let used = self.data_bytes()?;
+                if used <= max {
+                    break;
+                }
                 let rows: i64 = self
                     .conn
                     .query_row("SELECT count(*) FROM flow", [], |r| r.get(0))?;
                 let keep = (max as f64 * 0.9) / used as f64;
                 let evict = ((rows as f64) * (1.0 - keep)).ceil() as i64;
-                if evict > 0 {
-                    let cutoff: Option<i64> = self
-                        .conn
-                        .query_row(
-                            &format!(
-                                "SELECT {TIME_COLUMN} FROM flow ORDER BY {TIME_COLUMN} LIMIT 1 OFFSET ?1"
-                            ),
-                            [evict.min(rows - 1).max(0)],
-                            |r| r.get(0),
-                        )
-                        .optional()?
-                        .flatten();
-                    if let Some(c) = cutoff {
-                        report.size_evicted = self.delete_before(c)?;
-                    }
+                if evict <= 0 || rows <= 1 {
+                    break;
                 }
+                let cutoff: Option<i64> = self
+                    .conn
+                    .query_row(
+                        &format!(
+                            "SELECT {TIME_COLUMN} FROM flow ORDER BY {TIME_COLUMN} LIMIT 1 OFFSET ?1"
+                        ),
+                        [evict.min(rows - 1)],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+                let Some(c) = cutoff else { break };
+                let deleted = self.delete_before(c)?;
+                if deleted == 0 {
+                    break;
+                }
+                report.size_evicted += deleted;
             }
         }
         if report != RetentionReport::default() {

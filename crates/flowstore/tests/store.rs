@@ -525,6 +525,30 @@ fn cli_capture_file_opens_read_only_and_answers() {
     );
 }
 
+#[test]
+fn files_that_are_not_stores_are_named() {
+    let path = tmp("garbage");
+    std::fs::write(
+        &path,
+        b"this is not an SQLite file, just text long enough to have a header....",
+    )
+    .expect("file");
+    let err = Reader::open(&path).err().expect("refused").to_string();
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("not a database"),
+        "{err}"
+    );
+    let empty = tmp("no-flow-table");
+    sqlite3(&empty, "CREATE TABLE other (x INTEGER);\n");
+    let err = Reader::open(&empty).err().expect("refused").to_string();
+    assert!(err.contains("no `flow` table"), "{err}");
+    let err = Reader::open(Path::new("/nonexistent/flows.db"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+}
+
 /// `crates/flowstore/schema.sql` is the documented schema; a file made from it by `sqlite3`
 /// (as another tool would) opens and answers, from raw flows since nothing maintains its rollups.
 #[test]
