@@ -234,8 +234,9 @@ pub enum Direction {
     Egress,
 }
 
-/// One `prometheus.metrics[]` entry. The operator renders only `name` and `enabled`; the rest is
-/// inferred from the predefined `netobserv_*` names when missing.
+/// One `prometheus.metrics[]` entry. The operator renders every field (for the predefined metrics
+/// and the FlowMetrics of its namespace); when only `name` is given (a hand-written config), the
+/// rest is inferred from the predefined `netobserv_*` names.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetricConfig {
