@@ -45,7 +45,9 @@ fn answer_flags() -> Option<ExitCode> {
             env!("CARGO_PKG_VERSION")
         ),
         other => {
-            eprintln!("netobserv-ebpf-agent: unknown argument {other} (configuration comes from the environment)");
+            eprintln!(
+                "netobserv-ebpf-agent: unknown argument {other} (configuration comes from the environment)"
+            );
             return Some(ExitCode::from(2));
         }
     }

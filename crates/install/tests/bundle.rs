@@ -161,13 +161,16 @@ fn an_unowned_crd_an_unsupported_kind_and_size_are_refused() {
 fn config_manager_carries_the_images_of_images_env() {
     let images = netobserv_install::images::ImageSet::load(&root()).expect("images.env");
     let changes = netobserv_install::sync::plan(&root(), &images).expect("plan");
-    let paths: Vec<String> = changes.iter().map(|c| c.path.display().to_string()).collect();
+    let paths: Vec<String> = changes
+        .iter()
+        .map(|c| c.path.display().to_string())
+        .collect();
     assert!(
         changes.is_empty(),
         "{paths:?} differ from images/images.env: run `make sync-images`"
     );
-    let manager = std::fs::read_to_string(root().join("config/manager/manager.yaml"))
-        .expect("manager.yaml");
+    let manager =
+        std::fs::read_to_string(root().join("config/manager/manager.yaml")).expect("manager.yaml");
     for image in images.operands.iter() {
         assert!(manager.contains(&image.reference), "{}", image.reference);
     }

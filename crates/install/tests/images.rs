@@ -69,17 +69,28 @@ fn read_json(path: &Path) -> Value {
 
 /// Unpacks the OCI archive; returns the image config and the size of its layers.
 fn unpack(archive: &Path, rootfs: &Path, layout: &Path) -> (Value, u64) {
-    run(Command::new("tar").arg("-xf").arg(archive).arg("-C").arg(layout));
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(archive)
+        .arg("-C")
+        .arg(layout));
     let index = read_json(&layout.join("index.json"));
     let manifest_digest = index["manifests"][0]["digest"].as_str().expect("manifest");
     let manifest = read_json(&blob(layout, manifest_digest));
-    let config = read_json(&blob(layout, manifest["config"]["digest"].as_str().expect("cfg")));
+    let config = read_json(&blob(
+        layout,
+        manifest["config"]["digest"].as_str().expect("cfg"),
+    ));
     let mut size = 0;
     std::fs::create_dir_all(rootfs).expect("rootfs");
     for layer in manifest["layers"].as_array().expect("layers") {
         size += layer["size"].as_u64().expect("layer size");
         let digest = layer["digest"].as_str().expect("layer digest");
-        run(Command::new("tar").arg("-xf").arg(blob(layout, digest)).arg("-C").arg(rootfs));
+        run(Command::new("tar")
+            .arg("-xf")
+            .arg(blob(layout, digest))
+            .arg("-C")
+            .arg(rootfs));
     }
     (config, size)
 }
@@ -93,7 +104,12 @@ fn files_under(root: &Path) -> Vec<String> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.push(path.strip_prefix(root).expect("under root").display().to_string());
+                out.push(
+                    path.strip_prefix(root)
+                        .expect("under root")
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -110,7 +126,10 @@ fn each_image_runs_its_static_binary_as_its_user() {
             "no images in {}: `make images` must run first",
             dir.display()
         );
-        eprintln!("skipped: no images in {} (run `make images`)", dir.display());
+        eprintln!(
+            "skipped: no images in {} (run `make images`)",
+            dir.display()
+        );
         return;
     }
     let version = env!("CARGO_PKG_VERSION");
@@ -130,7 +149,10 @@ fn each_image_runs_its_static_binary_as_its_user() {
         );
         assert_eq!(
             files_under(&rootfs),
-            vec![image.binary.to_string(), "etc/ssl/certs/ca-certificates.crt".to_string()],
+            vec![
+                image.binary.to_string(),
+                "etc/ssl/certs/ca-certificates.crt".to_string()
+            ],
             "{}: the root filesystem holds only the binary and the CA bundle",
             image.name
         );
