@@ -87,3 +87,9 @@ for c in "${COMPONENTS[@]}"; do
     esac
     echo "  $ref -> target/images/$name.tar ($(du -h "$archive" | cut -f1))"
 done
+# Earlier builds of the same references are left untagged: drop them so storage does not grow.
+case "$BUILDER" in
+    buildah) buildah --storage-driver vfs rmi --prune >/dev/null 2>&1 || true ;;
+    podman) podman image prune -f >/dev/null 2>&1 || true ;;
+    docker) docker image prune -f >/dev/null 2>&1 || true ;;
+esac

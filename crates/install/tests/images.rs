@@ -150,8 +150,8 @@ fn each_image_runs_its_static_binary_as_its_user() {
         assert_eq!(
             files_under(&rootfs),
             vec![
+                "etc/ssl/certs/ca-certificates.crt".to_string(),
                 image.binary.to_string(),
-                "etc/ssl/certs/ca-certificates.crt".to_string()
             ],
             "{}: the root filesystem holds only the binary and the CA bundle",
             image.name
@@ -177,4 +177,36 @@ fn each_image_runs_its_static_binary_as_its_user() {
             out.trim()
         );
     }
+}
+
+/// `make images` on a machine with no builder says so and fails, before building anything.
+#[test]
+fn without_a_builder_make_images_says_so() {
+    let bin = tempfile::tempdir().expect("tempdir");
+    for tool in ["bash", "dirname"] {
+        let path = which(tool);
+        std::os::unix::fs::symlink(&path, bin.path().join(tool)).expect("symlink");
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-images.sh");
+    let out = Command::new(bin.path().join("bash"))
+        .arg(&script)
+        .env("PATH", bin.path())
+        .output()
+        .expect("script runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must fail: {stderr}");
+    assert!(
+        stderr.contains("no image builder works here") && stderr.contains("buildah"),
+        "{stderr}"
+    );
+}
+
+fn which(tool: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{tool} not found");
 }
