@@ -62,6 +62,8 @@ pub enum Sink {
     Prom(Arc<Mutex<PromEncoder>>),
     /// Sends records to Loki in the background (bounded buffer, counted drops).
     Loki(Box<LokiWriter>),
+    /// Writes records to a flow store file (`sqlite` writer).
+    Sqlite(crate::write::sqlite::SqliteWriter),
     /// Discards records (`none` / `fake` writers).
     Discard,
 }
@@ -225,6 +227,14 @@ impl Pipeline {
                             .map_err(|e| fail(BuildError::Invalid(e.to_string())))?;
                         loki.push((name.clone(), writer.stats()));
                         Node::Sink(Sink::Loki(Box::new(writer)))
+                    }
+                    "sqlite" => {
+                        let config: crate::write::sqlite::SqliteWrite =
+                            serde_json::from_value(body)
+                                .map_err(|e| fail(BuildError::Invalid(format!("sqlite: {e}"))))?;
+                        let writer = crate::write::sqlite::SqliteWriter::start(&config)
+                            .map_err(|e| fail(BuildError::Invalid(e)))?;
+                        Node::Sink(Sink::Sqlite(writer))
                     }
                     "none" | "fake" => Node::Sink(Sink::Discard),
                     other => {
@@ -469,6 +479,11 @@ impl Pipeline {
                 writer.send_batch(&batch);
                 observe(records_in);
             }
+            Node::Sink(Sink::Sqlite(writer)) => {
+                writer.write(&batch);
+                self.stats.written += records_in as u64;
+                observe(records_in);
+            }
             Node::Sink(Sink::Discard) => {
                 self.stats.written += records_in as u64;
                 observe(records_in);
@@ -484,7 +499,7 @@ pub const EXTRACT_TYPES: [&str; 1] = ["aggregates"];
 /// Encode types [`Pipeline`] builds.
 pub const ENCODE_TYPES: [&str; 1] = ["prom"];
 /// Write types [`Pipeline`] builds.
-pub const WRITE_TYPES: [&str; 4] = ["stdout", "loki", "none", "fake"];
+pub const WRITE_TYPES: [&str; 5] = ["stdout", "loki", "sqlite", "none", "fake"];
 
 /// Refuses, before anything starts, a configuration with a stage type this pipeline does not
 /// run (Kafka ingest, conntrack, exporters...), naming the stage: better than starting, waiting

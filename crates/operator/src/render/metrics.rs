@@ -214,6 +214,36 @@ pub fn from_flow_metric(fm: &FlowMetric) -> MetricsItem {
     }
 }
 
+/// The console's `prometheus.metrics[]` entry for one pipeline metric definition (as built by
+/// [`predefined`] or [`from_flow_metric`]): name with the `netobserv_` prefix, type, the field it
+/// sums, the direction its filters select and its labels, so the console can query user-defined
+/// FlowMetrics as well as the predefined ones.
+pub fn console_entry(def: &MetricsItem, enabled: bool) -> serde_json::Value {
+    let direction = def
+        .filters
+        .iter()
+        .find(|f| f.key == "FlowDirection" && f.kind == MetricsFilterKind::MatchRegex)
+        .and_then(|f| match f.value.as_str() {
+            "0|2" => Some("Ingress"),
+            "1|2" => Some("Egress"),
+            _ => None,
+        })
+        .unwrap_or("Any");
+    let mut entry = serde_json::json!({
+        "name": format!("netobserv_{}", def.name),
+        "enabled": enabled,
+        "type": def.kind,
+        "direction": direction,
+        "labels": def.labels,
+    });
+    if let Some(m) = entry.as_object_mut()
+        && !def.value_key.is_empty()
+    {
+        m.insert("valueField".into(), serde_json::json!(def.value_key));
+    }
+    entry
+}
+
 /// All metric definitions: predefined metrics of the effective include list, then the
 /// FlowMetrics (sorted by name for a stable config and digest).
 pub fn definitions(inputs: &Inputs<'_>) -> Vec<MetricsItem> {
