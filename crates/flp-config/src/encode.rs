@@ -84,7 +84,10 @@ impl Encode {
             EncodeKind::Otlplogs => needs("encode", kind, self.otlplogs.as_ref()).map(|_| ()),
             EncodeKind::Otlpmetrics => {
                 let m = needs("encode", kind, self.otlpmetrics.as_ref())?;
-                check_duration("otlpmetrics.pushTimeInterval", m.push_time_interval.as_deref())?;
+                check_duration(
+                    "otlpmetrics.pushTimeInterval",
+                    m.push_time_interval.as_deref(),
+                )?;
                 check_duration("otlpmetrics.expiryTime", m.expiry_time.as_deref())
             }
             EncodeKind::Otlptraces => needs("encode", kind, self.otlptraces.as_ref()).map(|_| ()),
@@ -177,7 +180,11 @@ pub struct MetricsItem {
 impl MetricsItem {
     /// The divider of observed values (1 when unset or 0).
     pub fn scale(&self) -> f64 {
-        match self.value_scale.as_ref().and_then(serde_json::Number::as_f64) {
+        match self
+            .value_scale
+            .as_ref()
+            .and_then(serde_json::Number::as_f64)
+        {
             Some(s) if s != 0.0 => s,
             _ => 1.0,
         }
@@ -201,8 +208,9 @@ impl PromEncode {
                     f.kind,
                     MetricsFilterKind::MatchRegex | MetricsFilterKind::NotMatchRegex
                 ) {
-                    flowdsl::Pattern::new(&f.value)
-                        .map_err(|e| at(format!("filter on `{}`: regex `{}`: {e}", f.key, f.value)))?;
+                    flowdsl::Pattern::new(&f.value).map_err(|e| {
+                        at(format!("filter on `{}`: regex `{}`: {e}", f.key, f.value))
+                    })?;
                 }
             }
         }
@@ -246,7 +254,6 @@ pub struct MetricsFilter {
     #[serde(default, rename = "type")]
     pub kind: MetricsFilterKind,
 }
-
 
 /// Kafka partition balancers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -209,10 +209,18 @@ pub struct ConnectionHash {
     #[serde(default)]
     pub field_group_refs: Vec<String>,
     /// Endpoint A's group (bidirectional connections).
-    #[serde(rename = "fieldGroupARef", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "fieldGroupARef",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub field_group_a_ref: String,
     /// Endpoint B's group.
-    #[serde(rename = "fieldGroupBRef", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "fieldGroupBRef",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub field_group_b_ref: String,
 }
 

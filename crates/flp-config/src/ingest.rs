@@ -100,12 +100,10 @@ impl Ingest {
         match self.kind {
             IngestKind::Grpc => needs("ingest", kind, self.grpc.as_ref()).map(|_| ()),
             IngestKind::Kafka => needs("ingest", kind, self.kafka.as_ref()).map(|_| ()),
-            IngestKind::File | IngestKind::FileLoop | IngestKind::FileChunks => {
-                match &self.file {
-                    Some(f) if !f.filename.is_empty() => Ok(()),
-                    _ => Err(format!("ingest type {kind} needs `file.filename`")),
-                }
-            }
+            IngestKind::File | IngestKind::FileLoop | IngestKind::FileChunks => match &self.file {
+                Some(f) if !f.filename.is_empty() => Ok(()),
+                _ => Err(format!("ingest type {kind} needs `file.filename`")),
+            },
             IngestKind::Ipfix
             | IngestKind::Collector
             | IngestKind::Synthetic
@@ -134,7 +132,11 @@ pub struct IngestGrpc {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key_path: String,
     /// PEM CA client certificates must chain to (mutual TLS).
-    #[serde(rename = "clientCAPath", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "clientCAPath",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub client_ca_path: String,
 }
 

@@ -31,7 +31,7 @@ mod write;
 pub use common::*;
 pub use encode::*;
 pub use extract::*;
-pub use graph::{GraphError, StageGraph};
+pub use graph::{GraphError, PRESET_INGESTER, StageGraph};
 pub use ingest::*;
 pub use network::*;
 pub use settings::*;

@@ -334,7 +334,11 @@ pub struct KubernetesRule {
     )]
     pub interfaces_field: String,
     /// Field holding the UDN list.
-    #[serde(default, rename = "udnsField", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        rename = "udnsField",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub udns_field: String,
     /// Prefix of the written fields (`SrcK8S`).
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -337,4 +337,3 @@ fn regex_check(pattern: &str) -> Result<(), String> {
         .map(|_| ())
         .map_err(|e| format!("regex `{pattern}`: {e}"))
 }
-

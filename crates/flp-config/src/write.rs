@@ -21,6 +21,9 @@ pub enum WriteKind {
     None,
     /// Discards records (upstream's test writer).
     Fake,
+    /// A flow store file (`netobserv-flowstore`) the console and the CLI read. Ours, not
+    /// upstream's.
+    Sqlite,
 }
 
 impl WriteKind {
@@ -33,6 +36,7 @@ impl WriteKind {
             WriteKind::Grpc => "grpc",
             WriteKind::None => "none",
             WriteKind::Fake => "fake",
+            WriteKind::Sqlite => "sqlite",
         }
     }
 }
@@ -56,6 +60,9 @@ pub struct Write {
     /// For `grpc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcWrite>,
+    /// For `sqlite`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite: Option<SqliteWrite>,
 }
 
 impl Write {
@@ -86,6 +93,7 @@ impl Write {
             WriteKind::Loki => needs("write", kind, self.loki.as_ref())?.check(),
             WriteKind::Ipfix => needs("write", kind, self.ipfix.as_ref()).map(|_| ()),
             WriteKind::Grpc => needs("write", kind, self.grpc.as_ref()).map(|_| ()),
+            WriteKind::Sqlite => needs("write", kind, self.sqlite.as_ref())?.check(),
             WriteKind::Stdout | WriteKind::None | WriteKind::Fake => Ok(()),
         }
     }
@@ -329,4 +337,40 @@ pub struct BasicAuth {
     /// File holding the password (read before each push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<String>,
+}
+
+/// `sqlite` writer parameters (ours): a flow store file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SqliteWrite {
+    /// The store file, created when missing.
+    #[serde(default)]
+    pub path: String,
+    /// Rows per transaction (default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Longest wait before a transaction (Go duration, default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_interval: Option<String>,
+    /// Retention by age (Go duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
+    /// Retention by size, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Rollup bucket of a new file (Go duration, default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollup_bucket: Option<String>,
+}
+
+impl SqliteWrite {
+    /// Checks the path and durations.
+    pub fn check(&self) -> Result<(), String> {
+        if self.path.is_empty() {
+            return Err("sqlite: `path` is required".into());
+        }
+        check_duration("sqlite.flushInterval", self.flush_interval.as_deref())?;
+        check_duration("sqlite.maxAge", self.max_age.as_deref())?;
+        check_duration("sqlite.rollupBucket", self.rollup_bucket.as_deref())
+    }
 }

@@ -476,7 +476,10 @@ fn build_against(addr: std::net::SocketAddr, tag: &str) -> Result<NetworkStage, 
     )
     .expect("kubeconfig");
     let mut config = operator_config(json!({"interface": {}, "ip": {}}));
-    config.kube_config = Some(json!({"configPath": path.display().to_string()}));
+    config.kube_config = Some(
+        serde_json::from_value(json!({"configPath": path.display().to_string()}))
+            .expect("kubeConfig"),
+    );
     // The kubeconfig stays: the watchers read it again on every connection attempt.
     NetworkStage::new(config)
 }
@@ -541,7 +544,8 @@ fn feeder_lists_and_watches_the_api_server() {
 #[test]
 fn relist_replaces_a_kind_and_managed_cni_without_ovn() {
     let mut config = operator_config(json!({"interface": {}, "ip": {}}));
-    config.kube_config = Some(json!({"managedCNI": []}));
+    config.kube_config =
+        Some(serde_json::from_value(json!({"managedCNI": []})).expect("kubeConfig"));
     let (index, mut stage) = cluster(config);
     // Without OVN the node subnet's management IP is not the node's.
     assert_eq!(

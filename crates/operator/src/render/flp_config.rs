@@ -11,10 +11,9 @@ use super::loki::LokiSettings;
 use super::pod::Volumes;
 use super::transport::{compression, processor_port, sasl_type};
 use netobserv_api::v1beta2::{
-    AgentFeature, ClientTls, DeploymentModel, ExporterType, FlowCollectorExporter,
-    FlpDeduperMode, FlpFilterSet, FlpFilterTarget, FlpLogTypes, IpfixTransport, LogLevel,
-    LokiAuthToken, OpenTelemetryProtocol, SaslConfig, SaslType, SecondaryNetworkIndex,
-    ServerTlsType,
+    AgentFeature, ClientTls, DeploymentModel, ExporterType, FlowCollectorExporter, FlpDeduperMode,
+    FlpFilterSet, FlpFilterTarget, FlpLogTypes, IpfixTransport, LogLevel, LokiAuthToken,
+    OpenTelemetryProtocol, SaslConfig, SaslType, SecondaryNetworkIndex, ServerTlsType,
 };
 use netobserv_flp_config as flp;
 use netobserv_flp_config::{
@@ -673,7 +672,11 @@ pub fn render(inputs: &Inputs<'_>, workload: &str, loki: &LokiSettings) -> FlpCo
         prefix: "netobserv_".into(),
         ..flp::PromEncode::default()
     };
-    b.stage(Some(&parent), encode("prometheus", Encode::prom(prom)), true);
+    b.stage(
+        Some(&parent),
+        encode("prometheus", Encode::prom(prom)),
+        true,
+    );
 
     // Exporters.
     if !spec.exporters.is_empty() {

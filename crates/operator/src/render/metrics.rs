@@ -59,7 +59,11 @@ fn direction(family: &str) -> Vec<MetricsFilter> {
     } else {
         "1|2"
     };
-    vec![filter("FlowDirection", regex, MetricsFilterKind::MatchRegex)]
+    vec![filter(
+        "FlowDirection",
+        regex,
+        MetricsFilterKind::MatchRegex,
+    )]
 }
 
 fn presence(key: &str) -> MetricsFilter {
