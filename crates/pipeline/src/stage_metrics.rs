@@ -80,34 +80,3 @@ impl StageMetrics {
         self.stages.iter()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_are_cumulative() {
-        let names = ["a".to_string()];
-        let m = Arc::new(StageMetrics::new(names.iter()));
-        let c = m.get("a").expect("stage");
-        c.observe(10, 8, Duration::from_micros(50));
-        c.observe(10, 10, Duration::from_millis(3));
-        c.observe(5, 0, Duration::from_secs(2));
-        let metrics = crate::self_metrics::SelfMetrics::new("netobserv_");
-        metrics.add_graph(m, crate::workers::WorkerReports::default());
-        let text = metrics.render();
-        // prometheus-client writes bounds as floats (`5.0`) and `le` before the stage label: the
-        // same samples.
-        for line in [
-            r#"netobserv_stage_duration_ms_bucket{le="0.1",stage="a"} 1"#,
-            r#"netobserv_stage_duration_ms_bucket{le="5.0",stage="a"} 2"#,
-            r#"netobserv_stage_duration_ms_bucket{le="1000.0",stage="a"} 2"#,
-            r#"netobserv_stage_duration_ms_bucket{le="+Inf",stage="a"} 3"#,
-            r#"netobserv_stage_duration_ms_count{stage="a"} 3"#,
-            r#"netobserv_stage_records_in_total{stage="a"} 25"#,
-            r#"netobserv_stage_records_out_total{stage="a"} 18"#,
-        ] {
-            assert!(text.contains(line), "missing {line} in\n{text}");
-        }
-    }
-}
