@@ -157,7 +157,7 @@ fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(o) => o,
         Err(message) => {
-            eprintln!("{message}");
+            tracing::error!("{message}");
             return ExitCode::from(2);
         }
     };
