@@ -12,6 +12,7 @@ use crate::netevents::NetDecoder;
 use crate::netevents::keeper::{keep_ovs_collector, register_ovs_collector};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, Tracer};
+use netobserv_pipeline::embedded::{EmbeddedOptions, InProcess};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,9 @@ pub enum AgentError {
     /// Exporter set-up.
     #[error(transparent)]
     Exporter(#[from] exporter::ExporterError),
+    /// The in-process pipeline (`EXPORT=direct-flp`) cannot start.
+    #[error("FLP_CONFIG: {0}")]
+    Pipeline(#[from] netobserv_pipeline::service::RunError),
     /// Netlink, sockets, namespaces.
     #[error("{what}: {source}")]
     Io {
@@ -57,6 +61,8 @@ pub struct Agent {
     watcher: JoinHandle<()>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
+    /// The pipeline running in this process (`EXPORT=direct-flp`); stopped after the exporter.
+    pipeline: Option<InProcess>,
     server: Option<JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
 }
@@ -92,6 +98,27 @@ fn exporter_config(cfg: &Config) -> ExporterConfig {
         user_cert_path: cfg.target_tls_user_cert_path.clone(),
         user_key_path: cfg.target_tls_user_key_path.clone(),
     })
+}
+
+/// The export queue and task for `EXPORT`, and the in-process pipeline they feed for
+/// `direct-flp`.
+async fn start_export(
+    cfg: &Config,
+    metrics: &Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+) -> Result<(exporter::ExportQueue, JoinHandle<()>, Option<InProcess>), AgentError> {
+    if cfg.export != "direct-flp" {
+        let (queue, task) = exporter::start(exporter_config(cfg), metrics.clone(), stop)?;
+        return Ok((queue, task, None));
+    }
+    let pipeline = InProcess::start_text(&cfg.flp_config, EmbeddedOptions::default()).await?;
+    let sender = pipeline.sender().ok_or_else(|| {
+        netobserv_pipeline::service::RunError::Start("the in-process pipeline has no input".into())
+    })?;
+    let (queue, task) =
+        exporter::start_in_process(sender, cfg.exporter_buffer_length, metrics.clone(), stop);
+    tracing::info!("exporting to the in-process pipeline (EXPORT=direct-flp)");
+    Ok((queue, task, Some(pipeline)))
 }
 
 /// Serves `/metrics` and `/status` when `METRICS_ENABLE` is set; returns the task and the
@@ -146,8 +173,7 @@ impl Agent {
 
         // The exporter stops last, after the final eviction at shutdown, hence its own signal.
         let (exporter_stop, exporter_stop_rx) = watch::channel(false);
-        let (queue, exporter) =
-            exporter::start(exporter_config(&cfg), metrics.clone(), exporter_stop_rx)?;
+        let (queue, exporter, pipeline) = start_export(&cfg, &metrics, exporter_stop_rx).await?;
         let (server, metrics_addr) =
             start_metrics_server(&cfg, metrics.clone(), shutdown_rx.clone()).await?;
 
@@ -237,6 +263,7 @@ impl Agent {
             watcher,
             evictor,
             exporter,
+            pipeline,
             server,
             metrics_addr,
         })
@@ -309,6 +336,19 @@ impl Agent {
             .is_err()
         {
             tracing::warn!("exporter did not finish within 10s");
+        }
+        if let Some(pipeline) = self.pipeline {
+            // Its queues close now that the exporter dropped its sender: the workers finish what
+            // they hold and the writers flush.
+            match tokio::time::timeout(Duration::from_secs(10), pipeline.stop()).await {
+                Ok(Ok(outcome)) => tracing::info!(
+                    ingested = outcome.summary.pipeline.ingested,
+                    written = outcome.summary.written(),
+                    "in-process pipeline stopped"
+                ),
+                Ok(Err(err)) => tracing::warn!(%err, "the in-process pipeline failed"),
+                Err(_) => tracing::warn!("the in-process pipeline did not stop within 10s"),
+            }
         }
         if let Some(s) = self.server {
             s.abort();

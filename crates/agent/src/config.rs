@@ -63,8 +63,12 @@ pub enum AttachMode {
 /// The whole agent configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `EXPORT`: only `grpc` is implemented.
+    /// `EXPORT`: `grpc` (to a separate pipeline) or `direct-flp` (the pipeline in process,
+    /// configured by `FLP_CONFIG`).
     pub export: String,
+    /// `FLP_CONFIG`: the in-process pipeline's configuration (upstream flowlogs-pipeline JSON or
+    /// YAML, its first stages following `preset-ingester`), for `EXPORT=direct-flp`.
+    pub flp_config: String,
     /// `TARGET_HOST`.
     pub target_host: String,
     /// `TARGET_PORT`.
@@ -195,6 +199,7 @@ impl Default for Config {
         // An empty environment only fails on required values, which have no default.
         Self {
             export: "grpc".into(),
+            flp_config: String::new(),
             target_host: String::new(),
             target_port: 0,
             grpc_message_max_flows: 10_000,
@@ -310,6 +315,9 @@ type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
 fn read_exporter(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("EXPORT") {
         c.export = v;
+    }
+    if let Some(v) = var("FLP_CONFIG") {
+        c.flp_config = v;
     }
     if let Some(v) = var("TARGET_HOST").or_else(|| var("FLOWS_TARGET_HOST")) {
         c.target_host = v;
@@ -544,11 +552,16 @@ impl Config {
                     return Err(ConfigError::Missing("TARGET_PORT", c.export));
                 }
             }
+            "direct-flp" => {
+                if c.flp_config.trim().is_empty() {
+                    return Err(ConfigError::Missing("FLP_CONFIG", c.export));
+                }
+            }
             other => {
                 return Err(ConfigError::Unsupported {
                     name: "EXPORT",
                     value: other.to_string(),
-                    reason: "only grpc is implemented",
+                    reason: "only grpc and direct-flp are implemented",
                 });
             }
         }
@@ -695,6 +708,23 @@ mod tests {
         let d = NetworkEventsConfig::default();
         assert_eq!(d.ovs_socket, PathBuf::from("/var/run/openvswitch/db.sock"));
         assert!(d.register_ovs_collector);
+    }
+
+    #[test]
+    fn direct_flp_needs_a_pipeline_config_and_no_target() {
+        assert!(matches!(
+            cfg(&[("EXPORT", "direct-flp")]),
+            Err(ConfigError::Missing("FLP_CONFIG", _))
+        ));
+        let c = cfg(&[
+            ("EXPORT", "direct-flp"),
+            ("FLP_CONFIG", "{\"pipeline\":[]}"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (c.export.as_str(), c.flp_config.as_str()),
+            ("direct-flp", "{\"pipeline\":[]}")
+        );
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! gRPC export: a bounded queue of evicted batches in front of a `pbflow.Collector/Send` client
-//! that splits batches to `GRPC_MESSAGE_MAX_FLOWS`, retries with exponential backoff while the
-//! collector is unreachable, and counts every flow it has to drop (queue full or shutdown).
+//! Export: a bounded queue of evicted batches in front of the flows' destination, which is
+//! either a `pbflow.Collector/Send` client (`EXPORT=grpc`: batches split to
+//! `GRPC_MESSAGE_MAX_FLOWS`, retried with exponential backoff while the collector is
+//! unreachable) or the pipeline running in this process (`EXPORT=direct-flp`: records handed
+//! over as they are, waiting while its queues are full). Every flow that has to be dropped
+//! (queue full, shutdown, pipeline stopped) is counted.
 
 use crate::convert::FlowBatch;
 use crate::metrics::Metrics;
+use netobserv_pipeline::ingest::preset::PresetSender;
 use pbflow::collector_client::CollectorClient;
 use pbflow::{Record, Records};
 use std::sync::Arc;
@@ -75,6 +79,14 @@ impl ExportQueue {
             }
         }
     }
+}
+
+/// Where the exporter sends flows.
+pub enum Sink {
+    /// A collector over gRPC.
+    Grpc(CollectorClient<Channel>),
+    /// The pipeline embedded in this process (`EXPORT=direct-flp`): no encoding, no network.
+    InProcess(PresetSender),
 }
 
 /// Exporter settings.
@@ -198,24 +210,45 @@ pub fn start(
         .connect_timeout(Duration::from_secs(2))
         .timeout(cfg.timeout)
         .connect_lazy();
+    Ok(start_with(
+        cfg,
+        Sink::Grpc(CollectorClient::new(channel)),
+        metrics,
+        shutdown,
+    ))
+}
+
+/// Starts the exporter task towards the pipeline in this process: `queue_len` batches wait in
+/// front of it (then they are dropped and counted); each is handed over whole.
+pub fn start_in_process(
+    sender: PresetSender,
+    queue_len: usize,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> (ExportQueue, tokio::task::JoinHandle<()>) {
+    let mut cfg = ExporterConfig::new("in-process", 0, usize::MAX, queue_len);
+    cfg.endpoint = "in-process pipeline".into();
+    start_with(cfg, Sink::InProcess(sender), metrics, shutdown)
+}
+
+fn start_with(
+    cfg: ExporterConfig,
+    sink: Sink,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> (ExportQueue, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(cfg.queue_len);
     let queue = ExportQueue {
         tx,
         metrics: metrics.clone(),
     };
-    let task = tokio::spawn(run(
-        cfg,
-        CollectorClient::new(channel),
-        rx,
-        metrics,
-        shutdown,
-    ));
-    Ok((queue, task))
+    let task = tokio::spawn(run(cfg, sink, rx, metrics, shutdown));
+    (queue, task)
 }
 
 async fn run(
     cfg: ExporterConfig,
-    mut client: CollectorClient<Channel>,
+    mut client: Sink,
     mut rx: mpsc::Receiver<Batch>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
@@ -266,11 +299,15 @@ fn release_memory() {
 /// accepted, or until shutdown when a shutdown receiver is given (otherwise a single attempt).
 async fn send_batch(
     cfg: &ExporterConfig,
-    client: &mut CollectorClient<Channel>,
+    sink: &mut Sink,
     mut batch: Batch,
     metrics: &Metrics,
     mut shutdown: Option<&mut watch::Receiver<bool>>,
 ) {
+    let client = match sink {
+        Sink::Grpc(client) => client,
+        Sink::InProcess(sender) => return hand_over(sender, batch, metrics).await,
+    };
     loop {
         let chunk = Records {
             entries: batch.next_chunk(cfg.max_flows),
@@ -305,6 +342,28 @@ async fn send_batch(
                     backoff = (backoff * 2).min(cfg.max_backoff);
                 }
             }
+        }
+    }
+}
+
+/// Hands a batch to the pipeline in this process. It waits while the pipeline's queues are full
+/// (its back-pressure reaches the export queue, which drops and counts beyond its length), and
+/// only fails once the pipeline stopped: those flows are counted as lost.
+async fn hand_over(sender: &PresetSender, mut batch: Batch, metrics: &Metrics) {
+    let records = batch.next_chunk(usize::MAX);
+    let n = records.len() as u64;
+    if n == 0 {
+        return;
+    }
+    match sender.send(records).await {
+        Ok(()) => {
+            metrics.exported_batches.inc();
+            metrics.exported_flows.inc_by(n);
+        }
+        Err(err) => {
+            metrics.export_errors.inc();
+            tracing::warn!(?err, flows = n, "the in-process pipeline refused flows");
+            metrics.report_loss(&crate::losses::EXPORT_CLOSED, n, None, "");
         }
     }
 }

@@ -5,22 +5,10 @@ use netobserv_agent::{Agent, Config};
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 
-fn init_logs(level: &str) {
-    let level = match level.to_ascii_lowercase().as_str() {
-        "trace" => "trace",
-        "debug" => "debug",
-        "warn" | "warning" => "warn",
-        "error" | "fatal" | "panic" => "error",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-}
-
 async fn run() -> Result<(), String> {
     let cfg = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
-    init_logs(&cfg.log_level);
+    // LOG_LEVEL (upstream's variable), text or JSON (LOG_FORMAT), as every binary here.
+    netobserv_logging::init(Some(&cfg.log_level), netobserv_logging::Format::Text);
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let agent = Agent::start(cfg).await.map_err(|e| e.to_string())?;

@@ -95,6 +95,51 @@ fn page_not_found() -> Response {
         .into_response()
 }
 
+/// What the client asked for in `Accept`: whole objects, or their metadata only
+/// (`as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`, what kube's metadata watchers send).
+/// Any other `as=` is refused with 406, as kube-apiserver does.
+fn metadata_only(headers: &HeaderMap) -> Result<bool, Box<Response>> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut wanted = None;
+    for media in accept.split(',') {
+        let params: BTreeMap<&str, &str> = media
+            .split(';')
+            .skip(1)
+            .filter_map(|p| p.trim().split_once('='))
+            .collect();
+        let Some(as_kind) = params.get("as") else {
+            // A plain media type: whole objects are acceptable.
+            return Ok(false);
+        };
+        if matches!(
+            *as_kind,
+            "PartialObjectMetadata" | "PartialObjectMetadataList"
+        ) && params.get("g") == Some(&"meta.k8s.io")
+            && params.get("v") == Some(&"v1")
+        {
+            wanted = Some(true);
+        }
+    }
+    match wanted {
+        Some(meta) => Ok(meta),
+        None if accept.contains("as=") => Err(Box::new(json_response(
+            406,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "message": format!("only the following media types are accepted: application/json, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1 (asked: {accept})"),
+                    "reason": "NotAcceptable", "code": 406}),
+        ))),
+        None => Ok(false),
+    }
+}
+
+/// An object as `PartialObjectMetadata`: its metadata alone.
+fn partial(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+}
+
 /// The single entry point: logs the request, then answers it.
 pub async fn handle(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
@@ -136,6 +181,10 @@ pub async fn handle(
             "the request body is not valid JSON or YAML",
         ));
     }
+    let meta = match metadata_only(&headers) {
+        Ok(meta) => meta,
+        Err(refused) => return *refused,
+    };
     match route(&path) {
         Route::Version => json_response(
             200,
@@ -153,13 +202,41 @@ pub async fn handle(
             None => page_not_found(),
         },
         Route::Resource(target) if watch && method == Method::GET => {
-            watch_stream(shared, target, query)
+            watch_stream(shared, target, query, meta)
         }
         Route::Resource(target) => {
-            resource(&shared, &method, target, &query, &content_type, parsed)
+            let response = resource(&shared, &method, target, &query, &content_type, parsed);
+            if meta && method == Method::GET {
+                metadata_of(response).await
+            } else {
+                response
+            }
         }
         Route::Unknown => page_not_found(),
     }
+}
+
+/// A GET answer reduced to metadata: a list becomes a `PartialObjectMetadataList`, an object a
+/// `PartialObjectMetadata`; failures pass unchanged.
+async fn metadata_of(response: Response) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    let Ok(bytes) = axum::body::to_bytes(response.into_body(), usize::MAX).await else {
+        return failure_response(&status::internal("cannot read the answer".into()));
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return failure_response(&status::internal("the answer is not JSON".into()));
+    };
+    let reduced = match value.get("items").and_then(Value::as_array) {
+        Some(items) => json!({
+            "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+            "metadata": value["metadata"],
+            "items": items.iter().map(partial).collect::<Vec<_>>(),
+        }),
+        None => partial(&value),
+    };
+    json_response(200, &reduced)
 }
 
 fn resource(
@@ -266,7 +343,19 @@ fn resource(
 
 /// A watch: replays the changes after the given resourceVersion (or the current objects as
 /// ADDED when none is given), then streams new ones until `timeoutSeconds`.
-fn watch_stream(shared: Arc<Shared>, t: Target, query: BTreeMap<String, String>) -> Response {
+fn watch_stream(
+    shared: Arc<Shared>,
+    t: Target,
+    query: BTreeMap<String, String>,
+    meta: bool,
+) -> Response {
+    let line = move |change: &str, obj: &Value| {
+        if meta {
+            line(change, &partial(obj))
+        } else {
+            line(change, obj)
+        }
+    };
     let kind = match shared.store.lock() {
         Ok(store) => store.kind(&t.group, &t.version, &t.plural).cloned(),
         Err(_) => None,

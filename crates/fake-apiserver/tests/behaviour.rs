@@ -297,3 +297,58 @@ async fn watches_replay_from_a_resource_version_and_stream_changes() {
     );
     assert!(matches!(&events[1], WatchEvent::Deleted(_)), "{events:?}");
 }
+
+/// kube's metadata watchers ask for `PartialObjectMetadata[List]` in `Accept`: the answer holds
+/// the metadata alone, typed as such, for lists and watch events; another `as=` is refused (406).
+#[tokio::test]
+async fn metadata_only_lists_and_watches_and_unknown_media_types_are_refused() {
+    let fake = FakeApiServer::start().await.expect("starts");
+    fake.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "namespace": "default", "labels": {"x": "y"}}, "data": {"k": "v"}}))
+        .expect("a");
+    let api: Api<ConfigMap> = Api::namespaced(fake.client(), "default");
+    let list = api
+        .list_metadata(&Default::default())
+        .await
+        .expect("metadata list");
+    assert_eq!(list.types.kind, "PartialObjectMetadataList");
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("a"));
+    let rv = list.metadata.resource_version.expect("rv");
+    let raw = |accept: &str| {
+        http::Request::get("/api/v1/namespaces/default/configmaps")
+            .header("Accept", accept)
+            .body(Vec::new())
+            .expect("request")
+    };
+    let text = fake
+        .client()
+        .request_text(raw(
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        ))
+        .await
+        .expect("list");
+    let body: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(body["items"][0]["kind"], "PartialObjectMetadata", "{body}");
+    assert!(body["items"][0].get("data").is_none(), "{body}");
+    let refused = fake
+        .client()
+        .request_text(raw("application/json;as=Table;g=meta.k8s.io;v=v1"))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&refused, kube::Error::Api(s) if s.code == 406),
+        "{refused}"
+    );
+    let stream = api
+        .watch_metadata(&WatchParams::default().timeout(5), &rv)
+        .await
+        .expect("watch");
+    fake.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": "default"}, "data": {"k": "v"}}))
+        .expect("b");
+    let events: Vec<_> = stream.take(1).try_collect().await.expect("events");
+    assert!(
+        matches!(&events[0], WatchEvent::Added(m) if m.metadata.name.as_deref() == Some("b")
+            && m.types.as_ref().is_some_and(|t| t.kind == "PartialObjectMetadata")),
+        "{events:?}"
+    );
+}

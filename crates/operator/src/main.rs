@@ -354,13 +354,8 @@ async fn run() -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // JSON lines by default (LOG_FORMAT=text for people), level from LOG_LEVEL or RUST_LOG.
+    netobserv_logging::init(None, netobserv_logging::Format::Json);
     let code = match run().await {
         Ok(()) => 0,
         Err(e) => {

@@ -228,7 +228,7 @@ fn flow_dashboards_query_only_metrics_the_pipeline_exposes() {
     };
     let exposed: BTreeSet<String> = render::metrics::definitions(&inputs)
         .iter()
-        .filter_map(|d| d["name"].as_str().map(|n| format!("netobserv_{n}")))
+        .map(|d| format!("netobserv_{}", d.name))
         .collect();
     let re = regex::Regex::new(r"netobserv_[a-z0-9_]+").expect("regex");
     for (_, name, _, doc) in dashboards(&fc, &facts, &fms) {

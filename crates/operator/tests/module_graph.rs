@@ -13,6 +13,9 @@ const CRATES: &[&str] = &[
     "crates/operator/src",
     "crates/agent/src",
     "crates/agent-ebpf/src",
+    "crates/pipeline/src",
+    "crates/flp-config/src",
+    "crates/logging/src",
 ];
 
 /// Module path (`["render", "agent"]`) of a source file under `src`.

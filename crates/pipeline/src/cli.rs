@@ -6,7 +6,7 @@
 //! the command line win over the same settings in the configuration file. A few flags of our own
 //! (`--metrics-address`, `--dynamic-file`, `--metrics-out`, `--workers`) come after them.
 
-use crate::config::{Config, ConfigError, DynamicParameters};
+use crate::config::{Config, ConfigError, DynamicParameters, MetricsSettings};
 use clap::Parser;
 
 /// `netobserv-pipeline`: runs a flowlogs-pipeline configuration (ingest → transforms → encoders
@@ -157,7 +157,7 @@ impl Args {
             })?;
         }
         if let Some(json) = &self.metrics_settings {
-            let value: serde_json::Value =
+            let value: MetricsSettings =
                 serde_json::from_str(json).map_err(|e| CliError::Flag {
                     flag: "metricsSettings",
                     message: e.to_string(),
@@ -256,7 +256,11 @@ mod tests {
         let config = args.load_config().expect("loads");
         assert_eq!(
             config.metrics_settings,
-            Some(serde_json::json!({"port": 9401, "prefix": "x_"}))
+            Some(MetricsSettings {
+                port: Some(9401),
+                prefix: Some("x_".into()),
+                ..MetricsSettings::default()
+            })
         );
         assert_eq!(config.log_level.as_deref(), Some("warn"));
         let only_flags = parse(&[

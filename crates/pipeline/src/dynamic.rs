@@ -93,13 +93,31 @@ pub fn merge(config: &mut Config, dynamic: Config) {
     }
 }
 
-/// Reads the source's current document.
+/// Reads the source's current document, waiting on the process's runtime (for callers outside
+/// any async context: tools, tests).
 pub fn read(source: &DynamicSource) -> Result<String, DynamicError> {
+    let source = source.clone();
+    let runtime = crate::stage::runtime();
+    std::thread::scope(|s| {
+        s.spawn(|| runtime.block_on(read_async(&source)))
+            .join()
+            .unwrap_or_else(|_| {
+                Err(DynamicError::Read {
+                    source_name: source.describe(),
+                    message: "the reader panicked".into(),
+                })
+            })
+    })
+}
+
+/// Reads the source's current document.
+pub async fn read_async(source: &DynamicSource) -> Result<String, DynamicError> {
     let fail = |message: String| DynamicError::Read {
         source_name: source.describe(),
         message,
     };
     match source {
+        // A small file (or a mounted ConfigMap key): read in place.
         DynamicSource::File(path) => std::fs::read_to_string(path).map_err(|e| fail(e.to_string())),
         DynamicSource::ConfigMap {
             namespace,
@@ -107,34 +125,25 @@ pub fn read(source: &DynamicSource) -> Result<String, DynamicError> {
             file_name,
             kube_config_path,
         } => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| fail(e.to_string()))?;
-            runtime.block_on(async {
-                let (client, url) = crate::transform::kubernetes::connect(kube_config_path)
+            let (client, url) =
+                crate::kubernetes::connect(kube_config_path)
                     .await
                     .map_err(|e| match e {
-                        crate::transform::kubernetes::FeedError::Config(_) => {
-                            DynamicError::NoCluster {
-                                source_name: source.describe(),
-                                message: e.to_string(),
-                            }
-                        }
+                        crate::kubernetes::FeedError::Config(_) => DynamicError::NoCluster {
+                            source_name: source.describe(),
+                            message: e.to_string(),
+                        },
                         other => fail(other.to_string()),
                     })?;
-                let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-                    kube::Api::namespaced(client, namespace);
-                let cm = api.get(name).await.map_err(|e| {
-                    fail(format!(
-                        "{url}: {}",
-                        crate::transform::kubernetes::error_chain(&e)
-                    ))
-                })?;
-                cm.data
-                    .and_then(|mut d| d.remove(file_name))
-                    .ok_or_else(|| fail(format!("the ConfigMap has no key `{file_name}`")))
-            })
+            let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+                kube::Api::namespaced(client, namespace);
+            let cm = api
+                .get(name)
+                .await
+                .map_err(|e| fail(format!("{url}: {}", crate::kubernetes::error_chain(&e))))?;
+            cm.data
+                .and_then(|mut d| d.remove(file_name))
+                .ok_or_else(|| fail(format!("the ConfigMap has no key `{file_name}`")))
         }
     }
 }
@@ -148,46 +157,35 @@ pub fn load(source: &DynamicSource) -> Result<Config, DynamicError> {
     })
 }
 
-/// Polls the source every `interval` and sends each new version of the document (not the one
-/// already loaded, `current`). Read errors are logged and retried: a transient API error must not
-/// stop the pipeline, which keeps running with the stages it has.
+/// Polls the source every `interval` (a task on `runtime`) and sends each new version of the
+/// document (not the one already loaded, `current`) to every receiver (one per pipeline worker).
+/// Read errors are logged and retried: a transient API error must not stop the pipeline, which
+/// keeps running with the stages it has. It stops when all receivers are gone.
 pub fn spawn_poller(
     source: DynamicSource,
     current: String,
     interval: Duration,
-    changes: mpsc::Sender<String>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    spawn_broadcast_poller(source, current, interval, vec![changes])
-}
-
-/// [`spawn_poller`] sending each new version to every receiver (one per pipeline worker). It
-/// stops when all receivers are gone.
-pub fn spawn_broadcast_poller(
-    source: DynamicSource,
-    current: String,
-    interval: Duration,
     receivers: Vec<mpsc::Sender<String>>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("dynamic-config".into())
-        .spawn(move || {
-            let mut last = current;
-            loop {
-                std::thread::sleep(interval);
-                match read(&source) {
-                    Ok(text) if text != last => {
-                        let delivered = receivers
-                            .iter()
-                            .filter(|r| r.send(text.clone()).is_ok())
-                            .count();
-                        if delivered == 0 {
-                            return;
-                        }
-                        last = text;
+    runtime: &tokio::runtime::Handle,
+) -> tokio::task::JoinHandle<()> {
+    runtime.spawn(async move {
+        let mut last = current;
+        loop {
+            tokio::time::sleep(interval).await;
+            match read_async(&source).await {
+                Ok(text) if text != last => {
+                    let delivered = receivers
+                        .iter()
+                        .filter(|r| r.send(text.clone()).is_ok())
+                        .count();
+                    if delivered == 0 {
+                        return;
                     }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(%err, "dynamic configuration not refreshed"),
+                    last = text;
                 }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "dynamic configuration not refreshed"),
             }
-        })
+        }
+    })
 }

@@ -128,11 +128,6 @@ pub fn intern(name: &str) -> &'static str {
     leaked
 }
 
-/// [`intern`] as a record key.
-pub fn key(name: &str) -> crate::record::Key {
-    crate::record::Key::Borrowed(intern(name))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

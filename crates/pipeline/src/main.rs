@@ -10,8 +10,6 @@
 use clap::Parser;
 use netobserv_pipeline::cli::Args;
 use netobserv_pipeline::service;
-use netobserv_pipeline::settings::log_filter;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// mimalloc: records are built on the gRPC threads and freed on the worker threads, a pattern
@@ -24,22 +22,13 @@ fn main() -> ExitCode {
     let config = match args.load_config() {
         Ok(c) => c,
         Err(err) => {
-            eprintln!("netobserv-pipeline: {err}");
+            netobserv_logging::init(args.log_level.as_deref(), netobserv_logging::Format::Text);
+            tracing::error!("{err}");
             return ExitCode::FAILURE;
         }
     };
-    let (level, note) = log_filter(config.log_level.as_deref());
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
-    if let Some(note) = note {
-        tracing::warn!("{note}");
-    }
+    // `--log-level` / the file's `log-level`, else `LOG_LEVEL`; `LOG_FORMAT=json` for JSON.
+    netobserv_logging::init(config.log_level.as_deref(), netobserv_logging::Format::Text);
     if args.profile_port.is_some_and(|p| p != 0) || args.pprof_addr.is_some() {
         tracing::warn!("profiling flags are accepted for compatibility and ignored (see README)");
     }

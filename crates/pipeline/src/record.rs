@@ -14,6 +14,12 @@ use std::fmt;
 /// A field name: static for the fields the pipeline itself produces, owned for others.
 pub type Key = Cow<'static, str>;
 
+/// A configured field name as a key that costs no allocation per record (see
+/// [`crate::fields::intern`]).
+pub fn key(name: &str) -> Key {
+    Key::Borrowed(crate::fields::intern(name))
+}
+
 /// A field value. The variants are the JSON types plus the integer split that counters need.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

@@ -1,6 +1,7 @@
-//! What `netobserv-pipeline` does once its arguments are read: start the health and metrics
+//! What a pipeline run does once its configuration is read: start the health and metrics
 //! endpoints, start the ingest, complete and build the stage graph, run it on the workers, and
-//! drain on SIGTERM (or at the end of the input in `stdin` / `file` mode).
+//! drain on the stop signal (or at the end of the input in `stdin` / `file` mode). The binary
+//! ([`run`]) and a program embedding the pipeline ([`crate::embedded`]) share it ([`serve`]).
 //!
 //! Order matters in a cluster. The endpoints and the gRPC ingest come up first, so the pod is
 //! live and Prometheus sees it at once. The stage graph may need the API server (the dynamic
@@ -11,21 +12,22 @@
 //! No flow is written without the enrichment the configuration asks for.
 
 use crate::cli::Args;
-use crate::config::Config;
+use crate::config::{Config, IngestKind, PRESET_INGESTER};
 use crate::dynamic::{self, DynamicSource};
-use crate::ingest::grpc::{DEFAULT_QUEUE_WAIT, GrpcIngest, GrpcStats, GrpcTls};
-use crate::ingest::read_json_lines;
-use crate::ingest::synthetic::{SyntheticConfig, SyntheticSource};
-use crate::runtime::{BuildContext, Pipeline};
+use crate::ingest::{Ingester, LineStats, RunningIngest};
+use crate::registry::Registry;
+use crate::runtime::Pipeline;
+use crate::self_metrics::SelfMetrics;
 use crate::server::{self, Health, MetricsState, Server};
-use crate::settings::{HealthSettings, MetricsSettings, parse_listen};
+use crate::settings::{HealthSettings, MetricsSettings};
 use crate::shard::Shards;
+use crate::stage::{BuildContext, StageContext};
 use crate::workers::{Summary, Worker, WorkerReports};
-use std::io::BufReader;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+pub use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 /// How often the dynamic configuration is re-read.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
@@ -47,284 +49,328 @@ pub enum RunError {
     Input(String),
 }
 
-/// Where records come from.
-enum Source {
-    Grpc {
-        addr: SocketAddr,
-        tls: Option<GrpcTls>,
-        buffer: usize,
-    },
-    Synthetic(SyntheticConfig),
-    Lines(Option<String>),
+/// Where records come from: the ingest stage, built.
+pub struct Source {
+    /// The ingest stage's name.
+    pub stage: String,
+    /// The ingest, not started yet.
+    pub ingester: Box<dyn Ingester>,
+    /// Whether it is the synthetic load source (it has a metric of its own).
+    pub synthetic: bool,
 }
 
 impl Source {
-    fn from_ingest(stage: &str, ingest: &serde_json::Value) -> Result<Self, RunError> {
-        let kind = ingest
-            .get("type")
-            .and_then(|t| t.as_str())
-            .unwrap_or_default();
-        match kind {
-            "grpc" => {
-                let port = ingest
-                    .pointer("/grpc/port")
-                    .and_then(serde_json::Value::as_u64)
-                    .and_then(|p| u16::try_from(p).ok())
-                    .ok_or_else(|| {
-                        RunError::Config(format!(
-                            "stage `{stage}`: grpc ingest needs `grpc.port` (0 picks a free port)"
-                        ))
-                    })?;
-                let text = |key: &str| {
-                    ingest
-                        .pointer(&format!("/grpc/{key}"))
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let host = text("address");
-                let addr = parse_listen("grpc.address", &format!("{host}:{port}"))
-                    .map_err(|e| RunError::Config(format!("stage `{stage}`: {e}")))?;
-                let tls = match (text("certPath"), text("keyPath")) {
-                    (cert, key) if cert.is_empty() && key.is_empty() => None,
-                    (cert, key) if cert.is_empty() || key.is_empty() => {
-                        return Err(RunError::Config(format!(
-                            "stage `{stage}`: grpc ingest TLS needs both `certPath` and `keyPath`"
-                        )));
-                    }
-                    (cert_path, key_path) => Some(GrpcTls {
-                        cert_path,
-                        key_path,
-                        client_ca_path: text("clientCAPath"),
-                    }),
-                };
-                let buffer = ingest
-                    .pointer("/grpc/bufferLength")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(100)
-                    .max(1) as usize;
-                Ok(Source::Grpc { addr, tls, buffer })
-            }
-            "synthetic" => SyntheticConfig::from_ingest(ingest)
-                .map(Source::Synthetic)
-                .map_err(|e| RunError::Config(format!("stage `{stage}`: {e}"))),
-            "stdin" => Ok(Source::Lines(None)),
-            "file" => ingest
-                .pointer("/file/filename")
-                .and_then(|f| f.as_str())
-                .map(|f| Source::Lines(Some(f.to_string())))
-                .ok_or_else(|| {
+    /// The ingest stage of `config`, built through `registry`.
+    pub fn from_config(
+        config: &Config,
+        registry: &Registry,
+        context: &BuildContext,
+    ) -> Result<Self, RunError> {
+        let stage = config
+            .pipeline
+            .iter()
+            .find(|s| s.follows.is_none())
+            .map(|s| s.name.clone())
+            .ok_or_else(|| {
+                if config
+                    .pipeline
+                    .iter()
+                    .any(|s| s.follows.as_deref() == Some(PRESET_INGESTER))
+                {
                     RunError::Config(format!(
-                        "stage `{stage}`: file ingest needs `file.filename`"
+                        "the first stages follow `{PRESET_INGESTER}`, the ingest of a pipeline \
+                         embedded in the agent (EXPORT=direct-flp); run standalone, the pipeline \
+                         needs an ingest stage (one without `follows`)"
                     ))
-                }),
-            other => Err(RunError::Config(format!(
-                "stage `{stage}`: ingest type `{other}` is not supported by this pipeline yet"
-            ))),
-        }
-    }
-
-    fn is_service(&self) -> bool {
-        !matches!(self, Source::Lines(_))
+                } else {
+                    RunError::Config(
+                        "the `pipeline` has no ingest stage (one without `follows`)".into(),
+                    )
+                }
+            })?;
+        let ingest = config
+            .stage(&stage)
+            .and_then(|p| p.ingest.as_ref())
+            .ok_or_else(|| {
+                RunError::Config(format!(
+                    "the ingest stage `{stage}` has no `ingest` parameters"
+                ))
+            })?;
+        let mut stdout = || -> Box<dyn std::io::Write + Send> { Box::new(std::io::sink()) };
+        let mut ctx = StageContext {
+            name: &stage,
+            shared: context,
+            stdout: &mut stdout,
+        };
+        let ingester = registry
+            .build_ingest(ingest, &mut ctx)
+            .map_err(|e| RunError::Config(format!("stage `{stage}`: {e}")))?;
+        Ok(Self {
+            synthetic: ingest.kind == IngestKind::Synthetic,
+            stage,
+            ingester,
+        })
     }
 }
 
-/// Runs the pipeline `config` describes until SIGTERM, Ctrl-C or the end of the input.
-pub fn run(args: &Args, mut config: Config) -> Result<(), RunError> {
+/// Where `stdout` writers write: a new handle for each worker's writer.
+pub type StdoutMaker = Arc<dyn Fn() -> Box<dyn std::io::Write + Send> + Send + Sync>;
+
+/// Process-level settings of a run.
+pub struct RunOptions {
+    /// Worker threads running the stage graph.
+    pub workers: usize,
+    /// Where the dynamic stages come from.
+    pub dynamic: Option<DynamicSource>,
+    /// Where the metrics endpoint listens.
+    pub metrics: MetricsSettings,
+    /// Where the health endpoint listens.
+    pub health: HealthSettings,
+    /// Serve metrics even for a one-shot (stdin / file) run.
+    pub metrics_explicit: bool,
+    /// Write the encoders' exposition to this file at the end.
+    pub metrics_out: Option<String>,
+    /// Where `stdout` writers write.
+    pub stdout: StdoutMaker,
+    /// Told once the stage graph is built (before the Kubernetes caches are waited for).
+    pub on_built: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The workers' counters, taken after the writers flushed.
+    pub summary: Summary,
+    /// What a line source read (stdin / file).
+    pub input: Option<LineStats>,
+    /// Flows the ingest refused (queues full until the deadline).
+    pub refused: u64,
+}
+
+/// Standard output, buffered per writer.
+pub fn process_stdout() -> StdoutMaker {
+    Arc::new(|| {
+        Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
+    })
+}
+
+/// Runs the pipeline `config` describes until SIGTERM, Ctrl-C or the end of the input: one
+/// tokio runtime for everything asynchronous, plus the worker threads.
+pub fn run(args: &Args, config: Config) -> Result<(), RunError> {
     let metrics =
         MetricsSettings::from_config(&config, args).map_err(|e| RunError::Config(e.to_string()))?;
-    let health_settings =
+    let health =
         HealthSettings::from_config(&config, args).map_err(|e| RunError::Config(e.to_string()))?;
-    // The graph is only complete once the dynamic stages are merged in; the ingest is known now.
-    let root = config
-        .pipeline
-        .iter()
-        .find(|s| s.follows.is_none())
-        .map(|s| s.name.clone())
-        .ok_or_else(|| {
-            RunError::Config("the `pipeline` has no ingest stage (one without `follows`)".into())
-        })?;
-    let ingest = config
-        .parameters
-        .iter()
-        .find(|p| p.name == root)
-        .and_then(|p| p.ingest.clone())
-        .ok_or_else(|| {
-            RunError::Config(format!(
-                "the ingest stage `{root}` has no `ingest` parameters"
-            ))
-        })?;
-    crate::runtime::check_supported(&config).map_err(|e| RunError::Config(e.to_string()))?;
-    let source = Source::from_ingest(&root, &ingest)?;
-    let dynamic_source = match &args.dynamic_file {
+    let registry = Registry::standard();
+    registry
+        .check_supported(&config)
+        .map_err(|(stage, e)| RunError::Config(format!("stage `{stage}`: {e}")))?;
+    let dynamic = match &args.dynamic_file {
         Some(path) => Some(DynamicSource::File(path.into())),
         None => config
             .dynamic_parameters
             .as_ref()
             .and_then(DynamicSource::from_parameters),
     };
-    let workers = usize::from(args.workers.max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("pipeline-io")
         .enable_all()
         .build()
         .map_err(|e| RunError::Start(format!("cannot start the async runtime: {e}")))?;
+    let options = RunOptions {
+        workers: usize::from(args.workers.max(1)),
+        dynamic,
+        metrics,
+        health,
+        metrics_explicit: config.metrics_settings.is_some() || args.metrics_address.is_some(),
+        metrics_out: args.metrics_out.clone(),
+        stdout: process_stdout(),
+        on_built: None,
+    };
     let result = runtime.block_on(async move {
-        let shutdown = Shutdown::listen();
-        let health = Arc::new(Health::default());
-        let state = MetricsState::default();
-        // In stdin / file mode the endpoints only run when asked for: a one-shot run must not
-        // fail because the default metrics port is taken.
-        let explicit = config.metrics_settings.is_some() || args.metrics_address.is_some();
-        let servers = start_servers(
-            &metrics,
-            &health_settings,
-            &state,
-            &health,
-            source.is_service() || explicit,
-        )
-        .await?;
-        let buffer = match &source {
-            Source::Grpc { buffer, .. } => *buffer,
-            _ => 100,
-        };
-        let (senders, queues): (Vec<_>, Vec<_>) =
-            (0..workers).map(|_| tokio::sync::mpsc::channel(buffer)).unzip();
-        let shards = Shards::new(senders);
-        // Weak copies of the senders for the queue gauge; the queues still close at the end.
-        let gauge = shards.gauge();
-        let running = start_ingest(&source, &root, shards, args).await?;
-        let stats = running.stats();
-        let prefix = metrics.prefix.clone();
-        let stage = root.clone();
-        let synthetic = matches!(source, Source::Synthetic(_));
-        state.add(Arc::new(move || {
-            let mut t = stats.render(&prefix, &stage);
-            if synthetic {
-                t.push_str(&format!(
-                    "# HELP {prefix}ingest_synthetic_flows_processed Flows the synthetic source generated.\n# TYPE {prefix}ingest_synthetic_flows_processed counter\n{prefix}ingest_synthetic_flows_processed {}\n",
-                    stats.flows.load(Ordering::Relaxed)
-                ));
-            }
-            t.push_str(&format!(
-                "# HELP {prefix}stage_in_queue_size Batches waiting in the worker queues.\n# TYPE {prefix}stage_in_queue_size gauge\n{prefix}stage_in_queue_size{{stage=\"{stage}\"}} {}\n",
-                gauge.queued()
-            ));
-            t
-        }));
-        // Complete the graph with its dynamic stages, waiting for the API server if need be.
-        let mut dynamic_text = None;
-        if let Some(source) = &dynamic_source {
-            let Some(text) = read_dynamic(source, &health, &shutdown).await? else {
-                return stop_before_start(running, servers).await;
-            };
-            let parsed = Config::parse(&text)
-                .map_err(|e| RunError::Config(format!("dynamic configuration: {e}")))?;
-            dynamic::merge(&mut config, parsed);
-            dynamic_text = Some(text);
-        }
-        let context = BuildContext::default();
-        // Building starts threads and small runtimes of its own (watchers, Loki writers):
-        // off the async workers.
-        let build_context = context.clone();
-        let pipelines = tokio::task::spawn_blocking(move || {
-            (0..workers)
-                .map(|_| {
-                    Pipeline::build_in(&config, &build_context, || {
-                        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
-                    })
-                    .map_err(|e| RunError::Config(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| RunError::Start(format!("building the pipeline: {e}")))??;
-        let reports = WorkerReports::of(&pipelines.iter().collect::<Vec<_>>());
-        let stage_metrics = pipelines
-            .first()
-            .map(Pipeline::stage_metrics)
-            .unwrap_or_default();
-        let prefix = metrics.prefix.clone();
-        let for_metrics = reports.clone();
-        state.add(Arc::new(move || {
-            let mut t = for_metrics.render_encoders();
-            t.push_str(&stage_metrics.render(&prefix));
-            t.push_str(&for_metrics.render_loki(&prefix));
-            t
-        }));
-        // Hot reload of the dynamic stages, to every worker.
-        let (change_txs, change_rxs): (Vec<_>, Vec<_>) =
-            (0..workers).map(|_| std::sync::mpsc::channel::<String>()).unzip();
-        if let (Some(source), Some(current)) = (dynamic_source, dynamic_text) {
-            dynamic::spawn_broadcast_poller(source, current, RELOAD_INTERVAL, change_txs)
-                .map_err(|e| RunError::Start(format!("cannot start the dynamic configuration poller: {e}")))?;
-        }
-        // Enrichment caches: flows wait in the queues until the first listing.
-        if !wait_synced(&context, &health, &shutdown).await {
-            tracing::warn!(
-                "stopping before the Kubernetes caches synced; the flows held are processed without enrichment"
-            );
-        }
-        health.set_ready();
-        let handles: Vec<_> = pipelines
-            .into_iter()
-            .zip(queues)
-            .zip(change_rxs)
-            .enumerate()
-            .map(|(i, ((pipeline, queue), changes))| {
-                std::thread::Builder::new()
-                    .name(format!("pipeline-worker-{i}"))
-                    .spawn(move || {
-                        Worker {
-                            pipeline,
-                            queue,
-                            changes,
-                        }
-                        .run(i)
-                    })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| RunError::Start(format!("cannot start a worker thread: {e}")))?;
-        let stats = running.stats();
-        let input = running.finish(&shutdown).await?;
-        let joined = tokio::task::spawn_blocking(move || {
-            handles
-                .into_iter()
-                .map(|h| h.join())
-                .collect::<Result<Vec<Pipeline>, _>>()
-        })
-        .await
-        .map_err(|e| RunError::Start(format!("workers: {e}")))?
-        .map_err(|_| RunError::Start("a pipeline worker panicked".into()))?;
-        if let Some(path) = &args.metrics_out {
-            let text = WorkerReports::of(&joined.iter().collect::<Vec<_>>()).render_encoders();
-            std::fs::write(path, text).map_err(|e| RunError::Start(format!("cannot write {path}: {e}")))?;
-        }
-        servers.stop();
-        let summary = Summary::finish(joined);
-        let p = summary.pipeline;
-        match input {
-            Some(lines) => tracing::info!(
-                "{} records read, {} undecodable lines, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
-                lines.records, lines.decode_errors, p.filtered, summary.written(), p.write_errors, summary.loki_written, summary.loki_dropped
-            ),
-            None => tracing::info!(
-                "{} flows ingested, {} refused, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
-                p.ingested,
-                stats.refused_flows.load(Ordering::Relaxed),
-                p.filtered,
-                summary.written(),
-                p.write_errors,
-                summary.loki_written,
-                summary.loki_dropped
-            ),
-        }
+        let context = BuildContext::new(tokio::runtime::Handle::current());
+        let source = Source::from_config(&config, &registry, &context)?;
+        let outcome = serve(config, source, options, Shutdown::listen(), context).await?;
+        log_outcome(&outcome);
         Ok(())
     });
     // A reader blocked on stdin (interrupted run) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(500));
     result
+}
+
+fn log_outcome(outcome: &Outcome) {
+    let summary = &outcome.summary;
+    let p = summary.pipeline;
+    match outcome.input {
+        Some(lines) => tracing::info!(
+            "{} records read, {} undecodable lines, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
+            lines.records,
+            lines.decode_errors,
+            p.filtered,
+            summary.written(),
+            p.write_errors,
+            summary.loki_written,
+            summary.loki_dropped
+        ),
+        None => tracing::info!(
+            "{} flows ingested, {} refused, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
+            p.ingested,
+            outcome.refused,
+            p.filtered,
+            summary.written(),
+            p.write_errors,
+            summary.loki_written,
+            summary.loki_dropped
+        ),
+    }
+}
+
+/// Runs `config` fed by `source` until `shutdown` (or the end of the input), inside the
+/// runtime. Background tasks (Loki pushes, Kubernetes watchers, the dynamic poller) run on
+/// `context`'s runtime; the stage graph runs on `options.workers` threads.
+pub async fn serve(
+    mut config: Config,
+    source: Source,
+    options: RunOptions,
+    shutdown: Shutdown,
+    context: BuildContext,
+) -> Result<Outcome, RunError> {
+    let health = Arc::new(Health::default());
+    let state = MetricsState::default();
+    let self_metrics = SelfMetrics::new(&options.metrics.prefix);
+    // In stdin / file mode the endpoints only run when asked for: a one-shot run must not fail
+    // because the default metrics port is taken.
+    let service = source.ingester.is_service();
+    let servers = start_servers(
+        &options.metrics,
+        &options.health,
+        &state,
+        &health,
+        service || options.metrics_explicit,
+    )
+    .await?;
+    let workers = options.workers.max(1);
+    let buffer = source.ingester.queue_batches();
+    let (senders, queues): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| tokio::sync::mpsc::channel(buffer))
+        .unzip();
+    let shards = Shards::new(senders);
+    // Weak copies of the senders for the queue gauge; the queues still close at the end.
+    let gauge = shards.gauge();
+    let running = source
+        .ingester
+        .start(shards)
+        .await
+        .map_err(|e| RunError::Start(format!("stage `{}`: {e}", source.stage)))?;
+    self_metrics.add_ingest(&source.stage, running.stats(), gauge, source.synthetic);
+    let rendered = self_metrics.clone();
+    state.add(Arc::new(move || rendered.render()));
+    // Complete the graph with its dynamic stages, waiting for the API server if need be.
+    let mut dynamic_text = None;
+    if let Some(dynamic_source) = &options.dynamic {
+        let Some(text) = read_dynamic(dynamic_source, &health, &shutdown).await? else {
+            return stop_before_start(running, servers).await;
+        };
+        let parsed = Config::parse(&text)
+            .map_err(|e| RunError::Config(format!("dynamic configuration: {e}")))?;
+        dynamic::merge(&mut config, parsed);
+        dynamic_text = Some(text);
+    }
+    // Building waits for client configurations and opens files: off the async workers.
+    let build_context = context.clone();
+    let stdout = options.stdout.clone();
+    let pipelines = tokio::task::spawn_blocking(move || {
+        (0..workers)
+            .map(|_| {
+                Pipeline::build_in(&config, &build_context, || stdout())
+                    .map_err(|e| RunError::Config(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| RunError::Start(format!("building the pipeline: {e}")))??;
+    let reports = WorkerReports::of(&pipelines.iter().collect::<Vec<_>>());
+    let stage_metrics = pipelines
+        .first()
+        .map(Pipeline::stage_metrics)
+        .unwrap_or_default();
+    self_metrics.add_graph(stage_metrics, reports.clone());
+    if let Some(built) = options.on_built {
+        let _ = built.send(());
+    }
+    state.add(Arc::new(move || reports.render_encoders()));
+    // Hot reload of the dynamic stages, to every worker.
+    let (change_txs, change_rxs): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| std::sync::mpsc::channel::<String>())
+        .unzip();
+    let poller = match (options.dynamic, dynamic_text) {
+        (Some(source), Some(current)) => Some(dynamic::spawn_poller(
+            source,
+            current,
+            RELOAD_INTERVAL,
+            change_txs,
+            context.runtime(),
+        )),
+        _ => None,
+    };
+    // Enrichment caches: flows wait in the queues until the first listing.
+    if !wait_synced(&context, &health, &shutdown).await {
+        tracing::warn!(
+            "stopping before the Kubernetes caches synced; the flows held are processed without enrichment"
+        );
+    }
+    health.set_ready();
+    let handles: Vec<_> = pipelines
+        .into_iter()
+        .zip(queues)
+        .zip(change_rxs)
+        .enumerate()
+        .map(|(i, ((pipeline, queue), changes))| {
+            std::thread::Builder::new()
+                .name(format!("pipeline-worker-{i}"))
+                .spawn(move || {
+                    Worker {
+                        pipeline,
+                        queue,
+                        changes,
+                    }
+                    .run(i)
+                })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| RunError::Start(format!("cannot start a worker thread: {e}")))?;
+    let stats = running.stats();
+    let input = running.finish(shutdown).await.map_err(RunError::Input)?;
+    if let Some(poller) = poller {
+        poller.abort();
+    }
+    let metrics_out = options.metrics_out;
+    let summary = tokio::task::spawn_blocking(move || {
+        let joined = handles
+            .into_iter()
+            .map(|h| h.join())
+            .collect::<Result<Vec<Pipeline>, _>>()
+            .map_err(|_| RunError::Start("a pipeline worker panicked".into()))?;
+        if let Some(path) = &metrics_out {
+            let text = WorkerReports::of(&joined.iter().collect::<Vec<_>>()).render_encoders();
+            std::fs::write(path, text)
+                .map_err(|e| RunError::Start(format!("cannot write {path}: {e}")))?;
+        }
+        Ok::<_, RunError>(Summary::finish(joined))
+    })
+    .await
+    .map_err(|e| RunError::Start(format!("workers: {e}")))??;
+    servers.stop();
+    Ok(Outcome {
+        summary,
+        input,
+        refused: stats.refused_flows.load(Ordering::Relaxed),
+    })
 }
 
 /// The running endpoints.
@@ -379,8 +425,8 @@ async fn start_servers(
     Ok(Servers(servers))
 }
 
-/// Reads the dynamic configuration, retrying with backoff until it answers or the process is
-/// asked to stop (`None`). Without any cluster configuration it fails at once.
+/// Reads the dynamic configuration, retrying with backoff until it answers or the run is asked
+/// to stop (`None`). Without any cluster configuration it fails at once.
 async fn read_dynamic(
     source: &DynamicSource,
     health: &Health,
@@ -389,14 +435,12 @@ async fn read_dynamic(
     let mut delay = RETRY_FIRST;
     let mut attempt = 1u32;
     loop {
-        let s = source.clone();
-        let result = tokio::task::spawn_blocking(move || dynamic::read(&s)).await;
-        match result {
-            Ok(Ok(text)) => return Ok(Some(text)),
-            Ok(Err(err @ dynamic::DynamicError::NoCluster { .. })) => {
+        match dynamic::read_async(source).await {
+            Ok(text) => return Ok(Some(text)),
+            Err(err @ dynamic::DynamicError::NoCluster { .. }) => {
                 return Err(RunError::Config(err.to_string()));
             }
-            Ok(Err(err)) => {
+            Err(err) => {
                 tracing::warn!(
                     attempt,
                     retry_in = ?delay,
@@ -404,9 +448,6 @@ async fn read_dynamic(
                     "dynamic configuration not available yet; flows are held until it is"
                 );
                 health.not_ready(format!("waiting for the dynamic configuration: {err}"));
-            }
-            Err(err) => {
-                tracing::error!(%err, "the dynamic configuration reader failed");
             }
         }
         tokio::select! {
@@ -432,199 +473,12 @@ async fn wait_synced(context: &BuildContext, health: &Health, shutdown: &Shutdow
     }
 }
 
-async fn stop_before_start(running: Running, servers: Servers) -> Result<(), RunError> {
+async fn stop_before_start(
+    running: Box<dyn RunningIngest>,
+    servers: Servers,
+) -> Result<Outcome, RunError> {
     tracing::info!("stopping before the pipeline started");
     running.abort().await;
     servers.stop();
-    Ok(())
-}
-
-/// The running ingest.
-enum Running {
-    Grpc(GrpcIngest),
-    Synthetic(Arc<GrpcStats>, tokio::task::JoinHandle<()>),
-    Lines(
-        Arc<GrpcStats>,
-        tokio::task::JoinHandle<std::io::Result<crate::ingest::LineStats>>,
-    ),
-}
-
-impl Running {
-    fn stats(&self) -> Arc<GrpcStats> {
-        match self {
-            Running::Grpc(g) => g.stats.clone(),
-            Running::Synthetic(s, _) | Running::Lines(s, _) => s.clone(),
-        }
-    }
-
-    /// Waits for the end of the input (lines) or for SIGTERM (services), then stops the
-    /// ingest, which closes the worker queues.
-    async fn finish(
-        self,
-        shutdown: &Shutdown,
-    ) -> Result<Option<crate::ingest::LineStats>, RunError> {
-        match self {
-            Running::Grpc(g) => {
-                shutdown.wait().await;
-                g.stop().await;
-                Ok(None)
-            }
-            Running::Synthetic(_, task) => {
-                shutdown.wait().await;
-                task.abort();
-                let _ = task.await;
-                Ok(None)
-            }
-            Running::Lines(_, task) => tokio::select! {
-                result = task => match result {
-                    Ok(Ok(stats)) => Ok(Some(stats)),
-                    Ok(Err(e)) => Err(RunError::Input(e.to_string())),
-                    Err(e) => Err(RunError::Input(e.to_string())),
-                },
-                () = shutdown.wait() => Err(RunError::Input(
-                    "interrupted by a signal before the end of the input".into(),
-                )),
-            },
-        }
-    }
-
-    async fn abort(self) {
-        match self {
-            Running::Grpc(g) => g.stop().await,
-            Running::Synthetic(_, task) => {
-                task.abort();
-                let _ = task.await;
-            }
-            Running::Lines(_, task) => task.abort(),
-        }
-    }
-}
-
-async fn start_ingest(
-    source: &Source,
-    stage: &str,
-    shards: Shards,
-    args: &Args,
-) -> Result<Running, RunError> {
-    match source {
-        Source::Grpc { addr, tls, .. } => {
-            let ingest = GrpcIngest::start_sharded(*addr, shards, DEFAULT_QUEUE_WAIT, tls.as_ref())
-                .await
-                .map_err(|e| {
-                    RunError::Start(format!("stage `{stage}`: cannot listen on {addr}: {e}"))
-                })?;
-            tracing::info!(
-                "gRPC ingest listening on {}, {} worker(s), TLS {}",
-                ingest.local_addr,
-                args.workers,
-                if tls.is_some() { "on" } else { "off" }
-            );
-            Ok(Running::Grpc(ingest))
-        }
-        Source::Synthetic(config) => {
-            tracing::info!(
-                "synthetic ingest: {} connections, {} flows/min in batches of {}",
-                config.connections,
-                config.flow_logs_per_min,
-                config.batch_max_len
-            );
-            let (stats, task) = synthetic(config.clone(), shards);
-            Ok(Running::Synthetic(stats, task))
-        }
-        Source::Lines(file) => {
-            let stats = Arc::new(GrpcStats::default());
-            let counters = stats.clone();
-            let file = file.clone();
-            let batch_len = 1000;
-            let task = tokio::task::spawn_blocking(move || {
-                let send = |batch: Vec<crate::record::Record>| {
-                    counters.batches.fetch_add(1, Ordering::Relaxed);
-                    counters
-                        .flows
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    if shards.blocking_send_records(batch).is_err() {
-                        tracing::error!("the pipeline workers stopped before the end of the input");
-                    }
-                };
-                match file {
-                    None => read_json_lines(std::io::stdin().lock(), batch_len, send),
-                    Some(path) => {
-                        let f = std::fs::File::open(&path).map_err(|e| {
-                            std::io::Error::new(e.kind(), format!("cannot open {path}: {e}"))
-                        })?;
-                        read_json_lines(BufReader::new(f), batch_len, send)
-                    }
-                }
-            });
-            Ok(Running::Lines(stats, task))
-        }
-    }
-}
-
-/// Emits synthetic batches at the configured rate. A full queue delays the source (it counts as
-/// back-pressure, not loss: synthetic records have no sender to lose them for).
-fn synthetic(
-    config: SyntheticConfig,
-    shards: Shards,
-) -> (Arc<GrpcStats>, tokio::task::JoinHandle<()>) {
-    let stats = Arc::new(GrpcStats::default());
-    let counters = stats.clone();
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    let task = tokio::spawn(async move {
-        let mut source = SyntheticSource::new(config, seed);
-        let mut tick = tokio::time::interval(source.config().batch_interval());
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let batch = source.next_batch();
-            let n = batch.len() as u64;
-            if shards.send_records(batch).await.is_err() {
-                return;
-            }
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters.flows.fetch_add(n, Ordering::Relaxed);
-        }
-    });
-    (stats, task)
-}
-
-/// SIGTERM / Ctrl-C, seen by every part of the run that waits on it (one signal listener for the
-/// whole process, so a signal arriving between two waits is not missed).
-#[derive(Clone)]
-pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
-
-impl Shutdown {
-    /// Starts listening (inside the runtime).
-    pub fn listen() -> Self {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            signal().await;
-            let _ = tx.send(true);
-        });
-        Self(rx)
-    }
-
-    /// Resolves once the signal came (at once if it already did).
-    pub async fn wait(&self) {
-        let mut rx = self.0.clone();
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::warn!(%err, "cannot watch SIGTERM; stop with Ctrl-C");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    Ok(Outcome::default())
 }

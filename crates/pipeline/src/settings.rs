@@ -7,7 +7,6 @@
 
 use crate::cli::Args;
 use crate::config::Config;
-use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Port of the metrics server when `metricsSettings` gives none (upstream's default).
@@ -38,37 +37,8 @@ pub enum SettingsError {
     },
 }
 
-/// `metricsSettings.tls`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TlsFiles {
-    /// PEM certificate chain.
-    pub cert_path: String,
-    /// PEM private key.
-    pub key_path: String,
-}
-
-/// `metricsSettings` as upstream documents it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawMetricsSettings {
-    #[serde(default)]
-    address: String,
-    #[serde(default)]
-    port: u16,
-    #[serde(default)]
-    tls: Option<TlsFiles>,
-    #[serde(default)]
-    prefix: Option<String>,
-    #[serde(default)]
-    no_panic: bool,
-    #[serde(default)]
-    suppress_go_metrics: bool,
-    #[serde(default)]
-    suppress_default_metrics: bool,
-    #[serde(default)]
-    disable_global_server: bool,
-}
+/// Certificate and key of a server (`metricsSettings.tls`).
+pub type TlsFiles = crate::config::ServerTls;
 
 /// Where and how the metrics endpoint is served.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,32 +62,6 @@ pub struct MetricsSettings {
 pub struct HealthSettings {
     /// Listen address; `None` disables the server.
     pub addr: Option<SocketAddr>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHealth {
-    #[serde(default)]
-    address: String,
-    #[serde(default, deserialize_with = "port_number_or_text")]
-    port: u16,
-}
-
-/// Upstream reads `health.port` as a string in some versions and a number in others.
-fn port_number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Port {
-        Number(u16),
-        Text(String),
-    }
-    match Port::deserialize(d)? {
-        Port::Number(n) => Ok(n),
-        Port::Text(t) if t.is_empty() => Ok(0),
-        Port::Text(t) => t
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a port"))),
-    }
 }
 
 /// `host` (empty: all interfaces) and `port` as a socket address.
@@ -155,18 +99,13 @@ impl MetricsSettings {
     /// From `metricsSettings` (already overlaid with `--metricsSettings`) and
     /// `--metrics-address`.
     pub fn from_config(config: &Config, args: &Args) -> Result<Self, SettingsError> {
-        let raw: RawMetricsSettings = match &config.metrics_settings {
-            None => RawMetricsSettings::default(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| SettingsError::Metrics(e.to_string()))?,
-        };
+        let raw = config.metrics_settings.clone().unwrap_or_default();
         if raw.suppress_go_metrics || raw.suppress_default_metrics {
             tracing::debug!("metricsSettings: there are no Go runtime metrics to suppress");
         }
-        let port = if raw.port == 0 {
-            DEFAULT_METRICS_PORT
-        } else {
-            raw.port
+        let port = match raw.port {
+            None | Some(0) => DEFAULT_METRICS_PORT,
+            Some(p) => p,
         };
         let addr = match &args.metrics_address {
             Some(text) => parse_listen("--metrics-address", text)?,
@@ -194,11 +133,7 @@ impl MetricsSettings {
 impl HealthSettings {
     /// From the file's `health` and the `--health.*` / `--healthAddr` flags (flags win).
     pub fn from_config(config: &Config, args: &Args) -> Result<Self, SettingsError> {
-        let raw: RawHealth = match &config.health {
-            None => RawHealth::default(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| SettingsError::Health(e.to_string()))?,
-        };
+        let raw = config.health.clone().unwrap_or_default();
         if let Some(text) = &args.health_addr
             && !text.is_empty()
         {
@@ -206,7 +141,7 @@ impl HealthSettings {
                 addr: Some(parse_listen("--healthAddr", text)?),
             });
         }
-        let port = args.health_port.unwrap_or(raw.port);
+        let port = args.health_port.or(raw.port).unwrap_or(0);
         let host = args.health_address.clone().unwrap_or(raw.address);
         Ok(Self {
             addr: if port == 0 {
@@ -215,22 +150,6 @@ impl HealthSettings {
                 Some(socket("health.address", &host, port)?)
             },
         })
-    }
-}
-
-/// The `tracing` filter for a log level name (upstream's names; `warning` = `warn`). Unknown
-/// names fall back to `info` with a note, rather than silencing the process.
-pub fn log_filter(level: Option<&str>) -> (&'static str, Option<String>) {
-    match level.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("info") => ("info", None),
-        Some("trace") => ("trace", None),
-        Some("debug") => ("debug", None),
-        Some("warn") | Some("warning") => ("warn", None),
-        Some("error") | Some("fatal") | Some("panic") => ("error", None),
-        Some(other) => (
-            "info",
-            Some(format!("unknown log level `{other}`, using info")),
-        ),
     }
 }
 
@@ -297,8 +216,8 @@ mod tests {
                 .addr,
             "10.0.0.1:9401".parse().expect("addr")
         );
-        let bad = config(r#"{"metricsSettings": {"prot": 1}}"#);
-        assert!(MetricsSettings::from_config(&bad, &Args::default()).is_err());
+        // A misspelt key is refused when the document is read (the model is strict).
+        assert!(Config::parse(r#"{"metricsSettings": {"prot": 1}}"#).is_err());
         let bad = config(r#"{"metricsSettings": {"address": "not-an-ip"}}"#);
         assert!(MetricsSettings::from_config(&bad, &Args::default()).is_err());
         let text_port = config(r#"{"health": {"port": "8080"}}"#);
@@ -309,12 +228,5 @@ mod tests {
                 .map(|a| a.port()),
             Some(8080)
         );
-    }
-
-    #[test]
-    fn log_levels() {
-        assert_eq!(log_filter(Some("warning")).0, "warn");
-        assert_eq!(log_filter(Some("DEBUG")).0, "debug");
-        assert!(log_filter(Some("loud")).1.is_some());
     }
 }

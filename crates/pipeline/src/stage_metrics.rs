@@ -5,7 +5,6 @@
 //! up to a thousand records), so they cost nothing measurable on the per-flow path.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,6 +25,13 @@ pub struct StageCounters {
     pub duration_ns: AtomicU64,
     /// Per-bucket batch counts of [`DURATION_BUCKETS_MS`] (not cumulative), plus +Inf.
     buckets: [AtomicU64; DURATION_BUCKETS_MS.len() + 1],
+}
+
+impl StageCounters {
+    /// Batches per duration bucket (not cumulative), the last one past the highest bound.
+    pub fn bucket_counts(&self) -> [u64; DURATION_BUCKETS_MS.len() + 1] {
+        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    }
 }
 
 impl StageCounters {
@@ -69,86 +75,8 @@ impl StageMetrics {
         self.stages.get(stage)
     }
 
-    /// Prometheus text: `<prefix>stage_duration_ms` (histogram) and
-    /// `<prefix>stage_records_{in,out}_total` (counters), labelled by stage.
-    pub fn render(&self, prefix: &str) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP {prefix}stage_duration_ms Time a stage spends on one batch\n# TYPE {prefix}stage_duration_ms histogram"
-        );
-        for (stage, c) in &self.stages {
-            let mut cumulative = 0;
-            for (i, bound) in DURATION_BUCKETS_MS.iter().enumerate() {
-                cumulative += c.buckets[i].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "{prefix}stage_duration_ms_bucket{{stage=\"{stage}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let count = c.batches.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{prefix}stage_duration_ms_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "{prefix}stage_duration_ms_sum{{stage=\"{stage}\"}} {}",
-                c.duration_ns.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "{prefix}stage_duration_ms_count{{stage=\"{stage}\"}} {count}"
-            );
-        }
-        for (name, help, pick) in [
-            ("stage_records_in_total", "Records that entered a stage", 0),
-            (
-                "stage_records_out_total",
-                "Records a stage passed on or wrote",
-                1,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {prefix}{name} {help}\n# TYPE {prefix}{name} counter"
-            );
-            for (stage, c) in &self.stages {
-                let v = if pick == 0 {
-                    c.records_in.load(Ordering::Relaxed)
-                } else {
-                    c.records_out.load(Ordering::Relaxed)
-                };
-                let _ = writeln!(out, "{prefix}{name}{{stage=\"{stage}\"}} {v}");
-            }
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_are_cumulative() {
-        let names = ["a".to_string()];
-        let m = StageMetrics::new(names.iter());
-        let c = m.get("a").expect("stage");
-        c.observe(10, 8, Duration::from_micros(50));
-        c.observe(10, 10, Duration::from_millis(3));
-        c.observe(5, 0, Duration::from_secs(2));
-        let text = m.render("netobserv_");
-        for line in [
-            r#"netobserv_stage_duration_ms_bucket{stage="a",le="0.1"} 1"#,
-            r#"netobserv_stage_duration_ms_bucket{stage="a",le="5"} 2"#,
-            r#"netobserv_stage_duration_ms_bucket{stage="a",le="1000"} 2"#,
-            r#"netobserv_stage_duration_ms_bucket{stage="a",le="+Inf"} 3"#,
-            r#"netobserv_stage_duration_ms_count{stage="a"} 3"#,
-            r#"netobserv_stage_records_in_total{stage="a"} 25"#,
-            r#"netobserv_stage_records_out_total{stage="a"} 18"#,
-        ] {
-            assert!(text.contains(line), "missing {line} in\n{text}");
-        }
+    /// Every stage's counters, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Arc<StageCounters>)> {
+        self.stages.iter()
     }
 }

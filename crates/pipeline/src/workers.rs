@@ -119,51 +119,14 @@ impl WorkerReports {
             })
             .collect()
     }
+}
 
-    /// The Loki operational metrics (upstream names: `records_written`,
-    /// `loki_dropped_entries_total`, which the operator's `NetObservLokiError` alert reads).
-    pub fn render_loki(&self, prefix: &str) -> String {
-        let totals = self.loki_totals();
-        if totals.is_empty() {
-            return String::new();
-        }
-        let mut t = format!(
-            "# HELP {prefix}records_written Records a writer stage delivered.\n# TYPE {prefix}records_written counter\n"
-        );
-        for (stage, s) in &totals {
-            t.push_str(&format!(
-                "{prefix}records_written{{stage=\"{stage}\"}} {}\n",
-                s.written
-            ));
-        }
-        t.push_str(&format!(
-            "# HELP {prefix}loki_sent_entries_total Entries Loki accepted.\n# TYPE {prefix}loki_sent_entries_total counter\n"
-        ));
-        for (stage, s) in &totals {
-            t.push_str(&format!(
-                "{prefix}loki_sent_entries_total{{stage=\"{stage}\"}} {}\n",
-                s.written
-            ));
-        }
-        t.push_str(&format!(
-            "# HELP {prefix}loki_dropped_entries_total Entries dropped before reaching Loki, by reason.\n# TYPE {prefix}loki_dropped_entries_total counter\n"
-        ));
-        for (stage, s) in &totals {
-            t.push_str(&format!(
-                "{prefix}loki_dropped_entries_total{{stage=\"{stage}\",reason=\"buffer_full\"}} {}\n{prefix}loki_dropped_entries_total{{stage=\"{stage}\",reason=\"retries_exhausted\"}} {}\n",
-                s.dropped_buffer_full, s.dropped_after_retries
-            ));
-        }
-        t.push_str(&format!(
-            "# HELP {prefix}loki_label_values_too_long_total Label values too long to be a Loki label, kept in the line instead.\n# TYPE {prefix}loki_label_values_too_long_total counter\n"
-        ));
-        for (stage, s) in &totals {
-            t.push_str(&format!(
-                "{prefix}loki_label_values_too_long_total{{stage=\"{stage}\"}} {}\n",
-                s.long_label_values
-            ));
-        }
-        t
+impl std::fmt::Debug for WorkerReports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerReports")
+            .field("encoders", &self.encoders.keys().collect::<Vec<_>>())
+            .field("loki", &self.loki.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -1,8 +1,11 @@
 //! `add_kubernetes`: the index fed with real k8s-openapi objects, queried through a built
 //! `network` stage configured the way the operator configures it.
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use netobserv_fake_apiserver::FakeApiServer;
 use netobserv_pipeline::config::NetworkTransform;
 use netobserv_pipeline::record::Record;
 use netobserv_pipeline::transform::kubernetes::{KubeIndex, SharedIndex};
@@ -387,9 +390,12 @@ fn unreachable_cluster_is_waited_for_and_named() {
     assert!(why.to_lowercase().contains("connection refused"), "{why}");
 }
 
-/// A minimal API server: `/version`, one listing per kind, and watches that deliver one more
-/// pod then stay open. With `forbid_replica_sets`, listing ReplicaSets is refused (RBAC).
-fn fake_api_server(forbid_replica_sets: bool) -> std::net::SocketAddr {
+/// An API server refusing to list ReplicaSets (403, as RBAC does before the operator's role
+/// binding lands): the strict fake API server has no RBAC, so this small server answers
+/// `/version`, one listing per kind and watches that stay open, and refuses ReplicaSets with
+/// the real server's `Status`.
+fn forbidding_api_server() -> std::net::SocketAddr {
+    let forbid_replica_sets = true;
     use axum::body::Body;
     use axum::http::{Request, Response};
     use futures::StreamExt;
@@ -476,7 +482,10 @@ fn build_against(addr: std::net::SocketAddr, tag: &str) -> Result<NetworkStage, 
     )
     .expect("kubeconfig");
     let mut config = operator_config(json!({"interface": {}, "ip": {}}));
-    config.kube_config = Some(json!({"configPath": path.display().to_string()}));
+    config.kube_config = Some(
+        serde_json::from_value(json!({"configPath": path.display().to_string()}))
+            .expect("kubeConfig"),
+    );
     // The kubeconfig stays: the watchers read it again on every connection attempt.
     NetworkStage::new(config)
 }
@@ -490,7 +499,7 @@ fn cleanup(tag: &str) {
 /// RBAC may land after the pod starts: a refused listing is retried, and reported meanwhile.
 #[test]
 fn refused_listing_is_retried_and_reported() {
-    let addr = fake_api_server(true);
+    let addr = forbidding_api_server();
     let stage = build_against(addr, "forbidden").expect("builds");
     // Before the refusal arrives the pending list names ReplicaSets too ("not listed yet"):
     // wait for the refusal itself.
@@ -507,9 +516,121 @@ fn refused_listing_is_retried_and_reported() {
     cleanup("forbidden");
 }
 
+/// The strict fake API server (`crates/fake-apiserver`: schemas, namespaces, status
+/// subresources, resource versions and watches as kube-apiserver has them; no kube-apiserver can
+/// run here), seeded the way a cluster fills up: objects created through the API, then their
+/// status written through the status subresource, as the kubelet and node controllers do.
+/// The runtime serving it is returned with it.
+fn strict_api_server() -> (tokio::runtime::Runtime, FakeApiServer) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fake = runtime
+        .block_on(FakeApiServer::start())
+        .expect("fake API server starts");
+    runtime.block_on(async {
+        let client = fake.client();
+        let post = PostParams::default();
+        Api::<Namespace>::all(client.clone())
+            .create(
+                &post,
+                &serde_json::from_value(json!({"metadata": {"name": "shop"}})).expect("ns"),
+            )
+            .await
+            .expect("namespace");
+        let nodes = Api::<Node>::all(client.clone());
+        let n = node("node-a", "172.18.0.2", "eu-west-1a", "10.128.0.0/23");
+        nodes.create(&post, &n).await.expect("node");
+        nodes
+            .patch_status(
+                "node-a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": n.status})),
+            )
+            .await
+            .expect("node status");
+        // Owners exist before their dependents, each reference carrying the owner's real uid:
+        // the API server's garbage collector removes dependents of a missing owner.
+        let template = json!({"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]}});
+        let spec = json!({"selector": {"matchLabels": {"app": "web"}}, "template": template});
+        let deployment = Api::<Deployment>::namespaced(client.clone(), "shop")
+            .create(
+                &post,
+                &serde_json::from_value(
+                    json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": spec}),
+                )
+                .expect("deployment"),
+            )
+            .await
+            .expect("deployment");
+        let mut rs = serde_json::to_value(replica_set()).expect("rs");
+        rs["metadata"]["ownerReferences"][0]["uid"] = json!(deployment.metadata.uid);
+        rs["spec"] = spec;
+        let rs = Api::<ReplicaSet>::namespaced(client.clone(), "shop")
+            .create(&post, &serde_json::from_value(rs).expect("rs"))
+            .await
+            .expect("replica set");
+        RS_UID
+            .set(rs.metadata.uid.clone().unwrap_or_default())
+            .expect("one cluster per test binary");
+        let mut svc = service("api", &["172.30.0.10"]);
+        if let Some(spec) = svc.spec.as_mut() {
+            spec.ports = Some(vec![
+                serde_json::from_value(json!({"port": 80})).expect("port"),
+            ]);
+        }
+        Api::<Service>::namespaced(client.clone(), "shop")
+            .create(&post, &svc)
+            .await
+            .expect("service");
+        create_pod(&client, app_pod("web-5c8b-x7k2p", "10.128.0.17")).await;
+    });
+    (runtime, fake)
+}
+
+/// The uid of the ReplicaSet the strict API server holds (the pods' owner).
+static RS_UID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Creates `pod` (its spec, owned by the ReplicaSet), then writes its status as the kubelet
+/// does.
+async fn create_pod(client: &kube::Client, mut pod: Pod) {
+    let status = pod.status.take();
+    for owner in pod.metadata.owner_references.iter_mut().flatten() {
+        owner.uid = RS_UID.get().cloned().unwrap_or_default();
+    }
+    if let Some(spec) = pod.spec.as_mut() {
+        for c in &mut spec.containers {
+            c.image = Some("web:1".into());
+        }
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let pods = Api::<Pod>::namespaced(client.clone(), "shop");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+    pods.patch_status(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .expect("pod status");
+}
+
+/// The feeder against the strict fake API server: the first listing (ReplicaSets as metadata
+/// only, as kube's metadata watcher asks for them) fills the index, and a pod created later
+/// arrives through the watch.
 #[test]
 fn feeder_lists_and_watches_the_api_server() {
-    let addr = fake_api_server(false);
+    let (runtime, fake) = strict_api_server();
+    let addr: std::net::SocketAddr = fake
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
     let mut stage = build_against(addr, "feed").expect("builds against the fake API server");
     let pending = wait_pending(|| stage.kube_pending(), Option::is_none);
     assert_eq!(pending, None, "the first listing arrives");
@@ -521,7 +642,23 @@ fn feeder_lists_and_watches_the_api_server() {
     assert_eq!(added["SrcK8S_OwnerType"], "Deployment");
     assert_eq!(added["SrcK8S_Zone"], "eu-west-1a");
     assert_eq!(added["DstK8S_Type"], "Service");
-    // The pod added through the watch shows up shortly after.
+    // ReplicaSets were asked for as metadata, and everything was listed then watched.
+    let requests = fake.requests();
+    for path in [
+        "/api/v1/pods",
+        "/api/v1/nodes",
+        "/api/v1/services",
+        "/apis/apps/v1/replicasets",
+    ] {
+        assert!(
+            requests.iter().any(|r| r.path == path && r.is_list()),
+            "{path} not listed: {:?}",
+            requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+        );
+    }
+    // The pod created now shows up through the watch shortly after.
+    runtime
+        .block_on(async { create_pod(&fake.client(), app_pod("late-pod", "10.128.0.99")).await });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let added = enriched(&mut stage, json!({"SrcAddr": "10.128.0.99"}));
@@ -541,7 +678,8 @@ fn feeder_lists_and_watches_the_api_server() {
 #[test]
 fn relist_replaces_a_kind_and_managed_cni_without_ovn() {
     let mut config = operator_config(json!({"interface": {}, "ip": {}}));
-    config.kube_config = Some(json!({"managedCNI": []}));
+    config.kube_config =
+        Some(serde_json::from_value(json!({"managedCNI": []})).expect("kubeConfig"));
     let (index, mut stage) = cluster(config);
     // Without OVN the node subnet's management IP is not the node's.
     assert_eq!(

@@ -183,7 +183,7 @@ fn config(port: u16, client_config: serde_json::Value) -> LokiWrite {
         "url: https://127.0.0.1:{port}/\nbatchWait: 50ms\nbatchSize: 1000000\nminBackoff: 10ms\nmaxBackoff: 20ms\nmaxRetries: 1\nlabels: [K]"
     ))
     .expect("config");
-    c.client_config = Some(client_config);
+    c.client_config = Some(serde_json::from_value(client_config).expect("clientConfig"));
     c
 }
 

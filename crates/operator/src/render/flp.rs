@@ -59,8 +59,8 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
     let loki = super::loki::settings(inputs);
     let config = flp_config::render(inputs, name, &loki);
     inputs.record_copies(&config.volumes.copies);
-    let static_text = pretty("pipeline config", &config.static_json)?;
-    let dynamic_text = pretty("dynamic pipeline config", &config.dynamic_json)?;
+    let static_text = pretty("pipeline config", &config.static_config)?;
+    let dynamic_text = pretty("dynamic pipeline config", &config.dynamic_config)?;
     let digest = super::digest::digest(&static_text);
     let (static_name, dynamic_name) = flp_config::config_map_names(name);
 
@@ -191,11 +191,15 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
 }
 
 /// Indented JSON, so that ConfigMaps read (and diff) well.
-fn pretty(what: &str, value: &serde_json::Value) -> Result<String> {
-    serde_json::to_string_pretty(value).map_err(|source| crate::Error::Serialize {
+/// Indented JSON with keys in alphabetical order (the model goes through `serde_json::Value`,
+/// whose maps are sorted), so the text and its digest only change when the content does.
+fn pretty(what: &str, value: &impl serde::Serialize) -> Result<String> {
+    let fail = |source| crate::Error::Serialize {
         what: what.to_string(),
         source,
-    })
+    };
+    let value = serde_json::to_value(value).map_err(fail)?;
+    serde_json::to_string_pretty(&value).map_err(fail)
 }
 
 /// Desired processor replicas: `consumerReplicas`, else `kafkaConsumerReplicas`, else 3.

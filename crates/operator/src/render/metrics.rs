@@ -4,13 +4,18 @@
 use super::Inputs;
 use netobserv_api::v1alpha1::{FlowDirection, FlowMetric, MatchType, MetricType};
 use netobserv_api::v1beta2::FlpMetric;
-use serde_json::{Value, json};
+use netobserv_flp_config::{MetricKind, MetricsFilter, MetricsFilterKind, MetricsItem};
+use std::collections::BTreeMap;
 
 /// Histogram buckets (seconds) of the latency metrics.
 pub const LATENCY_BUCKETS: &[f64] = &[0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0];
 
-fn filter(key: &str, value: &str, kind: &str) -> Value {
-    json!({"key": key, "value": value, "type": kind})
+fn filter(key: &str, value: &str, kind: MetricsFilterKind) -> MetricsFilter {
+    MetricsFilter {
+        key: key.to_string(),
+        value: value.to_string(),
+        kind,
+    }
 }
 
 fn group_labels(inputs: &Inputs<'_>, group: &str) -> Vec<String> {
@@ -47,62 +52,66 @@ fn group_labels(inputs: &Inputs<'_>, group: &str) -> Vec<String> {
     labels.into_iter().map(str::to_string).collect()
 }
 
+/// The direction filter of an ingress or egress family.
+fn direction(family: &str) -> Vec<MetricsFilter> {
+    let regex = if family.starts_with("ingress") {
+        "0|2"
+    } else {
+        "1|2"
+    };
+    vec![filter(
+        "FlowDirection",
+        regex,
+        MetricsFilterKind::MatchRegex,
+    )]
+}
+
+fn presence(key: &str) -> MetricsFilter {
+    filter(key, "", MetricsFilterKind::Presence)
+}
+
 /// The FLP definition of one predefined metric.
-pub fn predefined(inputs: &Inputs<'_>, metric: FlpMetric) -> Value {
+pub fn predefined(inputs: &Inputs<'_>, metric: FlpMetric) -> MetricsItem {
     let name = metric.as_str();
     if metric == FlpMetric::NodeToNodeIngressFlowsTotal {
-        return json!({
-            "name": name,
-            "type": "counter",
-            "filters": [
-                filter("FlowDirection", "2", "not_equal"),
-                filter("SrcK8S_HostName", "", "presence"),
-                filter("DstK8S_HostName", "", "presence"),
+        return MetricsItem {
+            name: name.to_string(),
+            kind: MetricKind::Counter,
+            filters: vec![
+                filter("FlowDirection", "2", MetricsFilterKind::NotEqual),
+                presence("SrcK8S_HostName"),
+                presence("DstK8S_HostName"),
             ],
-            "labels": group_labels(inputs, "node"),
-        });
+            labels: group_labels(inputs, "node"),
+            ..MetricsItem::default()
+        };
     }
     let (group, family) = name.split_once('_').unwrap_or(("namespace", name));
-    let mut labels = group_labels(inputs, group);
-    let mut def = json!({"name": name});
-    let set = |def: &mut Value, k: &str, v: Value| {
-        if let Some(m) = def.as_object_mut() {
-            m.insert(k.to_string(), v);
-        }
-    };
-    let direction = |f: &str| {
-        if f.starts_with("ingress") {
-            vec![filter("FlowDirection", "0|2", "match_regex")]
-        } else {
-            vec![filter("FlowDirection", "1|2", "match_regex")]
-        }
+    let mut def = MetricsItem {
+        name: name.to_string(),
+        kind: MetricKind::Counter,
+        labels: group_labels(inputs, group),
+        ..MetricsItem::default()
     };
     match family {
         "ingress_bytes_total" | "egress_bytes_total" => {
-            set(&mut def, "type", json!("counter"));
-            set(&mut def, "valueKey", json!("Bytes"));
-            set(&mut def, "filters", json!(direction(family)));
+            def.value_key = "Bytes".into();
+            def.filters = direction(family);
         }
         "ingress_packets_total" | "egress_packets_total" => {
-            set(&mut def, "type", json!("counter"));
-            set(&mut def, "valueKey", json!("Packets"));
-            set(&mut def, "filters", json!(direction(family)));
+            def.value_key = "Packets".into();
+            def.filters = direction(family);
         }
-        "flows_total" => set(&mut def, "type", json!("counter")),
         "sampling" => {
-            set(&mut def, "type", json!("gauge"));
-            set(&mut def, "valueKey", json!("Sampling"));
+            def.kind = MetricKind::Gauge;
+            def.value_key = "Sampling".into();
         }
         "rtt_seconds" => {
-            set(&mut def, "type", json!("histogram"));
-            set(&mut def, "valueKey", json!("TimeFlowRttNs"));
-            set(&mut def, "valueScale", json!(1_000_000_000));
-            set(&mut def, "buckets", json!(LATENCY_BUCKETS));
-            set(
-                &mut def,
-                "filters",
-                json!([filter("TimeFlowRttNs", "", "presence")]),
-            );
+            def.kind = MetricKind::Histogram;
+            def.value_key = "TimeFlowRttNs".into();
+            def.value_scale = Some(1_000_000_000.into());
+            def.buckets = LATENCY_BUCKETS.to_vec();
+            def.filters = vec![presence("TimeFlowRttNs")];
         }
         "drop_packets_total" | "drop_bytes_total" => {
             let key = if family.contains("packets") {
@@ -110,69 +119,50 @@ pub fn predefined(inputs: &Inputs<'_>, metric: FlpMetric) -> Value {
             } else {
                 "PktDropBytes"
             };
-            set(&mut def, "type", json!("counter"));
-            set(&mut def, "valueKey", json!(key));
-            set(&mut def, "filters", json!([filter(key, "", "presence")]));
-            labels.extend(["PktDropLatestState".into(), "PktDropLatestDropCause".into()]);
+            def.value_key = key.into();
+            def.filters = vec![presence(key)];
+            def.labels
+                .extend(["PktDropLatestState".into(), "PktDropLatestDropCause".into()]);
         }
         "dns_latency_seconds" => {
-            set(&mut def, "type", json!("histogram"));
-            set(&mut def, "valueKey", json!("DnsLatencyMs"));
-            set(&mut def, "valueScale", json!(1000));
-            set(&mut def, "buckets", json!(LATENCY_BUCKETS));
-            set(
-                &mut def,
-                "filters",
-                json!([filter("DnsId", "", "presence")]),
-            );
-            labels.push("DnsFlagsResponseCode".into());
+            def.kind = MetricKind::Histogram;
+            def.value_key = "DnsLatencyMs".into();
+            def.value_scale = Some(1000.into());
+            def.buckets = LATENCY_BUCKETS.to_vec();
+            def.filters = vec![presence("DnsId")];
+            def.labels.push("DnsFlagsResponseCode".into());
         }
         "network_policy_events_total" => {
-            set(&mut def, "type", json!("counter"));
-            set(&mut def, "flatten", json!(["NetworkEvents"]));
-            set(
-                &mut def,
-                "filters",
-                json!([filter("NetworkEvents>Feature", "acl", "equal")]),
-            );
+            def.flatten = vec!["NetworkEvents".into()];
+            def.filters = vec![filter(
+                "NetworkEvents>Feature",
+                "acl",
+                MetricsFilterKind::Equal,
+            )];
+            let mut remap = BTreeMap::new();
             for l in ["Type", "Namespace", "Name", "Action", "Direction"] {
-                labels.push(format!("NetworkEvents>{l}"));
+                def.labels.push(format!("NetworkEvents>{l}"));
+                remap.insert(format!("NetworkEvents>{l}"), l.to_ascii_lowercase());
             }
-            set(
-                &mut def,
-                "remap",
-                json!({
-                    "NetworkEvents>Type": "type",
-                    "NetworkEvents>Namespace": "namespace",
-                    "NetworkEvents>Name": "name",
-                    "NetworkEvents>Action": "action",
-                    "NetworkEvents>Direction": "direction",
-                }),
-            );
+            def.remap = remap;
         }
         "ipsec_flows_total" => {
-            set(&mut def, "type", json!("counter"));
-            set(
-                &mut def,
-                "filters",
-                json!([filter("IPSecStatus", "", "presence")]),
-            );
-            labels.push("IPSecStatus".into());
+            def.filters = vec![presence("IPSecStatus")];
+            def.labels.push("IPSecStatus".into());
         }
-        _ => set(&mut def, "type", json!("counter")),
+        _ => {}
     }
-    set(&mut def, "labels", json!(labels));
     def
 }
 
-fn match_type(m: MatchType) -> &'static str {
+fn match_type(m: MatchType) -> MetricsFilterKind {
     match m {
-        MatchType::Equal => "equal",
-        MatchType::NotEqual => "not_equal",
-        MatchType::Presence => "presence",
-        MatchType::Absence => "absence",
-        MatchType::MatchRegex => "match_regex",
-        MatchType::NotMatchRegex => "not_match_regex",
+        MatchType::Equal => MetricsFilterKind::Equal,
+        MatchType::NotEqual => MetricsFilterKind::NotEqual,
+        MatchType::Presence => MetricsFilterKind::Presence,
+        MatchType::Absence => MetricsFilterKind::Absence,
+        MatchType::MatchRegex => MetricsFilterKind::MatchRegex,
+        MatchType::NotMatchRegex => MetricsFilterKind::NotMatchRegex,
     }
 }
 
@@ -191,90 +181,77 @@ pub fn metric_name(fm: &FlowMetric) -> String {
 }
 
 /// The FLP definition of a FlowMetric.
-pub fn from_flow_metric(fm: &FlowMetric) -> Value {
+pub fn from_flow_metric(fm: &FlowMetric) -> MetricsItem {
     let spec = &fm.spec;
-    let name = metric_name(fm);
-    let mut filters: Vec<Value> = spec
+    let mut filters: Vec<MetricsFilter> = spec
         .filters
         .iter()
         .map(|f| filter(&f.field, &f.value, match_type(f.match_type)))
         .collect();
     match spec.direction {
         FlowDirection::Any => {}
-        FlowDirection::Ingress => filters.push(filter("FlowDirection", "0|2", "match_regex")),
-        FlowDirection::Egress => filters.push(filter("FlowDirection", "1|2", "match_regex")),
+        FlowDirection::Ingress => filters.extend(direction("ingress")),
+        FlowDirection::Egress => filters.extend(direction("egress")),
     }
     let kind = match spec.kind {
-        MetricType::Counter => "counter",
-        MetricType::Histogram => "histogram",
-        MetricType::Gauge => "gauge",
+        MetricType::Counter => MetricKind::Counter,
+        MetricType::Histogram => MetricKind::Histogram,
+        MetricType::Gauge => MetricKind::Gauge,
     };
-    let mut def = json!({
-        "name": name,
-        "type": kind,
-        "filters": filters,
-        "labels": spec.labels,
-    });
-    if let Some(m) = def.as_object_mut() {
-        if !spec.value_field.is_empty() {
-            m.insert("valueKey".into(), json!(spec.value_field));
-        }
-        if !spec.help.is_empty() {
-            m.insert("help".into(), json!(spec.help));
-        }
-        if !spec.flatten.is_empty() {
-            m.insert("flatten".into(), json!(spec.flatten));
-        }
-        if !spec.remap.is_empty() {
-            m.insert("remap".into(), json!(spec.remap));
-        }
-        let buckets: Vec<f64> = spec.buckets.iter().filter_map(|b| b.parse().ok()).collect();
-        if !buckets.is_empty() {
-            m.insert("buckets".into(), json!(buckets));
-        }
-        if let Ok(scale) = spec.divider.parse::<f64>()
-            && scale != 0.0
-        {
-            m.insert("valueScale".into(), json!(scale));
-        }
+    MetricsItem {
+        name: metric_name(fm),
+        kind,
+        filters,
+        labels: spec.labels.clone(),
+        value_key: spec.value_field.clone(),
+        help: spec.help.clone(),
+        flatten: spec.flatten.clone(),
+        remap: spec.remap.clone(),
+        buckets: spec.buckets.iter().filter_map(|b| b.parse().ok()).collect(),
+        value_scale: spec
+            .divider
+            .parse::<f64>()
+            .ok()
+            .filter(|scale| *scale != 0.0)
+            .and_then(serde_json::Number::from_f64),
+        ..MetricsItem::default()
     }
-    def
 }
 
 /// The console's `prometheus.metrics[]` entry for one pipeline metric definition (as built by
 /// [`predefined`] or [`from_flow_metric`]): name with the `netobserv_` prefix, type, the field it
 /// sums, the direction its filters select and its labels, so the console can query user-defined
 /// FlowMetrics as well as the predefined ones.
-pub fn console_entry(def: &Value, enabled: bool) -> Value {
-    let name = def["name"].as_str().unwrap_or_default();
-    let direction = def["filters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|f| f["key"] == "FlowDirection" && f["type"] == "match_regex")
-        .and_then(|f| match f["value"].as_str() {
-            Some("0|2") => Some("Ingress"),
-            Some("1|2") => Some("Egress"),
+pub fn console_entry(def: &MetricsItem, enabled: bool) -> serde_json::Value {
+    let direction = def
+        .filters
+        .iter()
+        .find(|f| f.key == "FlowDirection" && f.kind == MetricsFilterKind::MatchRegex)
+        .and_then(|f| match f.value.as_str() {
+            "0|2" => Some("Ingress"),
+            "1|2" => Some("Egress"),
             _ => None,
         })
         .unwrap_or("Any");
-    let mut entry = json!({
-        "name": format!("netobserv_{name}"),
+    let mut entry = serde_json::json!({
+        "name": format!("netobserv_{}", def.name),
         "enabled": enabled,
-        "type": def["type"],
+        "type": def.kind,
         "direction": direction,
-        "labels": def["labels"],
+        "labels": def.labels,
     });
-    if let (Some(m), Some(value)) = (entry.as_object_mut(), def["valueKey"].as_str()) {
-        m.insert("valueField".into(), json!(value));
+    if let Some(m) = entry.as_object_mut()
+        && !def.value_key.is_empty()
+    {
+        m.insert("valueField".into(), serde_json::json!(def.value_key));
     }
     entry
 }
 
 /// All metric definitions: predefined metrics of the effective include list, then the
 /// FlowMetrics (sorted by name for a stable config and digest).
-pub fn definitions(inputs: &Inputs<'_>) -> Vec<Value> {
-    let mut out: Vec<Value> = inputs
+pub fn definitions(inputs: &Inputs<'_>) -> Vec<MetricsItem> {
+    let mut out: Vec<MetricsItem> = inputs
         .spec()
         .effective_include_list()
         .into_iter()
@@ -293,6 +270,7 @@ mod tests {
     use netobserv_api::v1beta2::AgentFeature;
     use netobserv_api::v1beta2::FlowCollector;
     use netobserv_api::validate::ClusterFacts;
+    use serde_json::json;
 
     fn names(fc: &FlowCollector, fms: &[FlowMetric]) -> Vec<String> {
         let facts = ClusterFacts::default();
@@ -306,7 +284,7 @@ mod tests {
         };
         definitions(&inputs)
             .iter()
-            .map(|d| d["name"].as_str().unwrap_or_default().to_string())
+            .map(|d| d.name.clone())
             .collect()
     }
 
@@ -327,6 +305,6 @@ mod tests {
         assert!(with.contains(&"namespace_rtt_seconds".to_string()));
         assert_eq!(with.last().map(String::as_str), Some("my_metric"));
         let def = from_flow_metric(&fm);
-        assert_eq!(def["filters"][0]["value"], "1|2");
+        assert_eq!(def.filters[0].value, "1|2");
     }
 }

@@ -153,10 +153,11 @@ impl Codec for PreEncoded {
 }
 
 fn main() -> ExitCode {
+    netobserv_logging::init(None, netobserv_logging::Format::Text);
     let options = match parse_args() {
         Ok(o) => o,
         Err(message) => {
-            eprintln!("{message}");
+            tracing::error!("{message}");
             return ExitCode::from(2);
         }
     };
@@ -167,14 +168,14 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(err) => {
-            eprintln!("netobserv-loadgen: cannot start the runtime: {err}");
+            tracing::error!("cannot start the runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("netobserv-loadgen: {err}");
+            tracing::error!("{err}");
             ExitCode::FAILURE
         }
     }

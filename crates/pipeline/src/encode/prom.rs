@@ -6,13 +6,15 @@
 //! dropped and counted, never silently.
 
 use crate::config::{
-    MetricKind, MetricsFilter, MetricsFilterKind, MetricsItem, PromEncode, parse_go_duration,
+    Encode, MetricKind, MetricsFilter, MetricsFilterKind, MetricsItem, PromEncode,
+    parse_go_duration,
 };
 use crate::record::{Record, Value};
-use crate::transform::BuildError;
+use crate::stage::{BuildError, StageContext, section};
 use compact_str::CompactString;
 use compact_str::ToCompactString;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Series maps hash label values on every observation: a fast non-cryptographic hasher (the
 /// label values come from flows, but a series count is bounded by `maxMetrics` and expiry).
@@ -206,11 +208,7 @@ impl Metric {
             label_fields: item.labels.clone(),
             flatten: item.flatten.clone(),
             buckets,
-            scale: if item.value_scale == 0.0 {
-                1.0
-            } else {
-                item.value_scale
-            },
+            scale: item.scale(),
             series: SeriesMap::default(),
             scratch: Vec::new(),
         })
@@ -656,4 +654,40 @@ fn label_text(names: &[String], values: &[CompactString], le: Option<&str>) -> S
     }
     out.push('}');
     out
+}
+
+/// A `prom` encoder as a stage of one worker's graph: the encoder is shared with the `/metrics`
+/// endpoint, which merges the workers' copies.
+pub struct PromStage {
+    encoder: Arc<Mutex<PromEncoder>>,
+}
+
+impl PromStage {
+    /// Wraps a built encoder.
+    pub fn new(encoder: PromEncoder) -> Self {
+        Self {
+            encoder: Arc::new(Mutex::new(encoder)),
+        }
+    }
+}
+
+impl super::Encoder for PromStage {
+    fn encode(&mut self, batch: &[Record]) {
+        if let Ok(mut encoder) = self.encoder.lock() {
+            encoder.encode_batch(batch);
+        }
+    }
+
+    fn exposition(&self) -> Option<Arc<Mutex<PromEncoder>>> {
+        Some(self.encoder.clone())
+    }
+}
+
+/// Builder of `prom`.
+pub fn build(
+    encode: &Encode,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn super::Encoder>, BuildError> {
+    let config = section(encode.prom.as_ref(), "prom")?;
+    Ok(Box::new(PromStage::new(PromEncoder::new(config)?)))
 }

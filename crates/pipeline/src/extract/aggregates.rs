@@ -7,77 +7,16 @@
 //! `recent_*` fields are what counters and `agg_histogram` metrics consume. Groups without an
 //! update for their expiry time are forgotten.
 
-use crate::config::parse_go_duration;
+use crate::config::{
+    AggregateOperation as Operation, AggregateRule, AggregatesConfig, Extract, parse_go_duration,
+};
 use crate::record::{Record, Value};
-use crate::transform::BuildError;
-use serde::Deserialize;
+use crate::stage::{BuildError, StageContext, section};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Default group expiry, as upstream.
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(120);
-
-/// `extract: {type: aggregates, aggregates: {...}}`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AggregatesConfig {
-    /// Expiry of groups whose rule sets none (Go duration, default 2m).
-    #[serde(default)]
-    pub default_expiry_time: Option<String>,
-    /// One aggregate per rule.
-    #[serde(default)]
-    pub rules: Vec<AggregateRule>,
-}
-
-/// One aggregate definition.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AggregateRule {
-    /// Name written in the `name` field of the outputs.
-    pub name: String,
-    /// Fields whose values form the group.
-    #[serde(default)]
-    pub group_by_keys: Vec<String>,
-    /// What is computed.
-    pub operation_type: Operation,
-    /// The field aggregated (unused by `count`).
-    #[serde(default)]
-    pub operation_key: String,
-    /// Expiry of this rule's groups.
-    #[serde(default)]
-    pub expiry_time: Option<String>,
-}
-
-/// Aggregation operations.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// Sum of the values.
-    Sum,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// Number of records.
-    Count,
-    /// Mean of the values.
-    Avg,
-    /// The values themselves (for `agg_histogram`).
-    RawValues,
-}
-
-impl Operation {
-    fn name(self) -> &'static str {
-        match self {
-            Operation::Sum => "sum",
-            Operation::Min => "min",
-            Operation::Max => "max",
-            Operation::Count => "count",
-            Operation::Avg => "avg",
-            Operation::RawValues => "raw_values",
-        }
-    }
-}
 
 /// Running state of one group.
 #[derive(Debug)]
@@ -129,10 +68,15 @@ pub struct Aggregates {
 }
 
 impl Aggregates {
-    /// Builds the stage from its `aggregates` object.
+    /// Builds the stage from its `aggregates` object as JSON (tools, tests).
     pub fn new(raw: &serde_json::Value) -> Result<Self, BuildError> {
         let config: AggregatesConfig = serde_json::from_value(raw.clone())
             .map_err(|e| BuildError::Invalid(format!("aggregates: {e}")))?;
+        Self::from_config(config)
+    }
+
+    /// Builds the stage from its parameters.
+    pub fn from_config(config: AggregatesConfig) -> Result<Self, BuildError> {
         let duration = |field: &str, v: &Option<String>, default| match v {
             Some(t) if !t.is_empty() => parse_go_duration(t)
                 .map_err(|e| BuildError::Invalid(format!("aggregates {field}: {e}"))),
@@ -152,7 +96,7 @@ impl Aggregates {
                     return Err(BuildError::Invalid(format!(
                         "aggregates.rules[{i}] `{}`: {} needs `operationKey`",
                         rule.name,
-                        rule.operation_type.name()
+                        rule.operation_type.as_str()
                     )));
                 }
                 Ok(Rule {
@@ -236,7 +180,7 @@ impl Aggregates {
                 };
                 let mut r = Record::with_capacity(10 + group.values.len());
                 r.push_new("name", rule.config.name.as_str());
-                r.push_new("operation_type", rule.config.operation_type.name());
+                r.push_new("operation_type", rule.config.operation_type.as_str());
                 r.push_new("operation_key", rule.config.operation_key.as_str());
                 r.push_new("by", rule.by.as_str());
                 r.push_new("aggregate", key.as_str());
@@ -264,5 +208,20 @@ impl Aggregates {
     /// Live groups across rules.
     pub fn groups(&self) -> usize {
         self.rules.iter().map(|r| r.groups.len()).sum()
+    }
+}
+
+/// Builder of `aggregates`.
+pub fn build(
+    extract: &Extract,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn super::Extractor>, BuildError> {
+    let config = section(extract.aggregates.as_ref(), "aggregates")?;
+    Ok(Box::new(Aggregates::from_config(config.clone())?))
+}
+
+impl super::Extractor for Aggregates {
+    fn extract(&mut self, batch: &[Record]) -> Vec<Record> {
+        Aggregates::extract(self, batch)
     }
 }

@@ -10,7 +10,12 @@
 //! is reserved on every worker queue before any flow is handed over) and is counted, as are the
 //! calls refused before the handler runs (malformed batches): see [`GrpcStats`].
 
+use crate::config::Ingest;
 use crate::shard::{Batch, Shards};
+use crate::shutdown::Shutdown;
+use crate::stage::{BuildError, StageContext, section};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -58,53 +63,6 @@ impl GrpcStats {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         *errors.entry(name).or_default() += 1;
     }
-
-    /// The operational metrics of this ingest stage, prefixed (upstream names:
-    /// `ingest_flows_processed`, `ingest_errors{stage,type,code}`; ours: the refusals and the
-    /// back-pressure wait).
-    pub fn render(&self, prefix: &str, stage: &str) -> String {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut t = String::new();
-        let mut counter = |name: &str, help: &str, value: u64| {
-            t.push_str(&format!(
-                "# HELP {prefix}{name} {help}\n# TYPE {prefix}{name} counter\n{prefix}{name}{{stage=\"{stage}\"}} {value}\n"
-            ));
-        };
-        counter(
-            "ingest_flows_processed",
-            "Flows received and queued for processing.",
-            load(&self.flows),
-        );
-        counter(
-            "ingest_batches_processed",
-            "Calls (batches) received and queued.",
-            load(&self.batches),
-        );
-        counter(
-            "ingest_flows_refused",
-            "Flows refused because the pipeline queues stayed full until the deadline.",
-            load(&self.refused_flows),
-        );
-        counter(
-            "ingest_backpressure_waits",
-            "Calls that waited for room in the pipeline queues.",
-            load(&self.waited_batches),
-        );
-        t.push_str(&format!(
-            "# HELP {prefix}ingest_backpressure_wait_seconds Time calls spent waiting for room in the pipeline queues.\n# TYPE {prefix}ingest_backpressure_wait_seconds counter\n{prefix}ingest_backpressure_wait_seconds{{stage=\"{stage}\"}} {}\n",
-            load(&self.wait_us) as f64 / 1e6
-        ));
-        t.push_str(&format!(
-            "# HELP {prefix}ingest_errors Calls that failed, by gRPC status code.\n# TYPE {prefix}ingest_errors counter\n"
-        ));
-        for (code, n) in self.errors() {
-            t.push_str(&format!(
-                "{prefix}ingest_errors{{stage=\"{stage}\",type=\"{}\",code=\"{code}\"}} {n}\n",
-                error_type(code)
-            ));
-        }
-        t
-    }
 }
 
 fn code_name(code: tonic::Code) -> &'static str {
@@ -130,8 +88,8 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// What kind of failure a status code means here.
-fn error_type(code: &str) -> &'static str {
+/// What kind of failure a status code means here (the `type` label of `ingest_errors`).
+pub fn error_type(code: &str) -> &'static str {
     match code {
         "ResourceExhausted" => "queue_full",
         "Unavailable" => "shutting_down",
@@ -387,6 +345,94 @@ impl GrpcIngest {
             Ok(Err(err)) => tracing::warn!(%err, "gRPC ingest stopped with an error"),
             Err(err) => tracing::warn!(%err, "gRPC ingest task failed"),
         }
+    }
+}
+
+/// A `grpc` ingest, built and not started yet.
+pub struct GrpcIngester {
+    addr: SocketAddr,
+    tls: Option<GrpcTls>,
+    buffer: usize,
+}
+
+/// Builder of `grpc`.
+pub fn build(
+    ingest: &Ingest,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn super::Ingester>, BuildError> {
+    let g = section(ingest.grpc.as_ref(), "grpc")?;
+    let port = g.port.ok_or_else(|| {
+        BuildError::Invalid("grpc ingest needs `grpc.port` (0 picks a free port)".into())
+    })?;
+    let addr = crate::settings::parse_listen("grpc.address", &format!("{}:{port}", g.address))
+        .map_err(|e| BuildError::Invalid(e.to_string()))?;
+    let tls = match (g.cert_path.as_str(), g.key_path.as_str()) {
+        ("", "") => None,
+        ("", _) | (_, "") => {
+            return Err(BuildError::Invalid(
+                "grpc ingest TLS needs both `certPath` and `keyPath`".into(),
+            ));
+        }
+        (cert, key) => Some(GrpcTls {
+            cert_path: cert.to_string(),
+            key_path: key.to_string(),
+            client_ca_path: g.client_ca_path.clone(),
+        }),
+    };
+    Ok(Box::new(GrpcIngester {
+        addr,
+        tls,
+        buffer: g.buffer_length.unwrap_or(100).max(1),
+    }))
+}
+
+impl super::Ingester for GrpcIngester {
+    fn queue_batches(&self) -> usize {
+        self.buffer
+    }
+
+    fn start(
+        self: Box<Self>,
+        shards: Shards,
+    ) -> BoxFuture<'static, Result<Box<dyn super::RunningIngest>, BuildError>> {
+        async move {
+            let workers = shards.len();
+            let ingest =
+                GrpcIngest::start_sharded(self.addr, shards, DEFAULT_QUEUE_WAIT, self.tls.as_ref())
+                    .await
+                    .map_err(|e| {
+                        BuildError::Invalid(format!("cannot listen on {}: {e}", self.addr))
+                    })?;
+            tracing::info!(
+                "gRPC ingest listening on {}, {workers} worker(s), TLS {}",
+                ingest.local_addr,
+                if self.tls.is_some() { "on" } else { "off" }
+            );
+            Ok(Box::new(ingest) as Box<dyn super::RunningIngest>)
+        }
+        .boxed()
+    }
+}
+
+impl super::RunningIngest for GrpcIngest {
+    fn stats(&self) -> Arc<GrpcStats> {
+        self.stats.clone()
+    }
+
+    fn finish(
+        self: Box<Self>,
+        shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<Option<super::LineStats>, String>> {
+        async move {
+            shutdown.wait().await;
+            self.stop().await;
+            Ok(None)
+        }
+        .boxed()
+    }
+
+    fn abort(self: Box<Self>) -> BoxFuture<'static, ()> {
+        self.stop().boxed()
     }
 }
 

@@ -5,41 +5,28 @@
 //! shaped like the agents' (addresses, ports, protocol, counters, times, interface, direction),
 //! so every transform and writer sees realistic fields. Generation is deterministic for a seed.
 
+use crate::config::{Ingest, IngestSynthetic};
 use crate::record::{Record, Value};
-use serde::Deserialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `ingest: {type: synthetic, synthetic: {...}}` parameters.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `ingest: {type: synthetic, synthetic: {...}}` parameters, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntheticConfig {
     /// Distinct conversations cycled through (upstream default 100).
-    #[serde(default = "default_connections")]
     pub connections: usize,
     /// Records per emitted batch (upstream default 10).
-    #[serde(default = "default_batch")]
     pub batch_max_len: usize,
     /// Records per minute (upstream default 2000).
-    #[serde(default = "default_rate")]
     pub flow_logs_per_min: u64,
-}
-
-fn default_connections() -> usize {
-    100
-}
-fn default_batch() -> usize {
-    10
-}
-fn default_rate() -> u64 {
-    2000
 }
 
 impl Default for SyntheticConfig {
     fn default() -> Self {
+        let d = IngestSynthetic::default();
         Self {
-            connections: default_connections(),
-            batch_max_len: default_batch(),
-            flow_logs_per_min: default_rate(),
+            connections: d.connections,
+            batch_max_len: d.batch_max_len,
+            flow_logs_per_min: d.flow_logs_per_min,
         }
     }
 }
@@ -53,12 +40,20 @@ pub enum SyntheticError {
 }
 
 impl SyntheticConfig {
-    /// Reads the `synthetic` object of an ingest stage (absent: defaults).
+    /// Reads an ingest stage given as JSON (absent `synthetic` object: defaults).
     pub fn from_ingest(ingest: &serde_json::Value) -> Result<Self, SyntheticError> {
-        let config: Self = match ingest.get("synthetic") {
-            None | Some(serde_json::Value::Null) => Self::default(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| SyntheticError::Invalid(e.to_string()))?,
+        let ingest: Ingest = serde_json::from_value(ingest.clone())
+            .map_err(|e| SyntheticError::Invalid(e.to_string()))?;
+        Self::from_params(ingest.synthetic.as_ref())
+    }
+
+    /// Checks the `synthetic` parameters (absent: defaults).
+    pub fn from_params(params: Option<&IngestSynthetic>) -> Result<Self, SyntheticError> {
+        let p = params.cloned().unwrap_or_default();
+        let config = Self {
+            connections: p.connections,
+            batch_max_len: p.batch_max_len,
+            flow_logs_per_min: p.flow_logs_per_min,
         };
         if config.connections == 0 {
             return Err(SyntheticError::Invalid(
@@ -201,6 +196,102 @@ fn xorshift(state: &mut u64) -> u64 {
 
 fn ip(r: u64) -> String {
     format!("10.{}.{}.{}", (r >> 8) % 256, (r >> 16) % 256, 1 + r % 254)
+}
+
+/// A `synthetic` ingest, built and not started yet.
+pub struct SyntheticIngester(SyntheticConfig);
+
+/// Builder of `synthetic`.
+pub fn build(
+    ingest: &Ingest,
+    _: &mut crate::stage::StageContext<'_>,
+) -> Result<Box<dyn super::Ingester>, crate::stage::BuildError> {
+    SyntheticConfig::from_params(ingest.synthetic.as_ref())
+        .map(|c| Box::new(SyntheticIngester(c)) as Box<dyn super::Ingester>)
+        .map_err(|e| crate::stage::BuildError::Invalid(e.to_string()))
+}
+
+impl super::Ingester for SyntheticIngester {
+    fn start(
+        self: Box<Self>,
+        shards: crate::shard::Shards,
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<Box<dyn super::RunningIngest>, crate::stage::BuildError>,
+    > {
+        use futures::FutureExt;
+        let config = self.0;
+        tracing::info!(
+            "synthetic ingest: {} connections, {} flows/min in batches of {}",
+            config.connections,
+            config.flow_logs_per_min,
+            config.batch_max_len
+        );
+        let running: Box<dyn super::RunningIngest> = Box::new(emit(config, shards));
+        futures::future::ready(Ok(running)).boxed()
+    }
+}
+
+/// The running synthetic source.
+struct RunningSynthetic {
+    stats: std::sync::Arc<super::GrpcStats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Emits synthetic batches at the configured rate. A full queue delays the source (it counts as
+/// back-pressure, not loss: synthetic records have no sender to lose them for).
+fn emit(config: SyntheticConfig, shards: crate::shard::Shards) -> RunningSynthetic {
+    use std::sync::atomic::Ordering;
+    let stats = std::sync::Arc::new(super::GrpcStats::default());
+    let counters = stats.clone();
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let task = tokio::spawn(async move {
+        let mut source = SyntheticSource::new(config, seed);
+        let mut tick = tokio::time::interval(source.config().batch_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let batch = source.next_batch();
+            let n = batch.len() as u64;
+            if shards.send_records(batch).await.is_err() {
+                return;
+            }
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters.flows.fetch_add(n, Ordering::Relaxed);
+        }
+    });
+    RunningSynthetic { stats, task }
+}
+
+impl super::RunningIngest for RunningSynthetic {
+    fn stats(&self) -> std::sync::Arc<super::GrpcStats> {
+        self.stats.clone()
+    }
+
+    fn finish(
+        self: Box<Self>,
+        shutdown: crate::shutdown::Shutdown,
+    ) -> futures::future::BoxFuture<'static, Result<Option<super::LineStats>, String>> {
+        use futures::FutureExt;
+        async move {
+            shutdown.wait().await;
+            self.task.abort();
+            let _ = self.task.await;
+            Ok(None)
+        }
+        .boxed()
+    }
+
+    fn abort(self: Box<Self>) -> futures::future::BoxFuture<'static, ()> {
+        use futures::FutureExt;
+        self.task.abort();
+        async move {
+            let _ = self.task.await;
+        }
+        .boxed()
+    }
 }
 
 #[cfg(test)]

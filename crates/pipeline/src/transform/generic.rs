@@ -16,8 +16,8 @@ impl GenericStage {
     }
 }
 
-fn scaled(value: &Value, multiplier: Option<f64>) -> Value {
-    match multiplier {
+fn scaled(value: &Value, multiplier: Option<&serde_json::Number>) -> Value {
+    match multiplier.and_then(serde_json::Number::as_f64) {
         Some(m) if m != 0.0 && m != 1.0 => match value {
             Value::Int(i) if m.fract() == 0.0 => Value::Int(i.saturating_mul(m as i64)),
             Value::UInt(u) if m.fract() == 0.0 && m > 0.0 => {
@@ -38,7 +38,7 @@ impl Transformer for GenericStage {
                 let mut out = record;
                 for rule in &self.config.rules {
                     if let Some(v) = out.get(&rule.input) {
-                        let v = scaled(v, rule.multiplier);
+                        let v = scaled(v, rule.multiplier.as_ref());
                         out.insert(rule.output.clone(), v);
                     }
                 }
@@ -48,7 +48,7 @@ impl Transformer for GenericStage {
                 let mut out = Record::with_capacity(self.config.rules.len());
                 for rule in &self.config.rules {
                     if let Some(v) = record.get(&rule.input) {
-                        out.insert(rule.output.clone(), scaled(v, rule.multiplier));
+                        out.insert(rule.output.clone(), scaled(v, rule.multiplier.as_ref()));
                     }
                 }
                 Some(out)

@@ -1,14 +1,16 @@
-//! Per-record transforms built from their configuration: `filter`, `network`, `generic`.
+//! Per-record transforms built from their configuration: `filter`, `network`, `generic`, `none`.
 //!
 //! Each is built once (queries parsed, regexes and CIDRs compiled, files read) and then applied to
-//! every record without re-parsing anything.
+//! every record without re-parsing anything. The builders here are what [`crate::registry`]
+//! registers under the upstream type names.
 
 mod filter;
 mod generic;
-pub mod kubernetes;
 mod network;
 mod sampler;
 
+pub use crate::kubernetes;
+pub use crate::stage::BuildError;
 pub use filter::FilterStage;
 pub use generic::GenericStage;
 pub use network::{NetworkStage, decode_tcp_flags};
@@ -16,26 +18,7 @@ pub use sampler::Sampler;
 
 use crate::config::{Transform, TransformKind};
 use crate::record::Record;
-
-/// Why a transform cannot be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The configuration is inconsistent (the same checks as `Config::check`).
-    #[error("{0}")]
-    Invalid(String),
-    /// The rule type is valid upstream but this pipeline does not run it yet: refusing is better
-    /// than silently passing records through unchanged.
-    #[error("{0} is not supported by this pipeline yet")]
-    Unsupported(String),
-    /// A file the transform needs could not be read.
-    #[error("cannot read {path}: {source}")]
-    File {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-}
+use crate::stage::{StageContext, section};
 
 /// A transform stage ready to run.
 pub trait Transformer: Send {
@@ -52,30 +35,62 @@ impl Transformer for Passthrough {
     }
 }
 
-/// Builds the transform a stage's parameters describe (a network stage with `add_kubernetes`
-/// starts its own watchers).
-pub fn build(transform: &Transform) -> Result<Box<dyn Transformer>, BuildError> {
-    build_with(transform, &NetworkStage::start_kube)
+/// Builder of `none`.
+pub fn build_none(
+    _: &Transform,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn Transformer>, BuildError> {
+    Ok(Box::new(Passthrough))
 }
 
-/// [`build`], getting the Kubernetes index of a network stage from `kube` (shared between the
-/// workers' copies of the stage).
-pub fn build_with(
-    transform: &Transform,
-    kube: &dyn Fn(&crate::config::NetworkTransform) -> Result<kubernetes::KubeSource, BuildError>,
+/// Builder of `generic`.
+pub fn build_generic(
+    t: &Transform,
+    _: &mut StageContext<'_>,
 ) -> Result<Box<dyn Transformer>, BuildError> {
-    transform.check().map_err(BuildError::Invalid)?;
-    Ok(match transform.kind {
-        TransformKind::None => Box::new(Passthrough),
-        TransformKind::Generic => Box::new(GenericStage::new(
-            transform.generic.clone().unwrap_or_default(),
-        )),
-        TransformKind::Filter => Box::new(FilterStage::new(
-            transform.filter.as_ref().cloned().unwrap_or_default(),
-        )?),
-        TransformKind::Network => Box::new(NetworkStage::build_with(
-            transform.network.as_ref().cloned().unwrap_or_default(),
-            kube,
-        )?),
-    })
+    let config = section(t.generic.as_ref(), "generic")?;
+    Ok(Box::new(GenericStage::new(config.clone())))
+}
+
+/// Builder of `filter`.
+pub fn build_filter(
+    t: &Transform,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn Transformer>, BuildError> {
+    t.check().map_err(BuildError::Invalid)?;
+    let config = section(t.filter.as_ref(), "filter")?;
+    Ok(Box::new(FilterStage::new(config.clone())?))
+}
+
+/// Builder of `network`: the Kubernetes index of an `add_kubernetes` stage is shared by the
+/// workers' copies (one set of watchers per stage).
+pub fn build_network(
+    t: &Transform,
+    ctx: &mut StageContext<'_>,
+) -> Result<Box<dyn Transformer>, BuildError> {
+    t.check().map_err(BuildError::Invalid)?;
+    let config = section(t.network.as_ref(), "network")?;
+    let (name, shared) = (ctx.name, ctx.shared);
+    Ok(Box::new(NetworkStage::build_with(
+        config.clone(),
+        &|c: &crate::config::NetworkTransform| shared.kube_source(name, c),
+    )?))
+}
+
+/// Builds the transform a stage's parameters describe, outside any graph (a network stage with
+/// `add_kubernetes` starts its own watchers).
+pub fn build(transform: &Transform) -> Result<Box<dyn Transformer>, BuildError> {
+    let shared = crate::stage::BuildContext::default();
+    let mut stdout = || -> Box<dyn std::io::Write + Send> { Box::new(std::io::sink()) };
+    let mut ctx = StageContext {
+        name: "transform",
+        shared: &shared,
+        stdout: &mut stdout,
+    };
+    match transform.kind {
+        TransformKind::None => build_none(transform, &mut ctx),
+        TransformKind::Generic => build_generic(transform, &mut ctx),
+        TransformKind::Filter => build_filter(transform, &mut ctx),
+        TransformKind::Network => build_network(transform, &mut ctx),
+    }
 }

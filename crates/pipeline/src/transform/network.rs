@@ -1,23 +1,19 @@
 //! The `network` transform: subnets, subnet labels, TCP flag names, node-level direction, port
 //! service names, the application/infrastructure flow layer and Kubernetes metadata.
 
-use super::kubernetes::{
-    self, CompiledRule, IndexSettings, KubeEnricher, KubeIndex, KubeSettings, KubeSource,
-    RuleError, SharedIndex,
-};
 use super::{BuildError, Transformer};
 use crate::config::{
-    AddServiceRule, AddSubnetRule, DirectionInfo, NetworkGenericRule, NetworkRuleKind,
-    NetworkTransform, parse_mask,
+    AddServiceRule, AddSubnetRule, DirectionInfo, KubernetesInfraRule, NetworkGenericRule,
+    NetworkRuleKind, NetworkTransform, parse_mask,
 };
-use crate::fields;
-use crate::record::{Key, Record, Value};
+use crate::kubernetes::{
+    self, CompiledRule, IndexSettings, KubeEnricher, KubeSource, RuleError, SharedIndex,
+};
+use crate::record::{self, Key, Record, Value};
 use compact_str::{CompactString, format_compact};
 use ipnet::IpNet;
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
 
 /// Names of the TCP flag bits, in bit order, as the eBPF agent encodes them (the low 8 bits are
 /// the TCP header's; 0x100-0x400 are the agent's combined flags).
@@ -48,29 +44,7 @@ pub fn decode_tcp_flags(bits: u64) -> Vec<Value> {
 /// labels do not).
 const LABEL_CACHE_MAX: usize = 65_536;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InfraRef {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct InfraRule {
-    #[serde(default)]
-    namespace_name_fields: Vec<InfraRef>,
-    #[serde(default)]
-    output: String,
-    #[serde(default, rename = "infra_prefixes")]
-    infra_prefixes: Vec<String>,
-    #[serde(default, rename = "infra_refs")]
-    infra_refs: Vec<InfraRef>,
-}
-
-/// Each rule with its output name interned (see [`fields::intern`]): inserting it into a record
+/// Each rule with its output name interned (see [`crate::fields::intern`]): inserting it into a record
 /// then costs no allocation.
 enum Op {
     Subnet(AddSubnetRule, u8, Key),
@@ -78,7 +52,7 @@ enum Op {
     TcpFlags(NetworkGenericRule, Key),
     Direction,
     Service(AddServiceRule, Key),
-    Infra(InfraRule, Key),
+    Infra(KubernetesInfraRule, Key),
     Kube(Box<CompiledRule>),
 }
 
@@ -93,14 +67,6 @@ pub struct NetworkStage {
     services: HashMap<(u16, u8), String>,
     kube: Option<KubeEnricher>,
     kube_source: Option<KubeSource>,
-}
-
-/// A `kubeConfig` problem (not tied to one rule).
-fn config_error(e: RuleError) -> BuildError {
-    match e {
-        RuleError::Invalid(m) => BuildError::Invalid(m),
-        RuleError::Unsupported(m) => BuildError::Unsupported(m),
-    }
 }
 
 fn rule_error(i: usize, e: RuleError) -> BuildError {
@@ -142,19 +108,10 @@ impl NetworkStage {
     }
 
     /// Creates the index `config`'s `add_kubernetes` rules read and starts the watchers that
-    /// fill it. The API server need not answer yet: the watchers retry, and
-    /// [`KubeSource::pending`] says what they wait for.
+    /// fill it (on the process's runtime). The API server need not answer yet: the watchers
+    /// retry, and [`KubeSource::pending`] says what they wait for.
     pub fn start_kube(config: &NetworkTransform) -> Result<KubeSource, BuildError> {
-        let settings = KubeSettings::parse(config.kube_config.as_ref()).map_err(config_error)?;
-        let index = Arc::new(RwLock::new(KubeIndex::new(Self::kube_index_settings(
-            config,
-        )?)));
-        let feed = kubernetes::start_feeder(&settings, &index)
-            .map_err(|e| BuildError::Invalid(format!("network rule add_kubernetes: {e}")))?;
-        Ok(KubeSource {
-            index,
-            feed: Some(feed),
-        })
+        Ok(kubernetes::start(config, &crate::stage::runtime())?)
     }
 
     /// What the stage's Kubernetes index still waits for (`None`: ready, or no such rules).
@@ -163,21 +120,12 @@ impl NetworkStage {
     }
 
     /// The index settings `config`'s `kubeConfig` and `add_kubernetes` rules call for, to create
-    /// the [`KubeIndex`] given to [`Self::with_kube_index`].
+    /// the index given to [`Self::with_kube_index`].
     pub fn kube_index_settings(config: &NetworkTransform) -> Result<IndexSettings, BuildError> {
-        let mut rules = Vec::new();
-        for (i, rule) in config.rules.iter().enumerate() {
-            if rule.kind == NetworkRuleKind::AddKubernetes
-                && let Some(raw) = &rule.kubernetes
-            {
-                rules.push(serde_json::from_value(raw.clone()).map_err(|e| {
-                    BuildError::Invalid(format!("network.rules[{i}].kubernetes: {e}"))
-                })?);
-            }
-        }
-        KubeSettings::parse(config.kube_config.as_ref())
-            .and_then(|s| s.index_settings(&rules))
-            .map_err(config_error)
+        Ok(kubernetes::index_settings(
+            config.kube_config.as_ref(),
+            &kubernetes::kubernetes_rules(config),
+        )?)
     }
 
     fn build(
@@ -213,7 +161,7 @@ impl NetworkStage {
                         .clone()
                         .ok_or_else(|| missing("add_subnet"))?;
                     let bits = parse_mask(&r.subnet_mask).map_err(BuildError::Invalid)?;
-                    let out = fields::key(&r.output);
+                    let out = record::key(&r.output);
                     Op::Subnet(r, bits, out)
                 }
                 K::AddSubnetLabel => {
@@ -221,7 +169,7 @@ impl NetworkStage {
                         .add_subnet_label
                         .clone()
                         .ok_or_else(|| missing("add_subnet_label"))?;
-                    let out = fields::key(&r.output);
+                    let out = record::key(&r.output);
                     Op::SubnetLabel(r, out)
                 }
                 K::DecodeTcpFlags => {
@@ -229,7 +177,7 @@ impl NetworkStage {
                         .decode_tcp_flags
                         .clone()
                         .ok_or_else(|| missing("decode_tcp_flags"))?;
-                    let out = fields::key(&r.output);
+                    let out = record::key(&r.output);
                     Op::TcpFlags(r, out)
                 }
                 K::ReinterpretDirection => {
@@ -258,27 +206,24 @@ impl NetworkStage {
                         .add_service
                         .clone()
                         .ok_or_else(|| missing("add_service"))?;
-                    let out = fields::key(&r.output);
+                    let out = record::key(&r.output);
                     Op::Service(r, out)
                 }
                 K::AddKubernetesInfra => {
-                    let raw = rule
+                    let infra = rule
                         .kubernetes_infra
                         .clone()
                         .ok_or_else(|| missing("kubernetes_infra"))?;
-                    let infra: InfraRule = serde_json::from_value(raw).map_err(|e| {
-                        BuildError::Invalid(format!("network.rules[{i}].kubernetes_infra: {e}"))
-                    })?;
-                    let out = fields::key(&infra.output);
+                    let out = record::key(&infra.output);
                     Op::Infra(infra, out)
                 }
                 K::AddKubernetes => {
-                    let raw = rule
+                    let rule = rule
                         .kubernetes
                         .as_ref()
                         .ok_or_else(|| missing("kubernetes"))?;
                     Op::Kube(Box::new(
-                        CompiledRule::new(raw).map_err(|e| rule_error(i, e))?,
+                        CompiledRule::new(rule).map_err(|e| rule_error(i, e))?,
                     ))
                 }
                 K::AddLocation => {
@@ -303,8 +248,8 @@ impl NetworkStage {
             label_cache: HashMap::new(),
             direction_keys: config.direction_info.as_ref().map(|d| {
                 (
-                    fields::key(&d.flow_direction_field),
-                    fields::key(&d.if_direction_field),
+                    record::key(&d.flow_direction_field),
+                    record::key(&d.if_direction_field),
                 )
             }),
             direction: config.direction_info,
@@ -458,7 +403,7 @@ fn reinterpret_direction(record: &mut Record, info: &DirectionInfo, keys: &(Key,
 }
 
 /// `app` unless every (namespace, name) pair of the record is infrastructure.
-fn flow_layer(record: &Record, rule: &InfraRule) -> &'static str {
+fn flow_layer(record: &Record, rule: &KubernetesInfraRule) -> &'static str {
     let is_infra = |namespace: &str, name: &str| {
         rule.infra_prefixes
             .iter()

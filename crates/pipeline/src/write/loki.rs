@@ -9,69 +9,13 @@
 use crate::config::parse_go_duration;
 use crate::record::{Record, Value};
 use prost::Message;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `write: {type: loki, loki: {...}}` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LokiWrite {
-    /// Base URL; pushes go to `<url>/loki/api/v1/push`.
-    #[serde(default)]
-    pub url: String,
-    /// Sent as `X-Scope-OrgID`.
-    #[serde(default, rename = "tenantID", skip_serializing_if = "String::is_empty")]
-    pub tenant_id: String,
-    /// Longest wait before a non-full batch is sent (Go duration, default 1s).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_wait: Option<String>,
-    /// Batch size in bytes of lines (default 100 KiB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<usize>,
-    /// Request timeout (default 10s).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
-    /// First retry delay (default 1s).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_backoff: Option<String>,
-    /// Longest retry delay (default 1s upstream; NetObserv sets 5s).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_backoff: Option<String>,
-    /// Retries after the first attempt (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_retries: Option<u32>,
-    /// Record fields promoted to stream labels.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<String>,
-    /// Labels added to every stream.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub static_labels: BTreeMap<String, String>,
-    /// Fields removed from lines.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_list: Vec<String>,
-    /// HTTP client settings (TLS, auth), kept for the sender.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_config: Option<serde_json::Value>,
-    /// Field holding the entry time (default `TimeReceived`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_label: Option<String>,
-    /// Unit of that field (default `1s`; NetObserv uses `TimeFlowEndMs` with `1ms`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_scale: Option<String>,
-    /// Line format: `json` (default), `printf` or `fields`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    /// Whether the JSON line's keys are written in alphabetical order (upstream's `reorder`);
-    /// otherwise they keep the record's order.
-    #[serde(default)]
-    pub reorder: bool,
-    /// `http` (default) or `grpc`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_protocol: Option<String>,
-}
+pub use crate::config::LokiWrite;
 
 /// Loki's `logproto` messages, as Loki's push endpoint decodes them.
 pub mod proto {
@@ -222,7 +166,11 @@ impl LokiEncoder {
                 .clone()
                 .unwrap_or_else(|| "TimeReceived".into()),
             timestamp_scale,
-            batch_bytes: config.batch_size.unwrap_or(100 * 1024).max(1),
+            batch_bytes: config
+                .batch_size
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(100 * 1024)
+                .max(1),
             batch_wait: duration("batchWait", &config.batch_wait, Duration::from_secs(1))?,
             streams: HashMap::default(),
             pending_bytes: 0,

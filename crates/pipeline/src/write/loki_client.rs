@@ -10,34 +10,21 @@
 
 use super::loki::{LokiEncoder, LokiError, LokiWrite, encode_push};
 use super::loki_http::{AuthSource, HttpSettings};
-use crate::config::parse_go_duration;
+use crate::config::{Write, parse_go_duration};
 use crate::record::Record;
+use crate::stage::{BuildError, StageContext, section};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Counters of the Loki writer.
-#[derive(Debug, Default)]
-pub struct LokiStats {
-    /// Records accepted into the buffer.
-    pub queued: AtomicU64,
-    /// Records pushed successfully.
-    pub written: AtomicU64,
-    /// Records dropped because the buffer was full.
-    pub dropped_buffer_full: AtomicU64,
-    /// Records dropped because their batch failed every retry.
-    pub dropped_after_retries: AtomicU64,
-    /// Push attempts that failed (each retry counts).
-    pub failed_attempts: AtomicU64,
-    /// Label values too long to be Loki labels; they stayed in the line.
-    pub long_label_values: AtomicU64,
-}
+pub type LokiStats = super::DeliveryStats;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -59,15 +46,26 @@ pub struct LokiWriter {
     buffered: Arc<AtomicUsize>,
     capacity: usize,
     stats: Arc<LokiStats>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// The push task, and the runtime it runs on (to wait for its last push at close).
+    task: Option<(tokio::task::JoinHandle<()>, tokio::runtime::Handle)>,
 }
 
 /// A stream label set and one entry of it.
 type Encoded = (String, super::loki::proto::Entry);
 
 impl LokiWriter {
-    /// Starts the writer. `buffer` bounds the records waiting to be sent.
+    /// Starts the writer on the process's runtime (see [`crate::stage::runtime`]). `buffer`
+    /// bounds the records waiting to be sent.
     pub fn start(config: &LokiWrite, buffer: usize) -> Result<Self, LokiError> {
+        Self::start_on(config, buffer, &crate::stage::runtime())
+    }
+
+    /// [`Self::start`] with its push task on `runtime`.
+    pub fn start_on(
+        config: &LokiWrite,
+        buffer: usize,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Self, LokiError> {
         let encoder = LokiEncoder::new(config)?;
         let lines = LokiEncoder::new(config)?;
         let duration = |field: &str, v: &Option<String>, default: Duration| match v {
@@ -78,7 +76,11 @@ impl LokiWriter {
             timeout: duration("timeout", &config.timeout, Duration::from_secs(10))?,
             min_backoff: duration("minBackoff", &config.min_backoff, Duration::from_secs(1))?,
             max_backoff: duration("maxBackoff", &config.max_backoff, Duration::from_secs(1))?,
-            max_retries: config.max_retries.unwrap_or(10),
+            max_retries: match config.max_retries {
+                None => 10,
+                Some(n) => u32::try_from(n)
+                    .map_err(|_| LokiError::Config(format!("maxRetries: {n} is out of range")))?,
+            },
         };
         let base = config.url.trim_end_matches('/');
         if base.is_empty() {
@@ -88,7 +90,7 @@ impl LokiWriter {
             .parse()
             .map_err(|e| LokiError::Config(format!("url `{}`: {e}", config.url)))?;
         let tenant = config.tenant_id.clone();
-        let http = HttpSettings::from_value(config.client_config.as_ref())
+        let http = HttpSettings::new(config.client_config.as_ref())
             .map_err(|e| LokiError::Config(e.to_string()))?;
         let connector = connector(&http)?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -96,35 +98,26 @@ impl LokiWriter {
         let taken = buffered.clone();
         let stats = Arc::new(LokiStats::default());
         let task_stats = stats.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| LokiError::Config(format!("cannot start the writer runtime: {e}")))?;
-        let thread = std::thread::Builder::new()
-            .name("loki-writer".into())
-            .spawn(move || {
-                runtime.block_on(run(
-                    rx,
-                    taken,
-                    encoder,
-                    Target {
-                        connector,
-                        endpoint,
-                        tenant,
-                        auth: http.auth,
-                    },
-                    policy,
-                    task_stats,
-                ));
-            })
-            .map_err(|e| LokiError::Config(format!("cannot start the writer thread: {e}")))?;
+        let task = runtime.spawn(run(
+            rx,
+            taken,
+            encoder,
+            Target {
+                connector,
+                endpoint,
+                tenant,
+                auth: http.auth,
+            },
+            policy,
+            task_stats,
+        ));
         Ok(Self {
             tx: Some(tx),
             lines: std::sync::Mutex::new(lines),
             buffered,
             capacity: buffer.max(1),
             stats,
-            thread: Some(thread),
+            task: Some((task, runtime.clone())),
         })
     }
 
@@ -177,12 +170,20 @@ impl LokiWriter {
         self.shutdown();
     }
 
+    /// Closes the buffer and waits for the task's last push (with its retries). The wait runs
+    /// on a short-lived thread outside any async context, so closing works from a worker
+    /// thread, a blocking task or an async caller alike.
     fn shutdown(&mut self) {
         self.tx.take();
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the Loki writer thread panicked");
+        if let Some((task, runtime)) = self.task.take() {
+            let joined = std::thread::scope(|s| {
+                s.spawn(|| runtime.block_on(task))
+                    .join()
+                    .unwrap_or_else(|_| Ok(()))
+            });
+            if let Err(err) = joined {
+                tracing::error!(%err, "the Loki writer task failed");
+            }
         }
     }
 }
@@ -339,4 +340,32 @@ async fn push(
         backoff = (backoff * 2).min(policy.max_backoff);
     }
     false
+}
+
+/// Records buffered per Loki writer before new ones are dropped (and counted).
+pub const LOKI_BUFFER_RECORDS: usize = 100_000;
+
+/// A Loki writer as a stage of one worker's graph.
+struct LokiStage(LokiWriter);
+
+impl super::Writer for LokiStage {
+    fn write(&mut self, batch: &[Record]) -> super::Written {
+        self.0.send_batch(batch);
+        super::Written::default()
+    }
+
+    fn delivery(&self) -> Option<Arc<LokiStats>> {
+        Some(self.0.stats())
+    }
+}
+
+/// Builder of `loki`: the push task runs on the graph's runtime.
+pub fn build(
+    write: &Write,
+    ctx: &mut StageContext<'_>,
+) -> Result<Box<dyn super::Writer>, BuildError> {
+    let config = section(write.loki.as_ref(), "loki")?;
+    let writer = LokiWriter::start_on(config, LOKI_BUFFER_RECORDS, ctx.shared.runtime())
+        .map_err(|e| BuildError::Invalid(e.to_string()))?;
+    Ok(Box::new(LokiStage(writer)))
 }

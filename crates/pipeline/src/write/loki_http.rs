@@ -10,7 +10,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use serde::Deserialize;
 use std::sync::Arc;
 
 /// Why a `clientConfig` cannot be used.
@@ -34,92 +33,7 @@ pub enum ClientConfigError {
     Unsupported(&'static str),
 }
 
-/// `clientConfig`: the subset of Prometheus' HTTP client configuration Loki writers use.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// TLS towards Loki.
-    #[serde(default)]
-    pub tls_config: Option<TlsConfig>,
-    /// `Authorization: <type> <credentials>`.
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    /// Older spelling of a Bearer credential.
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    /// Older spelling of a Bearer credential read from a file.
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    /// HTTP basic authentication.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// Redirects are never followed by this writer; `true` is refused rather than ignored.
-    #[serde(default)]
-    pub follow_redirects: Option<bool>,
-    /// Accepted for compatibility; pushes use HTTP/1.1.
-    #[serde(default)]
-    pub enable_http2: Option<bool>,
-    /// Proxies are not implemented: refused so that a push never bypasses one silently.
-    #[serde(default)]
-    pub proxy_url: Option<String>,
-}
-
-/// `clientConfig.tls_config`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM file of the CAs that sign Loki's certificate (default: the public web roots).
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    /// Inline PEM of those CAs.
-    #[serde(default)]
-    pub ca: Option<String>,
-    /// Client certificate (mutual TLS).
-    #[serde(default)]
-    pub cert_file: Option<String>,
-    /// Client key (mutual TLS).
-    #[serde(default)]
-    pub key_file: Option<String>,
-    /// Name checked against Loki's certificate instead of the URL's host.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// Accept any server certificate (the FlowCollector's `insecureSkipVerify`).
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// Lowest TLS version (`TLS12` or `TLS13`).
-    #[serde(default)]
-    pub min_version: Option<String>,
-}
-
-/// `clientConfig.authorization`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    /// Scheme, `Bearer` when empty.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// Inline credentials.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// File holding the credentials (read before each push).
-    #[serde(default)]
-    pub credentials_file: Option<String>,
-}
-
-/// `clientConfig.basic_auth`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// User name.
-    #[serde(default)]
-    pub username: String,
-    /// Inline password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// File holding the password (read before each push).
-    #[serde(default)]
-    pub password_file: Option<String>,
-}
+pub use crate::config::{Authorization, BasicAuth, ClientConfig, TlsConfig};
 
 /// Where the `Authorization` header value comes from.
 #[derive(Clone, Debug)]
@@ -206,17 +120,9 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     /// Checks and loads `clientConfig` (`None`: plain defaults).
-    pub fn from_value(value: Option<&serde_json::Value>) -> Result<Self, ClientConfigError> {
-        let config: ClientConfig = match value {
-            None | Some(serde_json::Value::Null) => ClientConfig::default(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| ClientConfigError::Invalid(e.to_string()))?,
-        };
-        Self::new(&config)
-    }
-
-    /// Checks and loads a parsed `clientConfig`.
-    pub fn new(config: &ClientConfig) -> Result<Self, ClientConfigError> {
+    pub fn new(config: Option<&ClientConfig>) -> Result<Self, ClientConfigError> {
+        let default = ClientConfig::default();
+        let config = config.unwrap_or(&default);
         if config.proxy_url.as_deref().is_some_and(|p| !p.is_empty()) {
             return Err(ClientConfigError::Unsupported("proxy_url"));
         }
@@ -458,17 +364,25 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Parses `clientConfig` as the stage parameters carry it, then loads it: parse errors
+    /// (unknown keys such as `oauth2`) and load errors alike become a [`ClientConfigError`].
+    fn from_json(value: &serde_json::Value) -> Result<HttpSettings, ClientConfigError> {
+        let config: ClientConfig = serde_json::from_value(value.clone())
+            .map_err(|e| ClientConfigError::Invalid(e.to_string()))?;
+        HttpSettings::new(Some(&config))
+    }
+
     #[test]
     fn operator_shape_is_accepted() {
         let dir = std::env::temp_dir().join(format!("loki-http-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let token = dir.join("token");
         std::fs::write(&token, "abc\n").expect("write");
-        let s = HttpSettings::from_value(Some(&json!({
+        let s = from_json(&json!({
             "follow_redirects": false,
             "authorization": {"type": "Bearer", "credentials_file": token},
             "tls_config": {"insecure_skip_verify": true}
-        })))
+        }))
         .expect("valid");
         assert_eq!(
             s.auth.header().expect("read").as_deref(),
@@ -484,11 +398,7 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_named() {
-        let err = |v: serde_json::Value| {
-            HttpSettings::from_value(Some(&v))
-                .expect_err("invalid")
-                .to_string()
-        };
+        let err = |v: serde_json::Value| from_json(&v).expect_err("invalid").to_string();
         assert!(
             err(json!({"tls_config": {"ca_file": "/nonexistent/ca.crt"}}))
                 .contains("tls_config.ca_file")
@@ -508,9 +418,9 @@ mod tests {
 
     #[test]
     fn basic_auth_is_base64() {
-        let s = HttpSettings::from_value(Some(&json!({
+        let s = from_json(&json!({
             "basic_auth": {"username": "loki", "password": "secret"}
-        })))
+        }))
         .expect("valid");
         assert_eq!(
             s.auth.header().expect("header").as_deref(),

@@ -17,39 +17,18 @@
 //! queue blocks the stage, so a slow disk slows the pipeline rather than losing flows; rows lost
 //! to a failed transaction are logged and counted in [`WriterStats`].
 
-use crate::config::parse_go_duration;
+use crate::config::{Write, parse_go_duration};
 use crate::record::{Record, Value};
+use crate::stage::{BuildError, StageContext, section};
 use netobserv_flowstore::fields::{self, FIELDS, Kind};
 use netobserv_flowstore::{
     BackgroundWriter, BatchOptions, Cell, FlowRow, Retention, StoreOptions, WriterStats,
 };
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-/// The `sqlite` writer's parameters.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SqliteWrite {
-    /// The store file, created when missing.
-    pub path: String,
-    /// Rows per transaction.
-    #[serde(default)]
-    pub batch_size: Option<usize>,
-    /// Longest wait before a transaction.
-    #[serde(default)]
-    pub flush_interval: Option<String>,
-    /// Retention by age.
-    #[serde(default)]
-    pub max_age: Option<String>,
-    /// Retention by size, bytes.
-    #[serde(default)]
-    pub max_bytes: Option<u64>,
-    /// Rollup bucket of a new file.
-    #[serde(default)]
-    pub rollup_bucket: Option<String>,
-}
+pub use crate::config::SqliteWrite;
 
 /// A running `sqlite` writer stage.
 pub struct SqliteWriter {
@@ -155,6 +134,27 @@ pub fn row_of(record: &Record) -> FlowRow {
     }
     row.finish();
     row
+}
+
+impl super::Writer for SqliteWriter {
+    fn write(&mut self, batch: &[Record]) -> super::Written {
+        SqliteWriter::write(self, batch);
+        super::Written {
+            ok: batch.len() as u64,
+            failed: 0,
+        }
+    }
+}
+
+/// Builder of `sqlite`: the copies of the graph share one writer thread per file.
+pub fn build(
+    write: &Write,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn super::Writer>, BuildError> {
+    let config = section(write.sqlite.as_ref(), "sqlite")?;
+    Ok(Box::new(
+        SqliteWriter::start(config).map_err(BuildError::Invalid)?,
+    ))
 }
 
 #[cfg(test)]

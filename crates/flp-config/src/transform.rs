@@ -1,5 +1,7 @@
-//! Parameters of the `transform` stages: `generic`, `filter`, `network` and `none`.
+//! Parameters of the `transform` stages: `generic`, `filter` and `none` (`network` has its own
+//! module).
 
+use crate::network::NetworkTransform;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -36,7 +38,46 @@ pub enum TransformKind {
     Network,
 }
 
+impl TransformKind {
+    /// The upstream type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransformKind::None => "none",
+            TransformKind::Generic => "generic",
+            TransformKind::Filter => "filter",
+            TransformKind::Network => "network",
+        }
+    }
+}
+
 impl Transform {
+    /// A `generic` transform.
+    pub fn generic(generic: GenericTransform) -> Self {
+        Self {
+            kind: TransformKind::Generic,
+            generic: Some(generic),
+            ..Self::default()
+        }
+    }
+
+    /// A `filter` transform.
+    pub fn filter(filter: FilterTransform) -> Self {
+        Self {
+            kind: TransformKind::Filter,
+            filter: Some(filter),
+            ..Self::default()
+        }
+    }
+
+    /// A `network` transform.
+    pub fn network(network: NetworkTransform) -> Self {
+        Self {
+            kind: TransformKind::Network,
+            network: Some(network),
+            ..Self::default()
+        }
+    }
+
     /// Checks that the sub-object matching `type` is present and its rules are well formed.
     pub fn check(&self) -> Result<(), String> {
         match self.kind {
@@ -91,9 +132,10 @@ pub struct GenericRule {
     pub input: String,
     /// Field written.
     pub output: String,
-    /// Scales numeric values (0 or absent means 1).
+    /// Scales numeric values (0 or absent means 1). Kept as written: upstream's is an integer,
+    /// a fraction is accepted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multiplier: Option<f64>,
+    pub multiplier: Option<serde_json::Number>,
 }
 
 /// `filter`: record and field filtering, field additions, sampling.
@@ -110,7 +152,7 @@ pub struct FilterTransform {
 }
 
 impl FilterTransform {
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         self.rules
             .iter()
             .enumerate()
@@ -294,197 +336,4 @@ fn regex_check(pattern: &str) -> Result<(), String> {
     flowdsl::Pattern::new(pattern)
         .map(|_| ())
         .map_err(|e| format!("regex `{pattern}`: {e}"))
-}
-
-/// `network`: enrichment rules and their shared settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NetworkTransform {
-    /// Applied in order to every record.
-    #[serde(default)]
-    pub rules: Vec<NetworkRule>,
-    /// Kubernetes client settings for `add_kubernetes`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kube_config: Option<Json>,
-    /// Services file for `add_service` (default `/etc/services`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub services_file: String,
-    /// Protocols file for `add_service` (default `/etc/protocols`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub protocols_file: String,
-    /// Named CIDR groups for `add_subnet_label`; hot-reloadable.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub subnet_labels: Vec<SubnetLabel>,
-    /// Fields `reinterpret_direction` reads and writes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub direction_info: Option<DirectionInfo>,
-}
-
-impl NetworkTransform {
-    fn check(&self) -> Result<(), String> {
-        for (i, label) in self.subnet_labels.iter().enumerate() {
-            for cidr in &label.cidrs {
-                cidr.parse::<ipnet::IpNet>().map_err(|_| {
-                    format!(
-                        "network.subnetLabels[{i}] `{}`: `{cidr}` is not a CIDR",
-                        label.name
-                    )
-                })?;
-            }
-        }
-        for (i, rule) in self.rules.iter().enumerate() {
-            rule.check(self)
-                .map_err(|e| format!("network.rules[{i}]: {e}"))?;
-        }
-        Ok(())
-    }
-}
-
-/// A named group of CIDRs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubnetLabel {
-    /// The label written for matching addresses.
-    pub name: String,
-    /// The CIDRs.
-    #[serde(default)]
-    pub cidrs: Vec<String>,
-}
-
-/// Fields of `reinterpret_direction`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DirectionInfo {
-    /// The agent (reporter) IP field (NetObserv: `AgentIP`).
-    #[serde(rename = "reporterIPField")]
-    pub reporter_ip_field: String,
-    /// The source host IP field (`SrcK8S_HostIP`).
-    pub src_host_field: String,
-    /// The destination host IP field (`DstK8S_HostIP`).
-    pub dst_host_field: String,
-    /// The direction field rewritten (`FlowDirection`).
-    pub flow_direction_field: String,
-    /// Where the interface-level direction is copied first (`IfDirection`), if anywhere.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub if_direction_field: String,
-}
-
-/// The network rule types.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NetworkRuleKind {
-    /// CIDR of an address with a given mask.
-    #[default]
-    AddSubnet,
-    /// Geo-location from an IP database (not supported yet).
-    AddLocation,
-    /// Service name of a port.
-    AddService,
-    /// Kubernetes metadata of an address.
-    AddKubernetes,
-    /// `app` / `infra` flow layer.
-    AddKubernetesInfra,
-    /// Node-level direction instead of interface-level.
-    ReinterpretDirection,
-    /// Label of the first subnet group containing an address.
-    AddSubnetLabel,
-    /// TCP flag bits to names.
-    DecodeTcpFlags,
-}
-
-/// `{input, output}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkGenericRule {
-    /// Field read.
-    pub input: String,
-    /// Field written.
-    pub output: String,
-}
-
-/// `add_subnet` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddSubnetRule {
-    /// Field read.
-    pub input: String,
-    /// Field written.
-    pub output: String,
-    /// Prefix length such as `/24`.
-    pub subnet_mask: String,
-}
-
-/// `add_service` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddServiceRule {
-    /// Port field.
-    pub input: String,
-    /// Field written.
-    pub output: String,
-    /// Protocol field (a number or a name).
-    pub protocol: String,
-}
-
-/// One network rule.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkRule {
-    /// The rule type.
-    #[serde(rename = "type")]
-    pub kind: NetworkRuleKind,
-    /// For `add_kubernetes_infra`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes_infra: Option<Json>,
-    /// For `add_kubernetes`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes: Option<Json>,
-    /// For `add_subnet`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_subnet: Option<AddSubnetRule>,
-    /// For `add_location`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_location: Option<Json>,
-    /// For `add_subnet_label`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_subnet_label: Option<NetworkGenericRule>,
-    /// For `add_service`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_service: Option<AddServiceRule>,
-    /// For `decode_tcp_flags`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decode_tcp_flags: Option<NetworkGenericRule>,
-}
-
-impl NetworkRule {
-    fn check(&self, network: &NetworkTransform) -> Result<(), String> {
-        use NetworkRuleKind as K;
-        let missing = |key: &str| Err(format!("type {:?} needs `{key}`", self.kind));
-        match self.kind {
-            K::AddSubnet => match &self.add_subnet {
-                None => missing("add_subnet"),
-                Some(r) => parse_mask(&r.subnet_mask).map(|_| ()),
-            },
-            K::AddService if self.add_service.is_none() => missing("add_service"),
-            K::AddKubernetes if self.kubernetes.is_none() => missing("kubernetes"),
-            K::AddKubernetesInfra if self.kubernetes_infra.is_none() => missing("kubernetes_infra"),
-            K::AddSubnetLabel if self.add_subnet_label.is_none() => missing("add_subnet_label"),
-            K::DecodeTcpFlags if self.decode_tcp_flags.is_none() => missing("decode_tcp_flags"),
-            K::AddLocation if self.add_location.is_none() => missing("add_location"),
-            K::ReinterpretDirection if network.direction_info.is_none() => {
-                Err("reinterpret_direction needs the stage-level `directionInfo`".to_string())
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Parses `/24` (or `24`) into a prefix length.
-pub fn parse_mask(mask: &str) -> Result<u8, String> {
-    mask.trim()
-        .trim_start_matches('/')
-        .parse::<u8>()
-        .ok()
-        .filter(|bits| *bits <= 128)
-        .ok_or_else(|| format!("subnet_mask `{mask}` is not a prefix length like /24"))
 }

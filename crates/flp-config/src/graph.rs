@@ -1,6 +1,12 @@
 //! The stage graph: one ingest root, stages following their parent, fan-out allowed, no cycles.
+//!
+//! The root may be [`PRESET_INGESTER`] without being declared: the ingest of a pipeline embedded
+//! in another program (the agent's `EXPORT=direct-flp`), which the program feeds itself.
 
 use super::{Config, StageKind};
+
+/// Upstream's name of the implicit ingest stage of an embedded pipeline.
+pub const PRESET_INGESTER: &str = "preset-ingester";
 use std::collections::{HashMap, HashSet};
 
 /// A stage graph problem, naming the stage at fault.
@@ -47,6 +53,15 @@ impl StageGraph {
             return Err(GraphError::Empty);
         }
         let mut names = HashSet::new();
+        // An undeclared `preset-ingester` that stages follow is the embedded pipeline's ingest.
+        let preset = !config.pipeline.iter().any(|s| s.name == PRESET_INGESTER)
+            && config
+                .pipeline
+                .iter()
+                .any(|s| s.follows.as_deref() == Some(PRESET_INGESTER));
+        if preset {
+            names.insert(PRESET_INGESTER);
+        }
         for stage in &config.pipeline {
             if stage.name.is_empty() {
                 return Err(stage_error("", "a stage has an empty name"));
@@ -78,12 +93,18 @@ impl StageGraph {
             }
         }
         let kind_of = |name: &str| -> Result<StageKind, GraphError> {
+            if preset && name == PRESET_INGESTER {
+                return Ok(StageKind::Ingest);
+            }
             params
                 .get(name)
                 .map(|p| p.kinds()[0])
                 .ok_or_else(|| stage_error(name, "is in `pipeline` but has no `parameters` entry"))
         };
         let mut roots = Vec::new();
+        if preset {
+            roots.push(PRESET_INGESTER.to_string());
+        }
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
         for stage in &config.pipeline {
             let kind = kind_of(&stage.name)?;
@@ -129,6 +150,15 @@ impl StageGraph {
                 return Err(stage_error(
                     &config.pipeline[0].name,
                     "no ingest stage: every stage follows another (a cycle?)",
+                ));
+            }
+            [first, second, ..] if first == PRESET_INGESTER => {
+                return Err(stage_error(
+                    second,
+                    format!(
+                        "an ingest stage, while other stages follow `{PRESET_INGESTER}` (the \
+                         embedding program's ingest): only one ingest is supported"
+                    ),
                 ));
             }
             [_, second, ..] => {

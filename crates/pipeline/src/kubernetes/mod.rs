@@ -1,8 +1,8 @@
 //! `add_kubernetes`: adds the Pod / Node / Service behind a flow's addresses (reference §A.4).
 //!
 //! [`KubeIndex`] holds the stripped metadata and answers lookups synchronously; a feeder
-//! ([`feeder::start`]) keeps it up to date from the API server with watchers, or tests and local
-//! mode fill it directly and hand it to [`crate::transform::NetworkStage::with_kube_index`].
+//! ([`start`]) keeps it up to date from the API server with watchers, or tests and local mode
+//! fill it directly and hand it to the network stage (`NetworkStage::with_kube_index`).
 
 mod feeder;
 mod index;
@@ -14,9 +14,10 @@ pub use index::{
     OVN_NODE_SUBNETS_ANNOTATION, PRIMARY_NETWORK, SecondaryNetwork, ZONE_LABEL, secondary_key,
 };
 
+use crate::config::{
+    KubeConfig, KubernetesRule, NetworkRuleKind, NetworkTransform, SecondaryIndex,
+};
 use crate::record::{Key, Record, Value};
-use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
@@ -41,90 +42,6 @@ impl KubeSource {
     }
 }
 
-/// `kubeConfig` of the network stage.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KubeSettings {
-    /// Kubeconfig file; empty means `KUBECONFIG`, `~/.kube/config` or in-cluster.
-    #[serde(default)]
-    pub config_path: String,
-    /// Secondary networks pods are indexed by.
-    #[serde(default)]
-    pub secondary_networks: Vec<SecondaryNetworkConfig>,
-    /// CNIs whose extra node IPs are indexed (default `[ovn]`).
-    #[serde(default, rename = "managedCNI")]
-    pub managed_cni: Option<Vec<String>>,
-    /// Owner kinds to resolve up to (see [`IndexSettings::tracked_kinds`]).
-    #[serde(default)]
-    pub tracked_kinds: Vec<String>,
-}
-
-/// One `kubeConfig.secondaryNetworks` entry.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecondaryNetworkConfig {
-    /// Network-status entry name to match; empty matches all non-default entries.
-    #[serde(default)]
-    pub name: String,
-    /// The set of keys (`mac`, `ip`, `interface`, `udn`) identifying an attachment.
-    #[serde(default)]
-    pub index: HashMap<String, serde_json::Value>,
-}
-
-/// `kubernetes` parameters of one `add_kubernetes` rule.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KubernetesRule {
-    /// Field holding the IP (`SrcAddr`).
-    #[serde(default, rename = "ipField")]
-    pub ip_field: String,
-    /// Deprecated name of `ipField`.
-    #[serde(default)]
-    pub input: String,
-    /// Field holding the MAC, for secondary networks indexed by `mac`.
-    #[serde(default, rename = "macField")]
-    pub mac_field: String,
-    /// Field holding the interface list, for secondary networks indexed by `interface`.
-    #[serde(default, rename = "interfacesField")]
-    pub interfaces_field: String,
-    /// Field holding the UDN list (UDN indexing is not supported: accepted and unused).
-    #[serde(default, rename = "udnsField")]
-    pub udns_field: String,
-    /// Prefix of the written fields (`SrcK8S`).
-    #[serde(default)]
-    pub output: String,
-    /// `otel` selects OpenTelemetry names (not supported).
-    #[serde(default)]
-    pub assignee: String,
-    /// When set, labels are written as `<prefix>_<label>`.
-    #[serde(default)]
-    pub labels_prefix: String,
-    /// Only these labels (when non-empty).
-    #[serde(default)]
-    pub label_inclusions: Vec<String>,
-    /// Never these labels.
-    #[serde(default)]
-    pub label_exclusions: Vec<String>,
-    /// Label values longer than this are cut and end with `...` (0: no limit).
-    #[serde(default)]
-    pub label_value_max_length: usize,
-    /// Annotation copying (not supported).
-    #[serde(default)]
-    pub annotations_prefix: String,
-    /// Annotation copying (not supported).
-    #[serde(default)]
-    pub annotation_inclusions: Vec<String>,
-    /// Annotation copying (not supported).
-    #[serde(default)]
-    pub annotation_exclusions: Vec<String>,
-    /// Annotation copying (not supported).
-    #[serde(default)]
-    pub annotation_value_max_length: usize,
-    /// Whether `<output>_Zone` is written.
-    #[serde(default)]
-    pub add_zone: bool,
-}
-
 /// Why a `kubernetes` rule or `kubeConfig` cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
@@ -136,54 +53,76 @@ pub enum RuleError {
     Unsupported(String),
 }
 
-impl KubeSettings {
-    /// Parses `kubeConfig` (absent means defaults).
-    pub fn parse(raw: Option<&serde_json::Value>) -> Result<Self, RuleError> {
-        match raw {
-            None => Ok(Self::default()),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| RuleError::Invalid(format!("network.kubeConfig: {e}"))),
+/// What the index must extract for `config` (the stage's `kubeConfig`) and its `add_kubernetes`
+/// rules.
+pub fn index_settings(
+    config: Option<&KubeConfig>,
+    rules: &[&KubernetesRule],
+) -> Result<IndexSettings, RuleError> {
+    let default = KubeConfig::default();
+    let config = config.unwrap_or(&default);
+    let mut secondary_networks = Vec::new();
+    for (i, net) in config.secondary_networks.iter().enumerate() {
+        let mut parsed = SecondaryNetwork {
+            name: net.name.clone(),
+            ..SecondaryNetwork::default()
+        };
+        for key in net.index.keys() {
+            match key {
+                SecondaryIndex::Mac => parsed.mac = true,
+                SecondaryIndex::Ip => parsed.ip = true,
+                SecondaryIndex::Interface => parsed.interface = true,
+                SecondaryIndex::Udn => tracing::warn!(
+                    "kubeConfig.secondaryNetworks[{i}]: UDN indexing is not supported; \
+                     flows on user-defined networks are matched by IP only"
+                ),
+            }
+        }
+        if parsed.mac || parsed.ip || parsed.interface {
+            secondary_networks.push(parsed);
         }
     }
+    Ok(IndexSettings {
+        secondary_networks,
+        ovn: config
+            .managed_cni
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|c| c == "ovn")),
+        keep_labels: rules.iter().any(|r| !r.labels_prefix.is_empty()),
+        tracked_kinds: config.tracked_kinds.clone(),
+    })
+}
 
-    /// What the index must extract for these settings and `rules`.
-    pub fn index_settings(&self, rules: &[KubernetesRule]) -> Result<IndexSettings, RuleError> {
-        let mut secondary_networks = Vec::new();
-        for (i, net) in self.secondary_networks.iter().enumerate() {
-            let mut parsed = SecondaryNetwork {
-                name: net.name.clone(),
-                ..SecondaryNetwork::default()
-            };
-            for key in net.index.keys() {
-                match key.as_str() {
-                    "mac" => parsed.mac = true,
-                    "ip" => parsed.ip = true,
-                    "interface" => parsed.interface = true,
-                    "udn" => tracing::warn!(
-                        "kubeConfig.secondaryNetworks[{i}]: UDN indexing is not supported; \
-                         flows on user-defined networks are matched by IP only"
-                    ),
-                    other => {
-                        return Err(RuleError::Invalid(format!(
-                            "network.kubeConfig.secondaryNetworks[{i}].index: unknown key `{other}`"
-                        )));
-                    }
-                }
-            }
-            if parsed.mac || parsed.ip || parsed.interface {
-                secondary_networks.push(parsed);
-            }
-        }
-        Ok(IndexSettings {
-            secondary_networks,
-            ovn: self
-                .managed_cni
-                .as_ref()
-                .is_none_or(|l| l.iter().any(|c| c == "ovn")),
-            keep_labels: rules.iter().any(|r| !r.labels_prefix.is_empty()),
-            tracked_kinds: self.tracked_kinds.clone(),
-        })
-    }
+/// The `add_kubernetes` rules of a network stage.
+pub fn kubernetes_rules(config: &NetworkTransform) -> Vec<&KubernetesRule> {
+    config
+        .rules
+        .iter()
+        .filter(|r| r.kind == NetworkRuleKind::AddKubernetes)
+        .filter_map(|r| r.kubernetes.as_ref())
+        .collect()
+}
+
+/// Creates the index a network stage's `add_kubernetes` rules read and starts the watchers that
+/// fill it, on `runtime`. The API server need not answer yet: the watchers retry, and
+/// [`KubeSource::pending`] says what they wait for.
+pub fn start(
+    config: &NetworkTransform,
+    runtime: &tokio::runtime::Handle,
+) -> Result<KubeSource, RuleError> {
+    let settings = index_settings(config.kube_config.as_ref(), &kubernetes_rules(config))?;
+    let index = Arc::new(RwLock::new(KubeIndex::new(settings)));
+    let path = config
+        .kube_config
+        .as_ref()
+        .map(|k| k.config_path.clone())
+        .unwrap_or_default();
+    let feed = start_feeder(&path, &index, runtime)
+        .map_err(|e| RuleError::Invalid(format!("network rule add_kubernetes: {e}")))?;
+    Ok(KubeSource {
+        index,
+        feed: Some(feed),
+    })
 }
 
 /// A field name: the static copy when well-known (no allocation per record).
@@ -215,15 +154,8 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
-    /// Parses and checks a rule's `kubernetes` object.
-    pub fn new(raw: &serde_json::Value) -> Result<Self, RuleError> {
-        let rule: KubernetesRule = serde_json::from_value(raw.clone())
-            .map_err(|e| RuleError::Invalid(format!("kubernetes: {e}")))?;
-        Self::from_rule(&rule)
-    }
-
-    /// Checks a parsed rule.
-    pub fn from_rule(rule: &KubernetesRule) -> Result<Self, RuleError> {
+    /// Checks a rule's `kubernetes` parameters and computes its output names.
+    pub fn new(rule: &KubernetesRule) -> Result<Self, RuleError> {
         if rule.assignee == "otel" {
             return Err(RuleError::Unsupported(
                 "add_kubernetes with assignee `otel`".into(),
@@ -237,11 +169,7 @@ impl CompiledRule {
                 "add_kubernetes annotations (annotations_prefix)".into(),
             ));
         }
-        let ip_field = if rule.ip_field.is_empty() {
-            rule.input.clone()
-        } else {
-            rule.ip_field.clone()
-        };
+        let ip_field = rule.ip_field().to_string();
         if ip_field.is_empty() {
             return Err(RuleError::Invalid(
                 "kubernetes: `ipField` is required".into(),
@@ -260,7 +188,7 @@ impl CompiledRule {
             network_name: out("NetworkName"),
             host_ip: out("HostIP"),
             host_name: out("HostName"),
-            zone: rule.add_zone.then(|| out("Zone")),
+            zone: (rule.add_zone == Some(true)).then(|| out("Zone")),
             labels_prefix: rule.labels_prefix.clone(),
             label_inclusions: rule.label_inclusions.clone(),
             label_exclusions: rule.label_exclusions.clone(),

@@ -1,6 +1,5 @@
 //! Keeps a [`KubeIndex`] up to date from the API server: one watcher per kind (Pods, Nodes,
-//! Services, and ReplicaSets as metadata only), run on a dedicated thread with its own small
-//! runtime so the pipeline's runtime flavour does not matter.
+//! Services, and ReplicaSets as metadata only), run as tasks of the process's runtime.
 //!
 //! Starting never fails because the API server is away: in a cluster it may answer only seconds
 //! later, and exiting would turn that into a crash loop. The feeder retries with backoff, logs one
@@ -8,7 +7,7 @@
 //! through [`FeedState`] whether the first full listing arrived; the pipeline holds flows and keeps
 //! `/ready` failing until then.
 
-use super::{Indexed, KubeIndex, KubeSettings, SharedIndex};
+use super::{Indexed, KubeIndex, SharedIndex};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -114,29 +113,25 @@ impl FeedState {
     }
 }
 
-/// Starts keeping `index` up to date from the cluster `settings` designate, in the background:
-/// it connects (retrying), lists Pods, Nodes, Services and ReplicaSets, then follows their
-/// changes until the index is dropped. The returned state tells when the first listing is in.
+/// Starts keeping `index` up to date from the cluster of `path` (a kubeconfig; empty means
+/// `KUBECONFIG`, the default kubeconfig or in-cluster), as a task on `runtime`: it connects
+/// (retrying), lists Pods, Nodes, Services and ReplicaSets, then follows their changes until the
+/// index is dropped. The returned state tells when the first listing is in.
 ///
 /// Only a missing client configuration fails at once (no kubeconfig and not in a pod: waiting
-/// would not help); an API server that does not answer is waited for.
+/// would not help); an API server that does not answer is waited for. Called outside the
+/// runtime's async context (a build runs on a blocking thread), since it waits for the
+/// configuration to load.
 pub fn start_feeder(
-    settings: &KubeSettings,
+    path: &str,
     index: &SharedIndex,
+    runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<FeedState>, FeedError> {
     let state = Arc::new(FeedState::default());
-    let path = settings.config_path.clone();
+    let path = path.to_string();
     let weak = Arc::downgrade(index);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| FeedError::Start(e.to_string()))?;
     runtime.block_on(client_config(&path))?;
-    let feed = state.clone();
-    std::thread::Builder::new()
-        .name("kube-watchers".into())
-        .spawn(move || runtime.block_on(run(path, weak, feed)))
-        .map_err(|e| FeedError::Start(e.to_string()))?;
+    runtime.spawn(run(path, weak, state.clone()));
     Ok(state)
 }
 

@@ -1,0 +1,370 @@
+//! The pipeline's own metrics (ingest, stages, writers), exposed through `prometheus-client`.
+//!
+//! The hot paths keep updating plain atomics (one relaxed add per batch); collectors registered
+//! here read them at scrape time, summing the workers' copies. Names are upstream's, with the
+//! configured prefix (`metricsSettings.prefix`, `netobserv_` by default). Upstream's counters
+//! without a `_total` suffix (`ingest_flows_processed`, `records_written`, `ingest_errors`...) keep
+//! their names, since the operator's alerts and dashboards query them: they are written as
+//! counters in the Prometheus text format, where the suffix is not required.
+
+use crate::ingest::GrpcStats;
+use crate::ingest::grpc::error_type;
+use crate::shard::QueueGauge;
+use crate::stage_metrics::{DURATION_BUCKETS_MS, StageMetrics};
+use crate::workers::WorkerReports;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// The registry of the process's own metrics; collectors are added as the parts they read start.
+#[derive(Clone)]
+pub struct SelfMetrics {
+    prefix: String,
+    registry: Arc<RwLock<Registry>>,
+}
+
+impl fmt::Debug for SelfMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelfMetrics")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SelfMetrics {
+    /// An empty registry whose metric names start with `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+            registry: Arc::new(RwLock::new(Registry::default())),
+        }
+    }
+
+    fn add(&self, collector: impl Collector) {
+        let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        registry.register_collector(Box::new(collector));
+    }
+
+    /// Adds the counters of ingest stage `stage`, and the gauge of its worker queues.
+    pub fn add_ingest(
+        &self,
+        stage: &str,
+        stats: Arc<GrpcStats>,
+        queues: QueueGauge,
+        synthetic: bool,
+    ) {
+        self.add(IngestCollector {
+            prefix: self.prefix.clone(),
+            stage: stage.to_string(),
+            stats,
+            queues,
+            synthetic,
+        });
+    }
+
+    /// Adds the per-stage counters and the writers' counters of the workers' graphs.
+    pub fn add_graph(&self, stages: Arc<StageMetrics>, reports: WorkerReports) {
+        self.add(GraphCollector {
+            prefix: self.prefix.clone(),
+            stages,
+            reports,
+        });
+    }
+
+    /// The exposition (Prometheus text format, no `# EOF`, so it can be followed by more).
+    pub fn render(&self) -> String {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        if let Err(err) = prometheus_client::encoding::text::encode_registry(&mut out, &registry) {
+            tracing::error!(%err, "cannot encode the pipeline's metrics");
+        }
+        out
+    }
+}
+
+fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Writes one family under `name` as given: gauges, and upstream's counters whose samples have
+/// no `_total` suffix.
+fn family<V: EncodeGaugeValue>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    samples: &[(Vec<(&str, &str)>, V)],
+) -> fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in samples {
+        metric.encode_family(labels)?.encode_gauge(value)?;
+    }
+    Ok(())
+}
+
+/// A counter family whose samples end in `_total`, declared under that same name, as the
+/// Prometheus text format (0.0.4, what `/metrics` serves) and upstream's Go client write it:
+/// `# TYPE x_total counter` then `x_total{...} v`.
+fn counter_total(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: &[(Vec<(&str, &str)>, u64)],
+) -> fmt::Result {
+    family(
+        encoder,
+        &format!("{name}_total"),
+        help,
+        MetricType::Counter,
+        samples,
+    )
+}
+
+/// Ingest counters, read from the ingest's atomics.
+#[derive(Debug)]
+struct IngestCollector {
+    prefix: String,
+    stage: String,
+    stats: Arc<GrpcStats>,
+    queues: QueueGauge,
+    synthetic: bool,
+}
+
+impl Collector for IngestCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let p = &self.prefix;
+        let stage = vec![("stage", self.stage.as_str())];
+        let s = &self.stats;
+        for (name, help, value) in [
+            (
+                "ingest_flows_processed",
+                "Flows received and queued for processing.",
+                load(&s.flows),
+            ),
+            (
+                "ingest_batches_processed",
+                "Calls (batches) received and queued.",
+                load(&s.batches),
+            ),
+            (
+                "ingest_flows_refused",
+                "Flows refused because the pipeline queues stayed full until the deadline.",
+                load(&s.refused_flows),
+            ),
+            (
+                "ingest_backpressure_waits",
+                "Calls that waited for room in the pipeline queues.",
+                load(&s.waited_batches),
+            ),
+        ] {
+            family(
+                &mut encoder,
+                &format!("{p}{name}"),
+                help,
+                MetricType::Counter,
+                &[(stage.clone(), value)],
+            )?;
+        }
+        family(
+            &mut encoder,
+            &format!("{p}ingest_backpressure_wait_seconds"),
+            "Time calls spent waiting for room in the pipeline queues.",
+            MetricType::Counter,
+            &[(stage.clone(), load(&s.wait_us) as f64 / 1e6)],
+        )?;
+        let errors = s.errors();
+        let samples: Vec<(Vec<(&str, &str)>, u64)> = errors
+            .iter()
+            .map(|(code, n)| {
+                (
+                    vec![
+                        ("stage", self.stage.as_str()),
+                        ("type", error_type(code)),
+                        ("code", *code),
+                    ],
+                    *n,
+                )
+            })
+            .collect();
+        family(
+            &mut encoder,
+            &format!("{p}ingest_errors"),
+            "Calls that failed, by gRPC status code.",
+            MetricType::Counter,
+            &samples,
+        )?;
+        if self.synthetic {
+            family(
+                &mut encoder,
+                &format!("{p}ingest_synthetic_flows_processed"),
+                "Flows the synthetic source generated.",
+                MetricType::Counter,
+                &[(Vec::new(), load(&s.flows))],
+            )?;
+        }
+        family(
+            &mut encoder,
+            &format!("{p}stage_in_queue_size"),
+            "Batches waiting in the worker queues.",
+            MetricType::Gauge,
+            &[(stage, self.queues.queued() as u64)],
+        )
+    }
+}
+
+/// Per-stage and writer counters of the workers' graphs.
+#[derive(Debug)]
+struct GraphCollector {
+    prefix: String,
+    stages: Arc<StageMetrics>,
+    reports: WorkerReports,
+}
+
+impl Collector for GraphCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let p = &self.prefix;
+        self.encode_stages(&mut encoder, p)?;
+        let totals = self.reports.loki_totals();
+        if totals.is_empty() {
+            return Ok(());
+        }
+        let by_stage =
+            |pick: fn(&crate::workers::LokiTotals) -> u64| -> Vec<(Vec<(&str, &str)>, u64)> {
+                totals
+                    .iter()
+                    .map(|(stage, t)| (vec![("stage", stage.as_str())], pick(t)))
+                    .collect()
+            };
+        family(
+            &mut encoder,
+            &format!("{p}records_written"),
+            "Records a writer stage delivered.",
+            MetricType::Counter,
+            &by_stage(|t| t.written),
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}loki_sent_entries"),
+            "Entries Loki accepted.",
+            &by_stage(|t| t.written),
+        )?;
+        let mut dropped = Vec::new();
+        for (stage, t) in &totals {
+            dropped.push((
+                vec![("stage", stage.as_str()), ("reason", "buffer_full")],
+                t.dropped_buffer_full,
+            ));
+            dropped.push((
+                vec![("stage", stage.as_str()), ("reason", "retries_exhausted")],
+                t.dropped_after_retries,
+            ));
+        }
+        counter_total(
+            &mut encoder,
+            &format!("{p}loki_dropped_entries"),
+            "Entries dropped before reaching Loki, by reason.",
+            &dropped,
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}loki_failed_pushes"),
+            "Push attempts Loki refused or that could not reach it (each retry counts).",
+            &by_stage(|t| t.failed_attempts),
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}loki_label_values_too_long"),
+            "Label values too long to be a Loki label, kept in the line instead.",
+            &by_stage(|t| t.long_label_values),
+        )
+    }
+}
+
+impl GraphCollector {
+    fn encode_stages(&self, encoder: &mut DescriptorEncoder, p: &str) -> fmt::Result {
+        let name = format!("{p}stage_duration_ms");
+        let mut metric = encoder.encode_descriptor(
+            &name,
+            "Time a stage spends on one batch",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (stage, c) in self.stages.iter() {
+            let mut buckets: Vec<(f64, u64)> = DURATION_BUCKETS_MS
+                .iter()
+                .copied()
+                .zip(c.bucket_counts())
+                .collect();
+            buckets.push((f64::INFINITY, c.bucket_counts()[DURATION_BUCKETS_MS.len()]));
+            let labels = [("stage", stage.as_str())];
+            metric
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(
+                    load(&c.duration_ns) as f64 / 1e6,
+                    load(&c.batches),
+                    &buckets,
+                    None,
+                )?;
+        }
+        for (name, help, records_in) in [
+            ("stage_records_in", "Records that entered a stage", true),
+            (
+                "stage_records_out",
+                "Records a stage passed on or wrote",
+                false,
+            ),
+        ] {
+            let samples: Vec<(Vec<(&str, &str)>, u64)> = self
+                .stages
+                .iter()
+                .map(|(stage, c)| {
+                    let v = if records_in {
+                        load(&c.records_in)
+                    } else {
+                        load(&c.records_out)
+                    };
+                    (vec![("stage", stage.as_str())], v)
+                })
+                .collect();
+            counter_total(encoder, &format!("{p}{name}"), help, &samples)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage_metrics::StageMetrics;
+    use std::time::Duration;
+
+    #[test]
+    fn buckets_are_cumulative() {
+        let names = ["a".to_string()];
+        let m = Arc::new(StageMetrics::new(names.iter()));
+        let c = m.get("a").expect("stage");
+        c.observe(10, 8, Duration::from_micros(50));
+        c.observe(10, 10, Duration::from_millis(3));
+        c.observe(5, 0, Duration::from_secs(2));
+        let metrics = SelfMetrics::new("netobserv_");
+        metrics.add_graph(m, WorkerReports::default());
+        let text = metrics.render();
+        // prometheus-client writes bounds as floats (`5.0`) and `le` before the stage label: the
+        // same samples.
+        for line in [
+            r#"netobserv_stage_duration_ms_bucket{le="0.1",stage="a"} 1"#,
+            r#"netobserv_stage_duration_ms_bucket{le="5.0",stage="a"} 2"#,
+            r#"netobserv_stage_duration_ms_bucket{le="1000.0",stage="a"} 2"#,
+            r#"netobserv_stage_duration_ms_bucket{le="+Inf",stage="a"} 3"#,
+            r#"netobserv_stage_duration_ms_count{stage="a"} 3"#,
+            r#"netobserv_stage_records_in_total{stage="a"} 25"#,
+            r#"netobserv_stage_records_out_total{stage="a"} 18"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+}
