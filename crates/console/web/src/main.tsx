@@ -1,0 +1,20 @@
+// The standalone page (served by netobserv-console at `/`).
+import '@patternfly/react-core/dist/styles/base.css';
+import '@patternfly/react-topology/dist/esm/css/topology-components.css';
+import { Page } from '@patternfly/react-core';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { NetflowTraffic } from './components/NetflowTraffic';
+import { followSystemTheme } from './theme';
+
+followSystemTheme();
+const root = document.getElementById('root');
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <Page>
+        <NetflowTraffic />
+      </Page>
+    </StrictMode>,
+  );
+}
