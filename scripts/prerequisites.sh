@@ -102,3 +102,17 @@ if ! need_cmd sqlite3; then
     echo "prerequisites: installing sqlite3 (the flow store's tests use it as an independent tool)"
     apt_install --no-install-recommends sqlite3
 fi
+
+# --- Console web UI (crates/console/web) ---------------------------------------------------------
+# `make ui` builds it with Node.js >= 20 and npm (npm ci from the committed lockfile); its tests
+# drive Debian's chromium headless through playwright-core (no browser download).
+if ! need_cmd node || ! need_cmd npm; then
+    apt_install --no-install-recommends nodejs npm
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "prerequisites: the web UI needs Node.js >= 20 (found $(node --version)); install a newer one" >&2
+    exit 1
+fi
+if ! need_cmd chromium; then
+    apt_install --no-install-recommends chromium fonts-liberation
+fi

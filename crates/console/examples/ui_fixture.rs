@@ -71,6 +71,19 @@ fn main() -> ExitCode {
     }
     writer.flush();
     let stats = writer.stats();
+    // The writer keeps its connection (and the WAL) open for the life of the process; fold the
+    // WAL into the file so the one file can be copied or uploaded as a capture.
+    let checkpoint = netobserv_flowstore::Store::open(std::path::Path::new(out), Default::default())
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            s.connection()
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = checkpoint {
+        eprintln!("cannot checkpoint {out}: {e}");
+        return ExitCode::FAILURE;
+    }
     println!(
         "{out}: {} records from {start} ms over {SPAN_MS} ms; writer stats: {stats:?}",
         records.len()

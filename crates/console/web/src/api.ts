@@ -60,7 +60,7 @@ export function apiUrl(path: string): string {
 }
 
 /** Uploads a capture file; answers its id. */
-export async function uploadCapture(file: File): Promise<{ id: string; name?: string }> {
+export async function uploadCapture(file: File): Promise<{ id: string; name?: string; startMs?: number; endMs?: number; flows?: number }> {
   let resp: Response;
   try {
     resp = await fetch(`${base}/api/captures?name=${encodeURIComponent(file.name)}`, {

@@ -17,7 +17,8 @@ export interface Column {
   text: (r: FlowRecord) => string;
   /** The value sorted on. */
   sortValue: (r: FlowRecord) => string | number;
-  width?: number;
+  /** Pixels. */
+  width: number;
 }
 
 const computed: Column[] = [
@@ -29,7 +30,7 @@ const computed: Column[] = [
     isDefault: true,
     text: (r) => endpoint(r, 'Src'),
     sortValue: (r) => endpoint(r, 'Src'),
-    width: 22,
+    width: 300,
   },
   {
     id: 'Dst',
@@ -39,7 +40,7 @@ const computed: Column[] = [
     isDefault: true,
     text: (r) => endpoint(r, 'Dst'),
     sortValue: (r) => endpoint(r, 'Dst'),
-    width: 22,
+    width: 300,
   },
   {
     id: 'XlatSrcEndpoint',
@@ -49,7 +50,7 @@ const computed: Column[] = [
     isDefault: false,
     text: (r) => endpoint(r, 'XlatSrc'),
     sortValue: (r) => endpoint(r, 'XlatSrc'),
-    width: 18,
+    width: 260,
   },
   {
     id: 'XlatDstEndpoint',
@@ -59,7 +60,7 @@ const computed: Column[] = [
     isDefault: true,
     text: (r) => endpoint(r, 'XlatDst'),
     sortValue: (r) => endpoint(r, 'XlatDst'),
-    width: 22,
+    width: 300,
   },
 ];
 
@@ -87,6 +88,19 @@ const GROUPS: [RegExp, string][] = [
   [/^(Interfaces|IfDirections|Udns|Interface|FlowDirection)$/, 'Interfaces'],
 ];
 
+const WIDTHS: Record<string, number> = {
+  NetworkEvents: 420,
+  TimeFlowEndMs: 200,
+  TimeFlowStartMs: 200,
+  Proto: 80,
+  Packets: 90,
+  Bytes: 100,
+  ZoneId: 90,
+  Interfaces: 180,
+  DnsName: 260,
+  PktDropLatestDropCause: 280,
+};
+
 /** Every column, from the frontend configuration. */
 export function allColumns(config: ColumnConfig[]): Column[] {
   const fromConfig = config.map((c): Column => {
@@ -105,7 +119,7 @@ export function allColumns(config: ColumnConfig[]): Column[] {
         if (field === 'NetworkEvents') return networkEvents(v).join(';');
         return v === undefined || v === null ? '' : fieldText(field, v);
       },
-      width: field === 'NetworkEvents' ? 30 : undefined,
+      width: WIDTHS[field] ?? 130,
     };
   });
   return [...computed, ...fromConfig];

@@ -1,7 +1,6 @@
 // The standalone page (served by netobserv-console at `/`).
 import '@patternfly/react-core/dist/styles/base.css';
 import '@patternfly/react-topology/dist/esm/css/topology-components.css';
-import { Page } from '@patternfly/react-core';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { NetflowTraffic } from './components/NetflowTraffic';
@@ -12,9 +11,9 @@ const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <Page>
+      <div className="netobserv-standalone" style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)' }}>
         <NetflowTraffic />
-      </Page>
+      </div>
     </StrictMode>,
   );
 }

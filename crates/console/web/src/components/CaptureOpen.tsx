@@ -17,7 +17,11 @@ export function CaptureOpen({ view }: { view: ViewState }) {
     try {
       const c = await uploadCapture(file);
       // A capture holds its own time span: show all of it.
-      view.set({ capture: c.id, captureName: file.name, timeRange: String(10 * 365 * 86400), startTime: undefined, endTime: undefined });
+      const span =
+        c.startMs !== undefined && c.endMs !== undefined
+          ? { startTime: String(Math.floor(c.startMs / 1000)), endTime: String(Math.ceil(c.endMs / 1000) + 1) }
+          : { startTime: undefined, endTime: undefined };
+      view.set({ capture: c.id, captureName: file.name, timeRange: undefined, ...span });
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -39,7 +43,7 @@ export function CaptureOpen({ view }: { view: ViewState }) {
         }}
       />
       {capture ? (
-        <Label color="purple" onClose={() => view.set({ capture: undefined, captureName: undefined, timeRange: undefined })} data-test="capture-label">
+        <Label color="purple" onClose={() => view.set({ capture: undefined, captureName: undefined, startTime: undefined, endTime: undefined })} data-test="capture-label">
           Capture: {view.params.get('captureName') ?? capture}
         </Label>
       ) : (

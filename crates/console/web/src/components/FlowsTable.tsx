@@ -21,6 +21,7 @@ import { useConfig, useLoad, ViewState } from '../state';
 import { ColumnPicker } from './ColumnPicker';
 import { ErrorMessage, Loading, NoResults } from './Messages';
 import { RecordPanel } from './RecordPanel';
+import { markRendered } from '../perf';
 
 const ROW = 37;
 const OVERSCAN = 8;
@@ -63,6 +64,9 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
     return () => ro.disconnect();
   }, [data]);
   useEffect(() => setFocus((f) => Math.min(f, Math.max(rows.length - 1, 0))), [rows.length]);
+  useEffect(() => {
+    if (data || error) markRendered('table');
+  }, [data, error]);
 
   if (error && !data) return <ErrorMessage error={error} what="flows" retry={() => setRetry(retry + 1)} />;
   if (loading && !data) return <Loading what="flows" />;
@@ -147,14 +151,14 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
         onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
         style={{ height: 'calc(100vh - 22rem)', minHeight: '20rem', overflow: 'auto', outlineOffset: '-2px' }}
       >
-        <Table variant="compact" isStickyHeader aria-label="Traffic flows" data-test="flows-table" style={{ tableLayout: 'fixed' }}>
+        <Table variant="compact" isStickyHeader aria-label="Traffic flows" data-test="flows-table" style={{ tableLayout: 'fixed', width: columns.reduce((a, c) => a + c.width, 0) }}>
           <Thead>
             <Tr>
               {columns.map((c) => (
                 <Th
                   key={c.id}
-                  width={c.width as never}
                   modifier="truncate"
+                  style={{ width: c.width, minWidth: c.width }}
                   sort={{
                     sortBy: { index: columns.findIndex((x) => x.id === sortId), direction: order },
                     onSort: (_e, _i, dir) => view.set({ sort: c.id, order: dir }, false),

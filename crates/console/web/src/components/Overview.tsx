@@ -1,7 +1,8 @@
 // The Overview tab: panels of metrics (top rates, drops by cause and TCP state, DNS latency and
 // response codes, RTT), each one query of `/api/flow/metrics`; a panel picker; the scope.
 import { Card, CardBody, CardTitle, Flex, FlexItem, FormSelect, FormSelectOption, Gallery, Select, SelectList, SelectOption, MenuToggle } from '@patternfly/react-core';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { markRendered } from '../perf';
 import { getMetrics } from '../api';
 import { useConfig, useLoad, ViewState } from '../state';
 import { ErrorMessage, Loading } from './Messages';
@@ -32,11 +33,14 @@ export const PANELS: PanelDef[] = [
   { id: 'top_max_rtt', title: 'Top maximum TCP smoothed RTT', aggregateBy: 'scope', type: 'TimeFlowRttNs', fn: 'max', kind: 'top', unit: 'ms' },
 ];
 
-function Panel({ def, view, scope, tick }: { def: PanelDef; view: ViewState; scope: string; tick: number }) {
+function Panel({ def, view, scope, tick, onDone }: { def: PanelDef; view: ViewState; scope: string; tick: number; onDone: (id: string) => void }) {
   const by = def.aggregateBy === 'scope' ? scope : def.aggregateBy;
   const q = `${view.query}&aggregateBy=${by}&type=${def.type}&function=${def.fn}&limit=${def.kind === 'lines' ? 5 : 8}`;
   const [retry, setRetry] = useState(0);
   const { data, error, loading } = useLoad(`${q}#${tick}#${retry}`, (s) => getMetrics(q, s));
+  useEffect(() => {
+    if (data || error) onDone(def.id);
+  }, [data, error, def.id, onDone]);
   return (
     <Card isCompact data-test={`panel-${def.id}`} style={{ minHeight: '22rem' }}>
       <CardTitle>{def.title}</CardTitle>
@@ -56,10 +60,15 @@ function Panel({ def, view, scope, tick }: { def: PanelDef; view: ViewState; sco
 export function Overview({ view, tick }: { view: ViewState; tick: number }) {
   const config = useConfig();
   const [pickerOpen, setPickerOpen] = useState(false);
+  const [done] = useState(() => new Set<string>());
   const available = PANELS;
   const chosen = view.params.get('panels')?.split(',') ?? config.panels?.filter((p) => PANELS.some((d) => d.id === p)) ?? PANELS.map((p) => p.id);
   const scope = view.params.get('scope') ?? 'namespace';
   const shown = available.filter((p) => chosen.includes(p.id));
+  const onDone = (id: string) => {
+    done.add(id);
+    if (shown.every((p) => done.has(p.id))) markRendered('overview');
+  };
   const toggle = (id: string) => {
     const next = chosen.includes(id) ? chosen.filter((x) => x !== id) : [...chosen, id];
     view.set({ panels: next.join(',') || 'none' });
@@ -97,7 +106,7 @@ export function Overview({ view, tick }: { view: ViewState; tick: number }) {
       </Flex>
       <Gallery hasGutter minWidths={{ default: '28rem' }} data-test="overview-panels">
         {shown.map((p) => (
-          <Panel key={p.id} def={p} view={view} scope={scope} tick={tick} />
+          <Panel key={p.id} def={p} view={view} scope={scope} tick={tick} onDone={onDone} />
         ))}
       </Gallery>
     </>

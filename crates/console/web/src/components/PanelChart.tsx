@@ -83,11 +83,11 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
           height={40 + top.length * 26}
           width={520}
           domainPadding={{ x: 12 }}
-          padding={{ left: 20, right: 20, top: 10, bottom: 30 }}
+          padding={{ left: 20, right: 190, top: 10, bottom: 30 }}
         >
           <ChartAxis style={{ tickLabels: { fill: 'none' } }} />
           <ChartAxis dependentAxis tickFormat={(t: number) => (def.unit === 'Bps' ? bytes(t) : count(t))} tickCount={4} />
-          <ChartBar data={top.map((r) => ({ x: r.name, y: r.value }))} labels={({ datum }) => `${datum.x}`} barWidth={16} />
+          <ChartBar data={top.map((r) => ({ x: r.name, y: r.value }))} labels={({ datum }) => (String(datum.x).length > 28 ? `${String(datum.x).slice(0, 27)}…` : `${datum.x}`)} barWidth={16} />
         </Chart>
       </div>
     );

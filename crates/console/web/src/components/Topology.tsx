@@ -27,6 +27,7 @@ import {
   DefaultGroup,
   DefaultNode,
   EdgeModel,
+  GRAPH_LAYOUT_END_EVENT,
   Graph,
   GraphComponent,
   GraphElement,
@@ -54,6 +55,7 @@ import { bytes, count } from '../format';
 import { buildGraph, nodeFilters, TopoEdge, TopoNode } from '../topologyModel';
 import { useConfig, useLoad, ViewState } from '../state';
 import { ErrorMessage, Loading, NoResults } from './Messages';
+import { markRendered } from '../perf';
 
 const METRICS: { type: string; label: string; fn: string; unit: (v: number) => string }[] = [
   { type: 'Bytes', label: 'Bytes (total)', fn: 'sum', unit: bytes },
@@ -221,6 +223,10 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
     c.registerLayoutFactory(layoutFactory);
     c.registerComponentFactory(componentFactory);
     c.addEventListener(SELECTION_EVENT, (ids: string[]) => setSelected(ids[0] ?? null));
+    c.addEventListener(GRAPH_LAYOUT_END_EVENT, () => {
+      c.getGraph().fit(60);
+      if (c.getGraph().getNodes().length) markRendered('topology');
+    });
     c.fromModel({ graph: { id: 'graph', type: 'graph', layout: 'Cola' }, nodes: [], edges: [] }, false);
     return c;
   }, []);
@@ -261,6 +267,7 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
   if (error) body = <ErrorMessage error={error} what="the topology" retry={() => setRetry(retry + 1)} />;
   else if (loading && !data) body = <Loading what="topology" />;
   else if (!graph.nodes.length) body = <NoResults what="traffic to draw" />;
+  if (body && !loading) markRendered('topology');
   const item = selected ? (nodeMap.has(selected) ? { node: nodeMap.get(selected) } : { edge: graph.edges.find((e) => e.id === selected) }) : null;
 
   return (

@@ -1,0 +1,241 @@
+// UI tests: the Network Traffic page in headless chromium against the real console backend
+// serving a store written by the pipeline's sqlite writer. Each check compares the page with
+// what the backend's API answers for the same query, so they fail when either side is wrong.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { apiRecords, browser, makeFixture, newPage, RANGE, RESULTS, shot, startConsole } from './harness.mjs';
+
+let store;
+let broken;
+let b;
+let fixture;
+const timings = {};
+
+before(async () => {
+  fixture = await makeFixture(path.join(RESULTS, 'fixture.db'));
+  store = await startConsole(['--store', fixture], 'console-store');
+  // A backend whose only source, Loki, is not there: every query fails on the server side.
+  const config = path.join(RESULTS, 'broken-loki.yaml');
+  writeFileSync(config, 'loki:\n  url: http://127.0.0.1:9/\n  timeout: 2s\n');
+  broken = await startConsole(['--config', config], 'console-broken');
+  b = await browser();
+});
+
+after(async () => {
+  await b?.close();
+  store?.stop();
+  broken?.stop();
+  writeFileSync(path.join(RESULTS, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
+});
+
+/** The page at `query` (quick filters off unless given, the fixture's time range). */
+async function open(page, query, base = store.url) {
+  const q = query.includes('quick=') ? query : `${query}&quick=none`;
+  await page.goto(`${base}/netflow-traffic?${RANGE}&${q}`);
+}
+
+const cells = (page, col) => page.locator(`[data-test=flow-row] td[data-col="${col}"]`).allInnerTexts();
+
+describe('Network Traffic page', () => {
+  test('the three tabs render from the backend, each timed from navigation start', async () => {
+    const page = await newPage(b);
+    for (const tab of ['overview', 'table', 'topology']) {
+      await open(page, `tab=${tab}`);
+      await page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, `netobserv:${tab}`, { timeout: 20000 });
+      timings[tab] = await page.evaluate((n) => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+        return {
+          dataRenderedMs: Math.round(performance.getEntriesByName(n)[0].startTime),
+          firstContentfulPaintMs: fcp ? Math.round(fcp.startTime) : null,
+          domContentLoadedMs: Math.round(nav.domContentLoadedEventEnd),
+        };
+      }, `netobserv:${tab}`);
+      await page.waitForTimeout(tab === 'topology' ? 1200 : 300);
+      await shot(page, `tab-${tab}`);
+    }
+    // Overview: drops by cause and DNS response codes carry the fixture's values.
+    await open(page, 'tab=overview');
+    const cause = page.locator('[data-test=panel-cause_dropped_packet_rates] [data-test=panel-values]');
+    await cause.waitFor();
+    assert.match(await cause.innerText(), /SKB_DROP_REASON_NETFILTER_DROP/);
+    const rcodes = await page.locator('[data-test=panel-rcode_dns_latency_flows] [data-test=panel-values]').innerText();
+    assert.match(rcodes, /NoError/);
+    assert.match(rcodes, /NXDomain/);
+    const top = await page.locator('[data-test=panel-top_avg_byte_rates] [data-test=panel-values] li').count();
+    assert.ok(top >= 3, `top byte rates shows ${top} series`);
+    // The panel picker removes a panel and says so in the URL.
+    await page.click('[data-test=panel-picker]');
+    assert.equal(await page.locator('[data-test=panel-top_avg_rtt]').count(), 1);
+    await page.getByRole('checkbox', { name: 'Top average TCP smoothed RTT' }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('panels') !== null);
+    assert.equal(await page.locator('[data-test=panel-top_avg_rtt]').count(), 0);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('a filter picked from the autocompletion narrows the table and goes in the URL', async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=table&limit=5000');
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    const before = Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
+    await page.selectOption('[data-test=filter-id]', 'src_namespace');
+    await page.fill('[data-test=filter-value]', 'ns-1');
+    await page.locator('[data-test=filter-suggestions]').getByText('ns-1', { exact: true }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'src_namespace="ns-1"');
+    await page.waitForFunction((n) => !document.querySelector('[data-test=flows-count]')?.textContent?.startsWith(`${n} `), before);
+    const after = Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
+    const expected = await apiRecords(store.url, `${RANGE}&limit=5000&filters=${encodeURIComponent('src_namespace="ns-1"')}`);
+    assert.equal(after, expected.length);
+    assert.ok(after > 0 && after < before, `${after} of ${before}`);
+    for (const t of await cells(page, 'Src')) assert.match(t, / ns-1\//);
+    await shot(page, 'table-filtered');
+    // Back goes to the unfiltered view.
+    await page.goBack();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === null);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('network events read as sentences', async () => {
+    const page = await newPage(b);
+    await open(page, `tab=table&filters=${encodeURIComponent('network_events="deny-egress"')}`);
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    const texts = await cells(page, 'NetworkEvents');
+    assert.ok(texts.length > 0);
+    for (const t of texts) assert.match(t, /^Dropped by network policy deny-egress in namespace ns-\d, direction Egress$/);
+    await page.context().close();
+  });
+
+  test('a Service flow shows its translated endpoint', async () => {
+    const page = await newPage(b);
+    const filters = 'dst_kind="Service"&dst_port=80';
+    await open(page, `tab=table&sort=Bytes&order=desc&filters=${encodeURIComponent(filters)}`);
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    const expected = (await apiRecords(store.url, `${RANGE}&limit=1000&filters=${encodeURIComponent(filters)}`)).sort((a, b) => b.Bytes - a.Bytes)[0];
+    const [xlat] = await cells(page, 'XlatDstEndpoint');
+    assert.equal(xlat, `Pod ${expected.XlatDstK8S_Namespace}/${expected.XlatDstK8S_Name} (${expected.XlatDstAddr}:${expected.XlatDstPort})`);
+    const [zone] = await cells(page, 'ZoneId');
+    assert.equal(zone, String(expected.ZoneId));
+    await page.context().close();
+  });
+
+  test('the side panel opens with the whole record, by mouse and by keyboard', async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=table&sort=Bytes&order=desc');
+    const rows = page.locator('[data-test=flow-row]');
+    await rows.first().waitFor();
+    const expected = (await apiRecords(store.url, `${RANGE}&limit=1000`)).sort((a, b) => b.Bytes - a.Bytes);
+    await rows.first().click();
+    const panel = page.locator('[data-test=record-panel]');
+    await panel.waitFor();
+    assert.equal(await panel.locator('[data-field=SrcAddr]').innerText(), expected[0].SrcAddr);
+    assert.equal(await panel.locator('[data-field=SrcPort]').innerText(), String(expected[0].SrcPort));
+    await shot(page, 'side-panel');
+    // Keyboard: down twice from the clicked row, Enter opens that record; Escape closes.
+    await page.focus('[data-test=flows-scroller]');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((p) => document.querySelector('[data-test=record-panel] [data-field=SrcPort]')?.textContent === p, String(expected[2].SrcPort));
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+    await page.context().close();
+  });
+
+  test('the table is virtualised, columns can be picked, CSV export matches', async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=table&limit=5000');
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    const count = Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
+    const inDom = await page.locator('[data-test=flow-row]').count();
+    assert.ok(count >= 1000 && inDom < 100, `${inDom} rows in the DOM for ${count} flows`);
+    await page.click('[data-test=columns-open]');
+    await page.getByLabel('DNS query name').check();
+    await page.click('[data-test=columns-save]');
+    await page.waitForFunction(() => (new URL(location.href).searchParams.get('cols') ?? '').includes('DnsName'));
+    assert.equal(await page.locator('th[data-col=DnsName]').count(), 1);
+    const href = await page.locator('[data-test=export-csv]').getAttribute('href');
+    const csv = await (await fetch(new URL(href, store.url))).text();
+    assert.ok(csv.split('\n')[0].split(',').includes('DnsName'), csv.split('\n')[0]);
+    assert.equal(csv.trim().split('\n').length, count + 1);
+    await page.context().close();
+  });
+
+  test('the topology shows the namespaces and the traffic between them; a node filters', async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=topology');
+    await page.waitForFunction(() => performance.getEntriesByName('netobserv:topology').length > 0, null, { timeout: 20000 });
+    const r = await fetch(`${store.url}/api/flow/metrics?${RANGE}&aggregateBy=namespace&type=Bytes&function=sum&limit=50&step=60s`);
+    const series = (await r.json()).result;
+    const names = new Set(series.flatMap((s) => [s.metric.SrcK8S_Namespace || 'External / unknown', s.metric.DstK8S_Namespace || 'External / unknown']));
+    const labels = new Set(await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label'))));
+    assert.deepEqual([...labels].sort(), [...names].sort());
+    assert.ok(names.has('openshift-dns') && names.has('ns-0'));
+    const pairs = new Set(series.map((s) => `${s.metric.SrcK8S_Namespace ?? ''}>${s.metric.DstK8S_Namespace ?? ''}`));
+    assert.equal(await page.locator('[data-kind=edge]').count(), pairs.size);
+    assert.equal(await page.locator('[data-test=topology-summary]').innerText(), `${names.size} nodes, ${pairs.size} edges`);
+    await shot(page, 'topology');
+    // Select the openshift-dns node, filter on it.
+    await page.locator('[data-test=topology-node][data-label="openshift-dns"]').locator('xpath=..').click();
+    await page.locator('[data-test=topology-panel]').waitFor();
+    await page.click('[data-test=topology-filter-node]');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'namespace="openshift-dns"');
+    await page.waitForFunction(() => /^[0-9]+ nodes/.test(document.querySelector('[data-test=topology-summary]')?.textContent ?? '') && !document.querySelector('[data-test=topology-summary]')?.textContent?.startsWith('8 '));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('backend errors and empty results are readable messages', async () => {
+    const page = await newPage(b);
+    // A filter the backend refuses (400).
+    await open(page, `tab=table&filters=${encodeURIComponent('dst_port>=abc')}`);
+    const msg = page.locator('[data-test=error-message]');
+    await msg.waitFor();
+    assert.match(await msg.innerText(), /^The backend answered 400: .+/);
+    // No match.
+    await open(page, `tab=table&filters=${encodeURIComponent('namespace="no-such-namespace"')}`);
+    await page.locator('[data-test=empty-state]').waitFor();
+    // A backend whose Loki is unreachable: the table says so.
+    await open(page, 'tab=table', broken.url);
+    await msg.waitFor({ timeout: 15000 });
+    assert.match(await msg.innerText(), /^The backend answered 5\d\d: .*Loki/i);
+    await shot(page, 'backend-error');
+    await open(page, 'tab=overview', broken.url);
+    await page.locator('[data-test=panel-top_avg_byte_rates] [data-test=error-message]').waitFor({ timeout: 15000 });
+    await page.context().close();
+  });
+
+  test('a capture file opened in the page is what the queries read', async () => {
+    const page = await newPage(b);
+    // A smaller capture than the served store, so the counts tell which one the page reads.
+    const copy = await makeFixture(path.join(RESULTS, 'capture-upload.db'), 300);
+    await open(page, 'tab=table');
+    await page.setInputFiles('[data-test=capture-input]', copy);
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('capture') !== null);
+    await page.locator('[data-test=capture-label]').waitFor();
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    const id = await page.evaluate(() => new URL(location.href).searchParams.get('capture'));
+    const shown = Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
+    const url = new URL(page.url());
+    const expected = await apiRecords(store.url, `startTime=${url.searchParams.get('startTime')}&endTime=${url.searchParams.get('endTime')}&capture=${id}&limit=1000`);
+    assert.equal(shown, expected.length);
+    assert.equal(shown, 300);
+    const list = await (await fetch(`${store.url}/api/captures`)).json();
+    assert.ok(JSON.stringify(list).includes(id), `capture ${id} not in ${JSON.stringify(list)}`);
+    await page.context().close();
+  });
+
+  test('the dark theme follows the system', async () => {
+    const page = await newPage(b, { colorScheme: 'dark' });
+    await open(page, 'tab=table');
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.classList.contains('pf-v6-theme-dark')), true);
+    await shot(page, 'table-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForFunction(() => !document.documentElement.classList.contains('pf-v6-theme-dark'));
+    await page.context().close();
+  });
+});
