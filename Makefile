@@ -46,6 +46,16 @@ check-manifests: ## Fail when config/crd/bases is not what the Rust types genera
 test: prerequisites ## Run the whole test suite (as root, like CI).
 	$(CARGO) test --workspace --no-fail-fast
 	scripts/check-kustomize.sh
+	$(MAKE) test-ui
+
+.PHONY: ui
+ui: prerequisites ## Build the console web UI (standalone page and OpenShift plugin) into crates/console/web/build.
+	scripts/build-ui.sh
+
+.PHONY: test-ui
+test-ui: ui ## UI tests: headless chromium against the real console backend serving a fixture store.
+	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture
+	cd crates/console/web && npm test
 
 .PHONY: run
 run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).

@@ -15,7 +15,9 @@ use std::process::ExitCode;
 const SPAN_MS: i64 = 240_000;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(out) = args.first() else {
         eprintln!("usage: ui_fixture OUT.db [START_MS] [COUNT]");
@@ -73,13 +75,14 @@ fn main() -> ExitCode {
     let stats = writer.stats();
     // The writer keeps its connection (and the WAL) open for the life of the process; fold the
     // WAL into the file so the one file can be copied or uploaded as a capture.
-    let checkpoint = netobserv_flowstore::Store::open(std::path::Path::new(out), Default::default())
-        .map_err(|e| e.to_string())
-        .and_then(|s| {
-            s.connection()
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(|e| e.to_string())
-        });
+    let checkpoint =
+        netobserv_flowstore::Store::open(std::path::Path::new(out), Default::default())
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                s.connection()
+                    .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                    .map_err(|e| e.to_string())
+            });
     if let Err(e) = checkpoint {
         eprintln!("cannot checkpoint {out}: {e}");
         return ExitCode::FAILURE;

@@ -17,20 +17,15 @@ mod embedded {
 }
 
 /// Where the UI's files come from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Web {
     /// The files embedded at build time (possibly none).
+    #[default]
     Embedded,
     /// Directories on disk: the standalone build, then the plugin build.
     Dirs(Vec<PathBuf>),
     /// No UI at all (tests of the missing-UI answer).
     None,
-}
-
-impl Default for Web {
-    fn default() -> Self {
-        Web::Embedded
-    }
 }
 
 /// The page served when there is no UI to serve.

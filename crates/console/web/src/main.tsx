@@ -11,7 +11,7 @@ const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <div className="netobserv-standalone" style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)' }}>
+      <div className="netobserv-standalone" style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)', padding: '0 0.5rem' }}>
         <NetflowTraffic />
       </div>
     </StrictMode>,

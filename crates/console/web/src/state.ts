@@ -7,6 +7,9 @@ import { useUrl, UrlChanges } from './url';
 /** The frontend configuration, loaded once by the page. */
 export const ConfigContext = createContext<FrontendConfig | null>(null);
 
+/** Filters always applied (a resource tab's resource), not shown in the URL. */
+export const ForcedFiltersContext = createContext<Filter[]>([]);
+
 /** The loaded configuration (the page renders nothing that needs it before it is there). */
 export function useConfig(): FrontendConfig {
   const c = useContext(ConfigContext);
@@ -54,6 +57,7 @@ export interface ViewState {
 export function useViewState(): ViewState {
   const [params, set] = useUrl();
   const config = useContext(ConfigContext);
+  const forced = useContext(ForcedFiltersContext);
   const search = params.toString();
   return useMemo(() => {
     const p = new URLSearchParams(search);
@@ -67,7 +71,8 @@ export function useViewState(): ViewState {
         : quickParam.split(',').filter((q) => q && q !== 'none');
     const quickFilters = (config?.quickFilters ?? [])
       .filter((q) => quick.includes(q.name))
-      .flatMap((q) => quickToFilters(q.filter));
+      .flatMap((q) => quickToFilters(q.filter))
+      .concat(forced);
     const startTime = p.get('startTime') ? Number(p.get('startTime')) : undefined;
     const endTime = p.get('endTime') ? Number(p.get('endTime')) : undefined;
     const timeRange = Number(p.get('timeRange') ?? 300) || 300;
@@ -81,7 +86,7 @@ export function useViewState(): ViewState {
       if (endTime !== undefined) q.set('endTime', String(endTime));
     } else q.set('timeRange', String(timeRange));
     return { filters, match, quick, timeRange, startTime, endTime, refresh, limit, query: q.toString(), set, params: p };
-  }, [search, config, set]);
+  }, [search, config, set, forced]);
 }
 
 /** A counter that increases every `seconds` (0: never) and on `bump()`. */

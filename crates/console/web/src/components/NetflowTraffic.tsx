@@ -4,7 +4,8 @@ import { Button, Flex, FlexItem, FormSelect, FormSelectOption, PageSection, Tab,
 import { SyncAltIcon } from '@patternfly/react-icons';
 import { useState } from 'react';
 import { FrontendConfig, getJson } from '../api';
-import { ConfigContext, REFRESH, TIME_RANGES, useLoad, useTick, useViewState } from '../state';
+import type { Filter } from '../filters';
+import { ConfigContext, ForcedFiltersContext, REFRESH, TIME_RANGES, useLoad, useTick, useViewState } from '../state';
 import { CaptureOpen } from './CaptureOpen';
 import { FilterBar } from './FilterBar';
 import { FlowsTable } from './FlowsTable';
@@ -90,8 +91,10 @@ function Page() {
   );
 }
 
-/** Loads the frontend configuration, then shows the page. */
-export function NetflowTraffic() {
+const NO_FILTERS: Filter[] = [];
+
+/** Loads the frontend configuration, then shows the page (always filtered by `forcedFilters`). */
+export function NetflowTraffic({ forcedFilters = NO_FILTERS }: { forcedFilters?: Filter[] }) {
   const [retry, setRetry] = useState(0);
   const { data, error } = useLoad(`config#${retry}`, (s) => getJson<FrontendConfig>('/api/frontend-config', s));
   if (error) {
@@ -104,7 +107,9 @@ export function NetflowTraffic() {
   if (!data) return <Loading what="configuration" />;
   return (
     <ConfigContext.Provider value={data}>
-      <Page />
+      <ForcedFiltersContext.Provider value={forcedFilters}>
+        <Page />
+      </ForcedFiltersContext.Provider>
     </ConfigContext.Provider>
   );
 }
