@@ -11,7 +11,7 @@ const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <div className="netobserv-standalone" style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)', padding: '0 0.5rem' }}>
+      <div className="netobserv-standalone" style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)', padding: '0.5rem 0.75rem' }}>
         <NetflowTraffic />
       </div>
     </StrictMode>,

@@ -231,7 +231,8 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
     return c;
   }, []);
   useEffect(() => {
-    controller.fromModel(toModel(graph.nodes, graph.edges, metric.unit, grouped), false);
+    // Merge into the existing graph: replacing it would leave the running layout on a detached graph.
+    controller.fromModel(toModel(graph.nodes, graph.edges, metric.unit, grouped), true);
     setSelected(null);
   }, [controller, graph, metric, grouped]);
 
