@@ -119,6 +119,11 @@ describe('Network Traffic page', () => {
     assert.equal(xlat, `Pod ${expected.XlatDstK8S_Namespace}/${expected.XlatDstK8S_Name} (${expected.XlatDstAddr}:${expected.XlatDstPort})`);
     const [zone] = await cells(page, 'ZoneId');
     assert.equal(zone, String(expected.ZoneId));
+    // The README's picture: policy drops and Service flows in one view.
+    const any = encodeURIComponent('network_events="deny-egress"&dst_kind="Service"');
+    await open(page, `tab=table&match=any&filters=${any}&cols=Src,Dst,Proto,XlatDstEndpoint,NetworkEvents,Bytes&sort=Bytes`);
+    await page.locator('[data-test=flow-row]').first().waitFor();
+    await shot(page, 'readme-network-traffic');
     await page.context().close();
   });
 

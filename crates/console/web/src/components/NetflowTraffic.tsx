@@ -2,16 +2,18 @@
 // Overview, Traffic flows and Topology tabs. The selected tab and every setting are in the URL.
 import { Button, Flex, FlexItem, FormSelect, FormSelectOption, PageSection, Tab, Tabs, TabTitleText, Title } from '@patternfly/react-core';
 import { SyncAltIcon } from '@patternfly/react-icons';
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { FrontendConfig, getJson } from '../api';
 import type { Filter } from '../filters';
 import { ConfigContext, ForcedFiltersContext, REFRESH, TIME_RANGES, useLoad, useTick, useViewState } from '../state';
 import { CaptureOpen } from './CaptureOpen';
 import { FilterBar } from './FilterBar';
-import { FlowsTable } from './FlowsTable';
 import { ErrorMessage, Loading } from './Messages';
-import { Overview } from './Overview';
-import { Topology } from './Topology';
+
+// Each tab's code loads when the tab is first shown (the topology's layout engine is large).
+const Overview = lazy(() => import('./Overview').then((m) => ({ default: m.Overview })));
+const FlowsTable = lazy(() => import('./FlowsTable').then((m) => ({ default: m.FlowsTable })));
+const Topology = lazy(() => import('./Topology').then((m) => ({ default: m.Topology })));
 
 const TABS = [
   ['overview', 'Overview'],
@@ -85,7 +87,9 @@ function Page() {
         </Tabs>
       </PageSection>
       <PageSection isFilled data-test={`content-${tab}`}>
-        {tab === 'table' ? <FlowsTable view={view} tick={tick} /> : tab === 'topology' ? <Topology view={view} tick={tick} /> : <Overview view={view} tick={tick} />}
+        <Suspense fallback={<Loading what={tab} />}>
+          {tab === 'table' ? <FlowsTable view={view} tick={tick} /> : tab === 'topology' ? <Topology view={view} tick={tick} /> : <Overview view={view} tick={tick} />}
+        </Suspense>
       </PageSection>
     </>
   );

@@ -32,7 +32,7 @@ export function RecordPanel({ record, onClose, onFilter }: { record: FlowRecord;
         </DrawerActions>
       </DrawerHead>
       <DrawerPanelBody>
-        <DescriptionList isCompact>
+        <DescriptionList isCompact isHorizontal horizontalTermWidthModifier={{ default: "14ch" }}>
           <DescriptionListGroup>
             <DescriptionListTerm>Source</DescriptionListTerm>
             <DescriptionListDescription>{endpoint(record, 'Src')}</DescriptionListDescription>
