@@ -3,39 +3,8 @@
 import { useMemo } from 'react';
 import { setApiBase } from '../api';
 import { NetflowTraffic } from '../components/NetflowTraffic';
-import type { Filter } from '../filters';
+import { K8sObject, resourceFilters } from './resourceFilters';
 import { PLUGIN_API_BASE } from './NetflowParent';
-
-/** What the console passes to a resource tab. */
-interface K8sObject {
-  kind?: string;
-  metadata?: { name?: string; namespace?: string };
-}
-
-/** The filters selecting one resource's traffic (either end). */
-export function resourceFilters(obj: K8sObject | undefined): Filter[] {
-  const name = obj?.metadata?.name;
-  if (!obj || !name) return [];
-  const exact = (v: string) => [`"${v}"`];
-  const ns = obj.metadata?.namespace;
-  switch (obj.kind) {
-    case 'Namespace':
-      return [{ id: 'namespace', compare: '=', values: exact(name) }];
-    case 'Node':
-      return [{ id: 'host_name', compare: '=', values: exact(name) }];
-    case 'Pod':
-    case 'Service':
-      return [
-        { id: 'name', compare: '=', values: exact(name) },
-        ...(ns ? [{ id: 'namespace', compare: '=' as const, values: exact(ns) }] : []),
-      ];
-    default:
-      return [
-        { id: 'owner_name', compare: '=', values: exact(name) },
-        ...(ns ? [{ id: 'namespace', compare: '=' as const, values: exact(ns) }] : []),
-      ];
-  }
-}
 
 export default function NetflowTab({ obj }: { obj?: K8sObject }) {
   setApiBase(PLUGIN_API_BASE);
