@@ -22,7 +22,7 @@ export interface PanelDef {
 
 export const PANELS: PanelDef[] = [
   { id: 'top_avg_byte_rates', title: 'Top average byte rates', aggregateBy: 'scope', type: 'Bytes', fn: 'rate', kind: 'top', unit: 'Bps' },
-  { id: 'byte_rates', title: 'Top byte rates over time', aggregateBy: 'scope', type: 'Bytes', fn: 'rate', kind: 'lines', unit: 'Bps' },
+  { id: 'byte_rates', title: 'Top talkers over time (stacked byte rates)', aggregateBy: 'scope', type: 'Bytes', fn: 'rate', kind: 'lines', unit: 'Bps' },
   { id: 'top_avg_packet_rates', title: 'Top average packet rates', aggregateBy: 'scope', type: 'Packets', fn: 'rate', kind: 'top', unit: 'pps' },
   { id: 'dropped_packet_rates', title: 'Top dropped packet rates', aggregateBy: 'scope', type: 'PktDropPackets', fn: 'rate', kind: 'top', unit: 'pps' },
   { id: 'state_dropped_packet_rates', title: 'Dropped packets by TCP state', aggregateBy: 'PktDropLatestState', type: 'PktDropPackets', fn: 'rate', kind: 'donut', unit: 'pps' },

@@ -1,6 +1,6 @@
 // Drawing one overview panel: horizontal bars of the top series' means, a donut of shares, or
 // lines over time; below it the same numbers as text.
-import { Chart, ChartAxis, ChartBar, ChartDonut, ChartGroup, ChartLine, ChartVoronoiContainer } from '@patternfly/react-charts/victory';
+import { Chart, ChartArea, ChartAxis, ChartBar, ChartDonut, ChartStack, ChartVoronoiContainer } from '@patternfly/react-charts/victory';
 import { List, ListItem } from '@patternfly/react-core';
 import type { Series } from '../api';
 import { bytes, count } from '../format';
@@ -65,11 +65,11 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
         >
           <ChartAxis tickFormat={(t: Date) => `${String(t.getHours()).padStart(2, '0')}:${String(t.getMinutes()).padStart(2, '0')}`} tickCount={4} />
           <ChartAxis dependentAxis tickFormat={(t: number) => (def.unit === 'Bps' ? bytes(t) : count(t))} tickCount={4} />
-          <ChartGroup>
+          <ChartStack>
             {rows.map((r) => (
-              <ChartLine key={r.name} name={r.name} data={r.s.values.map(([t, v]) => ({ x: new Date(t * 1000), y: Number(v), name: r.name }))} />
+              <ChartArea key={r.name} name={r.name} interpolation="monotoneX" data={r.s.values.map(([t, v]) => ({ x: new Date(t * 1000), y: Number(v), name: r.name }))} />
             ))}
-          </ChartGroup>
+          </ChartStack>
         </Chart>
       </div>
     );
