@@ -95,6 +95,15 @@ describe('Network Traffic page', () => {
     // Back goes to the unfiltered view.
     await page.goBack();
     await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === null);
+    // From the keyboard: type, arrow down to the suggestion, Enter.
+    await page.selectOption('[data-test=filter-id]', 'dst_namespace');
+    await page.fill('[data-test=filter-value]', 'openshift');
+    await page.locator('[data-test=filter-suggestions]').getByText('openshift-dns', { exact: true }).waitFor();
+    await page.press('[data-test=filter-value]', 'ArrowDown');
+    await page.press('[data-test=filter-value]', 'Enter');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'dst_namespace="openshift-dns"');
+    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    for (const t of await cells(page, 'Dst')) assert.match(t, /^Service openshift-dns\/dns-default /);
     assert.deepEqual(page.errors, []);
     await page.context().close();
   });

@@ -10,6 +10,7 @@ import {
   FlexItem,
   FormSelect,
   FormSelectOption,
+  Spinner,
 } from '@patternfly/react-core';
 import { ColumnsIcon, ExportIcon } from '@patternfly/react-icons';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
@@ -30,9 +31,9 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const config = useConfig();
   const all = useMemo(() => allColumns(config.columns), [config]);
   const columns = visibleColumns(all, view.params.get('cols'));
-  const key = `${view.query}&limit=${view.limit}#${tick}`;
-  const { data, error, loading } = useLoad(key, (s) => getRecords(`${view.query}&limit=${view.limit}`, s));
   const [retry, setRetry] = useState(0);
+  const key = `${view.query}&limit=${view.limit}#${tick}#${retry}`;
+  const { data, error, loading } = useLoad(key, (s) => getRecords(`${view.query}&limit=${view.limit}`, s));
   const [picker, setPicker] = useState(false);
   const [selected, setSelected] = useState<FlowRecord | null>(null);
   const [focus, setFocus] = useState(0);
@@ -109,8 +110,9 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const table = (
     <>
       <Flex justifyContent={{ default: 'justifyContentSpaceBetween' }} alignItems={{ default: 'alignItemsCenter' }} style={{ marginBottom: '0.5rem' }}>
-        <FlexItem data-test="flows-count">
+        <FlexItem data-test="flows-count" data-loading={loading ? 'true' : 'false'}>
           {rows.length} flows{data?.limitReached ? ` (the limit of ${view.limit} was reached: narrow the filters or raise the limit)` : ''}
+          {loading && <Spinner size="md" aria-label="Updating" style={{ marginLeft: '0.5rem' }} />}
         </FlexItem>
         <Flex spaceItems={{ default: 'spaceItemsSm' }}>
           <FlexItem>

@@ -44,8 +44,8 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
           ariaTitle={def.title}
           data={rows.map((r) => ({ x: r.name, y: r.value }))}
           labels={({ datum }) => `${datum.x}: ${unitText(datum.y, def.unit)}`}
-          title={def.unit === 'count' ? count(sum) : unitText(sum, def.unit)}
-          subTitle="total"
+          title={def.unit === 'Bps' ? bytes(sum) : def.unit === 'ms' ? sum.toFixed(1) : count(sum)}
+          subTitle={{ Bps: 'per second, total', pps: 'packets/s, total', ms: 'ms', count: 'flows, total' }[def.unit]}
           height={200}
           width={360}
           padding={{ left: 20, right: 140, top: 20, bottom: 20 }}
