@@ -356,3 +356,22 @@ describe('topology interactions', () => {
     await page.context().close();
   });
 });
+
+describe('resource views', () => {
+  test('/resource/Pod/<namespace>/<name> shows only that pod\'s traffic, like the console\'s resource tabs', async () => {
+    const page = await newPage(b);
+    const [rec] = await apiRecords(store.url, `${RANGE}&limit=1`);
+    const ns = rec.SrcK8S_Namespace;
+    const pod = rec.SrcK8S_Name;
+    await page.goto(`${store.url}/resource/Pod/${ns}/${pod}?${RANGE}&quick=none&tab=table`);
+    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    assert.equal(await page.locator('[data-test=page-title]').innerText(), `Network Traffic: Pod ${ns}/${pod}`);
+    const expected = await apiRecords(store.url, `${RANGE}&limit=1000&filters=${encodeURIComponent(`name="${pod}"&namespace="${ns}"`)}`);
+    const shown = Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
+    assert.equal(shown, expected.length);
+    assert.ok(expected.every((r) => r.SrcK8S_Name === pod || r.DstK8S_Name === pod));
+    // The resource's filter is not a chip the user could remove.
+    assert.equal(await page.locator('[data-test=active-filters]').count(), 0);
+    await page.context().close();
+  });
+});

@@ -45,7 +45,7 @@ function TimeRange({ view }: { view: ReturnType<typeof useViewState> }) {
   );
 }
 
-function Page() {
+function Page({ title }: { title: string }) {
   const view = useViewState();
   const [tick, bump] = useTick(view.refresh);
   const tab = view.params.get('tab') ?? 'overview';
@@ -54,7 +54,9 @@ function Page() {
       <PageSection>
         <Flex justifyContent={{ default: 'justifyContentSpaceBetween' }} alignItems={{ default: 'alignItemsCenter' }}>
           <FlexItem>
-            <Title headingLevel="h1">Network Traffic</Title>
+            <Title headingLevel="h1" data-test="page-title">
+              {title}
+            </Title>
           </FlexItem>
           <Flex spaceItems={{ default: 'spaceItemsSm' }} alignItems={{ default: 'alignItemsCenter' }}>
             <FlexItem>
@@ -98,7 +100,7 @@ function Page() {
 const NO_FILTERS: Filter[] = [];
 
 /** Loads the frontend configuration, then shows the page (always filtered by `forcedFilters`). */
-export function NetflowTraffic({ forcedFilters = NO_FILTERS }: { forcedFilters?: Filter[] }) {
+export function NetflowTraffic({ forcedFilters = NO_FILTERS, title = 'Network Traffic' }: { forcedFilters?: Filter[]; title?: string }) {
   const [retry, setRetry] = useState(0);
   const { data, error } = useLoad(`config#${retry}`, (s) => getJson<FrontendConfig>('/api/frontend-config', s));
   if (error) {
@@ -112,7 +114,7 @@ export function NetflowTraffic({ forcedFilters = NO_FILTERS }: { forcedFilters?:
   return (
     <ConfigContext.Provider value={data}>
       <ForcedFiltersContext.Provider value={forcedFilters}>
-        <Page />
+        <Page title={title} />
       </ForcedFiltersContext.Provider>
     </ConfigContext.Provider>
   );
