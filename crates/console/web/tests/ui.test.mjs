@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { apiRecords, browser, makeFixture, newPage, RANGE, RESULTS, shot, startConsole } from './harness.mjs';
+import { apiRecords, browser, makeFixture, newPage, RANGE, RESULTS, shot, START_MS, startConsole } from './harness.mjs';
 
 let store;
 let broken;
@@ -313,6 +313,20 @@ describe('toolbar settings in the URL', () => {
       return u.get('timeRange') === '900' && u.get('startTime') === null;
     });
     await page.locator('[data-test=empty-state]').waitFor();
+    // A custom range back on the fixture's minutes brings the flows back.
+    await page.selectOption('[data-test=time-range]', 'edit');
+    await page.locator('[data-test=custom-range]').waitFor();
+    const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+    await page.fill('[data-test=range-from]', local(START_MS));
+    await page.fill('[data-test=range-to]', local(START_MS + 120_000));
+    await page.click('[data-test=range-apply]');
+    await page.waitForFunction((s) => {
+      const u = new URL(location.href).searchParams;
+      return u.get('startTime') === String(s) && u.get('endTime') === String(s + 120) && u.get('timeRange') === null;
+    }, START_MS / 1000);
+    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    const expected = await apiRecords(store.url, `startTime=${START_MS / 1000}&endTime=${START_MS / 1000 + 120}&limit=1000`);
+    assert.equal(Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]), expected.length);
     await page.context().close();
   });
 });

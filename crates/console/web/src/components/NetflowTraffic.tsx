@@ -7,6 +7,7 @@ import { FrontendConfig, getJson } from '../api';
 import type { Filter } from '../filters';
 import { ConfigContext, ForcedFiltersContext, REFRESH, TIME_RANGES, useLoad, useTick, useViewState } from '../state';
 import { CaptureOpen } from './CaptureOpen';
+import { CustomRange } from './CustomRange';
 import { FilterBar } from './FilterBar';
 import { ErrorMessage, Loading } from './Messages';
 
@@ -24,10 +25,26 @@ const TABS = [
 function TimeRange({ view }: { view: ReturnType<typeof useViewState> }) {
   const custom = view.startTime !== undefined;
   const known = TIME_RANGES.some(([s]) => s === view.timeRange);
+  const [editing, setEditing] = useState(false);
+  const now = Math.floor(Date.now() / 1000);
   return (
+    <>
+    {editing && (
+      <CustomRange
+        start={view.startTime ?? now - view.timeRange}
+        end={view.endTime ?? now}
+        onClose={() => setEditing(false)}
+        onApply={(s, e) => {
+          view.set({ startTime: String(s), endTime: String(e), timeRange: undefined });
+          setEditing(false);
+        }}
+      />
+    )}
     <FormSelect
       value={custom ? 'custom' : String(view.timeRange)}
-      onChange={(_e, v) => view.set({ timeRange: v === '300' ? undefined : v, startTime: undefined, endTime: undefined })}
+      onChange={(_e, v) =>
+        v === 'edit' ? setEditing(true) : view.set({ timeRange: v === '300' ? undefined : v, startTime: undefined, endTime: undefined })
+      }
       aria-label="Time range"
       data-test="time-range"
     >
@@ -41,7 +58,9 @@ function TimeRange({ view }: { view: ReturnType<typeof useViewState> }) {
           label={`${new Date(view.startTime! * 1000).toLocaleString()} – ${view.endTime ? new Date(view.endTime * 1000).toLocaleString() : 'now'}`}
         />
       )}
+      <FormSelectOption value="edit" label="Custom range…" />
     </FormSelect>
+    </>
   );
 }
 
