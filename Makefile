@@ -13,6 +13,12 @@ NAMESPACE ?= netobserv
 
 export CARGO_TERM_COLOR ?= never
 
+# Image names and tag (IMAGE_REGISTRY, IMAGE_TAG, IMAGE_OPERATOR, ...): the one place they are set.
+include images/images.env
+# `make bundle VERSION=x.y.z` sets IMAGE_TAG to x.y.z first.
+VERSION ?=
+INSTALLGEN = $(CARGO) run --quiet -p netobserv-install --bin installgen --
+
 .PHONY: help
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,8 +49,8 @@ check-manifests: ## Fail when config/crd/bases is not what the Rust types genera
 	$(CARGO) run --quiet -p netobserv-api --bin crdgen -- --check .
 
 .PHONY: test
-test: prerequisites ## Run the whole test suite (as root, like CI).
-	$(CARGO) test --workspace --no-fail-fast
+test: prerequisites images ## Run the whole test suite (as root, like CI), images included.
+	NETOBSERV_IMAGES_REQUIRED=1 $(CARGO) test --workspace --no-fail-fast
 	scripts/check-kustomize.sh
 	$(MAKE) test-ui
 
@@ -80,9 +86,9 @@ bench-store: prerequisites ## Flow store: ingest flows per core, console query p
 
 .PHONY: run-operator
 run-operator: ## Run the operator against the current kube context (exits 1 if no cluster is reachable).
-	RELATED_IMAGE_EBPF_AGENT=quay.io/netobserv-rs/ebpf-agent:latest \
-	RELATED_IMAGE_FLOWLOGS_PIPELINE=quay.io/netobserv-rs/flowlogs-pipeline:latest \
-	RELATED_IMAGE_CONSOLE_PLUGIN=quay.io/netobserv-rs/console-plugin:latest \
+	RELATED_IMAGE_EBPF_AGENT=$(IMAGE_REGISTRY)/$(IMAGE_EBPF_AGENT):$(IMAGE_TAG) \
+	RELATED_IMAGE_FLOWLOGS_PIPELINE=$(IMAGE_REGISTRY)/$(IMAGE_FLOWLOGS_PIPELINE):$(IMAGE_TAG) \
+	RELATED_IMAGE_CONSOLE_PLUGIN=$(IMAGE_REGISTRY)/$(IMAGE_CONSOLE_PLUGIN):$(IMAGE_TAG) \
 	$(CARGO) run -p netobserv-operator -- --health-probe-bind-address=:8081 --metrics-bind-address=:8080
 
 .PHONY: update-golden
@@ -111,6 +117,29 @@ deploy-webhooks: ## Like deploy, plus the admission and conversion webhooks (nee
 undeploy: ## Remove what `make deploy` installed (FlowCollectors first, then the operator).
 	-$(KUBECTL) delete flowcollectors.flows.netobserv.io --all --ignore-not-found --wait
 	$(KUBECTL) delete -k config/default --ignore-not-found
+
+.PHONY: images
+images: prerequisites ui ## Build the OCI images (static musl binaries, FROM scratch; the console embeds the web UI) into target/images/
+	scripts/build-images.sh
+
+.PHONY: sync-images
+sync-images: ## Write the image references of images/images.env into config/manager.
+	$(INSTALLGEN) sync-images
+
+.PHONY: bundle
+bundle: ## Regenerate the OLM bundle (bundle/, bundle.Dockerfile) from config/; VERSION=x.y.z sets the tag.
+	@if [ -n "$(VERSION)" ]; then sed -i 's/^IMAGE_TAG=.*/IMAGE_TAG=$(VERSION)/' images/images.env; fi
+	$(INSTALLGEN) sync-images
+	$(INSTALLGEN) bundle
+
+.PHONY: bundle-validate
+bundle-validate: ## Check bundle/ with the offline operator-sdk validation rules and for staleness.
+	$(INSTALLGEN) validate bundle
+	$(INSTALLGEN) bundle --check
+
+.PHONY: deploy-openshift
+deploy-openshift: ## Install on OpenShift: webhooks with service-CA certificates, ServiceMonitor.
+	$(KUBECTL) apply --server-side -k config/openshift
 
 .PHONY: ci
 ci: lint test ## What .ci/run runs.

@@ -103,6 +103,21 @@ if ! need_cmd sqlite3; then
     apt_install --no-install-recommends sqlite3
 fi
 
+# --- container images (make images, crates/install/tests/images.rs) -----------------------------
+# Static binaries for scratch images are built for musl (rust-std for the target, musl-gcc for the
+# C parts: SQLite, ring); buildah builds FROM scratch images as root without a daemon.
+if ! rustup target list --installed 2>/dev/null | grep -q '^x86_64-unknown-linux-musl$'; then
+    echo "prerequisites: adding the x86_64-unknown-linux-musl target (static binaries for the images)"
+    rustup target add x86_64-unknown-linux-musl
+fi
+image_pkgs=()
+need_cmd musl-gcc || image_pkgs+=(musl-tools)
+need_cmd buildah || image_pkgs+=(buildah)
+if [ "${#image_pkgs[@]}" -gt 0 ]; then
+    echo "prerequisites: installing ${image_pkgs[*]} (container images)"
+    apt_install "${image_pkgs[@]}"
+fi
+
 # --- Console web UI (crates/console/web) ---------------------------------------------------------
 # `make ui` builds it with Node.js >= 20 and npm (npm ci from the committed lockfile); its tests
 # drive Debian's chromium headless through playwright-core (no browser download).

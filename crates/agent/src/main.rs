@@ -31,7 +31,33 @@ async fn run() -> Result<(), String> {
     agent.shutdown().await.map_err(|e| e.to_string())
 }
 
+/// `--version` and `--help`: the agent is configured by environment variables only, but an image
+/// check or a person still needs these two answers.
+fn answer_flags() -> Option<ExitCode> {
+    let arg = std::env::args().nth(1)?;
+    match arg.as_str() {
+        "--version" | "-V" => println!("netobserv-ebpf-agent {}", env!("CARGO_PKG_VERSION")),
+        "--help" | "-h" => println!(
+            "netobserv-ebpf-agent {}: eBPF network flow agent.\n\
+             Configured by environment variables (upstream NetObserv names): EXPORT, TARGET_HOST, \
+             TARGET_PORT, SAMPLING, CACHE_ACTIVE_TIMEOUT, CACHE_MAX_FLOWS, INTERFACES, \
+             EXCLUDE_INTERFACES, ENABLE_* feature switches, LOG_LEVEL, ...",
+            env!("CARGO_PKG_VERSION")
+        ),
+        other => {
+            eprintln!(
+                "netobserv-ebpf-agent: unknown argument {other} (configuration comes from the environment)"
+            );
+            return Some(ExitCode::from(2));
+        }
+    }
+    Some(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = answer_flags() {
+        return code;
+    }
     // Few malloc arenas: eviction batches are built on short-lived blocking threads, and one
     // arena per thread would keep their freed pages resident.
     // SAFETY: mallopt only tunes the allocator; called before any other thread exists.

@@ -74,6 +74,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, Error> {
                     ))
                 })?;
             }
+            "--version" | "-V" => {
+                println!("netobserv-operator {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
             "--help" | "-h" => {
                 println!(
                     "netobserv-operator [--leader-elect] [--health-probe-bind-address=:8081] \

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod certs;
+pub mod dashboards;
 pub mod demo_loki;
 pub mod digest;
 pub mod flp;
@@ -221,6 +222,7 @@ pub fn render_all(
         out.extend(flp::render(&inputs)?);
         out.extend(plugin::render(&inputs)?);
         out.extend(monitoring::render(&inputs));
+        out.extend(dashboards::render(&inputs));
         out.extend(netpol::render(&inputs));
         out.extend(demo_loki::render(&inputs));
     }

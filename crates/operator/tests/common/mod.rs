@@ -87,6 +87,14 @@ pub async fn cluster(apis: &[&str]) -> FakeApiServer {
         fake.create(optional_crd(api, namespaced(api)))
             .unwrap_or_else(|e| panic!("optional CRD {api}: {e}"));
     }
+    if apis.contains(&netobserv_operator::render::API_SCC) {
+        // Every OpenShift cluster has it: the console reads dashboards from there.
+        fake.create(serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "openshift-config-managed"},
+        }))
+        .expect("namespace openshift-config-managed");
+    }
     fake
 }
 
