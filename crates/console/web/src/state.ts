@@ -100,15 +100,26 @@ export function useTick(seconds: number): [number, () => void] {
   return [tick, () => setTick((x) => x + 1)];
 }
 
-/** Loads `load()` whenever `key` changes; the last answer, error and loading flag. */
-export function useLoad<T>(key: string, load: (signal: AbortSignal) => Promise<T>): { data?: T; error?: Error; loading: boolean } {
-  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
+/**
+ * Loads `load()` whenever `key` changes; the last answer, error and loading flag. When a load
+ * fails, the previous answer stays only if it answered the same `base` (a refresh of the same
+ * query), so a failed refresh keeps the rows while a refused new query shows its error alone.
+ */
+export function useLoad<T>(
+  key: string,
+  load: (signal: AbortSignal) => Promise<T>,
+  base: string = key,
+): { data?: T; error?: Error; loading: boolean } {
+  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean; base?: string }>({ loading: true });
   useEffect(() => {
     const ctl = new AbortController();
     setState((s) => ({ ...s, loading: true }));
     load(ctl.signal).then(
-      (data) => !ctl.signal.aborted && setState({ data, loading: false }),
-      (error: Error) => !ctl.signal.aborted && error.name !== 'AbortError' && setState({ error, loading: false }),
+      (data) => !ctl.signal.aborted && setState({ data, loading: false, base }),
+      (error: Error) =>
+        !ctl.signal.aborted &&
+        error.name !== 'AbortError' &&
+        setState((s) => (s.base === base ? { data: s.data, error, loading: false, base } : { error, loading: false })),
     );
     return () => ctl.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps

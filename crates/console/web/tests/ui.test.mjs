@@ -219,6 +219,15 @@ describe('Network Traffic page', () => {
     await shot(page, 'backend-error');
     await open(page, 'tab=overview', broken.url);
     await page.locator('[data-test=panel-top_avg_byte_rates] [data-test=error-message]').waitFor({ timeout: 15000 });
+    // The backend goes away after the page loaded: a refresh says it cannot be reached and keeps the rows.
+    const doomed = await startConsole(['--store', fixture], 'console-doomed');
+    await open(page, 'tab=table', doomed.url);
+    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    doomed.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    await page.click('[data-test=refresh-now]');
+    await page.getByText(/Refresh failed: Cannot reach the console backend/).waitFor();
+    assert.ok((await page.locator('[data-test=flow-row]').count()) > 0);
     await page.context().close();
   });
 

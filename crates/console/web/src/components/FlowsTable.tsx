@@ -32,8 +32,8 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const all = useMemo(() => allColumns(config.columns), [config]);
   const columns = visibleColumns(all, view.params.get('cols'));
   const [retry, setRetry] = useState(0);
-  const key = `${view.query}&limit=${view.limit}#${tick}#${retry}`;
-  const { data, error, loading } = useLoad(key, (s) => getRecords(`${view.query}&limit=${view.limit}`, s));
+  const base = `${view.query}&limit=${view.limit}`;
+  const { data, error, loading } = useLoad(`${base}#${tick}#${retry}`, (s) => getRecords(base, s), base);
   const [picker, setPicker] = useState(false);
   const [selected, setSelected] = useState<FlowRecord | null>(null);
   const [focus, setFocus] = useState(0);

@@ -37,7 +37,7 @@ function Panel({ def, view, scope, tick, onDone }: { def: PanelDef; view: ViewSt
   const by = def.aggregateBy === 'scope' ? scope : def.aggregateBy;
   const q = `${view.query}&aggregateBy=${by}&type=${def.type}&function=${def.fn}&limit=${def.kind === 'lines' ? 5 : 8}`;
   const [retry, setRetry] = useState(0);
-  const { data, error, loading } = useLoad(`${q}#${tick}#${retry}`, (s) => getMetrics(q, s));
+  const { data, error, loading } = useLoad(`${q}#${tick}#${retry}`, (s) => getMetrics(q, s), q);
   useEffect(() => {
     if (data || error) onDone(def.id);
   }, [data, error, def.id, onDone]);

@@ -213,7 +213,7 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
   const grouped = view.params.get('group') === 'namespace' && (scope.id === 'owner' || scope.id === 'resource');
   const q = `${view.query}&aggregateBy=${scope.id}&type=${metric.type}&function=${metric.fn}&limit=${view.params.get('topN') ?? 50}&step=60s`;
   const [retry, setRetry] = useState(0);
-  const { data, error, loading } = useLoad(`${q}#${tick}#${retry}`, (s) => getMetrics(q, s));
+  const { data, error, loading } = useLoad(`${q}#${tick}#${retry}`, (s) => getMetrics(q, s), q);
   const graph = useMemo(() => buildGraph(data ?? [], scope, metric.fn === 'sum'), [data, scope, metric]);
   const nodeMap = useMemo(() => new Map(graph.nodes.map((n) => [n.id, n])), [graph]);
   const [selected, setSelected] = useState<string | null>(null);
