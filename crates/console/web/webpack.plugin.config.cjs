@@ -3,6 +3,7 @@
 // plugin-manifest.json), from the same sources as the standalone page.
 const path = require('node:path');
 const { ConsoleRemotePlugin } = require('@openshift-console/dynamic-plugin-sdk-webpack');
+const { EsbuildPlugin } = require('esbuild-loader');
 
 module.exports = {
   mode: process.env.NODE_ENV === 'development' ? 'development' : 'production',
@@ -30,5 +31,6 @@ module.exports = {
   plugins: [new ConsoleRemotePlugin()],
   performance: { hints: false },
   devtool: false,
-  optimization: { chunkIds: 'named', minimize: true },
+  // esbuild minifies in a fraction of terser's time (the build runs in `make test` on 2 cores).
+  optimization: { chunkIds: 'named', minimize: true, minimizer: [new EsbuildPlugin({ target: 'es2020', css: true })] },
 };
