@@ -380,6 +380,27 @@ describe('topology interactions', () => {
   });
 });
 
+describe('configured panels', () => {
+  test('a custom_<fn>_<aggregateBy>_<type> panel of the frontend configuration is drawn', async () => {
+    const config = path.join(RESULTS, 'custom-panels.yaml');
+    writeFileSync(config, `store:\n  path: ${fixture}\nfrontend:\n  panels: [top_avg_byte_rates, custom_rate_Proto_Bytes]\n`);
+    const server = await startConsole(['--config', config], 'console-custom-panels');
+    try {
+      const page = await newPage(b);
+      await open(page, 'tab=overview', server.url);
+      const values = page.locator('[data-test=panel-custom_rate_Proto_Bytes] [data-test=panel-values]');
+      await values.waitFor();
+      const text = await values.innerText();
+      assert.match(text, /TCP/);
+      assert.match(text, /UDP/);
+      assert.equal(await page.locator('[data-test^=panel-]').filter({ has: page.locator('[data-test=panel-values]') }).count(), 2);
+      await page.context().close();
+    } finally {
+      server.stop();
+    }
+  });
+});
+
 describe('resource views', () => {
   test('/resource/Pod/<namespace>/<name> shows only that pod\'s traffic, like the console\'s resource tabs', async () => {
     const page = await newPage(b);

@@ -3,6 +3,7 @@
 import { Card, CardBody, CardTitle, Flex, FlexItem, FormSelect, FormSelectOption, Gallery, Select, SelectList, SelectOption, MenuToggle } from '@patternfly/react-core';
 import { useEffect, useState } from 'react';
 import { markRendered } from '../perf';
+import { customPanel } from '../panels';
 import { getMetrics } from '../api';
 import { useConfig, useLoad, ViewState } from '../state';
 import { ErrorMessage, Loading } from './Messages';
@@ -61,8 +62,10 @@ export function Overview({ view, tick }: { view: ViewState; tick: number }) {
   const config = useConfig();
   const [pickerOpen, setPickerOpen] = useState(false);
   const [done] = useState(() => new Set<string>());
-  const available = PANELS;
-  const chosen = view.params.get('panels')?.split(',') ?? config.panels?.filter((p) => PANELS.some((d) => d.id === p)) ?? PANELS.map((p) => p.id);
+  const custom = (config.panels ?? []).map(customPanel).filter((p): p is PanelDef => !!p);
+  const available = [...PANELS, ...custom];
+  const configured = config.panels?.filter((p) => available.some((d) => d.id === p));
+  const chosen = view.params.get('panels')?.split(',') ?? (configured?.length ? configured : PANELS.map((p) => p.id));
   const scope = view.params.get('scope') ?? 'namespace';
   const shown = available.filter((p) => chosen.includes(p.id));
   const onDone = (id: string) => {

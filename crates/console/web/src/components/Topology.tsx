@@ -258,6 +258,13 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
           <FormSelectOption value="namespace" label="Group by namespace (owner, resource)" />
         </FormSelect>
       </FlexItem>
+      <FlexItem>
+        <FormSelect value={view.params.get('topN') ?? '50'} onChange={(_e, v) => view.set({ topN: v === '50' ? undefined : v })} aria-label="Edges shown" data-test="topology-topn">
+          {['10', '25', '50', '100', '200'].map((n) => (
+            <FormSelectOption key={n} value={n} label={`Top ${n} edges`} />
+          ))}
+        </FormSelect>
+      </FlexItem>
       <FlexItem data-test="topology-summary">
         {graph.nodes.length} nodes, {graph.edges.length} edges
       </FlexItem>

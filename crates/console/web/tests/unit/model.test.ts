@@ -84,3 +84,15 @@ describe('resource tabs', () => {
     expect(resourceFilters(undefined)).toEqual([]);
   });
 });
+
+describe('custom overview panels', () => {
+  test('custom_<fn>_<aggregateBy>_<type> ids become panels; others are refused', async () => {
+    const { customPanel } = await import('../../src/panels');
+    expect(customPanel('custom_avg_Dscp_TimeFlowRttNs')).toMatchObject({ fn: 'avg', aggregateBy: 'Dscp', type: 'TimeFlowRttNs', unit: 'ms', kind: 'top' });
+    expect(customPanel('custom_rate_K8S_FlowLayer_Bytes')).toMatchObject({ aggregateBy: 'K8S_FlowLayer', unit: 'Bps' });
+    expect(customPanel('custom_count_FlowDirection_Flows')).toMatchObject({ kind: 'donut', unit: 'count' });
+    expect(customPanel('custom_bogus_Proto_Bytes')).toBeNull();
+    expect(customPanel('custom_rate_Proto_Nope')).toBeNull();
+    expect(customPanel('top_avg_rtt')).toBeNull();
+  });
+});
