@@ -92,7 +92,9 @@ impl Web {
             return file_response(rel, bytes, method);
         }
         let last = rel.rsplit('/').next().unwrap_or(rel);
-        if last.contains('.') {
+        // A file that is not there is a 404, but the page itself (`/`, `/index.html`) falls
+        // through to the page saying how to build the UI.
+        if last.contains('.') && rel != "index.html" {
             return (StatusCode::NOT_FOUND, format!("no file {rel}")).into_response();
         }
         // A page of the single-page app (`/`, `/netflow-traffic`, ...).
@@ -187,6 +189,49 @@ mod tests {
         assert_eq!(safe_path("/%2e%2e/x"), None);
         assert_eq!(safe_path("/a//b"), None);
         assert_eq!(safe_path("/a\\b"), None);
+    }
+
+    fn body(resp: Response) -> String {
+        let bytes = futures::executor::block_on(axum::body::to_bytes(resp.into_body(), 1 << 20))
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn without_a_ui_build_pages_say_how_to_make_one() {
+        for path in ["/", "/index.html", "/netflow-traffic", "/resource/Pod/ns/p"] {
+            let resp = Web::None.answer(&Method::GET, &Uri::from_static(path));
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+            assert!(body(resp).contains("make ui"), "{path}");
+        }
+        let resp = Web::None.answer(&Method::GET, &Uri::from_static("/assets/index-1a2b.js"));
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        assert!(!body(resp).contains("make ui"));
+    }
+
+    #[test]
+    fn pages_of_the_app_get_index_html() {
+        let dir = std::env::temp_dir().join(format!("console-web-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(dir.join("assets"));
+        let _ = std::fs::write(dir.join("index.html"), "<html>app</html>");
+        let _ = std::fs::write(dir.join("assets/a.js"), "js");
+        let web = Web::from_dir(&dir);
+        for path in ["/", "/netflow-traffic", "/resource/Pod/ns/p"] {
+            let resp = web.answer(&Method::GET, &Uri::from_static(path));
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            assert_eq!(body(resp), "<html>app</html>", "{path}");
+        }
+        let resp = web.answer(&Method::GET, &Uri::from_static("/assets/a.js"));
+        assert_eq!(
+            resp.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("text/javascript; charset=utf-8")
+        );
+        assert_eq!(body(resp), "js");
+        let resp = web.answer(&Method::GET, &Uri::from_static("/assets/missing.js"));
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
