@@ -54,12 +54,13 @@ export async function makeFixture(file, count = 2000) {
 }
 
 /** Starts the console backend with `args`; resolves once it answers. */
-export async function startConsole(args, name) {
+export async function startConsole(args, name, { embedded = false } = {}) {
   need(BIN, 'run `cargo build -p netobserv-console` (make test-ui does)');
   need(path.join(WEB, 'build/standalone/index.html'), 'run `npm run build` in crates/console/web (make ui does)');
   const port = await freePort();
   const metrics = await freePort();
-  const proc = spawn(BIN, [...args, '--port', String(port), '--metrics-port', String(metrics), '--address', '127.0.0.1', '--web-dir', path.join(WEB, 'build')], {
+  const web = embedded ? [] : ['--web-dir', path.join(WEB, 'build')];
+  const proc = spawn(BIN, [...args, '--port', String(port), '--metrics-port', String(metrics), '--address', '127.0.0.1', ...web], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

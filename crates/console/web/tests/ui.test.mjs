@@ -2,10 +2,10 @@
 // serving a store written by the pipeline's sqlite writer. Each check compares the page with
 // what the backend's API answers for the same query, so they fail when either side is wrong.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { apiRecords, browser, makeFixture, newPage, RANGE, RESULTS, shot, START_MS, startConsole } from './harness.mjs';
+import { apiRecords, browser, makeFixture, newPage, RANGE, RESULTS, shot, START_MS, startConsole, WEB } from './harness.mjs';
 
 let store;
 let broken;
@@ -377,6 +377,26 @@ describe('topology interactions', () => {
     await page.waitForFunction(() => /src_namespace=.*&dst_namespace=|dst_namespace=.*src_namespace=/.test(new URL(location.href).searchParams.get('filters') ?? ''));
     assert.deepEqual(page.errors, []);
     await page.context().close();
+  });
+});
+
+describe('embedded UI', () => {
+  test('the binary built after `make ui` serves the same page without --web-dir', async () => {
+    const server = await startConsole(['--store', fixture], 'console-embedded', { embedded: true });
+    try {
+      const built = readFileSync(path.join(WEB, 'build/standalone/index.html'), 'utf8');
+      assert.equal(await (await fetch(`${server.url}/`)).text(), built, 'rebuild netobserv-console after make ui (make test-ui does)');
+      const page = await newPage(b);
+      await open(page, 'tab=table', server.url);
+      await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+      assert.ok((await page.locator('[data-test=flow-row]').count()) > 0);
+      const manifest = await fetch(`${server.url}/plugin-manifest.json`);
+      assert.equal(manifest.status, 200);
+      assert.equal((await manifest.json()).name, 'netobserv-plugin');
+      await page.context().close();
+    } finally {
+      server.stop();
+    }
   });
 });
 
