@@ -25,7 +25,11 @@ module.exports = {
         options: { loader: 'tsx', target: 'es2020', jsx: 'automatic' },
       },
       { test: /\.css$/, use: ['style-loader', 'css-loader'] },
-      { test: /\.(png|jpe?g|gif|svg|woff2?|ttf|eot)$/, type: 'asset/resource', generator: { filename: 'assets/[name]-[contenthash][ext]' } },
+      {
+        test: /\.(png|jpe?g|gif|svg|woff2?|ttf|eot)$/,
+        type: 'asset/resource',
+        generator: { filename: 'assets/[name]-[contenthash][ext]' },
+      },
     ],
   },
   plugins: [new ConsoleRemotePlugin()],

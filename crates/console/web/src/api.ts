@@ -123,10 +123,7 @@ interface Streams {
 }
 
 /** Records of `/api/loki/flow/records`, newest first. */
-export async function getRecords(
-  query: string,
-  signal?: AbortSignal,
-): Promise<{ records: FlowRecord[]; limitReached: boolean }> {
+export async function getRecords(query: string, signal?: AbortSignal): Promise<{ records: FlowRecord[]; limitReached: boolean }> {
   const answer = await getJson<Streams>(`/api/loki/flow/records?${query}`, signal);
   const records: FlowRecord[] = [];
   for (const s of answer.result ?? []) {

@@ -2,7 +2,16 @@
 import type { FlowRecord } from './api';
 
 const PROTOCOLS: Record<number, string> = {
-  1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 132: 'SCTP',
+  1: 'ICMP',
+  2: 'IGMP',
+  6: 'TCP',
+  17: 'UDP',
+  41: 'IPv6',
+  47: 'GRE',
+  50: 'ESP',
+  51: 'AH',
+  58: 'ICMPv6',
+  132: 'SCTP',
 };
 
 /** `6` → `TCP`. */
@@ -29,7 +38,11 @@ export function bytes(v: unknown): string {
 export function count(v: unknown): string {
   const n = Number(v);
   if (!Number.isFinite(n)) return String(v ?? '');
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+  return n >= 1e6
+    ? `${(n / 1e6).toFixed(1)}M`
+    : n >= 1e4
+      ? `${(n / 1e3).toFixed(1)}k`
+      : n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
 
 /** Unix ms → `2023-11-14 22:13:20.123` (local time). */

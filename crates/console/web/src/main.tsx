@@ -24,7 +24,10 @@ const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <div className="netobserv-standalone" style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)', padding: '0.5rem 0.75rem' }}>
+      <div
+        className="netobserv-standalone"
+        style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)', padding: '0.5rem 0.75rem' }}
+      >
         <NetflowTraffic forcedFilters={resource?.filters} title={resource?.title} />
       </div>
     </StrictMode>,

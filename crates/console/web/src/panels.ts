@@ -26,5 +26,13 @@ export function customPanel(id: string): PanelDef | null {
   let unit = TYPES[type];
   if (fn === 'count') unit = 'count';
   else if (fn !== 'rate' && (unit === 'Bps' || unit === 'pps')) unit = 'count';
-  return { id, title: `${fn} of ${type} by ${aggregateBy}`, aggregateBy, type, fn, kind: fn === 'count' || fn === 'sum' ? 'donut' : 'top', unit };
+  return {
+    id,
+    title: `${fn} of ${type} by ${aggregateBy}`,
+    aggregateBy,
+    type,
+    fn,
+    kind: fn === 'count' || fn === 'sum' ? 'donut' : 'top',
+    unit,
+  };
 }

@@ -4,13 +4,19 @@ import { fieldText } from './format';
 
 /** `{SrcK8S_Namespace: a, DstK8S_Namespace: b}` → `a → b`; other labels joined. */
 export function seriesName(metric: Record<string, string>): string {
-  const src = Object.entries(metric).filter(([k]) => k.startsWith('Src')).map(([, v]) => v).filter(Boolean);
-  const dst = Object.entries(metric).filter(([k]) => k.startsWith('Dst')).map(([, v]) => v).filter(Boolean);
+  const src = Object.entries(metric)
+    .filter(([k]) => k.startsWith('Src'))
+    .map(([, v]) => v)
+    .filter(Boolean);
+  const dst = Object.entries(metric)
+    .filter(([k]) => k.startsWith('Dst'))
+    .map(([, v]) => v)
+    .filter(Boolean);
   const other = Object.entries(metric)
     .filter(([k]) => !k.startsWith('Src') && !k.startsWith('Dst'))
     .map(([k, v]) => (k === 'Proto' || k === 'FlowDirection' ? fieldText(k, v) : v));
   const side = (v: string[], raw: Record<string, string>, p: string) =>
-    v.length ? v.join('/') : raw[`${p}Addr`] ?? (Object.keys(raw).some((k) => k.startsWith(p)) ? 'external' : '');
+    v.length ? v.join('/') : (raw[`${p}Addr`] ?? (Object.keys(raw).some((k) => k.startsWith(p)) ? 'external' : ''));
   const parts: string[] = [];
   if (src.length || dst.length || Object.keys(metric).some((k) => k.startsWith('Src') || k.startsWith('Dst'))) {
     parts.push(`${side(src, metric, 'Src') || 'external'} → ${side(dst, metric, 'Dst') || 'external'}`);
@@ -27,5 +33,8 @@ export function mean(s: Series): number {
 
 /** The sum of a series' values. */
 export function total(s: Series): number {
-  return s.values.map(([, x]) => Number(x)).filter(Number.isFinite).reduce((a, b) => a + b, 0);
+  return s.values
+    .map(([, x]) => Number(x))
+    .filter(Number.isFinite)
+    .reduce((a, b) => a + b, 0);
 }

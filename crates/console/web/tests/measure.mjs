@@ -43,13 +43,18 @@ try {
       const page = await context.newPage();
       await page.goto(`${server.url}/netflow-traffic?${RANGE}&quick=none&tab=${tab}`);
       await page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, `netobserv:${tab}`, { timeout: 30000 });
-      const t = await page.evaluate((n) => [performance.getEntriesByName(n)[0].startTime, performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN], `netobserv:${tab}`);
+      const t = await page.evaluate(
+        (n) => [performance.getEntriesByName(n)[0].startTime, performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN],
+        `netobserv:${tab}`,
+      );
       data.push(t[0]);
       fcp.push(t[1]);
       await context.close();
     }
     const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)].toFixed(0);
-    console.log(`${tab}: data drawn ${med(data)} ms (min ${Math.min(...data).toFixed(0)}, max ${Math.max(...data).toFixed(0)}), first contentful paint ${med(fcp)} ms; median of ${RUNS} loads`);
+    console.log(
+      `${tab}: data drawn ${med(data)} ms (min ${Math.min(...data).toFixed(0)}, max ${Math.max(...data).toFixed(0)}), first contentful paint ${med(fcp)} ms; median of ${RUNS} loads`,
+    );
   }
 } finally {
   await b.close();

@@ -55,7 +55,10 @@ test('plugin-manifest.json is valid against the SDK schemas', () => {
   const types = m.extensions.map((e) => e.type);
   assert.ok(types.includes('console.page/route'));
   assert.ok(types.includes('console.navigation/href'));
-  const tabs = m.extensions.filter((e) => e.type === 'console.tab/horizontalNav').map((e) => e.properties.model.kind).sort();
+  const tabs = m.extensions
+    .filter((e) => e.type === 'console.tab/horizontalNav')
+    .map((e) => e.properties.model.kind)
+    .sort();
   assert.deepEqual(tabs, ['Deployment', 'Namespace', 'Node', 'Pod', 'Service']);
   // The check can fail: a route without its path is refused.
   const broken = structuredClone(m);
@@ -78,6 +81,9 @@ test('every code reference names an exposed module that exists', () => {
     assert.ok(src, `${ref}: no source for ${exposed[mod]}`);
     if ((exp ?? 'default') === 'default') assert.match(readFileSync(src, 'utf8'), /export default /, `${src} has no default export`);
     assert.ok(entry.includes(`${mod}:()=>`), `${mod} is not exposed by plugin-entry.js`);
-    assert.ok(files.some((f) => f.startsWith(`exposed-${mod}-chunk-`)), `no chunk file for ${mod}`);
+    assert.ok(
+      files.some((f) => f.startsWith(`exposed-${mod}-chunk-`)),
+      `no chunk file for ${mod}`,
+    );
   }
 });

@@ -123,9 +123,14 @@ describe('Network Traffic page', () => {
     const filters = 'dst_kind="Service"&dst_port=80';
     await open(page, `tab=table&sort=Bytes&order=desc&filters=${encodeURIComponent(filters)}`);
     await page.locator('[data-test=flow-row]').first().waitFor();
-    const expected = (await apiRecords(store.url, `${RANGE}&limit=1000&filters=${encodeURIComponent(filters)}`)).sort((a, b) => b.Bytes - a.Bytes)[0];
+    const expected = (await apiRecords(store.url, `${RANGE}&limit=1000&filters=${encodeURIComponent(filters)}`)).sort(
+      (a, b) => b.Bytes - a.Bytes,
+    )[0];
     const [xlat] = await cells(page, 'XlatDstEndpoint');
-    assert.equal(xlat, `Pod ${expected.XlatDstK8S_Namespace}/${expected.XlatDstK8S_Name} (${expected.XlatDstAddr}:${expected.XlatDstPort})`);
+    assert.equal(
+      xlat,
+      `Pod ${expected.XlatDstK8S_Namespace}/${expected.XlatDstK8S_Name} (${expected.XlatDstAddr}:${expected.XlatDstPort})`,
+    );
     const [zone] = await cells(page, 'ZoneId');
     assert.equal(zone, String(expected.ZoneId));
     // The README's picture: policy drops and Service flows in one view.
@@ -153,7 +158,10 @@ describe('Network Traffic page', () => {
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Enter');
-    await page.waitForFunction((p) => document.querySelector('[data-test=record-panel] [data-field=SrcPort]')?.textContent === p, String(expected[2].SrcPort));
+    await page.waitForFunction(
+      (p) => document.querySelector('[data-test=record-panel] [data-field=SrcPort]')?.textContent === p,
+      String(expected[2].SrcPort),
+    );
     await page.keyboard.press('Escape');
     await panel.waitFor({ state: 'detached' });
     await page.context().close();
@@ -184,8 +192,12 @@ describe('Network Traffic page', () => {
     await page.waitForFunction(() => performance.getEntriesByName('netobserv:topology').length > 0, null, { timeout: 20000 });
     const r = await fetch(`${store.url}/api/flow/metrics?${RANGE}&aggregateBy=namespace&type=Bytes&function=sum&limit=50&step=60s`);
     const series = (await r.json()).result;
-    const names = new Set(series.flatMap((s) => [s.metric.SrcK8S_Namespace || 'External / unknown', s.metric.DstK8S_Namespace || 'External / unknown']));
-    const labels = new Set(await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label'))));
+    const names = new Set(
+      series.flatMap((s) => [s.metric.SrcK8S_Namespace || 'External / unknown', s.metric.DstK8S_Namespace || 'External / unknown']),
+    );
+    const labels = new Set(
+      await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label'))),
+    );
     assert.deepEqual([...labels].sort(), [...names].sort());
     assert.ok(names.has('openshift-dns') && names.has('ns-0'));
     const pairs = new Set(series.map((s) => `${s.metric.SrcK8S_Namespace ?? ''}>${s.metric.DstK8S_Namespace ?? ''}`));
@@ -197,7 +209,11 @@ describe('Network Traffic page', () => {
     await page.locator('[data-test=topology-panel]').waitFor();
     await page.click('[data-test=topology-filter-node]');
     await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'namespace="openshift-dns"');
-    await page.waitForFunction(() => /^[0-9]+ nodes/.test(document.querySelector('[data-test=topology-summary]')?.textContent ?? '') && !document.querySelector('[data-test=topology-summary]')?.textContent?.startsWith('8 '));
+    await page.waitForFunction(
+      () =>
+        /^[0-9]+ nodes/.test(document.querySelector('[data-test=topology-summary]')?.textContent ?? '') &&
+        !document.querySelector('[data-test=topology-summary]')?.textContent?.startsWith('8 '),
+    );
     assert.deepEqual(page.errors, []);
     await page.context().close();
   });
@@ -243,7 +259,10 @@ describe('Network Traffic page', () => {
     const id = await page.evaluate(() => new URL(location.href).searchParams.get('capture'));
     const shown = Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
     const url = new URL(page.url());
-    const expected = await apiRecords(store.url, `startTime=${url.searchParams.get('startTime')}&endTime=${url.searchParams.get('endTime')}&capture=${id}&limit=1000`);
+    const expected = await apiRecords(
+      store.url,
+      `startTime=${url.searchParams.get('startTime')}&endTime=${url.searchParams.get('endTime')}&capture=${id}&limit=1000`,
+    );
     assert.equal(shown, expected.length);
     assert.equal(shown, 300);
     const list = await (await fetch(`${store.url}/api/captures`)).json();
@@ -351,19 +370,32 @@ describe('topology interactions', () => {
       const u = new URL(location.href).searchParams;
       return u.get('scope') === 'owner' && u.get('filters') === 'namespace="ns-1"';
     });
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-test=topology-node]')].some((n) => (n.getAttribute('data-label') ?? '').startsWith('ns-1/')));
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-test=topology-node]')].some((n) => (n.getAttribute('data-label') ?? '').startsWith('ns-1/')),
+    );
     const labels = await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
-    assert.ok(labels.some((l) => l.startsWith('ns-1/app-1-')), labels.join(' '));
+    assert.ok(
+      labels.some((l) => l.startsWith('ns-1/app-1-')),
+      labels.join(' '),
+    );
     // Every edge touches ns-1.
-    const r = await fetch(`${store.url}/api/flow/metrics?${RANGE}&aggregateBy=owner&type=Bytes&function=sum&limit=50&step=60s&filters=${encodeURIComponent('namespace="ns-1"')}`);
+    const r = await fetch(
+      `${store.url}/api/flow/metrics?${RANGE}&aggregateBy=owner&type=Bytes&function=sum&limit=50&step=60s&filters=${encodeURIComponent('namespace="ns-1"')}`,
+    );
     const series = (await r.json()).result;
     assert.ok(series.length > 0 && series.every((s) => s.metric.SrcK8S_Namespace === 'ns-1' || s.metric.DstK8S_Namespace === 'ns-1'));
-    assert.equal(await page.locator('[data-kind=edge]').count(), series.length, `page: ${await page.locator('[data-test=topology-summary]').innerText()}, ${page.url()}`);
+    assert.equal(
+      await page.locator('[data-kind=edge]').count(),
+      series.length,
+      `page: ${await page.locator('[data-test=topology-summary]').innerText()}, ${page.url()}`,
+    );
     // Groups: one per namespace among the nodes.
     await page.selectOption('[data-test=topology-group]', 'namespace');
     await page.waitForFunction(() => document.querySelectorAll('[data-kind=node][data-type=group]').length > 0);
     const namespaces = new Set(series.flatMap((s) => [s.metric.SrcK8S_Namespace, s.metric.DstK8S_Namespace]).filter(Boolean));
-    const groups = await page.locator('[data-kind=node][data-type=group]').evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-id')))].sort());
+    const groups = await page
+      .locator('[data-kind=node][data-type=group]')
+      .evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-id')))].sort());
     assert.deepEqual(groups, [...namespaces].map((n) => `group:${n}`).sort());
     await shot(page, 'topology-owner-grouped');
     // An edge's panel filters on both ends.
@@ -374,7 +406,9 @@ describe('topology interactions', () => {
     // The layout may still be moving: dispatch the click rather than wait for a still target.
     await page.locator('[data-kind=edge] .pf-topology__edge__tag').first().dispatchEvent('click');
     await page.locator('[data-test=topology-filter-edge]').click();
-    await page.waitForFunction(() => /src_namespace=.*&dst_namespace=|dst_namespace=.*src_namespace=/.test(new URL(location.href).searchParams.get('filters') ?? ''));
+    await page.waitForFunction(() =>
+      /src_namespace=.*&dst_namespace=|dst_namespace=.*src_namespace=/.test(new URL(location.href).searchParams.get('filters') ?? ''),
+    );
     assert.deepEqual(page.errors, []);
     await page.context().close();
   });
@@ -413,7 +447,13 @@ describe('configured panels', () => {
       const text = await values.innerText();
       assert.match(text, /TCP/);
       assert.match(text, /UDP/);
-      assert.equal(await page.locator('[data-test^=panel-]').filter({ has: page.locator('[data-test=panel-values]') }).count(), 2);
+      assert.equal(
+        await page
+          .locator('[data-test^=panel-]')
+          .filter({ has: page.locator('[data-test=panel-values]') })
+          .count(),
+        2,
+      );
       await page.context().close();
     } finally {
       server.stop();
@@ -422,7 +462,7 @@ describe('configured panels', () => {
 });
 
 describe('resource views', () => {
-  test('/resource/Pod/<namespace>/<name> shows only that pod\'s traffic, like the console\'s resource tabs', async () => {
+  test("/resource/Pod/<namespace>/<name> shows only that pod's traffic, like the console's resource tabs", async () => {
     const page = await newPage(b);
     const [rec] = await apiRecords(store.url, `${RANGE}&limit=1`);
     const ns = rec.SrcK8S_Namespace;

@@ -43,11 +43,21 @@ export function CaptureOpen({ view }: { view: ViewState }) {
         }}
       />
       {capture ? (
-        <Label color="purple" onClose={() => view.set({ capture: undefined, captureName: undefined, startTime: undefined, endTime: undefined })} data-test="capture-label">
+        <Label
+          color="purple"
+          onClose={() => view.set({ capture: undefined, captureName: undefined, startTime: undefined, endTime: undefined })}
+          data-test="capture-label"
+        >
           Capture: {view.params.get('captureName') ?? capture}
         </Label>
       ) : (
-        <Button variant="secondary" icon={<FolderOpenIcon />} isLoading={busy} onClick={() => input.current?.click()} data-test="capture-open">
+        <Button
+          variant="secondary"
+          icon={<FolderOpenIcon />}
+          isLoading={busy}
+          onClick={() => input.current?.click()}
+          data-test="capture-open"
+        >
           Open capture file
         </Button>
       )}

@@ -3,7 +3,17 @@ import { Button, Checkbox, Grid, GridItem, Modal, ModalBody, ModalFooter, ModalH
 import { useState } from 'react';
 import type { Column } from '../columns';
 
-export function ColumnPicker({ all, visible, onSave, onClose }: { all: Column[]; visible: Column[]; onSave: (ids: string[] | null) => void; onClose: () => void }) {
+export function ColumnPicker({
+  all,
+  visible,
+  onSave,
+  onClose,
+}: {
+  all: Column[];
+  visible: Column[];
+  onSave: (ids: string[] | null) => void;
+  onClose: () => void;
+}) {
   const [chosen, setChosen] = useState<string[]>(visible.map((c) => c.id));
   const groups = [...new Set(all.map((c) => c.group))];
   return (

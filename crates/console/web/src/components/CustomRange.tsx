@@ -9,19 +9,37 @@ function local(sec: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function CustomRange({ start, end, onApply, onClose }: { start: number; end: number; onApply: (s: number, e: number) => void; onClose: () => void }) {
+export function CustomRange({
+  start,
+  end,
+  onApply,
+  onClose,
+}: {
+  start: number;
+  end: number;
+  onApply: (s: number, e: number) => void;
+  onClose: () => void;
+}) {
   const [from, setFrom] = useState(local(start));
   const [to, setTo] = useState(local(end));
   const s = Date.parse(from) / 1000;
   const e = Date.parse(to) / 1000;
-  const problem = !Number.isFinite(s) || !Number.isFinite(e) ? 'Both dates are needed.' : s >= e ? 'The start must be before the end.' : null;
+  const problem =
+    !Number.isFinite(s) || !Number.isFinite(e) ? 'Both dates are needed.' : s >= e ? 'The start must be before the end.' : null;
   return (
     <Modal isOpen onClose={onClose} variant="small" aria-labelledby="range-title" data-test="custom-range">
       <ModalHeader title="Custom time range" labelId="range-title" />
       <ModalBody>
         <Form>
           <FormGroup label="From" fieldId="range-from">
-            <TextInput id="range-from" type="datetime-local" step={1} value={from} onChange={(_e, v) => setFrom(v)} data-test="range-from" />
+            <TextInput
+              id="range-from"
+              type="datetime-local"
+              step={1}
+              value={from}
+              onChange={(_e, v) => setFrom(v)}
+              data-test="range-from"
+            />
           </FormGroup>
           <FormGroup label="To" fieldId="range-to">
             <TextInput id="range-to" type="datetime-local" step={1} value={to} onChange={(_e, v) => setTo(v)} data-test="range-to" />

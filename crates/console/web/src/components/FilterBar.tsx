@@ -67,9 +67,7 @@ export function FilterBar({ view }: { view: ViewState }) {
   };
   const remove = (f: Filter, value: string) =>
     write(
-      view.filters
-        .map((x) => (x === f ? { ...x, values: x.values.filter((v) => v !== value) } : x))
-        .filter((x) => x.values.length > 0),
+      view.filters.map((x) => (x === f ? { ...x, values: x.values.filter((v) => v !== value) } : x)).filter((x) => x.values.length > 0),
     );
   const toggleQuick = (name: string, on: boolean) => {
     const next = on ? [...view.quick, name] : view.quick.filter((q) => q !== name);

@@ -71,7 +71,13 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
 
   if (error && !data) return <ErrorMessage error={error} what="flows" retry={() => setRetry(retry + 1)} />;
   if (loading && !data) return <Loading what="flows" />;
-  if (!rows.length) return <NoResults what="flows" clear={parseFilters(view.params.get('filters')).length ? () => view.set({ filters: undefined }) : undefined} />;
+  if (!rows.length)
+    return (
+      <NoResults
+        what="flows"
+        clear={parseFilters(view.params.get('filters')).length ? () => view.set({ filters: undefined }) : undefined}
+      />
+    );
 
   const first = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW) + OVERSCAN);
@@ -109,14 +115,23 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
 
   const table = (
     <>
-      <Flex justifyContent={{ default: 'justifyContentSpaceBetween' }} alignItems={{ default: 'alignItemsCenter' }} style={{ marginBottom: '0.5rem' }}>
+      <Flex
+        justifyContent={{ default: 'justifyContentSpaceBetween' }}
+        alignItems={{ default: 'alignItemsCenter' }}
+        style={{ marginBottom: '0.5rem' }}
+      >
         <FlexItem data-test="flows-count" data-loading={loading ? 'true' : 'false'}>
           {rows.length} flows{data?.limitReached ? ` (the limit of ${view.limit} was reached: narrow the filters or raise the limit)` : ''}
           {loading && <Spinner size="md" aria-label="Updating" style={{ marginLeft: '0.5rem' }} />}
         </FlexItem>
         <Flex spaceItems={{ default: 'spaceItemsSm' }}>
           <FlexItem>
-            <FormSelect value={String(view.limit)} onChange={(_e, v) => view.set({ limit: v === '1000' ? undefined : v })} aria-label="Limit" data-test="limit">
+            <FormSelect
+              value={String(view.limit)}
+              onChange={(_e, v) => view.set({ limit: v === '1000' ? undefined : v })}
+              aria-label="Limit"
+              data-test="limit"
+            >
               {[100, 500, 1000, 5000].map((l) => (
                 <FormSelectOption key={l} value={String(l)} label={`Limit ${l}`} />
               ))}
@@ -153,7 +168,13 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
         onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
         style={{ height: 'calc(100vh - 22rem)', minHeight: '20rem', overflow: 'auto', outlineOffset: '-2px' }}
       >
-        <Table variant="compact" isStickyHeader aria-label="Traffic flows" data-test="flows-table" style={{ tableLayout: 'fixed', width: columns.reduce((a, c) => a + c.width, 0) }}>
+        <Table
+          variant="compact"
+          isStickyHeader
+          aria-label="Traffic flows"
+          data-test="flows-table"
+          style={{ tableLayout: 'fixed', width: columns.reduce((a, c) => a + c.width, 0) }}
+        >
           <Thead>
             <Tr>
               {columns.map((c) => (

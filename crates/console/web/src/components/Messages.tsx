@@ -27,8 +27,8 @@ export function NoResults({ what, clear }: { what: string; clear?: () => void })
   return (
     <EmptyState icon={SearchIcon} titleText={`No ${what}`} headingLevel="h3" data-test="empty-state">
       <EmptyStateBody>
-        Nothing matches the current filters and time range. Widen the time range, remove a filter or a quick filter, or
-        check that flows are being collected.
+        Nothing matches the current filters and time range. Widen the time range, remove a filter or a quick filter, or check that flows are
+        being collected.
       </EmptyStateBody>
       {clear && (
         <EmptyStateFooter>

@@ -29,37 +29,37 @@ function TimeRange({ view }: { view: ReturnType<typeof useViewState> }) {
   const now = Math.floor(Date.now() / 1000);
   return (
     <>
-    {editing && (
-      <CustomRange
-        start={view.startTime ?? now - view.timeRange}
-        end={view.endTime ?? now}
-        onClose={() => setEditing(false)}
-        onApply={(s, e) => {
-          view.set({ startTime: String(s), endTime: String(e), timeRange: undefined });
-          setEditing(false);
-        }}
-      />
-    )}
-    <FormSelect
-      value={custom ? 'custom' : String(view.timeRange)}
-      onChange={(_e, v) =>
-        v === 'edit' ? setEditing(true) : view.set({ timeRange: v === '300' ? undefined : v, startTime: undefined, endTime: undefined })
-      }
-      aria-label="Time range"
-      data-test="time-range"
-    >
-      {TIME_RANGES.map(([s, label]) => (
-        <FormSelectOption key={s} value={String(s)} label={label} />
-      ))}
-      {!known && !custom && <FormSelectOption value={String(view.timeRange)} label={`Last ${view.timeRange} s`} />}
-      {custom && (
-        <FormSelectOption
-          value="custom"
-          label={`${new Date(view.startTime! * 1000).toLocaleString()} – ${view.endTime ? new Date(view.endTime * 1000).toLocaleString() : 'now'}`}
+      {editing && (
+        <CustomRange
+          start={view.startTime ?? now - view.timeRange}
+          end={view.endTime ?? now}
+          onClose={() => setEditing(false)}
+          onApply={(s, e) => {
+            view.set({ startTime: String(s), endTime: String(e), timeRange: undefined });
+            setEditing(false);
+          }}
         />
       )}
-      <FormSelectOption value="edit" label="Custom range…" />
-    </FormSelect>
+      <FormSelect
+        value={custom ? 'custom' : String(view.timeRange)}
+        onChange={(_e, v) =>
+          v === 'edit' ? setEditing(true) : view.set({ timeRange: v === '300' ? undefined : v, startTime: undefined, endTime: undefined })
+        }
+        aria-label="Time range"
+        data-test="time-range"
+      >
+        {TIME_RANGES.map(([s, label]) => (
+          <FormSelectOption key={s} value={String(s)} label={label} />
+        ))}
+        {!known && !custom && <FormSelectOption value={String(view.timeRange)} label={`Last ${view.timeRange} s`} />}
+        {custom && (
+          <FormSelectOption
+            value="custom"
+            label={`${new Date(view.startTime! * 1000).toLocaleString()} – ${view.endTime ? new Date(view.endTime * 1000).toLocaleString() : 'now'}`}
+          />
+        )}
+        <FormSelectOption value="edit" label="Custom range…" />
+      </FormSelect>
     </>
   );
 }
@@ -85,7 +85,12 @@ function Page({ title }: { title: string }) {
               <TimeRange view={view} />
             </FlexItem>
             <FlexItem>
-              <FormSelect value={String(view.refresh)} onChange={(_e, v) => view.set({ refresh: v === '0' ? undefined : v })} aria-label="Refresh interval" data-test="refresh">
+              <FormSelect
+                value={String(view.refresh)}
+                onChange={(_e, v) => view.set({ refresh: v === '0' ? undefined : v })}
+                aria-label="Refresh interval"
+                data-test="refresh"
+              >
                 {REFRESH.map(([s, label]) => (
                   <FormSelectOption key={s} value={String(s)} label={label} />
                 ))}
@@ -101,7 +106,14 @@ function Page({ title }: { title: string }) {
         </div>
       </PageSection>
       <PageSection padding={{ default: 'noPadding' }}>
-        <Tabs activeKey={tab} onSelect={(_e, k) => view.set({ tab: String(k) === 'overview' ? undefined : String(k) })} aria-label="Views" data-test="tabs" mountOnEnter unmountOnExit>
+        <Tabs
+          activeKey={tab}
+          onSelect={(_e, k) => view.set({ tab: String(k) === 'overview' ? undefined : String(k) })}
+          aria-label="Views"
+          data-test="tabs"
+          mountOnEnter
+          unmountOnExit
+        >
           {TABS.map(([k, label]) => (
             <Tab key={k} eventKey={k} title={<TabTitleText>{label}</TabTitleText>} data-test={`tab-${k}`} />
           ))}
@@ -109,7 +121,13 @@ function Page({ title }: { title: string }) {
       </PageSection>
       <PageSection isFilled data-test={`content-${tab}`}>
         <Suspense fallback={<Loading what={tab} />}>
-          {tab === 'table' ? <FlowsTable view={view} tick={tick} /> : tab === 'topology' ? <Topology view={view} tick={tick} /> : <Overview view={view} tick={tick} />}
+          {tab === 'table' ? (
+            <FlowsTable view={view} tick={tick} />
+          ) : tab === 'topology' ? (
+            <Topology view={view} tick={tick} />
+          ) : (
+            <Overview view={view} tick={tick} />
+          )}
         </Suspense>
       </PageSection>
     </>

@@ -1,6 +1,19 @@
 // The Overview tab: panels of metrics (top rates, drops by cause and TCP state, DNS latency and
 // response codes, RTT), each one query of `/api/flow/metrics`; a panel picker; the scope.
-import { Card, CardBody, CardTitle, Flex, FlexItem, FormSelect, FormSelectOption, Gallery, Select, SelectList, SelectOption, MenuToggle } from '@patternfly/react-core';
+import {
+  Card,
+  CardBody,
+  CardTitle,
+  Flex,
+  FlexItem,
+  FormSelect,
+  FormSelectOption,
+  Gallery,
+  Select,
+  SelectList,
+  SelectOption,
+  MenuToggle,
+} from '@patternfly/react-core';
 import { useEffect, useState } from 'react';
 import { markRendered } from '../perf';
 import { customPanel } from '../panels';
@@ -23,18 +36,102 @@ export interface PanelDef {
 
 export const PANELS: PanelDef[] = [
   { id: 'top_avg_byte_rates', title: 'Top average byte rates', aggregateBy: 'scope', type: 'Bytes', fn: 'rate', kind: 'top', unit: 'Bps' },
-  { id: 'byte_rates', title: 'Top talkers over time (stacked byte rates)', aggregateBy: 'scope', type: 'Bytes', fn: 'rate', kind: 'lines', unit: 'Bps' },
-  { id: 'top_avg_packet_rates', title: 'Top average packet rates', aggregateBy: 'scope', type: 'Packets', fn: 'rate', kind: 'top', unit: 'pps' },
-  { id: 'dropped_packet_rates', title: 'Top dropped packet rates', aggregateBy: 'scope', type: 'PktDropPackets', fn: 'rate', kind: 'top', unit: 'pps' },
-  { id: 'state_dropped_packet_rates', title: 'Dropped packets by TCP state', aggregateBy: 'PktDropLatestState', type: 'PktDropPackets', fn: 'rate', kind: 'donut', unit: 'pps' },
-  { id: 'cause_dropped_packet_rates', title: 'Dropped packets by cause', aggregateBy: 'PktDropLatestDropCause', type: 'PktDropPackets', fn: 'rate', kind: 'donut', unit: 'pps' },
-  { id: 'top_avg_dns_latency', title: 'Top average DNS latency', aggregateBy: 'scope', type: 'DnsLatencyMs', fn: 'avg', kind: 'top', unit: 'ms' },
-  { id: 'rcode_dns_latency_flows', title: 'DNS response codes', aggregateBy: 'DnsFlagsResponseCode', type: 'DnsFlows', fn: 'count', kind: 'donut', unit: 'count' },
-  { id: 'top_avg_rtt', title: 'Top average TCP smoothed RTT', aggregateBy: 'scope', type: 'TimeFlowRttNs', fn: 'avg', kind: 'top', unit: 'ms' },
-  { id: 'top_max_rtt', title: 'Top maximum TCP smoothed RTT', aggregateBy: 'scope', type: 'TimeFlowRttNs', fn: 'max', kind: 'top', unit: 'ms' },
+  {
+    id: 'byte_rates',
+    title: 'Top talkers over time (stacked byte rates)',
+    aggregateBy: 'scope',
+    type: 'Bytes',
+    fn: 'rate',
+    kind: 'lines',
+    unit: 'Bps',
+  },
+  {
+    id: 'top_avg_packet_rates',
+    title: 'Top average packet rates',
+    aggregateBy: 'scope',
+    type: 'Packets',
+    fn: 'rate',
+    kind: 'top',
+    unit: 'pps',
+  },
+  {
+    id: 'dropped_packet_rates',
+    title: 'Top dropped packet rates',
+    aggregateBy: 'scope',
+    type: 'PktDropPackets',
+    fn: 'rate',
+    kind: 'top',
+    unit: 'pps',
+  },
+  {
+    id: 'state_dropped_packet_rates',
+    title: 'Dropped packets by TCP state',
+    aggregateBy: 'PktDropLatestState',
+    type: 'PktDropPackets',
+    fn: 'rate',
+    kind: 'donut',
+    unit: 'pps',
+  },
+  {
+    id: 'cause_dropped_packet_rates',
+    title: 'Dropped packets by cause',
+    aggregateBy: 'PktDropLatestDropCause',
+    type: 'PktDropPackets',
+    fn: 'rate',
+    kind: 'donut',
+    unit: 'pps',
+  },
+  {
+    id: 'top_avg_dns_latency',
+    title: 'Top average DNS latency',
+    aggregateBy: 'scope',
+    type: 'DnsLatencyMs',
+    fn: 'avg',
+    kind: 'top',
+    unit: 'ms',
+  },
+  {
+    id: 'rcode_dns_latency_flows',
+    title: 'DNS response codes',
+    aggregateBy: 'DnsFlagsResponseCode',
+    type: 'DnsFlows',
+    fn: 'count',
+    kind: 'donut',
+    unit: 'count',
+  },
+  {
+    id: 'top_avg_rtt',
+    title: 'Top average TCP smoothed RTT',
+    aggregateBy: 'scope',
+    type: 'TimeFlowRttNs',
+    fn: 'avg',
+    kind: 'top',
+    unit: 'ms',
+  },
+  {
+    id: 'top_max_rtt',
+    title: 'Top maximum TCP smoothed RTT',
+    aggregateBy: 'scope',
+    type: 'TimeFlowRttNs',
+    fn: 'max',
+    kind: 'top',
+    unit: 'ms',
+  },
 ];
 
-function Panel({ def, view, scope, tick, onDone }: { def: PanelDef; view: ViewState; scope: string; tick: number; onDone: (id: string) => void }) {
+function Panel({
+  def,
+  view,
+  scope,
+  tick,
+  onDone,
+}: {
+  def: PanelDef;
+  view: ViewState;
+  scope: string;
+  tick: number;
+  onDone: (id: string) => void;
+}) {
   const by = def.aggregateBy === 'scope' ? scope : def.aggregateBy;
   const q = `${view.query}&aggregateBy=${by}&type=${def.type}&function=${def.fn}&limit=${def.kind === 'lines' ? 5 : 8}`;
   const [retry, setRetry] = useState(0);

@@ -61,13 +61,23 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
           width={520}
           scale={{ x: 'time' }}
           padding={{ left: 80, right: 20, top: 10, bottom: 40 }}
-          containerComponent={<ChartVoronoiContainer labels={({ datum }) => `${datum.name}: ${unitText(datum.y, def.unit)}`} constrainToVisibleArea />}
+          containerComponent={
+            <ChartVoronoiContainer labels={({ datum }) => `${datum.name}: ${unitText(datum.y, def.unit)}`} constrainToVisibleArea />
+          }
         >
-          <ChartAxis tickFormat={(t: Date) => `${String(t.getHours()).padStart(2, '0')}:${String(t.getMinutes()).padStart(2, '0')}`} tickCount={4} />
+          <ChartAxis
+            tickFormat={(t: Date) => `${String(t.getHours()).padStart(2, '0')}:${String(t.getMinutes()).padStart(2, '0')}`}
+            tickCount={4}
+          />
           <ChartAxis dependentAxis tickFormat={(t: number) => (def.unit === 'Bps' ? bytes(t) : count(t))} tickCount={4} />
           <ChartStack>
             {rows.map((r) => (
-              <ChartArea key={r.name} name={r.name} interpolation="monotoneX" data={r.s.values.map(([t, v]) => ({ x: new Date(t * 1000), y: Number(v), name: r.name }))} />
+              <ChartArea
+                key={r.name}
+                name={r.name}
+                interpolation="monotoneX"
+                data={r.s.values.map(([t, v]) => ({ x: new Date(t * 1000), y: Number(v), name: r.name }))}
+              />
             ))}
           </ChartStack>
         </Chart>
@@ -87,7 +97,11 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
         >
           <ChartAxis style={{ tickLabels: { fill: 'none' } }} />
           <ChartAxis dependentAxis tickFormat={(t: number) => (def.unit === 'Bps' ? bytes(t) : count(t))} tickCount={4} />
-          <ChartBar data={top.map((r) => ({ x: r.name, y: r.value }))} labels={({ datum }) => (String(datum.x).length > 28 ? `${String(datum.x).slice(0, 27)}…` : `${datum.x}`)} barWidth={16} />
+          <ChartBar
+            data={top.map((r) => ({ x: r.name, y: r.value }))}
+            labels={({ datum }) => (String(datum.x).length > 28 ? `${String(datum.x).slice(0, 27)}…` : `${datum.x}`)}
+            barWidth={16}
+          />
         </Chart>
       </div>
     );

@@ -16,7 +16,15 @@ import type { FlowRecord } from '../api';
 import { endpoint, fieldText, hasTranslation, networkEvents } from '../format';
 import { columnLabel } from '../labels';
 
-export function RecordPanel({ record, onClose, onFilter }: { record: FlowRecord; onClose: () => void; onFilter: (id: string, value: string) => void }) {
+export function RecordPanel({
+  record,
+  onClose,
+  onFilter,
+}: {
+  record: FlowRecord;
+  onClose: () => void;
+  onFilter: (id: string, value: string) => void;
+}) {
   const fields = Object.keys(record)
     .filter((k) => !k.startsWith('_ts'))
     .sort();
@@ -32,7 +40,7 @@ export function RecordPanel({ record, onClose, onFilter }: { record: FlowRecord;
         </DrawerActions>
       </DrawerHead>
       <DrawerPanelBody>
-        <DescriptionList isCompact isHorizontal horizontalTermWidthModifier={{ default: "14ch" }}>
+        <DescriptionList isCompact isHorizontal horizontalTermWidthModifier={{ default: '14ch' }}>
           <DescriptionListGroup>
             <DescriptionListTerm>Source</DescriptionListTerm>
             <DescriptionListDescription>{endpoint(record, 'Src')}</DescriptionListDescription>

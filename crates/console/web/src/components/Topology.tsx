@@ -172,11 +172,20 @@ function SidePanel({
               </div>
             ))}
             <Flex direction={{ default: 'column' }} style={{ marginTop: '1rem' }}>
-              <Button variant="secondary" onClick={() => addFilters(nodeFilters(node))} data-test="topology-filter-node" isDisabled={node.id === 'external'}>
+              <Button
+                variant="secondary"
+                onClick={() => addFilters(nodeFilters(node))}
+                data-test="topology-filter-node"
+                isDisabled={node.id === 'external'}
+              >
                 Filter on this {scope.name.toLowerCase()}
               </Button>
               {stepInto && node.id !== 'external' && (
-                <Button variant="secondary" onClick={() => addFilters(nodeFilters(node), { scope: stepInto.id })} data-test="topology-step-into">
+                <Button
+                  variant="secondary"
+                  onClick={() => addFilters(nodeFilters(node), { scope: stepInto.id })}
+                  data-test="topology-step-into"
+                >
                   Step into ({stepInto.name.toLowerCase()} scope)
                 </Button>
               )}
@@ -246,20 +255,35 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
         </FormSelect>
       </FlexItem>
       <FlexItem>
-        <FormSelect value={metric.type} onChange={(_e, v) => view.set({ metric: v === 'Bytes' ? undefined : v })} aria-label="Edge metric" data-test="topology-metric">
+        <FormSelect
+          value={metric.type}
+          onChange={(_e, v) => view.set({ metric: v === 'Bytes' ? undefined : v })}
+          aria-label="Edge metric"
+          data-test="topology-metric"
+        >
           {METRICS.map((m) => (
             <FormSelectOption key={m.type} value={m.type} label={`Edges: ${m.label}`} />
           ))}
         </FormSelect>
       </FlexItem>
       <FlexItem>
-        <FormSelect value={view.params.get('group') ?? 'none'} onChange={(_e, v) => view.set({ group: v === 'none' ? undefined : v })} aria-label="Groups" data-test="topology-group">
+        <FormSelect
+          value={view.params.get('group') ?? 'none'}
+          onChange={(_e, v) => view.set({ group: v === 'none' ? undefined : v })}
+          aria-label="Groups"
+          data-test="topology-group"
+        >
           <FormSelectOption value="none" label="No grouping" />
           <FormSelectOption value="namespace" label="Group by namespace (owner, resource)" />
         </FormSelect>
       </FlexItem>
       <FlexItem>
-        <FormSelect value={view.params.get('topN') ?? '50'} onChange={(_e, v) => view.set({ topN: v === '50' ? undefined : v })} aria-label="Edges shown" data-test="topology-topn">
+        <FormSelect
+          value={view.params.get('topN') ?? '50'}
+          onChange={(_e, v) => view.set({ topN: v === '50' ? undefined : v })}
+          aria-label="Edges shown"
+          data-test="topology-topn"
+        >
           {['10', '25', '50', '100', '200'].map((n) => (
             <FormSelectOption key={n} value={n} label={`Top ${n} edges`} />
           ))}
@@ -276,7 +300,11 @@ export function Topology({ view, tick }: { view: ViewState; tick: number }) {
   else if (loading && !data) body = <Loading what="topology" />;
   else if (!graph.nodes.length) body = <NoResults what="traffic to draw" />;
   if (body && !loading) markRendered('topology');
-  const item = selected ? (nodeMap.has(selected) ? { node: nodeMap.get(selected) } : { edge: graph.edges.find((e) => e.id === selected) }) : null;
+  const item = selected
+    ? nodeMap.has(selected)
+      ? { node: nodeMap.get(selected) }
+      : { edge: graph.edges.find((e) => e.id === selected) }
+    : null;
 
   return (
     <>

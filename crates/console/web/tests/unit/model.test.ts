@@ -37,13 +37,25 @@ describe('format', () => {
       'Dropped by network policy deny in namespace ns, direction Ingress',
     );
     expect(networkEvent({ Action: 'allow', Type: 'AdminNetworkPolicy', Name: 'anp' })).toBe('Allowed by admin network policy anp');
-    expect(networkEvent({ Action: 'pass', Type: 'BaselineAdminNetworkPolicy', Name: 'b' })).toBe('Delegated by baseline admin network policy b');
-    expect(fieldText('NetworkEvents', [{ Action: 'drop', Type: 'EgressFirewall', Namespace: 'x' }, { Action: 'allow', Type: 'UDNIsolation' }])).toBe(
-      'Dropped by egress firewall in namespace x; Allowed by UDN isolation',
+    expect(networkEvent({ Action: 'pass', Type: 'BaselineAdminNetworkPolicy', Name: 'b' })).toBe(
+      'Delegated by baseline admin network policy b',
     );
+    expect(
+      fieldText('NetworkEvents', [
+        { Action: 'drop', Type: 'EgressFirewall', Namespace: 'x' },
+        { Action: 'allow', Type: 'UDNIsolation' },
+      ]),
+    ).toBe('Dropped by egress firewall in namespace x; Allowed by UDN isolation');
   });
   test('endpoints and values', () => {
-    const r = { XlatDstK8S_Type: 'Pod', XlatDstK8S_Namespace: 'n', XlatDstK8S_Name: 'p', XlatDstAddr: '10.0.0.1', XlatDstPort: 8080, DstAddr: '1.2.3.4' };
+    const r = {
+      XlatDstK8S_Type: 'Pod',
+      XlatDstK8S_Namespace: 'n',
+      XlatDstK8S_Name: 'p',
+      XlatDstAddr: '10.0.0.1',
+      XlatDstPort: 8080,
+      DstAddr: '1.2.3.4',
+    };
     expect(endpoint(r, 'XlatDst')).toBe('Pod n/p (10.0.0.1:8080)');
     expect(endpoint(r, 'Dst')).toBe('1.2.3.4');
     expect(fieldText('Proto', 17)).toBe('UDP');
@@ -58,7 +70,13 @@ describe('topology model', () => {
   test('one node per namespace, one edge per pair, the outside as one node', () => {
     const g = buildGraph(
       [
-        { metric: { SrcK8S_Namespace: 'a', DstK8S_Namespace: 'b' }, values: [[1, '10'], [2, '20']] },
+        {
+          metric: { SrcK8S_Namespace: 'a', DstK8S_Namespace: 'b' },
+          values: [
+            [1, '10'],
+            [2, '20'],
+          ],
+        },
         { metric: { SrcK8S_Namespace: 'b', DstK8S_Namespace: 'a' }, values: [[1, '5']] },
         { metric: { SrcK8S_Namespace: 'a' }, values: [[1, '1']] },
       ],
@@ -80,7 +98,10 @@ describe('resource tabs', () => {
     expect(resourceFilters({ kind: 'Namespace', metadata: { name: 'x' } })).toEqual([{ id: 'namespace', compare: '=', values: ['"x"'] }]);
     expect(resourceFilters({ kind: 'Node', metadata: { name: 'n1' } })).toEqual([{ id: 'host_name', compare: '=', values: ['"n1"'] }]);
     expect(resourceFilters({ kind: 'Pod', metadata: { name: 'p', namespace: 'ns' } }).map((f) => f.id)).toEqual(['name', 'namespace']);
-    expect(resourceFilters({ kind: 'Deployment', metadata: { name: 'd', namespace: 'ns' } }).map((f) => f.id)).toEqual(['owner_name', 'namespace']);
+    expect(resourceFilters({ kind: 'Deployment', metadata: { name: 'd', namespace: 'ns' } }).map((f) => f.id)).toEqual([
+      'owner_name',
+      'namespace',
+    ]);
     expect(resourceFilters(undefined)).toEqual([]);
   });
 });
@@ -88,7 +109,13 @@ describe('resource tabs', () => {
 describe('custom overview panels', () => {
   test('custom_<fn>_<aggregateBy>_<type> ids become panels; others are refused', async () => {
     const { customPanel } = await import('../../src/panels');
-    expect(customPanel('custom_avg_Dscp_TimeFlowRttNs')).toMatchObject({ fn: 'avg', aggregateBy: 'Dscp', type: 'TimeFlowRttNs', unit: 'ms', kind: 'top' });
+    expect(customPanel('custom_avg_Dscp_TimeFlowRttNs')).toMatchObject({
+      fn: 'avg',
+      aggregateBy: 'Dscp',
+      type: 'TimeFlowRttNs',
+      unit: 'ms',
+      kind: 'top',
+    });
     expect(customPanel('custom_rate_K8S_FlowLayer_Bytes')).toMatchObject({ aggregateBy: 'K8S_FlowLayer', unit: 'Bps' });
     expect(customPanel('custom_count_FlowDirection_Flows')).toMatchObject({ kind: 'donut', unit: 'count' });
     expect(customPanel('custom_bogus_Proto_Bytes')).toBeNull();
