@@ -85,6 +85,11 @@ export function useViewState(): ViewState {
       q.set('startTime', String(startTime));
       if (endTime !== undefined) q.set('endTime', String(endTime));
     } else q.set('timeRange', String(timeRange));
+    // Query options, passed through as the backend names them.
+    for (const k of ['packetLoss', 'recordType', 'dataSource']) {
+      const v = p.get(k);
+      if (v) q.set(k, v);
+    }
     return { filters, match, quick, timeRange, startTime, endTime, refresh, limit, query: q.toString(), set, params: p };
   }, [search, config, set, forced]);
 }
@@ -109,7 +114,7 @@ export function useLoad<T>(
   key: string,
   load: (signal: AbortSignal) => Promise<T>,
   base: string = key,
-): { data?: T; error?: Error; loading: boolean } {
+): { data?: T; error?: Error; loading: boolean; base?: string } {
   const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean; base?: string }>({ loading: true });
   useEffect(() => {
     const ctl = new AbortController();

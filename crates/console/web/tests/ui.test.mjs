@@ -102,7 +102,7 @@ describe('Network Traffic page', () => {
     await page.press('[data-test=filter-value]', 'ArrowDown');
     await page.press('[data-test=filter-value]', 'Enter');
     await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'dst_namespace="openshift-dns"');
-    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    await page.locator('[data-test=flows-count][data-loading=false][data-query*="openshift-dns"]').waitFor();
     for (const t of await cells(page, 'Dst')) assert.match(t, /^Service openshift-dns\/dns-default /);
     assert.deepEqual(page.errors, []);
     await page.context().close();
@@ -322,6 +322,19 @@ describe('toolbar settings in the URL', () => {
     await page.context().close();
   });
 
+  test('the packet-loss option queries what the backend answers for it', async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=table&limit=5000');
+    await settle(page);
+    await page.selectOption('[data-test=packet-loss]', 'hasDrops');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('packetLoss') === 'hasDrops');
+    await page.locator('[data-test=flows-count][data-loading=false][data-query*="packetLoss=hasDrops"]').waitFor();
+    const expected = await apiRecords(store.url, `${RANGE}&limit=5000&packetLoss=hasDrops`);
+    assert.ok(expected.length > 0 && expected.every((r) => r.PktDropPackets >= 1));
+    assert.equal(await count(page), expected.length);
+    await page.context().close();
+  });
+
   test('time range and refresh interval are in the URL; refresh queries again', async () => {
     const page = await newPage(b);
     await open(page, 'tab=table');
@@ -352,7 +365,7 @@ describe('toolbar settings in the URL', () => {
       const u = new URL(location.href).searchParams;
       return u.get('startTime') === String(s) && u.get('endTime') === String(s + 120) && u.get('timeRange') === null;
     }, START_MS / 1000);
-    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    await page.locator(`[data-test=flows-count][data-loading=false][data-query*="endTime=${START_MS / 1000 + 120}"]`).waitFor();
     const expected = await apiRecords(store.url, `startTime=${START_MS / 1000}&endTime=${START_MS / 1000 + 120}&limit=1000`);
     assert.equal(Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]), expected.length);
     await page.context().close();

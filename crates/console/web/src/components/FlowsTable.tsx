@@ -33,7 +33,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const columns = visibleColumns(all, view.params.get('cols'));
   const [retry, setRetry] = useState(0);
   const base = `${view.query}&limit=${view.limit}`;
-  const { data, error, loading } = useLoad(`${base}#${tick}#${retry}`, (s) => getRecords(base, s), base);
+  const { data, error, loading, base: shown } = useLoad(`${base}#${tick}#${retry}`, (s) => getRecords(base, s), base);
   const [picker, setPicker] = useState(false);
   const [selected, setSelected] = useState<FlowRecord | null>(null);
   const [focus, setFocus] = useState(0);
@@ -120,7 +120,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
         alignItems={{ default: 'alignItemsCenter' }}
         style={{ marginBottom: '0.5rem' }}
       >
-        <FlexItem data-test="flows-count" data-loading={loading ? 'true' : 'false'}>
+        <FlexItem data-test="flows-count" data-loading={loading ? 'true' : 'false'} data-query={shown}>
           {rows.length} flows{data?.limitReached ? ` (the limit of ${view.limit} was reached: narrow the filters or raise the limit)` : ''}
           {loading && <Spinner size="md" aria-label="Updating" style={{ marginLeft: '0.5rem' }} />}
         </FlexItem>

@@ -8,6 +8,7 @@ import type { Filter } from '../filters';
 import { ConfigContext, ForcedFiltersContext, REFRESH, TIME_RANGES, useLoad, useTick, useViewState } from '../state';
 import { CaptureOpen } from './CaptureOpen';
 import { CustomRange } from './CustomRange';
+import { QueryOptions } from './QueryOptions';
 import { FilterBar } from './FilterBar';
 import { ErrorMessage, Loading } from './Messages';
 
@@ -95,6 +96,9 @@ function Page({ title }: { title: string }) {
                   <FormSelectOption key={s} value={String(s)} label={label} />
                 ))}
               </FormSelect>
+            </FlexItem>
+            <FlexItem>
+              <QueryOptions view={view} />
             </FlexItem>
             <FlexItem>
               <Button variant="plain" aria-label="Refresh now" onClick={bump} icon={<SyncAltIcon />} data-test="refresh-now" />
