@@ -276,6 +276,14 @@ describe('Network Traffic page', () => {
     await page.locator('[data-test=flow-row]').first().waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.classList.contains('pf-v6-theme-dark')), true);
     await shot(page, 'table-dark');
+    // Chart labels follow the theme's text colour (Victory's inline grey would vanish on dark).
+    await open(page, 'tab=overview');
+    await page.waitForFunction(() => performance.getEntriesByName('netobserv:overview').length > 0);
+    const fill = () => page.evaluate(() => getComputedStyle(document.querySelector('.netobserv-chart svg text')).fill);
+    const darkFill = await fill();
+    const darkText = await page.evaluate(() => getComputedStyle(document.querySelector('h1')).color);
+    assert.equal(darkFill, darkText);
+    await shot(page, 'overview-dark');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.waitForFunction(() => !document.documentElement.classList.contains('pf-v6-theme-dark'));
     await page.context().close();

@@ -6,6 +6,7 @@ import type { Series } from '../api';
 import { bytes, count } from '../format';
 import { mean, seriesName, total } from '../series';
 import type { PanelDef } from './Overview';
+import '../charts.css';
 import { NoResults } from './Messages';
 
 function unitText(v: number, unit: PanelDef['unit']): string {
@@ -95,7 +96,7 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
           domainPadding={{ x: 12 }}
           padding={{ left: 20, right: 190, top: 10, bottom: 30 }}
         >
-          <ChartAxis style={{ tickLabels: { fill: 'none' } }} />
+          <ChartAxis tickFormat={() => ''} />
           <ChartAxis dependentAxis tickFormat={(t: number) => (def.unit === 'Bps' ? bytes(t) : count(t))} tickCount={4} />
           <ChartBar
             data={top.map((r) => ({ x: r.name, y: r.value }))}
@@ -108,7 +109,7 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
   }
   return (
     <>
-      {chart}
+      <div className="netobserv-chart">{chart}</div>
       {legend}
     </>
   );
