@@ -209,6 +209,14 @@ describe('Network Traffic page', () => {
     await page.locator('[data-test=topology-panel]').waitFor();
     await page.click('[data-test=topology-filter-node]');
     await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'namespace="openshift-dns"');
+    await page.waitForFunction(() => !document.querySelector('[data-test=topology-summary]')?.textContent?.startsWith('8 '));
+    // From a node to its flows in the table.
+    await page.locator('[data-test=topology-node][data-label="openshift-dns"]').locator('xpath=..').dispatchEvent('click');
+    await page.click('[data-test=topology-show-flows]');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('tab') === 'table');
+    await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
+    for (const t of await cells(page, 'Dst')) assert.match(t, /openshift-dns\//);
+    await page.goBack();
     await page.waitForFunction(
       () =>
         /^[0-9]+ nodes/.test(document.querySelector('[data-test=topology-summary]')?.textContent ?? '') &&

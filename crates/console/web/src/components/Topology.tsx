@@ -180,6 +180,14 @@ function SidePanel({
               >
                 Filter on this {scope.name.toLowerCase()}
               </Button>
+              <Button
+                variant="secondary"
+                onClick={() => addFilters(nodeFilters(node), { tab: 'table' })}
+                data-test="topology-show-flows"
+                isDisabled={node.id === 'external'}
+              >
+                Show its flows
+              </Button>
               {stepInto && node.id !== 'external' && (
                 <Button
                   variant="secondary"
