@@ -160,9 +160,8 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
       <div
         ref={scroller}
         tabIndex={0}
-        role="grid"
+        role="region"
         aria-label="Flows; arrow keys move, Enter opens the record"
-        aria-rowcount={rows.length}
         data-test="flows-scroller"
         onKeyDown={onKey}
         onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
@@ -172,6 +171,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
           variant="compact"
           isStickyHeader
           aria-label="Traffic flows"
+          aria-rowcount={rows.length + 1}
           data-test="flows-table"
           style={{ tableLayout: 'fixed', width: columns.reduce((a, c) => a + c.width, 0) }}
         >
@@ -210,7 +210,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
                   style={{ height: ROW, outline: i === focus ? '2px solid var(--pf-t--global--border--color--clicked, #06c)' : undefined }}
                   data-test="flow-row"
                   data-index={i}
-                  aria-rowindex={i + 1}
+                  aria-rowindex={i + 2}
                 >
                   {columns.map((c) => {
                     const text = c.text(r);
