@@ -298,6 +298,29 @@ describe('Network Traffic page', () => {
   });
 });
 
+describe('flows histogram', () => {
+  test('the histogram counts the flows of the table, and a bar narrows the time range to its step', async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=table&limit=5000');
+    const histogram = page.locator('[data-test=flows-histogram]');
+    await histogram.waitFor();
+    const all = await apiRecords(store.url, `${RANGE}&limit=5000`);
+    assert.equal(Number(await histogram.getAttribute('data-total')), all.length);
+    await histogram.locator('path[role=presentation]').nth(3).dispatchEvent('click');
+    await page.waitForFunction(() => {
+      const u = new URL(location.href).searchParams;
+      return u.get('startTime') !== null && Number(u.get('endTime')) - Number(u.get('startTime')) <= 60;
+    });
+    const u = new URL(page.url()).searchParams;
+    const range = `startTime=${u.get('startTime')}&endTime=${u.get('endTime')}`;
+    await page.locator(`[data-test=flows-count][data-loading=false][data-query*="${range}"]`).waitFor();
+    const expected = await apiRecords(store.url, `${range}&limit=5000`);
+    assert.ok(expected.length > 0 && expected.length < all.length);
+    assert.equal(Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]), expected.length);
+    await page.context().close();
+  });
+});
+
 describe('toolbar settings in the URL', () => {
   const count = async (page) => Number((await page.locator('[data-test=flows-count]').innerText()).split(' ')[0]);
   const settle = (page) => page.waitForFunction(() => !!document.querySelector('[data-test=flows-count]'));

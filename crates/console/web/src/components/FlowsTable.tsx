@@ -22,6 +22,7 @@ import { useConfig, useLoad, ViewState } from '../state';
 import { ColumnPicker } from './ColumnPicker';
 import { ErrorMessage, Loading, NoResults } from './Messages';
 import { RecordPanel } from './RecordPanel';
+import { FlowsHistogram } from './FlowsHistogram';
 import { markRendered } from '../perf';
 
 const ROW = 37;
@@ -156,6 +157,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
           </FlexItem>
         </Flex>
       </Flex>
+      <FlowsHistogram view={view} tick={tick} />
       {error && <Alert variant="danger" isInline title={`Refresh failed: ${error.message}`} />}
       <div
         ref={scroller}
@@ -165,7 +167,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
         data-test="flows-scroller"
         onKeyDown={onKey}
         onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
-        style={{ height: 'calc(100vh - 22rem)', minHeight: '20rem', overflow: 'auto', outlineOffset: '-2px' }}
+        style={{ height: 'calc(100vh - 29rem)', minHeight: '20rem', overflow: 'auto', outlineOffset: '-2px' }}
       >
         <Table
           variant="compact"
