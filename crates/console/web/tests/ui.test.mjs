@@ -205,7 +205,7 @@ describe('Network Traffic page', () => {
     assert.equal(await page.locator('[data-test=topology-summary]').innerText(), `${names.size} nodes, ${pairs.size} edges`);
     await shot(page, 'topology');
     // Select the openshift-dns node, filter on it.
-    await page.locator('[data-test=topology-node][data-label="openshift-dns"]').locator('xpath=..').click();
+    await page.locator('[data-test=topology-node][data-label="openshift-dns"]').locator('xpath=..').dispatchEvent('click');
     await page.locator('[data-test=topology-panel]').waitFor();
     await page.click('[data-test=topology-filter-node]');
     await page.waitForFunction(() => new URL(location.href).searchParams.get('filters') === 'namespace="openshift-dns"');
@@ -248,7 +248,15 @@ describe('Network Traffic page', () => {
     await open(page, 'tab=table', doomed.url);
     await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
     doomed.stop();
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait until nothing answers on its port any more.
+    for (let i = 0; i < 50; i++) {
+      try {
+        await fetch(`${doomed.url}/api/status`);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        break;
+      }
+    }
     await page.click('[data-test=refresh-now]');
     await page.getByText(/Refresh failed: Cannot reach the console backend/).waitFor();
     assert.ok((await page.locator('[data-test=flow-row]').count()) > 0);
@@ -378,12 +386,10 @@ describe('toolbar settings in the URL', () => {
     const page = await newPage(b);
     await open(page, 'tab=table');
     await settle(page);
-    let queries = 0;
-    page.on('request', (r) => r.url().includes('/api/loki/flow/records') && queries++);
+    // Refresh now queries the records again.
+    const again = page.waitForRequest((r) => r.url().includes('/api/loki/flow/records'));
     await page.click('[data-test=refresh-now]');
-    await page.waitForFunction(() => true);
-    await page.waitForTimeout(300);
-    assert.equal(queries, 1);
+    await again;
     await page.selectOption('[data-test=refresh]', '15');
     await page.waitForFunction(() => new URL(location.href).searchParams.get('refresh') === '15');
     // The fixture is in 2023: the last 15 minutes hold nothing, and the page says so.
@@ -416,7 +422,7 @@ describe('topology interactions', () => {
     const page = await newPage(b);
     await open(page, 'tab=topology');
     await page.waitForFunction(() => performance.getEntriesByName('netobserv:topology').length > 0, null, { timeout: 20000 });
-    await page.locator('[data-test=topology-node][data-label="ns-1"]').locator('xpath=..').click();
+    await page.locator('[data-test=topology-node][data-label="ns-1"]').locator('xpath=..').dispatchEvent('click');
     await page.click('[data-test=topology-step-into]');
     await page.waitForFunction(() => {
       const u = new URL(location.href).searchParams;
