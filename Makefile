@@ -52,6 +52,16 @@ check-manifests: ## Fail when config/crd/bases is not what the Rust types genera
 test: prerequisites images ## Run the whole test suite (as root, like CI), images included.
 	NETOBSERV_IMAGES_REQUIRED=1 $(CARGO) test --workspace --no-fail-fast
 	scripts/check-kustomize.sh
+	$(MAKE) test-ui
+
+.PHONY: ui
+ui: prerequisites ## Build the console web UI (standalone page and OpenShift plugin) into crates/console/web/build.
+	scripts/build-ui.sh
+
+.PHONY: test-ui
+test-ui: ui ## UI tests: headless chromium against the real console backend serving a fixture store.
+	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture
+	cd crates/console/web && npm test
 
 .PHONY: run
 run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).
@@ -109,7 +119,7 @@ undeploy: ## Remove what `make deploy` installed (FlowCollectors first, then the
 	$(KUBECTL) delete -k config/default --ignore-not-found
 
 .PHONY: images
-images: prerequisites ## Build the OCI images (static musl binaries, FROM scratch) into target/images/.
+images: prerequisites ui ## Build the OCI images (static musl binaries, FROM scratch; the console embeds the web UI) into target/images/
 	scripts/build-images.sh
 
 .PHONY: sync-images

@@ -117,3 +117,17 @@ if [ "${#image_pkgs[@]}" -gt 0 ]; then
     echo "prerequisites: installing ${image_pkgs[*]} (container images)"
     apt_install "${image_pkgs[@]}"
 fi
+
+# --- Console web UI (crates/console/web) ---------------------------------------------------------
+# `make ui` builds it with Node.js >= 20 and npm (npm ci from the committed lockfile); its tests
+# drive Debian's chromium headless through playwright-core (no browser download).
+if ! need_cmd node || ! need_cmd npm; then
+    apt_install --no-install-recommends nodejs npm
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "prerequisites: the web UI needs Node.js >= 20 (found $(node --version)); install a newer one" >&2
+    exit 1
+fi
+if ! need_cmd chromium; then
+    apt_install --no-install-recommends chromium fonts-liberation
+fi

@@ -88,6 +88,10 @@ pub struct AppState {
     pub auth: AuthCheck,
     /// Token reviews, for `authenticated` and `admin`.
     pub reviewer: Option<crate::auth::Reviewer>,
+    /// Capture files opened from the browser, when enabled.
+    pub captures: Option<Arc<crate::captures::Captures>>,
+    /// The web UI's files.
+    pub web: crate::web::Web,
 }
 
 /// Why the state cannot be built.
@@ -153,9 +157,33 @@ impl AppState {
         if store.is_some() {
             sources.push("store");
         }
-        if sources.is_empty() {
+        let captures = if config.captures.enabled {
+            let labels = config
+                .store
+                .as_ref()
+                .and_then(|s| s.labels.clone())
+                .unwrap_or_else(|| DEFAULT_LABELS.iter().map(|s| s.to_string()).collect());
+            Some(Arc::new(
+                crate::captures::Captures::new(
+                    config.captures.dir.clone(),
+                    config
+                        .captures
+                        .max_bytes
+                        .unwrap_or(crate::captures::DEFAULT_MAX_BYTES),
+                    config
+                        .captures
+                        .max_files
+                        .unwrap_or(crate::captures::DEFAULT_MAX_FILES),
+                    labels,
+                )
+                .map_err(|e| StateError(format!("captures: {e}")))?,
+            ))
+        } else {
+            None
+        };
+        if sources.is_empty() && captures.is_none() {
             return Err(StateError(
-                "no data source: configure loki, prometheus or store".into(),
+                "no data source: configure loki, prometheus or store (or enable captures to open files from the browser)".into(),
             ));
         }
         let auth = match config.server.auth_check {
@@ -163,14 +191,35 @@ impl AppState {
             AuthCheck::Auto => AuthCheck::None,
             other => other,
         };
+        let mut frontend =
+            crate::frontend::merged(config.frontend.as_ref(), &sources, &loki_labels);
+        if let Some(m) = frontend.as_object_mut() {
+            m.insert("captureUpload".into(), json!(captures.is_some()));
+        }
         Ok(Self {
-            frontend: crate::frontend::merged(config.frontend.as_ref(), &sources, &loki_labels),
+            frontend,
             loki,
             prom,
             store,
             auth,
             reviewer: None,
+            captures,
+            web: crate::web::Web::default(),
         })
+    }
+
+    /// The capture named by `capture=<id>`, if the request names one.
+    pub fn capture(
+        &self,
+        p: &HashMap<String, String>,
+    ) -> Result<Option<Arc<crate::captures::Capture>>, ApiError> {
+        let Some(id) = p.get("capture").filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        let captures = self.captures.as_ref().ok_or_else(|| {
+            ApiError::bad("capture: opening capture files is not enabled on this server")
+        })?;
+        captures.get(id).map(Some)
     }
 
     fn records_source(&self, ds: DataSource) -> Result<Arc<dyn FlowSource>, ApiError> {
@@ -187,7 +236,9 @@ impl AppState {
                 "dataSource prom: Prometheus holds metrics, not flow records (use loki or store)",
             )),
             DataSource::Auto => loki.or(store).ok_or_else(|| {
-                ApiError::bad("flow records need Loki or a flow store; neither is configured")
+                ApiError::bad(
+                    "flow records need Loki or a flow store; neither is configured (open a capture file instead)",
+                )
             }),
         }
     }
@@ -212,8 +263,10 @@ pub(crate) fn caller(headers: &HeaderMap) -> Caller {
 pub(crate) type Shared = Arc<AppState>;
 pub(crate) type Params = Query<HashMap<String, String>>;
 
-/// The router of every route.
+/// The router of every route: the API (behind the authorisation check), and the web UI's files
+/// for every other path (without it: the console fetches the plugin's files with no token).
 pub fn router(state: Shared) -> Router {
+    let web = state.web.clone();
     Router::new()
         .route("/role", get(role))
         .route("/api/status", get(status))
@@ -233,11 +286,26 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/resources/names", get(crate::resources::names))
         .route("/api/resources/udns", get(crate::resources::udns))
-        .fallback(not_found)
+        .route(
+            "/api/captures",
+            get(crate::captures::list)
+                .post(crate::captures::upload)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/captures/{id}",
+            axum::routing::delete(crate::captures::close),
+        )
+        .route("/api", axum::routing::any(not_found))
+        .route("/api/{*rest}", axum::routing::any(not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::check,
         ))
+        .fallback(move |method: axum::http::Method, uri: axum::http::Uri| {
+            let web = web.clone();
+            async move { web.answer(&method, &uri) }
+        })
         .with_state(state)
 }
 
@@ -400,7 +468,10 @@ async fn run_records(
     headers: &HeaderMap,
 ) -> Result<RecordsAnswer, ApiError> {
     let q = params::records_query(p, now_ms())?;
-    let source = s.records_source(params::data_source(p)?)?;
+    let source: Arc<dyn FlowSource> = match s.capture(p)? {
+        Some(c) => c.source.clone(),
+        None => s.records_source(params::data_source(p)?)?,
+    };
     Ok(source.records(&q, &caller(headers)).await?)
 }
 
@@ -492,6 +563,10 @@ async fn metrics(
     let q = params::metrics_query(&p, now_ms())?;
     let ds = params::data_source(&p)?;
     let c = caller(&headers);
+    if let Some(capture) = s.capture(&p)? {
+        let answer = capture.source.metrics(&q, &c).await?;
+        return Ok(Json(matrix_json(&answer.series, &answer.stats)));
+    }
     let answer: MetricsAnswer =
         match ds {
             DataSource::Prom => {

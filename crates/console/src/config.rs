@@ -1,6 +1,7 @@
 //! The backend's configuration file, with upstream's keys (`server`, `loki`, `prometheus`,
 //! `frontend`) so the operator's rendered `config.yaml` runs unchanged, plus `store` (a flow
-//! store file to read, for local mode and capture files). Unknown keys are refused by name.
+//! store file to read, for local mode and capture files) and `captures` (capture files opened
+//! from the browser). Unknown keys are refused by name.
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -321,6 +322,25 @@ pub struct StoreConfig {
     pub labels: Option<Vec<String>>,
 }
 
+/// `captures`: opening capture files from the browser (beyond upstream; off by default since it
+/// lets callers put files on this server's disk).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CapturesConfig {
+    /// Whether `POST /api/captures` is served.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Where uploaded files are kept (default: a private temporary directory).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Largest file accepted, bytes (default 2 GiB).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Captures kept open (default 8; opening one more closes the oldest).
+    #[serde(default)]
+    pub max_files: Option<usize>,
+}
+
 /// The whole file.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -340,6 +360,9 @@ pub struct Config {
     /// `store`.
     #[serde(default)]
     pub store: Option<StoreConfig>,
+    /// `captures`.
+    #[serde(default)]
+    pub captures: CapturesConfig,
 }
 
 impl Config {

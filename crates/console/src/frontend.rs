@@ -40,6 +40,15 @@ fn feature(group: Group) -> Option<&'static str> {
     }
 }
 
+/// The feature flag of one column: its group's, or `ipsec` for the IPsec fields.
+fn column_feature(name: &str, group: Group) -> Option<&'static str> {
+    if name.starts_with("IPSec") {
+        Some("ipsec")
+    } else {
+        feature(group)
+    }
+}
+
 fn group_name(group: Group) -> &'static str {
     match group {
         Group::Record => "Record",
@@ -68,7 +77,7 @@ pub fn columns() -> Vec<Value> {
                 "group": group_name(f.group),
                 "default": DEFAULT_VISIBLE.contains(&f.name),
             });
-            if let Some(feat) = feature(f.group)
+            if let Some(feat) = column_feature(f.name, f.group)
                 && let Some(m) = c.as_object_mut()
             {
                 m.insert("feature".into(), json!(feat));
@@ -130,7 +139,9 @@ pub fn defaults() -> Value {
             {"name": "Services network", "filter": {"dst_kind": "\"Service\""}, "default": false},
             {"name": "DNS", "filter": {"dns_id!": "\"\""}, "default": false}
         ],
-        "features": [],
+        // Without a configured list (local mode, a store or a capture file): every feature the
+        // store keeps a column for. The operator always renders its own list.
+        "features": ["pktDrop", "dnsTracking", "flowRTT", "networkEvents", "packetTranslation"],
         "sampling": 50,
         "panels": [
             "top_avg_byte_rates", "byte_rates", "top_avg_packet_rates",

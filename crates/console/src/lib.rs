@@ -8,9 +8,12 @@
 //! * [`source`]: the sources.
 //! * [`api`]: routes and answers; [`resources`]: autocompletion; [`auth`]: authorisation; [`frontend`]: the UI's configuration.
 //! * [`server`]: serving over HTTP or TLS, with the metrics port.
+//! * [`web`]: the web UI's files (embedded at build time or from a directory); [`captures`]:
+//!   capture files opened from the browser.
 
 pub mod api;
 pub mod auth;
+pub mod captures;
 pub mod client;
 pub mod config;
 pub mod frontend;
@@ -20,3 +23,4 @@ pub mod promql;
 pub mod resources;
 pub mod server;
 pub mod source;
+pub mod web;

@@ -32,6 +32,14 @@ struct Args {
     /// Address to bind, overriding server.address (default 0.0.0.0).
     #[arg(long)]
     address: Option<String>,
+    /// Serve the web UI from this directory (a `make ui` build: crates/console/web/build)
+    /// instead of the copy embedded at compile time.
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
+    /// Let users open capture files (SQLite) from the browser (on by default with --store and
+    /// no -config).
+    #[arg(long)]
+    captures: bool,
 }
 
 /// Go's flag package accepts `-name`; clap wants `--name`.
@@ -45,6 +53,7 @@ fn normalise(args: impl Iterator<Item = String>) -> Vec<String> {
                 "-port",
                 "-metrics-port",
                 "-address",
+                "-web-dir",
             ];
             if i > 0
                 && (long.contains(&a.as_str())
@@ -93,14 +102,22 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-        None if args.store.is_some() => Config::default(),
+        None if args.store.is_some() || args.captures => {
+            // Local use: one person, this machine; let them open capture files too.
+            let mut c = Config::default();
+            c.captures.enabled = true;
+            c
+        }
         None => {
             return Err(
-                "nothing to serve: give -config FILE (the operator's config.yaml) or --store FILE (a flow store or capture file)"
+                "nothing to serve: give -config FILE (the operator's config.yaml), --store FILE (a flow store or capture file) or --captures (open files from the browser)"
                     .into(),
             );
         }
     };
+    if args.captures {
+        config.captures.enabled = true;
+    }
     if let Some(store) = args.store {
         config.store = Some(StoreConfig {
             path: store,
@@ -117,6 +134,18 @@ async fn run(args: Args) -> Result<(), String> {
         config.server.address = Some(a);
     }
     let mut state = AppState::new(&config).map_err(|e| e.to_string())?;
+    if let Some(dir) = &args.web_dir {
+        if !dir.is_dir() {
+            return Err(format!("--web-dir {}: not a directory", dir.display()));
+        }
+        state.web = netobserv_console::web::Web::from_dir(dir);
+    }
+    let (has_ui, has_plugin) = (state.web.has_page(), state.web.has_plugin());
+    if !has_ui {
+        tracing::warn!(
+            "the web UI is not built into this binary: `make ui` builds it (then rebuild, or pass --web-dir crates/console/web/build); the API is served as usual"
+        );
+    }
     if matches!(state.auth, AuthCheck::Authenticated | AuthCheck::Admin) {
         let client = kube::Client::try_default().await.map_err(|e| {
             format!(
@@ -164,6 +193,9 @@ async fn run(args: Args) -> Result<(), String> {
         loki = config.loki.as_ref().map(|l| l.url.as_str()),
         prometheus = config.prometheus.as_ref().map(|p| p.url.as_str()),
         store = config.store.as_ref().map(|s| s.path.display().to_string()),
+        ui = has_ui,
+        plugin = has_plugin,
+        captures = config.captures.enabled,
         "console backend listening"
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -21,14 +21,19 @@ async fn values(
 ) -> Result<Vec<String>, ApiError> {
     let range = params::time_range(p, now_ms())?;
     let mut sources: Vec<Arc<dyn FlowSource>> = Vec::new();
-    if let Some(x) = &s.prom {
-        sources.push(x.clone());
-    }
-    if let Some(x) = &s.loki {
-        sources.push(x.clone());
-    }
-    if let Some(x) = &s.store {
-        sources.push(x.clone());
+    if let Some(capture) = s.capture(p)? {
+        // A capture answers alone.
+        sources.push(capture.source.clone());
+    } else {
+        if let Some(x) = &s.prom {
+            sources.push(x.clone());
+        }
+        if let Some(x) = &s.loki {
+            sources.push(x.clone());
+        }
+        if let Some(x) = &s.store {
+            sources.push(x.clone());
+        }
     }
     let mut last = None;
     'sources: for src in sources {
