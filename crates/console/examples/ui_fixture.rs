@@ -15,9 +15,7 @@ use std::process::ExitCode;
 const SPAN_MS: i64 = 240_000;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+    netobserv_logging::init(None, netobserv_logging::Format::Text);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(out) = args.first() else {
         eprintln!("usage: ui_fixture OUT.db [START_MS] [COUNT]");
