@@ -150,7 +150,7 @@ mod tests {
         let rec = record(meta, &frame);
         let c = parse_record(&rec).unwrap();
         assert_eq!(c.data, &frame[..]);
-        let wall = UNIX_EPOCH + Duration::from_nanos(1_700_000_010_000_000_123);
+        let wall = UNIX_EPOCH + Duration::from_nanos(1_700_000_010_250_000_123);
         let clock = Clock::from_parts(10_000_000_000, wall);
         let mut names = IfaceNames::default();
         names
@@ -158,7 +158,7 @@ mod tests {
             .insert((9, [2, 0, 0, 0, 0, 0xa]), "eth1@ns".to_string());
         let p = to_packet(&c, &clock, interface_name(&names, &c));
         assert_eq!(
-            p.timestamp_ns, 1_700_000_005_000_000_123,
+            p.timestamp_ns, 1_700_000_005_250_000_123,
             "5 s before the clock"
         );
         assert_eq!(
@@ -173,7 +173,7 @@ mod tests {
         let v = &p.pcap.as_ref().unwrap().value;
         assert_eq!(
             &v[4..8],
-            &5_000_000u32.to_le_bytes(),
+            &250_000u32.to_le_bytes(),
             "microseconds in the header"
         );
         names.by_index.insert(9, "eth0".into());
