@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if !(5..=7).contains(&args.len()) {
-        return Err("usage: udp_flood DST_IP PPS SECONDS DISTINCT_PORTS [SOCKETS [PAYLOAD]]".into());
+        return Err(
+            "usage: udp_flood DST_IP PPS SECONDS DISTINCT_PORTS [SOCKETS [PAYLOAD]]".into(),
+        );
     }
     let dst: std::net::IpAddr = args[1].parse()?;
     let pps: u64 = args[2].parse()?;

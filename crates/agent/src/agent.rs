@@ -323,6 +323,7 @@ impl Agent {
             ringbuf_bytes = cfg.capture.ringbuf_bytes,
             export_queue = cfg.capture.queue_packets,
             export_in_flight = cfg.capture.in_flight,
+            export_batch = cfg.capture.batch,
             filter_rules = cfg.flow_filter_rules.len(),
             "agent started in packet capture mode"
         );

@@ -395,6 +395,7 @@ async fn pcapng_holds_the_packets_tcpdump_saw_with_their_enrichment() {
     let st = status(addr);
     stop_agent(&pair, agent, &log).await;
     assert_eq!(collector.refused(), 0);
+    assert!(collector.batches() > 0, "packets came in SendBatch calls");
     let ours = read_with_tshark(&collector.finish());
     let theirs = read_pcap(&dir.join("tcpdump.pcap"));
 
@@ -540,5 +541,36 @@ async fn a_ring_that_is_not_drained_loses_packets_loudly_and_counts_them() {
         assert!(warn.contains(want), "{want} missing from {warn}");
     }
     drop(collector);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A collector that only knows upstream's `Send` (it answers UNIMPLEMENTED to `SendBatch`)
+/// still gets every packet, one call each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_collector_gets_one_send_per_packet() {
+    require_root();
+    require_capture_tools();
+    let pair = NetPair::new();
+    pair.disable_ipv6();
+    let dir = temp_dir("unary");
+    let collector =
+        PacketCollector::start_with(0, &dir.join("agent.pcapng"), 256, enricher(), true).await;
+    let log = dir.join("agent.log");
+    let mut agent = start_agent(&pair, collector.port, free_port(), &log, &[]);
+    wait_attached(&pair, &mut agent, &log).await;
+    let a = udp_in(&pair.path_a(), "10.199.0.1:0");
+    for i in 0..300u32 {
+        a.send_to(&payload(i, 64), ("10.199.0.2", PORT)).unwrap();
+    }
+    collector.wait_for(300, 30).await;
+    stop_agent(&pair, agent, &log).await;
+    assert_eq!(collector.batches(), 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("does not implement pbpacket.Collector/SendBatch"),
+        "{text}"
+    );
+    let ours = read_with_tshark(&collector.finish());
+    assert_eq!(ours.len(), 300);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,14 +8,19 @@
 tonic::include_proto!("pbflow");
 
 /// The `pbpacket` wire contract of packet capture (`proto/packet.proto`): one captured packet per
-/// `pbpacket.Collector/Send` call, as a pcap record in a `google.protobuf.Any`. Lives here so the
-/// agent and the collectors share one definition with the flow contract.
+/// `pbpacket.Collector/Send` call, as a pcap record in a `google.protobuf.Any` (upstream's), or
+/// several per `SendBatch` call (ours). Lives here so the agent and the collectors share one
+/// definition with the flow contract.
 pub mod pbpacket {
     #![allow(missing_docs)] // Generated code: the documentation lives in proto/packet.proto.
     tonic::include_proto!("pbpacket");
 
     /// Fully qualified gRPC path of the packet export call, as upstream collectors expect it.
     pub const SEND_METHOD_PATH: &str = "/pbpacket.Collector/Send";
+
+    /// Path of the batch call (a netobserv-rs addition; upstream collectors answer
+    /// UNIMPLEMENTED).
+    pub const SEND_BATCH_METHOD_PATH: &str = "/pbpacket.Collector/SendBatch";
 
     /// Length of the classic pcap record header at the start of `Packet.pcap.value`.
     pub const PCAP_RECORD_HEADER_LEN: usize = 16;

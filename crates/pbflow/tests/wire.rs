@@ -204,8 +204,11 @@ fn send_path_matches_upstream() {
 /// netobserv-rs additions use fields 2 to 5.
 #[test]
 fn packet_wraps_a_pcap_record_in_an_any() {
-    use pbflow::pbpacket::{Packet, SEND_METHOD_PATH, pcap_record_header};
+    use pbflow::pbpacket::{
+        Packet, Packets, SEND_BATCH_METHOD_PATH, SEND_METHOD_PATH, pcap_record_header,
+    };
     assert_eq!(SEND_METHOD_PATH, "/pbpacket.Collector/Send");
+    assert_eq!(SEND_BATCH_METHOD_PATH, "/pbpacket.Collector/SendBatch");
     let frame: Vec<u8> = (0u8..60).collect();
     let t = 1_700_000_000_123_456_789u64;
     let mut value = pcap_record_header(t, 60, 1514).to_vec();
@@ -234,6 +237,18 @@ fn packet_wraps_a_pcap_record_in_an_any() {
     assert_eq!(get(&fs, 3), Val::Bytes(b"eth0".to_vec()));
     assert_eq!(get(&fs, 4), Val::Varint(7));
     assert_eq!(get(&fs, 5), Val::Varint(1));
+
+    // A batch is the same packets in field 1, repeated.
+    let batch = Packets {
+        packets: vec![p.clone(), p.clone()],
+    }
+    .encode_to_vec();
+    let bf = fields(&batch);
+    assert_eq!(bf.len(), 2);
+    assert!(
+        bf.iter()
+            .all(|(n, v)| *n == 1 && *v == Val::Bytes(buf.clone()))
+    );
 
     let d = Packet::decode(&buf[..]).unwrap();
     let decoded = d.record().unwrap();

@@ -235,6 +235,8 @@ impl Capture {
                 target,
                 queue: cfg.capture.queue_packets,
                 in_flight: cfg.capture.in_flight,
+                batch: cfg.capture.batch,
+                snaplen: cfg.capture.snaplen,
             },
             metrics.clone(),
             stop_rx,
@@ -244,6 +246,7 @@ impl Capture {
             ringbuf_bytes: cfg.capture.ringbuf_bytes,
             export_queue: cfg.capture.queue_packets,
             export_in_flight: cfg.capture.in_flight,
+            export_batch: cfg.capture.batch,
             filtered: !cfg.flow_filter_rules.is_empty(),
             ..CaptureStatus::default()
         });

@@ -13,8 +13,11 @@ pub const DEFAULT_RINGBUF_BYTES: u32 = 8 << 20;
 /// Default number of packets waiting for the collector before new ones are dropped (and counted).
 pub const DEFAULT_QUEUE_PACKETS: usize = 16_384;
 
-/// Default number of `Send` calls in flight at once towards the collector.
-pub const DEFAULT_IN_FLIGHT: usize = 64;
+/// Default number of calls in flight at once towards the collector.
+pub const DEFAULT_IN_FLIGHT: usize = 4;
+
+/// Default number of packets per `SendBatch` call at most.
+pub const DEFAULT_BATCH: usize = 1000;
 
 /// Packet capture settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +34,14 @@ pub struct CaptureConfig {
     /// Not upstream: `PCA_EXPORT_QUEUE`, the packets waiting for the collector at most; beyond,
     /// packets are dropped, counted and reported.
     pub queue_packets: usize,
-    /// Not upstream: `PCA_EXPORT_IN_FLIGHT`, the `Send` calls in flight at once (one packet
-    /// each, as the `pbpacket` contract has it).
+    /// Not upstream: `PCA_EXPORT_IN_FLIGHT`, the calls in flight at once. With more than one,
+    /// a collector may receive batches slightly out of capture order (each packet carries its
+    /// time stamp).
     pub in_flight: usize,
+    /// Not upstream: `PCA_EXPORT_BATCH`, the packets per `SendBatch` call at most (a
+    /// netobserv-rs addition to `pbpacket`, falling back to upstream's one `Send` per packet
+    /// when the collector does not know it); 0 = one `Send` per packet from the start.
+    pub batch: usize,
 }
 
 impl Default for CaptureConfig {
@@ -44,6 +52,7 @@ impl Default for CaptureConfig {
             ringbuf_bytes: DEFAULT_RINGBUF_BYTES,
             queue_packets: DEFAULT_QUEUE_PACKETS,
             in_flight: DEFAULT_IN_FLIGHT,
+            batch: DEFAULT_BATCH,
         }
     }
 }
@@ -80,6 +89,9 @@ pub(super) fn read(c: &mut CaptureConfig, var: Var<'_>) -> Result<(), ConfigErro
         if c.queue_packets == 0 {
             return Err(invalid("PCA_EXPORT_QUEUE", &v, "must be > 0"));
         }
+    }
+    if let Some(v) = var("PCA_EXPORT_BATCH") {
+        c.batch = parse_num("PCA_EXPORT_BATCH", &v)?;
     }
     if let Some(v) = var("PCA_EXPORT_IN_FLIGHT") {
         c.in_flight = parse_num("PCA_EXPORT_IN_FLIGHT", &v)?;
@@ -121,7 +133,8 @@ mod tests {
             ("PCA_SNAPLEN", "65536"),
             ("PCA_RINGBUF_BYTES", "100000"),
             ("PCA_EXPORT_QUEUE", "10"),
-            ("PCA_EXPORT_IN_FLIGHT", "4"),
+            ("PCA_EXPORT_IN_FLIGHT", "16"),
+            ("PCA_EXPORT_BATCH", "0"),
         ])
         .unwrap();
         assert!(c.capture.enable);
@@ -131,7 +144,8 @@ mod tests {
             128 << 10,
             "rounded up to a power of two"
         );
-        assert_eq!((c.capture.queue_packets, c.capture.in_flight), (10, 4));
+        assert_eq!((c.capture.queue_packets, c.capture.in_flight), (10, 16));
+        assert_eq!(c.capture.batch, 0, "one Send per packet");
     }
 
     #[test]
@@ -143,6 +157,7 @@ mod tests {
             ("PCA_RINGBUF_BYTES", "4096"),
             ("PCA_EXPORT_QUEUE", "0"),
             ("PCA_EXPORT_IN_FLIGHT", "x"),
+            ("PCA_EXPORT_BATCH", "-1"),
         ] {
             let e = cfg(&[(k, v)]).unwrap_err();
             assert!(

@@ -77,8 +77,10 @@ pub struct CaptureStatus {
     pub ringbuf_bytes: u32,
     /// Packets waiting for the collector at most (`PCA_EXPORT_QUEUE`).
     pub export_queue: usize,
-    /// `Send` calls in flight at most (`PCA_EXPORT_IN_FLIGHT`).
+    /// Calls in flight at most (`PCA_EXPORT_IN_FLIGHT`).
     pub export_in_flight: usize,
+    /// Packets per `SendBatch` call at most (`PCA_EXPORT_BATCH`; 0: one `Send` per packet).
+    pub export_batch: usize,
     /// Whether filter rules select the packets (else every frame is captured).
     pub filtered: bool,
     /// Packets read from the ring since start (filled when `/status` is served).

@@ -6,7 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use pbflow::pbpacket::collector_server::{Collector, CollectorServer};
-use pbflow::pbpacket::{CollectorReply, Packet};
+use pbflow::pbpacket::{CollectorReply, Packet, Packets};
 use pcapng::enrichment::Enrichment;
 use pcapng::{Direction, Interface, LINKTYPE_ETHERNET, Writer};
 use std::collections::HashMap;
@@ -31,6 +31,9 @@ struct Svc {
     enrich: Enricher,
     received: Arc<AtomicU64>,
     refused: Arc<AtomicU64>,
+    /// Answer UNIMPLEMENTED to SendBatch, as an upstream collector does.
+    unary_only: bool,
+    batches: Arc<AtomicU64>,
 }
 
 #[tonic::async_trait]
@@ -40,6 +43,38 @@ impl Collector for Svc {
         req: tonic::Request<Packet>,
     ) -> Result<tonic::Response<CollectorReply>, tonic::Status> {
         let p = req.into_inner();
+        let mut guard = self.sink.lock().unwrap();
+        let Some(sink) = guard.as_mut() else {
+            return Err(tonic::Status::unavailable("collector closed"));
+        };
+        self.write(sink, &p)?;
+        Ok(tonic::Response::new(CollectorReply {}))
+    }
+
+    async fn send_batch(
+        &self,
+        req: tonic::Request<Packets>,
+    ) -> Result<tonic::Response<CollectorReply>, tonic::Status> {
+        if self.unary_only {
+            return Err(tonic::Status::unimplemented(
+                "one Send per packet, as upstream",
+            ));
+        }
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let mut guard = self.sink.lock().unwrap();
+        let Some(sink) = guard.as_mut() else {
+            return Err(tonic::Status::unavailable("collector closed"));
+        };
+        for p in &req.into_inner().packets {
+            self.write(sink, p)?;
+        }
+        Ok(tonic::Response::new(CollectorReply {}))
+    }
+}
+
+impl Svc {
+    /// Writes one packet, with its interface described first if new.
+    fn write(&self, sink: &mut Sink, p: &Packet) -> Result<(), tonic::Status> {
         let rec = match p.record() {
             Ok(r) => r,
             Err(e) => {
@@ -48,10 +83,6 @@ impl Collector for Svc {
             }
         };
         let comments = (self.enrich)(rec.data).comments();
-        let mut guard = self.sink.lock().unwrap();
-        let Some(sink) = guard.as_mut() else {
-            return Err(tonic::Status::unavailable("collector closed"));
-        };
         let key = (p.interface.clone(), p.if_index);
         let id = match sink.interfaces.get(&key) {
             Some(id) => *id,
@@ -84,7 +115,7 @@ impl Collector for Svc {
             })
             .map_err(|e| tonic::Status::internal(e.to_string()))?;
         self.received.fetch_add(1, Ordering::Relaxed);
-        Ok(tonic::Response::new(CollectorReply {}))
+        Ok(())
     }
 }
 
@@ -94,6 +125,7 @@ pub struct PacketCollector {
     pub path: PathBuf,
     received: Arc<AtomicU64>,
     refused: Arc<AtomicU64>,
+    batches: Arc<AtomicU64>,
     sink: Arc<Mutex<Option<Sink>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -101,6 +133,18 @@ pub struct PacketCollector {
 impl PacketCollector {
     /// Serves on `port` (0: any free port), writing to `path` with interfaces of `snaplen`.
     pub async fn start(port: u16, path: &Path, snaplen: u32, enrich: Enricher) -> Self {
+        Self::start_with(port, path, snaplen, enrich, false).await
+    }
+
+    /// [`PacketCollector::start`], refusing batches like an upstream collector when
+    /// `unary_only`.
+    pub async fn start_with(
+        port: u16,
+        path: &Path,
+        snaplen: u32,
+        enrich: Enricher,
+        unary_only: bool,
+    ) -> Self {
         let file = std::fs::File::create(path).expect("create the pcapng file");
         let writer = Writer::new(
             BufWriter::with_capacity(1 << 20, file),
@@ -117,8 +161,14 @@ impl PacketCollector {
             enrich,
             received: Arc::default(),
             refused: Arc::default(),
+            unary_only,
+            batches: Arc::default(),
         };
-        let (received, refused) = (svc.received.clone(), svc.refused.clone());
+        let (received, refused, batches) = (
+            svc.received.clone(),
+            svc.refused.clone(),
+            svc.batches.clone(),
+        );
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
@@ -141,6 +191,7 @@ impl PacketCollector {
             path: path.to_path_buf(),
             received,
             refused,
+            batches,
             sink,
             stop: Some(tx),
         }
@@ -149,6 +200,11 @@ impl PacketCollector {
     /// Packets written so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// `SendBatch` calls accepted.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     /// Packets refused as malformed.
