@@ -1,15 +1,15 @@
 //! A `pbpacket.Collector` writing what it receives to a pcapng file (the test collector of
 //! `tests/common/packets.rs`), for `scripts/bench-capture` and for trying packet mode by hand:
 //! `packet_collector PORT OUT.pcapng [SNAPLEN]`. Each packet gets the Kubernetes-style comments of
-//! a fixed table (10.198.0.1 and 10.198.0.2, the bench's two ends, as pods) so that writing
-//! them is part of the cost. Prints `received=N refused=M` every second; SIGINT or SIGTERM
+//! a fixed table (10.198.0.1 and 10.198.0.2, the bench's two ends, as pods), looked up once per
+//! address pair as a collector enriching per flow would, so that writing them is part of the
+//! cost. Prints `received=N refused=M` every second; SIGINT or SIGTERM
 //! flushes the file and exits.
 
 #[path = "../tests/common/packets.rs"]
 mod packets;
 
 use pcapng::enrichment::{Endpoint, Enrichment};
-use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 fn pod(ip: &[u8]) -> Endpoint {
@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let port: u16 = args[1].parse()?;
     let snaplen: u32 = args.get(3).map_or(Ok(0), |s| s.parse())?;
-    let enrich: packets::Enricher = Arc::new(|frame: &[u8]| {
+    let enrich = packets::per_address_pair(|frame: &[u8]| {
         if frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
             return Enrichment::default();
         }

@@ -9,13 +9,12 @@
 
 mod common;
 
-use common::packets::{Enricher, PacketCollector};
+use common::packets::{Enricher, PacketCollector, per_packet};
 use common::*;
 use pcapng::enrichment::{Endpoint, Enrichment};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// UDP port the filter rule selects (and tcpdump's filter too).
@@ -44,7 +43,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Fake Kubernetes lookup: the pair's two addresses are a client and a server pod.
 fn enricher() -> Enricher {
-    Arc::new(|frame: &[u8]| {
+    per_packet(|frame: &[u8]| {
         let pod = |ip: &[u8]| match ip {
             [10, 199, 0, 1] => Endpoint {
                 namespace: "capture-test".into(),

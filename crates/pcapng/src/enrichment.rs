@@ -29,9 +29,9 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `(field suffix, value)` of the fields that are set, sorted by suffix.
-    fn fields(&self) -> Vec<(&'static str, &str)> {
-        let mut v: Vec<(&'static str, &str)> = [
+    /// `(field suffix, value)` of the fields that are set, in suffix order.
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
             ("K8S_HostIP", self.host_ip.as_str()),
             ("K8S_HostName", self.host_name.as_str()),
             ("K8S_Name", self.name.as_str()),
@@ -43,9 +43,6 @@ impl Endpoint {
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
-        .collect();
-        v.sort_by_key(|(k, _)| *k);
-        v
     }
 }
 
@@ -71,13 +68,14 @@ impl Enrichment {
             ("Source", "Src", &self.source),
             ("Destination", "Dst", &self.destination),
         ] {
-            let fields = side.fields();
-            if fields.is_empty() {
+            let mut fields = side.fields().peekable();
+            if fields.peek().is_none() {
                 continue;
             }
-            let mut c = String::from(title);
+            let mut c = String::with_capacity(256);
+            c.push_str(title);
             for (k, v) in fields {
-                push_line(&mut c, &format!("{prefix}{k}"), v);
+                push_line(&mut c, &[prefix, k], v);
             }
             out.push(c);
         }
@@ -86,7 +84,7 @@ impl Enrichment {
             common.sort();
             let mut c = String::from("Common");
             for (k, v) in common {
-                push_line(&mut c, k, v);
+                push_line(&mut c, &[k], v);
             }
             out.push(c);
         }
@@ -94,15 +92,20 @@ impl Enrichment {
     }
 }
 
-fn push_line(c: &mut String, key: &str, value: &str) {
+/// Appends `\nKEY: value`, the key given in parts, the value on one line.
+fn push_line(c: &mut String, key: &[&str], value: &str) {
     c.push('\n');
-    c.push_str(key);
+    key.iter().for_each(|k| c.push_str(k));
     c.push_str(": ");
-    c.extend(
-        value
-            .chars()
-            .map(|ch| if ch == '\n' || ch == '\r' { ' ' } else { ch }),
-    );
+    if value.contains(['\n', '\r']) {
+        c.extend(
+            value
+                .chars()
+                .map(|ch| if ch == '\n' || ch == '\r' { ' ' } else { ch }),
+        );
+    } else {
+        c.push_str(value);
+    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,34 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The enrichment of a packet from its bytes (the collector's Kubernetes lookup).
-pub type Enricher = Arc<dyn Fn(&[u8]) -> Enrichment + Send + Sync>;
+/// The comments of a packet from its bytes: the collector's Kubernetes lookup, formatted.
+pub type Enricher = Arc<dyn Fn(&[u8]) -> Arc<Vec<String>> + Send + Sync>;
+
+/// An [`Enricher`] looking each packet up with `f`.
+pub fn per_packet(f: impl Fn(&[u8]) -> Enrichment + Send + Sync + 'static) -> Enricher {
+    Arc::new(move |frame| Arc::new(f(frame).comments()))
+}
+
+/// An [`Enricher`] looking up each IPv4 address pair once with `f` and reusing its comments,
+/// as a collector that enriches per flow rather than per packet does.
+pub fn per_address_pair(f: impl Fn(&[u8]) -> Enrichment + Send + Sync + 'static) -> Enricher {
+    let cache: Mutex<HashMap<[u8; 8], Arc<Vec<String>>>> = Mutex::default();
+    Arc::new(move |frame| {
+        let Some(key) = frame
+            .get(26..34)
+            .filter(|_| frame.get(12..14) == Some(&[0x08, 0x00]))
+            .and_then(|k| <[u8; 8]>::try_from(k).ok())
+        else {
+            return Arc::new(f(frame).comments());
+        };
+        cache
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| Arc::new(f(frame).comments()))
+            .clone()
+    })
+}
 
 struct Sink {
     writer: Writer<BufWriter<std::fs::File>>,
@@ -82,7 +108,7 @@ impl Svc {
                 return Err(tonic::Status::invalid_argument(e.to_string()));
             }
         };
-        let comments = (self.enrich)(rec.data).comments();
+        let comments = (self.enrich)(rec.data);
         let key = (p.interface.clone(), p.if_index);
         let id = match sink.interfaces.get(&key) {
             Some(id) => *id,
@@ -175,7 +201,11 @@ impl PacketCollector {
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
+            // Windows larger than HTTP/2's 64 KiB default: a batch of packets is several hundred
+            // KiB, and a small window makes the agent wait for a window update every 64 KiB.
             tonic::transport::Server::builder()
+                .initial_connection_window_size(16 << 20)
+                .initial_stream_window_size(4 << 20)
                 .add_service(CollectorServer::new(svc))
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
