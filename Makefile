@@ -64,6 +64,10 @@ bench-agent: prerequisites ## Agent cost on this machine (root): per-packet ns, 
 bench-pipeline: prerequisites ## Pipeline throughput, cores and RSS with the load generator.
 	scripts/bench-pipeline
 
+.PHONY: bench-store
+bench-store: prerequisites ## Flow store: ingest flows per core, console query p50/p95 on 1M flows.
+	scripts/bench-store
+
 .PHONY: run-operator
 run-operator: ## Run the operator against the current kube context (exits 1 if no cluster is reachable).
 	RELATED_IMAGE_EBPF_AGENT=quay.io/netobserv-rs/ebpf-agent:latest \

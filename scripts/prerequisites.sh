@@ -104,3 +104,11 @@ if ! need_cmd tshark || ! need_cmd tcpdump; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt_install tshark tcpdump
 fi
+
+# --- flow store and console (crates/flowstore, crates/console) ---------------------------------
+# The store's tests make capture files with the sqlite3 CLI as an independent writer/reader; the
+# console's agreement test runs the real Prometheus installed above.
+if ! need_cmd sqlite3; then
+    echo "prerequisites: installing sqlite3 (the flow store's tests use it as an independent tool)"
+    apt_install --no-install-recommends sqlite3
+fi

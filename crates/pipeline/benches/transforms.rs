@@ -211,5 +211,98 @@ fn bench_kubernetes(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_kubernetes);
+/// The NetObserv-shaped graph on one gRPC batch of 1000 agent flows, everything after the gRPC
+/// transport: protobuf decode → the operator's `enrich` stage (add_kubernetes ×2 on a 10 000-pod
+/// index, reinterpret_direction, decode_tcp_flags, add_kubernetes_infra) → a query filter →
+/// Prometheus encoding with the operator's default metrics → Loki lines with the operator's
+/// labels, one push request built and snappy-compressed. Reported per flow.
+fn bench_graph(c: &mut Criterion) {
+    use prost::Message;
+    let mut group = c.benchmark_group("per_flow");
+    let enrich: NetworkTransform = serde_yaml::from_str(
+        "kubeConfig: {trackedKinds: [ReplicaSet, Deployment, Gateway]}\ndirectionInfo: {reporterIPField: AgentIP, srcHostField: SrcK8S_HostIP, dstHostField: DstK8S_HostIP, flowDirectionField: FlowDirection, ifDirectionField: IfDirection}\nrules:\n- {type: add_kubernetes, kubernetes: {add_zone: false, interfacesField: Interfaces, ipField: SrcAddr, macField: SrcMac, output: SrcK8S, udnsField: Udns}}\n- {type: add_kubernetes, kubernetes: {add_zone: false, interfacesField: Interfaces, ipField: DstAddr, macField: DstMac, output: DstK8S, udnsField: Udns}}\n- {type: reinterpret_direction}\n- {type: decode_tcp_flags, decode_tcp_flags: {input: Flags, output: Flags}}\n- type: add_kubernetes_infra\n  kubernetes_infra:\n    infra_prefixes: [netobserv, openshift]\n    infra_refs: [{name: kubernetes, namespace: default}, {name: openshift, namespace: default}]\n    namespaceNameFields: [{name: SrcK8S_Name, namespace: SrcK8S_Namespace}, {name: DstK8S_Name, namespace: DstK8S_Namespace}]\n    output: K8S_FlowLayer",
+    )
+    .expect("enrich config");
+    let index = std::sync::Arc::new(std::sync::RwLock::new(kube_index(&enrich)));
+    let mut net = NetworkStage::with_kube_index(enrich, index).expect("builds");
+    // A user filter the way the operator renders one (keep_entry_query), keeping every flow.
+    let keep: FilterTransform = serde_yaml::from_str(
+        "samplingField: Sampling\nrules:\n- {type: keep_entry_query, keepEntryQuery: 'SrcK8S_Namespace=~\"^ns-\" and (DstPort>=1024 or Proto=17)'}",
+    )
+    .expect("config");
+    let mut keep = FilterStage::new(keep).expect("builds");
+    let workload = "[SrcK8S_Namespace, DstK8S_Namespace, K8S_FlowLayer, SrcSubnetLabel, DstSubnetLabel, SrcK8S_OwnerName, DstK8S_OwnerName, SrcK8S_OwnerType, DstK8S_OwnerType, SrcK8S_Type, DstK8S_Type]";
+    let namespace =
+        "[SrcK8S_Namespace, DstK8S_Namespace, K8S_FlowLayer, SrcSubnetLabel, DstSubnetLabel]";
+    let nodes = "[SrcK8S_HostName, DstK8S_HostName]";
+    let prom: PromEncode = serde_yaml::from_str(&format!(
+        "prefix: netobserv_\nmetrics:\n\
+         - {{name: node_ingress_bytes_total, type: counter, valueKey: Bytes, filters: [{{key: FlowDirection, value: '0|2', type: match_regex}}], labels: {nodes}}}\n\
+         - {{name: node_egress_bytes_total, type: counter, valueKey: Bytes, filters: [{{key: FlowDirection, value: '1|2', type: match_regex}}], labels: {nodes}}}\n\
+         - {{name: node_ingress_packets_total, type: counter, valueKey: Packets, filters: [{{key: FlowDirection, value: '0|2', type: match_regex}}], labels: {nodes}}}\n\
+         - {{name: workload_ingress_bytes_total, type: counter, valueKey: Bytes, filters: [{{key: FlowDirection, value: '0|2', type: match_regex}}], labels: {workload}}}\n\
+         - {{name: workload_egress_bytes_total, type: counter, valueKey: Bytes, filters: [{{key: FlowDirection, value: '1|2', type: match_regex}}], labels: {workload}}}\n\
+         - {{name: namespace_flows_total, type: counter, labels: {namespace}}}\n\
+         - {{name: namespace_ingress_packets_total, type: counter, valueKey: Packets, filters: [{{key: FlowDirection, value: '0|2', type: match_regex}}], labels: {namespace}}}\n\
+         - {{name: node_to_node_ingress_flows_total, type: counter, filters: [{{key: FlowDirection, value: '2', type: not_equal}}, {{key: SrcK8S_HostName, type: presence}}, {{key: DstK8S_HostName, type: presence}}], labels: {nodes}}}\n\
+         - {{name: namespace_rtt_seconds, type: histogram, valueKey: TimeFlowRttNs, valueScale: 1000000000, filters: [{{key: TimeFlowRttNs, type: presence}}], labels: {namespace}, buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1]}}"
+    ))
+    .expect("prom config");
+    let mut prom = PromEncoder::new(&prom).expect("builds");
+    let loki: LokiWrite = serde_yaml::from_str(
+        "labels: [SrcK8S_Namespace, SrcK8S_OwnerName, SrcK8S_Type, DstK8S_Namespace, DstK8S_OwnerName, DstK8S_Type, K8S_FlowLayer, FlowDirection]\nstaticLabels: {app: netobserv-flowcollector}\ntimestampLabel: TimeFlowEndMs\ntimestampScale: 1ms\nbatchSize: 1000000000",
+    )
+    .expect("loki config");
+    let mut loki = LokiEncoder::new(&loki).expect("builds");
+    // 1000 flows between pods of the index and services, reported by their nodes.
+    let one = pbflow::Record::decode(pbflow_bytes().as_slice()).expect("flow");
+    let entries = (0..1000u32)
+        .map(|i| {
+            let mut f = one.clone();
+            let p = (i * 7) % 10_000;
+            let ip = |s: String| Some(pbflow::Ip::from_addr(s.parse().expect("ip")));
+            f.network = Some(pbflow::Network {
+                src_addr: ip(format!("10.128.{}.{}", p / 250, p % 250 + 1)),
+                dst_addr: ip(format!("172.30.{}.{}", i % 8, i % 250 + 1)),
+                dscp: 0,
+            });
+            f.agent_ip = ip(format!("172.18.0.{}", p % 200 + 1));
+            f.transport = Some(pbflow::Transport {
+                src_port: 40_000 + i,
+                dst_port: 8080,
+                protocol: 6,
+            });
+            f
+        })
+        .collect();
+    let wire = pbflow::Records { entries }.encode_to_vec();
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("netobserv_graph_1000_flows", |b| {
+        b.iter(|| {
+            let batch = pbflow::Records::decode(black_box(wire.as_slice())).expect("decodes");
+            let records: Vec<Record> = batch
+                .entries
+                .iter()
+                .map(|f| netobserv_pipeline::decode::record_from_pbflow(f, 1_732_200_001))
+                .filter_map(|r| net.apply(r))
+                .filter_map(|r| keep.apply(r))
+                .collect();
+            prom.encode_batch(&records);
+            for r in &records {
+                loki.add(r);
+            }
+            let request = loki.take_request().expect("batch");
+            encode_push(&request).expect("compresses")
+        })
+    });
+    group.finish();
+    // Every flow was enriched, kept and counted.
+    let text = prom.render();
+    assert!(
+        text.contains("netobserv_namespace_flows_total{SrcK8S_Namespace=\"ns-"),
+        "{text}"
+    );
+}
+
+criterion_group!(benches, bench, bench_kubernetes, bench_graph);
 criterion_main!(benches);

@@ -1,7 +1,14 @@
 //! Decoding of agent flows (`pbflow.Record`) into pipeline records, field by field as reference
 //! §A.6 lists them, so that Loki lines, metrics and console queries see upstream's names and
-//! value forms: MACs as upper-case `AA:BB:..`, v4-mapped IPv6 addresses as dotted quads, TCP
-//! states, drop causes and DNS response codes as names.
+//! value forms: MACs as lower-case `0a:58:..` (what the console's filters and the CLI match),
+//! v4-mapped IPv6 addresses as dotted quads, TCP states, drop causes and DNS response codes as
+//! names.
+//!
+//! As upstream, `FlowDirection` is not set here: it is the node's point of view, which only
+//! `reinterpret_direction` knows; the interface-level directions are in `IfDirections`. One
+//! difference, documented in the README's compatibility section: when the agent sends no
+//! de-duplication list, `Interfaces` / `IfDirections` / `Udns` are filled from the flow's single
+//! interface and direction (upstream leaves them out), so every record says where it was seen.
 
 use crate::record::{Key, Record, Value};
 use compact_str::{CompactString, format_compact};
@@ -188,10 +195,10 @@ pub fn dns_rcode_name(rcode: u32) -> &'static str {
     }
 }
 
-/// `AA:BB:CC:DD:EE:FF` from the packed wire form (inline, no heap allocation; written by hand
-/// because `format!` with six `{:02X}` costs several times more on this per-flow path).
+/// `aa:bb:cc:dd:ee:ff` from the packed wire form (inline, no heap allocation; written by hand
+/// because `format!` with six `{:02x}` costs several times more on this per-flow path).
 pub fn mac_string(mac: u64) -> CompactString {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let b = mac.to_be_bytes();
     let mut out = [b':'; 17];
     for (i, byte) in b[2..].iter().enumerate() {
@@ -262,38 +269,36 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     r.push_new(s("SrcMac"), mac_string(data_link.map_or(0, |d| d.src_mac)));
     r.push_new(s("DstMac"), mac_string(data_link.map_or(0, |d| d.dst_mac)));
     r.push_new(s("Etype"), u64::from(flow.eth_protocol));
-    r.push_new(s("FlowDirection"), i64::from(flow.direction));
     r.push_new(s("TimeFlowStartMs"), millis(flow.time_flow_start.as_ref()));
     r.push_new(s("TimeFlowEndMs"), millis(flow.time_flow_end.as_ref()));
     r.push_new(s("TimeReceived"), received_s);
     r.push_new(s("AgentIP"), ip_string(flow.agent_ip.as_ref()));
-    // Interfaces: the de-duplicated list when the agent sends one, else the single interface.
-    let (interfaces, directions): (Vec<Value>, Vec<Value>) = if flow.dup_list.is_empty() {
+    // Interfaces, their directions and UDNs: parallel lists, from the de-duplicated list when
+    // the agent sends one, else from the single interface. `Udns` has one entry per interface,
+    // empty when the interface is on no user-defined network (upstream writes `[""]` too).
+    let (interfaces, directions, udns) = if flow.dup_list.is_empty() {
         (
             vec![Value::from(flow.interface.as_str())],
             vec![Value::Int(i64::from(flow.direction))],
+            vec![Value::from("")],
         )
     } else {
-        flow.dup_list
-            .iter()
-            .map(|d| {
-                (
-                    Value::from(d.interface.as_str()),
-                    Value::Int(i64::from(d.direction)),
-                )
-            })
-            .unzip()
+        let n = flow.dup_list.len();
+        let mut lists = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for d in &flow.dup_list {
+            lists.0.push(Value::from(d.interface.as_str()));
+            lists.1.push(Value::Int(i64::from(d.direction)));
+            lists.2.push(Value::from(d.udn.as_str()));
+        }
+        lists
     };
     r.push_new(s("Interfaces"), Value::List(interfaces));
     r.push_new(s("IfDirections"), Value::List(directions));
-    if flow.dup_list.iter().any(|d| !d.udn.is_empty()) {
-        let udns = flow
-            .dup_list
-            .iter()
-            .map(|d| Value::from(d.udn.as_str()))
-            .collect();
-        r.push_new(s("Udns"), Value::List(udns));
-    }
+    r.push_new(s("Udns"), Value::List(udns));
     r.push_new(s("Bytes"), flow.bytes);
     r.push_new(s("Packets"), flow.packets);
     if flow.sampling != 0 {
@@ -448,8 +453,8 @@ mod tests {
         assert_eq!(tcp_state_name(12), "TCP_NEW_SYN_RECV");
         assert_eq!(tcp_state_name(99), "TCP_INVALID_STATE");
         assert_eq!(dns_rcode_name(3), "NXDomain");
-        assert_eq!(mac_string(0x0a58_0a80_0011), "0A:58:0A:80:00:11");
-        assert_eq!(mac_string(0xffff_ffff_ffff), "FF:FF:FF:FF:FF:FF");
+        assert_eq!(mac_string(0x0a58_0a80_0011), "0a:58:0a:80:00:11");
+        assert_eq!(mac_string(0xffff_ffff_ffff), "ff:ff:ff:ff:ff:ff");
         for v4 in [
             "0.0.0.0",
             "10.0.0.1",

@@ -58,6 +58,15 @@ impl DynamicSource {
 /// Why the dynamic stages could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DynamicError {
+    /// No Kubernetes client configuration at all (no kubeconfig, not in a pod): waiting for the
+    /// ConfigMap would not help.
+    #[error("cannot read the dynamic configuration from {source_name}: {message}")]
+    NoCluster {
+        /// The source.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
     /// The source could not be read.
     #[error("cannot read the dynamic configuration from {source_name}: {message}")]
     Read {
@@ -103,12 +112,25 @@ pub fn read(source: &DynamicSource) -> Result<String, DynamicError> {
                 .build()
                 .map_err(|e| fail(e.to_string()))?;
             runtime.block_on(async {
-                let client = crate::transform::kubernetes::connect(kube_config_path)
+                let (client, url) = crate::transform::kubernetes::connect(kube_config_path)
                     .await
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| match e {
+                        crate::transform::kubernetes::FeedError::Config(_) => {
+                            DynamicError::NoCluster {
+                                source_name: source.describe(),
+                                message: e.to_string(),
+                            }
+                        }
+                        other => fail(other.to_string()),
+                    })?;
                 let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
                     kube::Api::namespaced(client, namespace);
-                let cm = api.get(name).await.map_err(|e| fail(e.to_string()))?;
+                let cm = api.get(name).await.map_err(|e| {
+                    fail(format!(
+                        "{url}: {}",
+                        crate::transform::kubernetes::error_chain(&e)
+                    ))
+                })?;
                 cm.data
                     .and_then(|mut d| d.remove(file_name))
                     .ok_or_else(|| fail(format!("the ConfigMap has no key `{file_name}`")))
@@ -135,6 +157,17 @@ pub fn spawn_poller(
     interval: Duration,
     changes: mpsc::Sender<String>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    spawn_broadcast_poller(source, current, interval, vec![changes])
+}
+
+/// [`spawn_poller`] sending each new version to every receiver (one per pipeline worker). It
+/// stops when all receivers are gone.
+pub fn spawn_broadcast_poller(
+    source: DynamicSource,
+    current: String,
+    interval: Duration,
+    receivers: Vec<mpsc::Sender<String>>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("dynamic-config".into())
         .spawn(move || {
@@ -143,7 +176,11 @@ pub fn spawn_poller(
                 std::thread::sleep(interval);
                 match read(&source) {
                     Ok(text) if text != last => {
-                        if changes.send(text.clone()).is_err() {
+                        let delivered = receivers
+                            .iter()
+                            .filter(|r| r.send(text.clone()).is_ok())
+                            .count();
+                        if delivered == 0 {
                             return;
                         }
                         last = text;

@@ -8,6 +8,7 @@
 //! Prometheus encoder ([`encode`]), writers ([`write`]: Loki), and the runtime that connects them
 //! ([`runtime`]).
 
+pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod dynamic;
@@ -18,7 +19,11 @@ pub mod ingest;
 pub mod record;
 pub mod runtime;
 pub mod server;
+pub mod service;
+pub mod settings;
+pub mod shard;
 pub mod stage_metrics;
 pub mod table;
 pub mod transform;
+pub mod workers;
 pub mod write;

@@ -193,9 +193,34 @@ fn word4(s: &[u8], at: usize) -> u32 {
 }
 
 /// One flow (or one derived record, such as a conversation event).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Record {
     entries: Vec<(Key, Value)>,
+    /// One bit per key present ([`key_bit`]): a lookup whose bit is clear cannot match, so
+    /// looking up an absent field (most lookups of optional fields) skips the scan. Removing a
+    /// field leaves its bit set, which only costs a scan.
+    mask: u64,
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+/// The [`Record::mask`] bit of a field name, from its length and three of its bytes.
+#[inline(always)]
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let n = b.len();
+    if n == 0 {
+        return 1;
+    }
+    let h = (n as u32).wrapping_mul(0x9E37_79B1)
+        ^ u32::from(b[0]).wrapping_mul(0x85EB_CA77)
+        ^ u32::from(b[n / 2]).wrapping_mul(0xC2B2_AE3D)
+        ^ u32::from(b[n - 1]).wrapping_mul(0x27D4_EB2F);
+    1u64 << (h >> 26)
 }
 
 impl Record {
@@ -203,19 +228,41 @@ impl Record {
     pub fn with_capacity(n: usize) -> Self {
         Self {
             entries: Vec::with_capacity(n),
+            mask: 0,
         }
     }
 
     /// The value of `field`.
+    #[inline]
     pub fn get(&self, field: &str) -> Option<&Value> {
+        if self.mask & key_bit(field) == 0 {
+            return None;
+        }
         self.entries
             .iter()
             .find(|(k, _)| same_key(k, field))
             .map(|(_, v)| v)
     }
 
+    /// Where `field` is in [`Self::iter`]'s order.
+    pub fn position(&self, field: &str) -> Option<usize> {
+        if self.mask & key_bit(field) == 0 {
+            return None;
+        }
+        self.entries.iter().position(|(k, _)| same_key(k, field))
+    }
+
+    /// The value at `index` in [`Self::iter`]'s order.
+    pub fn value_at(&self, index: usize) -> Option<&Value> {
+        self.entries.get(index).map(|(_, v)| v)
+    }
+
     /// A mutable reference to the value of `field`.
+    #[inline]
     pub fn get_mut(&mut self, field: &str) -> Option<&mut Value> {
+        if self.mask & key_bit(field) == 0 {
+            return None;
+        }
         self.entries
             .iter_mut()
             .find(|(k, _)| same_key(k, field))
@@ -233,7 +280,10 @@ impl Record {
         let value = value.into();
         match self.get_mut(&field) {
             Some(slot) => *slot = value,
-            None => self.entries.push((field, value)),
+            None => {
+                self.mask |= key_bit(&field);
+                self.entries.push((field, value));
+            }
         }
     }
 
@@ -242,6 +292,7 @@ impl Record {
     pub fn push_new(&mut self, field: impl Into<Key>, value: impl Into<Value>) {
         let field = field.into();
         debug_assert!(!self.contains(&field), "duplicate field {field}");
+        self.mask |= key_bit(&field);
         self.entries.push((field, value.into()));
     }
 
@@ -271,7 +322,13 @@ impl Record {
         serde_json::from_str(text)
     }
 
-    /// The record as one JSON line (the `stdout` writer and the CLI's JSON output).
+    /// A view that serialises with the keys in alphabetical order, as upstream's JSON output
+    /// (Go's encoder sorts map keys) and the `stdout` writer's.
+    pub fn sorted(&self) -> Sorted<'_> {
+        Sorted(self)
+    }
+
+    /// The record as one JSON line, in the record's field order.
     pub fn to_json(&self) -> String {
         // Serialising our own value types cannot fail: keys are strings and floats that are
         // not finite are written as null.
@@ -315,6 +372,21 @@ impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.entries.len()))?;
         for (k, v) in &self.entries {
+            map.serialize_entry(k.as_ref(), v)?;
+        }
+        map.end()
+    }
+}
+
+/// A record serialised with its keys sorted (see [`Record::sorted`]).
+pub struct Sorted<'a>(&'a Record);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut fields: Vec<&(Key, Value)> = self.0.entries.iter().collect();
+        fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for (k, v) in fields {
             map.serialize_entry(k.as_ref(), v)?;
         }
         map.end()
@@ -432,6 +504,7 @@ impl<'de> serde::de::Visitor<'de> for RecordVisitor {
         let mut record = Record::with_capacity(map.size_hint().unwrap_or(16));
         while let Some(FieldName(key)) = map.next_key::<FieldName>()? {
             let v = map.next_value::<Value>()?;
+            record.mask |= key_bit(&key);
             record.entries.push((key, v));
         }
         Ok(record)

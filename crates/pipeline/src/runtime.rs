@@ -10,7 +10,8 @@ use crate::encode::PromEncoder;
 use crate::extract::Aggregates;
 use crate::record::Record;
 use crate::stage_metrics::StageMetrics;
-use crate::transform::{self, BuildError, Transformer};
+use crate::transform::kubernetes::KubeSource;
+use crate::transform::{self, BuildError, NetworkStage, Transformer};
 use crate::write::loki::LokiWrite;
 use crate::write::loki_client::{LokiStats, LokiWriter};
 use std::collections::HashMap;
@@ -36,7 +37,7 @@ pub enum PipelineError {
 /// Output format of the `stdout` writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StdoutFormat {
-    /// One JSON object per line.
+    /// One JSON object per line, keys in alphabetical order (as upstream).
     Json,
     /// `key=value` pairs, one record per line (upstream's `printf`/`fields`).
     Fields,
@@ -60,7 +61,9 @@ pub enum Sink {
     /// Feeds a Prometheus encoder, shared with the `/metrics` endpoint.
     Prom(Arc<Mutex<PromEncoder>>),
     /// Sends records to Loki in the background (bounded buffer, counted drops).
-    Loki(LokiWriter),
+    Loki(Box<LokiWriter>),
+    /// Writes records to a flow store file (`sqlite` writer).
+    Sqlite(crate::write::sqlite::SqliteWriter),
     /// Discards records (`none` / `fake` writers).
     Discard,
 }
@@ -87,6 +90,51 @@ pub struct PipelineStats {
     pub write_errors: u64,
 }
 
+/// What the workers' copies of one graph share: the Kubernetes index (and watchers) of each
+/// network stage, and the per-stage operational counters.
+#[derive(Clone, Default)]
+pub struct BuildContext {
+    kube: Arc<Mutex<HashMap<String, KubeSource>>>,
+    stage_metrics: Arc<Mutex<Option<Arc<StageMetrics>>>>,
+}
+
+impl BuildContext {
+    /// The index of network stage `stage`, created (and its watchers started) on first use.
+    fn kube_source(
+        &self,
+        stage: &str,
+        config: &crate::config::NetworkTransform,
+    ) -> Result<KubeSource, BuildError> {
+        let mut sources = self.kube.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(source) = sources.get(stage) {
+            return Ok(source.clone());
+        }
+        let source = NetworkStage::start_kube(config)?;
+        sources.insert(stage.to_string(), source.clone());
+        Ok(source)
+    }
+
+    /// What the graph still waits for before it can enrich flows (the Kubernetes caches' first
+    /// listing), naming the stage; `None` when nothing.
+    pub fn pending_sync(&self) -> Option<String> {
+        let sources = self.kube.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<&String> = sources.keys().collect();
+        names.sort();
+        names.into_iter().find_map(|stage| {
+            sources[stage]
+                .pending()
+                .map(|why| format!("stage `{stage}` waits for the Kubernetes caches: {why}"))
+        })
+    }
+
+    fn stage_metrics<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Arc<StageMetrics> {
+        let mut shared = self.stage_metrics.lock().unwrap_or_else(|p| p.into_inner());
+        shared
+            .get_or_insert_with(|| Arc::new(StageMetrics::new(names)))
+            .clone()
+    }
+}
+
 /// A built pipeline, minus its ingest stage (the caller feeds batches).
 pub struct Pipeline {
     root: String,
@@ -96,6 +144,7 @@ pub struct Pipeline {
     loki: Vec<(String, Arc<LokiStats>)>,
     stats: PipelineStats,
     stage_metrics: Arc<StageMetrics>,
+    context: BuildContext,
 }
 
 impl Pipeline {
@@ -103,6 +152,16 @@ impl Pipeline {
     /// a buffer). Ingest stages are started by the caller, which reads `ingest_params`.
     pub fn build(
         config: &Config,
+        stdout: impl FnMut() -> Box<dyn Write + Send>,
+    ) -> Result<Self, PipelineError> {
+        Self::build_in(config, &BuildContext::default(), stdout)
+    }
+
+    /// [`Self::build`] for one of several workers: what `context` holds (Kubernetes indexes,
+    /// stage counters) is shared with the other copies built in the same context.
+    pub fn build_in(
+        config: &Config,
+        context: &BuildContext,
         mut stdout: impl FnMut() -> Box<dyn Write + Send>,
     ) -> Result<Self, PipelineError> {
         let graph = config.check()?;
@@ -123,7 +182,8 @@ impl Pipeline {
                 source,
             };
             let node = if let Some(t) = &p.transform {
-                Node::Transform(transform::build(t).map_err(fail)?)
+                let kube = |c: &crate::config::NetworkTransform| context.kube_source(name, c);
+                Node::Transform(transform::build_with(t, &kube).map_err(fail)?)
             } else if let Some(encode) = &p.encode {
                 let (kind, body) = typed(encode, name)?;
                 match kind.as_str() {
@@ -166,7 +226,15 @@ impl Pipeline {
                         let writer = LokiWriter::start(&config, LOKI_BUFFER_RECORDS)
                             .map_err(|e| fail(BuildError::Invalid(e.to_string())))?;
                         loki.push((name.clone(), writer.stats()));
-                        Node::Sink(Sink::Loki(writer))
+                        Node::Sink(Sink::Loki(Box::new(writer)))
+                    }
+                    "sqlite" => {
+                        let config: crate::write::sqlite::SqliteWrite =
+                            serde_json::from_value(body)
+                                .map_err(|e| fail(BuildError::Invalid(format!("sqlite: {e}"))))?;
+                        let writer = crate::write::sqlite::SqliteWriter::start(&config)
+                            .map_err(|e| fail(BuildError::Invalid(e)))?;
+                        Node::Sink(Sink::Sqlite(writer))
                     }
                     "none" | "fake" => Node::Sink(Sink::Discard),
                     other => {
@@ -191,7 +259,8 @@ impl Pipeline {
             nodes.insert(name.clone(), node);
         }
         Ok(Self {
-            stage_metrics: Arc::new(StageMetrics::new(nodes.keys())),
+            stage_metrics: context.stage_metrics(nodes.keys()),
+            context: context.clone(),
             root: graph.root,
             children: graph.children,
             nodes,
@@ -216,6 +285,12 @@ impl Pipeline {
         self.stage_metrics.clone()
     }
 
+    /// What the graph still waits for before it can enrich flows (see
+    /// [`BuildContext::pending_sync`]).
+    pub fn pending_sync(&self) -> Option<String> {
+        self.context.pending_sync()
+    }
+
     /// What the pipeline did so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats
@@ -234,7 +309,12 @@ impl Pipeline {
             };
             match (self.nodes.get(&p.name), &p.transform, &p.encode) {
                 (Some(Node::Transform(_)), Some(t), None) => {
-                    transforms.push((p.name.clone(), transform::build(t).map_err(fail)?));
+                    let kube =
+                        |c: &crate::config::NetworkTransform| self.context.kube_source(&p.name, c);
+                    transforms.push((
+                        p.name.clone(),
+                        transform::build_with(t, &kube).map_err(fail)?,
+                    ));
                 }
                 (Some(Node::Sink(Sink::Prom(_))), None, Some(encode)) => {
                     let (kind, body) = typed(encode, &p.name)?;
@@ -356,10 +436,10 @@ impl Pipeline {
                 format: StdoutFormat::Json,
             }) => {
                 // The whole batch is serialised into one buffer and written at once: no string
-                // per record, one `write` per batch.
+                // per record, one `write` per batch. Keys sorted, as upstream writes them.
                 let mut buf = Vec::with_capacity(batch.len() * 512);
                 for record in &batch {
-                    if serde_json::to_writer(&mut buf, record).is_ok() {
+                    if serde_json::to_writer(&mut buf, &record.sorted()).is_ok() {
                         buf.push(b'\n');
                     }
                 }
@@ -373,7 +453,9 @@ impl Pipeline {
             Node::Sink(Sink::Stream { out, format }) => {
                 for record in &batch {
                     let line = match format {
-                        StdoutFormat::Json => record.to_json(),
+                        StdoutFormat::Json => {
+                            serde_json::to_string(&record.sorted()).unwrap_or_default()
+                        }
                         StdoutFormat::Fields => fields_line(record),
                         StdoutFormat::Table => {
                             let row = crate::table::row(record);
@@ -394,9 +476,12 @@ impl Pipeline {
                 observe(records_in);
             }
             Node::Sink(Sink::Loki(writer)) => {
-                for record in batch {
-                    writer.send(record);
-                }
+                writer.send_batch(&batch);
+                observe(records_in);
+            }
+            Node::Sink(Sink::Sqlite(writer)) => {
+                writer.write(&batch);
+                self.stats.written += records_in as u64;
                 observe(records_in);
             }
             Node::Sink(Sink::Discard) => {
@@ -405,6 +490,43 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Ingest types the `netobserv-pipeline` binary runs.
+pub const INGEST_TYPES: [&str; 4] = ["grpc", "synthetic", "stdin", "file"];
+/// Extract types [`Pipeline`] builds.
+pub const EXTRACT_TYPES: [&str; 1] = ["aggregates"];
+/// Encode types [`Pipeline`] builds.
+pub const ENCODE_TYPES: [&str; 1] = ["prom"];
+/// Write types [`Pipeline`] builds.
+pub const WRITE_TYPES: [&str; 5] = ["stdout", "loki", "sqlite", "none", "fake"];
+
+/// Refuses, before anything starts, a configuration with a stage type this pipeline does not
+/// run (Kafka ingest, conntrack, exporters...), naming the stage: better than starting, waiting
+/// for the API server, and failing later.
+pub fn check_supported(config: &Config) -> Result<(), PipelineError> {
+    for p in &config.parameters {
+        let sections: [(&str, Option<&serde_json::Value>, &[&str]); 4] = [
+            ("ingest", p.ingest.as_ref(), &INGEST_TYPES),
+            ("extract", p.extract.as_ref(), &EXTRACT_TYPES),
+            ("encode", p.encode.as_ref(), &ENCODE_TYPES),
+            ("write", p.write.as_ref(), &WRITE_TYPES),
+        ];
+        for (section, value, supported) in sections {
+            let Some(value) = value else { continue };
+            let kind = value
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default();
+            if !supported.contains(&kind) {
+                return Err(PipelineError::Stage {
+                    stage: p.name.clone(),
+                    source: BuildError::Unsupported(format!("{section} type `{kind}`")),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `type` and the sub-object named after it, from a raw stage section.

@@ -58,7 +58,16 @@ pub fn row(r: &Record) -> String {
             .join(","),
         _ => text(r, "Interface"),
     };
-    let direction = match r.get("FlowDirection").and_then(Value::as_i64) {
+    // The node's direction when `reinterpret_direction` ran, else the first interface's.
+    let first_interface = match r.get("IfDirections") {
+        Some(Value::List(d)) => d.first().and_then(Value::as_i64),
+        _ => None,
+    };
+    let direction = match r
+        .get("FlowDirection")
+        .and_then(Value::as_i64)
+        .or(first_interface)
+    {
         Some(0) => "in",
         Some(1) => "out",
         Some(2) => "inner",

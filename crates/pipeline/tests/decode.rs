@@ -84,10 +84,10 @@ fn tcp_flow() -> Record {
 fn tcp_flow_with_features_decodes_to_upstream_fields() {
     let r = record_from_pbflow(&tcp_flow(), 1_732_200_002);
     let expect = [
-        ("SrcMac", Value::from("0A:58:0A:80:00:11")),
-        ("DstMac", Value::from("0A:58:0A:81:00:09")),
+        // Lower case, as upstream and as the console's MAC filters and the CLI expect.
+        ("SrcMac", Value::from("0a:58:0a:80:00:11")),
+        ("DstMac", Value::from("0a:58:0a:81:00:09")),
         ("Etype", Value::UInt(2048)),
-        ("FlowDirection", Value::Int(1)),
         ("TimeFlowStartMs", Value::Int(1_732_200_000_250)),
         ("TimeFlowEndMs", Value::Int(1_732_200_001_000)),
         ("TimeReceived", Value::Int(1_732_200_002)),
@@ -100,6 +100,8 @@ fn tcp_flow_with_features_decodes_to_upstream_fields() {
             "IfDirections",
             Value::List(vec![Value::Int(1), Value::Int(0)]),
         ),
+        // One UDN per interface, empty when none (upstream writes `""` entries too).
+        ("Udns", Value::List(vec![Value::from(""), Value::from("")])),
         ("Bytes", Value::UInt(1500)),
         ("Packets", Value::UInt(3)),
         ("Sampling", Value::UInt(50)),
@@ -125,7 +127,14 @@ fn tcp_flow_with_features_decodes_to_upstream_fields() {
     for (field, value) in expect {
         assert_eq!(r.get(field), Some(&value), "{field} in {}", r.to_json());
     }
-    for absent in ["IcmpType", "DnsId", "Udns", "IPSecStatus", "TLSVersion"] {
+    // `FlowDirection` is the node's point of view: only `reinterpret_direction` sets it.
+    for absent in [
+        "FlowDirection",
+        "IcmpType",
+        "DnsId",
+        "IPSecStatus",
+        "TLSVersion",
+    ] {
         assert!(
             !r.contains(absent),
             "{absent} should be absent: {}",
@@ -168,10 +177,16 @@ fn icmp_and_dns_fields() {
     assert_eq!(r.get("SrcAddr"), Some(&Value::from("fd00::1")));
     assert_eq!(r.get("IcmpType"), Some(&Value::UInt(128)));
     assert!(!r.contains("SrcPort") && !r.contains("Flags"));
+    // Without a de-duplication list, the single interface fills the parallel lists.
     assert_eq!(
         r.get("Interfaces"),
         Some(&Value::List(vec![Value::from("veth0")]))
     );
+    assert_eq!(
+        r.get("IfDirections"),
+        Some(&Value::List(vec![Value::Int(0)]))
+    );
+    assert_eq!(r.get("Udns"), Some(&Value::List(vec![Value::from("")])));
     assert_eq!(
         r.get("DnsFlagsResponseCode"),
         Some(&Value::from("NXDomain"))

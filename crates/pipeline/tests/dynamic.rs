@@ -31,7 +31,7 @@ fn dynamic_filter(query: &str) -> String {
 }
 
 fn flows() -> Vec<Record> {
-    [r#"{"Proto":6,"Bytes":1}"#, r#"{"Proto":17,"Bytes":2}"#]
+    [r#"{"Bytes":1,"Proto":6}"#, r#"{"Bytes":2,"Proto":17}"#]
         .iter()
         .map(|j| Record::from_json(j).expect("record"))
         .collect()
@@ -78,9 +78,9 @@ fn the_static_graph_is_completed_and_stages_are_swapped_safely() {
     assert_eq!(
         lines,
         [
-            r#"{"Proto":6,"Bytes":1}"#,
-            r#"{"Proto":17,"Bytes":2}"#,
-            r#"{"Proto":17,"Bytes":2}"#
+            r#"{"Bytes":1,"Proto":6}"#,
+            r#"{"Bytes":2,"Proto":17}"#,
+            r#"{"Bytes":2,"Proto":17}"#
         ]
     );
 }
@@ -229,7 +229,13 @@ fn grpc_mode_hot_swaps_the_dynamic_stages() {
         .expect("starts");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("banner");
+    while !banner.contains("listening on") {
+        banner.clear();
+        assert!(
+            stderr.read_line(&mut banner).expect("banner") > 0,
+            "no banner"
+        );
+    }
     let grpc = banner
         .split("listening on ")
         .nth(1)

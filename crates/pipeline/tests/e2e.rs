@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -157,8 +157,7 @@ fn grpc_flows_reach_loki_and_a_real_prometheus() {
             .expect("pipeline starts"),
     );
     let mut stderr = BufReader::new(pipeline.0.stderr.take().expect("stderr"));
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("banner");
+    let banner = common::read_until(&mut stderr, "listening on");
     let grpc_addr = banner
         .split("listening on ")
         .nth(1)

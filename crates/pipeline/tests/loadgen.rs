@@ -48,6 +48,7 @@ fn loadgen_delivers_what_it_reports() {
     let mut received = 0u64;
     let mut distinct = HashSet::new();
     while let Ok(batch) = rx.try_recv() {
+        let batch = batch.into_records();
         received += batch.len() as u64;
         for r in batch {
             distinct.insert((

@@ -92,3 +92,52 @@ fn label_names_are_sanitised_and_bad_settings_refused() {
     }
     assert!(decode_push(b"definitely not snappy").is_err());
 }
+
+/// A value too long to be a Loki label (Loki would reject the whole push) is not a label; it
+/// stays in the line instead of disappearing, and is counted.
+#[test]
+fn a_label_value_too_long_stays_in_the_line_and_is_counted() {
+    let mut enc = encoder(NETOBSERV);
+    let long = "x".repeat(1500);
+    enc.add(&record(&format!(
+        r#"{{"SrcK8S_Namespace":"shop","SrcK8S_OwnerName":"{long}","Bytes":5,"TimeFlowEndMs":1732200000123}}"#
+    )));
+    let request = enc.take_request().expect("a batch");
+    let stream = &request.streams[0];
+    assert_eq!(
+        stream.labels,
+        r#"{SrcK8S_Namespace="shop", app="netobserv-flowcollector"}"#
+    );
+    let line: serde_json::Value = serde_json::from_str(&stream.entries[0].line).expect("json");
+    assert_eq!(line["SrcK8S_OwnerName"], long.as_str(), "kept in the line");
+    assert!(
+        line.get("SrcK8S_Namespace").is_none(),
+        "labels are not repeated"
+    );
+    assert_eq!(enc.long_label_values(), 1);
+}
+
+/// `reorder: true` writes the line's keys in alphabetical order, as upstream's option does;
+/// without it they keep the record's order.
+#[test]
+fn reorder_sorts_the_line_keys() {
+    let json = r#"{"TimeFlowEndMs":1732200000123,"Bytes":5,"AgentIP":"10.0.0.1","SrcK8S_Namespace":"shop"}"#;
+    let mut plain = encoder(NETOBSERV);
+    plain.add(&record(json));
+    let line = plain.take_request().expect("batch").streams[0].entries[0]
+        .line
+        .clone();
+    assert_eq!(
+        line,
+        r#"{"TimeFlowEndMs":1732200000123,"Bytes":5,"AgentIP":"10.0.0.1"}"#
+    );
+    let mut sorted = encoder(&format!("{NETOBSERV}reorder: true\n"));
+    sorted.add(&record(json));
+    let line = sorted.take_request().expect("batch").streams[0].entries[0]
+        .line
+        .clone();
+    assert_eq!(
+        line,
+        r#"{"AgentIP":"10.0.0.1","Bytes":5,"TimeFlowEndMs":1732200000123}"#
+    );
+}

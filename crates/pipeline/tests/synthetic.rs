@@ -53,8 +53,7 @@ fn synthetic_ingest_runs_at_its_rate() {
         .spawn()
         .expect("starts");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).expect("banner");
+    let banner = common::read_until(&mut stderr, "synthetic ingest");
     assert!(
         banner.contains("synthetic ingest: 20 connections"),
         "{banner}"
@@ -112,7 +111,7 @@ fn synthetic_ingest_runs_at_its_rate() {
         "{text}"
     );
     assert!(
-        text.contains("netobserv_stage_in_queue_size{stage=\"synthetic\"}"),
+        text.contains("netobserv_stage_in_queue_size{stage=\"synth\"}"),
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);

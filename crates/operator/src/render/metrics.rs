@@ -241,6 +241,36 @@ pub fn from_flow_metric(fm: &FlowMetric) -> Value {
     def
 }
 
+/// The console's `prometheus.metrics[]` entry for one pipeline metric definition (as built by
+/// [`predefined`] or [`from_flow_metric`]): name with the `netobserv_` prefix, type, the field it
+/// sums, the direction its filters select and its labels, so the console can query user-defined
+/// FlowMetrics as well as the predefined ones.
+pub fn console_entry(def: &Value, enabled: bool) -> Value {
+    let name = def["name"].as_str().unwrap_or_default();
+    let direction = def["filters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["key"] == "FlowDirection" && f["type"] == "match_regex")
+        .and_then(|f| match f["value"].as_str() {
+            Some("0|2") => Some("Ingress"),
+            Some("1|2") => Some("Egress"),
+            _ => None,
+        })
+        .unwrap_or("Any");
+    let mut entry = json!({
+        "name": format!("netobserv_{name}"),
+        "enabled": enabled,
+        "type": def["type"],
+        "direction": direction,
+        "labels": def["labels"],
+    });
+    if let (Some(m), Some(value)) = (entry.as_object_mut(), def["valueKey"].as_str()) {
+        m.insert("valueField".into(), json!(value));
+    }
+    entry
+}
+
 /// All metric definitions: predefined metrics of the effective include list, then the
 /// FlowMetrics (sorted by name for a stable config and digest).
 pub fn definitions(inputs: &Inputs<'_>) -> Vec<Value> {

@@ -124,10 +124,23 @@ pub fn config(inputs: &Inputs<'_>) -> Value {
             (q.manual.url.clone(), q.manual.forward_user_token)
         };
         let include = spec.effective_include_list();
-        let metrics: Vec<Value> = netobserv_api::v1beta2::FlpMetric::ALL
+        let mut metrics: Vec<Value> = netobserv_api::v1beta2::FlpMetric::ALL
             .iter()
-            .map(|m| json!({"name": format!("netobserv_{}", m.as_str()), "enabled": include.contains(m)}))
+            .map(|m| {
+                super::metrics::console_entry(
+                    &super::metrics::predefined(inputs, *m),
+                    include.contains(m),
+                )
+            })
             .collect();
+        let mut flow_metrics: Vec<&netobserv_api::v1alpha1::FlowMetric> =
+            inputs.flow_metrics.iter().collect();
+        flow_metrics.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        metrics.extend(
+            flow_metrics.into_iter().map(|fm| {
+                super::metrics::console_entry(&super::metrics::from_flow_metric(fm), true)
+            }),
+        );
         if let Some(m) = cfg.as_object_mut() {
             m.insert(
                 "prometheus".into(),

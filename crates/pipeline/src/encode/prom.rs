@@ -68,9 +68,9 @@ impl Filter {
         match (&self.test, value) {
             (Test::Presence, v) => v.is_some(),
             (Test::Absence, v) => v.is_none(),
-            (Test::Equal(want), Some(v)) => text_of(v) == *want,
+            (Test::Equal(want), Some(v)) => &*text_of(v) == want.as_str(),
             (Test::Equal(_), None) => false,
-            (Test::NotEqual(want), Some(v)) => text_of(v) != *want,
+            (Test::NotEqual(want), Some(v)) => &*text_of(v) != want.as_str(),
             (Test::NotEqual(_), None) => true,
             (Test::Regex(p, negated), Some(v)) => p.regex().is_match(&text_of(v)) != *negated,
             (Test::Regex(_, negated), None) => *negated,
@@ -78,10 +78,29 @@ impl Filter {
     }
 }
 
-fn text_of(v: &Value) -> std::borrow::Cow<'_, str> {
+fn text_of(v: &Value) -> Text<'_> {
     match v {
-        Value::Str(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        other => std::borrow::Cow::Owned(other.to_text()),
+        Value::Str(s) => Text::Borrowed(s.as_str()),
+        // Numbers (directions, protocols, ports) are compared as text: inline, no heap.
+        Value::UInt(u) => Text::Inline(u.to_compact_string()),
+        Value::Int(i) => Text::Inline(i.to_compact_string()),
+        other => Text::Inline(CompactString::from(other.to_text())),
+    }
+}
+
+/// A value's text form, borrowed or short enough to live inline.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Inline(CompactString),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Inline(s) => s,
+        }
     }
 }
 
@@ -114,6 +133,9 @@ struct Metric {
     buckets: Vec<f64>,
     scale: f64,
     series: SeriesMap,
+    /// The label values of the observation being made, reused from one record to the next:
+    /// looking a series up costs no allocation; only a new series copies it.
+    scratch: Vec<CompactString>,
 }
 
 /// Replaces what a Prometheus name cannot hold (`/ . - >` ...) with `_`.
@@ -190,6 +212,7 @@ impl Metric {
                 item.value_scale
             },
             series: SeriesMap::default(),
+            scratch: Vec::new(),
         })
     }
 }
@@ -285,6 +308,21 @@ impl PromEncoder {
     pub fn encode_at(&mut self, record: &Record, now: Instant) {
         let mut total = self.series_count();
         for metric in &mut self.metrics {
+            if metric.flatten.is_empty() {
+                let view = View {
+                    record,
+                    elements: &[],
+                };
+                observe(
+                    metric,
+                    &view,
+                    now,
+                    &mut total,
+                    self.max_series,
+                    &mut self.stats,
+                );
+                continue;
+            }
             // The elements of each flattened field; an absent or empty list is one "no element".
             // Taken out for the loop so the metric can be updated while the names are borrowed.
             let flatten = std::mem::take(&mut metric.flatten);
@@ -361,40 +399,116 @@ impl PromEncoder {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for metric in &self.metrics {
-            let kind = match metric.kind {
-                MetricKind::Counter => "counter",
-                MetricKind::Gauge => "gauge",
-                MetricKind::Histogram | MetricKind::AggHistogram => "histogram",
-            };
-            if !metric.help.is_empty() {
-                let _ = writeln!(out, "# HELP {} {}", metric.name, escape_help(&metric.help));
-            }
-            let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
-            let mut keys: Vec<&Vec<CompactString>> = metric.series.keys().collect();
-            keys.sort();
-            for key in keys {
-                let series = &metric.series[key];
-                let labels = label_text(&metric.label_names, key, None);
-                match &series.state {
-                    State::Number(v) => {
-                        let _ = writeln!(out, "{}{labels} {}", metric.name, number(*v));
-                    }
-                    State::Histogram { counts, sum, count } => {
-                        let mut cumulative = 0;
-                        for (bound, n) in metric.buckets.iter().zip(counts) {
-                            cumulative += n;
-                            let l = label_text(&metric.label_names, key, Some(&number(*bound)));
-                            let _ = writeln!(out, "{}_bucket{l} {cumulative}", metric.name);
-                        }
-                        let l = label_text(&metric.label_names, key, Some("+Inf"));
-                        let _ = writeln!(out, "{}_bucket{l} {count}", metric.name);
-                        let _ = writeln!(out, "{}_sum{labels} {}", metric.name, number(*sum));
-                        let _ = writeln!(out, "{}_count{labels} {count}", metric.name);
-                    }
-                }
-            }
+            write_metric(&mut out, metric, &metric.series);
         }
         out
+    }
+
+    /// The exposition of several copies of the same encoder (one per pipeline worker) as one:
+    /// counters and histograms of a label set are summed, a gauge shows the most recently
+    /// updated copy's value. A metric only some copies have (during a reload) is shown from
+    /// those.
+    pub fn render_merged(encoders: &[&PromEncoder]) -> String {
+        match encoders {
+            [] => String::new(),
+            [one] => one.render(),
+            _ => {
+                let mut out = String::new();
+                let mut seen: Vec<&str> = Vec::new();
+                for encoder in encoders {
+                    for metric in &encoder.metrics {
+                        if seen.contains(&metric.name.as_str()) {
+                            continue;
+                        }
+                        seen.push(&metric.name);
+                        let mut merged = SeriesMap::default();
+                        for other in encoders {
+                            let Some(m) = other.metrics.iter().find(|m| m.name == metric.name)
+                            else {
+                                continue;
+                            };
+                            for (key, series) in &m.series {
+                                match merged.get_mut(key) {
+                                    None => {
+                                        merged.insert(key.clone(), series.clone());
+                                    }
+                                    Some(into) => merge_series(into, series, metric.kind),
+                                }
+                            }
+                        }
+                        write_metric(&mut out, metric, &merged);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Adds `from` into `into` (same metric, same label set, another worker's copy).
+fn merge_series(into: &mut Series, from: &Series, kind: MetricKind) {
+    match (&mut into.state, &from.state) {
+        (State::Number(a), State::Number(b)) => {
+            if kind == MetricKind::Gauge {
+                if from.updated > into.updated {
+                    *a = *b;
+                }
+            } else {
+                *a += *b;
+            }
+        }
+        (
+            State::Histogram { counts, sum, count },
+            State::Histogram {
+                counts: c2,
+                sum: s2,
+                count: n2,
+            },
+        ) if counts.len() == c2.len() => {
+            for (a, b) in counts.iter_mut().zip(c2) {
+                *a += b;
+            }
+            *sum += s2;
+            *count += n2;
+        }
+        _ => {}
+    }
+    into.updated = into.updated.max(from.updated);
+}
+
+/// Writes one metric family with the given series.
+fn write_metric(out: &mut String, metric: &Metric, series_map: &SeriesMap) {
+    let kind = match metric.kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram | MetricKind::AggHistogram => "histogram",
+    };
+    if !metric.help.is_empty() {
+        let _ = writeln!(out, "# HELP {} {}", metric.name, escape_help(&metric.help));
+    }
+    let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
+    let mut keys: Vec<&Vec<CompactString>> = series_map.keys().collect();
+    keys.sort();
+    for key in keys {
+        let series = &series_map[key];
+        let labels = label_text(&metric.label_names, key, None);
+        match &series.state {
+            State::Number(v) => {
+                let _ = writeln!(out, "{}{labels} {}", metric.name, number(*v));
+            }
+            State::Histogram { counts, sum, count } => {
+                let mut cumulative = 0;
+                for (bound, n) in metric.buckets.iter().zip(counts) {
+                    cumulative += n;
+                    let l = label_text(&metric.label_names, key, Some(&number(*bound)));
+                    let _ = writeln!(out, "{}_bucket{l} {cumulative}", metric.name);
+                }
+                let l = label_text(&metric.label_names, key, Some("+Inf"));
+                let _ = writeln!(out, "{}_bucket{l} {count}", metric.name);
+                let _ = writeln!(out, "{}_sum{labels} {}", metric.name, number(*sum));
+                let _ = writeln!(out, "{}_count{labels} {count}", metric.name);
+            }
+        }
     }
 }
 
@@ -444,19 +558,17 @@ fn observe(
     };
     // Label values of this observation; short values (most) live inline, so building the key
     // does not touch the heap.
-    let key: Vec<CompactString> = metric
-        .label_fields
-        .iter()
-        .map(|f| match view.get(f) {
-            Some(Value::Str(s)) => s.clone(),
-            Some(Value::UInt(u)) => u.to_compact_string(),
-            Some(Value::Int(i)) => i.to_compact_string(),
-            Some(other) => CompactString::from(text_of(other)),
-            None => CompactString::default(),
-        })
-        .collect();
+    let mut key = std::mem::take(&mut metric.scratch);
+    key.clear();
+    key.extend(metric.label_fields.iter().map(|f| match view.get(f) {
+        Some(Value::Str(s)) => s.clone(),
+        Some(Value::UInt(u)) => u.to_compact_string(),
+        Some(Value::Int(i)) => i.to_compact_string(),
+        Some(other) => CompactString::from(&*text_of(other)),
+        None => CompactString::default(),
+    }));
     let buckets = metric.buckets.len();
-    let series = match metric.series.get_mut(&key) {
+    let series = match metric.series.get_mut(key.as_slice()) {
         Some(s) => s,
         None => {
             if max_series > 0 && *total >= max_series {
@@ -472,7 +584,7 @@ fn observe(
                 },
                 _ => State::Number(0.0),
             };
-            metric.series.entry(key).or_insert(Series {
+            metric.series.entry(key.clone()).or_insert(Series {
                 state,
                 updated: now,
             })
@@ -499,6 +611,7 @@ fn observe(
             *count += 1;
         }
     }
+    metric.scratch = key;
 }
 
 fn number(v: f64) -> String {

@@ -1,32 +1,174 @@
 //! gRPC ingest: the `pbflow.Collector/Send` service the agents push to.
 //!
-//! Each call's records are decoded and handed to the pipeline as one batch through a bounded
-//! queue. When the queue stays full (the pipeline is slower than the agents), the call fails with
-//! `RESOURCE_EXHAUSTED` after a short wait instead of buffering without bound: the agent keeps the
-//! batch and retries, and the refusal is counted here, so nothing is lost silently.
+//! Back-pressure, not loss: each call's flows are decoded and handed to the pipeline's worker
+//! queues ([`Shards`]), which are bounded. When they are full (the pipeline is slower than the
+//! agents, or still waiting for the API server), the call **waits** for room, so the agent's
+//! exporter slows down and the agent buffers and counts its own drops, as with upstream. The wait
+//! has a deadline: the server's (`queue_wait`) or, when shorter, the caller's own `grpc-timeout`
+//! minus a margin, so that the caller gets a clear `RESOURCE_EXHAUSTED` it can retry rather than
+//! a `DEADLINE_EXCEEDED` for a batch that may have been queued. A refused call queues nothing (room
+//! is reserved on every worker queue before any flow is handed over) and is counted, as are the
+//! calls refused before the handler runs (malformed batches): see [`GrpcStats`].
 
-use crate::decode::record_from_pbflow;
-use crate::record::Record;
+use crate::shard::{Batch, Shards};
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tonic::{Request, Response, Status};
+
+/// How long a call may wait for room in the worker queues when the caller sets no shorter
+/// deadline. Long on purpose: waiting is what slows the agents down instead of losing flows.
+pub const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 /// Counters of the gRPC ingest, read by the operational metrics and tests.
 #[derive(Debug, Default)]
 pub struct GrpcStats {
-    /// Calls received.
+    /// Calls accepted.
     pub batches: AtomicU64,
     /// Flows decoded and queued.
     pub flows: AtomicU64,
-    /// Flows refused because the queue stayed full (the agent is told and retries).
+    /// Flows refused because the queues stayed full until the deadline (the agent is told).
     pub refused_flows: AtomicU64,
+    /// Calls refused because the queues stayed full until the deadline.
+    pub refused_batches: AtomicU64,
+    /// Calls that had to wait for room in the queues (back-pressure applied).
+    pub waited_batches: AtomicU64,
+    /// Total time calls spent waiting for room, in microseconds.
+    pub wait_us: AtomicU64,
+    /// Failed calls by gRPC status code name (malformed batches, refusals, shutdown...).
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl GrpcStats {
+    /// Failed calls by gRPC status code name.
+    pub fn errors(&self) -> BTreeMap<&'static str, u64> {
+        self.errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn count_error(&self, code: tonic::Code) {
+        let name = code_name(code);
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        *errors.entry(name).or_default() += 1;
+    }
+
+    /// The operational metrics of this ingest stage, prefixed (upstream names:
+    /// `ingest_flows_processed`, `ingest_errors{stage,type,code}`; ours: the refusals and the
+    /// back-pressure wait).
+    pub fn render(&self, prefix: &str, stage: &str) -> String {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut t = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            t.push_str(&format!(
+                "# HELP {prefix}{name} {help}\n# TYPE {prefix}{name} counter\n{prefix}{name}{{stage=\"{stage}\"}} {value}\n"
+            ));
+        };
+        counter(
+            "ingest_flows_processed",
+            "Flows received and queued for processing.",
+            load(&self.flows),
+        );
+        counter(
+            "ingest_batches_processed",
+            "Calls (batches) received and queued.",
+            load(&self.batches),
+        );
+        counter(
+            "ingest_flows_refused",
+            "Flows refused because the pipeline queues stayed full until the deadline.",
+            load(&self.refused_flows),
+        );
+        counter(
+            "ingest_backpressure_waits",
+            "Calls that waited for room in the pipeline queues.",
+            load(&self.waited_batches),
+        );
+        t.push_str(&format!(
+            "# HELP {prefix}ingest_backpressure_wait_seconds Time calls spent waiting for room in the pipeline queues.\n# TYPE {prefix}ingest_backpressure_wait_seconds counter\n{prefix}ingest_backpressure_wait_seconds{{stage=\"{stage}\"}} {}\n",
+            load(&self.wait_us) as f64 / 1e6
+        ));
+        t.push_str(&format!(
+            "# HELP {prefix}ingest_errors Calls that failed, by gRPC status code.\n# TYPE {prefix}ingest_errors counter\n"
+        ));
+        for (code, n) in self.errors() {
+            t.push_str(&format!(
+                "{prefix}ingest_errors{{stage=\"{stage}\",type=\"{}\",code=\"{code}\"}} {n}\n",
+                error_type(code)
+            ));
+        }
+        t
+    }
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code as C;
+    match code {
+        C::Ok => "OK",
+        C::Cancelled => "Canceled",
+        C::Unknown => "Unknown",
+        C::InvalidArgument => "InvalidArgument",
+        C::DeadlineExceeded => "DeadlineExceeded",
+        C::NotFound => "NotFound",
+        C::AlreadyExists => "AlreadyExists",
+        C::PermissionDenied => "PermissionDenied",
+        C::ResourceExhausted => "ResourceExhausted",
+        C::FailedPrecondition => "FailedPrecondition",
+        C::Aborted => "Aborted",
+        C::OutOfRange => "OutOfRange",
+        C::Unimplemented => "Unimplemented",
+        C::Internal => "Internal",
+        C::Unavailable => "Unavailable",
+        C::DataLoss => "DataLoss",
+        C::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// What kind of failure a status code means here.
+fn error_type(code: &str) -> &'static str {
+    match code {
+        "ResourceExhausted" => "queue_full",
+        "Unavailable" => "shutting_down",
+        // tonic answers a body that is not a `pbflow.Records` with Internal.
+        "Internal" | "InvalidArgument" => "decode",
+        "Canceled" | "DeadlineExceeded" => "deadline",
+        "Unimplemented" => "unknown_method",
+        _ => "other",
+    }
+}
+
+/// The caller's deadline from its `grpc-timeout` header (`<digits><unit>`, gRPC over HTTP/2).
+fn caller_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// How long a call may wait: the server's limit, or 90 % of the caller's deadline when shorter.
+fn wait_limit(server: Duration, caller: Option<Duration>) -> Duration {
+    match caller {
+        Some(c) => server.min(c.mul_f64(0.9)),
+        None => server,
+    }
 }
 
 struct Collector {
-    queue: mpsc::Sender<Vec<Record>>,
+    shards: Shards,
     stats: Arc<GrpcStats>,
     queue_wait: Duration,
 }
@@ -37,29 +179,97 @@ impl pbflow::collector_server::Collector for Collector {
         &self,
         request: Request<pbflow::Records>,
     ) -> Result<Response<pbflow::CollectorReply>, Status> {
+        let limit = wait_limit(self.queue_wait, caller_timeout(request.metadata()));
         let records = request.into_inner();
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
         let received = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let batch: Vec<Record> = records
-            .entries
-            .iter()
-            .map(|flow| record_from_pbflow(flow, received))
-            .collect();
-        let n = batch.len() as u64;
-        match tokio::time::timeout(self.queue_wait, self.queue.send(batch)).await {
-            Ok(Ok(())) => {
+        let n = records.entries.len() as u64;
+        // Held as they arrived; the workers decode them.
+        let batches = self.shards.split_flows(records.entries, received);
+        let started = Instant::now();
+        match self.shards.send(batches, started + limit).await {
+            Ok(waited) => {
+                self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.flows.fetch_add(n, Ordering::Relaxed);
+                if waited {
+                    self.stats.waited_batches.fetch_add(1, Ordering::Relaxed);
+                    self.stats.wait_us.fetch_add(
+                        started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64,
+                        Ordering::Relaxed,
+                    );
+                }
                 Ok(Response::new(pbflow::CollectorReply {}))
             }
-            Ok(Err(_)) => Err(Status::unavailable("the pipeline is shutting down")),
-            Err(_) => {
-                self.stats.refused_flows.fetch_add(n, Ordering::Relaxed);
-                Err(Status::resource_exhausted(
-                    "the pipeline queue is full; retry this batch later",
-                ))
+            Err(crate::shard::SendError::Closed) => {
+                Err(Status::unavailable("the pipeline is shutting down"))
             }
+            Err(crate::shard::SendError::Deadline) => {
+                self.stats.refused_flows.fetch_add(n, Ordering::Relaxed);
+                self.stats.refused_batches.fetch_add(1, Ordering::Relaxed);
+                self.stats.wait_us.fetch_add(
+                    started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64,
+                    Ordering::Relaxed,
+                );
+                Err(Status::resource_exhausted(format!(
+                    "the pipeline queues stayed full for {limit:?}; nothing of this batch was \
+                     queued, retry it later"
+                )))
+            }
+        }
+    }
+}
+
+/// Counts every call answered with a non-OK status, including those tonic refuses before the
+/// handler runs (a body that does not decode as `pbflow.Records`): they answer with the status
+/// in the response headers ("trailers-only"), which is where this layer reads it.
+#[derive(Clone)]
+struct CountErrors<S> {
+    inner: S,
+    stats: Arc<GrpcStats>,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for CountErrors<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let stats = self.stats.clone();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            if let Some(code) = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok())
+                .filter(|c| *c != 0)
+            {
+                stats.count_error(tonic::Code::from_i32(code));
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[derive(Clone)]
+struct CountErrorsLayer(Arc<GrpcStats>);
+
+impl<S> tower::Layer<S> for CountErrorsLayer {
+    type Service = CountErrors<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CountErrors {
+            inner,
+            stats: self.0.clone(),
         }
     }
 }
@@ -104,20 +314,31 @@ pub struct GrpcIngest {
 }
 
 impl GrpcIngest {
-    /// Binds `addr` and serves the collector, queueing batches into `queue`. `queue_wait` is how
-    /// long a call may wait for room in the queue before it is refused.
+    /// Binds `addr` and serves the collector, queueing batches into `queue` (one worker;
+    /// [`Batch::into_records`] decodes them). `queue_wait` is how long a call may wait for room
+    /// before it is refused.
     pub async fn start(
         addr: SocketAddr,
-        queue: mpsc::Sender<Vec<Record>>,
+        queue: tokio::sync::mpsc::Sender<Batch>,
         queue_wait: Duration,
     ) -> std::io::Result<Self> {
-        Self::start_with_tls(addr, queue, queue_wait, None).await
+        Self::start_sharded(addr, Shards::single(queue), queue_wait, None).await
     }
 
     /// [`Self::start`] with TLS (and mTLS when a client CA is given).
     pub async fn start_with_tls(
         addr: SocketAddr,
-        queue: mpsc::Sender<Vec<Record>>,
+        queue: tokio::sync::mpsc::Sender<Batch>,
+        queue_wait: Duration,
+        tls: Option<&GrpcTls>,
+    ) -> std::io::Result<Self> {
+        Self::start_sharded(addr, Shards::single(queue), queue_wait, tls).await
+    }
+
+    /// Binds `addr` and serves the collector, spreading each call's flows over `shards`.
+    pub async fn start_sharded(
+        addr: SocketAddr,
+        shards: Shards,
         queue_wait: Duration,
         tls: Option<&GrpcTls>,
     ) -> std::io::Result<Self> {
@@ -131,7 +352,7 @@ impl GrpcIngest {
         let local_addr = listener.local_addr()?;
         let stats = Arc::new(GrpcStats::default());
         let service = pbflow::collector_server::CollectorServer::new(Collector {
-            queue,
+            shards,
             stats: stats.clone(),
             queue_wait,
         })
@@ -139,6 +360,7 @@ impl GrpcIngest {
         .max_decoding_message_size(64 * 1024 * 1024);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let mut builder = builder.layer(CountErrorsLayer(stats.clone()));
         let task = tokio::spawn(async move {
             builder
                 .add_service(service)
@@ -165,5 +387,30 @@ impl GrpcIngest {
             Ok(Err(err)) => tracing::warn!(%err, "gRPC ingest stopped with an error"),
             Err(err) => tracing::warn!(%err, "gRPC ingest task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_header() {
+        let mut m = tonic::metadata::MetadataMap::new();
+        assert_eq!(caller_timeout(&m), None);
+        m.insert("grpc-timeout", "10S".parse().expect("value"));
+        assert_eq!(caller_timeout(&m), Some(Duration::from_secs(10)));
+        m.insert("grpc-timeout", "250m".parse().expect("value"));
+        assert_eq!(caller_timeout(&m), Some(Duration::from_millis(250)));
+        m.insert("grpc-timeout", "x".parse().expect("value"));
+        assert_eq!(caller_timeout(&m), None);
+        assert_eq!(
+            wait_limit(Duration::from_secs(30), Some(Duration::from_secs(10))),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            wait_limit(Duration::from_secs(30), None),
+            Duration::from_secs(30)
+        );
     }
 }

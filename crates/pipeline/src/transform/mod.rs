@@ -52,8 +52,18 @@ impl Transformer for Passthrough {
     }
 }
 
-/// Builds the transform a stage's parameters describe.
+/// Builds the transform a stage's parameters describe (a network stage with `add_kubernetes`
+/// starts its own watchers).
 pub fn build(transform: &Transform) -> Result<Box<dyn Transformer>, BuildError> {
+    build_with(transform, &NetworkStage::start_kube)
+}
+
+/// [`build`], getting the Kubernetes index of a network stage from `kube` (shared between the
+/// workers' copies of the stage).
+pub fn build_with(
+    transform: &Transform,
+    kube: &dyn Fn(&crate::config::NetworkTransform) -> Result<kubernetes::KubeSource, BuildError>,
+) -> Result<Box<dyn Transformer>, BuildError> {
     transform.check().map_err(BuildError::Invalid)?;
     Ok(match transform.kind {
         TransformKind::None => Box::new(Passthrough),
@@ -63,8 +73,9 @@ pub fn build(transform: &Transform) -> Result<Box<dyn Transformer>, BuildError> 
         TransformKind::Filter => Box::new(FilterStage::new(
             transform.filter.as_ref().cloned().unwrap_or_default(),
         )?),
-        TransformKind::Network => Box::new(NetworkStage::new(
+        TransformKind::Network => Box::new(NetworkStage::build_with(
             transform.network.as_ref().cloned().unwrap_or_default(),
+            kube,
         )?),
     })
 }

@@ -2,8 +2,8 @@
 //! service names, the application/infrastructure flow layer and Kubernetes metadata.
 
 use super::kubernetes::{
-    self, CompiledRule, IndexSettings, KubeEnricher, KubeIndex, KubeSettings, RuleError,
-    SharedIndex,
+    self, CompiledRule, IndexSettings, KubeEnricher, KubeIndex, KubeSettings, KubeSource,
+    RuleError, SharedIndex,
 };
 use super::{BuildError, Transformer};
 use crate::config::{
@@ -92,6 +92,7 @@ pub struct NetworkStage {
     direction_keys: Option<(Key, Key)>,
     services: HashMap<(u16, u8), String>,
     kube: Option<KubeEnricher>,
+    kube_source: Option<KubeSource>,
 }
 
 /// A `kubeConfig` problem (not tied to one rule).
@@ -111,10 +112,10 @@ fn rule_error(i: usize, e: RuleError) -> BuildError {
 
 impl NetworkStage {
     /// Builds the stage: compiles subnet labels and reads the services file when needed. With
-    /// `add_kubernetes` rules it connects to the cluster (`kubeConfig.configPath` or the default
-    /// kubeconfig / in-cluster) and waits for a first listing; no reachable cluster is an error.
+    /// `add_kubernetes` rules it starts watching the cluster (`kubeConfig.configPath` or the
+    /// default kubeconfig / in-cluster) in the background: see [`Self::start_kube`].
     pub fn new(config: NetworkTransform) -> Result<Self, BuildError> {
-        Self::build(config, None)
+        Self::build_with(config, &Self::start_kube)
     }
 
     /// Builds the stage with `add_kubernetes` answered from `index`, already filled (tests, local
@@ -123,7 +124,42 @@ impl NetworkStage {
         config: NetworkTransform,
         index: SharedIndex,
     ) -> Result<Self, BuildError> {
-        Self::build(config, Some(index))
+        Self::build_with(config, &|_| {
+            Ok(KubeSource {
+                index: index.clone(),
+                feed: None,
+            })
+        })
+    }
+
+    /// Builds the stage, asking `kube` for the index when it has `add_kubernetes` rules (so that
+    /// several copies of the stage share one index and one set of watchers).
+    pub fn build_with(
+        config: NetworkTransform,
+        kube: &dyn Fn(&NetworkTransform) -> Result<KubeSource, BuildError>,
+    ) -> Result<Self, BuildError> {
+        Self::build(config, kube)
+    }
+
+    /// Creates the index `config`'s `add_kubernetes` rules read and starts the watchers that
+    /// fill it. The API server need not answer yet: the watchers retry, and
+    /// [`KubeSource::pending`] says what they wait for.
+    pub fn start_kube(config: &NetworkTransform) -> Result<KubeSource, BuildError> {
+        let settings = KubeSettings::parse(config.kube_config.as_ref()).map_err(config_error)?;
+        let index = Arc::new(RwLock::new(KubeIndex::new(Self::kube_index_settings(
+            config,
+        )?)));
+        let feed = kubernetes::start_feeder(&settings, &index)
+            .map_err(|e| BuildError::Invalid(format!("network rule add_kubernetes: {e}")))?;
+        Ok(KubeSource {
+            index,
+            feed: Some(feed),
+        })
+    }
+
+    /// What the stage's Kubernetes index still waits for (`None`: ready, or no such rules).
+    pub fn kube_pending(&self) -> Option<String> {
+        self.kube_source.as_ref().and_then(KubeSource::pending)
     }
 
     /// The index settings `config`'s `kubeConfig` and `add_kubernetes` rules call for, to create
@@ -144,7 +180,10 @@ impl NetworkStage {
             .map_err(config_error)
     }
 
-    fn build(config: NetworkTransform, index: Option<SharedIndex>) -> Result<Self, BuildError> {
+    fn build(
+        config: NetworkTransform,
+        kube: &dyn Fn(&NetworkTransform) -> Result<KubeSource, BuildError>,
+    ) -> Result<Self, BuildError> {
         let mut labels = Vec::new();
         for label in &config.subnet_labels {
             for cidr in &label.cidrs {
@@ -250,24 +289,14 @@ impl NetworkStage {
                 }
             });
         }
-        let kube = if ops.iter().any(|op| matches!(op, Op::Kube(_))) {
-            Some(KubeEnricher::new(match index {
-                Some(index) => index,
-                None => {
-                    let settings =
-                        KubeSettings::parse(config.kube_config.as_ref()).map_err(config_error)?;
-                    let index = Arc::new(RwLock::new(KubeIndex::new(Self::kube_index_settings(
-                        &config,
-                    )?)));
-                    kubernetes::start_feeder(&settings, &index).map_err(|e| {
-                        BuildError::Invalid(format!("network rule add_kubernetes: {e}"))
-                    })?;
-                    index
-                }
-            }))
+        let kube_source = if ops.iter().any(|op| matches!(op, Op::Kube(_))) {
+            Some(kube(&config)?)
         } else {
             None
         };
+        let kube = kube_source
+            .as_ref()
+            .map(|source| KubeEnricher::new(source.index.clone()));
         Ok(Self {
             ops,
             labels,
@@ -281,6 +310,7 @@ impl NetworkStage {
             direction: config.direction_info,
             services,
             kube,
+            kube_source,
         })
     }
 

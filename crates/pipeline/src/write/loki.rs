@@ -12,6 +12,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `write: {type: loki, loki: {...}}` parameters.
@@ -63,7 +64,8 @@ pub struct LokiWrite {
     /// Line format: `json` (default), `printf` or `fields`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Whether entries are sorted by time within a stream before sending.
+    /// Whether the JSON line's keys are written in alphabetical order (upstream's `reorder`);
+    /// otherwise they keep the record's order.
     #[serde(default)]
     pub reorder: bool,
     /// `http` (default) or `grpc`.
@@ -145,10 +147,13 @@ pub fn sanitize_label(name: &str) -> String {
         .collect()
 }
 
+/// Loki's default limit on a label value's length, past which it rejects the whole push.
+pub const MAX_LABEL_VALUE_BYTES: usize = 1024;
+
 /// Label values worth sending: not empty (an empty value means "no label" in LogQL) and within
-/// Loki's default 1 KiB limit, past which Loki rejects the whole push.
+/// [`MAX_LABEL_VALUE_BYTES`].
 fn valid_label_value(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 1024
+    !v.is_empty() && v.len() <= MAX_LABEL_VALUE_BYTES
 }
 
 /// Builds push requests from records.
@@ -161,10 +166,16 @@ pub struct LokiEncoder {
     timestamp_scale: Duration,
     batch_bytes: usize,
     batch_wait: Duration,
-    streams: BTreeMap<String, Vec<proto::Entry>>,
-    key_buf: String,
+    /// Pending entries by label set (hashed: a batch holds many streams, and their label sets
+    /// share long prefixes that make ordered comparisons slow); sorted when taken.
+    streams: HashMap<String, Vec<proto::Entry>, foldhash::fast::RandomState>,
     pending_bytes: usize,
     reorder: bool,
+    /// Per field of the current record: whether it stays out of the line (it became a label,
+    /// or is ignored). Indexed like the record's fields, so the line is written without
+    /// comparing names.
+    skip: Vec<bool>,
+    long_label_values: u64,
 }
 
 impl LokiEncoder {
@@ -213,11 +224,17 @@ impl LokiEncoder {
             timestamp_scale,
             batch_bytes: config.batch_size.unwrap_or(100 * 1024).max(1),
             batch_wait: duration("batchWait", &config.batch_wait, Duration::from_secs(1))?,
-            streams: BTreeMap::new(),
-            key_buf: String::new(),
+            streams: HashMap::default(),
             pending_bytes: 0,
             reorder: config.reorder,
+            skip: Vec::new(),
+            long_label_values: 0,
         })
+    }
+
+    /// Label values that were too long to be labels (kept in the line instead), so far.
+    pub fn long_label_values(&self) -> u64 {
+        self.long_label_values
     }
 
     /// Longest time a batch waits before being sent.
@@ -233,17 +250,37 @@ impl LokiEncoder {
 
     /// [`Self::add`] with an explicit "now" for records without a usable timestamp.
     pub fn add_at(&mut self, record: &Record, now: SystemTime) -> bool {
+        let (labels, entry) = self.encode_at(record, now);
+        self.push(labels, entry)
+    }
+
+    /// The stream label set and the entry of one record, without batching them: the pipeline's
+    /// workers encode lines (the costly part) and hand them to the writer thread, which only
+    /// batches and pushes.
+    pub fn encode_at(&mut self, record: &Record, now: SystemTime) -> (String, proto::Entry) {
         // Record labels first, then the static labels they do not override; sorted by name, the
         // order Loki and LogQL use for a stream's label set.
         let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.labels.len() + 1);
+        self.skip.clear();
+        self.skip.resize(record.len(), false);
+        for field in &self.ignore {
+            if let Some(i) = record.position(field) {
+                self.skip[i] = true;
+            }
+        }
         for (field, label) in &self.labels {
-            if let Some(value) = record.get(field) {
+            if let Some(i) = record.position(field) {
+                let value = record.value_at(i).unwrap_or(&Value::Null);
                 let text = match value {
                     Value::Str(s) => Cow::Borrowed(s.as_str()),
                     other => Cow::Owned(other.to_text()),
                 };
                 if valid_label_value(&text) {
                     labels.push((label.as_str(), text));
+                    self.skip[i] = true;
+                } else if text.len() > MAX_LABEL_VALUE_BYTES {
+                    // Not a label, so it stays in the line: nothing is lost, but count it.
+                    self.long_label_values += 1;
                 }
             }
         }
@@ -253,25 +290,31 @@ impl LokiEncoder {
             }
         }
         labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.key_buf.clear();
-        write_label_set(&mut self.key_buf, &labels);
-        // The line: every field but the label fields and the ignored ones, serialised straight
-        // from the record (no copy of the values).
+        let mut key = String::with_capacity(192);
+        write_label_set(&mut key, &labels);
+        // The line: every field but those that became labels and the ignored ones, serialised
+        // straight from the record (no copy of the values).
         let line = serde_json::to_string(&LineView {
             record,
-            labels: &self.labels,
-            ignore: &self.ignore,
+            skip: &self.skip,
+            sorted: self.reorder,
         })
         .unwrap_or_default();
-        self.pending_bytes += line.len();
         let entry = proto::Entry {
             timestamp: Some(self.timestamp(record, now)),
             line,
         };
-        match self.streams.get_mut(self.key_buf.as_str()) {
+        (key, entry)
+    }
+
+    /// Adds an encoded entry to the pending batch. Returns true when the batch reached its size
+    /// and should be sent now.
+    pub fn push(&mut self, labels: String, entry: proto::Entry) -> bool {
+        self.pending_bytes += entry.line.len();
+        match self.streams.get_mut(labels.as_str()) {
             Some(entries) => entries.push(entry),
             None => {
-                self.streams.insert(self.key_buf.clone(), vec![entry]);
+                self.streams.insert(labels, vec![entry]);
             }
         }
         self.pending_bytes >= self.batch_bytes
@@ -311,20 +354,15 @@ impl LokiEncoder {
             return None;
         }
         self.pending_bytes = 0;
-        let reorder = self.reorder;
-        let streams = std::mem::take(&mut self.streams)
+        let mut streams: Vec<proto::Stream> = std::mem::take(&mut self.streams)
             .into_iter()
-            .map(|(labels, mut entries)| {
-                if reorder {
-                    entries.sort_by_key(|e| e.timestamp.map(|t| (t.seconds, t.nanos)));
-                }
-                proto::Stream {
-                    labels,
-                    entries,
-                    hash: 0,
-                }
+            .map(|(labels, entries)| proto::Stream {
+                labels,
+                entries,
+                hash: 0,
             })
             .collect();
+        streams.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Some(proto::PushRequest { streams })
     }
 }
@@ -351,23 +389,39 @@ fn write_label_set(out: &mut String, labels: &[(&str, Cow<'_, str>)]) {
     out.push('}');
 }
 
-/// A record seen without its label and ignored fields, serialised as the log line.
+/// A record seen without the fields that became labels and the ignored ones, serialised as the
+/// log line.
 struct LineView<'a> {
     record: &'a Record,
-    labels: &'a [(String, String)],
-    ignore: &'a [String],
+    /// Per field, whether it stays out of the line.
+    skip: &'a [bool],
+    sorted: bool,
+}
+
+impl LineView<'_> {
+    fn kept(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.record
+            .iter()
+            .zip(self.skip)
+            .filter(|(_, skip)| !**skip)
+            .map(|(field, _)| field)
+    }
 }
 
 impl Serialize for LineView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
-        for (field, value) in self.record.iter() {
-            if self.labels.iter().any(|(f, _)| f == field) || self.ignore.iter().any(|i| i == field)
-            {
-                continue;
+        if self.sorted {
+            let mut fields: Vec<(&str, &Value)> = self.kept().collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (field, value) in fields {
+                map.serialize_entry(field, value)?;
             }
-            map.serialize_entry(field, value)?;
+        } else {
+            for (field, value) in self.kept() {
+                map.serialize_entry(field, value)?;
+            }
         }
         map.end()
     }

@@ -1,10 +1,12 @@
 //! The Loki writer's sending side: a background task that batches records with [`LokiEncoder`]
 //! and pushes them, retrying with backoff on 429 / 5xx / connection errors.
 //!
-//! Records reach the task through a bounded buffer. When Loki is down longer than the buffer can
-//! absorb, new records are dropped and counted ([`LokiStats::dropped_buffer_full`]); a batch that
-//! still fails after `maxRetries` is counted in [`LokiStats::dropped_after_retries`]. The pipeline
-//! itself never blocks on Loki.
+//! Lines are encoded on the caller's thread (a pipeline worker: the JSON serialisation is most
+//! of a writer's cost, and so it is spread over the workers), then reach the task through a
+//! bounded buffer, one batch per call. When Loki is down longer than the buffer can absorb, new
+//! records are dropped and counted ([`LokiStats::dropped_buffer_full`]); a batch that still fails
+//! after `maxRetries` is counted in [`LokiStats::dropped_after_retries`]. The pipeline itself
+//! never blocks on Loki, so metrics keep flowing through a Loki outage.
 
 use super::loki::{LokiEncoder, LokiError, LokiWrite, encode_push};
 use super::loki_http::{AuthSource, HttpSettings};
@@ -16,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -33,6 +35,8 @@ pub struct LokiStats {
     pub dropped_after_retries: AtomicU64,
     /// Push attempts that failed (each retry counts).
     pub failed_attempts: AtomicU64,
+    /// Label values too long to be Loki labels; they stayed in the line.
+    pub long_label_values: AtomicU64,
 }
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -48,15 +52,24 @@ struct Policy {
 
 /// A handle to the running writer: `send` records into it, `close` to flush and stop.
 pub struct LokiWriter {
-    tx: Option<mpsc::Sender<Record>>,
+    tx: Option<mpsc::UnboundedSender<Vec<Encoded>>>,
+    /// Encodes lines on the caller's thread (uncontended: each worker has its own writer).
+    lines: std::sync::Mutex<LokiEncoder>,
+    /// Entries handed over and not yet taken by the task; bounded by `capacity`.
+    buffered: Arc<AtomicUsize>,
+    capacity: usize,
     stats: Arc<LokiStats>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// A stream label set and one entry of it.
+type Encoded = (String, super::loki::proto::Entry);
 
 impl LokiWriter {
     /// Starts the writer. `buffer` bounds the records waiting to be sent.
     pub fn start(config: &LokiWrite, buffer: usize) -> Result<Self, LokiError> {
         let encoder = LokiEncoder::new(config)?;
+        let lines = LokiEncoder::new(config)?;
         let duration = |field: &str, v: &Option<String>, default: Duration| match v {
             Some(t) => parse_go_duration(t).map_err(|e| LokiError::Config(format!("{field}: {e}"))),
             None => Ok(default),
@@ -78,7 +91,9 @@ impl LokiWriter {
         let http = HttpSettings::from_value(config.client_config.as_ref())
             .map_err(|e| LokiError::Config(e.to_string()))?;
         let connector = connector(&http)?;
-        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let buffered = Arc::new(AtomicUsize::new(0));
+        let taken = buffered.clone();
         let stats = Arc::new(LokiStats::default());
         let task_stats = stats.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -90,6 +105,7 @@ impl LokiWriter {
             .spawn(move || {
                 runtime.block_on(run(
                     rx,
+                    taken,
                     encoder,
                     Target {
                         connector,
@@ -104,6 +120,9 @@ impl LokiWriter {
             .map_err(|e| LokiError::Config(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             tx: Some(tx),
+            lines: std::sync::Mutex::new(lines),
+            buffered,
+            capacity: buffer.max(1),
             stats,
             thread: Some(thread),
         })
@@ -111,18 +130,40 @@ impl LokiWriter {
 
     /// Queues a record; drops and counts it when the buffer is full.
     pub fn send(&self, record: Record) {
+        self.send_batch(std::slice::from_ref(&record));
+    }
+
+    /// Encodes and queues records; when the buffer cannot take them all, the whole batch is
+    /// dropped and counted.
+    pub fn send_batch(&self, records: &[Record]) {
         let Some(tx) = &self.tx else {
             return;
         };
-        match tx.try_send(record) {
-            Ok(()) => {
-                self.stats.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                self.stats
-                    .dropped_buffer_full
-                    .fetch_add(1, Ordering::Relaxed);
-            }
+        if records.is_empty() {
+            return;
+        }
+        let n = records.len();
+        if self.buffered.load(Ordering::Acquire) + n > self.capacity {
+            self.stats
+                .dropped_buffer_full
+                .fetch_add(n as u64, Ordering::Relaxed);
+            return;
+        }
+        let now = std::time::SystemTime::now();
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let encoded: Vec<Encoded> = records.iter().map(|r| lines.encode_at(r, now)).collect();
+        self.stats
+            .long_label_values
+            .store(lines.long_label_values(), Ordering::Relaxed);
+        drop(lines);
+        self.buffered.fetch_add(n, Ordering::AcqRel);
+        if tx.send(encoded).is_ok() {
+            self.stats.queued.fetch_add(n as u64, Ordering::Relaxed);
+        } else {
+            self.buffered.fetch_sub(n, Ordering::AcqRel);
+            self.stats
+                .dropped_buffer_full
+                .fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -179,7 +220,8 @@ fn connector(
 }
 
 async fn run(
-    mut rx: mpsc::Receiver<Record>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Encoded>>,
+    buffered: Arc<AtomicUsize>,
     mut encoder: LokiEncoder,
     target: Target,
     policy: Policy,
@@ -193,9 +235,14 @@ async fn run(
         let mut open = true;
         loop {
             tokio::select! {
-                record = rx.recv() => match record {
-                    Some(record) => {
-                        if encoder.add(&record) {
+                batch = rx.recv() => match batch {
+                    Some(batch) => {
+                        buffered.fetch_sub(batch.len(), Ordering::AcqRel);
+                        let mut full = false;
+                        for (labels, entry) in batch {
+                            full |= encoder.push(labels, entry);
+                        }
+                        if full {
                             break;
                         }
                     }

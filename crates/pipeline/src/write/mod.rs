@@ -4,3 +4,4 @@
 pub mod loki;
 pub mod loki_client;
 pub mod loki_http;
+pub mod sqlite;

@@ -42,3 +42,22 @@ pub fn http_body(port: u16, path: &str) -> Option<String> {
 pub fn http_get(port: u16, path: &str) -> String {
     http_body(port, path).expect("the endpoint answers")
 }
+
+/// Reads lines from `reader` until one contains `needle` (the pipeline logs other lines before
+/// its banners); fails the test at the end of the stream.
+pub fn read_until(reader: &mut impl std::io::BufRead, needle: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).expect("reads stderr");
+        assert!(n > 0, "the process ended without logging `{needle}`");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+pub mod kube_api;
+pub mod loki;
+pub mod pod;
+pub mod rendered;

@@ -1,7 +1,12 @@
 //! Keeps a [`KubeIndex`] up to date from the API server: one watcher per kind (Pods, Nodes,
 //! Services, and ReplicaSets as metadata only), run on a dedicated thread with its own small
-//! runtime so the pipeline's runtime flavour does not matter and building the stage can wait for
-//! the first full listing without risking a deadlock.
+//! runtime so the pipeline's runtime flavour does not matter.
+//!
+//! Starting never fails because the API server is away: in a cluster it may answer only seconds
+//! later, and exiting would turn that into a crash loop. The feeder retries with backoff, logs one
+//! WARN per attempt naming the API server address and the error (with its causes), and reports
+//! through [`FeedState`] whether the first full listing arrived; the pipeline holds flows and keeps
+//! `/ready` failing until then.
 
 use super::{Indexed, KubeIndex, KubeSettings, SharedIndex};
 use futures::{Stream, StreamExt};
@@ -12,16 +17,17 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Config};
-use std::sync::mpsc;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-/// How long the API server gets to answer the first request.
+/// How long the API server gets to answer one connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long building the stage waits for the four initial listings.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
+/// First and longest delay between connection attempts.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Why Kubernetes enrichment cannot start.
+/// Why Kubernetes enrichment cannot (yet) work.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     /// No usable client configuration (kubeconfig or in-cluster).
@@ -30,9 +36,6 @@ pub enum FeedError {
     /// The API server did not answer.
     #[error("the Kubernetes API server is unreachable: {0}")]
     Unreachable(String),
-    /// The initial listings did not complete in time.
-    #[error("the Kubernetes caches did not sync within {0:?}")]
-    SyncTimeout(Duration),
     /// The API server refuses to list a kind (RBAC, missing resource).
     #[error("cannot list {kind}: {reason}")]
     Refused {
@@ -46,79 +49,171 @@ pub enum FeedError {
     Start(String),
 }
 
-/// Connects to the cluster `settings` designate, fills `index` with a first full listing of
-/// Pods, Nodes, Services and ReplicaSets, then keeps it updated in the background until the index
-/// is dropped. Returns an error when no cluster is reachable, so a pipeline never runs believing
-/// it enriches flows while it cannot.
-pub fn start_feeder(settings: &KubeSettings, index: &SharedIndex) -> Result<(), FeedError> {
-    let (tx, rx) = mpsc::channel::<Result<(), FeedError>>();
-    let path = settings.config_path.clone();
-    let weak = Arc::downgrade(index);
-    std::thread::Builder::new()
-        .name("kube-watchers".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = tx.send(Err(FeedError::Start(e.to_string())));
-                    return;
-                }
-            };
-            runtime.block_on(run(path, weak, tx));
-        })
-        .map_err(|e| FeedError::Start(e.to_string()))?;
-    match rx.recv_timeout(SYNC_TIMEOUT) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(FeedError::SyncTimeout(SYNC_TIMEOUT)),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(FeedError::Start("the watcher thread stopped".into()))
+/// An error with every cause it wraps (`client error (Connect): tcp connect error: Connection
+/// refused`), since the outer message alone rarely says what went wrong.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether the index had its first full listing, and what stands in the way if not.
+#[derive(Debug)]
+pub struct FeedState {
+    synced: AtomicBool,
+    status: Mutex<String>,
+}
+
+impl Default for FeedState {
+    fn default() -> Self {
+        Self {
+            synced: AtomicBool::new(false),
+            status: Mutex::new("connecting to the Kubernetes API server".into()),
         }
     }
 }
 
-/// A client for the cluster of `path` (a kubeconfig; empty means in-cluster or the default
-/// kubeconfig), checked by asking the server for its version.
-pub(crate) async fn connect(path: &str) -> Result<Client, FeedError> {
-    let config = if path.is_empty() {
-        Config::infer()
-            .await
-            .map_err(|e| FeedError::Config(e.to_string()))?
-    } else {
-        let kubeconfig =
-            Kubeconfig::read_from(path).map_err(|e| FeedError::Config(format!("{path}: {e}")))?;
-        Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|e| FeedError::Config(format!("{path}: {e}")))?
-    };
+impl FeedState {
+    /// Whether Pods, Nodes, Services and ReplicaSets were all listed once.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// What the feeder is waiting for (the last error, or the listings still missing).
+    pub fn status(&self) -> String {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn set_status(&self, status: String) {
+        if let Ok(mut s) = self.status.lock() {
+            *s = status;
+        }
+    }
+
+    /// Waits up to `timeout` for the first listing (tests, tools).
+    pub fn wait_synced(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.is_synced() {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
+/// Starts keeping `index` up to date from the cluster `settings` designate, in the background:
+/// it connects (retrying), lists Pods, Nodes, Services and ReplicaSets, then follows their
+/// changes until the index is dropped. The returned state tells when the first listing is in.
+///
+/// Only a missing client configuration fails at once (no kubeconfig and not in a pod: waiting
+/// would not help); an API server that does not answer is waited for.
+pub fn start_feeder(
+    settings: &KubeSettings,
+    index: &SharedIndex,
+) -> Result<Arc<FeedState>, FeedError> {
+    let state = Arc::new(FeedState::default());
+    let path = settings.config_path.clone();
+    let weak = Arc::downgrade(index);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| FeedError::Start(e.to_string()))?;
+    runtime.block_on(client_config(&path))?;
+    let feed = state.clone();
+    std::thread::Builder::new()
+        .name("kube-watchers".into())
+        .spawn(move || runtime.block_on(run(path, weak, feed)))
+        .map_err(|e| FeedError::Start(e.to_string()))?;
+    Ok(state)
+}
+
+/// A client for the cluster of `path` (a kubeconfig; empty means `KUBECONFIG`, the default
+/// kubeconfig or in-cluster), checked by asking the server for its version. Also returns the
+/// API server URL, for messages.
+pub(crate) async fn connect(path: &str) -> Result<(Client, String), FeedError> {
+    let config = client_config(path).await?;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| FeedError::Config(format!("{url}: {e}")))?;
+    let client = Client::try_from(config)
+        .map_err(|e| FeedError::Config(format!("{url}: {}", error_chain(&e))))?;
     match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(version)) => {
             tracing::info!(%url, version = %version.git_version, "connected to the Kubernetes API");
-            Ok(client)
+            Ok((client, url))
         }
-        Ok(Err(e)) => Err(FeedError::Unreachable(format!("{url}: {e}"))),
+        Ok(Err(e)) => Err(FeedError::Unreachable(format!(
+            "{url}: {}",
+            error_chain(&e)
+        ))),
         Err(_) => Err(FeedError::Unreachable(format!(
             "{url}: no answer within {CONNECT_TIMEOUT:?}"
         ))),
     }
 }
 
-async fn run(
-    path: String,
-    index: Weak<RwLock<KubeIndex>>,
-    done: mpsc::Sender<Result<(), FeedError>>,
-) {
-    let client = match connect(&path).await {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = done.send(Err(e));
-            return;
+/// The client configuration of `path` (a kubeconfig; empty means `KUBECONFIG`, the default
+/// kubeconfig or in-cluster).
+pub(crate) async fn client_config(path: &str) -> Result<Config, FeedError> {
+    Ok(if path.is_empty() {
+        Config::infer()
+            .await
+            .map_err(|e| FeedError::Config(error_chain(&e)))?
+    } else {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|e| FeedError::Config(format!("{path}: {}", error_chain(&e))))?;
+        Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| FeedError::Config(format!("{path}: {}", error_chain(&e))))?
+    })
+}
+
+/// Connects, retrying with backoff until it works or the index is dropped.
+async fn connect_with_retry(
+    path: &str,
+    index: &Weak<RwLock<KubeIndex>>,
+    state: &FeedState,
+) -> Option<(Client, String)> {
+    let mut delay = RETRY_FIRST;
+    let mut attempt = 1u32;
+    loop {
+        match connect(path).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                tracing::warn!(
+                    attempt,
+                    retry_in = ?delay,
+                    error = %e,
+                    "Kubernetes enrichment waits for the API server; flows are held meanwhile"
+                );
+                state.set_status(e.to_string());
+            }
         }
+        tokio::time::sleep(delay).await;
+        index.upgrade()?;
+        delay = (delay * 2).min(RETRY_MAX);
+        attempt += 1;
+    }
+}
+
+async fn run(path: String, index: Weak<RwLock<KubeIndex>>, state: Arc<FeedState>) {
+    let Some((client, url)) = connect_with_retry(&path, &index, &state).await else {
+        return;
     };
+    state.set_status(format!(
+        "listing Pods, Nodes, Services and ReplicaSets from {url}"
+    ));
     let (synced_tx, mut synced_rx) = tokio::sync::mpsc::unbounded_channel::<Synced>();
     let config = watcher::Config::default;
     let pods = watch(
@@ -126,18 +221,21 @@ async fn run(
         watcher::watcher(Api::<Pod>::all(client.clone()), config()).default_backoff(),
         index.clone(),
         synced_tx.clone(),
+        &url,
     );
     let nodes = watch(
         "Node",
         watcher::watcher(Api::<Node>::all(client.clone()), config()).default_backoff(),
         index.clone(),
         synced_tx.clone(),
+        &url,
     );
     let services = watch(
         "Service",
         watcher::watcher(Api::<Service>::all(client.clone()), config()).default_backoff(),
         index.clone(),
         synced_tx.clone(),
+        &url,
     );
     let replica_sets = watch(
         "ReplicaSet",
@@ -145,19 +243,20 @@ async fn run(
             .default_backoff(),
         index.clone(),
         synced_tx,
+        &url,
     );
+    let feed = state.clone();
     let wait_sync = async move {
-        let mut kinds = 0;
-        while kinds < 4 {
+        let mut kinds: Vec<&'static str> = Vec::new();
+        while kinds.len() < 4 {
             match synced_rx.recv().await {
                 Some(Ok(kind)) => {
-                    kinds += 1;
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
                     tracing::debug!(kind, "kubernetes cache synced");
                 }
-                Some(Err(refused)) => {
-                    let _ = done.send(Err(refused));
-                    return;
-                }
+                Some(Err(error)) => feed.set_status(error.to_string()),
                 None => return,
             }
         }
@@ -171,7 +270,8 @@ async fn run(
                 "kubernetes caches synced"
             );
         }
-        let _ = done.send(Ok(()));
+        feed.set_status("synced".into());
+        feed.synced.store(true, Ordering::Release);
     };
     tokio::join!(pods, nodes, services, replica_sets, wait_sync);
     tracing::debug!("kubernetes watchers stopped (index dropped)");
@@ -180,7 +280,8 @@ async fn run(
 /// A kind's first listing is complete, or the API server refuses it for good.
 type Synced = Result<&'static str, FeedError>;
 
-/// An answer that retrying will not change: unauthorized, forbidden, unknown resource.
+/// An answer that says the pipeline is not allowed or the resource does not exist (RBAC applied
+/// late, missing CRD): retried like the rest, but reported as such.
 fn refusal(error: &watcher::Error) -> Option<String> {
     match error {
         watcher::Error::InitialListFailed(kube::Error::Api(status))
@@ -199,6 +300,7 @@ async fn watch<K: Indexed>(
     stream: impl Stream<Item = Result<Event<K>, watcher::Error>>,
     index: Weak<RwLock<KubeIndex>>,
     synced: tokio::sync::mpsc::UnboundedSender<Synced>,
+    url: &str,
 ) {
     let mut stream = std::pin::pin!(stream);
     let mut relist: Vec<K> = Vec::new();
@@ -223,11 +325,15 @@ async fn watch<K: Indexed>(
                 }
             }
             Err(e) => {
-                if first && let Some(reason) = refusal(&e) {
-                    let _ = synced.send(Err(FeedError::Refused { kind, reason }));
-                    return;
+                let error = error_chain(&e);
+                if first {
+                    let status = match refusal(&e) {
+                        Some(reason) => FeedError::Refused { kind, reason },
+                        None => FeedError::Unreachable(format!("{url}: {error}")),
+                    };
+                    let _ = synced.send(Err(status));
                 }
-                tracing::warn!(kind, error = %e, "kubernetes watch failed; retrying");
+                tracing::warn!(kind, %url, %error, "kubernetes watch failed; retrying with backoff");
             }
         }
     }

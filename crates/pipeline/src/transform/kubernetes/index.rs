@@ -10,8 +10,11 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::IpAddr;
+
+/// The index's maps are read for every flow (twice): a fast non-cryptographic hasher. Keys come
+/// from the API server, not from the flows.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// Node label holding the node's availability zone (`SrcK8S_Zone`).
@@ -99,6 +102,9 @@ struct Meta {
     ips: Vec<IpAddr>,
     /// Pods only: (secondary network key, network name).
     keys: Vec<(String, String)>,
+    /// False for pods that terminated (`Succeeded` / `Failed`): their IP may already belong to
+    /// a new pod, which then wins the lookup.
+    live: bool,
 }
 
 type Entries = HashMap<IpAddr, Vec<Arc<Meta>>>;
@@ -304,6 +310,10 @@ impl KubeIndex {
             ips,
             keys: self.secondary_keys(m),
             name,
+            live: !matches!(
+                status.and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            ),
         }
     }
 
@@ -402,6 +412,7 @@ impl KubeIndex {
             ips,
             keys: Vec::new(),
             name,
+            live: true,
         }
     }
 
@@ -431,6 +442,7 @@ impl KubeIndex {
             ips,
             keys: Vec::new(),
             name,
+            live: true,
         }
     }
 
@@ -479,15 +491,28 @@ impl KubeIndex {
 
     /// The object owning `ip`, trying first the pods attached to a secondary network by one of
     /// `keys`, then pods, nodes and services by IP.
+    ///
+    /// When several pods hold the same address (a completed Job's pod keeps its IP in its
+    /// status while a new pod reuses it), a pod that has not terminated wins, and among those the
+    /// one seen last.
     pub fn lookup(&self, keys: &[String], ip: IpAddr) -> Option<KubeInfo<'_>> {
+        self.lookup_with(keys, ip, true)
+    }
+
+    /// [`Self::lookup`], leaving the zone out unless `zone` (it costs a node lookup).
+    pub fn lookup_with(&self, keys: &[String], ip: IpAddr, zone: bool) -> Option<KubeInfo<'_>> {
         let (meta, network) = keys
             .iter()
-            .find_map(|k| self.pod_keys.get(k).and_then(|l| l.first()))
+            .find_map(|k| {
+                self.pod_keys
+                    .get(k)
+                    .and_then(|l| l.iter().rev().find(|(m, _)| m.live).or(l.first()))
+            })
             .map(|(m, i)| (m, m.keys[*i].1.as_str()))
             .or_else(|| {
                 [&self.pod_ips, &self.node_ips, &self.service_ips]
                     .into_iter()
-                    .find_map(|ips| ips.get(&ip).and_then(|l| l.first()))
+                    .find_map(|ips| ips.get(&ip).and_then(|l| preferred(l)))
                     .map(|m| (m, PRIMARY_NETWORK))
             })?;
         let (owner_kind, owner_name) = self.resolve_owner(meta);
@@ -503,6 +528,7 @@ impl KubeIndex {
             meta.host_name.as_str()
         };
         let zone = match meta.kind {
+            _ if !zone => None,
             Kind::Node => meta.zone.as_deref(),
             Kind::Pod => self.nodes.get(host_name).and_then(|n| n.zone.as_deref()),
             Kind::Service => None,
@@ -542,6 +568,12 @@ impl KubeIndex {
     }
 }
 
+/// Among the objects holding one address: the last one seen that has not terminated, else the
+/// first.
+fn preferred(list: &[Arc<Meta>]) -> Option<&Arc<Meta>> {
+    list.iter().rev().find(|m| m.live).or(list.first())
+}
+
 fn unindex(ips: &mut Entries, meta: &Arc<Meta>) {
     for ip in &meta.ips {
         if let Some(list) = ips.get_mut(ip) {
@@ -562,13 +594,14 @@ fn ovn_management_ips(meta: &ObjectMeta) -> Vec<IpAddr> {
     else {
         return Vec::new();
     };
-    let subnets: HashMap<String, serde_json::Value> = match serde_json::from_str(text) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(error = %e, "unreadable {OVN_NODE_SUBNETS_ANNOTATION} annotation");
-            return Vec::new();
-        }
-    };
+    let subnets: std::collections::HashMap<String, serde_json::Value> =
+        match serde_json::from_str(text) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "unreadable {OVN_NODE_SUBNETS_ANNOTATION} annotation");
+                return Vec::new();
+            }
+        };
     let cidrs: Vec<&str> = match subnets.get("default") {
         Some(serde_json::Value::String(s)) => vec![s.as_str()],
         Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).collect(),

@@ -8,7 +8,7 @@ mod feeder;
 mod index;
 
 pub(crate) use feeder::connect;
-pub use feeder::{FeedError, start_feeder};
+pub use feeder::{FeedError, FeedState, error_chain, start_feeder};
 pub use index::{
     IndexSettings, Indexed, Kind, KubeIndex, KubeInfo, NETWORK_STATUS_ANNOTATION,
     OVN_NODE_SUBNETS_ANNOTATION, PRIMARY_NETWORK, SecondaryNetwork, ZONE_LABEL, secondary_key,
@@ -22,6 +22,24 @@ use std::sync::{Arc, RwLock};
 
 /// The index shared between the feeder (writer) and the network stages (readers).
 pub type SharedIndex = Arc<RwLock<KubeIndex>>;
+
+/// An index and, when a feeder fills it from the API server, the feeder's progress. Shared by
+/// every worker's copy of a network stage: one set of watchers per stage, not per worker.
+#[derive(Clone, Debug)]
+pub struct KubeSource {
+    /// The index the stage reads.
+    pub index: SharedIndex,
+    /// The feeder's state; `None` when the caller fills the index itself.
+    pub feed: Option<Arc<FeedState>>,
+}
+
+impl KubeSource {
+    /// What the index still waits for before it is complete; `None` once it is.
+    pub fn pending(&self) -> Option<String> {
+        let feed = self.feed.as_ref()?;
+        (!feed.is_synced()).then(|| feed.status())
+    }
+}
 
 /// `kubeConfig` of the network stage.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -309,7 +327,7 @@ impl CompiledRule {
             let canonical = ip.to_string();
             self.flow_keys(record, index.settings(), &canonical, scratch);
         }
-        let Some(info) = index.lookup(scratch, ip) else {
+        let Some(info) = index.lookup_with(scratch, ip, self.zone.is_some()) else {
             tracing::trace!(%ip, keys = ?scratch, "no kubernetes object for address");
             return;
         };

@@ -1,0 +1,172 @@
+//! Request authorisation (`server.authCheck`): `none` serves everyone; `authenticated` needs a
+//! bearer token the API server accepts (TokenReview); `admin` also needs the right to list
+//! namespaces cluster-wide (SubjectAccessReview); `denyAll` refuses everything. Verdicts are
+//! cached per token for a minute so a page load does not cost one review per request.
+
+use crate::api::{ApiError, AppState};
+use crate::config::AuthCheck;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long a verdict is reused.
+const CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// Who a token belongs to, as the API server said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// User name.
+    pub user: String,
+    /// Whether the user may list namespaces cluster-wide.
+    pub admin: bool,
+}
+
+/// Verdicts by token, with when they were given.
+type Verdicts = HashMap<String, (Instant, Result<Identity, String>)>;
+
+/// Checks tokens against the API server, with a cache.
+#[derive(Clone)]
+pub struct Reviewer {
+    client: kube::Client,
+    cache: Arc<Mutex<Verdicts>>,
+}
+
+impl Reviewer {
+    /// A reviewer using `client`.
+    pub fn new(client: kube::Client) -> Self {
+        Self {
+            client,
+            cache: Arc::default(),
+        }
+    }
+
+    /// Who `token` is, or why it is refused.
+    pub async fn review(&self, token: &str) -> Result<Identity, String> {
+        if let Some((at, verdict)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            && at.elapsed() < CACHE_FOR
+        {
+            return verdict.clone();
+        }
+        let verdict = self.ask(token).await;
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+        cache.insert(token.to_string(), (Instant::now(), verdict.clone()));
+        verdict
+    }
+
+    async fn ask(&self, token: &str) -> Result<Identity, String> {
+        let reviews: kube::Api<TokenReview> = kube::Api::all(self.client.clone());
+        let review = TokenReview {
+            spec: TokenReviewSpec {
+                token: Some(token.to_string()),
+                ..TokenReviewSpec::default()
+            },
+            ..TokenReview::default()
+        };
+        let answer = reviews
+            .create(&kube::api::PostParams::default(), &review)
+            .await
+            .map_err(|e| format!("TokenReview failed: {e}"))?;
+        let status = answer.status.unwrap_or_default();
+        if status.authenticated != Some(true) {
+            return Err(status
+                .error
+                .unwrap_or_else(|| "the token is not authenticated".into()));
+        }
+        let user = status.user.unwrap_or_default();
+        let name = user.username.clone().unwrap_or_default();
+        let access: kube::Api<SubjectAccessReview> = kube::Api::all(self.client.clone());
+        let sar = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: user.username,
+                groups: user.groups,
+                uid: user.uid,
+                extra: user.extra,
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some("list".into()),
+                    resource: Some("namespaces".into()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SubjectAccessReviewSpec::default()
+            },
+            ..SubjectAccessReview::default()
+        };
+        let admin = access
+            .create(&kube::api::PostParams::default(), &sar)
+            .await
+            .map_err(|e| format!("SubjectAccessReview failed: {e}"))?
+            .status
+            .is_some_and(|s| s.allowed);
+        Ok(Identity { user: name, admin })
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty())
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    ApiError { status, message }.into_response()
+}
+
+/// The middleware: lets a request through or answers 401 / 403 naming why.
+pub async fn check(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match s.auth {
+        AuthCheck::None | AuthCheck::Auto => next.run(req).await,
+        AuthCheck::DenyAll => refuse(
+            StatusCode::FORBIDDEN,
+            "authCheck is denyAll: every request is refused".into(),
+        ),
+        mode @ (AuthCheck::Authenticated | AuthCheck::Admin) => {
+            let Some(reviewer) = &s.reviewer else {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "authCheck needs the Kubernetes API, which is not reachable from this process"
+                        .into(),
+                );
+            };
+            let Some(token) = bearer(req.headers()) else {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "a bearer token is required (Authorization: Bearer ...)".into(),
+                );
+            };
+            match reviewer.review(token).await {
+                Err(e) => refuse(StatusCode::UNAUTHORIZED, format!("token refused: {e}")),
+                Ok(id) if mode == AuthCheck::Admin && !id.admin => refuse(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "user {} is not an admin (cannot list namespaces cluster-wide), and authCheck is admin",
+                        id.user
+                    ),
+                ),
+                Ok(_) => next.run(req).await,
+            }
+        }
+    }
+}
+
+/// Whether the caller is an admin, for `/role`.
+pub async fn is_admin(s: &AppState, headers: &HeaderMap) -> bool {
+    match (s.auth, &s.reviewer, bearer(headers)) {
+        (AuthCheck::None | AuthCheck::Auto, _, _) => true,
+        (_, Some(r), Some(t)) => r.review(t).await.is_ok_and(|id| id.admin),
+        _ => false,
+    }
+}
