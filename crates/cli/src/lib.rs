@@ -6,3 +6,4 @@ pub mod cluster;
 pub mod collector;
 pub mod options;
 pub mod render;
+pub mod tui;

@@ -21,12 +21,18 @@ fn main() -> ExitCode {
         Command::Collector(a) => a.log_level.clone(),
         _ => "info".to_string(),
     };
+    // Log lines would tear the terminal table apart: none while it shows.
+    let quiet = matches!(&invocation.command, Command::Collector(a) if a.tui);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(if quiet {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink)
+        } else {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+        })
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -77,10 +83,42 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
                 KubeNames::None
             };
             let progress = Arc::new(Progress::default());
-            let summary = collector::run(args, names, progress, interrupted(), |addr| {
+            let (observer, ui) = if args.tui && args.mode == collector::Mode::Flows {
+                let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+                let p = progress.clone();
+                let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+                let thread = std::thread::spawn(move || {
+                    if let Ok(true) = kubectl_netobserv::tui::terminal::run("Flows", rx, p) {
+                        let _ = quit_tx.send(());
+                    }
+                });
+                (Some(tx), Some((quit_rx, thread)))
+            } else {
+                (None, None)
+            };
+            let (ui, thread) = match ui {
+                Some((q, t)) => (Some(q), Some(t)),
+                None => (None, None),
+            };
+            let stop = async move {
+                match ui {
+                    Some(quit) => {
+                        tokio::select! {
+                            () = interrupted() => {}
+                            _ = quit => {}
+                        }
+                    }
+                    None => interrupted().await,
+                }
+            };
+            let summary = collector::run(args, names, observer, progress, stop, |addr| {
                 tracing::info!(%addr, "collector listening");
             })
             .await?;
+            // The table gives the terminal back before the summary is printed.
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
             println!(
                 "capture ended ({:?}): {} {} written, {} bytes, in {:.1}s",
                 summary.reason,

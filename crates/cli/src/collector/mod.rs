@@ -53,6 +53,9 @@ pub struct CollectorArgs {
     /// Enrich with Kubernetes names from the API server (in the cluster).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub kubernetes: bool,
+    /// Show the flows in a terminal table while collecting (flows only).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub tui: bool,
     /// Snap length of the agents, written in the pcapng interface descriptions.
     #[arg(long, default_value = "256")]
     pub snaplen: u32,
@@ -156,6 +159,7 @@ impl Progress {
 pub async fn run(
     args: &CollectorArgs,
     names: enrich::KubeNames,
+    observer: Option<tokio::sync::mpsc::Sender<Arc<netobserv_pipeline::record::Record>>>,
     progress: Arc<Progress>,
     stop: impl std::future::Future<Output = ()>,
     bound: impl FnOnce(SocketAddr),
@@ -176,7 +180,7 @@ pub async fn run(
                     max_bytes: args.max_bytes,
                     names,
                     query: args.query.clone(),
-                    observer: None,
+                    observer,
                 },
                 progress,
                 stop,
