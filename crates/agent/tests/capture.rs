@@ -573,3 +573,126 @@ async fn an_upstream_collector_gets_one_send_per_packet() {
     assert_eq!(ours.len(), 300);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The CLI's collector (`kubectl-netobserv collector --mode=packets`, crates/cli) fed by the
+/// agent: its pcapng holds byte for byte what tcpdump saw on the interface, with the Kubernetes
+/// names its enrichment (the pipeline's index, filled with the pair's two pods) gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_collector_writes_what_tcpdump_saw_with_kubernetes_names() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kubectl_netobserv::collector::enrich::{KubeNames, network_config};
+    use kubectl_netobserv::collector::{Progress, packets};
+    use netobserv_pipeline::transform::NetworkStage;
+    use netobserv_pipeline::transform::kubernetes::KubeIndex;
+    use std::sync::{Arc, RwLock};
+
+    require_root();
+    require_capture_tools();
+    const SNAP: u32 = 256;
+    let pod = |name: &str, ip: &str| -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "cli-test"},
+            "spec": {"nodeName": "node-a", "containers": [{"name": "c"}]},
+            "status": {"hostIP": "172.18.0.2", "podIP": ip, "podIPs": [{"ip": ip}]}
+        }))
+        .unwrap()
+    };
+    let mut index = KubeIndex::new(NetworkStage::kube_index_settings(&network_config()).unwrap());
+    index.apply(&pod("cli-client", "10.199.0.1"));
+    index.apply(&pod("cli-server", "10.199.0.2"));
+
+    let pair = NetPair::new();
+    pair.disable_ipv6();
+    let dir = temp_dir("cli-collector");
+    let path = dir.join("pcap/cli.pcapng");
+    let progress = Arc::new(Progress::default());
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let capture = packets::PacketCapture {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        path: path.clone(),
+        max_time: Duration::from_secs(120),
+        max_bytes: 50_000_000,
+        snaplen: SNAP,
+        names: KubeNames::Index(Arc::new(RwLock::new(index))),
+    };
+    let p = progress.clone();
+    let collector = tokio::spawn(async move {
+        packets::run(
+            capture,
+            p,
+            async {
+                let _ = stop_rx.await;
+            },
+            |a| {
+                let _ = addr_tx.send(a);
+            },
+        )
+        .await
+        .expect("the CLI collector runs")
+    });
+    let port = addr_rx.await.unwrap().port();
+    let metrics_port = free_port();
+    let log = dir.join("agent.log");
+    let snap = SNAP.to_string();
+    let mut agent = start_agent(&pair, port, metrics_port, &log, &[("PCA_SNAPLEN", &snap)]);
+    wait_attached(&pair, &mut agent, &log).await;
+    let tcpdump_log = dir.join("tcpdump.log");
+    let tcpdump = start_tcpdump(&pair, &dir.join("tcpdump.pcap"), SNAP, &tcpdump_log);
+    let a = udp_in(&pair.path_a(), "10.199.0.1:0");
+    let b = udp_in(&pair.path_b(), "10.199.0.2:0");
+    let mut sent = 0u64;
+    for i in 0..200u32 {
+        let len = [1usize, 200, 214, 1000][i as usize % 4];
+        a.send_to(&payload(i, len), ("10.199.0.2", PORT)).unwrap();
+        b.send_to(&payload(i + 1000, len), ("10.199.0.1", PORT))
+            .unwrap();
+        a.send_to(&payload(i, len), ("10.199.0.2", PORT + 1))
+            .unwrap();
+        sent += 2;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while progress.flows() < sent && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tcpdump_err = stop_tcpdump(tcpdump, &tcpdump_log);
+    stop_agent(&pair, agent, &log).await;
+    stop.send(()).unwrap();
+    let summary = collector.await.unwrap();
+    assert_eq!((summary.items, summary.refused), (sent, 0), "{summary:?}");
+
+    let ours = read_with_tshark(&path);
+    let theirs = read_pcap(&dir.join("tcpdump.pcap"));
+    assert_eq!(theirs.len() as u64, sent, "tcpdump: {tcpdump_err}");
+    assert_eq!(ours.len() as u64, sent);
+    let mut a_bytes: Vec<&Vec<u8>> = ours.iter().map(|r| &r.captured.data).collect();
+    let mut t_bytes: Vec<&Vec<u8>> = theirs.iter().map(|c| &c.data).collect();
+    a_bytes.sort();
+    t_bytes.sort();
+    assert!(
+        a_bytes == t_bytes,
+        "the CLI collector's packets differ from tcpdump's"
+    );
+    for r in &ours {
+        let from_a = r.captured.data[26..30] == [10, 199, 0, 1];
+        let (src, dst) = if from_a {
+            ("cli-client", "cli-server")
+        } else {
+            ("cli-server", "cli-client")
+        };
+        for want in [
+            format!("SrcK8S_Name: {src}"),
+            format!("DstK8S_Name: {dst}"),
+            "SrcK8S_Namespace: cli-test".to_string(),
+            "DstK8S_HostName: node-a".to_string(),
+        ] {
+            assert!(
+                r.comment.contains(&want),
+                "{want} missing from {:?}",
+                r.comment
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
