@@ -334,12 +334,26 @@ pub async fn run_foreground(
         Ok(()) => {
             tracing::info!(namespace = plan.namespace(), run = %plan.run_id,
                 "capture deployed; Ctrl-C stops it and removes everything");
+            // Show the collector's progress lines once its pod runs (best effort: a cluster
+            // that serves no logs only loses the display).
+            let shower = {
+                let (client, ns) = (client.clone(), plan.namespace().to_string());
+                tokio::spawn(async move {
+                    loop {
+                        match follow(&client, &ns, std::future::pending()).await {
+                            Ok(()) => return,
+                            Err(e) => tracing::debug!(%e, "collector log not available yet"),
+                        }
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                })
+            };
             let end = tokio::time::sleep(plan.max_time + Duration::from_secs(30));
             tokio::pin!(end);
             tokio::pin!(interrupted);
             let mut tick = tokio::time::interval(LEASE_RENEW);
             tick.tick().await;
-            loop {
+            let r = loop {
                 tokio::select! {
                     () = &mut end => break Ok(()),
                     () = &mut interrupted => {
@@ -352,7 +366,9 @@ pub async fn run_foreground(
                         }
                     }
                 }
-            }
+            };
+            shower.abort();
+            r
         }
         Err(e) => Err(e),
     };

@@ -111,10 +111,32 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
                     None => interrupted().await,
                 }
             };
+            // Without the table, a progress line every 5 s (what `follow` shows of a cluster run).
+            let ticker = (!args.tui).then(|| {
+                let p = progress.clone();
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        let secs = started.elapsed().as_secs_f64();
+                        println!(
+                            "elapsed {secs:.0}s, captured {} bytes, {} written ({:.0}/s)",
+                            p.bytes(),
+                            p.flows(),
+                            p.flows() as f64 / secs
+                        );
+                    }
+                })
+            });
             let summary = collector::run(args, names, observer, progress, stop, |addr| {
                 tracing::info!(%addr, "collector listening");
             })
             .await?;
+            if let Some(t) = ticker {
+                t.abort();
+            }
             // The table gives the terminal back before the summary is printed.
             if let Some(t) = thread {
                 let _ = t.join();
