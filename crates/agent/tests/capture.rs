@@ -615,6 +615,7 @@ async fn the_cli_collector_writes_what_tcpdump_saw_with_kubernetes_names() {
         max_bytes: 50_000_000,
         snaplen: SNAP,
         names: KubeNames::Index(Arc::new(RwLock::new(index))),
+        observer: None,
     };
     let p = progress.clone();
     let collector = tokio::spawn(async move {

@@ -83,12 +83,17 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
                 KubeNames::None
             };
             let progress = Arc::new(Progress::default());
-            let (observer, ui) = if args.tui && args.mode == collector::Mode::Flows {
+            let (observer, ui) = if args.tui {
                 let (tx, rx) = tokio::sync::mpsc::channel(10_000);
                 let p = progress.clone();
                 let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+                let mode = args.mode;
                 let thread = std::thread::spawn(move || {
-                    if let Ok(true) = kubectl_netobserv::tui::terminal::run("Flows", rx, p) {
+                    let title = match mode {
+                        collector::Mode::Flows => "Flows",
+                        collector::Mode::Packets => "Packets",
+                    };
+                    if let Ok(true) = kubectl_netobserv::tui::terminal::run(title, rx, p) {
                         let _ = quit_tx.send(());
                     }
                 });

@@ -332,6 +332,7 @@ async fn packets_go_to_pcapng_with_enrichment_comments_that_tshark_reads() {
     let progress = Arc::new(Progress::default());
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (table_tx, mut table_rx) = tokio::sync::mpsc::channel(16);
     let capture = packets::PacketCapture {
         addr: "127.0.0.1:0".parse().expect("addr"),
         path: path.clone(),
@@ -339,6 +340,7 @@ async fn packets_go_to_pcapng_with_enrichment_comments_that_tshark_reads() {
         max_bytes: 50_000_000,
         snaplen: 256,
         names: names(),
+        observer: Some(table_tx),
     };
     let p = progress.clone();
     let task = tokio::spawn(async move {
@@ -433,5 +435,19 @@ async fn packets_go_to_pcapng_with_enrichment_comments_that_tshark_reads() {
         "{}",
         lines[2]
     );
+    // The table gets each packet as a record with the same names.
+    let first = table_rx.recv().await.expect("a packet for the table");
+    let row: Value = serde_json::from_str(&first.to_json()).expect("json");
+    assert_eq!(row["SrcAddr"], "10.128.0.10", "{row}");
+    assert_eq!(
+        (
+            row["Proto"].clone(),
+            row["DstPort"].clone(),
+            row["Bytes"].clone()
+        ),
+        (json!(17), json!(5353), json!(a.len()))
+    );
+    assert_eq!(row["SrcK8S_Name"], "client");
+    assert_eq!(row["TimeFlowEndMs"], 1_764_000_000_123i64);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -255,3 +255,53 @@ fn progress_line_shows_elapsed_bytes_and_rate() {
         s[0]
     );
 }
+
+#[test]
+fn packets_show_in_the_same_table() {
+    use kubectl_netobserv::collector::enrich::{Known, packet_record};
+    // Ethernet + IPv4 + TCP 10.128.0.10:40000 -> 10.128.0.20:443.
+    let mut frame = vec![0u8; 14 + 20 + 20];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[14 + 9] = 6;
+    frame[14 + 12..14 + 16].copy_from_slice(&[10, 128, 0, 10]);
+    frame[14 + 16..14 + 20].copy_from_slice(&[10, 128, 0, 20]);
+    frame[34..36].copy_from_slice(&40000u16.to_be_bytes());
+    frame[36..38].copy_from_slice(&443u16.to_be_bytes());
+    let known = Known {
+        comments: Vec::new(),
+        fields: vec![
+            ("SrcK8S_Type".into(), "Pod".into()),
+            ("SrcK8S_Namespace".into(), "shop".into()),
+            ("SrcK8S_Name".into(), "client".into()),
+        ],
+    };
+    let mut app = App::new("Packets");
+    app.push(Arc::new(packet_record(
+        &frame,
+        1_764_763_200_123_456_789,
+        1514,
+        "eth0",
+        &known,
+    )));
+    let r = rows(&app);
+    assert_eq!(
+        words(&r[0]),
+        [
+            "12:00:00.123",
+            "Pod",
+            "shop",
+            "client",
+            "eth0",
+            "6",
+            "1514",
+            "1"
+        ]
+    );
+    app.key(ctrl('e'));
+    app.key(ctrl('e'));
+    assert_eq!(
+        words(&rows(&app)[0])[1..3],
+        ["10.128.0.10:40000", "10.128.0.20:443"]
+    );
+}

@@ -78,10 +78,20 @@ impl FlowStages {
 /// Most address pairs whose comments are remembered before the cache starts over.
 const PACKET_CACHE: usize = 65_536;
 
-/// The comments of packets, looked up once per address pair.
+/// What is known of a packet's two ends: its pcapng comments and the record fields they come
+/// from (`SrcK8S_Name`, ...), for the table.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// The pcapng comments.
+    pub comments: Vec<String>,
+    /// The enrichment fields.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The enrichment of packets, looked up once per address pair.
 pub struct PacketEnricher {
     stage: Option<NetworkStage>,
-    cache: HashMap<(IpAddr, IpAddr), Arc<Vec<String>>>,
+    cache: HashMap<(IpAddr, IpAddr), Arc<Known>>,
 }
 
 impl PacketEnricher {
@@ -100,36 +110,44 @@ impl PacketEnricher {
         })
     }
 
-    /// The comments of an Ethernet frame (none when it is not IP or nothing is known).
-    pub fn comments(&mut self, frame: &[u8]) -> Arc<Vec<String>> {
+    /// What is known of an Ethernet frame's ends (nothing when it is not IP).
+    pub fn known(&mut self, frame: &[u8]) -> Arc<Known> {
         let Some(pair) = addresses(frame) else {
             return Arc::default();
         };
         if let Some(c) = self.cache.get(&pair) {
             return c.clone();
         }
-        let comments = Arc::new(self.lookup(pair).comments());
+        let known = Arc::new(self.lookup(pair));
         if self.cache.len() >= PACKET_CACHE {
             self.cache.clear();
         }
-        self.cache.insert(pair, comments.clone());
-        comments
+        self.cache.insert(pair, known.clone());
+        known
     }
 
-    fn lookup(&mut self, (src, dst): (IpAddr, IpAddr)) -> Enrichment {
+    fn lookup(&mut self, (src, dst): (IpAddr, IpAddr)) -> Known {
         let Some(stage) = self.stage.as_mut() else {
-            return Enrichment::default();
+            return Known::default();
         };
         let mut r = Record::default();
         r.insert("SrcAddr", src.to_string());
         r.insert("DstAddr", dst.to_string());
         let Some(r) = stage.apply(r) else {
-            return Enrichment::default();
+            return Known::default();
         };
-        Enrichment {
+        let enrichment = Enrichment {
             source: endpoint(&r, "SrcK8S_"),
             destination: endpoint(&r, "DstK8S_"),
             common: Vec::new(),
+        };
+        Known {
+            comments: enrichment.comments(),
+            fields: r
+                .iter()
+                .filter(|(k, _)| k.starts_with("SrcK8S_") || k.starts_with("DstK8S_"))
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.to_string(), v.to_string())))
+                .collect(),
         }
     }
 }
@@ -175,4 +193,62 @@ pub fn addresses(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
         }
         _ => None,
     }
+}
+
+/// The transport of an Ethernet frame: (protocol, source port, destination port), ports 0
+/// when the protocol has none.
+pub fn transport(frame: &[u8]) -> Option<(u8, u16, u16)> {
+    let mut off = 12;
+    let mut ethertype = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
+    if ethertype == 0x8100 {
+        off += 4;
+        ethertype = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
+    }
+    let ip = frame.get(off + 2..)?;
+    let (proto, l4) = match ethertype {
+        0x0800 => (*ip.get(9)?, ip.get(usize::from(ip.first()? & 0x0f) * 4..)?),
+        0x86dd => (*ip.get(6)?, ip.get(40..)?),
+        _ => return None,
+    };
+    let ports = match proto {
+        6 | 17 | 132 => (
+            u16::from_be_bytes([*l4.first()?, *l4.get(1)?]),
+            u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]),
+        ),
+        _ => (0, 0),
+    };
+    Some((proto, ports.0, ports.1))
+}
+
+/// A packet as a record for the table: time, ends, transport, length, interface, enrichment.
+pub fn packet_record(
+    frame: &[u8],
+    time_ns: u64,
+    orig_len: u32,
+    interface: &str,
+    known: &Known,
+) -> Record {
+    let mut r = Record::default();
+    r.insert("TimeFlowEndMs", (time_ns / 1_000_000) as i64);
+    if let Some((src, dst)) = addresses(frame) {
+        r.insert("SrcAddr", src.to_string());
+        r.insert("DstAddr", dst.to_string());
+    }
+    if let Some((proto, sport, dport)) = transport(frame) {
+        r.insert("Proto", i64::from(proto));
+        if sport != 0 || dport != 0 {
+            r.insert("SrcPort", i64::from(sport));
+            r.insert("DstPort", i64::from(dport));
+        }
+    }
+    r.insert("Bytes", i64::from(orig_len));
+    r.insert("Packets", 1i64);
+    r.insert(
+        "Interfaces",
+        netobserv_pipeline::record::Value::List(vec![interface.to_string().into()]),
+    );
+    for (k, v) in &known.fields {
+        r.insert(k.clone(), v.clone());
+    }
+    r
 }

@@ -53,7 +53,7 @@ pub struct CollectorArgs {
     /// Enrich with Kubernetes names from the API server (in the cluster).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub kubernetes: bool,
-    /// Show the flows in a terminal table while collecting (flows only).
+    /// Show the flows (or packets) in a terminal table while collecting.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub tui: bool,
     /// Snap length of the agents, written in the pcapng interface descriptions.
@@ -197,6 +197,7 @@ pub async fn run(
                     max_bytes: args.max_bytes,
                     snaplen: args.snaplen,
                     names,
+                    observer,
                 },
                 progress,
                 stop,

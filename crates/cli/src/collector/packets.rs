@@ -3,8 +3,9 @@
 //! direction and its Kubernetes enrichment as comments (`Source`, `Destination`), until
 //! `--max-time`, `--max-bytes` or a stop request.
 
-use super::enrich::{KubeNames, PacketEnricher};
+use super::enrich::{KubeNames, PacketEnricher, packet_record};
 use super::{CollectorError, Progress, StopReason, Summary};
+use netobserv_pipeline::record::Record;
 use pbflow::pbpacket::collector_server::{Collector, CollectorServer};
 use pbflow::pbpacket::{CollectorReply, Packet, Packets};
 use pcapng::{Direction, Interface, LINKTYPE_ETHERNET, Writer};
@@ -33,6 +34,8 @@ pub struct PacketCapture {
     pub snaplen: u32,
     /// Enrichment.
     pub names: KubeNames,
+    /// Where each written packet is also sent as a record (the TUI), if anywhere.
+    pub observer: Option<tokio::sync::mpsc::Sender<Arc<Record>>>,
 }
 
 /// A `Write` that counts what goes through it.
@@ -66,6 +69,7 @@ struct Svc {
     refused: Arc<AtomicU64>,
     full: watch::Sender<bool>,
     max_bytes: u64,
+    observer: Option<tokio::sync::mpsc::Sender<Arc<Record>>>,
 }
 
 impl Svc {
@@ -83,7 +87,7 @@ impl Svc {
                     continue;
                 }
             };
-            let comments = sink.enricher.comments(rec.data);
+            let known = sink.enricher.known(rec.data);
             let key = (p.interface.clone(), p.if_index);
             let id = match sink.interfaces.get(&key) {
                 Some(id) => *id,
@@ -112,10 +116,20 @@ impl Svc {
                     } else {
                         Direction::Inbound
                     }),
-                    comments: &comments,
+                    comments: &known.comments,
                 })
                 .map_err(|e| tonic::Status::internal(e.to_string()))?;
             self.progress.add_flows(1);
+            if let Some(o) = &self.observer {
+                // A display that is behind skips packets; the file has them all.
+                let _ = o.try_send(Arc::new(packet_record(
+                    rec.data,
+                    rec.time_ns,
+                    rec.orig_len,
+                    &p.interface,
+                    &known,
+                )));
+            }
         }
         let bytes = self.progress.bytes();
         if bytes >= self.max_bytes {
@@ -180,6 +194,7 @@ pub async fn run(
         refused: Arc::default(),
         full: full_tx,
         max_bytes: capture.max_bytes,
+        observer: capture.observer,
     };
     let refused = svc.refused.clone();
     let listener = tokio::net::TcpListener::bind(capture.addr)
