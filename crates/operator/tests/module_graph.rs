@@ -13,6 +13,7 @@ const CRATES: &[&str] = &[
     "crates/operator/src",
     "crates/agent/src",
     "crates/agent-ebpf/src",
+    "crates/cli/src",
 ];
 
 /// Module path (`["render", "agent"]`) of a source file under `src`.

@@ -4,6 +4,7 @@
 //! parses the first part as a whole command line and each further part as filter options only,
 //! and checks every rule, so every error names the option (and the rule) at fault.
 
+pub mod collector;
 pub mod filter;
 pub mod values;
 
@@ -58,7 +59,7 @@ pub enum Command {
     Version,
     /// The collector (runs in the cluster; also runnable locally).
     #[command(hide = true)]
-    Collector(crate::collector::CollectorArgs),
+    Collector(collector::CollectorArgs),
 }
 
 /// The namespace option of the commands that find an earlier deployment.
