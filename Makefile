@@ -84,6 +84,18 @@ bench-pipeline: prerequisites ## Pipeline throughput, cores and RSS with the loa
 bench-store: prerequisites ## Flow store: ingest flows per core, console query p50/p95 on 1M flows.
 	scripts/bench-store
 
+.PHONY: bench-capture
+bench-capture: prerequisites ## Packet capture (root): packets/s without loss, agent vs tcpdump on a veth pair.
+	scripts/bench-capture
+
+.PHONY: bench-cli-collector
+bench-cli-collector: prerequisites ## CLI collector: flows per CPU second into JSON + SQLite flow store.
+	scripts/bench-cli-collector
+
+.PHONY: update-cli-golden
+update-cli-golden: ## Accept a deliberate change of the CLI's --yaml manifests.
+	UPDATE_GOLDEN=1 $(CARGO) test -p kubectl-netobserv --test render
+
 .PHONY: run-operator
 run-operator: ## Run the operator against the current kube context (exits 1 if no cluster is reachable).
 	RELATED_IMAGE_EBPF_AGENT=$(IMAGE_REGISTRY)/$(IMAGE_EBPF_AGENT):$(IMAGE_TAG) \

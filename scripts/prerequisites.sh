@@ -95,6 +95,16 @@ if ! need_cmd prometheus; then
     apt_install --no-install-recommends prometheus
 fi
 
+# --- packet capture (crates/agent packet mode, crates/pcapng) ----------------------------------
+# The capture tests compare the agent's packets with a tcpdump capture of the same interface and
+# read the pcapng files (and their comments) back with tshark, an independent reader. tshark's
+# installer asks whether non-root users may capture: answered "no" beforehand.
+if ! need_cmd tshark || ! need_cmd tcpdump; then
+    echo "prerequisites: installing tshark and tcpdump (packet capture tests)"
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt_install tshark tcpdump
+fi
+
 # --- flow store and console (crates/flowstore, crates/console) ---------------------------------
 # The store's tests make capture files with the sqlite3 CLI as an independent writer/reader; the
 # console's agreement test runs the real Prometheus installed above.

@@ -7,6 +7,7 @@
 //! the same as the C structs; the host tests at the bottom pin them.
 #![cfg_attr(not(test), no_std)]
 
+pub mod capture;
 pub mod filter;
 pub mod netevents;
 
@@ -457,8 +458,13 @@ pub mod counters {
     pub const HASHMAP_FAIL_UPDATE_DROPS: u32 = 19;
     /// First drops of flows sent to user space through the ring buffer (not a loss).
     pub const RINGBUF_FIRST_DROP: u32 = 20;
+    /// Packet capture: packets written into `packet_record`.
+    pub const PCA_CAPTURED: u32 = 21;
+    /// Packet capture: packets lost because `packet_record` was full (user space did not keep
+    /// up).
+    pub const PCA_LOST: u32 = 22;
     /// Number of counters (size of the array).
-    pub const MAX_COUNTERS: u32 = 21;
+    pub const MAX_COUNTERS: u32 = 23;
 }
 
 /// Names of the user-space-settable load-time globals (`.rodata`), set with
@@ -609,6 +615,7 @@ mod pod {
     unsafe impl aya::Pod for super::XlatMetrics {}
     unsafe impl aya::Pod for super::CachedFlow {}
     unsafe impl aya::Pod for super::FlowEvent {}
+    unsafe impl aya::Pod for super::capture::PacketMeta {}
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //!
 //! One module per job: the flow classifiers ([`monitor`]) and what they use (header parsing,
 //! the shared flow map, the per-CPU flow cache, the ring buffer of first packets, filter rules,
-//! DNS tracking), and one module per tracing hook feature (FlowRTT, PacketDrop,
-//! PacketTranslation, NetworkEvents). A new hook is a new module here, with its maps, globals
-//! and programs, plus its `mod` line.
+//! DNS tracking), one module per tracing hook feature (FlowRTT, PacketDrop, PacketTranslation,
+//! NetworkEvents), and packet capture ([`capture`]: classifiers of its own). A new hook is a new
+//! module here, with its maps, globals and programs, plus its `mod` line.
 //!
 //! The programs never alter traffic: TC programs return `TC_ACT_OK`, TCX programs `TCX_NEXT`.
 #![no_std]
@@ -14,6 +14,7 @@
 
 mod base;
 mod cache;
+mod capture;
 mod clock;
 mod dns;
 mod drops;

@@ -25,11 +25,11 @@ use netobserv_agent_common::{
 };
 
 /// TCX verdict that lets the next program in the chain run.
-const TCX_NEXT: i32 = -1;
+pub(crate) const TCX_NEXT: i32 = -1;
 
 /// Keep 1 packet in N (0 or 1: all). Set by user space before load.
 #[unsafe(no_mangle)]
-static SAMPLING: Global<u32> = Global::new(0);
+pub(crate) static SAMPLING: Global<u32> = Global::new(0);
 /// Profiling only (`examples/prog_profile.rs`): when non-zero, the classifiers return at the
 /// section boundary of that number (see [`stop_at`]), so the cost of each section of the
 /// per-packet path is the difference between two runs. Read-only data: at 0 the verifier prunes

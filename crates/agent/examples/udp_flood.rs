@@ -1,15 +1,18 @@
-//! UDP load for `scripts/bench-agent`: 64-byte frames (22-byte payload) at a target rate,
-//! cycling over N destination ports so that each packet is a new 5-tuple when N is large.
-//! Usage: `udp_flood DST_IP PPS SECONDS DISTINCT_PORTS [SOCKETS]`; prints the packets sent.
-//! With several sockets (distinct source ports) the number of 5-tuples is PORTS × SOCKETS.
+//! UDP load for `scripts/bench-agent` and `scripts/bench-capture`: 64-byte frames (22-byte
+//! payload, or PAYLOAD bytes) at a target rate, cycling over N destination ports so that each
+//! packet is a new 5-tuple when N is large.
+//! Usage: `udp_flood DST_IP PPS SECONDS DISTINCT_PORTS [SOCKETS [PAYLOAD]]`; prints the packets
+//! sent. With several sockets (distinct source ports) the number of 5-tuples is PORTS × SOCKETS.
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 5 && args.len() != 6 {
-        return Err("usage: udp_flood DST_IP PPS SECONDS DISTINCT_PORTS [SOCKETS]".into());
+    if !(5..=7).contains(&args.len()) {
+        return Err(
+            "usage: udp_flood DST_IP PPS SECONDS DISTINCT_PORTS [SOCKETS [PAYLOAD]]".into(),
+        );
     }
     let dst: std::net::IpAddr = args[1].parse()?;
     let pps: u64 = args[2].parse()?;
@@ -20,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|_| UdpSocket::bind("0.0.0.0:0"))
         .collect::<Result<Vec<_>, _>>()?;
     // 14 Ethernet + 20 IPv4 + 8 UDP + 22 payload = 64 bytes on the wire.
-    let payload = [0u8; 22];
+    let payload = vec![0u8; args.get(6).map_or(Ok(22), |s| s.parse::<usize>())?];
     let start = Instant::now();
     let end = start + Duration::from_secs(secs);
     let mut sent: u64 = 0;

@@ -47,10 +47,24 @@ pub enum AgentError {
 pub struct Agent {
     ns_follower: Option<JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
-    exporter_stop: watch::Sender<bool>,
     tracer: Arc<Mutex<Tracer>>,
     metrics: Arc<Metrics>,
     netns: Option<PathBuf>,
+    watcher: JoinHandle<()>,
+    server: Option<JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
+    mode: Mode,
+}
+
+/// What runs besides the interface watcher: flow eviction and export, or packet capture.
+enum Mode {
+    Flows(FlowTasks),
+    Packets(crate::capture::Capture),
+}
+
+/// The flow mode's tasks.
+struct FlowTasks {
+    exporter_stop: watch::Sender<bool>,
     /// Drains the maps into export batches (the periodic task, `evict_now` and shutdown).
     eviction: Arc<Evictor>,
     /// Keeps the ring buffer drained between evictions.
@@ -58,13 +72,66 @@ pub struct Agent {
     /// Keeps the OVS sample collector set registered (retrying) and removes it at shutdown;
     /// `None` when NetworkEvents is off or the registration is disabled.
     ovs_collector: Option<JoinHandle<()>>,
-    watcher: JoinHandle<()>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
     /// The pipeline running in this process (`EXPORT=direct-flp`); stopped after the exporter.
     pipeline: Option<InProcess>,
+}
+
+/// The tasks both modes run: the metrics server, the interface watcher (attaching the mode's
+/// classifiers) and, on the host, the follower of the netns directories.
+struct Watching {
+    ns_follower: Option<JoinHandle<()>>,
+    watcher: JoinHandle<()>,
     server: Option<JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
+}
+
+/// Starts the metrics server and the interface watcher, and publishes the first status.
+async fn watch_and_serve(
+    cfg: &Config,
+    tracer: &Arc<Mutex<Tracer>>,
+    metrics: &Arc<Metrics>,
+    names: &Names,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Watching, AgentError> {
+    let (server, metrics_addr) = start_metrics_server(cfg, metrics.clone(), shutdown).await?;
+    let listening = crate::attacher::listen(cfg, metrics)
+        .await
+        .map_err(|source| AgentError::Io {
+            what: "watching network interfaces",
+            source,
+        })?;
+    crate::status::publish(cfg, &lock(tracer), metrics);
+    let watcher = tokio::spawn(crate::attacher::watch_interfaces(
+        cfg.clone(),
+        listening.events,
+        tracer.clone(),
+        metrics.clone(),
+        names.clone(),
+    ));
+    Ok(Watching {
+        ns_follower: listening.ns_follower,
+        watcher,
+        server,
+        metrics_addr,
+    })
+}
+
+/// Measures the eBPF maps' kernel memory (now that they exist and are empty), logs it and
+/// shows it in `/status`; returns the map ids and the baseline for later measurements.
+fn measure_maps(tracer: &Tracer, metrics: &Metrics) -> (Vec<u32>, Vec<(u32, u64)>) {
+    let map_ids = tracer.map_ids();
+    let mem = crate::mapmem::measure(&map_ids, None);
+    tracing::info!(
+        bytes = mem.bytes_now,
+        formula = %mem.formula,
+        at_64_cpus = mem.full_bytes_64_cpus,
+        "eBPF map memory"
+    );
+    let base = crate::mapmem::baseline(&mem);
+    metrics.set_map_memory(mem);
+    (map_ids, base)
 }
 
 /// The address reported as `AgentIP`: configured, else the source address of the default
@@ -152,10 +219,20 @@ async fn start_metrics_server(
 }
 
 impl Agent {
-    /// Loads the programs, starts every task and returns once interface watching is running.
+    /// Loads the programs, starts every task and returns once interface watching is running:
+    /// flows, or packets when `ENABLE_PCA` is set.
     pub async fn start(cfg: Config) -> Result<Self, AgentError> {
         let metrics = Arc::new(Metrics::new(&cfg.metrics_prefix));
         metrics.sampling_rate.set(i64::from(cfg.sampling));
+        if cfg.capture.enable {
+            Self::start_packets(cfg, metrics).await
+        } else {
+            Self::start_flows(cfg, metrics).await
+        }
+    }
+
+    /// Flow mode: the flow classifiers and features, eviction and the `pbflow` exporter.
+    async fn start_flows(cfg: Config, metrics: Arc<Metrics>) -> Result<Self, AgentError> {
         let (tracer, maps) = Tracer::load(&cfg)?;
         let decoder: NetDecoder = cfg.network_events.enable.then(|| {
             Arc::new(crate::netevents::Decoder::new(
@@ -174,17 +251,9 @@ impl Agent {
         // The exporter stops last, after the final eviction at shutdown, hence its own signal.
         let (exporter_stop, exporter_stop_rx) = watch::channel(false);
         let (queue, exporter, pipeline) = start_export(&cfg, &metrics, exporter_stop_rx).await?;
-        let (server, metrics_addr) =
-            start_metrics_server(&cfg, metrics.clone(), shutdown_rx.clone()).await?;
-
         let names: Names = Arc::default();
-        let listening = crate::attacher::listen(&cfg, &metrics)
-            .await
-            .map_err(|source| AgentError::Io {
-                what: "watching network interfaces",
-                source,
-            })?;
-        crate::status::publish(&cfg, &lock(&tracer), &metrics);
+        let watching =
+            watch_and_serve(&cfg, &tracer, &metrics, &names, shutdown_rx.clone()).await?;
         let ovs_collector = register_ovs_collector(&cfg, &metrics)
             .await
             .map(|(c, last)| {
@@ -196,26 +265,9 @@ impl Agent {
                     shutdown_rx.clone(),
                 ))
             });
-        let watcher = tokio::spawn(crate::attacher::watch_interfaces(
-            cfg.clone(),
-            listening.events,
-            tracer.clone(),
-            metrics.clone(),
-            names.clone(),
-        ));
 
         let agent_ip = pbflow::Ip::from_addr(discover_agent_ip(&cfg));
-        // The maps' kernel memory, measured now that they exist and are empty.
-        let map_ids = lock(&tracer).map_ids();
-        let mem = crate::mapmem::measure(&map_ids, None);
-        tracing::info!(
-            bytes = mem.bytes_now,
-            formula = %mem.formula,
-            at_64_cpus = mem.full_bytes_64_cpus,
-            "eBPF map memory"
-        );
-        let map_base = crate::mapmem::baseline(&mem);
-        metrics.set_map_memory(mem);
+        let (map_ids, map_base) = measure_maps(&lock(&tracer), &metrics);
         let ring = lock(&maps).ring();
         let eviction = Arc::new(Evictor {
             maps,
@@ -250,23 +302,87 @@ impl Agent {
             high_water_flows = cfg.high_water_flows(),
             "agent started"
         );
-        Ok(Self {
-            ns_follower: listening.ns_follower,
+        Ok(Self::assemble(
+            cfg,
+            tracer,
+            metrics,
             shutdown_tx,
-            exporter_stop,
+            watching,
+            Mode::Flows(FlowTasks {
+                exporter_stop,
+                eviction,
+                ring_drainer,
+                ovs_collector,
+                evictor,
+                exporter,
+                pipeline,
+            }),
+        ))
+    }
+
+    /// Packet mode (`ENABLE_PCA=true`): the capture classifiers, the packet ring's drain and the
+    /// `pbpacket` exporter.
+    async fn start_packets(cfg: Config, metrics: Arc<Metrics>) -> Result<Self, AgentError> {
+        let ignored = crate::capture::ignored_features(&cfg);
+        if !ignored.is_empty() {
+            tracing::warn!(
+                ignored = ?ignored,
+                "packet capture mode (ENABLE_PCA=true): these flow features are off"
+            );
+        }
+        let (tracer, source) = Tracer::load_packets(&cfg)?;
+        let tracer = Arc::new(Mutex::new(tracer));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let names: Names = Arc::default();
+        let capture = crate::capture::Capture::start(
+            &cfg,
+            exporter_config(&cfg),
+            source,
+            metrics.clone(),
+            names.clone(),
+            shutdown_rx.clone(),
+        )?;
+        let watching = watch_and_serve(&cfg, &tracer, &metrics, &names, shutdown_rx).await?;
+        measure_maps(&lock(&tracer), &metrics);
+        tracing::info!(
+            sampling = cfg.sampling,
+            snaplen = cfg.capture.snaplen,
+            ringbuf_bytes = cfg.capture.ringbuf_bytes,
+            export_queue = cfg.capture.queue_packets,
+            export_in_flight = cfg.capture.in_flight,
+            export_batch = cfg.capture.batch,
+            filter_rules = cfg.flow_filter_rules.len(),
+            "agent started in packet capture mode"
+        );
+        Ok(Self::assemble(
+            cfg,
+            tracer,
+            metrics,
+            shutdown_tx,
+            watching,
+            Mode::Packets(capture),
+        ))
+    }
+
+    fn assemble(
+        cfg: Config,
+        tracer: Arc<Mutex<Tracer>>,
+        metrics: Arc<Metrics>,
+        shutdown_tx: watch::Sender<bool>,
+        w: Watching,
+        mode: Mode,
+    ) -> Self {
+        Self {
+            ns_follower: w.ns_follower,
+            shutdown_tx,
             tracer,
             metrics,
             netns: cfg.netns,
-            eviction,
-            ring_drainer,
-            ovs_collector,
-            watcher,
-            evictor,
-            exporter,
-            pipeline,
-            server,
-            metrics_addr,
-        })
+            watcher: w.watcher,
+            server: w.server,
+            metrics_addr: w.metrics_addr,
+            mode,
+        }
     }
 
     /// The agent's metrics.
@@ -284,15 +400,21 @@ impl Agent {
         lock(&self.tracer).attached()
     }
 
-    /// Drains the kernel map now and queues the result (the periodic eviction does the same).
+    /// Drains the kernel map now and queues the result (the periodic eviction does the same);
+    /// nothing in packet mode.
     pub async fn evict_now(&self) {
-        self.eviction.evict_once().await;
+        if let Mode::Flows(f) = &self.mode {
+            f.eviction.evict_once().await;
+        }
     }
 
     /// Kernel id of the NetworkEvents map when the feature is on: tests write into it exactly
     /// what the `psample_sample_packet` hook would, on kernels where the hook cannot attach.
     pub fn network_events_map_id(&self) -> Option<u32> {
-        lock(&self.eviction.maps).network_events_map_id()
+        match &self.mode {
+            Mode::Flows(f) => lock(&f.eviction.maps).network_events_map_id(),
+            Mode::Packets(_) => None,
+        }
     }
 
     /// Stops watching, detaches every hook, exports what the kernel still holds, then stops.
@@ -303,8 +425,14 @@ impl Agent {
         }
         self.watcher.abort();
         let _ = self.watcher.await;
-        let _ = self.evictor.await;
-        let _ = self.ring_drainer.await;
+        let mode = match self.mode {
+            Mode::Flows(mut f) => {
+                let _ = (&mut f.evictor).await;
+                let _ = (&mut f.ring_drainer).await;
+                Mode::Flows(f)
+            }
+            packets => packets,
+        };
         let tracer = self.tracer.clone();
         let netns = self.netns.clone();
         tokio::task::spawn_blocking(move || {
@@ -319,7 +447,24 @@ impl Agent {
             what: "entering the network namespace to detach",
             source,
         })?;
-        // Signalled with the rest above; removes the collector set if it is ours.
+        match mode {
+            Mode::Flows(f) => f.finish().await,
+            // What was captured up to the detach goes out before the exporter stops.
+            Mode::Packets(c) => c.finish(Duration::from_secs(10)).await,
+        }
+        if let Some(s) = self.server {
+            s.abort();
+        }
+        tracing::info!("agent stopped, all hooks detached");
+        Ok(())
+    }
+}
+
+impl FlowTasks {
+    /// After the detach: removes the OVS collector set if it is ours, exports the flows counted
+    /// up to the detach, then stops the exporter.
+    async fn finish(self) {
+        // Signalled with the rest; removes the collector set if it is ours.
         if let Some(task) = self.ovs_collector
             && tokio::time::timeout(Duration::from_secs(10), task)
                 .await
@@ -350,10 +495,5 @@ impl Agent {
                 Err(_) => tracing::warn!("the in-process pipeline did not stop within 10s"),
             }
         }
-        if let Some(s) = self.server {
-            s.abort();
-        }
-        tracing::info!("agent stopped, all hooks detached");
-        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The flow classifiers (TC/TCX, ingress/egress): their load-time settings and map sizes,
 //! loading them through the verifier for the attach mode in use, and attaching them to
-//! interfaces (TCX, or clsact as fallback), in the observed namespace or a secondary one.
+//! interfaces (TCX, or clsact as fallback), in the observed namespace or a secondary one. Packet
+//! capture attaches its own classifiers the same way ([`ProgramSet::PACKETS`]).
 
 use crate::config::{AttachMode, Config, Direction};
 use crate::error::TracerError;
@@ -8,7 +9,7 @@ use crate::hooks::load_retrying;
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions};
 use aya::programs::{LinkOrder, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
-use netobserv_agent_common::{globals, maps, programs};
+use netobserv_agent_common::{capture, globals, maps, programs};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,45 @@ pub enum AttachKind {
     Tcx,
     /// Legacy clsact `bpf` filters.
     Tc,
+}
+
+/// The four classifiers (TC and TCX, ingress and egress) the agent attaches to interfaces: the
+/// flow classifiers, or the packet capture ones in packet mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramSet {
+    /// Legacy TC ingress program.
+    pub tc_ingress: &'static str,
+    /// Legacy TC egress program.
+    pub tc_egress: &'static str,
+    /// TCX ingress program.
+    pub tcx_ingress: &'static str,
+    /// TCX egress program.
+    pub tcx_egress: &'static str,
+}
+
+impl ProgramSet {
+    /// The flow classifiers.
+    pub const FLOWS: Self = Self {
+        tc_ingress: programs::TC_INGRESS,
+        tc_egress: programs::TC_EGRESS,
+        tcx_ingress: programs::TCX_INGRESS,
+        tcx_egress: programs::TCX_EGRESS,
+    };
+    /// The packet capture classifiers (`ENABLE_PCA=true`).
+    pub const PACKETS: Self = Self {
+        tc_ingress: capture::programs::TC_INGRESS,
+        tc_egress: capture::programs::TC_EGRESS,
+        tcx_ingress: capture::programs::TCX_INGRESS,
+        tcx_egress: capture::programs::TCX_EGRESS,
+    };
+
+    /// (ingress, egress) programs of an attach kind.
+    fn of(&self, kind: AttachKind) -> (&'static str, &'static str) {
+        match kind {
+            AttachKind::Tcx => (self.tcx_ingress, self.tcx_egress),
+            AttachKind::Tc => (self.tc_ingress, self.tc_egress),
+        }
+    }
 }
 
 /// Whether TC programs may call `bpf_ktime_get_coarse_ns` (kernel 5.11+), probed by loading a
@@ -79,17 +119,13 @@ impl ClassifierPlan {
     }
 }
 
-/// Verifier-loads the classifiers of the attach mode.
-pub(crate) fn load(ebpf: &mut Ebpf, mode: AttachMode) -> Result<(), TracerError> {
-    let wanted: &[&'static str] = match mode {
-        AttachMode::Tcx => &[programs::TCX_INGRESS, programs::TCX_EGRESS],
-        AttachMode::Tc => &[programs::TC_INGRESS, programs::TC_EGRESS],
-        AttachMode::Any => &[
-            programs::TCX_INGRESS,
-            programs::TCX_EGRESS,
-            programs::TC_INGRESS,
-            programs::TC_EGRESS,
-        ],
+/// Verifier-loads the classifiers of `set` for the attach mode.
+pub(crate) fn load(ebpf: &mut Ebpf, mode: AttachMode, set: ProgramSet) -> Result<(), TracerError> {
+    let (tcx, tc) = (set.of(AttachKind::Tcx), set.of(AttachKind::Tc));
+    let wanted: Vec<&'static str> = match mode {
+        AttachMode::Tcx => vec![tcx.0, tcx.1],
+        AttachMode::Tc => vec![tc.0, tc.1],
+        AttachMode::Any => vec![tcx.0, tcx.1, tc.0, tc.1],
     };
     for name in wanted {
         let prog = program(ebpf, name)?;
@@ -121,15 +157,17 @@ struct Attached {
 pub(crate) struct Attachments {
     mode: AttachMode,
     direction: Direction,
+    set: ProgramSet,
     attached: HashMap<String, Attached>,
 }
 
 impl Attachments {
-    /// No interface yet; attaches with `mode` in `direction`.
-    pub(crate) fn new(mode: AttachMode, direction: Direction) -> Self {
+    /// No interface yet; attaches the programs of `set` with `mode` in `direction`.
+    pub(crate) fn new(mode: AttachMode, direction: Direction, set: ProgramSet) -> Self {
         Self {
             mode,
             direction,
+            set,
             attached: HashMap::new(),
         }
     }
@@ -172,10 +210,7 @@ impl Attachments {
         kind: AttachKind,
     ) -> Result<Attached, TracerError> {
         let mut hooks: Vec<(&'static str, TcAttachType)> = Vec::new();
-        let (ing, eg) = match kind {
-            AttachKind::Tcx => (programs::TCX_INGRESS, programs::TCX_EGRESS),
-            AttachKind::Tc => (programs::TC_INGRESS, programs::TC_EGRESS),
-        };
+        let (ing, eg) = self.set.of(kind);
         if self.direction != Direction::Egress {
             hooks.push((ing, TcAttachType::Ingress));
         }

@@ -189,13 +189,9 @@ impl ExporterTls {
     }
 }
 
-/// Starts the exporter task. It runs until `shutdown` turns true; it then stops retrying, and
-/// counts what is still queued as dropped (`reason="shutdown"`) after a last attempt each.
-pub fn start(
-    cfg: ExporterConfig,
-    metrics: Arc<Metrics>,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(ExportQueue, tokio::task::JoinHandle<()>), ExporterError> {
+/// A lazily connecting channel to the collector of `cfg` (TLS when configured), shared by the
+/// flow exporter and the packet exporter.
+pub(crate) fn channel(cfg: &ExporterConfig) -> Result<Channel, ExporterError> {
     let endpoint_error = |source| ExporterError::Endpoint {
         endpoint: cfg.endpoint.clone(),
         source,
@@ -206,10 +202,20 @@ pub fn start(
             .tls_config(tls.client_config()?)
             .map_err(endpoint_error)?;
     }
-    let channel = endpoint
+    Ok(endpoint
         .connect_timeout(Duration::from_secs(2))
         .timeout(cfg.timeout)
-        .connect_lazy();
+        .connect_lazy())
+}
+
+/// Starts the exporter task. It runs until `shutdown` turns true; it then stops retrying, and
+/// counts what is still queued as dropped (`reason="shutdown"`) after a last attempt each.
+pub fn start(
+    cfg: ExporterConfig,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(ExportQueue, tokio::task::JoinHandle<()>), ExporterError> {
+    let channel = channel(&cfg)?;
     Ok(start_with(
         cfg,
         Sink::Grpc(CollectorClient::new(channel)),

@@ -5,11 +5,14 @@
 //! [`flowcache`], [`overflow`]), each with its settings before load, its attach (with fallbacks)
 //! and the drain of its map, mirroring one kernel module per feature in `crates/agent-ebpf`.
 //! [`hooks`] holds what they share and imports none of them; [`tracer`] loads the object and
-//! calls each feature; [`flowmaps`] holds their maps for eviction.
+//! calls each feature; [`flowmaps`] holds their maps for eviction. Packet capture
+//! (`ENABLE_PCA=true`, [`capture`]) is the agent's other mode: its classifiers replace the flow
+//! classifiers and packets go to a `pbpacket` collector instead of flows.
 
 pub mod agent;
 mod attacher;
 pub mod btf;
+pub mod capture;
 pub mod classifiers;
 pub mod config;
 pub mod conntrack;

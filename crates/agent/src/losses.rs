@@ -73,6 +73,60 @@ pub const DROPS_MAP_FULL: LossReason = LossReason {
     remedy: "raise CACHE_MAX_FLOWS, which sizes the packet-drop map",
 };
 
+/// Packet capture: the kernel's `packet_record` ring was full when a packet had to go through it.
+pub const PCA_RINGBUF_FULL: LossReason = LossReason {
+    source: "ebpf",
+    reason: "PacketRingBufferFull",
+    cause: "the packet capture ring buffer was full: user space did not read the captured \
+            packets in time",
+    remedy: "raise PCA_RINGBUF_BYTES, lower PCA_SNAPLEN, narrow FLOW_FILTER_RULES or SAMPLING, \
+             or raise the agent's CPU limit",
+};
+
+/// Packet capture: the queue of packets waiting for the collector was full.
+pub const PCA_QUEUE_FULL: LossReason = LossReason {
+    source: "limiter",
+    reason: "PacketQueueFull",
+    cause: "the packet export queue was full: the collector did not accept packets as fast as \
+            they were captured",
+    remedy: "raise PCA_EXPORT_QUEUE or PCA_EXPORT_IN_FLIGHT, or the collector's capacity",
+};
+
+/// Packet capture: packets still unsent when the agent stopped.
+pub const PCA_EXPORT_SHUTDOWN: LossReason = LossReason {
+    source: "exporter",
+    reason: "PacketsUnsentAtShutdown",
+    cause: "the collector could not be reached before the agent stopped",
+    remedy: "check the collector (TARGET_HOST, TARGET_PORT)",
+};
+
+/// Every way captured packets get lost, in `/status` order.
+pub const PACKET_REASONS: [LossReason; 3] = [PCA_RINGBUF_FULL, PCA_QUEUE_FULL, PCA_EXPORT_SHUTDOWN];
+
+/// The `packets_lost` part of `/status` in packet mode.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PacketsLost {
+    /// Captured packets lost since the agent started, all reasons.
+    pub total: u64,
+    /// Per reason, zeros included.
+    pub by_reason: Vec<PacketLossCount>,
+}
+
+/// One reason in `packets_lost`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PacketLossCount {
+    /// `source` label of `dropped_packets_total`.
+    pub source: &'static str,
+    /// `reason` label.
+    pub reason: &'static str,
+    /// Packets lost.
+    pub packets: u64,
+    /// What happened.
+    pub cause: &'static str,
+    /// What to raise.
+    pub remedy: &'static str,
+}
+
 /// Every loss reason the agent reports, in `/status` order.
 pub const REASONS: [LossReason; 6] = [
     RINGBUF_FULL,
@@ -162,6 +216,17 @@ impl LossLog {
         let (f, p) = (entry.1, entry.2);
         *entry = (Some(now), 0, 0);
         drop(st);
+        if f == 0 {
+            tracing::warn!(
+                source = r.source,
+                reason = r.reason,
+                lost_packets = p,
+                "packets lost since the last warning: {}{detail}; {}",
+                r.cause,
+                r.remedy
+            );
+            return true;
+        }
         tracing::warn!(
             source = r.source,
             reason = r.reason,
@@ -203,5 +268,11 @@ mod tests {
         }
         assert!(RINGBUF_FULL.remedy.contains("FLOWS_RINGBUF_BYTES"));
         assert!(EXPORT_QUEUE_FULL.remedy.contains("EXPORTER_BUFFER_LENGTH"));
+        for r in PACKET_REASONS {
+            assert!(!r.cause.is_empty() && !r.remedy.is_empty(), "{r:?}");
+            assert!(!REASONS.iter().any(|f| f.reason == r.reason), "{r:?}");
+        }
+        assert!(PCA_RINGBUF_FULL.remedy.contains("PCA_RINGBUF_BYTES"));
+        assert!(PCA_QUEUE_FULL.remedy.contains("PCA_EXPORT_QUEUE"));
     }
 }

@@ -1,5 +1,6 @@
 //! What `/status` and the hook metrics say about the loaded tracer: one row per hook feature
-//! (from each feature's [`HookReport`]), the interfaces hooked, the clock and the flow cache.
+//! (from each feature's [`HookReport`]), the interfaces hooked, the clock and the flow cache; in
+//! packet mode, the `PacketCapture` row and every flow feature off.
 
 use crate::config::Config;
 use crate::hooks::{HookReport, HookState};
@@ -51,7 +52,7 @@ fn feature_hooks(
     let mut kinds: Vec<&str> = attached.iter().map(|(_, k)| kind_name(*k)).collect();
     kinds.sort_unstable();
     kinds.dedup();
-    let flow = HookStatus {
+    let classifiers = HookStatus {
         hook: "FlowCapture".into(),
         active: !attached.is_empty(),
         mode: (!kinds.is_empty()).then(|| kinds.join("+")),
@@ -67,6 +68,29 @@ fn feature_hooks(
         reason: Some(why.into()),
         ..HookStatus::default()
     };
+    if tracer.packet_mode {
+        // The attached classifiers are the capture ones; every flow feature is off.
+        let why = "packet capture mode (ENABLE_PCA=true): flows are off";
+        let mut rows = vec![HookStatus {
+            hook: "PacketCapture".into(),
+            ..classifiers
+        }];
+        rows.extend(
+            [
+                "FlowCapture",
+                "PacketDrop",
+                "DNSTracking",
+                "FlowRTT",
+                "NetworkEvents",
+                "PacketTranslation",
+                "IPsec",
+            ]
+            .into_iter()
+            .map(|h| unavailable(h, why)),
+        );
+        return rows;
+    }
+    let flow = classifiers;
     vec![
         flow.clone(),
         hook_status("PacketDrop", &tracer.drops),

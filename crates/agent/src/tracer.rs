@@ -2,9 +2,12 @@
 //! feature in its own module: [`crate::rtt`], [`crate::drops`], [`crate::dns`],
 //! [`crate::xlat`], [`crate::netevents::kernel`], [`crate::flowcache`], [`crate::filter`]),
 //! with what each one reports; attaching the classifiers to interfaces
-//! ([`crate::classifiers`]); handing the maps user space drains to [`FlowMaps`].
+//! ([`crate::classifiers`]); handing the maps user space drains to [`FlowMaps`]. In packet mode
+//! ([`Tracer::load_packets`]) the capture classifiers take the flow classifiers' place
+//! ([`crate::capture`]).
 
-use crate::classifiers::{Attachments, ClassifierPlan};
+use crate::capture::{CapturePlan, PacketSource};
+use crate::classifiers::{Attachments, ClassifierPlan, ProgramSet};
 use crate::config::Config;
 use crate::drops::{DropsMap, DropsPlan};
 use crate::error::TracerError;
@@ -34,6 +37,8 @@ pub struct Tracer {
     pub coarse_clock: bool,
     /// The per-CPU flow cache: `on (N slots per CPU)` or `off: why`, for `/status`.
     pub flow_cache: String,
+    /// Whether the capture classifiers are the ones attached (`ENABLE_PCA=true`).
+    pub packet_mode: bool,
     attachments: Attachments,
 }
 
@@ -91,7 +96,7 @@ impl Tracer {
         let netevents =
             crate::netevents::kernel::attach(&mut ebpf, btf.as_ref(), cfg, &plans.netevents);
         let xlat = plans.xlat.start(&mut ebpf, btf.as_ref(), cfg);
-        crate::classifiers::load(&mut ebpf, cfg.tc_attach_mode)?;
+        crate::classifiers::load(&mut ebpf, cfg.tc_attach_mode, ProgramSet::FLOWS)?;
         if !cfg.flow_filter_rules.is_empty() {
             crate::filter::program(&mut ebpf, &cfg.flow_filter_rules)?;
         }
@@ -115,9 +120,48 @@ impl Tracer {
                 xlat: xlat.report,
                 coarse_clock: plans.classifiers.coarse_clock,
                 flow_cache,
-                attachments: Attachments::new(cfg.tc_attach_mode, cfg.direction),
+                packet_mode: false,
+                attachments: Attachments::new(cfg.tc_attach_mode, cfg.direction, ProgramSet::FLOWS),
             },
             flow_maps,
+        ))
+    }
+
+    /// Loads the object for packet mode (`ENABLE_PCA=true`): the capture classifiers with the
+    /// snap length, ring size and filter rules, the flow side shrunk and its features off.
+    pub fn load_packets(cfg: &Config) -> Result<(Self, PacketSource), TracerError> {
+        let btf = Btf::from_sys_fs().ok();
+        let flows_off = crate::capture::flows_off(cfg);
+        let plans = Plans::new(&flows_off);
+        let capture = CapturePlan::new(cfg);
+        let mut loader = EbpfLoader::new();
+        loader.btf(btf.as_ref());
+        plans.configure(&mut loader, &flows_off);
+        capture.configure(&mut loader);
+        let mut ebpf = loader.load(crate::object::ebpf_object())?;
+        crate::classifiers::load(&mut ebpf, cfg.tc_attach_mode, ProgramSet::PACKETS)?;
+        if !cfg.flow_filter_rules.is_empty() {
+            crate::filter::program(&mut ebpf, &cfg.flow_filter_rules)?;
+        }
+        let source = PacketSource::take(&mut ebpf)?;
+        let off = HookReport::off(&[], "packet capture mode (ENABLE_PCA=true): flows are off");
+        Ok((
+            Self {
+                ebpf,
+                rtt: off.clone(),
+                drops: off.clone(),
+                netevents: off.clone(),
+                xlat: off,
+                coarse_clock: false,
+                flow_cache: "off: packet capture mode (ENABLE_PCA=true)".into(),
+                packet_mode: true,
+                attachments: Attachments::new(
+                    cfg.tc_attach_mode,
+                    cfg.direction,
+                    ProgramSet::PACKETS,
+                ),
+            },
+            source,
         ))
     }
 

@@ -1,2 +1,9 @@
-//! `kubectl-netobserv`: on-demand flow, packet and metric capture. Implementation lands with the
-//! CLI issue.
+//! `kubectl-netobserv` (also installed as `oc-netobserv`): on-demand flow, packet and metric
+//! capture. The command line ([`options`]), the objects it deploys ([`render`]), the collector
+//! that receives and writes the capture ([`collector`]), and the cluster side ([`cluster`]).
+
+pub mod cluster;
+pub mod collector;
+pub mod options;
+pub mod render;
+pub mod tui;

@@ -16,6 +16,7 @@ const CRATES: &[&str] = &[
     "crates/pipeline/src",
     "crates/flp-config/src",
     "crates/logging/src",
+    "crates/cli/src",
 ];
 
 /// Module path (`["render", "agent"]`) of a source file under `src`.

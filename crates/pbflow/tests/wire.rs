@@ -198,3 +198,101 @@ fn records_wrap_entries_in_field_one_and_roundtrip() {
 fn send_path_matches_upstream() {
     assert_eq!(pbflow::SEND_METHOD_PATH, "/pbflow.Collector/Send");
 }
+
+/// A `pbpacket.Packet` carries, in field 1, an `Any` with no type URL whose `value` (field 2) is
+/// the 16-byte pcap record header and the packet bytes, as upstream's agent sends it; the
+/// netobserv-rs additions use fields 2 to 5.
+#[test]
+fn packet_wraps_a_pcap_record_in_an_any() {
+    use pbflow::pbpacket::{
+        Packet, Packets, SEND_BATCH_METHOD_PATH, SEND_METHOD_PATH, pcap_record_header,
+    };
+    assert_eq!(SEND_METHOD_PATH, "/pbpacket.Collector/Send");
+    assert_eq!(SEND_BATCH_METHOD_PATH, "/pbpacket.Collector/SendBatch");
+    let frame: Vec<u8> = (0u8..60).collect();
+    let t = 1_700_000_000_123_456_789u64;
+    let mut value = pcap_record_header(t, 60, 1514).to_vec();
+    value.extend_from_slice(&frame);
+    let p = Packet {
+        pcap: Some(prost_types::Any {
+            type_url: String::new(),
+            value: value.clone(),
+        }),
+        timestamp_ns: t,
+        interface: "eth0".into(),
+        if_index: 7,
+        direction: 1,
+    };
+    let buf = p.encode_to_vec();
+    let fs = fields(&buf);
+    let Val::Bytes(any) = get(&fs, 1) else {
+        panic!("field 1 is not a message")
+    };
+    assert_eq!(fields(&any), vec![(2, Val::Bytes(value.clone()))]);
+    assert_eq!(&value[0..4], &1_700_000_000u32.to_le_bytes());
+    assert_eq!(&value[4..8], &123_456u32.to_le_bytes());
+    assert_eq!(&value[8..12], &60u32.to_le_bytes());
+    assert_eq!(&value[12..16], &1514u32.to_le_bytes());
+    assert_eq!(get(&fs, 2), Val::Varint(t));
+    assert_eq!(get(&fs, 3), Val::Bytes(b"eth0".to_vec()));
+    assert_eq!(get(&fs, 4), Val::Varint(7));
+    assert_eq!(get(&fs, 5), Val::Varint(1));
+
+    // A batch is the same packets in field 1, repeated.
+    let batch = Packets {
+        packets: vec![p.clone(), p.clone()],
+    }
+    .encode_to_vec();
+    let bf = fields(&batch);
+    assert_eq!(bf.len(), 2);
+    assert!(
+        bf.iter()
+            .all(|(n, v)| *n == 1 && *v == Val::Bytes(buf.clone()))
+    );
+
+    let d = Packet::decode(&buf[..]).unwrap();
+    let decoded = d.record().unwrap();
+    assert_eq!((decoded.time_ns, decoded.orig_len), (t, 1514));
+    assert_eq!(decoded.data, &frame[..]);
+
+    // What an upstream agent sends: the time comes from the header, in microseconds.
+    let upstream = Packet {
+        pcap: Some(prost_types::Any {
+            type_url: String::new(),
+            value,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        upstream.record().unwrap().time_ns,
+        1_700_000_000_123_456_000
+    );
+}
+
+#[test]
+fn malformed_packets_are_refused_with_a_reason() {
+    use pbflow::pbpacket::{DecodeError, Packet, pcap_record_header};
+    let any = |value: Vec<u8>| Packet {
+        pcap: Some(prost_types::Any {
+            type_url: String::new(),
+            value,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(Packet::default().record(), Err(DecodeError::Missing));
+    assert_eq!(any(vec![0; 10]).record(), Err(DecodeError::Short(10)));
+    let mut v = pcap_record_header(0, 20, 20).to_vec();
+    v.extend_from_slice(&[0; 19]);
+    let e = any(v).record().unwrap_err();
+    assert_eq!(
+        e,
+        DecodeError::Length {
+            header: 20,
+            actual: 19
+        }
+    );
+    assert!(
+        e.to_string().contains("20 bytes captured, 19 follow"),
+        "{e}"
+    );
+}

@@ -2,6 +2,8 @@
 //! (removed on drop, even when a test fails), nftables counters, and traffic generators.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod packets;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -190,6 +192,11 @@ impl NetPair {
     /// Path of namespace `a` for `Config::netns` / `in_netns`.
     pub fn path_a(&self) -> PathBuf {
         PathBuf::from(format!("/run/netns/{}", self.ns_a))
+    }
+
+    /// Path of namespace `b`.
+    pub fn path_b(&self) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.ns_b))
     }
 
     /// Turns IPv6 off in both namespaces, so that the pair carries only what a test sends

@@ -53,7 +53,8 @@ impl Volumes {
         }
     }
 
-    pub(super) fn host_path(&mut self, name: &str, host: &str, mount: &str, dir: bool) {
+    /// Mounts host path `host` at `mount` (a directory when `dir`), once per name.
+    pub fn host_path(&mut self, name: &str, host: &str, mount: &str, dir: bool) {
         if self.volumes.iter().any(|v| v.name == name) {
             return;
         }

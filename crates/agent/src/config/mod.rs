@@ -1,8 +1,11 @@
 //! Agent configuration from the upstream environment variables (names and defaults of the
 //! upstream agent), so existing deployments and the operator can drive this agent unchanged.
 
+mod capture;
+
 use crate::filter::FilterRule;
 pub use crate::ifaces::NameMatcher;
+pub use capture::CaptureConfig;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -149,6 +152,8 @@ pub struct Config {
     /// Profiling only, never from the environment: the classifiers return at this section
     /// boundary of their per-packet path (0 = never; see `examples/prog_profile.rs`).
     pub profile_stop: u8,
+    /// Packet capture (`ENABLE_PCA` and friends): packet mode instead of flows when enabled.
+    pub capture: CaptureConfig,
 }
 
 /// NetworkEvents (OVN observability samples) settings, grouped so the feature reads in one
@@ -234,6 +239,7 @@ impl Default for Config {
             network_events: NetworkEventsConfig::default(),
             ringbuf_bytes_setting: None,
             profile_stop: 0,
+            capture: CaptureConfig::default(),
         }
     }
 }
@@ -535,14 +541,7 @@ impl Config {
         read_features(&mut c, &var)?;
         read_namespaces(&mut c, &var)?;
         read_network_events(&mut c, &var)?;
-        if let Some(v) = var("ENABLE_PCA").filter(|v| parse_bool("ENABLE_PCA", v).unwrap_or(false))
-        {
-            return Err(ConfigError::Unsupported {
-                name: "ENABLE_PCA",
-                value: v,
-                reason: "packet capture mode is not implemented",
-            });
-        }
+        capture::read(&mut c.capture, &var)?;
         match c.export.as_str() {
             "grpc" => {
                 if c.target_host.is_empty() {

@@ -7,8 +7,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
+
+mod document;
+
+pub use document::{
+    CaptureStatus, HookStatus, InterfaceStatus, MethodOffStatus, OvsCollectorStatus, Status,
+};
 
 type Labels = Vec<(String, String)>;
 
@@ -83,104 +88,15 @@ pub struct Metrics {
     /// Evictions started before `CACHE_ACTIVE_TIMEOUT` because the flow map reached its
     /// high-water mark.
     pub pressure_evictions: Counter,
-    /// Gauges by `name` (`exporter-queue`, `accounter-entries`, `flowmap`), as upstream names them.
+    /// Gauges by `name` (`exporter-queue`, `accounter-entries`, `flowmap`, `packet-queue`), as
+    /// upstream names them.
     pub buffer_size: Family<Labels, Gauge>,
+    /// Packet capture: packets read from the kernel's `packet_record` ring.
+    pub captured_packets: Counter,
+    /// Packet capture: packets the collector accepted.
+    pub exported_packets: Counter,
     losses: crate::losses::LossLog,
     status: Mutex<Status>,
-}
-
-/// One row of `/status`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct HookStatus {
-    /// Feature or hook name (`FlowCapture`, `PacketDrop`, `DNSTracking`, `FlowRTT`, ...).
-    pub hook: String,
-    /// Whether it is running.
-    pub active: bool,
-    /// How it is attached when active (`tcx`, `tc`, `tcx+tc`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    /// Why it is off, when it is (or, when active, why the preferred method is not the one used).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Full attach method when active (`tp_btf/tcp_probe`, `fentry/tcp_rcv_established`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    /// Other attach methods of this hook that are not in use, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub methods_off: Vec<MethodOffStatus>,
-}
-
-/// An attach method a hook does not use, in `/status`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct MethodOffStatus {
-    /// Full method (`fentry/tcp_rcv_established`).
-    pub method: String,
-    /// Short mode (`fentry`), as in the `mode` label of `hook_active`.
-    pub mode: String,
-    /// Why it is not in use (contains the kernel's load error when it failed).
-    pub reason: String,
-}
-
-/// The `/status` document.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Status {
-    /// Hooks and features.
-    pub hooks: Vec<HookStatus>,
-    /// Interfaces with classifiers attached, and how.
-    pub interfaces: Vec<InterfaceStatus>,
-    /// NetworkEvents: the OVS sample collector set registration, when the feature is on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ovs_sample_collector: Option<OvsCollectorStatus>,
-    /// Clock the kernel stamps a flow's later packets with: `coarse` (last timer tick, so
-    /// `TimeFlowEnd` may trail the last packet by one tick) or `precise` (kernels before 5.11).
-    /// Shown because it decides how exact flow durations are on this node.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub flow_end_clock: String,
-    /// The per-CPU flow cache: `on (N slots per CPU)` or `off: why` (kernel too old to flush it,
-    /// or `FLOW_CACHE=false`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub flow_cache: String,
-    /// Flows lost since start, by reason, with what to raise (filled when `/status` is served,
-    /// from the same counters as `dropped_flows_total`).
-    pub flows_lost: crate::losses::FlowsLost,
-    /// Kernel memory of the eBPF maps, now and as a function of the CPU count.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bpf_maps: Option<crate::mapmem::MapMemoryStatus>,
-}
-
-/// The OVS `Flow_Sample_Collector_Set` registration in `/status`: without it OVS sends OVN's
-/// samples nowhere, so an operator looking at an empty NetworkEvents view needs to see why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct OvsCollectorStatus {
-    /// `registered` (inserted by this agent), `already_registered` (this agent's row was
-    /// there), `re_registered` (it vanished and was put back), `error`, `disabled`
-    /// (`NETWORK_EVENTS_REGISTER_OVS_COLLECTOR=false`) or `unregistered` (removed at shutdown).
-    pub state: String,
-    /// Whether the set is in place and this agent's.
-    pub registered: bool,
-    /// Open vSwitch database socket.
-    pub socket: String,
-    /// Bridge of the set.
-    pub bridge: String,
-    /// Collector set id.
-    pub set_id: u32,
-    /// psample group the set samples into.
-    pub local_group_id: u32,
-    /// Why it is not registered, when it is not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// An attached interface in `/status`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct InterfaceStatus {
-    /// Interface name.
-    pub name: String,
-    /// `tcx` or `tc`.
-    pub mode: String,
-    /// Namespace file of a secondary interface (absent for the observed namespace).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub netns: Option<String>,
 }
 
 /// Registers `metric` under `name` and returns it (metrics are cheap clones sharing a value).
@@ -313,6 +229,8 @@ struct HookMetricSet {
     ringbuf_records: Family<Labels, Counter>,
     dropped_packets: Family<Labels, Counter>,
     pressure_evictions: Counter,
+    captured_packets: Counter,
+    exported_packets: Counter,
 }
 
 impl HookMetricSet {
@@ -397,7 +315,21 @@ impl HookMetricSet {
             "Evictions started early because the flow map reached its high-water mark",
             Counter::default(),
         );
+        let captured_packets = reg(
+            registry,
+            "captured_packets",
+            "Packet capture: packets read from the kernel ring buffer",
+            Counter::default(),
+        );
+        let exported_packets = reg(
+            registry,
+            "exported_packets",
+            "Packet capture: packets accepted by the collector",
+            Counter::default(),
+        );
         Self {
+            captured_packets,
+            exported_packets,
             attached_interfaces,
             interface_events,
             hook_active,
@@ -426,6 +358,8 @@ impl Metrics {
             ringbuf_records: hooks.ringbuf_records,
             dropped_packets: hooks.dropped_packets,
             pressure_evictions: hooks.pressure_evictions,
+            captured_packets: hooks.captured_packets,
+            exported_packets: hooks.exported_packets,
             buffer_size: flows.buffer_size,
             losses: crate::losses::LossLog::default(),
             flow_cache_slots: hooks.flow_cache_slots,
@@ -485,6 +419,46 @@ impl Metrics {
                 .inc_by(p);
         }
         self.losses.note(r, flows, packets.unwrap_or(0), detail);
+    }
+
+    /// Counts captured packets lost (`dropped_packets_total`) and logs them as a rate-limited
+    /// WARN naming the cause and the setting to raise; `detail` is appended to the cause.
+    pub fn report_packet_loss(&self, r: &crate::losses::LossReason, packets: u64, detail: &str) {
+        if packets == 0 {
+            return;
+        }
+        self.dropped_packets
+            .get_or_create(&labels(&[("source", r.source), ("reason", r.reason)]))
+            .inc_by(packets);
+        self.losses.note(r, 0, packets, detail);
+    }
+
+    /// The `packets_lost` figure of `/status` (packet mode), read from the loss counters.
+    pub fn packets_lost(&self) -> crate::losses::PacketsLost {
+        let mut out = crate::losses::PacketsLost::default();
+        for r in crate::losses::PACKET_REASONS {
+            let packets = self
+                .dropped_packets
+                .get_or_create(&labels(&[("source", r.source), ("reason", r.reason)]))
+                .get();
+            out.total += packets;
+            out.by_reason.push(crate::losses::PacketLossCount {
+                source: r.source,
+                reason: r.reason,
+                packets,
+                cause: r.cause,
+                remedy: r.remedy,
+            });
+        }
+        out
+    }
+
+    /// Records the packet mode's settings in `/status` (its figures are read when served).
+    pub fn set_capture(&self, c: CaptureStatus) {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .packet_capture = Some(c);
     }
 
     /// The `flows_lost` figure of `/status`, read from the loss counters.
@@ -608,6 +582,11 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         st.flows_lost = self.flows_lost();
+        if let Some(c) = st.packet_capture.as_mut() {
+            c.captured = self.captured_packets.get();
+            c.exported = self.exported_packets.get();
+            st.packets_lost = Some(self.packets_lost());
+        }
         st
     }
 }

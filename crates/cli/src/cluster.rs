@@ -1,0 +1,422 @@
+//! The cluster side of a capture, through kube-rs (no kubectl or oc at run time): applying the
+//! rendered objects (server-side apply), the run's Lease, and removing everything by label —
+//! on exit, on Ctrl-C, by `cleanup`, and as leftovers of a crashed run, recognised by an expired
+//! Lease when a later run starts.
+
+use crate::options::Command;
+use crate::render::{self, MANAGED_BY, MANAGED_BY_LABEL, NAME, Plan, RUN_LABEL};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::Value;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Field manager of the CLI's server-side applies.
+pub const FIELD_MANAGER: &str = "kubectl-netobserv";
+/// How long a foreground run's Lease lasts without renewal: a crashed run's objects count as
+/// leftovers this long after its last renewal.
+pub const LEASE_DURATION: Duration = Duration::from_secs(30);
+/// How often a foreground run renews its Lease.
+pub const LEASE_RENEW: Duration = Duration::from_secs(10);
+
+/// Why a cluster operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The API server refused or could not be reached.
+    #[error("{action}: {source}")]
+    Api {
+        /// What was being done.
+        action: String,
+        /// The error.
+        source: kube::Error,
+    },
+    /// Another run holds the namespace.
+    #[error(
+        "a capture (run {holder}) is running in namespace {namespace}; stop it or run `kubectl netobserv cleanup --namespace={namespace}`"
+    )]
+    Busy {
+        /// Namespace.
+        namespace: String,
+        /// The other run.
+        holder: String,
+    },
+    /// An object the render produced has no kind this module knows.
+    #[error("cannot apply a {0}")]
+    UnknownKind(String),
+    /// Not implemented here.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError {
+    let action = action.into();
+    move |source| ClusterError::Api { action, source }
+}
+
+/// A new run identifier (time and process, unique enough for labels).
+pub fn new_run_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("r{:x}{:04x}", now.as_millis(), std::process::id() & 0xffff)
+}
+
+/// The kinds the CLI deploys: (apiVersion, kind, plural, namespaced), in deletion order.
+const KINDS: &[(&str, &str, &str, bool)] = &[
+    ("apps/v1", "DaemonSet", "daemonsets", true),
+    ("v1", "Pod", "pods", true),
+    ("v1", "Service", "services", true),
+    ("coordination.k8s.io/v1", "Lease", "leases", true),
+    ("v1", "ServiceAccount", "serviceaccounts", true),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+    ),
+    ("v1", "Namespace", "namespaces", false),
+];
+
+fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+    let (_, _, plural, namespaced) = KINDS
+        .iter()
+        .find(|(v, k, _, _)| *v == api_version && *k == kind)?;
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    Some((ApiResource::from_gvk_with_plural(&gvk, plural), *namespaced))
+}
+
+fn api_for(client: &Client, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
+    match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    }
+}
+
+/// Server-side applies one rendered object.
+pub async fn apply(client: &Client, object: &Value) -> Result<(), ClusterError> {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let (ar, namespaced) =
+        resource(api_version, kind).ok_or_else(|| ClusterError::UnknownKind(kind.to_string()))?;
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = object["metadata"]["namespace"]
+        .as_str()
+        .filter(|_| namespaced);
+    let api = api_for(client, &ar, ns);
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map_err(api_err(format!("apply {kind} {name}")))?;
+    Ok(())
+}
+
+fn micro_time(t: SystemTime) -> MicroTime {
+    MicroTime(
+        k8s_openapi::jiff::Timestamp::try_from(t)
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+    )
+}
+
+/// State of a namespace before a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Occupancy {
+    /// Nothing of the CLI's there.
+    Free,
+    /// A live run holds the Lease.
+    Running {
+        /// Its run identifier.
+        holder: String,
+    },
+    /// Objects of a run whose Lease expired (or that has none): leftovers of a crash.
+    Leftovers {
+        /// Its run identifier, when known.
+        holder: Option<String>,
+    },
+}
+
+/// Looks at the namespace's Lease (and, without one, at labelled cluster-scoped objects).
+pub async fn occupancy(
+    client: &Client,
+    ns: &str,
+    now: SystemTime,
+) -> Result<Occupancy, ClusterError> {
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), ns);
+    match leases
+        .get_opt(NAME)
+        .await
+        .map_err(api_err("read the Lease"))?
+    {
+        Some(lease) => {
+            let spec = lease.spec.unwrap_or_default();
+            let holder = spec.holder_identity.unwrap_or_default();
+            let renewed = spec.renew_time.map(|t| SystemTime::from(t.0));
+            let duration = Duration::from_secs(
+                u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0),
+            );
+            let live = renewed.is_some_and(|r| r + duration > now);
+            Ok(if live {
+                Occupancy::Running { holder }
+            } else {
+                Occupancy::Leftovers {
+                    holder: Some(holder),
+                }
+            })
+        }
+        None => {
+            let found = labelled(client, ns).await?;
+            Ok(if found.is_empty() {
+                Occupancy::Free
+            } else {
+                Occupancy::Leftovers { holder: None }
+            })
+        }
+    }
+}
+
+/// The CLI's objects of namespace `ns` (and its cluster-scoped ones): (apiVersion, kind, name).
+pub async fn labelled(
+    client: &Client,
+    ns: &str,
+) -> Result<Vec<(String, String, String)>, ClusterError> {
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    let mut out = Vec::new();
+    for (api_version, kind, _, namespaced) in KINDS {
+        let Some((ar, _)) = resource(api_version, kind) else {
+            continue;
+        };
+        let api = api_for(client, &ar, namespaced.then_some(ns));
+        let list = match api.list(&ListParams::default().labels(&selector)).await {
+            Ok(l) => l,
+            // A namespace that does not exist has nothing in it.
+            Err(kube::Error::Api(e)) if e.code == 404 => continue,
+            Err(e) => return Err(api_err(format!("list {kind}"))(e)),
+        };
+        for o in list.items {
+            let name = o.metadata.name.clone().unwrap_or_default();
+            // Cluster-scoped objects belong to this namespace's capture when named after it.
+            if !namespaced && name != ns {
+                continue;
+            }
+            out.push((api_version.to_string(), kind.to_string(), name));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes every object of the CLI in `ns` (and its cluster-scoped ones), agents first; returns
+/// how many were deleted.
+pub async fn cleanup(client: &Client, ns: &str) -> Result<usize, ClusterError> {
+    let mut n = 0;
+    for (api_version, kind, name) in labelled(client, ns).await? {
+        let Some((ar, namespaced)) = resource(&api_version, &kind) else {
+            continue;
+        };
+        let api = api_for(client, &ar, namespaced.then_some(ns));
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => n += 1,
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(api_err(format!("delete {kind} {name}"))(e)),
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes the agents only (`stop`): the collector keeps its files.
+pub async fn stop_agents(client: &Client, ns: &str) -> Result<(), ClusterError> {
+    let api: Api<k8s_openapi::api::apps::v1::DaemonSet> = Api::namespaced(client.clone(), ns);
+    match api.delete(NAME, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(api_err("delete the agents")(e)),
+    }
+}
+
+/// Deploys a run: refuses when another live run holds the namespace, removes a crashed run's
+/// leftovers, then applies the rendered objects and the Lease (`lease_for` long from `now`).
+pub async fn deploy(
+    client: &Client,
+    plan: &Plan,
+    objects: &[Value],
+    now: SystemTime,
+    lease_for: Duration,
+) -> Result<(), ClusterError> {
+    let ns = plan.namespace();
+    match occupancy(client, ns, now).await? {
+        Occupancy::Free => {}
+        Occupancy::Running { holder } if holder != plan.run_id => {
+            return Err(ClusterError::Busy {
+                namespace: ns.to_string(),
+                holder,
+            });
+        }
+        Occupancy::Running { .. } => {}
+        Occupancy::Leftovers { holder } => {
+            let n = cleanup(client, ns).await?;
+            tracing::warn!(
+                namespace = ns,
+                run = holder.as_deref().unwrap_or("unknown"),
+                removed = n,
+                "removed the leftovers of a run that did not end cleanly"
+            );
+        }
+    }
+    for o in objects {
+        apply(client, o).await?;
+    }
+    apply(client, &render::lease(plan, micro_time(now), lease_for)).await
+}
+
+/// Renews the run's Lease at `now`.
+pub async fn renew(client: &Client, plan: &Plan, now: SystemTime) -> Result<(), ClusterError> {
+    let patch = serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": NAME, "namespace": plan.namespace(),
+                     "labels": {MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: plan.run_id}},
+        "spec": {"holderIdentity": plan.run_id, "renewTime": micro_time(now),
+                 "leaseDurationSeconds": LEASE_DURATION.as_secs()}
+    });
+    apply(client, &patch).await
+}
+
+/// A foreground or background capture: deploy, then (foreground) renew the Lease until the
+/// capture's time is up or `interrupted` fires, and remove everything.
+pub async fn capture(
+    plan: &Plan,
+    objects: &[Value],
+    command: &Command,
+    interrupted: impl Future<Output = ()>,
+) -> Result<(), ClusterError> {
+    let client = Client::try_default()
+        .await
+        .map_err(api_err("connect to the cluster"))?;
+    let background = match command {
+        Command::Flows(a) => a.run.background,
+        Command::Packets(a) => a.run.background,
+        _ => false,
+    };
+    if background {
+        // Nobody renews a background run's Lease: it covers the capture and a margin to copy.
+        let lease = plan.max_time + Duration::from_secs(600);
+        deploy(&client, plan, objects, SystemTime::now(), lease).await?;
+        println!(
+            "capture running in the background in namespace {ns}: `kubectl netobserv follow`, \
+             `kubectl netobserv copy`, then `kubectl netobserv cleanup`",
+            ns = plan.namespace()
+        );
+        return Ok(());
+    }
+    run_foreground(&client, plan, objects, interrupted).await
+}
+
+/// Deploys, renews the Lease until `max_time` (plus the collector's start) or `interrupted`,
+/// then cleans up whatever happened in between.
+pub async fn run_foreground(
+    client: &Client,
+    plan: &Plan,
+    objects: &[Value],
+    interrupted: impl Future<Output = ()>,
+) -> Result<(), ClusterError> {
+    let deployed = deploy(client, plan, objects, SystemTime::now(), LEASE_DURATION).await;
+    let result = match deployed {
+        Ok(()) => {
+            tracing::info!(namespace = plan.namespace(), run = %plan.run_id,
+                "capture deployed; Ctrl-C stops it and removes everything");
+            // Show the collector's progress lines once its pod runs (best effort: a cluster
+            // that serves no logs only loses the display).
+            let shower = {
+                let (client, ns) = (client.clone(), plan.namespace().to_string());
+                tokio::spawn(async move {
+                    loop {
+                        match follow(&client, &ns, std::future::pending()).await {
+                            Ok(()) => return,
+                            Err(e) => tracing::debug!(%e, "collector log not available yet"),
+                        }
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                })
+            };
+            let end = tokio::time::sleep(plan.max_time + Duration::from_secs(30));
+            tokio::pin!(end);
+            tokio::pin!(interrupted);
+            let mut tick = tokio::time::interval(LEASE_RENEW);
+            tick.tick().await;
+            let r = loop {
+                tokio::select! {
+                    () = &mut end => break Ok(()),
+                    () = &mut interrupted => {
+                        tracing::info!("interrupted: removing the capture");
+                        break Ok(());
+                    }
+                    _ = tick.tick() => {
+                        if let Err(e) = renew(client, plan, SystemTime::now()).await {
+                            tracing::warn!(%e, "cannot renew the run's Lease");
+                        }
+                    }
+                }
+            };
+            shower.abort();
+            r
+        }
+        Err(e) => Err(e),
+    };
+    let cleaned = cleanup(client, plan.namespace()).await;
+    result?;
+    cleaned.map(|_| ())
+}
+
+/// Follows the collector's log (its progress lines) until it ends or `interrupted`.
+pub async fn follow(
+    client: &Client,
+    ns: &str,
+    interrupted: impl Future<Output = ()>,
+) -> Result<(), ClusterError> {
+    use futures::{AsyncBufReadExt, TryStreamExt};
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
+    let params = kube::api::LogParams {
+        follow: true,
+        ..kube::api::LogParams::default()
+    };
+    let stream = pods
+        .log_stream(render::COLLECTOR, &params)
+        .await
+        .map_err(api_err("follow the collector"))?;
+    let mut lines = stream.lines();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            () = &mut interrupted => return Ok(()),
+            line = lines.try_next() => match line {
+                Ok(Some(l)) => println!("{l}"),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(%e, "collector log ended");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// `copy`: not available yet (it needs exec or port-forward into the collector pod).
+pub async fn copy(
+    _client: &Client,
+    _ns: &str,
+    _output: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>, ClusterError> {
+    Err(ClusterError::Unsupported(
+        "copy is not available yet: the files stay in the collector pod's /output",
+    ))
+}

@@ -1,0 +1,210 @@
+//! `kubectl netobserv` / `oc netobserv`: parses the command line, then runs the command.
+
+use kubectl_netobserv::collector::{self, Progress, enrich::KubeNames};
+use kubectl_netobserv::options::{self, Command};
+use kubectl_netobserv::render::{self, Plan};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let invocation = match options::parse(std::env::args_os()) {
+        Ok(i) => i,
+        Err(options::ParseError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let level = match &invocation.command {
+        Command::Flows(a) => a.agent.log_level.clone(),
+        Command::Packets(a) => a.agent.log_level.clone(),
+        Command::Collector(a) => a.log_level.clone(),
+        _ => "info".to_string(),
+    };
+    // Log lines would tear the terminal table apart: none while it shows.
+    let quiet = matches!(&invocation.command, Command::Collector(a) if a.tui);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(if quiet {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink)
+        } else {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+        })
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(invocation)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::Error>> {
+    let rules = invocation.rules;
+    match &invocation.command {
+        Command::Version => {
+            println!("kubectl-netobserv {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Collector(args) => {
+            let names = if args.kubernetes {
+                KubeNames::Cluster
+            } else {
+                KubeNames::None
+            };
+            let progress = Arc::new(Progress::default());
+            let (observer, ui) = if args.tui {
+                let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+                let p = progress.clone();
+                let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+                let mode = args.mode;
+                let thread = std::thread::spawn(move || {
+                    let title = match mode {
+                        collector::Mode::Flows => "Flows",
+                        collector::Mode::Packets => "Packets",
+                    };
+                    if let Ok(true) = kubectl_netobserv::tui::terminal::run(title, rx, p) {
+                        let _ = quit_tx.send(());
+                    }
+                });
+                (Some(tx), Some((quit_rx, thread)))
+            } else {
+                (None, None)
+            };
+            let (ui, thread) = match ui {
+                Some((q, t)) => (Some(q), Some(t)),
+                None => (None, None),
+            };
+            let stop = async move {
+                match ui {
+                    Some(quit) => {
+                        tokio::select! {
+                            () = interrupted() => {}
+                            _ = quit => {}
+                        }
+                    }
+                    None => interrupted().await,
+                }
+            };
+            // Without the table, a progress line every 5 s (what `follow` shows of a cluster run).
+            let ticker = (!args.tui).then(|| {
+                let p = progress.clone();
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        let secs = started.elapsed().as_secs_f64();
+                        println!(
+                            "elapsed {secs:.0}s, captured {} bytes, {} written ({:.0}/s)",
+                            p.bytes(),
+                            p.flows(),
+                            p.flows() as f64 / secs
+                        );
+                    }
+                })
+            });
+            let summary = collector::run(args, names, observer, progress, stop, |addr| {
+                tracing::info!(%addr, "collector listening");
+            })
+            .await?;
+            if let Some(t) = ticker {
+                t.abort();
+            }
+            // The table gives the terminal back before the summary is printed.
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+            println!(
+                "capture ended ({:?}): {} {} written, {} bytes, in {:.1}s",
+                summary.reason,
+                summary.items,
+                match args.mode {
+                    collector::Mode::Flows => "flows",
+                    collector::Mode::Packets => "packets",
+                },
+                summary.bytes,
+                summary.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        cmd @ (Command::Flows(_) | Command::Packets(_) | Command::Metrics(_)) => {
+            let run_id = kubectl_netobserv::cluster::new_run_id();
+            let plan = Plan::for_command(
+                cmd,
+                &rules,
+                &run_id,
+                render::default_images(|k| std::env::var(k).ok()),
+            )?;
+            let yaml = match cmd {
+                Command::Flows(a) => a.run.yaml,
+                Command::Packets(a) => a.run.yaml,
+                _ => false,
+            };
+            let objects = render::render(&plan);
+            if yaml {
+                print!("{}", render::to_yaml(&objects));
+                return Ok(());
+            }
+            kubectl_netobserv::cluster::capture(&plan, &objects, cmd, interrupted()).await?;
+            Ok(())
+        }
+        Command::Cleanup(ns) => {
+            let client = kube::Client::try_default().await?;
+            let n = kubectl_netobserv::cluster::cleanup(&client, &ns.namespace).await?;
+            println!("removed {n} objects");
+            Ok(())
+        }
+        Command::Stop(ns) => {
+            let client = kube::Client::try_default().await?;
+            kubectl_netobserv::cluster::stop_agents(&client, &ns.namespace).await?;
+            println!("agents stopped; the collector keeps its files for `copy`");
+            Ok(())
+        }
+        Command::Follow(ns) => {
+            let client = kube::Client::try_default().await?;
+            kubectl_netobserv::cluster::follow(&client, &ns.namespace, interrupted()).await?;
+            Ok(())
+        }
+        Command::Copy(args) => {
+            let client = kube::Client::try_default().await?;
+            let files =
+                kubectl_netobserv::cluster::copy(&client, &args.ns.namespace, &args.output).await?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+    }
+}

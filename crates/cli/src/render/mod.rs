@@ -1,0 +1,228 @@
+//! What a capture deploys, as pure functions of a [`Plan`]: the namespace, the ServiceAccount and
+//! its read-only RBAC (for the collector's Kubernetes enrichment), the agent DaemonSet (flows or
+//! packets, with the filter rules), the collector Pod and its Service. The same objects are
+//! printed by `--yaml` and applied by `flows` / `packets`. Pieces shared with the operator
+//! (metadata, tolerations, capabilities, the agent's filter-rule JSON) come from its render code.
+//!
+//! Every object carries [`MANAGED_BY_LABEL`] and [`RUN_LABEL`], so `cleanup` (or a later run)
+//! finds leftovers of a crashed run by label, cluster-scoped ones included.
+
+mod agent;
+mod collector;
+
+use crate::options::{AgentArgs, Command, Features, FilterArgs};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use netobserv_operator::render::{meta, sa_subject};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Label on everything the CLI deploys.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Its value.
+pub const MANAGED_BY: &str = "netobserv-cli";
+/// Label naming the run that deployed an object.
+pub const RUN_LABEL: &str = "netobserv.io/cli-run";
+/// Name of the agent DaemonSet, ServiceAccount and Lease (upstream's names).
+pub const NAME: &str = "netobserv-cli";
+/// Name of the collector Pod and Service.
+pub const COLLECTOR: &str = "collector";
+/// Port the collector listens on.
+pub const COLLECTOR_PORT: u16 = 9999;
+/// Where the collector writes in its pod.
+pub const COLLECTOR_OUTPUT: &str = "/output";
+
+/// What a capture is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// Flows, with the agent features asked for.
+    Flows(Features),
+    /// Packets, copying `snaplen` bytes of each.
+    Packets {
+        /// Bytes copied per packet.
+        snaplen: u32,
+    },
+}
+
+/// Everything the objects are rendered from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Flows or packets.
+    pub capture: Capture,
+    /// Agent placement and settings (namespace included).
+    pub agent: AgentArgs,
+    /// Filter rules (empty: none).
+    pub rules: Vec<FilterArgs>,
+    /// Collector stop conditions and query.
+    pub max_time: Duration,
+    /// Bytes after which the collector stops.
+    pub max_bytes: u64,
+    /// Flow query of the collector's pipeline.
+    pub query: Option<String>,
+    /// Agent image.
+    pub agent_image: String,
+    /// Collector (this CLI's) image.
+    pub collector_image: String,
+    /// Identifies this run in [`RUN_LABEL`].
+    pub run_id: String,
+}
+
+/// Default images, overridden by `NETOBSERV_AGENT_IMAGE` and `NETOBSERV_COLLECTOR_IMAGE`.
+pub fn default_images(lookup: impl Fn(&str) -> Option<String>) -> (String, String) {
+    let v = env!("CARGO_PKG_VERSION");
+    (
+        lookup("NETOBSERV_AGENT_IMAGE")
+            .unwrap_or_else(|| format!("quay.io/netobserv-rs/ebpf-agent:v{v}")),
+        lookup("NETOBSERV_COLLECTOR_IMAGE")
+            .unwrap_or_else(|| format!("quay.io/netobserv-rs/kubectl-netobserv:v{v}")),
+    )
+}
+
+/// A command that deploys nothing this CLI can run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    /// `metrics` needs a Prometheus encoder in the agents, which this agent does not have yet.
+    #[error(
+        "metrics is not available yet: the netobserv-rs agent has no in-process pipeline with a Prometheus encoder (use `flows`)"
+    )]
+    MetricsUnsupported,
+    /// Not a capture command.
+    #[error("`{0}` deploys nothing")]
+    NotACapture(String),
+}
+
+impl Plan {
+    /// The plan of a capture command with its filter `rules`; `images` are (agent, collector).
+    pub fn for_command(
+        command: &Command,
+        rules: &[FilterArgs],
+        run_id: &str,
+        images: (String, String),
+    ) -> Result<Self, PlanError> {
+        let (capture, agent, run) = match command {
+            Command::Flows(f) => (Capture::Flows(f.features.clone()), &f.agent, &f.run),
+            Command::Packets(p) => (Capture::Packets { snaplen: p.snaplen }, &p.agent, &p.run),
+            Command::Metrics(_) => return Err(PlanError::MetricsUnsupported),
+            other => return Err(PlanError::NotACapture(format!("{other:?}"))),
+        };
+        Ok(Self {
+            capture,
+            agent: agent.clone(),
+            rules: rules.to_vec(),
+            max_time: run.max_time,
+            max_bytes: run.max_bytes,
+            query: run.query.clone(),
+            agent_image: images.0,
+            collector_image: images.1,
+            run_id: run_id.to_string(),
+        })
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.agent.namespace
+    }
+
+    /// Labels every object gets.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
+            (RUN_LABEL.to_string(), self.run_id.clone()),
+        ])
+    }
+
+    /// Name of the cluster-scoped objects (ClusterRole and its binding): the namespace, so that
+    /// two captures in two namespaces do not share them.
+    pub fn cluster_name(&self) -> String {
+        self.namespace().to_string()
+    }
+}
+
+/// The objects of a capture, in apply order (namespace first).
+pub fn render(plan: &Plan) -> Vec<Value> {
+    let ns = plan.namespace();
+    let labels = plan.labels();
+    let mut ns_labels = labels.clone();
+    // The agents run on the host network with eBPF capabilities.
+    for mode in ["enforce", "audit", "warn"] {
+        ns_labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            "privileged".into(),
+        );
+    }
+    let mut out = vec![
+        to_value(&Namespace {
+            metadata: meta(ns, None, ns_labels),
+            ..Namespace::default()
+        }),
+        to_value(&ServiceAccount {
+            metadata: meta(NAME, Some(ns), labels.clone()),
+            ..ServiceAccount::default()
+        }),
+        to_value(&cluster_role(plan)),
+        to_value(&ClusterRoleBinding {
+            metadata: meta(&plan.cluster_name(), None, labels),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: plan.cluster_name(),
+            },
+            subjects: Some(vec![sa_subject(NAME, ns)]),
+        }),
+    ];
+    out.push(to_value(&collector::service(plan)));
+    out.push(to_value(&collector::pod(plan)));
+    out.push(to_value(&agent::daemon_set(plan)));
+    out
+}
+
+/// What the collector reads to enrich flows: pods, services, nodes and the owners of pods.
+fn cluster_role(plan: &Plan) -> ClusterRole {
+    let rule = |group: &str, resources: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(resources.iter().map(|r| (*r).to_string()).collect()),
+        verbs: ["get", "list", "watch"].map(String::from).to_vec(),
+        ..PolicyRule::default()
+    };
+    ClusterRole {
+        metadata: meta(&plan.cluster_name(), None, plan.labels()),
+        rules: Some(vec![
+            rule("", &["pods", "services", "nodes"]),
+            rule("apps", &["replicasets"]),
+        ]),
+        ..ClusterRole::default()
+    }
+}
+
+/// The Lease that says the run is alive: the CLI renews it while it watches the capture; once
+/// `renewTime + leaseDurationSeconds` is past, a later run or `cleanup` treats what carries the
+/// run's label as leftovers of a crash.
+pub fn lease(plan: &Plan, now: MicroTime, duration: Duration) -> Value {
+    to_value(&Lease {
+        metadata: meta(NAME, Some(plan.namespace()), plan.labels()),
+        spec: Some(LeaseSpec {
+            holder_identity: Some(plan.run_id.clone()),
+            lease_duration_seconds: Some(i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)),
+            acquire_time: Some(now.clone()),
+            renew_time: Some(now),
+            ..LeaseSpec::default()
+        }),
+    })
+}
+
+/// The objects as a multi-document YAML stream (`--yaml`).
+pub fn to_yaml(objects: &[Value]) -> String {
+    objects
+        .iter()
+        .map(|o| serde_yaml::to_string(o).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn to_value<T: serde::Serialize>(o: &T) -> Value {
+    // k8s-openapi objects always serialise (plain data, string keys).
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}

@@ -1,0 +1,250 @@
+//! Deploying and removing a capture through kube-rs against the strict fake API server
+//! (crates/fake-apiserver: server-side apply with field ownership, schema checks, namespaces that
+//! must exist; no kube-apiserver can run here, so this is the wire contract). `flows` applies
+//! exactly the rendered objects plus the run's Lease; `cleanup`, an interrupted foreground run
+//! (Ctrl-C) and the next run after a crash (an expired Lease) each delete them all.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use kubectl_netobserv::cluster::{self, ClusterError, LEASE_DURATION, Occupancy};
+use kubectl_netobserv::options;
+use kubectl_netobserv::render::{self, MANAGED_BY_LABEL, Plan, RUN_LABEL};
+use netobserv_fake_apiserver::FakeApiServer;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+fn plan(line: &str, run_id: &str) -> Plan {
+    let inv = options::parse(std::iter::once("kubectl-netobserv").chain(line.split_whitespace()))
+        .expect("parses");
+    let images = ("agent:v1".to_string(), "cli:v1".to_string());
+    Plan::for_command(&inv.command, &inv.rules, run_id, images).expect("plan")
+}
+
+/// The fake's objects that carry the CLI's label, as `kind/namespace/name` with their run.
+fn deployed(fake: &FakeApiServer) -> BTreeSet<(String, String)> {
+    fake.snapshot()
+        .into_values()
+        .filter(|o| o["metadata"]["labels"][MANAGED_BY_LABEL] == "netobserv-cli")
+        .map(|o| {
+            (
+                format!(
+                    "{}/{}/{}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    o["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    o["metadata"]["name"].as_str().unwrap_or_default()
+                ),
+                o["metadata"]["labels"][RUN_LABEL]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn keys(objects: &[Value], run: &str) -> BTreeSet<(String, String)> {
+    objects
+        .iter()
+        .map(|o| {
+            (
+                format!(
+                    "{}/{}/{}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    o["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    o["metadata"]["name"].as_str().unwrap_or_default()
+                ),
+                run.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether everything `want` says is in `got` (the server adds metadata and defaults).
+fn contains(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => w.iter().all(|(k, v)| match g.get(k) {
+            Some(gv) => contains(gv, v),
+            // An empty map or list is not stored (Go's omitempty), as on a real server.
+            None => {
+                v.as_object().is_some_and(|m| m.is_empty())
+                    || v.as_array().is_some_and(|a| a.is_empty())
+            }
+        }),
+        (Value::Array(g), Value::Array(w)) => {
+            g.len() == w.len() && g.iter().zip(w).all(|(a, b)| contains(a, b))
+        }
+        _ => got == want,
+    }
+}
+
+fn stored<'a>(snapshot: &'a [Value], want: &Value) -> Option<&'a Value> {
+    snapshot.iter().find(|o| {
+        o["kind"] == want["kind"]
+            && o["metadata"]["name"] == want["metadata"]["name"]
+            && o["metadata"]["namespace"] == want["metadata"]["namespace"]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_applies_exactly_the_rendered_objects_and_cleanup_deletes_them_all() {
+    let fake = FakeApiServer::start().await.expect("fake API server");
+    let client = fake.client();
+    let plan = plan(
+        "flows --enable_dns --protocol=TCP --port=443 or --protocol=UDP",
+        "run-a",
+    );
+    let objects = render::render(&plan);
+    cluster::deploy(&client, &plan, &objects, SystemTime::now(), LEASE_DURATION)
+        .await
+        .expect("deployed");
+
+    let mut want = keys(&objects, "run-a");
+    want.insert(("Lease/netobserv-cli/netobserv-cli".into(), "run-a".into()));
+    assert_eq!(
+        deployed(&fake),
+        want,
+        "exactly the rendered objects and the Lease"
+    );
+    let snapshot: Vec<Value> = fake.snapshot().into_values().collect();
+    for o in &objects {
+        let got = stored(&snapshot, o).unwrap_or_else(|| panic!("not stored: {}", o["kind"]));
+        assert!(
+            contains(got, o),
+            "stored {} differs from the render:\n{got:#}\nrendered:\n{o:#}",
+            o["kind"]
+        );
+    }
+    assert_eq!(
+        cluster::occupancy(&client, "netobserv-cli", SystemTime::now())
+            .await
+            .expect("reads"),
+        Occupancy::Running {
+            holder: "run-a".into()
+        }
+    );
+
+    // Applying again (same run) changes nothing the user sees and does not fail.
+    cluster::deploy(&client, &plan, &objects, SystemTime::now(), LEASE_DURATION)
+        .await
+        .expect("re-applied");
+    assert_eq!(deployed(&fake), want);
+
+    let removed = cluster::cleanup(&client, "netobserv-cli")
+        .await
+        .expect("cleanup");
+    assert_eq!(removed, want.len());
+    assert_eq!(deployed(&fake), BTreeSet::new(), "nothing left");
+    assert_eq!(
+        cluster::occupancy(&client, "netobserv-cli", SystemTime::now())
+            .await
+            .expect("reads"),
+        Occupancy::Free
+    );
+    // A second cleanup finds nothing and is not an error.
+    assert_eq!(
+        cluster::cleanup(&client, "netobserv-cli")
+            .await
+            .expect("cleanup"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_foreground_run_removes_everything() {
+    let fake = FakeApiServer::start().await.expect("fake API server");
+    let client = fake.client();
+    let plan = plan("packets --namespace=cap --port=80", "run-b");
+    let objects = render::render(&plan);
+    let (ctrl_c, interrupted) = tokio::sync::oneshot::channel::<()>();
+    let run = {
+        let (client, plan, objects) = (client.clone(), plan.clone(), objects.clone());
+        tokio::spawn(async move {
+            cluster::run_foreground(&client, &plan, &objects, async {
+                let _ = interrupted.await;
+            })
+            .await
+        })
+    };
+    // Wait until the run is deployed (its Lease comes last), as a person would before Ctrl-C.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake
+        .get("/apis/coordination.k8s.io/v1/namespaces/cap/leases/netobserv-cli")
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "never deployed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(deployed(&fake).len(), objects.len() + 1);
+    ctrl_c.send(()).expect("interrupt");
+    run.await.expect("joins").expect("clean exit");
+    assert_eq!(deployed(&fake), BTreeSet::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_run_is_removed_by_the_next_run_or_by_cleanup_but_a_live_one_is_not() {
+    let fake = FakeApiServer::start().await.expect("fake API server");
+    let client = fake.client();
+    let crashed = plan("flows --namespace=obs", "run-old");
+    let old_objects = render::render(&crashed);
+    // A run that deployed two minutes ago and then died: its Lease was never renewed.
+    let then = SystemTime::now() - Duration::from_secs(120);
+    cluster::deploy(&client, &crashed, &old_objects, then, LEASE_DURATION)
+        .await
+        .expect("deployed");
+    assert_eq!(
+        cluster::occupancy(&client, "obs", SystemTime::now())
+            .await
+            .expect("reads"),
+        Occupancy::Leftovers {
+            holder: Some("run-old".into())
+        }
+    );
+
+    // The next run removes the leftovers, then deploys its own objects.
+    let next = plan("flows --namespace=obs --enable_rtt", "run-new");
+    let new_objects = render::render(&next);
+    cluster::deploy(
+        &client,
+        &next,
+        &new_objects,
+        SystemTime::now(),
+        LEASE_DURATION,
+    )
+    .await
+    .expect("deployed over leftovers");
+    let runs: BTreeSet<String> = deployed(&fake).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        runs,
+        BTreeSet::from(["run-new".to_string()]),
+        "nothing of the crashed run left"
+    );
+
+    // While that run is alive, a third one is refused, naming the holder and the way out.
+    let third = plan("flows --namespace=obs", "run-third");
+    let err = cluster::deploy(
+        &client,
+        &third,
+        &render::render(&third),
+        SystemTime::now(),
+        LEASE_DURATION,
+    )
+    .await
+    .expect_err("busy");
+    assert!(
+        matches!(&err, ClusterError::Busy { holder, .. } if holder == "run-new"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cleanup --namespace=obs"), "{err}");
+
+    // `cleanup` removes a crashed run's objects too.
+    cluster::deploy(&client, &crashed, &old_objects, then, LEASE_DURATION)
+        .await
+        .expect_err("the live run-new still holds the namespace");
+    cluster::cleanup(&client, "obs").await.expect("cleanup");
+    cluster::deploy(&client, &crashed, &old_objects, then, LEASE_DURATION)
+        .await
+        .expect("deployed (then crashed)");
+    assert!(!deployed(&fake).is_empty());
+    cluster::cleanup(&client, "obs").await.expect("cleanup");
+    assert_eq!(deployed(&fake), BTreeSet::new());
+}

@@ -1,0 +1,152 @@
+//! `--yaml` output, golden: the manifests of a few command lines are compared with the committed
+//! files in tests/golden (regenerate with `UPDATE_GOLDEN=1` and review the diff). Also checks
+//! properties a golden file would not make obvious: every object carries the run labels, the
+//! agent gets the filter rules in the agent's JSON, packets mode turns capture on.
+
+use kubectl_netobserv::options;
+use kubectl_netobserv::render::{self, MANAGED_BY_LABEL, Plan, RUN_LABEL};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn plan(line: &str) -> Plan {
+    let inv = options::parse(std::iter::once("kubectl-netobserv").chain(line.split_whitespace()))
+        .unwrap_or_else(|e| panic!("{line}: {e}"));
+    let images = (
+        "quay.io/netobserv-rs/ebpf-agent:v0.1.0".to_string(),
+        "quay.io/netobserv-rs/kubectl-netobserv:v0.1.0".to_string(),
+    );
+    Plan::for_command(&inv.command, &inv.rules, "run-0001", images).expect("a capture")
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    pretty_assertions::assert_eq!(want, actual, "{name}");
+}
+
+const CASES: &[(&str, &str)] = &[
+    ("flows-default.yaml", "flows"),
+    (
+        "flows-features-filters.yaml",
+        "flows --enable_dns --enable_rtt --enable_pkt_drop --sampling=10 --privileged \
+         --interfaces=eth0,br-ex --node-selector=zone:east --log-level=debug --max-time=10m \
+         --max-bytes=1GB --query=SrcK8S_Namespace=\"shop\" --protocol=TCP --dport=443 \
+         or --protocol=UDP --dport=53 --action=Accept",
+    ),
+    (
+        "packets-rules.yaml",
+        "packets --namespace=capture --node=worker-1 --snaplen=1500 --cidr=10.128.0.0/14 \
+         --protocol=TCP --port_range=8000-8100 or --peer_ip=10.0.0.9 --protocol=ICMP --icmp_type=8",
+    ),
+];
+
+#[test]
+fn yaml_manifests_match_the_golden_files() {
+    for (file, line) in CASES {
+        golden(file, &render::to_yaml(&render::render(&plan(line))));
+    }
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+fn env(ds: &Value, name: &str) -> Option<String> {
+    ds["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+}
+
+#[test]
+fn objects_carry_the_run_labels_and_the_capture_settings() {
+    let objects = render::render(&plan(CASES[2].1));
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Service",
+            "Pod",
+            "DaemonSet"
+        ]
+    );
+    for o in &objects {
+        assert_eq!(
+            o["metadata"]["labels"][MANAGED_BY_LABEL], "netobserv-cli",
+            "{o}"
+        );
+        assert_eq!(o["metadata"]["labels"][RUN_LABEL], "run-0001", "{o}");
+        if o["kind"] != "Namespace"
+            && o["kind"] != "ClusterRole"
+            && o["kind"] != "ClusterRoleBinding"
+        {
+            assert_eq!(o["metadata"]["namespace"], "capture", "{o}");
+        }
+    }
+    let ds = find(&objects, "DaemonSet");
+    assert_eq!(env(ds, "ENABLE_PCA").as_deref(), Some("true"));
+    assert_eq!(env(ds, "PCA_SNAPLEN").as_deref(), Some("1500"));
+    assert_eq!(
+        env(ds, "TARGET_HOST").as_deref(),
+        Some("collector.capture.svc")
+    );
+    let rules: Value =
+        serde_json::from_str(&env(ds, "FLOW_FILTER_RULES").expect("rules")).expect("json");
+    assert_eq!(
+        rules,
+        serde_json::json!([
+            {"ip_cidr": "10.128.0.0/14", "action": "Accept", "protocol": "TCP", "port_range": "8000-8100"},
+            {"ip_cidr": "0.0.0.0/0", "action": "Accept", "protocol": "ICMP", "icmp_type": 8, "peer_ip": "10.0.0.9"},
+        ])
+    );
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+        "worker-1"
+    );
+    let pod = find(&objects, "Pod");
+    let args: Vec<&str> = pod["spec"]["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(args.contains(&"--mode=packets"), "{args:?}");
+    let svc = find(&objects, "Service");
+    assert_eq!(
+        svc["spec"]["selector"],
+        pod["metadata"]["labels"]["run"]
+            .as_str()
+            .map_or(Value::Null, |r| serde_json::json!({"run": r}))
+    );
+}
+
+#[test]
+fn metrics_is_refused_clearly_rather_than_deploying_half_of_it() {
+    let inv = options::parse(["kubectl-netobserv", "metrics"]).expect("parses");
+    let err = Plan::for_command(
+        &inv.command,
+        &inv.rules,
+        "r",
+        (String::new(), String::new()),
+    )
+    .expect_err("metrics");
+    assert!(
+        err.to_string().contains("metrics is not available yet"),
+        "{err}"
+    );
+}
