@@ -247,11 +247,9 @@ fn check_install(csv: &Value, errors: &mut Vec<String>) {
             ));
         }
         let selector = &d["spec"]["selector"]["matchLabels"];
-        let labels = &pod
-            .get("metadata")
-            .unwrap_or(&d["spec"]["template"]["metadata"]);
+        let template_labels = &d["spec"]["template"]["metadata"]["labels"];
         for (k, v) in selector.as_object().into_iter().flatten() {
-            if &labels["labels"][k] != v {
+            if &template_labels[k] != v {
                 errors.push(format!(
                     "deployment {dname}: selector {k}={v} does not match the pod template"
                 ));
