@@ -23,6 +23,7 @@ COMPONENTS=(
     "ebpf-agent:netobserv-agent:netobserv-ebpf-agent:IMAGE_EBPF_AGENT"
     "flowlogs-pipeline:netobserv-pipeline:netobserv-pipeline:IMAGE_FLOWLOGS_PIPELINE"
     "console-plugin:netobserv-console:netobserv-console:IMAGE_CONSOLE_PLUGIN"
+    "cli-collector:kubectl-netobserv:kubectl-netobserv:IMAGE_CLI_COLLECTOR"
 )
 
 works() {

@@ -11,10 +11,7 @@ use std::path::PathBuf;
 fn plan(line: &str) -> Plan {
     let inv = options::parse(std::iter::once("kubectl-netobserv").chain(line.split_whitespace()))
         .unwrap_or_else(|e| panic!("{line}: {e}"));
-    let images = (
-        "quay.io/netobserv-rs/ebpf-agent:v0.1.0".to_string(),
-        "quay.io/netobserv-rs/kubectl-netobserv:v0.1.0".to_string(),
-    );
+    let images = render::default_images(|_| None);
     Plan::for_command(&inv.command, &inv.rules, "run-0001", images).expect("a capture")
 }
 
@@ -149,4 +146,41 @@ fn metrics_is_refused_clearly_rather_than_deploying_half_of_it() {
         err.to_string().contains("metrics is not available yet"),
         "{err}"
     );
+}
+
+/// The default images are those of `images/images.env` (what `make images` builds), and the
+/// environment overrides each one.
+#[test]
+fn default_images_come_from_images_env_and_the_environment_overrides_them() {
+    let env = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../images/images.env"),
+    )
+    .expect("images/images.env");
+    let get = |key: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in images.env"))
+            .to_string()
+    };
+    let reference = |name: &str| {
+        format!(
+            "{}/{}:{}",
+            get("IMAGE_REGISTRY"),
+            get(name),
+            get("IMAGE_TAG")
+        )
+    };
+    assert_eq!(
+        render::default_images(|_| None),
+        (
+            reference("IMAGE_EBPF_AGENT"),
+            reference("IMAGE_CLI_COLLECTOR")
+        )
+    );
+    let (agent, collector) = render::default_images(|k| match k {
+        "NETOBSERV_AGENT_IMAGE" => Some("example.com/agent:dev".to_string()),
+        _ => None,
+    });
+    assert_eq!(agent, "example.com/agent:dev");
+    assert_eq!(collector, reference("IMAGE_CLI_COLLECTOR"));
 }

@@ -18,7 +18,7 @@ struct Expected {
     user: &'static str,
 }
 
-const IMAGES: [Expected; 4] = [
+const IMAGES: [Expected; 5] = [
     Expected {
         name: "operator",
         binary: "netobserv-operator",
@@ -37,6 +37,11 @@ const IMAGES: [Expected; 4] = [
     Expected {
         name: "console-plugin",
         binary: "netobserv-console",
+        user: "65532:65532",
+    },
+    Expected {
+        name: "cli-collector",
+        binary: "kubectl-netobserv",
         user: "65532:65532",
     },
 ];

@@ -70,14 +70,38 @@ pub struct Plan {
     pub run_id: String,
 }
 
-/// Default images, overridden by `NETOBSERV_AGENT_IMAGE` and `NETOBSERV_COLLECTOR_IMAGE`.
+/// `images/images.env`, the one place the project's image names and tags are set (also read by
+/// the Makefile, the image build and the operator's bundle), so the CLI deploys the images
+/// `make images` builds.
+const IMAGES_ENV: &str = include_str!("../../../../images/images.env");
+
+/// The value of `key` in [`IMAGES_ENV`] (`KEY=value` lines, `#` comments).
+fn images_env(key: &str) -> &'static str {
+    IMAGES_ENV
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim())
+        .unwrap_or_default()
+}
+
+/// The reference of the image named by `name_key` in `images/images.env`.
+fn image_from_env(name_key: &str) -> String {
+    format!(
+        "{}/{}:{}",
+        images_env("IMAGE_REGISTRY"),
+        images_env(name_key),
+        images_env("IMAGE_TAG")
+    )
+}
+
+/// Default (agent, collector) images from `images/images.env`, overridden by
+/// `NETOBSERV_AGENT_IMAGE` and `NETOBSERV_COLLECTOR_IMAGE`.
 pub fn default_images(lookup: impl Fn(&str) -> Option<String>) -> (String, String) {
-    let v = env!("CARGO_PKG_VERSION");
     (
-        lookup("NETOBSERV_AGENT_IMAGE")
-            .unwrap_or_else(|| format!("quay.io/netobserv-rs/ebpf-agent:v{v}")),
+        lookup("NETOBSERV_AGENT_IMAGE").unwrap_or_else(|| image_from_env("IMAGE_EBPF_AGENT")),
         lookup("NETOBSERV_COLLECTOR_IMAGE")
-            .unwrap_or_else(|| format!("quay.io/netobserv-rs/kubectl-netobserv:v{v}")),
+            .unwrap_or_else(|| image_from_env("IMAGE_CLI_COLLECTOR")),
     )
 }
 
