@@ -141,6 +141,30 @@ fn partial(obj: &Value) -> Value {
 }
 
 /// The single entry point: logs the request, then answers it.
+/// Paths `system:anonymous` may read (the `system:public-info-viewer` role of a real cluster).
+const PUBLIC_PATHS: [&str; 4] = ["/version", "/healthz", "/livez", "/readyz"];
+
+/// The refusal of a request whose credentials do not pass, when `token` is required.
+fn authenticate(
+    token: Option<&str>,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+) -> Option<Failure> {
+    let token = token?;
+    match headers.get(header::AUTHORIZATION) {
+        Some(value) => {
+            let given = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer "));
+            (given != Some(token)).then(status::unauthorized)
+        }
+        None if *method == Method::GET && PUBLIC_PATHS.contains(&path) => None,
+        None => Some(status::forbidden_anonymous(
+            &method.as_str().to_ascii_lowercase(),
+            path,
+        )),
+    }
+}
+
 pub async fn handle(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     method: Method,
@@ -175,6 +199,9 @@ pub async fn handle(
             body: parsed.clone(),
             watch,
         });
+    }
+    if let Some(refused) = authenticate(shared.token.as_deref(), &headers, &method, &path) {
+        return failure_response(&refused);
     }
     if !body.is_empty() && parsed.is_none() {
         return failure_response(&status::bad_request(

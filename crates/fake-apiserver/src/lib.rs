@@ -19,7 +19,11 @@
 //!   as `no endpoints available` does, and `failurePolicy: Fail` refuses the request;
 //! - unknown group/versions answer `404 page not found`, as for a CRD that is not installed.
 //!
-//! Not modelled: authentication and RBAC, pagination (`limit` is ignored), bookmarks, strategic
+//! - authentication, when started with a bearer token ([`Options::bearer_token`]): a wrong token is
+//!   `401 Unauthorized` on every path, no credentials is `system:anonymous`, which may read only
+//!   `/version`, `/healthz`, `/livez` and `/readyz` (403 elsewhere), as with anonymous auth on.
+//!
+//! Not modelled: RBAC, pagination (`limit` is ignored), bookmarks, strategic
 //! merge patch list semantics (treated as a JSON merge patch), string `format` checks, CEL rules
 //! other than `self == oldSelf` (refused with a 500 rather than ignored).
 
@@ -79,6 +83,8 @@ fn is_collection(path: &str) -> bool {
 
 /// State shared by the HTTP handlers and the test's handle.
 pub(crate) struct Shared {
+    /// The one bearer token accepted, when authentication is on.
+    token: Option<String>,
     store: Mutex<Store>,
     changes: tokio::sync::watch::Sender<u64>,
     log: Mutex<Vec<Logged>>,
@@ -143,6 +149,30 @@ impl Shared {
     }
 }
 
+/// A kubeconfig for a server at `url` (`http://HOST:PORT`) with an optional bearer token, for a
+/// binary that must be configured before the server it will reach starts.
+pub fn kubeconfig(url: &str, token: Option<&str>) -> String {
+    let user = match token {
+        Some(token) => format!("{{token: {token:?}}}"),
+        None => "{}".to_string(),
+    };
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\n\
+         contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
+         current-context: fake\nusers:\n- name: fake\n  user: {user}\n"
+    )
+}
+
+/// How to start a [`FakeApiServer`].
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Listen here instead of an ephemeral loopback port (a binary under test may expect the
+    /// in-cluster address).
+    pub addr: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <token>`, as a cluster does of a service account.
+    pub bearer_token: Option<String>,
+}
+
 /// A running fake API server. Dropping it stops the server.
 pub struct FakeApiServer {
     shared: Arc<Shared>,
@@ -151,15 +181,25 @@ pub struct FakeApiServer {
 }
 
 impl FakeApiServer {
-    /// Starts a server on an ephemeral loopback port (inside a tokio runtime).
+    /// Starts a server on an ephemeral loopback port (inside a tokio runtime), without
+    /// authentication.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a server as `options` say (inside a tokio runtime).
+    pub async fn start_with(options: Options) -> std::io::Result<Self> {
         let (changes, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
+            token: options.bearer_token,
             store: Mutex::new(Store::new()),
             changes,
             log: Mutex::new(Vec::new()),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let bind = options
+            .addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let router = axum::Router::new()
             .fallback(http::handle)
@@ -185,21 +225,19 @@ impl FakeApiServer {
         format!("http://{}", self.addr)
     }
 
-    /// A kube client for this server (default namespace `default`).
+    /// A kube client for this server (default namespace `default`), with the bearer token
+    /// when authentication is on.
     pub fn client(&self) -> kube::Client {
         let url = self.url().parse().expect("a loopback URL is a valid URI");
-        let config = kube::Config::new(url);
+        let mut config = kube::Config::new(url);
+        config.auth_info.token = self.shared.token.clone().map(secrecy::SecretString::from);
         kube::Client::try_from(config).expect("a plain HTTP client always builds")
     }
 
-    /// A kubeconfig pointing at this server, for binaries under test (`KUBECONFIG=...`).
+    /// A kubeconfig pointing at this server, for binaries under test (`KUBECONFIG=...`), with
+    /// the bearer token when authentication is on.
     pub fn kubeconfig(&self) -> String {
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
-            self.url()
-        )
+        kubeconfig(&self.url(), self.shared.token.as_deref())
     }
 
     fn notify(&self) {

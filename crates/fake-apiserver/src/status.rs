@@ -63,6 +63,27 @@ pub fn not_found_kind(api_version: &str, kind: &str) -> Failure {
     )
 }
 
+/// 401: a bearer token the server does not know, as kube-apiserver answers it (no details).
+pub fn unauthorized() -> Failure {
+    Failure {
+        code: 401,
+        body: json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "Unauthorized", "reason": "Unauthorized", "code": 401,
+        }),
+    }
+}
+
+/// 403 for an anonymous request (no credentials) outside the public discovery paths.
+pub fn forbidden_anonymous(verb: &str, path: &str) -> Failure {
+    failure(
+        403,
+        "Forbidden",
+        format!("forbidden: User \"system:anonymous\" cannot {verb} path \"{path}\""),
+        json!({}),
+    )
+}
+
 /// 400.
 pub fn bad_request(message: &str) -> Failure {
     failure(400, "BadRequest", message.to_string(), json!({}))

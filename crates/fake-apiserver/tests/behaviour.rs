@@ -352,3 +352,54 @@ async fn metadata_only_lists_and_watches_and_unknown_media_types_are_refused() {
         "{events:?}"
     );
 }
+
+/// With a bearer token required, as a cluster requires of a service account: the right token
+/// reads, a wrong one is 401 `Unauthorized` everywhere, and no credentials at all is
+/// `system:anonymous`, which may read `/version` but gets 403 on resources.
+#[tokio::test]
+async fn a_required_bearer_token_is_enforced_as_a_cluster_does() {
+    let server = FakeApiServer::start_with(netobserv_fake_apiserver::Options {
+        addr: None,
+        bearer_token: Some("s3cret".to_string()),
+    })
+    .await
+    .expect("start");
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::all(server.client());
+    pods.list(&Default::default())
+        .await
+        .expect("the right token lists");
+    assert!(
+        server.kubeconfig().contains("token: \"s3cret\""),
+        "{}",
+        server.kubeconfig()
+    );
+
+    let wrong = {
+        let mut config = kube::Config::new(server.url().parse().expect("url"));
+        config.auth_info.token = Some("nope".to_string().into());
+        kube::Client::try_from(config).expect("client")
+    };
+    let err = Api::<k8s_openapi::api::core::v1::Pod>::all(wrong.clone())
+        .list(&Default::default())
+        .await
+        .expect_err("a wrong token is refused");
+    assert_eq!(err_code(&err), Some(401), "{err}");
+    let err = wrong
+        .apiserver_version()
+        .await
+        .expect_err("a wrong token is refused even for /version");
+    assert_eq!(err_code(&err), Some(401), "{err}");
+
+    let anonymous = kube::Client::try_from(kube::Config::new(server.url().parse().expect("url")))
+        .expect("client");
+    anonymous
+        .apiserver_version()
+        .await
+        .expect("anonymous reads /version");
+    let err = Api::<k8s_openapi::api::core::v1::Pod>::all(anonymous)
+        .list(&Default::default())
+        .await
+        .expect_err("anonymous cannot list");
+    assert_eq!(err_code(&err), Some(403), "{err}");
+    assert!(err.to_string().contains("system:anonymous"), "{err}");
+}

@@ -5,12 +5,12 @@
 //! through the API, `add_kubernetes` enrichment) pointed at an API server address where nothing
 //! listens yet, in a network namespace of its own so that the address is free and known. It must
 //! keep running, log one WARN per retry naming the address and the cause, answer `/ready` with
-//! 503, hold the flows sent meanwhile; then, once the API server stand-in (tests/common/kube_api.rs)
-//! answers at that address, become ready and write the held flows, enriched.
+//! 503, hold the flows sent meanwhile; then, once the strict fake API server (tests/common/cluster.rs,
+//! bearer token required) answers at that address, become ready and write the held flows, enriched.
 
 mod common;
 
-use common::kube_api;
+use common::cluster;
 use common::pod::in_new_netns;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const API: &str = "127.0.0.1:6443";
-const TOKEN: &str = "t0ken";
 
 const STATIC: &str = r#"{
   "health": {"port": 8080},
@@ -78,7 +77,7 @@ fn run() {
     std::fs::write(dir.join("config.json"), STATIC).expect("config");
     std::fs::write(
         dir.join("kubeconfig"),
-        kube_api::kubeconfig(API.parse().expect("addr"), TOKEN),
+        cluster::kubeconfig(API.parse().expect("addr")),
     )
     .expect("kubeconfig");
     let started = Instant::now();
@@ -166,17 +165,12 @@ fn run() {
         "nothing written before the first sync"
     );
     // The API server comes up at that address.
-    let mut cluster = kube_api::small_cluster();
-    cluster.config_maps.insert(
-        "netobserv/flp-dynamic".into(),
-        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+    let _api = runtime.block_on(cluster::serve(
+        API.parse().expect("addr"),
+        vec![serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "flp-dynamic", "namespace": "netobserv"},
-            "data": {"config.json": DYNAMIC}}),
-    );
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(API).await.expect("binds");
-        kube_api::serve(listener, cluster, TOKEN);
-    });
+            "data": {"config.json": DYNAMIC}})],
+    ));
     let deadline = Instant::now() + Duration::from_secs(40);
     while get(8080, "/ready") != Some(200) {
         assert!(

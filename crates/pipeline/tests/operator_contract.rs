@@ -23,9 +23,9 @@
 //!   `127.0.0.1` with the same port, where a Loki push stand-in (tests/common/loki.rs, strict
 //!   about what Loki 3 refuses) listens.
 //! * **API server access.** A kubelet injects `KUBERNETES_SERVICE_HOST`/`PORT` and a service
-//!   account token; here `KUBECONFIG` points at an API server stand-in (tests/common/kube_api.rs,
-//!   strict about what kube-apiserver refuses) with a bearer token. It serves a small cluster
-//!   and the rendered dynamic ConfigMap.
+//!   account token; here `KUBECONFIG` points at the strict fake API server
+//!   (`netobserv-fake-apiserver`, tests/common/cluster.rs) requiring that bearer token. It serves
+//!   a small cluster and the rendered dynamic ConfigMap.
 //!
 //! Each run then requires: the rendered startup and liveness probes answer 200; a flow sent over
 //! gRPC (TLS when rendered) to the rendered `flp` port reaches Loki, enriched from the API
@@ -43,7 +43,7 @@ mod common;
 use common::loki::Pushes;
 use common::pod::{Pki, PodFiles, get, in_new_netns, object, pki, port, wait_for, walk};
 use common::rendered::{exposes, referenced_metrics, workload};
-use common::{kube_api, loki};
+use common::{cluster, loki};
 use netobserv_api::v1alpha1::FlowMetric;
 use netobserv_api::v1beta1;
 use netobserv_api::v1beta2::{DeploymentModel, FlowCollector};
@@ -57,7 +57,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "flowlogs-pipeline-token";
 const API_ADDR: &str = "127.0.0.1:6443";
 
 fn repo() -> PathBuf {
@@ -285,28 +284,19 @@ fn run_pod(label: &str, objects: &[Json]) {
         .enable_all()
         .build()
         .expect("runtime");
-    // The API server stand-in, with the rendered dynamic ConfigMap.
-    let mut cluster = kube_api::small_cluster();
+    // The fake API server, with the rendered dynamic ConfigMap.
+    let mut config_maps = Vec::new();
     if let Some(dynamic) = static_config["dynamicParameters"].as_object() {
         let name = dynamic["name"].as_str().expect("name");
-        let ns = dynamic["namespace"].as_str().expect("namespace");
         let cm = object(objects, "ConfigMap", name).expect("the dynamic ConfigMap is rendered");
         let text = rewrite_file(
             &files,
             &serde_json::to_string(cm).expect("json"),
             loki_url.as_deref(),
         );
-        cluster.config_maps.insert(
-            format!("{ns}/{name}"),
-            serde_json::from_str(&text).expect("json"),
-        );
+        config_maps.push(serde_json::from_str(&text).expect("json"));
     }
-    let api_log = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(API_ADDR)
-            .await
-            .expect("binds 6443");
-        kube_api::serve(listener, cluster, TOKEN)
-    });
+    let api = runtime.block_on(cluster::serve(API_ADDR.parse().expect("addr"), config_maps));
     let pushes: Option<Pushes> = loki_url.as_deref().map(|url| {
         let port: u16 = url
             .split("://")
@@ -325,7 +315,7 @@ fn run_pod(label: &str, objects: &[Json]) {
     let kubeconfig = files.root.join("kubeconfig");
     std::fs::write(
         &kubeconfig,
-        kube_api::kubeconfig(API_ADDR.parse().expect("addr"), TOKEN),
+        cluster::kubeconfig(API_ADDR.parse().expect("addr")),
     )
     .expect("kubeconfig");
     // Exactly the rendered command line and environment.
@@ -389,7 +379,7 @@ fn run_pod(label: &str, objects: &[Json]) {
     if let Err(panic) = outcome {
         eprintln!(
             "{label}: pipeline log:\n{log}\nAPI requests: {:#?}",
-            api_log.lock().map(|l| l.clone())
+            api.requests()
         );
         std::panic::resume_unwind(panic);
     }
@@ -611,31 +601,21 @@ fn refused(label: &str, objects: &[Json], kind: &str) {
         std::fs::write(&entry, files.rewrite(&text)).expect("write");
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut cluster = kube_api::small_cluster();
-    for o in objects {
-        if o["kind"] == "ConfigMap"
-            && o["metadata"]["name"]
-                .as_str()
-                .is_some_and(|n| n.ends_with("-config-dynamic"))
-        {
-            let key = format!(
-                "{}/{}",
-                o["metadata"]["namespace"].as_str().unwrap_or_default(),
-                o["metadata"]["name"].as_str().unwrap_or_default()
-            );
-            cluster.config_maps.insert(key, o.clone());
-        }
-    }
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(API_ADDR)
-            .await
-            .expect("binds");
-        kube_api::serve(listener, cluster, TOKEN);
-    });
+    let config_maps: Vec<Json> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-config-dynamic"))
+        })
+        .cloned()
+        .collect();
+    let _api = runtime.block_on(cluster::serve(API_ADDR.parse().expect("addr"), config_maps));
     let kubeconfig = files.root.join("kubeconfig");
     std::fs::write(
         &kubeconfig,
-        kube_api::kubeconfig(API_ADDR.parse().expect("addr"), TOKEN),
+        cluster::kubeconfig(API_ADDR.parse().expect("addr")),
     )
     .expect("kubeconfig");
     let args: Vec<String> = container["args"]

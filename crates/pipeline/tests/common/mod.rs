@@ -57,7 +57,7 @@ pub fn read_until(reader: &mut impl std::io::BufRead, needle: &str) -> String {
     }
 }
 
-pub mod kube_api;
+pub mod cluster;
 pub mod loki;
 pub mod pod;
 pub mod rendered;
