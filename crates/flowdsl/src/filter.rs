@@ -190,7 +190,11 @@ impl Node {
                 value,
                 negated,
             } => {
-                let equal = matches!(record.get(field), Some(Value::Str(s)) if s == &**value);
+                let equal = match record.get(field) {
+                    Some(Value::Str(s)) => s == &**value,
+                    Some(ip @ Value::Ip(_)) => ip.with_text(|text| text == &**value),
+                    _ => false,
+                };
                 equal != *negated
             }
             Node::Template {

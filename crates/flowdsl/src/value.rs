@@ -14,6 +14,8 @@ use std::hash::BuildHasher;
 pub enum Value<'a> {
     /// A string.
     Str(&'a str),
+    /// An address a record keeps binary; it reads as its text (equality, regexes, templates).
+    Ip(std::net::IpAddr),
     /// A signed integer.
     Int(i64),
     /// An unsigned integer (byte and packet counters are `u64` in flows).
@@ -149,6 +151,7 @@ impl Value<'_> {
     pub fn write_text(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         match *self {
             Value::Str(s) => out.write_str(s),
+            Value::Ip(ip) => write!(out, "{ip}"),
             Value::Int(i) => write!(out, "{i}"),
             Value::UInt(u) => write!(out, "{u}"),
             Value::Float(f) => write_go_f(out, f),
@@ -190,7 +193,7 @@ impl Value<'_> {
             // `as` saturates, which keeps huge magnitudes on the right side.
             Value::Float(f) => Some(f.trunc() as i128),
             Value::Str(s) => s.parse::<i64>().ok().map(i128::from),
-            Value::Bool(_) | Value::Null | Value::Composite(_) => None,
+            Value::Bool(_) | Value::Null | Value::Ip(_) | Value::Composite(_) => None,
         }
     }
 }
@@ -199,6 +202,7 @@ impl fmt::Debug for Value<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Str(s) => f.debug_tuple("Str").field(s).finish(),
+            Value::Ip(ip) => f.debug_tuple("Ip").field(ip).finish(),
             Value::Int(i) => f.debug_tuple("Int").field(i).finish(),
             Value::UInt(u) => f.debug_tuple("UInt").field(u).finish(),
             Value::Float(x) => f.debug_tuple("Float").field(x).finish(),

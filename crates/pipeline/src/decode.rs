@@ -11,8 +11,7 @@
 //! interface and direction (upstream leaves them out), so every record says where it was seen.
 
 use crate::record::{Key, Record, Value};
-use compact_str::{CompactString, format_compact};
-use std::net::IpAddr;
+use compact_str::CompactString;
 
 /// Protocol numbers that decide which transport fields a flow carries.
 const ICMP: u32 = 1;
@@ -209,39 +208,12 @@ pub fn mac_string(mac: u64) -> CompactString {
     CompactString::from_utf8(out).unwrap_or_default()
 }
 
-/// Dotted-quad text of an IPv4 address, written by hand into an inline string.
-fn ipv4_string(v4: std::net::Ipv4Addr) -> CompactString {
-    let mut out = [0u8; 15];
-    let mut n = 0;
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            out[n] = b'.';
-            n += 1;
-        }
-        if octet >= 100 {
-            out[n] = b'0' + octet / 100;
-            n += 1;
-        }
-        if octet >= 10 {
-            out[n] = b'0' + (octet / 10) % 10;
-            n += 1;
-        }
-        out[n] = b'0' + octet % 10;
-        n += 1;
-    }
-    CompactString::from_utf8(&out[..n]).unwrap_or_default()
-}
-
-/// The address as text; v4-mapped IPv6 addresses print as IPv4, as upstream's do. Addresses up
-/// to 24 characters (every IPv4 one) are stored inline, without a heap allocation.
-pub fn ip_string(ip: Option<&pbflow::Ip>) -> CompactString {
+/// The address as a binary [`Value::Ip`] (v4-mapped IPv6 as IPv4, as upstream's text is); an
+/// absent address is the empty string, as upstream's.
+pub fn ip_value(ip: Option<&pbflow::Ip>) -> Value {
     match ip.and_then(pbflow::Ip::to_addr) {
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => ipv4_string(v4),
-            None => format_compact!("{v6}"),
-        },
-        Some(IpAddr::V4(v4)) => ipv4_string(v4),
-        None => CompactString::default(),
+        Some(addr) => Value::ip(addr),
+        None => Value::from(""),
     }
 }
 
@@ -272,7 +244,7 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     r.push_new(s("TimeFlowStartMs"), millis(flow.time_flow_start.as_ref()));
     r.push_new(s("TimeFlowEndMs"), millis(flow.time_flow_end.as_ref()));
     r.push_new(s("TimeReceived"), received_s);
-    r.push_new(s("AgentIP"), ip_string(flow.agent_ip.as_ref()));
+    r.push_new(s("AgentIP"), ip_value(flow.agent_ip.as_ref()));
     // Interfaces, their directions and UDNs: parallel lists, from the de-duplicated list when
     // the agent sends one, else from the single interface. `Udns` has one entry per interface,
     // empty when the interface is on no user-defined network (upstream writes `[""]` too).
@@ -308,11 +280,11 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
         let network = flow.network.as_ref();
         r.insert(
             s("SrcAddr"),
-            ip_string(network.and_then(|n| n.src_addr.as_ref())),
+            ip_value(network.and_then(|n| n.src_addr.as_ref())),
         );
         r.insert(
             s("DstAddr"),
-            ip_string(network.and_then(|n| n.dst_addr.as_ref())),
+            ip_value(network.and_then(|n| n.dst_addr.as_ref())),
         );
         let proto = flow.transport.as_ref().map_or(0, |t| t.protocol);
         r.push_new(s("Proto"), u64::from(proto));
@@ -372,9 +344,9 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
         r.push_new(s("TimeFlowRttNs"), rtt);
     }
     if let Some(x) = &flow.xlat {
-        let src = ip_string(x.src_addr.as_ref());
-        let dst = ip_string(x.dst_addr.as_ref());
-        if !src.is_empty() || !dst.is_empty() || x.zone_id != 0 {
+        let src = ip_value(x.src_addr.as_ref());
+        let dst = ip_value(x.dst_addr.as_ref());
+        if src.as_ip().is_some() || dst.as_ip().is_some() || x.zone_id != 0 {
             r.push_new(s("XlatSrcAddr"), src);
             r.push_new(s("XlatDstAddr"), dst);
             r.push_new(s("XlatSrcPort"), u64::from(x.src_port));
@@ -439,6 +411,7 @@ fn tls_version_name(version: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn names() {
@@ -455,15 +428,15 @@ mod tests {
         assert_eq!(dns_rcode_name(3), "NXDomain");
         assert_eq!(mac_string(0x0a58_0a80_0011), "0a:58:0a:80:00:11");
         assert_eq!(mac_string(0xffff_ffff_ffff), "ff:ff:ff:ff:ff:ff");
-        for v4 in [
-            "0.0.0.0",
-            "10.0.0.1",
-            "255.255.255.255",
-            "192.168.100.9",
-            "1.20.103.40",
-        ] {
-            let addr: std::net::Ipv4Addr = v4.parse().expect("addr");
-            assert_eq!(ipv4_string(addr), v4);
+        for text in ["0.0.0.0", "10.0.0.1", "255.255.255.255", "2001:db8::1"] {
+            let addr: IpAddr = text.parse().expect("addr");
+            let ip = pbflow::Ip::from_addr(addr);
+            assert_eq!(ip_value(Some(&ip)).to_text(), text);
         }
+        let mapped: IpAddr = "::ffff:192.168.100.9".parse().expect("addr");
+        let v = ip_value(Some(&pbflow::Ip::from_addr(mapped)));
+        assert_eq!(v.as_ip(), Some("192.168.100.9".parse().expect("addr")));
+        assert_eq!(v, Value::from("192.168.100.9"));
+        assert_eq!(ip_value(None), Value::from(""));
     }
 }

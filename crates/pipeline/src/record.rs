@@ -3,13 +3,16 @@
 //! Upstream uses a `map[string]interface{}`. Here a record is a small vector of `(name, value)`
 //! pairs: flows have 20–60 fields, a linear scan over short names is as fast as hashing them, the
 //! order of insertion is kept (so JSON output is stable), known field names are `&'static str`
-//! (no allocation per record) and short strings (addresses, namespaces) are stored inline.
+//! (no allocation per record) and short strings (namespaces, names) are stored inline.
+//! Addresses stay binary ([`Value::Ip`]) from the decoder to the stage that needs them as text
+//! (an encoder, a writer, a regex), so enrichment and subnet lookups never parse them back.
 
 use compact_str::CompactString;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 
 /// A field name: static for the fields the pipeline itself produces, owned for others.
 pub type Key = Cow<'static, str>;
@@ -20,8 +23,10 @@ pub fn key(name: &str) -> Key {
     Key::Borrowed(crate::fields::intern(name))
 }
 
-/// A field value. The variants are the JSON types plus the integer split that counters need.
-#[derive(Clone, Debug, PartialEq)]
+/// A field value. The variants are the JSON types plus the integer split that counters need and
+/// binary addresses, which read and serialise as their text (v4-mapped IPv6 as IPv4, as
+/// upstream's do).
+#[derive(Clone, Debug)]
 pub enum Value {
     /// An explicit null.
     Null,
@@ -35,6 +40,8 @@ pub enum Value {
     Float(f64),
     /// A string, stored inline up to 24 bytes.
     Str(CompactString),
+    /// An IP address, kept binary; build it with [`Value::ip`] so v4-mapped IPv6 is IPv4.
+    Ip(IpAddr),
     /// A list, such as `Interfaces` or `Flags` names.
     List(Vec<Value>),
     /// A nested object, such as one `NetworkEvents` entry.
@@ -42,7 +49,30 @@ pub enum Value {
 }
 
 impl Value {
-    /// The value as a string slice, when it is a string.
+    /// An address value in its canonical form: a v4-mapped IPv6 address becomes IPv4, so it
+    /// prints, compares and looks up as upstream's does.
+    pub fn ip(ip: IpAddr) -> Value {
+        match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Value::Ip(IpAddr::V4(v4)),
+                None => Value::Ip(ip),
+            },
+            v4 => Value::Ip(v4),
+        }
+    }
+
+    /// The value as an address: binary ones as they are, strings parsed (records read from
+    /// JSON or set by a configuration carry addresses as text).
+    pub fn as_ip(&self) -> Option<IpAddr> {
+        match self {
+            Value::Ip(ip) => Some(*ip),
+            Value::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a string slice, when it is a string (not an address: see [`Value::as_ip`]
+    /// and [`Value::to_text`]).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -83,6 +113,7 @@ impl Value {
             Value::UInt(u) => write!(out, "{u}"),
             Value::Float(f) => write!(out, "{f}"),
             Value::Str(s) => out.write_str(s),
+            Value::Ip(ip) => write!(out, "{ip}"),
             Value::List(items) => {
                 out.write_char('[')?;
                 for (i, item) in items.iter().enumerate() {
@@ -115,6 +146,35 @@ impl Value {
         // Writing to a String cannot fail.
         let _ = self.write_text(&mut s);
         s
+    }
+}
+
+/// Equal when they are the same JSON value, except that an address equals any string that parses
+/// to it (records decoded from protobuf hold [`Value::Ip`], records read from JSON or set by a
+/// configuration hold strings; IPv6 has several spellings of one address).
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::UInt(a), Value::UInt(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Ip(a), Value::Ip(b)) => a == b,
+            (Value::Ip(ip), Value::Str(s)) | (Value::Str(s), Value::Ip(ip)) => {
+                s.parse::<IpAddr>().is_ok_and(|p| p == *ip)
+            }
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<IpAddr> for Value {
+    fn from(ip: IpAddr) -> Self {
+        Value::ip(ip)
     }
 }
 
@@ -362,6 +422,7 @@ impl Serialize for Value {
             Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
             Value::Float(_) => s.serialize_unit(),
             Value::Str(v) => s.serialize_str(v),
+            Value::Ip(ip) => s.collect_str(ip),
             Value::List(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
@@ -539,6 +600,7 @@ impl flowdsl::Record for Record {
             Value::UInt(u) => flowdsl::Value::UInt(*u),
             Value::Float(f) => flowdsl::Value::Float(*f),
             Value::Str(s) => flowdsl::Value::Str(s),
+            Value::Ip(ip) => flowdsl::Value::Ip(*ip),
             composite @ (Value::List(_) | Value::Map(_)) => flowdsl::Value::Composite(composite),
         })
     }

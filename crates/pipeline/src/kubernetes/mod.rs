@@ -18,7 +18,6 @@ use crate::config::{
     KubeConfig, KubernetesRule, NetworkRuleKind, NetworkTransform, SecondaryIndex,
 };
 use crate::record::{Key, Record, Value};
-use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 /// The index shared between the feeder (writer) and the network stages (readers).
@@ -242,10 +241,7 @@ impl CompiledRule {
 
     /// Writes the fields of the object behind the record's address, if any.
     pub fn enrich(&self, record: &mut Record, index: &KubeIndex, scratch: &mut Vec<String>) {
-        let Some(text) = record.get(&self.ip_field).and_then(Value::as_str) else {
-            return;
-        };
-        let Ok(ip) = text.parse::<IpAddr>() else {
+        let Some(ip) = record.get(&self.ip_field).and_then(Value::as_ip) else {
             return;
         };
         if index.settings().secondary_networks.is_empty() {

@@ -273,7 +273,7 @@ impl NetworkStage {
 }
 
 fn ip_of(record: &Record, field: &str) -> Option<IpAddr> {
-    record.get(field)?.as_str()?.parse().ok()
+    record.get(field)?.as_ip()
 }
 
 /// Parses `/etc/services` lines (`http 80/tcp www`) into (port, protocol number) → name.
@@ -375,15 +375,16 @@ fn reinterpret_direction(record: &mut Record, info: &DirectionInfo, keys: &(Key,
     {
         record.insert(if_key.clone(), d);
     }
-    let text = |field: &str| {
-        record
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+    // Addresses compare as values (binary from the decoder, text from enrichment); anything
+    // else, or an absent field, reads as the empty string, as upstream's string conversion.
+    let empty = Value::Str(CompactString::default());
+    let address = |field: &str| match record.get(field) {
+        Some(v @ (Value::Str(_) | Value::Ip(_))) => v,
+        _ => &empty,
     };
-    let reporter = text(&info.reporter_ip_field);
-    let src = text(&info.src_host_field);
-    let dst = text(&info.dst_host_field);
+    let reporter = address(&info.reporter_ip_field);
+    let src = address(&info.src_host_field);
+    let dst = address(&info.dst_host_field);
     let direction = if src != dst {
         if reporter == src {
             Some(1)
@@ -392,7 +393,7 @@ fn reinterpret_direction(record: &mut Record, info: &DirectionInfo, keys: &(Key,
         } else {
             None
         }
-    } else if !src.is_empty() {
+    } else if *src != empty {
         Some(2)
     } else {
         None

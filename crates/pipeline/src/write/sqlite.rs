@@ -128,6 +128,7 @@ pub fn row_of(record: &Record) -> FlowRow {
                 .parse()
                 .map_or_else(|_| Cell::Text(s.to_string()), Cell::Int),
             Value::Str(s) => Cell::Text(s.to_string()),
+            Value::Ip(ip) => Cell::Text(ip.to_string()),
             Value::List(_) | Value::Map(_) => Cell::Text(json_of(value).to_string()),
         };
         row.set_at(i, cell);
