@@ -11,9 +11,35 @@ use std::net::IpAddr;
 /// Features whose kernel hooks only load in a privileged agent.
 const NEED_PRIVILEGED: &[AgentFeature] = &[AgentFeature::UdnMapping, AgentFeature::NetworkEvents];
 
+/// Features the CRD accepts (upstream's enum) that this project's agent does not implement yet:
+/// turning one on is allowed (a FlowCollector written for upstream still applies) but warned,
+/// so nobody expects its fields.
+const NOT_IMPLEMENTED: &[AgentFeature] = &[
+    AgentFeature::IpSec,
+    AgentFeature::TlsTracking,
+    AgentFeature::UdnMapping,
+];
+
 pub(super) fn check(spec: &FlowCollectorSpec, _facts: &ClusterFacts, report: &mut Report) {
     let ebpf = &spec.agent.ebpf;
     let features = &ebpf.features;
+    if features.contains(&AgentFeature::EbpfManager) {
+        // Upstream marks it unsupported too; accepting it would render a bpfman application
+        // the agent never uses while the agent still loads its own programs.
+        report.error(
+            "spec.agent.ebpf.features",
+            "EbpfManager is not supported: the netobserv-rs agent loads and attaches its own eBPF programs and cannot take them from bpfman; remove EbpfManager from spec.agent.ebpf.features",
+        );
+    }
+    for feature in NOT_IMPLEMENTED.iter().filter(|f| features.contains(f)) {
+        report.warn(
+            "spec.agent.ebpf.features",
+            format!(
+                "the {} feature is not implemented by the netobserv-rs agent yet: flows will not carry its fields",
+                feature_name(*feature)
+            ),
+        );
+    }
     if !ebpf.privileged {
         for feature in NEED_PRIVILEGED.iter().filter(|f| features.contains(f)) {
             report.warn(
