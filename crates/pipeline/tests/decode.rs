@@ -175,6 +175,11 @@ fn icmp_and_dns_fields() {
     };
     let r = record_from_pbflow(&flow, 0);
     assert_eq!(r.get("SrcAddr"), Some(&Value::from("fd00::1")));
+    // Kept binary until an encoder needs the text.
+    assert_eq!(
+        r.get("SrcAddr").map(|v| matches!(v, Value::Ip(_))),
+        Some(true)
+    );
     assert_eq!(r.get("IcmpType"), Some(&Value::UInt(128)));
     assert!(!r.contains("SrcPort") && !r.contains("Flags"));
     // Without a de-duplication list, the single interface fills the parallel lists.
