@@ -65,7 +65,7 @@ if ! rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src
 fi
 
 agent_pkgs=()
-for pkg in llvm-22-dev iproute2 nftables iputils-ping netcat-openbsd iperf3; do
+for pkg in llvm-22-dev iproute2 nftables iputils-ping netcat-openbsd iperf3 openssl; do
     dpkg -s "${pkg}" >/dev/null 2>&1 || agent_pkgs+=("${pkg}")
 done
 if [ "${#agent_pkgs[@]}" -gt 0 ]; then

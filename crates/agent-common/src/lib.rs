@@ -369,6 +369,49 @@ pub struct DnsMetrics {
     pub pad: u8,
 }
 
+/// TLS handshake facts of one flow, written by the flow classifiers (TLS tracking, inline) into
+/// the shared `aggregated_flows_tls` map; user space merges them into the flow's record
+/// (`ssl_version`, `tls_cipher_suite`, `tls_key_share`, `tls_types`, `ssl_mismatch`). 32 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsMetrics {
+    /// First TLS record seen (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest handshake record seen (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Record types seen, OR-ed: 0x01 ClientHello, 0x02 ServerHello, 0x04 other handshake,
+    /// 0x08 change cipher spec, 0x10 alert, 0x20 application data (see [`tls_types`]).
+    pub tls_types: u32,
+    /// Negotiated version (`supported_versions` for TLS 1.3, else the hello's version).
+    pub ssl_version: u16,
+    /// Cipher suite chosen by the server (ServerHello only).
+    pub cipher_suite: u16,
+    /// Key share group chosen by the server (ServerHello only).
+    pub key_share: u16,
+    /// EtherType of the flow.
+    pub eth_protocol: u16,
+    /// 1 when two hellos of the flow disagreed on the version.
+    pub mismatch: u8,
+    /// Explicit trailing padding.
+    pub pad: [u8; 3],
+}
+
+/// TLS record types, as bits of [`TlsMetrics::tls_types`] (upstream's values).
+pub mod tls_types {
+    /// A ClientHello.
+    pub const CLIENT_HELLO: u32 = 0x01;
+    /// A ServerHello.
+    pub const SERVER_HELLO: u32 = 0x02;
+    /// Another handshake message (certificate, key exchange, finished...).
+    pub const OTHER_HANDSHAKE: u32 = 0x04;
+    /// A change-cipher-spec record.
+    pub const CHANGE_CIPHER: u32 = 0x08;
+    /// An alert record.
+    pub const ALERT: u32 = 0x10;
+    /// Application data.
+    pub const APPLICATION_DATA: u32 = 0x20;
+}
+
 /// Address translation of one flow, written by the PacketTranslation hook into the per-CPU
 /// `aggregated_flows_xlat` map keyed by the connection's original tuple (upstream
 /// `xlat_metrics`, 56 bytes). Addresses are v4-mapped for IPv4, ports in host order.
@@ -463,8 +506,10 @@ pub mod counters {
     /// Packet capture: packets lost because `packet_record` was full (user space did not keep
     /// up).
     pub const PCA_LOST: u32 = 22;
+    /// The TLS map could not take a new flow (full): that flow's TLS details are lost.
+    pub const HASHMAP_FAIL_UPDATE_TLS: u32 = 23;
     /// Number of counters (size of the array).
-    pub const MAX_COUNTERS: u32 = 23;
+    pub const MAX_COUNTERS: u32 = 24;
 }
 
 /// Names of the user-space-settable load-time globals (`.rodata`), set with
@@ -537,6 +582,8 @@ pub mod globals {
     pub const ENABLE_DNS_TRACKING: &str = "ENABLE_DNS_TRACKING";
     /// `u16`: extra DNS port to watch besides 53 (`DNS_TRACKING_PORT`).
     pub const DNS_PORT: &str = "DNS_PORT";
+    /// `u8`: 1 when TLS tracking is on (`ENABLE_TLS_TRACKING`).
+    pub const ENABLE_TLS_TRACKING: &str = "ENABLE_TLS_TRACKING";
 }
 
 /// Names of the maps in the eBPF object (upstream names, so tooling output reads the same).
@@ -559,6 +606,8 @@ pub mod maps {
     pub const AGGREGATED_FLOWS_PKT_DROP: &str = "aggregated_flows_pkt_drop";
     /// Per-CPU hash `FlowId` → `XlatMetrics` (PacketTranslation).
     pub const AGGREGATED_FLOWS_XLAT: &str = "aggregated_flows_xlat";
+    /// TLS handshake facts per flow (TLS tracking).
+    pub const AGGREGATED_FLOWS_TLS: &str = "aggregated_flows_tls";
     /// Per-CPU array of [`crate::CachedFlow`] (not upstream; see that type).
     pub const FLOW_CACHE: &str = "flow_cache";
     /// Per-CPU `u32`: 1 when the classifiers may use this CPU's flow cache, 0 when off or while
@@ -613,6 +662,7 @@ mod pod {
     unsafe impl aya::Pod for super::DnsMetrics {}
     unsafe impl aya::Pod for super::DnsFlowId {}
     unsafe impl aya::Pod for super::XlatMetrics {}
+    unsafe impl aya::Pod for super::TlsMetrics {}
     unsafe impl aya::Pod for super::CachedFlow {}
     unsafe impl aya::Pod for super::FlowEvent {}
     unsafe impl aya::Pod for super::capture::PacketMeta {}
@@ -723,6 +773,9 @@ mod tests {
     #[test]
     fn xlat_layout_matches_upstream() {
         assert_eq!(size_of::<XlatMetrics>(), 56);
+        assert_eq!(size_of::<TlsMetrics>(), 32);
+        assert_eq!(offset_of!(TlsMetrics, tls_types), 16);
+        assert_eq!(offset_of!(TlsMetrics, mismatch), 28);
         assert_eq!(offset_of!(XlatMetrics, saddr), 16);
         assert_eq!(offset_of!(XlatMetrics, daddr), 32);
         assert_eq!(offset_of!(XlatMetrics, sport), 48);

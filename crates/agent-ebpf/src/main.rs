@@ -2,7 +2,7 @@
 //!
 //! One module per job: the flow classifiers ([`monitor`]) and what they use (header parsing,
 //! the shared flow map, the per-CPU flow cache, the ring buffer of first packets, filter rules,
-//! DNS tracking), one module per tracing hook feature (FlowRTT, PacketDrop, PacketTranslation,
+//! DNS and TLS tracking), one module per tracing hook feature (FlowRTT, PacketDrop, PacketTranslation,
 //! NetworkEvents), and packet capture ([`capture`]: classifiers of its own). A new hook is a new
 //! module here, with its maps, globals and programs, plus its `mod` line.
 //!
@@ -26,6 +26,7 @@ mod netevents;
 mod parse;
 mod ring;
 mod rtt;
+mod tls;
 mod xlat;
 
 #[cfg(not(test))]

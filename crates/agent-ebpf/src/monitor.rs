@@ -12,6 +12,7 @@ use crate::flow::{Delta, KeyBuf, flow_hash};
 use crate::flowmap::{AGGREGATED_FLOWS, add_to_flow, update};
 use crate::parse::{load, parse};
 use crate::ring::{Event, FLOW_SEEN, ring_event};
+use crate::tls::{ENABLE_TLS_TRACKING, track_tls};
 use aya_ebpf::{
     Global,
     bindings::TC_ACT_OK,
@@ -85,6 +86,9 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
     }
     if ENABLE_DNS_TRACKING.load() != 0 && p.payload != 0 {
         track_dns(ctx, id, &p);
+    }
+    if ENABLE_TLS_TRACKING.load() != 0 && p.payload != 0 {
+        track_tls(ctx, id, &p);
     }
     if stop_at(3) {
         return;

@@ -85,6 +85,7 @@ pub(crate) struct ClassifierPlan {
     rules: u8,
     rule_sampling: u8,
     dns: u8,
+    tls: u8,
     wakeup_shift: u32,
 }
 
@@ -98,12 +99,13 @@ impl ClassifierPlan {
             rules: u8::from(!cfg.flow_filter_rules.is_empty()),
             rule_sampling: u8::from(cfg.flow_filter_rules.iter().any(|r| r.sample > 0)),
             dns: u8::from(cfg.enable_dns_tracking),
+            tls: u8::from(cfg.enable_tls_tracking),
             wakeup_shift: (cfg.ringbuf_bytes() / 4).trailing_zeros(),
         }
     }
 
     /// Sets the globals (sampling, clock, filter switches, ring wakeup step, profiling stop,
-    /// and DNS tracking's) and sizes the flow map (`CACHE_MAX_FLOWS`) and the ring buffer
+    /// DNS and TLS tracking's) and sizes the flow map (`CACHE_MAX_FLOWS`) and the ring buffer
     /// ([`Config::ringbuf_bytes`]).
     pub(crate) fn configure<'a>(&'a self, loader: &mut EbpfLoader<'a>, cfg: &'a Config) {
         loader
@@ -116,6 +118,7 @@ impl ClassifierPlan {
             .map_max_entries(maps::AGGREGATED_FLOWS, cfg.cache_max_flows)
             .map_max_entries(maps::DIRECT_FLOWS, cfg.ringbuf_bytes());
         crate::dns::configure(loader, cfg, &self.dns);
+        crate::tls::configure(loader, cfg, &self.tls);
     }
 }
 

@@ -274,6 +274,8 @@ pub struct Enrichment {
     /// DNSTracking (boxed, like NetworkEvents: few flows carry it, and every entry of the
     /// per-eviction enrichment table pays for the inline size of each field).
     pub dns: Option<Box<netobserv_agent_common::DnsMetrics>>,
+    /// TLSTracking (boxed, as DNS: few flows carry it).
+    pub tls: Option<Box<netobserv_agent_common::TlsMetrics>>,
     /// PacketDrop.
     pub drops: Option<crate::drops::PktDropTotals>,
     /// NetworkEvents, already decoded.
@@ -292,6 +294,9 @@ impl Enrichment {
         }
         if let Some(d) = &self.dns {
             spans.push((d.start_mono_time_ts, d.end_mono_time_ts, d.eth_protocol));
+        }
+        if let Some(t) = &self.tls {
+            spans.push((t.start_mono_time_ts, t.end_mono_time_ts, t.eth_protocol));
         }
         if let Some(d) = &self.drops {
             spans.push((d.start, d.end, d.eth_protocol));
@@ -335,6 +340,13 @@ impl Enrichment {
                 r.dns_latency = Some(dur(d.latency));
             }
             r.dns_name = dns_name(&d.name);
+        }
+        if let Some(t) = &self.tls {
+            r.ssl_version = u32::from(t.ssl_version);
+            r.ssl_mismatch = t.mismatch != 0;
+            r.tls_types = t.tls_types;
+            r.tls_cipher_suite = u32::from(t.cipher_suite);
+            r.tls_key_share = u32::from(t.key_share);
         }
         if let Some(d) = &self.drops {
             r.pkt_drop_bytes = d.bytes;

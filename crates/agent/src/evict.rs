@@ -55,6 +55,7 @@ struct Drained {
     drops: Vec<(FlowId, PktDropTotals)>,
     netevents: Vec<(FlowId, NetworkEventsTotals)>,
     dns: Vec<(FlowId, DnsMetrics)>,
+    tls: Vec<(FlowId, netobserv_agent_common::TlsMetrics)>,
     xlat: Vec<(FlowId, XlatMetrics)>,
     ct: Option<ConntrackFigures>,
     counters: Result<Counts, TracerError>,
@@ -71,6 +72,7 @@ fn drain_all(maps: &mut FlowMaps) -> Drained {
     let netevents = maps.drain_network_events();
     let clock = Clock::now();
     let dns = maps.drain_dns(clock.mono_ns(), crate::dns::STALE_QUERY_NS);
+    let tls = maps.drain_tls();
     let counters = maps.take_counters();
     let xlat = match &flows {
         Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
@@ -88,6 +90,7 @@ fn drain_all(maps: &mut FlowMaps) -> Drained {
         drops,
         netevents,
         dns,
+        tls,
         xlat,
         ct,
         counters,
@@ -133,6 +136,7 @@ impl Evictor {
             && d.rtt.is_empty()
             && d.drops.is_empty()
             && d.dns.is_empty()
+            && d.tls.is_empty()
             && d.netevents.is_empty()
             && d.xlat.is_empty()
         {
@@ -141,7 +145,12 @@ impl Evictor {
         // Sized once for the worst case (no flow in two maps): growing a table of ~50,000
         // entries rehashes and copies it several times.
         let mut enrich = EnrichMap::with_capacity_and_hasher(
-            d.rtt.len() + d.dns.len() + d.drops.len() + d.netevents.len() + d.xlat.len(),
+            d.rtt.len()
+                + d.dns.len()
+                + d.tls.len()
+                + d.drops.len()
+                + d.netevents.len()
+                + d.xlat.len(),
             Default::default(),
         );
         for (id, a) in d.rtt {
@@ -149,6 +158,9 @@ impl Evictor {
         }
         for (id, x) in d.dns {
             enrich.entry(id).or_default().dns = Some(Box::new(x));
+        }
+        for (id, x) in d.tls {
+            enrich.entry(id).or_default().tls = Some(Box::new(x));
         }
         for (id, x) in d.drops {
             enrich.entry(id).or_default().drops = Some(x);

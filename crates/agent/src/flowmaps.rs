@@ -27,6 +27,7 @@ pub(crate) struct FeatureMaps {
     pub(crate) rtt: Option<RttMap>,
     pub(crate) drops: Option<DropsMap>,
     pub(crate) dns: Option<DnsMaps>,
+    pub(crate) tls: Option<crate::tls::TlsMap>,
     pub(crate) network_events: Option<MapData>,
     pub(crate) xlat: Option<XlatSource>,
 }
@@ -162,6 +163,15 @@ impl FlowMaps {
     pub fn drain_dns(&mut self, mono_now: u64, stale_ns: u64) -> Vec<(FlowId, DnsMetrics)> {
         match self.features.dns.as_mut() {
             Some(m) => m.drain(mono_now, stale_ns, &mut self.enrich_batched),
+            None => Vec::new(),
+        }
+    }
+
+    /// Removes and returns the TLS entries (one shared entry per flow). Empty when TLS tracking
+    /// is off.
+    pub fn drain_tls(&mut self) -> Vec<(FlowId, netobserv_agent_common::TlsMetrics)> {
+        match self.features.tls.as_ref() {
+            Some(m) => m.drain(&mut self.enrich_batched),
             None => Vec::new(),
         }
     }

@@ -87,6 +87,12 @@ pub(crate) fn publish(metrics: &Metrics, c: &Counts, ringbuf_bytes: u32) {
         "",
     );
     metrics.report_loss(
+        &crate::losses::TLS_MAP_FULL,
+        c[counters::HASHMAP_FAIL_UPDATE_TLS as usize],
+        None,
+        "",
+    );
+    metrics.report_loss(
         &crate::losses::DROPS_MAP_FULL,
         c[counters::HASHMAP_FAIL_UPDATE_DROPS as usize],
         None,

@@ -39,6 +39,7 @@ pub mod overflow;
 pub mod rtt;
 mod status;
 mod sys;
+pub(crate) mod tls;
 pub mod tracer;
 pub mod xlat;
 

@@ -65,6 +65,14 @@ pub const DNS_MAP_FULL: LossReason = LossReason {
     remedy: "raise CACHE_MAX_FLOWS, which sizes the DNS map",
 };
 
+/// TLS details of a flow could not be kept (the TLS map was full).
+pub const TLS_MAP_FULL: LossReason = LossReason {
+    source: "ebpf",
+    reason: "CannotUpdateTLSHashMap",
+    cause: "the TLS map was full: a flow lost its TLS details (the flow itself is kept)",
+    remedy: "raise CACHE_MAX_FLOWS, which sizes the TLS map",
+};
+
 /// Drop details of a flow could not be kept (the drops map was full).
 pub const DROPS_MAP_FULL: LossReason = LossReason {
     source: "ebpf",
@@ -128,12 +136,13 @@ pub struct PacketLossCount {
 }
 
 /// Every loss reason the agent reports, in `/status` order.
-pub const REASONS: [LossReason; 6] = [
+pub const REASONS: [LossReason; 7] = [
     RINGBUF_FULL,
     EXPORT_QUEUE_FULL,
     EXPORT_SHUTDOWN,
     EXPORT_CLOSED,
     DNS_MAP_FULL,
+    TLS_MAP_FULL,
     DROPS_MAP_FULL,
 ];
 

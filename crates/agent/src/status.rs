@@ -80,6 +80,7 @@ fn feature_hooks(
                 "FlowCapture",
                 "PacketDrop",
                 "DNSTracking",
+                "TLSTracking",
                 "FlowRTT",
                 "NetworkEvents",
                 "PacketTranslation",
@@ -91,13 +92,10 @@ fn feature_hooks(
         return rows;
     }
     let flow = classifiers;
-    vec![
-        flow.clone(),
-        hook_status("PacketDrop", &tracer.drops),
-        // DNS tracking runs inside the flow classifiers: it is active wherever they are.
-        if cfg.enable_dns_tracking {
+    let inline = |hook: &str, enabled: bool, var: &str| {
+        if enabled {
             HookStatus {
-                hook: "DNSTracking".into(),
+                hook: hook.into(),
                 active: !attached.is_empty(),
                 mode: flow.mode.clone(),
                 method: flow.mode.as_ref().map(|m| format!("{m}/flow classifiers")),
@@ -107,8 +105,23 @@ fn feature_hooks(
                 ..HookStatus::default()
             }
         } else {
-            unavailable("DNSTracking", "disabled (ENABLE_DNS_TRACKING is false)")
-        },
+            unavailable(hook, &format!("disabled ({var} is false)"))
+        }
+    };
+    vec![
+        flow.clone(),
+        hook_status("PacketDrop", &tracer.drops),
+        // DNS and TLS tracking run inside the flow classifiers: active wherever they are.
+        inline(
+            "DNSTracking",
+            cfg.enable_dns_tracking,
+            "ENABLE_DNS_TRACKING",
+        ),
+        inline(
+            "TLSTracking",
+            cfg.enable_tls_tracking,
+            "ENABLE_TLS_TRACKING",
+        ),
         hook_status("FlowRTT", &tracer.rtt),
         hook_status("NetworkEvents", &tracer.netevents),
         hook_status("PacketTranslation", &tracer.xlat),

@@ -1025,7 +1025,10 @@ fn feature_below_minimum_openshift_version_warns() {
         let report = validate(&privileged_with(feature), &openshift(4, 19, 0));
         assert_no_issue(&report, "spec.agent.ebpf.features", "needs OpenShift");
         // EbpfManager is refused and UDNMapping warned as not implemented (tested below).
-        if !matches!(feature, AgentFeature::EbpfManager | AgentFeature::UdnMapping) {
+        if !matches!(
+            feature,
+            AgentFeature::EbpfManager | AgentFeature::UdnMapping
+        ) {
             assert_clean(&report);
         }
     }
@@ -1125,12 +1128,17 @@ fn packet_drop_without_privileged_or_ebpf_manager_warns() {
     );
     assert!(report.errors.is_empty(), "{report:#?}");
 
-    let report = check(json!({"agent": {"ebpf": {"privileged": true, "features": ["PacketDrop"]}}}));
+    let report =
+        check(json!({"agent": {"ebpf": {"privileged": true, "features": ["PacketDrop"]}}}));
     assert_clean(&report);
     // EbpfManager would stand in for privileged, but is refused itself.
     let report = check(json!({"agent": {"ebpf": {"features": ["PacketDrop", "EbpfManager"]}}}));
     assert_no_issue(&report, PRIVILEGED, "");
-    assert_eq!(errors_at(&report, "spec.agent.ebpf.features"), 1, "{report:#?}");
+    assert_eq!(
+        errors_at(&report, "spec.agent.ebpf.features"),
+        1,
+        "{report:#?}"
+    );
 }
 
 /// EbpfManager cannot work with this agent (it loads its own programs; no bpfman runs here to
@@ -1138,15 +1146,20 @@ fn packet_drop_without_privileged_or_ebpf_manager_warns() {
 /// does not implement yet are applied with a warning naming each.
 #[test]
 fn ebpf_manager_is_refused_and_unimplemented_features_warn() {
-    let report = check(json!({"agent": {"ebpf": {"privileged": true, "features": ["EbpfManager"]}}}));
-    assert_eq!(errors_at(&report, "spec.agent.ebpf.features"), 1, "{report:#?}");
+    let report =
+        check(json!({"agent": {"ebpf": {"privileged": true, "features": ["EbpfManager"]}}}));
+    assert_eq!(
+        errors_at(&report, "spec.agent.ebpf.features"),
+        1,
+        "{report:#?}"
+    );
     assert!(
         report
             .error_message()
             .contains("remove EbpfManager from spec.agent.ebpf.features"),
         "{report:#?}"
     );
-    for feature in ["IPSec", "TLSTracking", "UDNMapping"] {
+    for feature in ["IPSec", "UDNMapping"] {
         let report = check(json!({"agent": {"ebpf": {"privileged": true, "features": [feature]}}}));
         assert_warning(
             &report,
@@ -1156,7 +1169,7 @@ fn ebpf_manager_is_refused_and_unimplemented_features_warn() {
         assert!(report.errors.is_empty(), "{report:#?}");
     }
     let report = check(
-        json!({"agent": {"ebpf": {"privileged": true, "features": ["PacketDrop", "DNSTracking", "FlowRTT", "NetworkEvents", "PacketTranslation"]}}}),
+        json!({"agent": {"ebpf": {"privileged": true, "features": ["PacketDrop", "DNSTracking", "FlowRTT", "NetworkEvents", "PacketTranslation", "TLSTracking"]}}}),
     );
     assert_clean(&report);
 }

@@ -117,6 +117,9 @@ pub struct Config {
     pub enable_pkt_drops: bool,
     /// `ENABLE_DNS_TRACKING`.
     pub enable_dns_tracking: bool,
+    /// `ENABLE_TLS_TRACKING`: TLS versions, cipher suite, key share group and record types per
+    /// flow, read inline from the handshakes.
+    pub enable_tls_tracking: bool,
     /// `ENABLE_PKT_TRANSLATION`: report NAT translations (Xlat fields) per flow.
     pub enable_pkt_translation: bool,
     /// `DNS_TRACKING_PORT`: watched besides 53.
@@ -227,6 +230,7 @@ impl Default for Config {
             enable_rtt: false,
             enable_pkt_drops: false,
             enable_dns_tracking: false,
+            enable_tls_tracking: false,
             enable_pkt_translation: false,
             dns_tracking_port: 53,
             agent_ip: None,
@@ -433,6 +437,9 @@ fn read_features(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     }
     if let Some(v) = var("ENABLE_DNS_TRACKING") {
         c.enable_dns_tracking = parse_bool("ENABLE_DNS_TRACKING", &v)?;
+    }
+    if let Some(v) = var("ENABLE_TLS_TRACKING") {
+        c.enable_tls_tracking = parse_bool("ENABLE_TLS_TRACKING", &v)?;
     }
     if let Some(v) = var("ENABLE_PKT_TRANSLATION") {
         c.enable_pkt_translation = parse_bool("ENABLE_PKT_TRANSLATION", &v)?;
