@@ -396,6 +396,25 @@ pub struct TlsMetrics {
     pub pad: [u8; 3],
 }
 
+/// QUIC facts of one flow, written by the flow classifiers (QUIC tracking, inline) into the
+/// shared `quic_flows` map (upstream `quic_metrics`, 24 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuicMetrics {
+    /// First QUIC packet seen (monotonic ns).
+    pub start_mono_time_ts: u64,
+    /// Latest long-header packet seen (monotonic ns).
+    pub end_mono_time_ts: u64,
+    /// Version of the latest long-header packet.
+    pub version: u32,
+    /// EtherType of the flow.
+    pub eth_protocol: u16,
+    /// 1 once a long-header packet was seen.
+    pub seen_long_hdr: u8,
+    /// 1 once a short-header packet was seen.
+    pub seen_short_hdr: u8,
+}
+
 /// TLS record types, as bits of [`TlsMetrics::tls_types`] (upstream's values).
 pub mod tls_types {
     /// A ClientHello.
@@ -508,8 +527,10 @@ pub mod counters {
     pub const PCA_LOST: u32 = 22;
     /// The TLS map could not take a new flow (full): that flow's TLS details are lost.
     pub const HASHMAP_FAIL_UPDATE_TLS: u32 = 23;
+    /// The QUIC map could not take a new flow (full): that flow's QUIC details are lost.
+    pub const HASHMAP_FAIL_UPDATE_QUIC: u32 = 24;
     /// Number of counters (size of the array).
-    pub const MAX_COUNTERS: u32 = 24;
+    pub const MAX_COUNTERS: u32 = 25;
 }
 
 /// Names of the user-space-settable load-time globals (`.rodata`), set with
@@ -584,6 +605,8 @@ pub mod globals {
     pub const DNS_PORT: &str = "DNS_PORT";
     /// `u8`: 1 when TLS tracking is on (`ENABLE_TLS_TRACKING`).
     pub const ENABLE_TLS_TRACKING: &str = "ENABLE_TLS_TRACKING";
+    /// `u8`: QUIC tracking, 0 off, 1 UDP port 443 only, 2 any UDP port (`QUIC_TRACKING_MODE`).
+    pub const QUIC_TRACKING_MODE: &str = "QUIC_TRACKING_MODE";
 }
 
 /// Names of the maps in the eBPF object (upstream names, so tooling output reads the same).
@@ -608,6 +631,8 @@ pub mod maps {
     pub const AGGREGATED_FLOWS_XLAT: &str = "aggregated_flows_xlat";
     /// TLS handshake facts per flow (TLS tracking).
     pub const AGGREGATED_FLOWS_TLS: &str = "aggregated_flows_tls";
+    /// QUIC facts per flow (QUIC tracking).
+    pub const QUIC_FLOWS: &str = "quic_flows";
     /// Per-CPU array of [`crate::CachedFlow`] (not upstream; see that type).
     pub const FLOW_CACHE: &str = "flow_cache";
     /// Per-CPU `u32`: 1 when the classifiers may use this CPU's flow cache, 0 when off or while
@@ -663,6 +688,7 @@ mod pod {
     unsafe impl aya::Pod for super::DnsFlowId {}
     unsafe impl aya::Pod for super::XlatMetrics {}
     unsafe impl aya::Pod for super::TlsMetrics {}
+    unsafe impl aya::Pod for super::QuicMetrics {}
     unsafe impl aya::Pod for super::CachedFlow {}
     unsafe impl aya::Pod for super::FlowEvent {}
     unsafe impl aya::Pod for super::capture::PacketMeta {}
@@ -774,6 +800,8 @@ mod tests {
     fn xlat_layout_matches_upstream() {
         assert_eq!(size_of::<XlatMetrics>(), 56);
         assert_eq!(size_of::<TlsMetrics>(), 32);
+        assert_eq!(size_of::<QuicMetrics>(), 24);
+        assert_eq!(offset_of!(QuicMetrics, seen_short_hdr), 23);
         assert_eq!(offset_of!(TlsMetrics, tls_types), 16);
         assert_eq!(offset_of!(TlsMetrics, mismatch), 28);
         assert_eq!(offset_of!(XlatMetrics, saddr), 16);

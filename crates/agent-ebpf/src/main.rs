@@ -2,7 +2,7 @@
 //!
 //! One module per job: the flow classifiers ([`monitor`]) and what they use (header parsing,
 //! the shared flow map, the per-CPU flow cache, the ring buffer of first packets, filter rules,
-//! DNS and TLS tracking), one module per tracing hook feature (FlowRTT, PacketDrop, PacketTranslation,
+//! DNS, TLS and QUIC tracking), one module per tracing hook feature (FlowRTT, PacketDrop, PacketTranslation,
 //! NetworkEvents), and packet capture ([`capture`]: classifiers of its own). A new hook is a new
 //! module here, with its maps, globals and programs, plus its `mod` line.
 //!
@@ -24,6 +24,7 @@ mod flowmap;
 mod monitor;
 mod netevents;
 mod parse;
+mod quic;
 mod ring;
 mod rtt;
 mod tls;

@@ -12,6 +12,7 @@ use crate::flow::{Delta, KeyBuf, flow_hash};
 use crate::flowmap::{AGGREGATED_FLOWS, add_to_flow, update};
 use crate::parse::{load, parse};
 use crate::ring::{Event, FLOW_SEEN, ring_event};
+use crate::quic::{QUIC_TRACKING_MODE, track_quic};
 use crate::tls::{ENABLE_TLS_TRACKING, track_tls};
 use aya_ebpf::{
     Global,
@@ -89,6 +90,10 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
     }
     if ENABLE_TLS_TRACKING.load() != 0 && p.payload != 0 {
         track_tls(ctx, id, &p);
+    }
+    let quic_mode = QUIC_TRACKING_MODE.load();
+    if quic_mode != 0 && p.payload != 0 {
+        track_quic(ctx, id, &p, quic_mode);
     }
     if stop_at(3) {
         return;

@@ -105,7 +105,7 @@ impl ClassifierPlan {
     }
 
     /// Sets the globals (sampling, clock, filter switches, ring wakeup step, profiling stop,
-    /// DNS and TLS tracking's) and sizes the flow map (`CACHE_MAX_FLOWS`) and the ring buffer
+    /// DNS, TLS and QUIC tracking's) and sizes the flow map (`CACHE_MAX_FLOWS`) and the ring buffer
     /// ([`Config::ringbuf_bytes`]).
     pub(crate) fn configure<'a>(&'a self, loader: &mut EbpfLoader<'a>, cfg: &'a Config) {
         loader
@@ -119,6 +119,7 @@ impl ClassifierPlan {
             .map_max_entries(maps::DIRECT_FLOWS, cfg.ringbuf_bytes());
         crate::dns::configure(loader, cfg, &self.dns);
         crate::tls::configure(loader, cfg, &self.tls);
+        crate::quic::configure(loader, cfg);
     }
 }
 

@@ -276,6 +276,8 @@ pub struct Enrichment {
     pub dns: Option<Box<netobserv_agent_common::DnsMetrics>>,
     /// TLSTracking (boxed, as DNS: few flows carry it).
     pub tls: Option<Box<netobserv_agent_common::TlsMetrics>>,
+    /// QUIC tracking.
+    pub quic: Option<netobserv_agent_common::QuicMetrics>,
     /// PacketDrop.
     pub drops: Option<crate::drops::PktDropTotals>,
     /// NetworkEvents, already decoded.
@@ -297,6 +299,9 @@ impl Enrichment {
         }
         if let Some(t) = &self.tls {
             spans.push((t.start_mono_time_ts, t.end_mono_time_ts, t.eth_protocol));
+        }
+        if let Some(q) = &self.quic {
+            spans.push((q.start_mono_time_ts, q.end_mono_time_ts, q.eth_protocol));
         }
         if let Some(d) = &self.drops {
             spans.push((d.start, d.end, d.eth_protocol));
@@ -347,6 +352,13 @@ impl Enrichment {
             r.tls_types = t.tls_types;
             r.tls_cipher_suite = u32::from(t.cipher_suite);
             r.tls_key_share = u32::from(t.key_share);
+        }
+        if let Some(q) = &self.quic {
+            r.quic = Some(pbflow::Quic {
+                version: q.version,
+                seen_long_hdr: u32::from(q.seen_long_hdr),
+                seen_short_hdr: u32::from(q.seen_short_hdr),
+            });
         }
         if let Some(d) = &self.drops {
             r.pkt_drop_bytes = d.bytes;

@@ -56,6 +56,7 @@ struct Drained {
     netevents: Vec<(FlowId, NetworkEventsTotals)>,
     dns: Vec<(FlowId, DnsMetrics)>,
     tls: Vec<(FlowId, netobserv_agent_common::TlsMetrics)>,
+    quic: Vec<(FlowId, netobserv_agent_common::QuicMetrics)>,
     xlat: Vec<(FlowId, XlatMetrics)>,
     ct: Option<ConntrackFigures>,
     counters: Result<Counts, TracerError>,
@@ -73,6 +74,7 @@ fn drain_all(maps: &mut FlowMaps) -> Drained {
     let clock = Clock::now();
     let dns = maps.drain_dns(clock.mono_ns(), crate::dns::STALE_QUERY_NS);
     let tls = maps.drain_tls();
+    let quic = maps.drain_quic();
     let counters = maps.take_counters();
     let xlat = match &flows {
         Ok(f) => maps.drain_xlat(f.iter().map(|(k, _)| k)),
@@ -91,6 +93,7 @@ fn drain_all(maps: &mut FlowMaps) -> Drained {
         netevents,
         dns,
         tls,
+        quic,
         xlat,
         ct,
         counters,
@@ -137,6 +140,7 @@ impl Evictor {
             && d.drops.is_empty()
             && d.dns.is_empty()
             && d.tls.is_empty()
+            && d.quic.is_empty()
             && d.netevents.is_empty()
             && d.xlat.is_empty()
         {
@@ -148,6 +152,7 @@ impl Evictor {
             d.rtt.len()
                 + d.dns.len()
                 + d.tls.len()
+                + d.quic.len()
                 + d.drops.len()
                 + d.netevents.len()
                 + d.xlat.len(),
@@ -161,6 +166,9 @@ impl Evictor {
         }
         for (id, x) in d.tls {
             enrich.entry(id).or_default().tls = Some(Box::new(x));
+        }
+        for (id, x) in d.quic {
+            enrich.entry(id).or_default().quic = Some(x);
         }
         for (id, x) in d.drops {
             enrich.entry(id).or_default().drops = Some(x);

@@ -28,6 +28,7 @@ pub(crate) struct FeatureMaps {
     pub(crate) drops: Option<DropsMap>,
     pub(crate) dns: Option<DnsMaps>,
     pub(crate) tls: Option<crate::tls::TlsMap>,
+    pub(crate) quic: Option<crate::quic::QuicMap>,
     pub(crate) network_events: Option<MapData>,
     pub(crate) xlat: Option<XlatSource>,
 }
@@ -171,6 +172,15 @@ impl FlowMaps {
     /// is off.
     pub fn drain_tls(&mut self) -> Vec<(FlowId, netobserv_agent_common::TlsMetrics)> {
         match self.features.tls.as_ref() {
+            Some(m) => m.drain(&mut self.enrich_batched),
+            None => Vec::new(),
+        }
+    }
+
+    /// Removes and returns the QUIC entries (one shared entry per flow). Empty when QUIC
+    /// tracking is off.
+    pub fn drain_quic(&mut self) -> Vec<(FlowId, netobserv_agent_common::QuicMetrics)> {
+        match self.features.quic.as_ref() {
             Some(m) => m.drain(&mut self.enrich_batched),
             None => Vec::new(),
         }

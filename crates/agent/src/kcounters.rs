@@ -93,6 +93,12 @@ pub(crate) fn publish(metrics: &Metrics, c: &Counts, ringbuf_bytes: u32) {
         "",
     );
     metrics.report_loss(
+        &crate::losses::QUIC_MAP_FULL,
+        c[counters::HASHMAP_FAIL_UPDATE_QUIC as usize],
+        None,
+        "",
+    );
+    metrics.report_loss(
         &crate::losses::DROPS_MAP_FULL,
         c[counters::HASHMAP_FAIL_UPDATE_DROPS as usize],
         None,

@@ -36,6 +36,7 @@ pub mod netns;
 pub mod nswatch;
 mod object;
 pub mod overflow;
+pub(crate) mod quic;
 pub mod rtt;
 mod status;
 mod sys;

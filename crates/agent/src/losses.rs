@@ -73,6 +73,14 @@ pub const TLS_MAP_FULL: LossReason = LossReason {
     remedy: "raise CACHE_MAX_FLOWS, which sizes the TLS map",
 };
 
+/// QUIC details of a flow could not be kept (the QUIC map was full).
+pub const QUIC_MAP_FULL: LossReason = LossReason {
+    source: "ebpf",
+    reason: "CannotUpdateQUICHashMap",
+    cause: "the QUIC map was full: a flow lost its QUIC details (the flow itself is kept)",
+    remedy: "raise CACHE_MAX_FLOWS, which sizes the QUIC map",
+};
+
 /// Drop details of a flow could not be kept (the drops map was full).
 pub const DROPS_MAP_FULL: LossReason = LossReason {
     source: "ebpf",
@@ -136,13 +144,14 @@ pub struct PacketLossCount {
 }
 
 /// Every loss reason the agent reports, in `/status` order.
-pub const REASONS: [LossReason; 7] = [
+pub const REASONS: [LossReason; 8] = [
     RINGBUF_FULL,
     EXPORT_QUEUE_FULL,
     EXPORT_SHUTDOWN,
     EXPORT_CLOSED,
     DNS_MAP_FULL,
     TLS_MAP_FULL,
+    QUIC_MAP_FULL,
     DROPS_MAP_FULL,
 ];
 

@@ -81,6 +81,7 @@ fn feature_hooks(
                 "PacketDrop",
                 "DNSTracking",
                 "TLSTracking",
+                "QUICTracking",
                 "FlowRTT",
                 "NetworkEvents",
                 "PacketTranslation",
@@ -111,7 +112,7 @@ fn feature_hooks(
     vec![
         flow.clone(),
         hook_status("PacketDrop", &tracer.drops),
-        // DNS and TLS tracking run inside the flow classifiers: active wherever they are.
+        // DNS, TLS and QUIC tracking run inside the flow classifiers: active wherever they are.
         inline(
             "DNSTracking",
             cfg.enable_dns_tracking,
@@ -122,6 +123,11 @@ fn feature_hooks(
             cfg.enable_tls_tracking,
             "ENABLE_TLS_TRACKING",
         ),
+        if cfg.quic_tracking_mode != 0 {
+            inline("QUICTracking", true, "QUIC_TRACKING_MODE")
+        } else {
+            unavailable("QUICTracking", "disabled (QUIC_TRACKING_MODE is 0)")
+        },
         hook_status("FlowRTT", &tracer.rtt),
         hook_status("NetworkEvents", &tracer.netevents),
         hook_status("PacketTranslation", &tracer.xlat),

@@ -107,6 +107,7 @@ impl Tracer {
             drops: DropsMap::take(&mut ebpf, &drops)?,
             dns: crate::dns::DnsMaps::take(&mut ebpf, cfg)?,
             tls: crate::tls::TlsMap::take(&mut ebpf, cfg)?,
+            quic: crate::quic::QuicMap::take(&mut ebpf, cfg)?,
             network_events: crate::netevents::kernel::take_map(&mut ebpf, cfg)
                 .map_err(TracerError::Missing)?,
             xlat: XlatSource::take(&mut ebpf, cfg, xlat.listener)?,

@@ -120,6 +120,8 @@ pub struct Config {
     /// `ENABLE_TLS_TRACKING`: TLS versions, cipher suite, key share group and record types per
     /// flow, read inline from the handshakes.
     pub enable_tls_tracking: bool,
+    /// `QUIC_TRACKING_MODE`: 0 off, 1 QUIC on UDP port 443, 2 on any UDP port.
+    pub quic_tracking_mode: u8,
     /// `ENABLE_PKT_TRANSLATION`: report NAT translations (Xlat fields) per flow.
     pub enable_pkt_translation: bool,
     /// `DNS_TRACKING_PORT`: watched besides 53.
@@ -231,6 +233,7 @@ impl Default for Config {
             enable_pkt_drops: false,
             enable_dns_tracking: false,
             enable_tls_tracking: false,
+            quic_tracking_mode: 0,
             enable_pkt_translation: false,
             dns_tracking_port: 53,
             agent_ip: None,
@@ -440,6 +443,20 @@ fn read_features(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     }
     if let Some(v) = var("ENABLE_TLS_TRACKING") {
         c.enable_tls_tracking = parse_bool("ENABLE_TLS_TRACKING", &v)?;
+    }
+    if let Some(v) = var("QUIC_TRACKING_MODE") {
+        c.quic_tracking_mode = match v.trim() {
+            "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "QUIC_TRACKING_MODE",
+                    value: other.to_string(),
+                    reason: "expected 0 (off), 1 (UDP port 443) or 2 (any UDP port)".into(),
+                });
+            }
+        };
     }
     if let Some(v) = var("ENABLE_PKT_TRANSLATION") {
         c.enable_pkt_translation = parse_bool("ENABLE_PKT_TRANSLATION", &v)?;

@@ -3,7 +3,8 @@
 //! (with a client that offers 1.3) each pin the cipher suite and the key exchange group, and the
 //! exported records must carry what the handshake negotiated: the version, the server's cipher
 //! suite and group on the server → client flow, the hello types seen in each direction. A plain
-//! TCP exchange beside them must carry no TLS fields.
+//! TCP exchange beside them must carry no TLS fields. QUIC tracking is tested here too, with
+//! crafted datagrams (no QUIC implementation is installed here).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -276,4 +277,103 @@ async fn tls_handshakes_yield_version_cipher_and_group() {
         "plain TCP has no TLS fields"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A QUIC-shaped datagram: long header (fixed bit, version `version`, 8-byte connection ids)
+/// or short header, padded to `len` bytes.
+fn quic_datagram(long: bool, version: u32, len: usize) -> Vec<u8> {
+    let mut d = Vec::with_capacity(len);
+    if long {
+        d.push(0xc3); // long header, fixed bit, Initial
+        d.extend_from_slice(&version.to_be_bytes());
+        d.push(8);
+        d.extend_from_slice(&[0x11; 8]);
+        d.push(8);
+        d.extend_from_slice(&[0x22; 8]);
+    } else {
+        d.push(0x43); // short header, fixed bit
+        d.extend_from_slice(&[0x11; 8]);
+    }
+    d.resize(len, 0);
+    d
+}
+
+/// QUIC_TRACKING_MODE=1 with crafted datagrams: a long-header Initial then short-header packets
+/// to UDP port 443 give the version and both header kinds; the same datagrams to another port
+/// are not looked at in mode 1; a datagram without the fixed bit is not QUIC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_headers_yield_version_and_header_kinds() {
+    require_root();
+    let pair = NetPair::new();
+    let collector = TestCollector::start(0).await;
+    let mut cfg = config(&pair, collector.port);
+    cfg.enable_tls_tracking = false;
+    cfg.quic_tracking_mode = 1;
+    let agent = Agent::start(cfg).await.expect("agent starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent.attached().iter().any(|(n, _)| n == &pair.veth_a) {
+        assert!(Instant::now() < deadline, "never attached");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ip_b = pair.ip_b.to_string();
+    let (quic_port, other_port) = netobserv_agent::netns::in_netns(Some(&pair.path_a()), || {
+        let sock = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+        for port in [443u16, 4433] {
+            sock.send_to(
+                &quic_datagram(true, 0x0000_0001, 1200),
+                (ip_b.as_str(), port),
+            )
+            .unwrap();
+            for _ in 0..3 {
+                sock.send_to(&quic_datagram(false, 0, 60), (ip_b.as_str(), port))
+                    .unwrap();
+            }
+        }
+        let mut not_quic = quic_datagram(true, 0x0000_0001, 100);
+        not_quic[0] = 0x83; // no fixed bit
+        let other = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+        other.send_to(&not_quic, (ip_b.as_str(), 443)).unwrap();
+        (
+            sock.local_addr().unwrap().port(),
+            other.local_addr().unwrap().port(),
+        )
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let status = http_get(agent.metrics_addr().expect("metrics server"), "/status");
+    assert!(
+        status.contains("\"hook\":\"QUICTracking\",\"active\":true"),
+        "{status}"
+    );
+    agent.shutdown().await.unwrap();
+    let records = collector.snapshot();
+    let udp = |src: u16, dst: u32| -> Vec<&pbflow::Record> {
+        records
+            .iter()
+            .filter(|r| {
+                let t = r.transport.as_ref().unwrap();
+                t.protocol == 17 && t.src_port == u32::from(src) && t.dst_port == dst
+            })
+            .collect()
+    };
+    let quic = udp(quic_port, 443);
+    assert!(!quic.is_empty(), "no record to 443: {records:#?}");
+    let q = quic
+        .iter()
+        .find_map(|r| r.quic.clone())
+        .expect("QUIC fields on the port-443 flow");
+    assert_eq!(
+        (q.version, q.seen_long_hdr, q.seen_short_hdr),
+        (1, 1, 1),
+        "{q:?}"
+    );
+    let elsewhere = udp(quic_port, 4433);
+    assert!(!elsewhere.is_empty(), "no record to 4433");
+    assert!(
+        elsewhere.iter().all(|r| r.quic.is_none()),
+        "mode 1 looks at port 443 only: {elsewhere:#?}"
+    );
+    let not_quic = udp(other_port, 443);
+    assert!(!not_quic.is_empty(), "no record of the non-QUIC datagram");
+    assert!(not_quic.iter().all(|r| r.quic.is_none()), "{not_quic:#?}");
 }
