@@ -360,7 +360,7 @@ async fn quic_headers_yield_version_and_header_kinds() {
     assert!(!quic.is_empty(), "no record to 443: {records:#?}");
     let q = quic
         .iter()
-        .find_map(|r| r.quic.clone())
+        .find_map(|r| r.quic)
         .expect("QUIC fields on the port-443 flow");
     assert_eq!(
         (q.version, q.seen_long_hdr, q.seen_short_hdr),
