@@ -64,8 +64,8 @@ test-ui: ui ## UI tests: headless chromium against the real console backend serv
 	cd crates/console/web && npm test
 
 .PHONY: run
-run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).
-	@scripts/run-local.sh
+run: ## Observe this machine (root): agent, in-process pipeline, flow store, console on 127.0.0.1:9001 (ARGS="--help").
+	@ARGS="$(ARGS)" scripts/run-local.sh
 
 .PHONY: run-agent
 run-agent: prerequisites ## Run the eBPF agent (root) exporting to TARGET_HOST:TARGET_PORT.
