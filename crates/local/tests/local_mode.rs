@@ -433,3 +433,47 @@ fn a_quiet_namespace_gets_the_hint() {
     assert!(hint.contains("--exclude-interfaces="), "{hint}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `make run`'s script: without root, one line saying why and what to run instead; as root (with
+/// the binary this test built), it gets to the console line and stops cleanly.
+#[test]
+fn make_run_reaches_the_console_line_and_refuses_non_root_in_one_line() {
+    require_root();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("scripts/run-local.sh");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash"])
+        .arg(&script)
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("needs root") && stderr.contains("sudo make run"), "{stderr}");
+
+    let pair = NetPair::new();
+    let dir = std::env::temp_dir().join(format!("netobserv-local-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_netobserv-local")).parent().unwrap();
+    let args = format!(
+        "--netns {} --store {} --console-address 127.0.0.1:0 --metrics-address {} --duration 2s",
+        pair.path_a().display(),
+        dir.join("flows.db").display(),
+        free_addr()
+    );
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("BIN_DIR", bin_dir)
+        .env("ARGS", args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run-local.sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.lines().any(|l| l.starts_with("console at http://127.0.0.1:")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("stopped: every hook detached"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
