@@ -59,9 +59,10 @@ ui: prerequisites ## Build the console web UI (standalone page and OpenShift plu
 	scripts/build-ui.sh
 
 .PHONY: test-ui
-test-ui: ui ## UI tests: headless chromium against the real console backend serving a fixture store.
-	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture
+test-ui: ui ## UI tests: headless chromium against the real console backend (fixture store), and local mode in namespaces (root).
+	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture -p netobserv-local --bin netobserv-local
 	cd crates/console/web && npm test
+	cd crates/console/web && npm run test:local
 
 .PHONY: run
 run: ## Observe this machine (root): agent, in-process pipeline, flow store, console on 127.0.0.1:9001 (ARGS="--help").
