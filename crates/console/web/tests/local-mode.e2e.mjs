@@ -105,7 +105,10 @@ before(async () => {
         // the listener may be between two connections
       }
       const now = Math.floor(Date.now() / 1000);
-      const tcp = await apiRecords(url, `filters=${encodeURIComponent(`SrcAddr=${A}&DstPort=8080`)}&startTime=${now - 300}&endTime=${now + 60}&limit=10`);
+      const tcp = await apiRecords(
+        url,
+        `filters=${encodeURIComponent(`SrcAddr=${A}&DstPort=8080`)}&startTime=${now - 300}&endTime=${now + 60}&limit=10`,
+      );
       if (tcp.length > 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
