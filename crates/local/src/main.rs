@@ -10,7 +10,9 @@ fn main() -> ExitCode {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!(
             "netobserv-local: loading eBPF programs needs root; run `sudo make run` (or `sudo {}`)",
-            std::env::args().next().unwrap_or_else(|| "netobserv-local".into())
+            std::env::args()
+                .next()
+                .unwrap_or_else(|| "netobserv-local".into())
         );
         return ExitCode::from(1);
     }

@@ -51,6 +51,9 @@ pub struct Options {
     /// How long a flow is aggregated in the kernel before it is exported (cacheActiveTimeout).
     #[arg(long, default_value = "5s", value_parser = parse_duration, help_heading = "Features")]
     pub cache_active_timeout: Duration,
+    /// Flows the kernel map holds between two exports (cacheMaxFlows).
+    #[arg(long, default_value_t = 100_000, help_heading = "Features")]
+    pub cache_max_flows: u32,
 
     /// The flow store file (SQLite), created when missing.
     #[arg(
@@ -66,10 +69,18 @@ pub struct Options {
     #[arg(long, default_value_t = 1 << 30, help_heading = "Store and console")]
     pub store_max_bytes: u64,
     /// Where the web console listens.
-    #[arg(long, default_value = "127.0.0.1:9001", help_heading = "Store and console")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:9001",
+        help_heading = "Store and console"
+    )]
     pub console_address: SocketAddr,
     /// Where the pipeline's Prometheus metrics (netobserv_*) are served.
-    #[arg(long, default_value = "127.0.0.1:9102", help_heading = "Store and console")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:9102",
+        help_heading = "Store and console"
+    )]
     pub metrics_address: SocketAddr,
 
     /// Say which interfaces are watched when no flow has been seen for this long.
@@ -119,7 +130,10 @@ fn feature_variable(name: &str) -> Option<&'static str> {
 
 impl Options {
     /// The agent's variables for these options, with `flp_config` as the in-process pipeline.
-    pub fn agent_variables(&self, flp_config: String) -> Result<HashMap<String, String>, OptionsError> {
+    pub fn agent_variables(
+        &self,
+        flp_config: String,
+    ) -> Result<HashMap<String, String>, OptionsError> {
         let mut v: HashMap<String, String> = HashMap::new();
         let mut set = |k: &str, val: String| {
             v.insert(k.to_string(), val);
@@ -148,6 +162,7 @@ impl Options {
             "CACHE_ACTIVE_TIMEOUT",
             format!("{}ms", self.cache_active_timeout.as_millis().max(1)),
         );
+        set("CACHE_MAX_FLOWS", self.cache_max_flows.to_string());
         set("LOG_LEVEL", self.log_level.clone());
         set("METRICS_ENABLE", "false".into());
         if let Some(ns) = &self.netns {
@@ -177,9 +192,14 @@ impl Options {
     }
 
     /// The agent's configuration for these options.
-    pub fn agent_config(&self, flp_config: String) -> Result<netobserv_agent::Config, OptionsError> {
+    pub fn agent_config(
+        &self,
+        flp_config: String,
+    ) -> Result<netobserv_agent::Config, OptionsError> {
         let vars = self.agent_variables(flp_config)?;
-        Ok(netobserv_agent::Config::from_lookup(|k| vars.get(k).cloned())?)
+        Ok(netobserv_agent::Config::from_lookup(|k| {
+            vars.get(k).cloned()
+        })?)
     }
 }
 
@@ -213,6 +233,7 @@ mod tests {
         assert_eq!(cfg.sampling, 1);
         assert_eq!(cfg.export, "direct-flp");
         assert_eq!(cfg.cache_active_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.cache_max_flows, 100_000, "the FlowCollector's default");
     }
 
     #[test]

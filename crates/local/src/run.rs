@@ -74,7 +74,9 @@ pub async fn run(opts: Options) -> Result<(), RunError> {
         opts.store.display()
     );
     if !console.has_ui {
-        println!("(the web UI is not built into this binary: `make ui`, then rebuild; the API works)");
+        println!(
+            "(the web UI is not built into this binary: `make ui`, then rebuild; the API works)"
+        );
     }
     println!("observing {}; Ctrl-C to stop", scope(&opts));
 
@@ -93,16 +95,18 @@ pub async fn run(opts: Options) -> Result<(), RunError> {
     console.stop();
     let flows = agent.metrics().evicted_flows.get();
     agent.shutdown().await?;
-    println!("stopped: every hook detached, {flows} flows in {}", opts.store.display());
+    println!(
+        "stopped: every hook detached, {flows} flows in {}",
+        opts.store.display()
+    );
     Ok(())
 }
 
 /// What is observed, in words.
 fn scope(opts: &Options) -> String {
-    let ns = opts
-        .netns
-        .as_ref()
-        .map_or("this host".to_string(), |p| format!("namespace {}", p.display()));
+    let ns = opts.netns.as_ref().map_or("this host".to_string(), |p| {
+        format!("namespace {}", p.display())
+    });
     let ifaces = if opts.interfaces.is_empty() {
         "every interface".to_string()
     } else {

@@ -69,7 +69,9 @@ impl Watch {
                 excluded,
             )));
         }
-        if now.duration_since(self.last_summary) >= self.summary_every && count > self.last_summary_count {
+        if now.duration_since(self.last_summary) >= self.summary_every
+            && count > self.last_summary_count
+        {
             out.push(Say::Summary {
                 new_flows: count - self.last_summary_count,
                 total: count,
@@ -120,7 +122,10 @@ mod tests {
         let mut w = Watch::new(Duration::from_secs(20), Duration::from_secs(10), t0);
         let att = vec!["eth0".to_string()];
         let exc = vec!["lo".to_string()];
-        assert!(w.tick(t0 + Duration::from_secs(19), 0, &att, &exc).is_empty());
+        assert!(
+            w.tick(t0 + Duration::from_secs(19), 0, &att, &exc)
+                .is_empty()
+        );
         let said = w.tick(t0 + Duration::from_secs(20), 0, &att, &exc);
         let [Say::Quiet(hint)] = said.as_slice() else {
             panic!("{said:?}")
@@ -129,7 +134,10 @@ mod tests {
         assert!(hint.contains("excluded: lo"), "{hint}");
         assert!(hint.contains("--exclude-interfaces="), "{hint}");
         // Said once, not at every tick.
-        assert!(w.tick(t0 + Duration::from_secs(25), 0, &att, &exc).is_empty());
+        assert!(
+            w.tick(t0 + Duration::from_secs(25), 0, &att, &exc)
+                .is_empty()
+        );
         // Flows arrive: a summary; then quiet again: a new hint.
         let said = w.tick(t0 + Duration::from_secs(26), 7, &att, &exc);
         assert_eq!(

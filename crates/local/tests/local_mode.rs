@@ -75,7 +75,11 @@ impl Local {
             if let Some(s) = self.child.try_wait().unwrap() {
                 panic!("netobserv-local exited: {s}\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "no console line:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no console line:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -137,7 +141,11 @@ fn bpffs_entries() -> Vec<PathBuf> {
 fn dns_message(id: u16, response: bool) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(if response { &[0x81, 0x83] } else { &[0x01, 0x00] });
+    m.extend_from_slice(if response {
+        &[0x81, 0x83]
+    } else {
+        &[0x01, 0x00]
+    });
     m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
     for label in ["example", "test"] {
         m.push(label.len() as u8);
@@ -214,9 +222,13 @@ fn sql(store: &Path, query: &str) -> String {
 fn store_totals(store: &Path, cond: &str) -> (u64, u64) {
     let row = sql(
         store,
-        &format!("SELECT COALESCE(SUM(Packets),0) || ' ' || COALESCE(SUM(Bytes),0) FROM flow WHERE {cond}"),
+        &format!(
+            "SELECT COALESCE(SUM(Packets),0) || ' ' || COALESCE(SUM(Bytes),0) FROM flow WHERE {cond}"
+        ),
     );
-    let mut it = row.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    let mut it = row
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
@@ -284,7 +296,11 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     let console = local.console();
     let deadline = Instant::now() + Duration::from_secs(20);
     while tcx_programs(&pair, &pair.veth_a) < 2 {
-        assert!(Instant::now() < deadline, "never attached:\n{}", local.log());
+        assert!(
+            Instant::now() < deadline,
+            "never attached:\n{}",
+            local.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let (a, b) = (pair.ip_a, pair.ip_b);
@@ -292,12 +308,18 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     nft.add(
         "tcp_out",
         "post",
-        &format!("oifname \"{}\" ip saddr {a} ip daddr {b} tcp dport 5201", pair.veth_a),
+        &format!(
+            "oifname \"{}\" ip saddr {a} ip daddr {b} tcp dport 5201",
+            pair.veth_a
+        ),
     );
     nft.add(
         "tcp_in",
         "pre",
-        &format!("iifname \"{}\" ip saddr {b} ip daddr {a} tcp sport 5201", pair.veth_a),
+        &format!(
+            "iifname \"{}\" ip saddr {b} ip daddr {a} tcp sport 5201",
+            pair.veth_a
+        ),
     );
 
     let (udp_count, udp_payload) = (5u64, 100usize);
@@ -316,7 +338,9 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     let udp_expected = (udp_count, udp_count * (udp_payload as u64 + 42));
     let dns_len = dns_message(0, false).len() as u64 + 42;
 
-    let udp_cond = format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=9999 AND SrcPort={udp_port}");
+    let udp_cond = format!(
+        "SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=9999 AND SrcPort={udp_port}"
+    );
     let tcp_out_cond = format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=6 AND DstPort=5201");
     let tcp_in_cond = format!("SrcAddr='{b}' AND DstAddr='{a}' AND Proto=6 AND SrcPort=5201");
     let dns_q_cond = format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=53");
@@ -351,7 +375,9 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     // DNS tracking: the answer carries the query's id, its response code and a latency.
     let dns = sql(
         &store,
-        &format!("SELECT DnsId || ' ' || DnsFlagsResponseCode || ' ' || (DnsLatencyMs IS NOT NULL) FROM flow WHERE {dns_r_cond} AND DnsId IS NOT NULL"),
+        &format!(
+            "SELECT DnsId || ' ' || DnsFlagsResponseCode || ' ' || (DnsLatencyMs IS NOT NULL) FROM flow WHERE {dns_r_cond} AND DnsId IS NOT NULL"
+        ),
     );
     assert_eq!(dns, format!("{} NXDomain 1", 0x4242), "DNS answer row");
 
@@ -362,7 +388,11 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         since_s,
     );
     assert_eq!(api_totals(&udp), udp_expected, "UDP via the API: {udp:?}");
-    let tcp = api_records(&console, &format!("SrcAddr={a}&DstAddr={b}&DstPort=5201"), since_s);
+    let tcp = api_records(
+        &console,
+        &format!("SrcAddr={a}&DstAddr={b}&DstPort=5201"),
+        since_s,
+    );
     assert_eq!(api_totals(&tcp), tcp_out, "TCP via the API: {tcp:?}");
     let dns = api_records(&console, &format!("SrcAddr={b}&SrcPort=53"), since_s);
     assert_eq!(api_totals(&dns), (1, dns_len), "DNS via the API: {dns:?}");
@@ -378,7 +408,8 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     let prom = String::from_utf8_lossy(&prom.stdout);
     assert!(
         prom.lines()
-            .any(|l| l.starts_with("netobserv_host_flows_total{") && l.contains("DstSubnetLabel=\"private\"")),
+            .any(|l| l.starts_with("netobserv_host_flows_total{")
+                && l.contains("DstSubnetLabel=\"private\"")),
         "{prom}"
     );
     assert!(local.log().contains("new flows"), "{}", local.log());
@@ -388,7 +419,11 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     let status = local.wait(Duration::from_secs(30));
     assert!(status.success(), "exit {status}\n{}", local.log());
     assert_eq!(tcx_programs(&pair, &pair.veth_a), 0, "TCX programs left");
-    assert_eq!(bpffs_entries(), pins_before, "something pinned in /sys/fs/bpf");
+    assert_eq!(
+        bpffs_entries(),
+        pins_before,
+        "something pinned in /sys/fs/bpf"
+    );
     let log = local.log();
     assert!(log.contains("stopped: every hook detached"), "{log}");
     assert_eq!(store_totals(&store, &udp_cond), udp_expected);
@@ -423,12 +458,19 @@ fn a_quiet_namespace_gets_the_hint() {
     }
     let out = local.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let hint = stdout
         .lines()
         .find(|l| l.starts_with("no flow seen for"))
         .unwrap_or_else(|| panic!("no hint in:\n{stdout}"));
-    assert!(hint.contains(&format!("watching {}", pair.veth_a)), "{hint}");
+    assert!(
+        hint.contains(&format!("watching {}", pair.veth_a)),
+        "{hint}"
+    );
     assert!(hint.contains("excluded: lo"), "{hint}");
     assert!(hint.contains("--exclude-interfaces="), "{hint}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -449,12 +491,17 @@ fn make_run_reaches_the_console_line_and_refuses_non_root_in_one_line() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("needs root") && stderr.contains("sudo make run"), "{stderr}");
+    assert!(
+        stderr.contains("needs root") && stderr.contains("sudo make run"),
+        "{stderr}"
+    );
 
     let pair = NetPair::new();
     let dir = std::env::temp_dir().join(format!("netobserv-local-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_netobserv-local")).parent().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_netobserv-local"))
+        .parent()
+        .unwrap();
     let args = format!(
         "--netns {} --store {} --console-address 127.0.0.1:0 --metrics-address {} --duration 2s",
         pair.path_a().display(),
@@ -469,9 +516,15 @@ fn make_run_reaches_the_console_line_and_refuses_non_root_in_one_line() {
         .output()
         .expect("run-local.sh runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.lines().any(|l| l.starts_with("console at http://127.0.0.1:")),
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("console at http://127.0.0.1:")),
         "{stdout}"
     );
     assert!(stdout.contains("stopped: every hook detached"), "{stdout}");

@@ -307,7 +307,6 @@ pub fn nft(ns: &str, script: &str) {
     assert!(
         out.status.success(),
         "nft failed on\n{script}\n{}",
-
         String::from_utf8_lossy(&out.stderr)
     );
 }
