@@ -1,8 +1,8 @@
 // Local mode in headless chromium: the real `netobserv-local` (crates/local) observes one end of a
 // veth pair between two network namespaces this test creates (never the host's interfaces), ping
 // and TCP go across, and its console shows the flows in the table and the two hosts in the
-// topology (Resource scope: one node per address). The table's screenshot is docs/local-mode.png,
-// shown in the README. Root only (namespaces, eBPF); fails otherwise. `make test-ui` runs it.
+// topology (Resource scope: one node per address). The screenshots are docs/local-mode.png and
+// docs/local-mode-topology.png, shown in the README. Root only (namespaces, eBPF); fails otherwise. `make test-ui` runs it.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -133,13 +133,12 @@ describe('local mode console', () => {
     await page.goto(`${url}/netflow-traffic?tab=table&quick=none`);
     await page.locator('[data-test=flow-row]').first().waitFor({ timeout: 20000 });
     await page.locator('[data-test=flows-count][data-loading=false]').waitFor();
-    const src = await page.locator('[data-test=flow-row] td[data-col="SrcAddr"]').allInnerTexts();
-    const dst = await page.locator('[data-test=flow-row] td[data-col="DstAddr"]').allInnerTexts();
+    const src = await page.locator('[data-test=flow-row] td[data-col="Src"]').allInnerTexts();
+    const dst = await page.locator('[data-test=flow-row] td[data-col="Dst"]').allInnerTexts();
     assert.ok(src.some((s) => s.includes(A)) && dst.some((d) => d.includes(B)), `rows: ${src} -> ${dst}`);
-    const ports = await page.locator('[data-test=flow-row] td[data-col="DstPort"]').allInnerTexts();
     assert.ok(
-      ports.some((p) => p.includes('8080')),
-      `a TCP flow to 8080 in ${ports}`,
+      dst.some((d) => d.includes(B) && d.includes('8080')),
+      `a TCP flow to ${B}:8080 in ${dst}`,
     );
     assert.deepEqual(page.errors, []);
     await shot(page, 'local-mode-table');
@@ -155,6 +154,7 @@ describe('local mode console', () => {
     assert.ok((await page.locator('[data-kind=edge]').count()) >= 1);
     assert.deepEqual(page.errors, []);
     await shot(page, 'local-mode-topology');
+    copyFileSync(path.join(RESULTS, 'local-mode-topology.png'), path.join(ROOT, 'docs/local-mode-topology.png'));
   });
 
   test('SIGINT stops local mode cleanly', async () => {
