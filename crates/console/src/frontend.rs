@@ -62,6 +62,7 @@ fn group_name(group: Group) -> &'static str {
         Group::Translation => "Translation",
         Group::Crypto => "Encryption",
         Group::Conntrack => "Conversations",
+        Group::Host => "Host",
     }
 }
 

@@ -1,6 +1,7 @@
 //! The in-process pipeline of local mode, as an upstream flowlogs-pipeline configuration fed by
-//! the agent (`preset-ingester`): subnet labels and TCP flag names, then two branches — the
-//! SQLite flow store the console reads, and Prometheus counters served on the metrics address.
+//! the agent (`preset-ingester`): subnet labels, the local process and container behind each
+//! flow (`host_process`), then two branches — the SQLite flow store the console reads, and
+//! Prometheus counters served on the metrics address.
 
 use serde_json::json;
 use std::net::SocketAddr;
@@ -16,6 +17,8 @@ pub struct PipelineTargets<'a> {
     pub max_bytes: u64,
     /// Prometheus endpoint of the pipeline's metrics.
     pub metrics: SocketAddr,
+    /// The observed network namespace (whose sockets name the processes), when not this one.
+    pub netns: Option<&'a Path>,
 }
 
 /// The pipeline configuration (JSON text, as the agent's `FLP_CONFIG`).
@@ -28,6 +31,10 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
     if t.max_bytes > 0 {
         store["maxBytes"] = json!(t.max_bytes);
     }
+    let mut process = json!({"scanInterval": "500ms", "keepFor": "1m"});
+    if let Some(ns) = t.netns {
+        process["netns"] = json!(ns.display().to_string());
+    }
     let counter = |name: &str, value: Option<&str>, labels: &[&str]| {
         let mut m = json!({"name": name, "type": "counter", "labels": labels});
         if let Some(v) = value {
@@ -39,8 +46,9 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
     json!({
         "pipeline": [
             {"name": "enrich", "follows": "preset-ingester"},
-            {"name": "store", "follows": "enrich"},
-            {"name": "prometheus", "follows": "enrich"}
+            {"name": "process", "follows": "enrich"},
+            {"name": "store", "follows": "process"},
+            {"name": "prometheus", "follows": "process"}
         ],
         "parameters": [
             {"name": "enrich", "transform": {"type": "network", "network": {
@@ -55,6 +63,7 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
                     {"name": "EXT:public", "cidrs": ["0.0.0.0/0", "::/0"]}
                 ]
             }}},
+            {"name": "process", "transform": {"type": "host_process", "host_process": process}},
             {"name": "store", "write": {"type": "sqlite", "sqlite": store}},
             {"name": "prometheus", "encode": {"type": "prom", "prom": {
                 "prefix": "netobserv_",

@@ -54,6 +54,7 @@ pub async fn run(opts: Options) -> Result<(), RunError> {
         retention: &opts.retention,
         max_bytes: opts.store_max_bytes,
         metrics: opts.metrics_address,
+        netns: opts.netns.as_deref(),
     });
     let cfg = opts.agent_config(flp_config)?;
     let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;

@@ -3,8 +3,9 @@
 //! traffic is sent, and the flows are found with the right packet and byte counts both in the
 //! flow store (read by the `sqlite3` program, an independent reader) and through the console API
 //! (read by `curl`). TCP counts are checked against nftables counters on the same veth; UDP and
-//! DNS counts are known from what was sent. SIGINT must leave no TCX program attached and
-//! nothing pinned under /sys/fs/bpf. Root only; fails (does not skip) otherwise.
+//! DNS counts are known from what was sent; the TCP client's process (`nc`) is named from the
+//! namespace's sockets. SIGINT must leave no TCX program attached and nothing pinned under
+//! /sys/fs/bpf. Root only; fails (does not skip) otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -324,8 +325,15 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
 
     let (udp_count, udp_payload) = (5u64, 100usize);
     let udp_port = send_udp_and_dns(&pair, udp_count as usize, udp_payload);
+    // The client stays a moment after sending, so that a scan of the sockets sees it.
     assert!(
-        nc_tcp_transfer(&pair, "head -c 100000 /dev/zero", b, 5201, 5201),
+        nc_tcp_transfer(
+            &pair,
+            "(head -c 100000 /dev/zero; sleep 1.5)",
+            b,
+            5201,
+            5201
+        ),
         "TCP client failed"
     );
     let expect = |name: &str| {
@@ -381,6 +389,19 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     );
     assert_eq!(dns, format!("{} NXDomain 1", 0x4242), "DNS answer row");
 
+    // The process behind the TCP client, named from the namespace's sockets (rows exported
+    // before the first scan saw the socket have none).
+    let client = sql(
+        &store,
+        &format!(
+            "SELECT DISTINCT SrcProcessName || ' ' || (SrcProcessPid > 0) FROM flow WHERE {tcp_out_cond} AND SrcProcessName IS NOT NULL"
+        ),
+    );
+    assert!(
+        client.starts_with("nc") && client.ends_with(" 1") && client.lines().count() == 1,
+        "TCP client process: {client:?}"
+    );
+
     // The console API answers from the same store.
     let udp = api_records(
         &console,
@@ -394,6 +415,12 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         since_s,
     );
     assert_eq!(api_totals(&tcp), tcp_out, "TCP via the API: {tcp:?}");
+    assert!(
+        tcp.iter().all(|r| r["SrcProcessName"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("nc"))),
+        "the client process via the API: {tcp:?}"
+    );
     let dns = api_records(&console, &format!("SrcAddr={b}&SrcPort=53"), since_s);
     assert_eq!(api_totals(&dns), (1, dns_len), "DNS via the API: {dns:?}");
     assert!(
