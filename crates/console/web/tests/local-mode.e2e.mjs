@@ -100,7 +100,8 @@ before(async () => {
     for (let i = 0; i < 40; i++) {
       inNs(NS_A, ['ping', '-c', '2', '-i', '0.2', B]);
       try {
-        execFileSync('sh', ['-c', `head -c 20000 /dev/zero | ip netns exec ${NS_A} nc -N -w 2 ${B} 8080`], { stdio: 'ignore' });
+        // The client stays a second after sending, so that local mode's socket scan names it.
+        execFileSync('sh', ['-c', `(head -c 20000 /dev/zero; sleep 1) | ip netns exec ${NS_A} nc -N -w 2 ${B} 8080`], { stdio: 'ignore' });
       } catch {
         // the listener may be between two connections
       }
@@ -109,7 +110,7 @@ before(async () => {
         url,
         `filters=${encodeURIComponent(`SrcAddr=${A}&DstPort=8080`)}&startTime=${now - 300}&endTime=${now + 60}&limit=10`,
       );
-      if (tcp.length > 0) break;
+      if (tcp.some((r) => r.SrcProcessName)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
@@ -155,6 +156,19 @@ describe('local mode console', () => {
     assert.deepEqual(page.errors, []);
     await shot(page, 'local-mode-topology');
     copyFileSync(path.join(RESULTS, 'local-mode-topology.png'), path.join(ROOT, 'docs/local-mode-topology.png'));
+  });
+
+  test('the process scope names the TCP client', async () => {
+    const page = await newPage(b);
+    await page.goto(`${url}/netflow-traffic?tab=topology&scope=process&quick=none`);
+    await page.waitForFunction(() => performance.getEntriesByName('netobserv:topology').length > 0, null, { timeout: 20000 });
+    const labels = await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
+    assert.ok(
+      labels.some((l) => /^nc\S* @ 10\.198\.0\.1$/.test(l)),
+      `nodes: ${labels}`,
+    );
+    assert.deepEqual(page.errors, []);
+    await shot(page, 'local-mode-process');
   });
 
   test('SIGINT stops local mode cleanly', async () => {
