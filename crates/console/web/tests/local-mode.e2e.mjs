@@ -1,8 +1,8 @@
 // Local mode in headless chromium: the real `netobserv-local` (crates/local) observes one end of a
 // veth pair between two network namespaces this test creates (never the host's interfaces), ping
 // and TCP go across, and its console shows the flows in the table and the two hosts in the
-// topology (Resource scope: one node per address). The screenshots are docs/local-mode.png and
-// docs/local-mode-topology.png, shown in the README. Root only (namespaces, eBPF); fails otherwise. `make test-ui` runs it.
+// topology (Resource scope: one node per address) and the TCP client's process (Process scope).
+// The screenshots are docs/local-mode{,-topology,-process}.png, shown in the README. Root only (namespaces, eBPF); fails otherwise. `make test-ui` runs it.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -169,6 +169,7 @@ describe('local mode console', () => {
     );
     assert.deepEqual(page.errors, []);
     await shot(page, 'local-mode-process');
+    copyFileSync(path.join(RESULTS, 'local-mode-process.png'), path.join(ROOT, 'docs/local-mode-process.png'));
   });
 
   test('SIGINT stops local mode cleanly', async () => {
