@@ -59,13 +59,14 @@ ui: prerequisites ## Build the console web UI (standalone page and OpenShift plu
 	scripts/build-ui.sh
 
 .PHONY: test-ui
-test-ui: ui ## UI tests: headless chromium against the real console backend serving a fixture store.
-	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture
+test-ui: ui ## UI tests: headless chromium against the real console backend (fixture store), and local mode in namespaces (root).
+	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture -p netobserv-local --bin netobserv-local
 	cd crates/console/web && npm test
+	cd crates/console/web && npm run test:local
 
 .PHONY: run
-run: prerequisites ## Observe this host's network locally (agent + pipeline + console, no cluster).
-	@scripts/run-local.sh
+run: ## Observe this machine (root): agent, in-process pipeline, flow store, console on 127.0.0.1:9001 (ARGS="--help").
+	@ARGS="$(ARGS)" scripts/run-local.sh
 
 .PHONY: run-agent
 run-agent: prerequisites ## Run the eBPF agent (root) exporting to TARGET_HOST:TARGET_PORT.

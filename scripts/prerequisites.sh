@@ -113,6 +113,13 @@ if ! need_cmd sqlite3; then
     apt_install --no-install-recommends sqlite3
 fi
 
+# --- local mode (crates/local) --------------------------------------------------------------------
+# Its end-to-end test reads the console API and the pipeline's /metrics with curl.
+if ! need_cmd curl; then
+    echo "prerequisites: installing curl (local mode's test reads the console API with it)"
+    apt_install --no-install-recommends curl
+fi
+
 # --- container images (make images, crates/install/tests/images.rs) -----------------------------
 # Static binaries for scratch images are built for musl (rust-std for the target, musl-gcc for the
 # C parts: SQLite, ring); buildah builds FROM scratch images as root without a daemon.

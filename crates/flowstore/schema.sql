@@ -98,6 +98,12 @@ CREATE TABLE IF NOT EXISTS flow (
   Bytes_BA INTEGER,
   Packets_AB INTEGER,
   Packets_BA INTEGER,
+  SrcProcessName TEXT,
+  SrcProcessPid INTEGER,
+  SrcContainerId TEXT,
+  DstProcessName TEXT,
+  DstProcessPid INTEGER,
+  DstContainerId TEXT,
   Extra TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_time ON flow(TimeFlowEndMs);

@@ -62,6 +62,7 @@ fn group_name(group: Group) -> &'static str {
         Group::Translation => "Translation",
         Group::Crypto => "Encryption",
         Group::Conntrack => "Conversations",
+        Group::Host => "Host",
     }
 }
 
@@ -111,6 +112,8 @@ pub fn scopes() -> Vec<Value> {
         ("namespace", "Namespace", Some("owner")),
         ("owner", "Owner", Some("resource")),
         ("resource", "Resource", None),
+        // Local mode: the process behind each end (host_process), else its address.
+        ("process", "Process", None),
     ]
     .into_iter()
     .map(|(id, name, step)| {

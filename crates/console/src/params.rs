@@ -175,6 +175,7 @@ pub fn scope_labels(scope: &str) -> Option<&'static [&'static str]> {
             "DstK8S_OwnerType",
             "DstK8S_Namespace",
         ],
+        "process" | "processes" => &["SrcProcessName", "SrcAddr", "DstProcessName", "DstAddr"],
         "resource" | "resources" => &[
             "SrcK8S_Name",
             "SrcK8S_Type",

@@ -59,6 +59,8 @@ pub enum Group {
     Crypto,
     /// Conntrack connection records.
     Conntrack,
+    /// The local process and container behind a flow's end (local mode's `host_process`).
+    Host,
 }
 
 /// One record field and its column.
@@ -181,6 +183,12 @@ pub const FIELDS: &[Field] = &[
     f("Bytes_BA", K::Int, G::Conntrack),
     f("Packets_AB", K::Int, G::Conntrack),
     f("Packets_BA", K::Int, G::Conntrack),
+    f("SrcProcessName", K::Text, G::Host),
+    f("SrcProcessPid", K::Int, G::Host),
+    f("SrcContainerId", K::Text, G::Host),
+    f("DstProcessName", K::Text, G::Host),
+    f("DstProcessPid", K::Int, G::Host),
+    f("DstContainerId", K::Text, G::Host),
 ];
 
 /// The Kubernetes enrichment suffixes, each present as `SrcK8S_<s>`, `DstK8S_<s>`,

@@ -21,6 +21,9 @@ pub struct Transform {
     /// Parameters when `type` is `network`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkTransform>,
+    /// Parameters when `type` is `host_process`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_process: Option<HostProcessTransform>,
 }
 
 /// The transform types.
@@ -36,6 +39,9 @@ pub enum TransformKind {
     Filter,
     /// Network enrichment (subnets, services, Kubernetes, direction).
     Network,
+    /// The local process and container behind each flow (ours: local mode, where the pipeline
+    /// runs on the observed host).
+    HostProcess,
 }
 
 impl TransformKind {
@@ -46,6 +52,7 @@ impl TransformKind {
             TransformKind::Generic => "generic",
             TransformKind::Filter => "filter",
             TransformKind::Network => "network",
+            TransformKind::HostProcess => "host_process",
         }
     }
 }
@@ -97,7 +104,38 @@ impl Transform {
                 .as_ref()
                 .ok_or_else(|| "transform type network needs a `network` section".to_string())
                 .and_then(NetworkTransform::check),
+            TransformKind::HostProcess => self
+                .host_process
+                .as_ref()
+                .ok_or_else(|| "transform type host_process needs a `host_process` section".into())
+                .and_then(HostProcessTransform::check),
         }
+    }
+}
+
+/// `host_process` (ours): names the local process and container behind each flow, from the
+/// sockets of the observed network namespace (socket inode -> pid, command, cgroup).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostProcessTransform {
+    /// The network namespace whose sockets are read (e.g. `/run/netns/NAME`); absent: the
+    /// pipeline's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// How often the socket table is read (Go duration, default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_interval: Option<String>,
+    /// How long a socket seen once keeps naming its flows after it closed (Go duration,
+    /// default 1m): flows are exported after the short-lived processes behind them exit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_for: Option<String>,
+}
+
+impl HostProcessTransform {
+    /// Checks the durations.
+    pub fn check(&self) -> Result<(), String> {
+        crate::common::check_duration("host_process.scanInterval", self.scan_interval.as_deref())?;
+        crate::common::check_duration("host_process.keepFor", self.keep_for.as_deref())
     }
 }
 

@@ -17,6 +17,7 @@ const CRATES: &[&str] = &[
     "crates/flp-config/src",
     "crates/logging/src",
     "crates/cli/src",
+    "crates/local/src",
 ];
 
 /// Module path (`["render", "agent"]`) of a source file under `src`.

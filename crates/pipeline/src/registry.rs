@@ -64,6 +64,7 @@ impl Registry {
             .with_transform("generic", transform::build_generic)
             .with_transform("filter", transform::build_filter)
             .with_transform("network", transform::build_network)
+            .with_transform("host_process", transform::build_host_process)
             .with_extract("aggregates", extract::aggregates::build)
             .with_encode("prom", encode::prom::build)
             .with_write("stdout", write::stdout::build)

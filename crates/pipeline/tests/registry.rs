@@ -115,7 +115,7 @@ fn the_standard_registry_runs_the_standard_builders() {
     let registry = Registry::standard();
     assert_eq!(
         registry.types(StageKind::Transform),
-        ["filter", "generic", "network", "none"]
+        ["filter", "generic", "host_process", "network", "none"]
     );
     for (kind, name) in [
         (StageKind::Ingest, "grpc"),

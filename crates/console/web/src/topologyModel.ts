@@ -40,6 +40,7 @@ function side(metric: Record<string, string>, scope: ScopeConfig, prefix: 'Src' 
   let label = main ? fields[main] : keys.map((k) => fields[k]).join(' ');
   if (ns && main && main !== 'K8S_Namespace') label = `${ns}/${label}`;
   if (main === 'K8S_Name' && fields.K8S_Type) label = `${fields.K8S_Type} ${label}`;
+  if (fields.ProcessName) label = fields.Addr ? `${fields.ProcessName} @ ${fields.Addr}` : fields.ProcessName;
   return { id: keys.map((k) => `${k}=${fields[k]}`).join(','), label, fields, group: scope.id === 'namespace' ? undefined : ns };
 }
 

@@ -1,4 +1,5 @@
-//! Per-record transforms built from their configuration: `filter`, `network`, `generic`, `none`.
+//! Per-record transforms built from their configuration: `filter`, `network`, `generic`, `none`,
+//! and ours, `host_process`.
 //!
 //! Each is built once (queries parsed, regexes and CIDRs compiled, files read) and then applied to
 //! every record without re-parsing anything. The builders here are what [`crate::registry`]
@@ -6,13 +7,16 @@
 
 mod filter;
 mod generic;
+mod host_process;
 mod network;
+pub mod procfs;
 mod sampler;
 
 pub use crate::kubernetes;
 pub use crate::stage::BuildError;
 pub use filter::FilterStage;
 pub use generic::GenericStage;
+pub use host_process::HostProcessStage;
 pub use network::{NetworkStage, decode_tcp_flags};
 pub use sampler::Sampler;
 
@@ -77,6 +81,16 @@ pub fn build_network(
     )?))
 }
 
+/// Builder of `host_process` (ours): the local process and container behind each flow.
+pub fn build_host_process(
+    t: &Transform,
+    _: &mut StageContext<'_>,
+) -> Result<Box<dyn Transformer>, BuildError> {
+    t.check().map_err(BuildError::Invalid)?;
+    let config = section(t.host_process.as_ref(), "host_process")?;
+    Ok(Box::new(HostProcessStage::start(config)?))
+}
+
 /// Builds the transform a stage's parameters describe, outside any graph (a network stage with
 /// `add_kubernetes` starts its own watchers).
 pub fn build(transform: &Transform) -> Result<Box<dyn Transformer>, BuildError> {
@@ -92,5 +106,6 @@ pub fn build(transform: &Transform) -> Result<Box<dyn Transformer>, BuildError> 
         TransformKind::Generic => build_generic(transform, &mut ctx),
         TransformKind::Filter => build_filter(transform, &mut ctx),
         TransformKind::Network => build_network(transform, &mut ctx),
+        TransformKind::HostProcess => build_host_process(transform, &mut ctx),
     }
 }

@@ -91,6 +91,16 @@ describe('topology model', () => {
     ]);
     expect(nodeFilters(g.nodes[0], 'src_')).toEqual([['src_namespace', '"a"']]);
   });
+  test('process scope (local mode): the process and its address, else the address', () => {
+    const process = { id: 'process', name: 'Process', labels: ['SrcProcessName', 'SrcAddr', 'DstProcessName', 'DstAddr'] };
+    const g = buildGraph(
+      [{ metric: { SrcProcessName: 'curl', SrcAddr: '10.0.0.1', DstAddr: '10.0.0.2' }, values: [[1, '3']] }],
+      process,
+      true,
+    );
+    expect(g.nodes.map((n) => n.label)).toEqual(['curl @ 10.0.0.1', '10.0.0.2']);
+    expect(g.edges.length).toBe(1);
+  });
 });
 
 describe('resource tabs', () => {

@@ -1,0 +1,83 @@
+//! The in-process pipeline of local mode, as an upstream flowlogs-pipeline configuration fed by
+//! the agent (`preset-ingester`): subnet labels, the local process and container behind each
+//! flow (`host_process`), then two branches — the SQLite flow store the console reads, and
+//! Prometheus counters served on the metrics address.
+
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Where the pipeline writes and serves.
+pub struct PipelineTargets<'a> {
+    /// The flow store file.
+    pub store: &'a Path,
+    /// Retention by age (Go duration).
+    pub retention: &'a str,
+    /// Retention by size, bytes (0: none).
+    pub max_bytes: u64,
+    /// Prometheus endpoint of the pipeline's metrics.
+    pub metrics: SocketAddr,
+    /// The observed network namespace (whose sockets name the processes), when not this one.
+    pub netns: Option<&'a Path>,
+}
+
+/// The pipeline configuration (JSON text, as the agent's `FLP_CONFIG`).
+pub fn config(t: &PipelineTargets<'_>) -> String {
+    let mut store = json!({
+        "path": t.store.display().to_string(),
+        "flushInterval": "1s",
+        "maxAge": t.retention,
+    });
+    if t.max_bytes > 0 {
+        store["maxBytes"] = json!(t.max_bytes);
+    }
+    let mut process = json!({"scanInterval": "500ms", "keepFor": "1m"});
+    if let Some(ns) = t.netns {
+        process["netns"] = json!(ns.display().to_string());
+    }
+    let counter = |name: &str, value: Option<&str>, labels: &[&str]| {
+        let mut m = json!({"name": name, "type": "counter", "labels": labels});
+        if let Some(v) = value {
+            m["valueKey"] = json!(v);
+        }
+        m
+    };
+    let labels = ["SrcSubnetLabel", "DstSubnetLabel", "Proto"];
+    json!({
+        "pipeline": [
+            {"name": "enrich", "follows": "preset-ingester"},
+            {"name": "process", "follows": "enrich"},
+            {"name": "store", "follows": "process"},
+            {"name": "prometheus", "follows": "process"}
+        ],
+        "parameters": [
+            {"name": "enrich", "transform": {"type": "network", "network": {
+                "rules": [
+                    {"type": "add_subnet_label", "add_subnet_label": {"input": "SrcAddr", "output": "SrcSubnetLabel"}},
+                    {"type": "add_subnet_label", "add_subnet_label": {"input": "DstAddr", "output": "DstSubnetLabel"}}
+                ],
+                "subnetLabels": [
+                    {"name": "loopback", "cidrs": ["127.0.0.0/8", "::1/128"]},
+                    {"name": "private", "cidrs": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]},
+                    {"name": "link-local", "cidrs": ["169.254.0.0/16", "fe80::/10"]},
+                    {"name": "EXT:public", "cidrs": ["0.0.0.0/0", "::/0"]}
+                ]
+            }}},
+            {"name": "process", "transform": {"type": "host_process", "host_process": process}},
+            {"name": "store", "write": {"type": "sqlite", "sqlite": store}},
+            {"name": "prometheus", "encode": {"type": "prom", "prom": {
+                "prefix": "netobserv_",
+                "metrics": [
+                    counter("host_bytes_total", Some("Bytes"), &labels),
+                    counter("host_packets_total", Some("Packets"), &labels),
+                    counter("host_flows_total", None, &labels)
+                ]
+            }}}
+        ],
+        "metricsSettings": {
+            "address": t.metrics.ip().to_string(),
+            "port": t.metrics.port()
+        }
+    })
+    .to_string()
+}

@@ -1,0 +1,166 @@
+//! One local-mode run: start the agent with its in-process pipeline, then the console; print
+//! what is seen; on the first Ctrl-C (or SIGTERM, or `--duration`) detach every hook and flush
+//! the store; a second Ctrl-C exits at once.
+
+use crate::console::{Console, ConsoleError};
+use crate::flp::{self, PipelineTargets};
+use crate::options::{Options, OptionsError};
+use crate::watch::{Say, Watch};
+use netobserv_agent::Agent;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad options.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// The agent (eBPF load, attach, in-process pipeline) failed.
+    #[error("agent: {0}")]
+    Agent(#[from] netobserv_agent::AgentError),
+    /// The console failed.
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    /// Files and signals.
+    #[error("{what}: {source}")]
+    Io {
+        /// Operation.
+        what: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Io { what, source }
+}
+
+/// Why the run stops.
+enum Stop {
+    Interrupt,
+    Terminate,
+    Duration,
+}
+
+/// Runs until interrupted (or `--duration`), then stops cleanly.
+pub async fn run(opts: Options) -> Result<(), RunError> {
+    if let Some(dir) = opts.store.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    }
+    let flp_config = flp::config(&PipelineTargets {
+        store: &opts.store,
+        retention: &opts.retention,
+        max_bytes: opts.store_max_bytes,
+        metrics: opts.metrics_address,
+        netns: opts.netns.as_deref(),
+    });
+    let cfg = opts.agent_config(flp_config)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?;
+    let agent = Agent::start(cfg).await?;
+    let console = match Console::start(opts.console_address, &opts.store).await {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing may stay attached when the console cannot start.
+            let _ = agent.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    println!("console at http://{}", console.addr);
+    println!(
+        "metrics at http://{}/metrics; flow store {}",
+        opts.metrics_address,
+        opts.store.display()
+    );
+    if !console.has_ui {
+        println!(
+            "(the web UI is not built into this binary: `make ui`, then rebuild; the API works)"
+        );
+    }
+    println!("observing {}; Ctrl-C to stop", scope(&opts));
+
+    let stop = watch_until_stopped(&opts, &agent, &mut int, &mut term).await;
+    if matches!(stop, Stop::Interrupt) {
+        println!("stopping: detaching hooks and flushing the store (Ctrl-C again to exit at once)");
+        tokio::spawn(async move {
+            if int.recv().await.is_some() {
+                eprintln!("netobserv-local: second Ctrl-C, exiting now");
+                std::process::exit(130);
+            }
+        });
+    } else {
+        println!("stopping: detaching hooks and flushing the store");
+    }
+    console.stop();
+    let flows = agent.metrics().evicted_flows.get();
+    agent.shutdown().await?;
+    println!(
+        "stopped: every hook detached, {flows} flows in {}",
+        opts.store.display()
+    );
+    Ok(())
+}
+
+/// What is observed, in words.
+fn scope(opts: &Options) -> String {
+    let ns = opts.netns.as_ref().map_or("this host".to_string(), |p| {
+        format!("namespace {}", p.display())
+    });
+    let ifaces = if opts.interfaces.is_empty() {
+        "every interface".to_string()
+    } else {
+        opts.interfaces.join(", ")
+    };
+    let excluded: Vec<&str> = opts
+        .exclude_interfaces
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if excluded.is_empty() {
+        format!("{ns}, {ifaces}")
+    } else {
+        format!("{ns}, {ifaces} except {}", excluded.join(", "))
+    }
+}
+
+/// Prints summaries and the quiet hint every second until a signal or the duration.
+async fn watch_until_stopped(
+    opts: &Options,
+    agent: &Agent,
+    int: &mut tokio::signal::unix::Signal,
+    term: &mut tokio::signal::unix::Signal,
+) -> Stop {
+    let started = Instant::now();
+    let mut watch = Watch::new(opts.quiet_hint_after, opts.summary_every, started);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let until = opts.duration.map(|d| tokio::time::Instant::now() + d);
+    let deadline = async move {
+        match until {
+            Some(t) => tokio::time::sleep_until(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = int.recv() => return Stop::Interrupt,
+            _ = term.recv() => return Stop::Terminate,
+            _ = &mut deadline => return Stop::Duration,
+            _ = ticker.tick() => {
+                let attached: Vec<String> = agent.attached().into_iter().map(|(n, _)| n).collect();
+                let count = agent.metrics().evicted_flows.get();
+                for say in watch.tick(Instant::now(), count, &attached, &opts.exclude_interfaces) {
+                    match say {
+                        Say::Summary { new_flows, total, interfaces } => println!(
+                            "{new_flows} new flows ({total} since start) on {interfaces} interfaces"
+                        ),
+                        Say::Quiet(hint) => println!("{hint}"),
+                    }
+                }
+            }
+        }
+    }
+}

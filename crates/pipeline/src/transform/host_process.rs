@@ -1,0 +1,257 @@
+//! The `host_process` transform (ours, for local mode, where the pipeline runs on the observed
+//! host): names the local process and container behind each end of a TCP or UDP flow —
+//! `SrcProcessName`, `SrcProcessPid`, `SrcContainerId` and the `Dst` ones.
+//!
+//! ```yaml
+//! transform:
+//!   type: host_process
+//!   host_process:
+//!     netns: /run/netns/NAME   # whose sockets (default: the pipeline's namespace)
+//!     scanInterval: 1s         # how often the socket table is read
+//!     keepFor: 1m              # how long a closed socket still names its flows
+//! ```
+//!
+//! A scanner thread (one per namespace, shared by the stage's copies, gone when they are) reads
+//! the namespace's socket tables every `scanInterval` and resolves new socket inodes to processes
+//! (see [`super::procfs`]); flows are exported seconds after their packets, often after a short
+//! client exited, so a socket seen once keeps naming its flows for `keepFor`. A socket that opens
+//! and closes between two scans is not seen: its flows get no process fields.
+
+use super::Transformer;
+use super::procfs::{self, Owner, SocketKey};
+use crate::config::{HostProcessTransform, parse_go_duration};
+use crate::record::{Record, Value};
+use crate::stage::BuildError;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+/// What the scanner knows: socket key -> owner and when the socket was last seen.
+#[derive(Default)]
+struct Known {
+    by_key: HashMap<SocketKey, (Arc<Owner>, Instant)>,
+}
+
+/// The shared table of one namespace.
+type Shared = RwLock<Known>;
+
+fn scanners() -> &'static Mutex<HashMap<String, Weak<Shared>>> {
+    static SCANNERS: OnceLock<Mutex<HashMap<String, Weak<Shared>>>> = OnceLock::new();
+    SCANNERS.get_or_init(Default::default)
+}
+
+/// A running `host_process` stage.
+pub struct HostProcessStage {
+    known: Arc<Shared>,
+}
+
+impl HostProcessStage {
+    /// Joins (or starts) the scanner of the configured namespace.
+    pub fn start(config: &HostProcessTransform) -> Result<Self, BuildError> {
+        let dur = |name: &str, v: &Option<String>, default: Duration| {
+            v.as_deref().map_or(Ok(default), |t| {
+                parse_go_duration(t)
+                    .map_err(|e| BuildError::Invalid(format!("host_process.{name}: {e}")))
+            })
+        };
+        let interval = dur(
+            "scanInterval",
+            &config.scan_interval,
+            Duration::from_secs(1),
+        )?;
+        let keep = dur("keepFor", &config.keep_for, Duration::from_secs(60))?;
+        let netns = config.netns.clone().filter(|n| !n.is_empty());
+        let key = netns.clone().unwrap_or_default();
+        let mut map = scanners().lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = map.get(&key).and_then(Weak::upgrade) {
+            return Ok(Self { known });
+        }
+        let ns_file = netns
+            .as_deref()
+            .map(|p| {
+                std::fs::File::open(p)
+                    .map_err(|e| BuildError::Invalid(format!("host_process.netns {p}: {e}")))
+            })
+            .transpose()?;
+        let known: Arc<Shared> = Arc::default();
+        let weak = Arc::downgrade(&known);
+        std::thread::Builder::new()
+            .name("host-process".into())
+            .spawn(move || scan_loop(ns_file, weak, interval, keep))
+            .map_err(|e| {
+                BuildError::Invalid(format!("host_process: cannot start the scanner: {e}"))
+            })?;
+        map.insert(key, Arc::downgrade(&known));
+        Ok(Self { known })
+    }
+}
+
+/// The scanner: joins the namespace, then reads the tables until the stages are gone.
+fn scan_loop(ns: Option<std::fs::File>, known: Weak<Shared>, interval: Duration, keep: Duration) {
+    if let Some(f) = ns {
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on an open namespace file only moves this thread.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "host_process: cannot enter the network namespace; flows get no process fields"
+            );
+            return;
+        }
+    }
+    let proc_root = PathBuf::from("/proc");
+    let mut inode_owner: HashMap<u64, Arc<Owner>> = HashMap::new();
+    loop {
+        let Some(shared) = known.upgrade() else {
+            return;
+        };
+        scan_once(&proc_root, &shared, &mut inode_owner, keep);
+        drop(shared);
+        std::thread::sleep(interval);
+    }
+}
+
+/// One pass: the table's sockets, owners of the new inodes, expiry of old entries.
+fn scan_once(
+    proc_root: &Path,
+    shared: &Shared,
+    inode_owner: &mut HashMap<u64, Arc<Owner>>,
+    keep: Duration,
+) {
+    let table = procfs::sockets(proc_root);
+    let live: HashSet<u64> = table.values().copied().collect();
+    inode_owner.retain(|inode, _| live.contains(inode));
+    let unknown: HashSet<u64> = live
+        .iter()
+        .filter(|i| !inode_owner.contains_key(i))
+        .copied()
+        .collect();
+    if !unknown.is_empty() {
+        for (inode, owner) in procfs::owners(proc_root, &unknown) {
+            inode_owner.insert(inode, Arc::new(owner));
+        }
+    }
+    let now = Instant::now();
+    let mut k = shared.write().unwrap_or_else(PoisonError::into_inner);
+    for (key, inode) in &table {
+        if let Some(owner) = inode_owner.get(inode) {
+            k.by_key.insert(*key, (owner.clone(), now));
+        }
+    }
+    k.by_key
+        .retain(|_, (_, seen)| now.duration_since(*seen) <= keep);
+}
+
+/// The owner of the socket at (proto, addr, port): exact, else bound to any address (a v4 flow
+/// may also belong to a dual-stack socket).
+fn lookup(known: &Known, proto: u8, addr: IpAddr, port: u16) -> Option<&Owner> {
+    let mut candidates = vec![addr];
+    match addr {
+        IpAddr::V4(v4) => candidates.extend([
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(v4.to_ipv6_mapped()),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        ]),
+        IpAddr::V6(_) => candidates.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+    }
+    candidates
+        .into_iter()
+        .find_map(|a| known.by_key.get(&(proto, a, port)).map(|(o, _)| o.as_ref()))
+}
+
+fn int(record: &Record, field: &str) -> Option<i64> {
+    record.get(field).and_then(Value::as_i64)
+}
+
+fn addr(record: &Record, field: &str) -> Option<IpAddr> {
+    record.get(field).and_then(Value::as_str)?.parse().ok()
+}
+
+impl Transformer for HostProcessStage {
+    fn apply(&mut self, mut record: Record) -> Option<Record> {
+        let proto = int(&record, "Proto").and_then(|p| u8::try_from(p).ok());
+        let Some(proto @ (6 | 17)) = proto else {
+            return Some(record);
+        };
+        let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
+        let mut found: Vec<(&str, Owner)> = Vec::new();
+        for side in ["Src", "Dst"] {
+            let (Some(a), Some(p)) = (
+                addr(&record, &format!("{side}Addr")),
+                int(&record, &format!("{side}Port")).and_then(|p| u16::try_from(p).ok()),
+            ) else {
+                continue;
+            };
+            if let Some(o) = lookup(&known, proto, a, p) {
+                found.push((side, o.clone()));
+            }
+        }
+        drop(known);
+        for (side, o) in found {
+            record.insert(format!("{side}ProcessName"), o.comm);
+            record.insert(format!("{side}ProcessPid"), i64::from(o.pid));
+            if let Some(c) = o.container {
+                record.insert(format!("{side}ContainerId"), c);
+            }
+        }
+        Some(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ends_and_wildcard_sockets_are_named() {
+        let mut known = Known::default();
+        let now = Instant::now();
+        let client = Arc::new(Owner {
+            pid: 42,
+            comm: "curl".into(),
+            container: None,
+        });
+        let server = Arc::new(Owner {
+            pid: 7,
+            comm: "nginx".into(),
+            container: Some("ab".repeat(32)),
+        });
+        known
+            .by_key
+            .insert((6, "10.0.0.1".parse().expect("addr"), 40000), (client, now));
+        known
+            .by_key
+            .insert((6, "::".parse().expect("addr"), 80), (server, now));
+        let mut stage = HostProcessStage {
+            known: Arc::new(RwLock::new(known)),
+        };
+        let r = Record::from_json(
+            r#"{"Proto":6,"SrcAddr":"10.0.0.1","SrcPort":40000,"DstAddr":"10.0.0.1","DstPort":80}"#,
+        )
+        .expect("record");
+        let out = stage.apply(r).expect("kept");
+        assert_eq!(
+            out.get("SrcProcessName").and_then(Value::as_str),
+            Some("curl")
+        );
+        assert_eq!(out.get("SrcProcessPid").and_then(Value::as_i64), Some(42));
+        assert!(out.get("SrcContainerId").is_none());
+        assert_eq!(
+            out.get("DstProcessName").and_then(Value::as_str),
+            Some("nginx")
+        );
+        assert_eq!(
+            out.get("DstContainerId").and_then(Value::as_str),
+            Some("ab".repeat(32).as_str())
+        );
+        // Another protocol, or an unknown port: untouched.
+        let udp = Record::from_json(
+            r#"{"Proto":17,"SrcAddr":"10.0.0.1","SrcPort":40000,"DstAddr":"10.0.0.1","DstPort":80}"#,
+        )
+        .expect("record");
+        let out = stage.apply(udp).expect("kept");
+        assert!(out.get("SrcProcessName").is_none() && out.get("DstProcessName").is_none());
+    }
+}
