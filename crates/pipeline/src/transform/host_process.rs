@@ -166,7 +166,7 @@ fn int(record: &Record, field: &str) -> Option<i64> {
 }
 
 fn addr(record: &Record, field: &str) -> Option<IpAddr> {
-    record.get(field).and_then(Value::as_str)?.parse().ok()
+    record.get(field).and_then(Value::as_ip)
 }
 
 impl Transformer for HostProcessStage {
