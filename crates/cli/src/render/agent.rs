@@ -4,11 +4,9 @@
 use super::{COLLECTOR, COLLECTOR_PORT, Capture, NAME, Plan};
 use crate::options::filter::agent_rules_json;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, PodSpec, PodTemplateSpec, SecurityContext,
-};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use netobserv_operator::render::agent::DEFAULT_CAPABILITIES;
+use netobserv_operator::render::agent::agent_security_context;
 use netobserv_operator::render::pod::Volumes;
 use netobserv_operator::render::{meta, tolerate_all};
 use std::collections::BTreeMap;
@@ -71,26 +69,6 @@ pub fn env_vars(plan: &Plan) -> Vec<EnvVar> {
     out
 }
 
-fn security_context(privileged: bool) -> SecurityContext {
-    if privileged {
-        return SecurityContext {
-            run_as_user: Some(0),
-            privileged: Some(true),
-            ..SecurityContext::default()
-        };
-    }
-    SecurityContext {
-        run_as_user: Some(0),
-        allow_privilege_escalation: Some(false),
-        read_only_root_filesystem: Some(true),
-        capabilities: Some(Capabilities {
-            add: Some(DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-            drop: Some(vec!["ALL".to_string()]),
-        }),
-        ..SecurityContext::default()
-    }
-}
-
 /// The DaemonSet.
 pub fn daemon_set(plan: &Plan) -> DaemonSet {
     let ns = plan.namespace();
@@ -133,7 +111,7 @@ pub fn daemon_set(plan: &Plan) -> DaemonSet {
                         name: NAME.to_string(),
                         image: Some(plan.agent_image.clone()),
                         image_pull_policy: Some("IfNotPresent".to_string()),
-                        security_context: Some(security_context(plan.agent.privileged)),
+                        security_context: Some(agent_security_context(plan.agent.privileged, None)),
                         env: Some(env_vars(plan)),
                         volume_mounts: Some(volumes.mounts),
                         ..Container::default()
