@@ -4,7 +4,7 @@
 use super::{COLLECTOR, COLLECTOR_PORT, Capture, NAME, Plan};
 use crate::options::filter::agent_rules_json;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use netobserv_operator::render::agent::agent_security_context;
 use netobserv_operator::render::pod::Volumes;
@@ -25,17 +25,26 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
 /// The agent's environment: export to the collector, features, interfaces, filter rules.
 pub fn env_vars(plan: &Plan) -> Vec<EnvVar> {
     let ns = plan.namespace();
-    let mut out = vec![
-        env("EXPORT", "grpc"),
-        env("TARGET_HOST", format!("{COLLECTOR}.{ns}.svc")),
-        env("TARGET_PORT", COLLECTOR_PORT.to_string()),
+    let mut out = match &plan.capture {
+        // The pipeline runs in the agent and serves the metrics itself.
+        Capture::Metrics { include, .. } => vec![
+            env("EXPORT", "direct-flp"),
+            env("FLP_CONFIG", crate::metrics::flp::config_json(include, ns)),
+        ],
+        _ => vec![
+            env("EXPORT", "grpc"),
+            env("TARGET_HOST", format!("{COLLECTOR}.{ns}.svc")),
+            env("TARGET_PORT", COLLECTOR_PORT.to_string()),
+        ],
+    };
+    out.extend([
         env("LOG_LEVEL", plan.agent.log_level.clone()),
         // Flows reach the person watching within a second (upstream's setting).
         env("CACHE_ACTIVE_TIMEOUT", "1s"),
         env("TC_ATTACH_MODE", "any"),
-    ];
+    ]);
     match &plan.capture {
-        Capture::Flows(f) => {
+        Capture::Flows(f) | Capture::Metrics { features: f, .. } => {
             out.push(env("SAMPLING", f.sampling.to_string()));
             for (on, name) in [
                 (f.dns, "ENABLE_DNS_TRACKING"),
@@ -113,6 +122,14 @@ pub fn daemon_set(plan: &Plan) -> DaemonSet {
                         image_pull_policy: Some("IfNotPresent".to_string()),
                         security_context: Some(agent_security_context(plan.agent.privileged, None)),
                         env: Some(env_vars(plan)),
+                        ports: matches!(plan.capture, Capture::Metrics { .. }).then(|| {
+                            vec![ContainerPort {
+                                name: Some("prometheus".to_string()),
+                                container_port: i32::from(crate::metrics::flp::METRICS_PORT),
+                                protocol: Some("TCP".to_string()),
+                                ..ContainerPort::default()
+                            }]
+                        }),
                         volume_mounts: Some(volumes.mounts),
                         ..Container::default()
                     }],
