@@ -142,6 +142,10 @@ fn screen(app: &MetricsApp) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn charts_show_the_rates_the_agents_pipeline_serves() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let fake = FakeApiServer::start().await.expect("fake API server");
     seed(&fake).await;
     let dir = std::env::temp_dir().join(format!("cli-metrics-{}", std::process::id()));
@@ -211,6 +215,8 @@ async fn charts_show_the_rates_the_agents_pipeline_serves() {
         "{text}"
     );
     assert!(text.contains("pg"), "{text}");
+    // The queues close (and the pipeline stops) once every sender is gone.
+    drop(sender);
     pipeline.stop().await.expect("stops");
     let _ = std::fs::remove_dir_all(&dir);
 }

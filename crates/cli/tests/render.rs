@@ -170,7 +170,10 @@ fn metrics_agents_run_the_pipeline_with_a_prom_encoder() {
         .and_then(|s| s.encode.as_ref())
         .and_then(|e| e.prom.as_ref())
         .expect("a prom encoder");
-    assert_eq!(prom.port, 9401);
+    assert_eq!(
+        config.metrics_settings.as_ref().and_then(|m| m.port),
+        Some(9401)
+    );
     assert_eq!(prom.prefix, "on_demand_netobserv_");
     let names: Vec<&str> = prom.metrics.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["namespace_flows_total", "node_egress_bytes_total"]);

@@ -1,7 +1,7 @@
 //! The pipeline the agents run in process for `metrics` (`EXPORT=direct-flp`, `FLP_CONFIG`):
 //! the agent's own flows (`preset-ingester`) -> Kubernetes enrichment (both ends, zones,
 //! direction reinterpreted from the node's point of view, infrastructure / application layer)
-//! -> a `prom` encoder serving the include list on its own port with upstream's
+//! -> a `prom` encoder serving the include list on port 9401 (`metricsSettings`) with upstream's
 //! `on_demand_netobserv_` prefix. The metric definitions are the operator's
 //! ([`netobserv_operator::render::metrics::predefined_with`]), so a metric means the same thing
 //! on demand and in a FlowCollector.
@@ -9,8 +9,9 @@
 use netobserv_api::v1beta2::FlpMetric;
 use netobserv_operator::render::metrics::{MetricLabels, predefined_with};
 use netobserv_pipeline::config::{
-    Config, DirectionInfo, Encode, KubeConfig, KubernetesInfraRule, KubernetesRule, NamespacedName,
-    NetworkRule, NetworkRuleKind, NetworkTransform, PromEncode, StageParams, StageRef, Transform,
+    Config, DirectionInfo, Encode, KubeConfig, KubernetesInfraRule, KubernetesRule,
+    MetricsSettings, NamespacedName, NetworkRule, NetworkRuleKind, NetworkTransform, PromEncode,
+    StageParams, StageRef, Transform,
 };
 
 /// Port of the agents' metrics endpoint (upstream's).
@@ -99,8 +100,8 @@ pub fn config(include: &[FlpMetric], namespace: &str, port: u16, kube_config_pat
             },
             StageParams {
                 name: "prometheus".into(),
+                // Served by the shared metrics server (`metricsSettings`), on `port`.
                 encode: Some(Encode::prom(PromEncode {
-                    port,
                     prefix: PREFIX.into(),
                     metrics: include
                         .iter()
@@ -111,6 +112,10 @@ pub fn config(include: &[FlpMetric], namespace: &str, port: u16, kube_config_pat
                 ..StageParams::default()
             },
         ],
+        metrics_settings: Some(MetricsSettings {
+            port: Some(port),
+            ..MetricsSettings::default()
+        }),
         ..Config::default()
     }
 }
