@@ -298,6 +298,7 @@ pub async fn capture(
     objects: &[Value],
     command: &Command,
     interrupted: impl Future<Output = ()>,
+    metrics_rounds: Option<tokio::sync::mpsc::Sender<crate::metrics::scrape::Round>>,
 ) -> Result<(), ClusterError> {
     let client = Client::try_default()
         .await
@@ -305,6 +306,7 @@ pub async fn capture(
     let background = match command {
         Command::Flows(a) => a.run.background,
         Command::Packets(a) => a.run.background,
+        Command::Metrics(a) => a.background,
         _ => false,
     };
     if background {
@@ -318,7 +320,7 @@ pub async fn capture(
         );
         return Ok(());
     }
-    run_foreground(&client, plan, objects, interrupted).await
+    run_foreground_with(&client, plan, objects, interrupted, metrics_rounds).await
 }
 
 /// Deploys, renews the Lease until `max_time` (plus the collector's start) or `interrupted`,
@@ -329,6 +331,18 @@ pub async fn run_foreground(
     objects: &[Value],
     interrupted: impl Future<Output = ()>,
 ) -> Result<(), ClusterError> {
+    run_foreground_with(client, plan, objects, interrupted, None).await
+}
+
+/// [`run_foreground`], sending the agents' metrics to `metrics_rounds` (every 2 s) instead of
+/// showing the collector's log when given.
+pub async fn run_foreground_with(
+    client: &Client,
+    plan: &Plan,
+    objects: &[Value],
+    interrupted: impl Future<Output = ()>,
+    metrics_rounds: Option<tokio::sync::mpsc::Sender<crate::metrics::scrape::Round>>,
+) -> Result<(), ClusterError> {
     let deployed = deploy(client, plan, objects, SystemTime::now(), LEASE_DURATION).await;
     let result = match deployed {
         Ok(()) => {
@@ -336,8 +350,16 @@ pub async fn run_foreground(
                 "capture deployed; Ctrl-C stops it and removes everything");
             // Show the collector's progress lines once its pod runs (best effort: a cluster
             // that serves no logs only loses the display).
-            let shower = {
-                let (client, ns) = (client.clone(), plan.namespace().to_string());
+            let (client_, ns_) = (client.clone(), plan.namespace().to_string());
+            let shower = if let Some(tx) = metrics_rounds {
+                tokio::spawn(crate::metrics::scrape::run(
+                    client_,
+                    ns_,
+                    Duration::from_secs(2),
+                    tx,
+                ))
+            } else {
+                let (client, ns) = (client_, ns_);
                 tokio::spawn(async move {
                     loop {
                         match follow(&client, &ns, std::future::pending()).await {

@@ -4,6 +4,8 @@
 
 pub mod cluster;
 pub mod collector;
+pub mod metrics;
 pub mod options;
 pub mod render;
+pub mod target;
 pub mod tui;

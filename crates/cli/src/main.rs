@@ -22,7 +22,8 @@ fn main() -> ExitCode {
         _ => "info".to_string(),
     };
     // Log lines would tear the terminal table apart: none while it shows.
-    let quiet = matches!(&invocation.command, Command::Collector(a) if a.tui);
+    let quiet = matches!(&invocation.command, Command::Collector(a) if a.tui)
+        || matches!(&invocation.command, Command::Metrics(a) if !a.background && !a.yaml);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -161,15 +162,21 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
         }
         cmd @ (Command::Flows(_) | Command::Packets(_) | Command::Metrics(_)) => {
             let run_id = kubectl_netobserv::cluster::new_run_id();
-            let plan = Plan::for_command(
+            let mut plan = Plan::for_command(
                 cmd,
                 &rules,
                 &run_id,
                 render::default_images(|k| std::env::var(k).ok()),
             )?;
+            if let Some(pod) = plan.agent.pod.clone() {
+                let client = kube::Client::try_default().await?;
+                let target = kubectl_netobserv::target::resolve(&client, &pod).await?;
+                kubectl_netobserv::target::apply(&mut plan, &target)?;
+            }
             let yaml = match cmd {
                 Command::Flows(a) => a.run.yaml,
                 Command::Packets(a) => a.run.yaml,
+                Command::Metrics(a) => a.yaml,
                 _ => false,
             };
             let objects = render::render(&plan);
@@ -177,7 +184,52 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
                 print!("{}", render::to_yaml(&objects));
                 return Ok(());
             }
-            kubectl_netobserv::cluster::capture(&plan, &objects, cmd, interrupted()).await?;
+            // Foreground metrics: charts on the terminal, fed by the scrapes; Ctrl-C in the
+            // charts stops the capture like Ctrl-C outside them.
+            let charts = match (cmd, &plan.capture) {
+                (Command::Metrics(a), render::Capture::Metrics { include, .. })
+                    if !a.background =>
+                {
+                    let names: Vec<String> =
+                        include.iter().map(|m| m.as_str().to_string()).collect();
+                    let app = kubectl_netobserv::tui::metrics::MetricsApp::new(
+                        kubectl_netobserv::metrics::history::History::new(
+                            kubectl_netobserv::metrics::flp::PREFIX,
+                            &names,
+                        ),
+                    );
+                    let (tx, rx) = tokio::sync::mpsc::channel(16);
+                    let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+                    let thread = std::thread::spawn(move || {
+                        if let Ok(true) = kubectl_netobserv::tui::terminal::run_metrics(app, rx) {
+                            let _ = quit_tx.send(());
+                        }
+                    });
+                    Some((tx, quit_rx, thread))
+                }
+                _ => None,
+            };
+            let (rounds, quit, thread) = match charts {
+                Some((tx, q, t)) => (Some(tx), Some(q), Some(t)),
+                None => (None, None, None),
+            };
+            let stop = async move {
+                match quit {
+                    Some(q) => {
+                        tokio::select! {
+                            () = interrupted() => {}
+                            _ = q => {}
+                        }
+                    }
+                    None => interrupted().await,
+                }
+            };
+            let result =
+                kubectl_netobserv::cluster::capture(&plan, &objects, cmd, stop, rounds).await;
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+            result?;
             Ok(())
         }
         Command::Cleanup(ns) => {

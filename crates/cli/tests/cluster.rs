@@ -248,3 +248,101 @@ async fn a_crashed_run_is_removed_by_the_next_run_or_by_cleanup_but_a_live_one_i
     cluster::cleanup(&client, "obs").await.expect("cleanup");
     assert_eq!(deployed(&fake), BTreeSet::new());
 }
+
+/// `--pod NS/NAME`: the pod is looked up through the API (created there, its status written
+/// through the status subresource as a kubelet does); the DaemonSet then runs only on the pod's
+/// node and every rule carries the pod's address. Errors name the pod and what is wrong.
+#[tokio::test]
+async fn pod_option_targets_the_pods_node_and_address() {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::Api;
+    use kube::api::{Patch, PatchParams, PostParams};
+    use kubectl_netobserv::target;
+    let fake = FakeApiServer::start().await.expect("fake");
+    let client = fake.client();
+    let post = PostParams::default();
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &post,
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "shop"}})).unwrap(),
+        )
+        .await
+        .expect("namespace");
+    let pods = Api::<Pod>::namespaced(client.clone(), "shop");
+    for name in ["web", "pending"] {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"nodeName": "worker-2", "containers": [{"name": "c", "image": "img:1"}]}
+        }))
+        .unwrap();
+        pods.create(&post, &pod).await.expect("pod");
+    }
+    pods.patch_status(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"podIP": "10.128.3.7", "podIPs": [{"ip": "10.128.3.7"}]}})),
+    )
+    .await
+    .expect("status");
+
+    let found = target::resolve(&client, "shop/web")
+        .await
+        .expect("resolves");
+    let mut p = plan(
+        "packets --pod=shop/web --protocol=TCP --port=80 or --protocol=UDP",
+        "run-pod",
+    );
+    target::apply(&mut p, &found).expect("applies");
+    let objects = render::render(&p);
+    let ds = objects
+        .iter()
+        .find(|o| o["kind"] == "DaemonSet")
+        .expect("daemon set");
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+        "worker-2"
+    );
+    let rules = ds["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "FLOW_FILTER_RULES")
+        .and_then(|e| e["value"].as_str())
+        .expect("rules");
+    let rules: Value = serde_json::from_str(rules).unwrap();
+    let cidrs: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["ip_cidr"].as_str())
+        .collect();
+    assert_eq!(cidrs, ["10.128.3.7/32", "10.128.3.7/32"]);
+
+    // `packets --pod` alone is accepted: the pod's address is the filter.
+    let mut alone = plan("packets --pod=shop/web", "run-pod");
+    target::apply(&mut alone, &found).expect("applies");
+    assert_eq!(alone.rules.len(), 1);
+
+    let err = |e: target::TargetError| e.to_string();
+    let msg = err(target::resolve(&client, "shop/missing").await.unwrap_err());
+    assert!(
+        msg.contains("--pod shop/missing") && msg.contains("not found"),
+        "{msg}"
+    );
+    let msg = err(target::resolve(&client, "shop/pending").await.unwrap_err());
+    assert!(msg.contains("has no IP yet"), "{msg}");
+    let msg = err(target::resolve(&client, "web").await.unwrap_err());
+    assert!(msg.contains("expected NAMESPACE/NAME"), "{msg}");
+    let mut cidr = plan("flows --pod=shop/web --cidr=10.0.0.0/8", "run-pod");
+    let msg = err(target::apply(&mut cidr, &found).unwrap_err());
+    assert!(
+        msg.contains("filter rule 1 already has --cidr=10.0.0.0/8"),
+        "{msg}"
+    );
+    let mut node = plan("flows --pod=shop/web --node=worker-1", "run-pod");
+    let msg = err(target::apply(&mut node, &found).unwrap_err());
+    assert!(
+        msg.contains("runs on node worker-2, not on --node worker-1"),
+        "{msg}"
+    );
+}

@@ -44,9 +44,15 @@ const CASES: &[(&str, &str)] = &[
     ),
 ];
 
+const METRICS_CASE: (&str, &str) = (
+    "metrics-include-list.yaml",
+    "metrics --enable_rtt --include_list=namespace_flows_total,node_egress_bytes_total \
+     --node-selector=zone:east --protocol=TCP",
+);
+
 #[test]
 fn yaml_manifests_match_the_golden_files() {
-    for (file, line) in CASES {
+    for (file, line) in CASES.iter().chain([&METRICS_CASE]) {
         golden(file, &render::to_yaml(&render::render(&plan(line))));
     }
 }
@@ -132,18 +138,65 @@ fn objects_carry_the_run_labels_and_the_capture_settings() {
     );
 }
 
+/// `metrics`: no collector; the agents run the pipeline in process (`EXPORT=direct-flp`) with
+/// a `FLP_CONFIG` that the pipeline itself accepts (checked by parsing and graph-checking it
+/// with the pipeline's own code) and that serves the include list on port 9401.
 #[test]
-fn metrics_is_refused_clearly_rather_than_deploying_half_of_it() {
-    let inv = options::parse(["kubectl-netobserv", "metrics"]).expect("parses");
+fn metrics_agents_run_the_pipeline_with_a_prom_encoder() {
+    let objects = render::render(&plan(METRICS_CASE.1));
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "DaemonSet"
+        ]
+    );
+    let ds = find(&objects, "DaemonSet");
+    assert_eq!(env(ds, "EXPORT").as_deref(), Some("direct-flp"));
+    assert_eq!(env(ds, "TARGET_HOST"), None);
+    assert_eq!(env(ds, "ENABLE_RTT").as_deref(), Some("true"));
+    let text = env(ds, "FLP_CONFIG").expect("FLP_CONFIG");
+    let config = netobserv_pipeline::config::Config::parse(&text).expect("the pipeline parses it");
+    config.check().expect("a valid stage graph");
+    let prom = config
+        .stage("prometheus")
+        .and_then(|s| s.encode.as_ref())
+        .and_then(|e| e.prom.as_ref())
+        .expect("a prom encoder");
+    assert_eq!(
+        config.metrics_settings.as_ref().and_then(|m| m.port),
+        Some(9401)
+    );
+    assert_eq!(prom.prefix, "on_demand_netobserv_");
+    let names: Vec<&str> = prom.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["namespace_flows_total", "node_egress_bytes_total"]);
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        9401
+    );
+}
+
+#[test]
+fn unknown_metrics_are_named() {
+    let inv = options::parse([
+        "kubectl-netobserv",
+        "metrics",
+        "--include_list=namespace_flows_total,nope_total",
+    ])
+    .expect("parses");
     let err = Plan::for_command(
         &inv.command,
         &inv.rules,
         "r",
         (String::new(), String::new()),
     )
-    .expect_err("metrics");
+    .expect_err("unknown metric");
     assert!(
-        err.to_string().contains("metrics is not available yet"),
+        err.to_string().contains("unknown metric `nope_total`"),
         "{err}"
     );
 }

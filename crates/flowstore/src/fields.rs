@@ -220,9 +220,23 @@ pub fn field(name: &str) -> Option<&'static Field> {
 
 /// Position of `name` in [`FIELDS`], case-insensitively.
 pub fn index(name: &str) -> Option<usize> {
-    FIELDS
-        .iter()
-        .position(|f| f.name.eq_ignore_ascii_case(name))
+    // Writers look up every field of every record: the exact spelling through a map (a linear
+    // case-insensitive scan of the catalogue was the largest cost of turning a record into a
+    // row), any other case through the scan.
+    static EXACT: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> =
+        std::sync::OnceLock::new();
+    let exact = EXACT.get_or_init(|| {
+        FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect()
+    });
+    exact.get(name).copied().or_else(|| {
+        FIELDS
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(name))
+    })
 }
 
 #[cfg(test)]

@@ -30,6 +30,12 @@ pub struct StoreOptions {
     pub bucket_ms: i64,
     /// Retention limits.
     pub retention: Retention,
+    /// Maintain the rollups (per-bucket aggregates the console's overview queries read) with
+    /// each batch. Off for a file that stays small, such as a CLI capture bounded by
+    /// `--max-bytes`: the rollup upserts cost more than the raw inserts, and readers answer
+    /// every query from the raw flows of a file without rollups. Only a new file can be
+    /// created without them; a file that has them keeps them maintained.
+    pub rollups: bool,
 }
 
 impl Default for StoreOptions {
@@ -37,6 +43,7 @@ impl Default for StoreOptions {
         Self {
             bucket_ms: DEFAULT_BUCKET_MS,
             retention: Retention::default(),
+            rollups: true,
         }
     }
 }
@@ -57,6 +64,8 @@ pub struct Store {
     retention: Retention,
     insert_sql: String,
     rollup_sql: String,
+    /// Whether [`Store::insert`] writes rollups.
+    rollups: bool,
     /// Per level: its id, and for each rollup column the field position when the level keeps it.
     levels: Vec<(i64, Vec<Option<usize>>)>,
 }
@@ -159,12 +168,13 @@ impl Store {
             )
             .optional()?;
         let rows: i64 = conn.query_row("SELECT count(*) FROM flow", [], |r| r.get(0))?;
-        if maintained.is_none() && rows == 0 {
+        let rollups = maintained.is_some() || (rows == 0 && options.rollups);
+        if maintained.is_none() && rollups {
             conn.execute(
                 "INSERT INTO store_meta (key, value) VALUES ('rollups', 'maintained')",
                 [],
             )?;
-        } else if maintained.is_none() {
+        } else if maintained.is_none() && rows > 0 {
             tracing::warn!(
                 rows,
                 "appending to a file with flows but no rollups: queries will read raw flows"
@@ -189,6 +199,7 @@ impl Store {
             retention: options.retention,
             insert_sql,
             rollup_sql: rollup_upsert_sql(),
+            rollups,
             levels: ROLLUP_LEVELS
                 .iter()
                 .map(|l| {
@@ -214,7 +225,11 @@ impl Store {
 
     /// Inserts a batch in one transaction: the raw rows and their rollups.
     pub fn insert(&mut self, rows: &[FlowRow]) -> Result<usize> {
-        let aggs = self.aggregate(rows);
+        let aggs = if self.rollups {
+            self.aggregate(rows)
+        } else {
+            HashMap::new()
+        };
         let tx = self.conn.transaction()?;
         {
             let mut st = tx.prepare_cached(&self.insert_sql)?;

@@ -596,3 +596,40 @@ fn file_made_by_sqlite3_from_the_documented_schema_answers() {
     assert!(!m.from_rollup);
     assert_eq!(totals(&m.series).values().sum::<f64>(), 1500.0);
 }
+
+/// `rollups: false` (the CLI's capture files): no rollup rows, the file says it has none, and
+/// readers count its flows from the raw table; a later writer asking for rollups on that file
+/// does not start maintaining them halfway (they would miss the first flows).
+#[test]
+fn a_store_without_rollups_is_read_from_its_raw_flows() {
+    let path = tmp("no-rollups");
+    let flows = synth::flows(500, 7, 1_700_000_000_000, 60_000, Shape::default());
+    let rows: Vec<FlowRow> = flows.iter().map(FlowRow::from_json).collect();
+    let options = StoreOptions {
+        rollups: false,
+        ..StoreOptions::default()
+    };
+    Store::open(&path, options)
+        .expect("opens")
+        .insert(&rows)
+        .expect("inserts");
+    let rollup_rows = |p: &Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .expect("open")
+            .query_row("SELECT count(*) FROM flow_rollup", [], |r| r.get(0))
+            .expect("count")
+    };
+    assert_eq!(rollup_rows(&path), 0);
+    let reader = Reader::open(&path).expect("reader");
+    assert!(!reader.info().has_rollup);
+    assert_eq!(reader.count().expect("count"), 500);
+    Store::open(&path, StoreOptions::default())
+        .expect("reopens")
+        .insert(&rows)
+        .expect("inserts");
+    assert_eq!(rollup_rows(&path), 0, "rollups stay off for this file");
+    assert_eq!(
+        Reader::open(&path).expect("reader").count().expect("count"),
+        1000
+    );
+}

@@ -51,9 +51,14 @@ pub async fn run(
         path: capture.paths.json.clone(),
         source: e,
     })?;
+    // A capture file stays small (`--max-bytes`): readers answer from its raw flows, and
+    // maintaining rollups would cost more than writing the flows (see `rollups`).
     let store = BackgroundWriter::start(
         &capture.paths.db,
-        StoreOptions::default(),
+        StoreOptions {
+            rollups: false,
+            ..StoreOptions::default()
+        },
         BatchOptions::default(),
     )
     .map_err(|e| CollectorError::Store(e.to_string()))?;

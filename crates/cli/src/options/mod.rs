@@ -133,6 +133,10 @@ pub struct AgentArgs {
     /// Only on this node (adds a kubernetes.io/hostname node selector).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+    /// Only this pod's traffic: its node, and its address as --cidr in every rule (looked up
+    /// in the cluster, also for --yaml).
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub pod: Option<String>,
     /// Log level of the agents and the collector.
     #[arg(long = "log-level", default_value = "info", value_parser = ["trace", "debug", "info", "warn", "error"])]
     pub log_level: String,
@@ -308,7 +312,8 @@ where
     let cli = Cli::try_parse_from(first)?;
     let (first_rule, is_packets, takes_rules) = match &cli.command {
         Command::Flows(a) => (a.filter.clone(), false, true),
-        Command::Packets(a) => (a.filter.clone(), true, true),
+        // `--pod` makes the pod's address the filter.
+        Command::Packets(a) => (a.filter.clone(), a.agent.pod.is_none(), true),
         Command::Metrics(a) => (a.filter.clone(), false, true),
         _ => (FilterArgs::default(), false, false),
     };

@@ -4,11 +4,9 @@
 use super::{COLLECTOR, COLLECTOR_PORT, Capture, NAME, Plan};
 use crate::options::filter::agent_rules_json;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, PodSpec, PodTemplateSpec, SecurityContext,
-};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use netobserv_operator::render::agent::DEFAULT_CAPABILITIES;
+use netobserv_operator::render::agent::agent_security_context;
 use netobserv_operator::render::pod::Volumes;
 use netobserv_operator::render::{meta, tolerate_all};
 use std::collections::BTreeMap;
@@ -27,17 +25,26 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
 /// The agent's environment: export to the collector, features, interfaces, filter rules.
 pub fn env_vars(plan: &Plan) -> Vec<EnvVar> {
     let ns = plan.namespace();
-    let mut out = vec![
-        env("EXPORT", "grpc"),
-        env("TARGET_HOST", format!("{COLLECTOR}.{ns}.svc")),
-        env("TARGET_PORT", COLLECTOR_PORT.to_string()),
+    let mut out = match &plan.capture {
+        // The pipeline runs in the agent and serves the metrics itself.
+        Capture::Metrics { include, .. } => vec![
+            env("EXPORT", "direct-flp"),
+            env("FLP_CONFIG", crate::metrics::flp::config_json(include, ns)),
+        ],
+        _ => vec![
+            env("EXPORT", "grpc"),
+            env("TARGET_HOST", format!("{COLLECTOR}.{ns}.svc")),
+            env("TARGET_PORT", COLLECTOR_PORT.to_string()),
+        ],
+    };
+    out.extend([
         env("LOG_LEVEL", plan.agent.log_level.clone()),
         // Flows reach the person watching within a second (upstream's setting).
         env("CACHE_ACTIVE_TIMEOUT", "1s"),
         env("TC_ATTACH_MODE", "any"),
-    ];
+    ]);
     match &plan.capture {
-        Capture::Flows(f) => {
+        Capture::Flows(f) | Capture::Metrics { features: f, .. } => {
             out.push(env("SAMPLING", f.sampling.to_string()));
             for (on, name) in [
                 (f.dns, "ENABLE_DNS_TRACKING"),
@@ -69,26 +76,6 @@ pub fn env_vars(plan: &Plan) -> Vec<EnvVar> {
         out.push(env("FLOW_FILTER_RULES", agent_rules_json(&plan.rules)));
     }
     out
-}
-
-fn security_context(privileged: bool) -> SecurityContext {
-    if privileged {
-        return SecurityContext {
-            run_as_user: Some(0),
-            privileged: Some(true),
-            ..SecurityContext::default()
-        };
-    }
-    SecurityContext {
-        run_as_user: Some(0),
-        allow_privilege_escalation: Some(false),
-        read_only_root_filesystem: Some(true),
-        capabilities: Some(Capabilities {
-            add: Some(DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-            drop: Some(vec!["ALL".to_string()]),
-        }),
-        ..SecurityContext::default()
-    }
 }
 
 /// The DaemonSet.
@@ -133,8 +120,16 @@ pub fn daemon_set(plan: &Plan) -> DaemonSet {
                         name: NAME.to_string(),
                         image: Some(plan.agent_image.clone()),
                         image_pull_policy: Some("IfNotPresent".to_string()),
-                        security_context: Some(security_context(plan.agent.privileged)),
+                        security_context: Some(agent_security_context(plan.agent.privileged, None)),
                         env: Some(env_vars(plan)),
+                        ports: matches!(plan.capture, Capture::Metrics { .. }).then(|| {
+                            vec![ContainerPort {
+                                name: Some("prometheus".to_string()),
+                                container_port: i32::from(crate::metrics::flp::METRICS_PORT),
+                                protocol: Some("TCP".to_string()),
+                                ..ContainerPort::default()
+                            }]
+                        }),
                         volume_mounts: Some(volumes.mounts),
                         ..Container::default()
                     }],

@@ -16,7 +16,8 @@ pub const COLLECTOR_LABEL: (&str, &str) = ("run", COLLECTOR);
 /// The collector's command line.
 pub fn args(plan: &Plan) -> Vec<String> {
     let mode = match plan.capture {
-        Capture::Flows(_) => "flows",
+        // Metrics have no collector (`render` does not call this for them).
+        Capture::Flows(_) | Capture::Metrics { .. } => "flows",
         Capture::Packets { .. } => "packets",
     };
     let mut a = vec![

@@ -10,6 +10,8 @@
 mod agent;
 mod collector;
 
+pub use agent::AGENT_LABEL;
+
 use crate::options::{AgentArgs, Command, Features, FilterArgs};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -44,6 +46,13 @@ pub enum Capture {
     Packets {
         /// Bytes copied per packet.
         snaplen: u32,
+    },
+    /// On-demand metrics: the agents run the pipeline in process and serve `include`.
+    Metrics {
+        /// Agent features asked for.
+        features: Features,
+        /// The metrics served (names without the prefix).
+        include: Vec<netobserv_api::v1beta2::FlpMetric>,
     },
 }
 
@@ -108,11 +117,9 @@ pub fn default_images(lookup: impl Fn(&str) -> Option<String>) -> (String, Strin
 /// A command that deploys nothing this CLI can run.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlanError {
-    /// `metrics` needs a Prometheus encoder in the agents, which this agent does not have yet.
-    #[error(
-        "metrics is not available yet: the netobserv-rs agent has no in-process pipeline with a Prometheus encoder (use `flows`)"
-    )]
-    MetricsUnsupported,
+    /// An `--include_list` entry that is no metric.
+    #[error("--include_list: {0}")]
+    UnknownMetric(String),
     /// Not a capture command.
     #[error("`{0}` deploys nothing")]
     NotACapture(String),
@@ -129,7 +136,28 @@ impl Plan {
         let (capture, agent, run) = match command {
             Command::Flows(f) => (Capture::Flows(f.features.clone()), &f.agent, &f.run),
             Command::Packets(p) => (Capture::Packets { snaplen: p.snaplen }, &p.agent, &p.run),
-            Command::Metrics(_) => return Err(PlanError::MetricsUnsupported),
+            Command::Metrics(m) => {
+                let include = m
+                    .include_list
+                    .iter()
+                    .map(|n| crate::metrics::flp::metric(n.trim()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(PlanError::UnknownMetric)?;
+                return Ok(Self {
+                    capture: Capture::Metrics {
+                        features: m.features.clone(),
+                        include,
+                    },
+                    agent: m.agent.clone(),
+                    rules: rules.to_vec(),
+                    max_time: m.max_time,
+                    max_bytes: 0,
+                    query: None,
+                    agent_image: images.0,
+                    collector_image: images.1,
+                    run_id: run_id.to_string(),
+                });
+            }
             other => return Err(PlanError::NotACapture(format!("{other:?}"))),
         };
         Ok(Self {
@@ -197,13 +225,17 @@ pub fn render(plan: &Plan) -> Vec<Value> {
             subjects: Some(vec![sa_subject(NAME, ns)]),
         }),
     ];
-    out.push(to_value(&collector::service(plan)));
-    out.push(to_value(&collector::pod(plan)));
+    // Metrics are served by the agents themselves: no collector.
+    if !matches!(plan.capture, Capture::Metrics { .. }) {
+        out.push(to_value(&collector::service(plan)));
+        out.push(to_value(&collector::pod(plan)));
+    }
     out.push(to_value(&agent::daemon_set(plan)));
     out
 }
 
-/// What the collector reads to enrich flows: pods, services, nodes and the owners of pods.
+/// What the collector (or, for metrics, the agents' pipeline) reads to enrich flows: pods,
+/// services, nodes and the owners of pods.
 fn cluster_role(plan: &Plan) -> ClusterRole {
     let rule = |group: &str, resources: &[&str]| PolicyRule {
         api_groups: Some(vec![group.to_string()]),

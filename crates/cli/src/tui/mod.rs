@@ -6,6 +6,7 @@
 //! state and is drawn by [`draw`], so tests render it into ratatui's `TestBackend`.
 
 pub mod columns;
+pub mod metrics;
 pub mod terminal;
 
 use columns::{Column, DISPLAYS, ENRICHMENTS};

@@ -57,3 +57,33 @@ pub fn run(
         }
     }
 }
+
+/// Shows the metrics charts until Ctrl-C (returns `true`) or `rounds` closes (`false`).
+/// Blocking: run it on its own thread.
+pub fn run_metrics(
+    mut app: super::metrics::MetricsApp,
+    mut rounds: mpsc::Receiver<crate::metrics::scrape::Round>,
+) -> std::io::Result<bool> {
+    enable_raw_mode()?;
+    let _restore = Restore;
+    crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let started = Instant::now();
+    loop {
+        loop {
+            match rounds.try_recv() {
+                Ok(r) => app.apply(&r),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return Ok(false),
+            }
+        }
+        app.elapsed = started.elapsed();
+        terminal.draw(|f| super::metrics::draw(f, &app))?;
+        if event::poll(Duration::from_millis(200))?
+            && let Event::Key(k) = event::read()?
+            && app.key(k) == Action::Quit
+        {
+            return Ok(true);
+        }
+    }
+}

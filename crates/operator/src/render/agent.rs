@@ -205,15 +205,27 @@ fn daemon_set(inputs: &Inputs<'_>, pns: &str) -> Result<DaemonSet> {
 
 fn security_context(spec: &FlowCollectorSpec) -> SecurityContext {
     let ebpf = &spec.agent.ebpf;
-    if ebpf.privileged {
+    let caps = ebpf.advanced.as_ref().map(|a| a.cap_override.as_slice());
+    agent_security_context(ebpf.privileged, caps)
+}
+
+/// The agent container's security context, shared by the operator's DaemonSet and the CLI's
+/// capture DaemonSet: root; privileged, or else no privilege escalation, a read-only root file
+/// system and only the capabilities eBPF needs (`cap_override` when given and not empty,
+/// [`DEFAULT_CAPABILITIES`] otherwise), everything else dropped.
+pub fn agent_security_context(
+    privileged: bool,
+    cap_override: Option<&[String]>,
+) -> SecurityContext {
+    if privileged {
         return SecurityContext {
             run_as_user: Some(0),
             privileged: Some(true),
             ..SecurityContext::default()
         };
     }
-    let add = match ebpf.advanced.as_ref().map(|a| &a.cap_override) {
-        Some(caps) if !caps.is_empty() => caps.clone(),
+    let add = match cap_override {
+        Some(caps) if !caps.is_empty() => caps.to_vec(),
         _ => DEFAULT_CAPABILITIES
             .iter()
             .map(|c| (*c).to_string())

@@ -18,13 +18,32 @@ fn filter(key: &str, value: &str, kind: MetricsFilterKind) -> MetricsFilter {
     }
 }
 
-fn group_labels(inputs: &Inputs<'_>, group: &str) -> Vec<String> {
-    let spec = inputs.spec();
+/// What the labels of the predefined metrics depend on besides the metric.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricLabels {
+    /// `K8S_ClusterName` on every metric (multi-cluster deployments).
+    pub cluster_name: bool,
+    /// `SrcK8S_Zone` / `DstK8S_Zone` on every metric.
+    pub zones: bool,
+}
+
+impl MetricLabels {
+    /// The labels a FlowCollector asks for.
+    pub fn of(inputs: &Inputs<'_>) -> Self {
+        let spec = inputs.spec();
+        Self {
+            cluster_name: spec.processor.multi_cluster_deployment,
+            zones: spec.processor.add_zone == Some(true),
+        }
+    }
+}
+
+fn group_labels(with: MetricLabels, group: &str) -> Vec<String> {
     let mut labels = Vec::new();
-    if spec.processor.multi_cluster_deployment {
+    if with.cluster_name {
         labels.push("K8S_ClusterName");
     }
-    if spec.processor.add_zone == Some(true) {
+    if with.zones {
         labels.extend(["SrcK8S_Zone", "DstK8S_Zone"]);
     }
     match group {
@@ -72,6 +91,12 @@ fn presence(key: &str) -> MetricsFilter {
 
 /// The FLP definition of one predefined metric.
 pub fn predefined(inputs: &Inputs<'_>, metric: FlpMetric) -> MetricsItem {
+    predefined_with(MetricLabels::of(inputs), metric)
+}
+
+/// The FLP definition of one predefined metric with the given extra labels: what the operator
+/// renders for a FlowCollector, and the CLI for its on-demand metrics.
+pub fn predefined_with(with: MetricLabels, metric: FlpMetric) -> MetricsItem {
     let name = metric.as_str();
     if metric == FlpMetric::NodeToNodeIngressFlowsTotal {
         return MetricsItem {
@@ -82,7 +107,7 @@ pub fn predefined(inputs: &Inputs<'_>, metric: FlpMetric) -> MetricsItem {
                 presence("SrcK8S_HostName"),
                 presence("DstK8S_HostName"),
             ],
-            labels: group_labels(inputs, "node"),
+            labels: group_labels(with, "node"),
             ..MetricsItem::default()
         };
     }
@@ -90,7 +115,7 @@ pub fn predefined(inputs: &Inputs<'_>, metric: FlpMetric) -> MetricsItem {
     let mut def = MetricsItem {
         name: name.to_string(),
         kind: MetricKind::Counter,
-        labels: group_labels(inputs, group),
+        labels: group_labels(with, group),
         ..MetricsItem::default()
     };
     match family {

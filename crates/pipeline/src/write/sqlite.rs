@@ -66,6 +66,7 @@ impl SqliteWriter {
                 max_age: dur("maxAge", &config.max_age)?,
                 max_bytes: config.max_bytes,
             },
+            rollups: true,
         };
         let path = PathBuf::from(&config.path);
         let mut writers = shared().lock().unwrap_or_else(PoisonError::into_inner);
@@ -108,6 +109,22 @@ fn json_of(v: &Value) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
+/// A list as JSON text. Lists of scalars (interfaces, directions, flags: nearly all of them)
+/// are serialised straight from the record's value; lists holding objects go through
+/// `serde_json::Value`, whose objects sort their keys, as the store has always written them.
+fn list_text(value: &Value) -> String {
+    match value {
+        Value::List(items)
+            if !items
+                .iter()
+                .any(|i| matches!(i, Value::Map(_) | Value::List(_))) =>
+        {
+            serde_json::to_string(value).unwrap_or_default()
+        }
+        _ => json_of(value).to_string(),
+    }
+}
+
 /// One record as a store row.
 pub fn row_of(record: &Record) -> FlowRow {
     let mut row = FlowRow::default();
@@ -129,11 +146,21 @@ pub fn row_of(record: &Record) -> FlowRow {
                 .map_or_else(|_| Cell::Text(s.to_string()), Cell::Int),
             Value::Str(s) => Cell::Text(s.to_string()),
             Value::Ip(ip) => Cell::Text(ip.to_string()),
-            Value::List(_) | Value::Map(_) => Cell::Text(json_of(value).to_string()),
+            Value::List(_) | Value::Map(_) => Cell::Text(list_text(value)),
         };
         row.set_at(i, cell);
     }
-    row.finish();
+    // The singular `Interface` column from the list, as `FlowRow::finish` does from JSON text,
+    // without parsing back the text just written.
+    if let (Some(single), Some(Value::List(names))) =
+        (fields::index("Interface"), record.get("Interfaces"))
+        && row.cells[single] == Cell::Null
+    {
+        let joined: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+        if !joined.is_empty() {
+            row.cells[single] = Cell::Text(joined.join(","));
+        }
+    }
     row
 }
 
