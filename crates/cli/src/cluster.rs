@@ -352,9 +352,11 @@ pub async fn run_foreground_with(
             // that serves no logs only loses the display).
             let (client_, ns_) = (client.clone(), plan.namespace().to_string());
             let shower = if let Some(tx) = metrics_rounds {
+                let (k, v) = render::AGENT_LABEL;
                 tokio::spawn(crate::metrics::scrape::run(
                     client_,
                     ns_,
+                    format!("{k}={v}"),
                     Duration::from_secs(2),
                     tx,
                 ))

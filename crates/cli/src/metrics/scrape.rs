@@ -52,13 +52,16 @@ pub async fn scrape(client: &Client, path: &str) -> Result<Parsed, ScrapeError> 
     Ok(exposition::parse(&text))
 }
 
-/// The running agent pods of a capture (label `app=netobserv-cli`).
-pub async fn agent_pods(client: &Client, namespace: &str) -> Result<Vec<String>, kube::Error> {
+/// The running agent pods of a capture: those of `namespace` matching the label `selector`
+/// (the caller passes the agents' label, `app=netobserv-cli`, so this module needs nothing
+/// from the renderer, which itself reads [`super::flp`]).
+pub async fn agent_pods(
+    client: &Client,
+    namespace: &str,
+    selector: &str,
+) -> Result<Vec<String>, kube::Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let (k, v) = crate::render::AGENT_LABEL;
-    let list = pods
-        .list(&ListParams::default().labels(&format!("{k}={v}")))
-        .await?;
+    let list = pods.list(&ListParams::default().labels(selector)).await?;
     Ok(list
         .items
         .into_iter()
@@ -78,13 +81,13 @@ pub struct Round {
     pub failures: u64,
 }
 
-/// Scrapes every running agent of `namespace` through the pod proxy.
-pub async fn round(client: &Client, namespace: &str, t: f64) -> Round {
+/// Scrapes every running agent of `namespace` (label `selector`) through the pod proxy.
+pub async fn round(client: &Client, namespace: &str, selector: &str, t: f64) -> Round {
     let mut out = Round {
         t,
         ..Round::default()
     };
-    let pods = match agent_pods(client, namespace).await {
+    let pods = match agent_pods(client, namespace, selector).await {
         Ok(p) => p,
         Err(e) => {
             tracing::debug!(%e, "cannot list the agents");
@@ -112,6 +115,7 @@ pub async fn round(client: &Client, namespace: &str, t: f64) -> Round {
 pub async fn run(
     client: Client,
     namespace: String,
+    selector: String,
     every: std::time::Duration,
     rounds: tokio::sync::mpsc::Sender<Round>,
 ) {
@@ -119,7 +123,13 @@ pub async fn run(
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let r = round(&client, &namespace, started.elapsed().as_secs_f64()).await;
+        let r = round(
+            &client,
+            &namespace,
+            &selector,
+            started.elapsed().as_secs_f64(),
+        )
+        .await;
         if rounds.send(r).await.is_err() {
             return;
         }
