@@ -2,7 +2,7 @@
 //! either a `pbflow.Collector/Send` client (`EXPORT=grpc`: batches split to
 //! `GRPC_MESSAGE_MAX_FLOWS`, retried with exponential backoff while the collector is
 //! unreachable) or the pipeline running in this process (`EXPORT=direct-flp`: records handed
-//! over as they are, waiting while its queues are full). Every flow that has to be dropped
+//! over in chunks, waiting while its queues are full). Every flow that has to be dropped
 //! (queue full, shutdown, pipeline stopped) is counted.
 
 use crate::convert::FlowBatch;
@@ -224,15 +224,22 @@ pub fn start(
     ))
 }
 
+/// Flows converted and handed to the in-process pipeline at a time. An eviction holds up to
+/// `CACHE_MAX_FLOWS` (100k by default) flows; converting them all before the pipeline takes the
+/// first would hold every record and every pipeline row of the eviction at once, which is most
+/// of local mode's peak memory. Chunks keep that to a few thousand of each.
+pub const IN_PROCESS_CHUNK: usize = 2048;
+
 /// Starts the exporter task towards the pipeline in this process: `queue_len` batches wait in
-/// front of it (then they are dropped and counted); each is handed over whole.
+/// front of it (then they are dropped and counted); each is converted and handed over in chunks
+/// of [`IN_PROCESS_CHUNK`] flows, each waiting for room in the pipeline's queues.
 pub fn start_in_process(
     sender: PresetSender,
     queue_len: usize,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> (ExportQueue, tokio::task::JoinHandle<()>) {
-    let mut cfg = ExporterConfig::new("in-process", 0, usize::MAX, queue_len);
+    let mut cfg = ExporterConfig::new("in-process", 0, IN_PROCESS_CHUNK, queue_len);
     cfg.endpoint = "in-process pipeline".into();
     start_with(cfg, Sink::InProcess(sender), metrics, shutdown)
 }
@@ -312,7 +319,7 @@ async fn send_batch(
 ) {
     let client = match sink {
         Sink::Grpc(client) => client,
-        Sink::InProcess(sender) => return hand_over(sender, batch, metrics).await,
+        Sink::InProcess(sender) => return hand_over(sender, batch, cfg.max_flows, metrics).await,
     };
     loop {
         let chunk = Records {
@@ -352,24 +359,32 @@ async fn send_batch(
     }
 }
 
-/// Hands a batch to the pipeline in this process. It waits while the pipeline's queues are full
-/// (its back-pressure reaches the export queue, which drops and counts beyond its length), and
-/// only fails once the pipeline stopped: those flows are counted as lost.
-async fn hand_over(sender: &PresetSender, mut batch: Batch, metrics: &Metrics) {
-    let records = batch.next_chunk(usize::MAX);
-    let n = records.len() as u64;
-    if n == 0 {
-        return;
-    }
-    match sender.send(records).await {
-        Ok(()) => {
-            metrics.exported_batches.inc();
-            metrics.exported_flows.inc_by(n);
+/// Hands a batch to the pipeline in this process, `chunk` flows at a time. It waits while the
+/// pipeline's queues are full (its back-pressure reaches the export queue, which drops and counts
+/// beyond its length), and only fails once the pipeline stopped: the flows not handed over are
+/// then counted as lost.
+async fn hand_over(sender: &PresetSender, mut batch: Batch, chunk: usize, metrics: &Metrics) {
+    let total = batch.len() as u64;
+    let mut handed = 0u64;
+    loop {
+        let records = batch.next_chunk(chunk);
+        let n = records.len() as u64;
+        if n == 0 {
+            return;
         }
-        Err(err) => {
-            metrics.export_errors.inc();
-            tracing::warn!(?err, flows = n, "the in-process pipeline refused flows");
-            metrics.report_loss(&crate::losses::EXPORT_CLOSED, n, None, "");
+        match sender.send(records).await {
+            Ok(()) => {
+                handed += n;
+                metrics.exported_batches.inc();
+                metrics.exported_flows.inc_by(n);
+            }
+            Err(err) => {
+                let rest = total.saturating_sub(handed).max(n);
+                metrics.export_errors.inc();
+                tracing::warn!(?err, flows = rest, "the in-process pipeline refused flows");
+                metrics.report_loss(&crate::losses::EXPORT_CLOSED, rest, None, "");
+                return;
+            }
         }
     }
 }

@@ -20,7 +20,8 @@ pub struct BatchOptions {
     pub batch_rows: usize,
     /// Longest time a row waits before its transaction.
     pub flush_interval: Duration,
-    /// Batches queued before senders block.
+    /// Batches queued before senders block. Each is one pipeline batch (a few thousand rows at
+    /// most from the agent), so a short queue bounds the rows held in memory.
     pub queue_batches: usize,
     /// Time between retention passes.
     pub retention_interval: Duration,
@@ -31,7 +32,7 @@ impl Default for BatchOptions {
         Self {
             batch_rows: 10_000,
             flush_interval: Duration::from_secs(1),
-            queue_batches: 64,
+            queue_batches: 8,
             retention_interval: Duration::from_secs(30),
         }
     }

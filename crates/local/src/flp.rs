@@ -19,6 +19,8 @@ pub struct PipelineTargets<'a> {
     pub metrics: SocketAddr,
     /// The observed network namespace (whose sockets name the processes), when not this one.
     pub netns: Option<&'a Path>,
+    /// `--query`: only the flows it matches go further (a `keep_entry_query` filter first).
+    pub query: Option<&'a str>,
 }
 
 /// The pipeline configuration (JSON text, as the agent's `FLP_CONFIG`).
@@ -43,7 +45,7 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
         m
     };
     let labels = ["SrcSubnetLabel", "DstSubnetLabel", "Proto"];
-    json!({
+    let mut config = json!({
         "pipeline": [
             {"name": "enrich", "follows": "preset-ingester"},
             {"name": "process", "follows": "enrich"},
@@ -78,6 +80,62 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
             "address": t.metrics.ip().to_string(),
             "port": t.metrics.port()
         }
-    })
-    .to_string()
+    });
+    if let Some(query) = t.query.filter(|q| !q.trim().is_empty()) {
+        config["pipeline"][0]["follows"] = json!("query");
+        if let Some(stages) = config["pipeline"].as_array_mut() {
+            stages.insert(0, json!({"name": "query", "follows": "preset-ingester"}));
+        }
+        if let Some(params) = config["parameters"].as_array_mut() {
+            params.insert(
+                0,
+                json!({"name": "query", "transform": {"type": "filter", "filter": {
+                    "rules": [{"type": "keep_entry_query", "keepEntryQuery": query}]
+                }}}),
+            );
+        }
+    }
+    config.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn targets<'a>(store: &'a Path, query: Option<&'a str>) -> PipelineTargets<'a> {
+        PipelineTargets {
+            store,
+            retention: "24h",
+            max_bytes: 0,
+            metrics: SocketAddr::from(([127, 0, 0, 1], 9102)),
+            netns: None,
+            query,
+        }
+    }
+
+    #[test]
+    fn a_query_filters_before_everything_else() {
+        let store = PathBuf::from("/tmp/flows.db");
+        let plain: serde_json::Value =
+            serde_json::from_str(&config(&targets(&store, None))).expect("json");
+        assert_eq!(plain["pipeline"][0]["follows"], "preset-ingester");
+        let text = config(&targets(&store, Some("Proto = 6")));
+        let with: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            with["pipeline"][0],
+            json!({"name": "query", "follows": "preset-ingester"})
+        );
+        assert_eq!(
+            with["pipeline"][1],
+            json!({"name": "enrich", "follows": "query"})
+        );
+        assert_eq!(
+            with["parameters"][0]["transform"]["filter"]["rules"][0]["keepEntryQuery"],
+            "Proto = 6"
+        );
+        // The pipeline's own parser accepts it as one graph.
+        let parsed = netobserv_pipeline::config::Config::parse(&text).expect("pipeline config");
+        parsed.check().expect("a valid graph");
+    }
 }

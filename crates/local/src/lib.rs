@@ -7,10 +7,12 @@
 //! * [`flp`]: the in-process pipeline's configuration.
 //! * [`console`]: the console over the store.
 //! * [`watch`]: the lines printed while running (summaries, the quiet-machine hint).
+//! * [`live`]: the live terminal view (top talkers, recent flows) when stdout is a terminal.
 //! * [`run`]: putting them together, with the two-step Ctrl-C.
 
 pub mod console;
 pub mod flp;
+pub mod live;
 pub mod options;
 pub mod run;
 pub mod watch;

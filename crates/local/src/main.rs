@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use netobserv_local::options::Options;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -16,7 +17,25 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    netobserv_logging::init(Some(&opts.log_level), netobserv_logging::Format::Text);
+    // The live view owns the terminal: log lines go to a file beside the store instead.
+    let mut live = !opts.plain && std::io::stdout().is_terminal();
+    if live {
+        let file = opts.log_file();
+        let opened = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| netobserv_logging::init_to_file(Some(&opts.log_level), &file));
+        if let Err(e) = opened {
+            eprintln!(
+                "netobserv-local: cannot write logs to {} ({e}): printing plain lines",
+                file.display()
+            );
+            live = false;
+        }
+    }
+    if !live {
+        netobserv_logging::init(Some(&opts.log_level), netobserv_logging::Format::Text);
+    }
     // As the agent binary: few malloc arenas and a fixed mmap threshold, so the per-eviction
     // buffers go back to the kernel when freed instead of staying resident.
     // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
@@ -37,7 +56,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(netobserv_local::run::run(opts)) {
+    match rt.block_on(netobserv_local::run::run(opts, live)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("netobserv-local: {e}");

@@ -38,6 +38,11 @@ pub struct Options {
     /// Sampling: one packet in N is counted (1 = every packet, as local mode's default).
     #[arg(long, default_value_t = 1, help_heading = "What to watch")]
     pub sampling: u32,
+    /// Keep only the flows matching this query (the pipeline's `keep_entry_query`, as the CLI's
+    /// --query and FlowCollector spec.processor.filters[].query), e.g.
+    /// 'Proto = 6 and DstPort = 443' or 'SrcAddr = "10.0.0.1" or DstAddr = "10.0.0.1"'.
+    #[arg(long, help_heading = "What to watch")]
+    pub query: Option<String>,
     /// Flow filter rules, the agent's FLOW_FILTER_RULES JSON (FlowCollector
     /// spec.agent.ebpf.flowFilter.rules), e.g. '[{"action":"Accept","cidr":"0.0.0.0/0","protocol":"TCP"}]'.
     #[arg(long, help_heading = "What to watch")]
@@ -92,6 +97,10 @@ pub struct Options {
     /// Stop by itself after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration, help_heading = "Output")]
     pub duration: Option<Duration>,
+    /// Print plain lines even when stdout is a terminal (no live view). The live view writes its
+    /// logs to netobserv-local.log beside the store.
+    #[arg(long, help_heading = "Output")]
+    pub plain: bool,
     /// Log level: trace, debug, info, warn, error.
     #[arg(long, default_value = "info", help_heading = "Output")]
     pub log_level: String,
@@ -129,6 +138,11 @@ fn feature_variable(name: &str) -> Option<&'static str> {
 }
 
 impl Options {
+    /// Where the logs go while the live view has the terminal.
+    pub fn log_file(&self) -> PathBuf {
+        self.store.with_file_name("netobserv-local.log")
+    }
+
     /// The agent's variables for these options, with `flp_config` as the in-process pipeline.
     pub fn agent_variables(
         &self,

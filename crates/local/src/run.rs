@@ -4,6 +4,8 @@
 
 use crate::console::{Console, ConsoleError};
 use crate::flp::{self, PipelineTargets};
+use crate::live::LiveState;
+use crate::live::terminal::Ended;
 use crate::options::{Options, OptionsError};
 use crate::watch::{Say, Watch};
 use netobserv_agent::Agent;
@@ -44,8 +46,9 @@ enum Stop {
     Duration,
 }
 
-/// Runs until interrupted (or `--duration`), then stops cleanly.
-pub async fn run(opts: Options) -> Result<(), RunError> {
+/// Runs until interrupted (or `--duration`), then stops cleanly; `live` shows the live view
+/// (the caller checked that stdout is a terminal and sent the logs elsewhere).
+pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
     if let Some(dir) = opts.store.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     }
@@ -55,6 +58,7 @@ pub async fn run(opts: Options) -> Result<(), RunError> {
         max_bytes: opts.store_max_bytes,
         metrics: opts.metrics_address,
         netns: opts.netns.as_deref(),
+        query: opts.query.as_deref(),
     });
     let cfg = opts.agent_config(flp_config)?;
     let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
@@ -81,7 +85,16 @@ pub async fn run(opts: Options) -> Result<(), RunError> {
     }
     println!("observing {}; Ctrl-C to stop", scope(&opts));
 
-    let stop = watch_until_stopped(&opts, &agent, &mut int, &mut term).await;
+    let mut output = match Output::start(&opts, live, format!("http://{}", console.addr)) {
+        Ok(o) => o,
+        Err(e) => {
+            console.stop();
+            let _ = agent.shutdown().await;
+            return Err(e);
+        }
+    };
+    let stop = watch_until_stopped(&opts, &agent, &mut output, &mut int, &mut term).await;
+    output.finish();
     if matches!(stop, Stop::Interrupt) {
         println!("stopping: detaching hooks and flushing the store (Ctrl-C again to exit at once)");
         tokio::spawn(async move {
@@ -126,10 +139,59 @@ fn scope(opts: &Options) -> String {
     }
 }
 
-/// Prints summaries and the quiet hint every second until a signal or the duration.
+/// Where the run reports while it runs.
+enum Output {
+    /// Plain lines on stdout.
+    Plain,
+    /// The live view on its own thread: its status, and its end (a stop key).
+    Live {
+        status: tokio::sync::watch::Sender<LiveState>,
+        ended: tokio::sync::oneshot::Receiver<std::io::Result<Ended>>,
+        thread: std::thread::JoinHandle<()>,
+    },
+}
+
+impl Output {
+    /// The live view over `opts.store` when `live`, else plain lines.
+    fn start(opts: &Options, live: bool, console: String) -> Result<Self, RunError> {
+        if !live {
+            return Ok(Output::Plain);
+        }
+        let (status, rx) = tokio::sync::watch::channel(LiveState {
+            scope: scope(opts),
+            console,
+            ..Default::default()
+        });
+        let (done, ended) = tokio::sync::oneshot::channel();
+        let store = opts.store.clone();
+        let thread = std::thread::Builder::new()
+            .name("live-view".into())
+            .spawn(move || {
+                let _ = done.send(crate::live::terminal::run(&store, rx));
+            })
+            .map_err(io("starting the live view"))?;
+        Ok(Output::Live {
+            status,
+            ended,
+            thread,
+        })
+    }
+
+    /// Closes the live view (the terminal is restored before anything else is printed).
+    fn finish(self) {
+        if let Output::Live { status, thread, .. } = self {
+            drop(status);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reports every second (summaries and the quiet hint as lines, or the live view's status) until
+/// a signal, a stop key in the live view, or the duration.
 async fn watch_until_stopped(
     opts: &Options,
     agent: &Agent,
+    output: &mut Output,
     int: &mut tokio::signal::unix::Signal,
     term: &mut tokio::signal::unix::Signal,
 ) -> Stop {
@@ -144,23 +206,65 @@ async fn watch_until_stopped(
         }
     };
     tokio::pin!(deadline);
+    let mut hint: Option<String> = None;
     loop {
+        let view_ended = async {
+            match output {
+                Output::Live { ended, .. } => ended.await.ok(),
+                Output::Plain => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = int.recv() => return Stop::Interrupt,
             _ = term.recv() => return Stop::Terminate,
             _ = &mut deadline => return Stop::Duration,
+            ended = view_ended => match ended {
+                Some(Ok(Ended::Interrupted)) => return Stop::Interrupt,
+                other => {
+                    // The terminal failed under the view: go on with plain lines.
+                    let why = match other {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "it stopped".into(),
+                    };
+                    eprintln!("netobserv-local: live view closed ({why}); printing plain lines");
+                    std::mem::replace(output, Output::Plain).finish();
+                }
+            },
             _ = ticker.tick() => {
                 let attached: Vec<String> = agent.attached().into_iter().map(|(n, _)| n).collect();
                 let count = agent.metrics().evicted_flows.get();
-                for say in watch.tick(Instant::now(), count, &attached, &opts.exclude_interfaces) {
-                    match say {
-                        Say::Summary { new_flows, total, interfaces } => println!(
-                            "{new_flows} new flows ({total} since start) on {interfaces} interfaces"
-                        ),
-                        Say::Quiet(hint) => println!("{hint}"),
+                let said = watch.tick(Instant::now(), count, &attached, &opts.exclude_interfaces);
+                match output {
+                    Output::Plain => print_lines(said),
+                    Output::Live { status, .. } => {
+                        for say in said {
+                            match say {
+                                Say::Quiet(h) => hint = Some(h),
+                                Say::Summary { .. } => hint = None,
+                            }
+                        }
+                        status.send_modify(|s| {
+                            s.elapsed = started.elapsed();
+                            s.flows = count;
+                            s.interfaces = attached.len();
+                            s.hint = hint.clone();
+                        });
                     }
                 }
             }
+        }
+    }
+}
+
+fn print_lines(said: Vec<Say>) {
+    for say in said {
+        match say {
+            Say::Summary {
+                new_flows,
+                total,
+                interfaces,
+            } => println!("{new_flows} new flows ({total} since start) on {interfaces} interfaces"),
+            Say::Quiet(hint) => println!("{hint}"),
         }
     }
 }

@@ -117,6 +117,37 @@ pub fn init(component_level: Option<&str>, default_format: Format) -> Chosen {
     chosen
 }
 
+/// Installs the process's subscriber writing text lines to `file` (appended), for a program whose
+/// terminal shows a full-screen view that log lines would tear apart. Returns what was chosen.
+pub fn init_to_file(
+    component_level: Option<&str>,
+    file: &std::path::Path,
+) -> std::io::Result<Chosen> {
+    let chosen = choose(
+        component_level,
+        |name| std::env::var(name).ok(),
+        Format::Text,
+    );
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(chosen.level));
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(out))
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+    if installed.is_ok() {
+        for warning in &chosen.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
+    Ok(chosen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

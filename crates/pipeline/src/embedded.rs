@@ -24,7 +24,9 @@ use crate::stage::BuildContext;
 pub struct EmbeddedOptions {
     /// Worker threads running the stage graph.
     pub workers: usize,
-    /// Batches each worker queue holds before the sender waits.
+    /// Batches each worker queue holds before the sender waits. The sender's batches are small
+    /// (the agent hands over a few thousand flows at a time), so a short queue keeps the
+    /// pipeline busy without holding much: the agent's own export queue absorbs bursts.
     pub queue_batches: usize,
     /// Where `stdout` writers write.
     pub stdout: StdoutMaker,
@@ -34,7 +36,7 @@ impl Default for EmbeddedOptions {
     fn default() -> Self {
         Self {
             workers: 1,
-            queue_batches: 100,
+            queue_batches: 8,
             stdout: crate::service::process_stdout(),
         }
     }
