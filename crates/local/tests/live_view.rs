@@ -124,7 +124,7 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         server.recv_from(&mut buf).unwrap();
     }
     assert!(
-        nc_tcp_transfer(&pair, "echo hello", &pair.ip_b.to_string(), 5301, 5301),
+        nc_tcp_transfer(&pair, "echo hello", pair.ip_b, 5301, 5301),
         "the TCP transfer failed"
     );
 
