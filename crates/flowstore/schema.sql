@@ -104,6 +104,8 @@ CREATE TABLE IF NOT EXISTS flow (
   DstProcessName TEXT,
   DstProcessPid INTEGER,
   DstContainerId TEXT,
+  SrcPortName TEXT,
+  DstPortName TEXT,
   Extra TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_time ON flow(TimeFlowEndMs);

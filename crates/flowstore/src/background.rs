@@ -1,6 +1,7 @@
 //! A store writer on its own thread: callers hand over batches of rows through a bounded queue
 //! (a full queue blocks the caller, so a slow disk slows the pipeline instead of losing flows),
-//! the thread groups them into transactions of up to `batch_rows` or `flush_interval`, and runs
+//! the thread groups them into transactions of up to `batch_rows` or `flush_interval` (each batch
+//! goes into the open transaction as it arrives: rows are not held here until the commit), and runs
 //! retention every `retention_interval`. Every outcome is counted in [`WriterStats`].
 
 use crate::error::Result;
@@ -32,7 +33,7 @@ impl Default for BatchOptions {
         Self {
             batch_rows: 10_000,
             flush_interval: Duration::from_secs(1),
-            queue_batches: 8,
+            queue_batches: 2,
             retention_interval: Duration::from_secs(30),
         }
     }
@@ -145,12 +146,22 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn commit(store: &mut Store, pending: &mut Vec<FlowRow>, stats: &WriterStats, name: &str) {
-    if pending.is_empty() {
+/// Appends rows to the open transaction; on failure the transaction's rows are lost (counted).
+fn append(store: &mut Store, rows: &[FlowRow], stats: &WriterStats, name: &str) {
+    let before = store.pending_rows() as u64;
+    if let Err(e) = store.append(rows) {
+        let n = before + rows.len() as u64;
+        stats.failed.fetch_add(n, Ordering::Relaxed);
+        tracing::error!(store = name, rows = n, error = %e, "flow store write failed; rows lost");
+    }
+}
+
+fn commit(store: &mut Store, stats: &WriterStats, name: &str) {
+    let n = store.pending_rows() as u64;
+    if n == 0 {
         return;
     }
-    let n = pending.len() as u64;
-    match store.insert(pending) {
+    match store.commit() {
         Ok(_) => {
             stats.written.fetch_add(n, Ordering::Relaxed);
             stats.transactions.fetch_add(1, Ordering::Relaxed);
@@ -160,7 +171,6 @@ fn commit(store: &mut Store, pending: &mut Vec<FlowRow>, stats: &WriterStats, na
             tracing::error!(store = name, rows = n, error = %e, "flow store write failed; rows lost");
         }
     }
-    pending.clear();
 }
 
 fn retention(store: &mut Store, stats: &WriterStats, name: &str) {
@@ -187,7 +197,6 @@ fn retention(store: &mut Store, stats: &WriterStats, name: &str) {
 }
 
 fn run(mut store: Store, rx: Receiver<Msg>, batch: BatchOptions, stats: &WriterStats, name: &str) {
-    let mut pending: Vec<FlowRow> = Vec::with_capacity(batch.batch_rows);
     let mut oldest: Option<Instant> = None;
     let mut last_retention = Instant::now();
     retention(&mut store, stats, name);
@@ -200,28 +209,32 @@ fn run(mut store: Store, rx: Receiver<Msg>, batch: BatchOptions, stats: &WriterS
                 if oldest.is_none() {
                     oldest = Some(Instant::now());
                 }
-                pending.extend(rows);
-                if pending.len() >= batch.batch_rows {
-                    commit(&mut store, &mut pending, stats, name);
+                append(&mut store, &rows, stats, name);
+                drop(rows);
+                if store.pending_rows() >= batch.batch_rows {
+                    commit(&mut store, stats, name);
                     oldest = None;
                 }
             }
             Ok(Msg::Flush(done)) => {
-                commit(&mut store, &mut pending, stats, name);
+                commit(&mut store, stats, name);
                 oldest = None;
                 let _ = done.send(());
             }
             Err(RecvTimeoutError::Timeout) => {
-                commit(&mut store, &mut pending, stats, name);
+                commit(&mut store, stats, name);
                 oldest = None;
             }
             Err(RecvTimeoutError::Disconnected) => {
-                commit(&mut store, &mut pending, stats, name);
+                commit(&mut store, stats, name);
                 retention(&mut store, stats, name);
                 return;
             }
         }
         if last_retention.elapsed() >= batch.retention_interval {
+            // Retention vacuums and checkpoints: outside any transaction.
+            commit(&mut store, stats, name);
+            oldest = None;
             retention(&mut store, stats, name);
             last_retention = Instant::now();
         }

@@ -189,6 +189,8 @@ pub const FIELDS: &[Field] = &[
     f("DstProcessName", K::Text, G::Host),
     f("DstProcessPid", K::Int, G::Host),
     f("DstContainerId", K::Text, G::Host),
+    f("SrcPortName", K::Text, G::Host),
+    f("DstPortName", K::Text, G::Host),
 ];
 
 /// The Kubernetes enrichment suffixes, each present as `SrcK8S_<s>`, `DstK8S_<s>`,

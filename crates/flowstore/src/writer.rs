@@ -68,6 +68,20 @@ pub struct Store {
     rollups: bool,
     /// Per level: its id, and for each rollup column the field position when the level keeps it.
     levels: Vec<(i64, Vec<Option<usize>>)>,
+    /// The transaction [`Store::append`] left open, if any.
+    open: Option<OpenBatch>,
+}
+
+/// Rollup keys: level, bucket, dimension hash.
+type AggKey = (i64, i64, i64);
+
+/// A transaction left open across [`Store::append`] calls: the rows are already in SQLite (its
+/// page cache holds them, bounded), only their rollup sums wait here for the commit. A writer
+/// thus holds no rows of its own between two commits, however many it groups.
+#[derive(Default)]
+struct OpenBatch {
+    aggs: HashMap<AggKey, Agg>,
+    rows: usize,
 }
 
 #[derive(Default)]
@@ -210,6 +224,7 @@ impl Store {
                     (l.id, cols)
                 })
                 .collect(),
+            open: None,
         })
     }
 
@@ -225,51 +240,102 @@ impl Store {
 
     /// Inserts a batch in one transaction: the raw rows and their rollups.
     pub fn insert(&mut self, rows: &[FlowRow]) -> Result<usize> {
-        let aggs = if self.rollups {
-            self.aggregate(rows)
-        } else {
-            HashMap::new()
-        };
-        let tx = self.conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(&self.insert_sql)?;
-            let extra_at = FIELDS.len() + 1;
-            for row in rows {
-                // Bindings persist across executions: clear them and bind only present cells
-                // (a record fills about half the columns).
-                st.clear_bindings();
-                for (i, c) in row.cells.iter().enumerate() {
-                    if *c != Cell::Null {
-                        st.raw_bind_parameter(i + 1, c)?;
-                    }
-                }
-                if !row.extra.is_empty() {
-                    st.raw_bind_parameter(extra_at, row.extra_cell())?;
-                }
-                st.raw_execute()?;
-            }
-            let mut up = tx.prepare_cached(&self.rollup_sql)?;
-            for ((level, bucket, key), agg) in &aggs {
-                up.raw_bind_parameter(1, level)?;
-                up.raw_bind_parameter(2, bucket)?;
-                up.raw_bind_parameter(3, key)?;
-                let mut p = 4;
-                for d in &agg.dims {
-                    up.raw_bind_parameter(p, d)?;
-                    p += 1;
-                }
-                for m in &agg.m {
-                    up.raw_bind_parameter(p, m)?;
-                    p += 1;
-                }
-                up.raw_execute()?;
-            }
-        }
-        tx.commit()?;
-        Ok(rows.len())
+        self.append(rows)?;
+        self.commit()
     }
 
-    fn aggregate(&self, rows: &[FlowRow]) -> HashMap<(i64, i64, i64), Agg> {
+    /// Inserts rows into the open transaction (opening one if needed); they become visible at
+    /// [`Store::commit`]. On error the whole open transaction is rolled back: see
+    /// [`Store::pending_rows`] for what that loses.
+    pub fn append(&mut self, rows: &[FlowRow]) -> Result<()> {
+        if self.open.is_none() {
+            self.conn.execute_batch("BEGIN")?;
+            self.open = Some(OpenBatch::default());
+        }
+        if let Err(e) = self.insert_rows(rows) {
+            self.rollback();
+            return Err(e);
+        }
+        let mut open = self.open.take().unwrap_or_default();
+        if self.rollups {
+            self.aggregate_into(rows, &mut open.aggs);
+        }
+        open.rows += rows.len();
+        self.open = Some(open);
+        Ok(())
+    }
+
+    /// Rows appended since the last commit.
+    pub fn pending_rows(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.rows)
+    }
+
+    /// Writes the open transaction's rollups and commits it; returns its rows (0 when none was
+    /// open). On error it is rolled back.
+    pub fn commit(&mut self) -> Result<usize> {
+        let Some(open) = self.open.take() else {
+            return Ok(0);
+        };
+        let result = self
+            .upsert_rollups(&open.aggs)
+            .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        if let Err(e) = result {
+            self.open = Some(open);
+            self.rollback();
+            return Err(e);
+        }
+        Ok(open.rows)
+    }
+
+    /// Abandons the open transaction.
+    fn rollback(&mut self) {
+        self.open = None;
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn insert_rows(&self, rows: &[FlowRow]) -> Result<()> {
+        let mut st = self.conn.prepare_cached(&self.insert_sql)?;
+        let extra_at = FIELDS.len() + 1;
+        for row in rows {
+            // Bindings persist across executions: clear them and bind only present cells
+            // (a record fills about half the columns).
+            st.clear_bindings();
+            for (i, c) in row.cells.iter().enumerate() {
+                if *c != Cell::Null {
+                    st.raw_bind_parameter(i + 1, c)?;
+                }
+            }
+            if !row.extra.is_empty() {
+                st.raw_bind_parameter(extra_at, row.extra_cell())?;
+            }
+            st.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    fn upsert_rollups(&self, aggs: &HashMap<AggKey, Agg>) -> Result<()> {
+        let mut up = self.conn.prepare_cached(&self.rollup_sql)?;
+        for ((level, bucket, key), agg) in aggs {
+            up.raw_bind_parameter(1, level)?;
+            up.raw_bind_parameter(2, bucket)?;
+            up.raw_bind_parameter(3, key)?;
+            let mut p = 4;
+            for d in &agg.dims {
+                up.raw_bind_parameter(p, d)?;
+                p += 1;
+            }
+            for m in &agg.m {
+                up.raw_bind_parameter(p, m)?;
+                p += 1;
+            }
+            up.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    fn aggregate_into(&self, rows: &[FlowRow], aggs: &mut HashMap<AggKey, Agg>) {
         let (t, bytes, packets, dbytes, dpackets, dns_id, dns_lat, rtt) = (
             idx(TIME_COLUMN),
             idx("Bytes"),
@@ -281,7 +347,6 @@ impl Store {
             idx("TimeFlowRttNs"),
         );
         static NULL: Cell = Cell::Null;
-        let mut aggs: HashMap<(i64, i64, i64), Agg> = HashMap::new();
         for row in rows {
             let time = row.cells[t].as_i64().unwrap_or(0);
             let bucket = time.div_euclid(self.bucket_ms) * self.bucket_ms;
@@ -316,7 +381,6 @@ impl Store {
                 }
             }
         }
-        aggs
     }
 
     /// Deletes what the retention limits exclude. `now_ms` is the wall clock in Unix ms.

@@ -129,6 +129,10 @@ pub struct HostProcessTransform {
     /// default 1m): flows are exported after the short-lived processes behind them exit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_for: Option<String>,
+    /// A services file (e.g. `/etc/services`) naming the ports of each end as
+    /// `SrcPortName` / `DstPortName`; absent: ports are not named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<String>,
 }
 
 impl HostProcessTransform {

@@ -21,6 +21,8 @@ pub struct PipelineTargets<'a> {
     pub netns: Option<&'a Path>,
     /// `--query`: only the flows it matches go further (a `keep_entry_query` filter first).
     pub query: Option<&'a str>,
+    /// The services file naming ports (`/etc/services` when the host has one).
+    pub services: Option<&'a Path>,
 }
 
 /// The pipeline configuration (JSON text, as the agent's `FLP_CONFIG`).
@@ -34,6 +36,9 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
         store["maxBytes"] = json!(t.max_bytes);
     }
     let mut process = json!({"scanInterval": "500ms", "keepFor": "1m"});
+    if let Some(services) = t.services {
+        process["services"] = json!(services.display().to_string());
+    }
     if let Some(ns) = t.netns {
         process["netns"] = json!(ns.display().to_string());
     }
@@ -111,6 +116,7 @@ mod tests {
             metrics: SocketAddr::from(([127, 0, 0, 1], 9102)),
             netns: None,
             query,
+            services: None,
         }
     }
 

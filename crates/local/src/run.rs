@@ -12,6 +12,9 @@ use netobserv_agent::Agent;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Where the host names its ports.
+const SERVICES: &str = "/etc/services";
+
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -59,6 +62,7 @@ pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
         metrics: opts.metrics_address,
         netns: opts.netns.as_deref(),
         query: opts.query.as_deref(),
+        services: Some(std::path::Path::new(SERVICES)).filter(|p| p.exists()),
     });
     let cfg = opts.agent_config(flp_config)?;
     let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;

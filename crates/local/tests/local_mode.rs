@@ -388,6 +388,21 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         ),
     );
     assert_eq!(dns, format!("{} NXDomain 1", 0x4242), "DNS answer row");
+    // Port names from the host's /etc/services (read here too, as an independent reader).
+    let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    let listed = services.lines().any(|l| {
+        let mut w = l.split_whitespace();
+        w.next() == Some("domain") && w.next() == Some("53/udp")
+    });
+    let names = sql(
+        &store,
+        &format!("SELECT DISTINCT SrcPortName FROM flow WHERE {dns_r_cond}"),
+    );
+    assert_eq!(
+        names,
+        if listed { "domain" } else { "" },
+        "the DNS answer's port name"
+    );
 
     // The process behind the TCP client, named from the namespace's sockets (rows exported
     // before the first scan saw the socket have none).

@@ -36,7 +36,7 @@ impl Default for EmbeddedOptions {
     fn default() -> Self {
         Self {
             workers: 1,
-            queue_batches: 8,
+            queue_batches: 2,
             stdout: crate::service::process_stdout(),
         }
     }

@@ -29,7 +29,7 @@ pub struct Talker {
     pub bytes: f64,
 }
 
-/// One flow as a table row.
+/// One flow as a table row: `address:port/service (process)` per end.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecentFlow {
     /// `HH:MM:SS` (UTC) of the flow's end.
@@ -115,11 +115,15 @@ fn recent_flow(r: &Map<String, Value>) -> RecentFlow {
         Some(v) => v.to_string(),
     };
     let int = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let side = |addr: &str, port: &str, process: &str| {
+    let side = |addr: &str, port: &str, port_name: &str, process: &str| {
         let a = text(addr);
         let mut s = if a.contains(':') { format!("[{a}]") } else { a };
         if let Some(p) = r.get(port).and_then(Value::as_u64).filter(|p| *p > 0) {
             s.push_str(&format!(":{p}"));
+            let name = text(port_name);
+            if !name.is_empty() {
+                s.push_str(&format!("/{name}"));
+            }
         }
         let name = text(process);
         if !name.is_empty() {
@@ -130,8 +134,8 @@ fn recent_flow(r: &Map<String, Value>) -> RecentFlow {
     RecentFlow {
         time: clock(r.get("TimeFlowEndMs").and_then(Value::as_i64).unwrap_or(0)),
         proto: proto_name(int("Proto")),
-        source: side("SrcAddr", "SrcPort", "SrcProcessName"),
-        destination: side("DstAddr", "DstPort", "DstProcessName"),
+        source: side("SrcAddr", "SrcPort", "SrcPortName", "SrcProcessName"),
+        destination: side("DstAddr", "DstPort", "DstPortName", "DstProcessName"),
         bytes: int("Bytes"),
         packets: int("Packets"),
     }
@@ -164,7 +168,7 @@ mod tests {
     fn flows_read_as_rows_with_ports_and_processes() {
         let r = json!({
             "TimeFlowEndMs": 3_723_000_i64, "Proto": 6, "SrcAddr": "10.0.0.1", "SrcPort": 40000,
-            "DstAddr": "fd00::2", "DstPort": 443, "SrcProcessName": "curl",
+            "DstAddr": "fd00::2", "DstPort": 443, "DstPortName": "https", "SrcProcessName": "curl",
             "Bytes": 1500, "Packets": 3
         });
         let Value::Object(m) = r else {
@@ -174,7 +178,7 @@ mod tests {
         assert_eq!(f.time, "01:02:03");
         assert_eq!(f.proto, "TCP");
         assert_eq!(f.source, "10.0.0.1:40000 (curl)");
-        assert_eq!(f.destination, "[fd00::2]:443");
+        assert_eq!(f.destination, "[fd00::2]:443/https");
         assert_eq!((f.bytes, f.packets), (1500, 3));
     }
 }

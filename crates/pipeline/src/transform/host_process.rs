@@ -9,6 +9,7 @@
 //!     netns: /run/netns/NAME   # whose sockets (default: the pipeline's namespace)
 //!     scanInterval: 1s         # how often the socket table is read
 //!     keepFor: 1m              # how long a closed socket still names its flows
+//!     services: /etc/services  # also name the ports: SrcPortName, DstPortName (default: no)
 //! ```
 //!
 //! A scanner thread (one per namespace, shared by the stage's copies, gone when they are) reads
@@ -19,6 +20,7 @@
 
 use super::Transformer;
 use super::procfs::{self, Owner, SocketKey};
+use super::services::{self, PortNames};
 use crate::config::{HostProcessTransform, parse_go_duration};
 use crate::record::{Record, Value};
 use crate::stage::BuildError;
@@ -45,6 +47,7 @@ fn scanners() -> &'static Mutex<HashMap<String, Weak<Shared>>> {
 /// A running `host_process` stage.
 pub struct HostProcessStage {
     known: Arc<Shared>,
+    ports: Arc<PortNames>,
 }
 
 impl HostProcessStage {
@@ -62,11 +65,18 @@ impl HostProcessStage {
             Duration::from_secs(1),
         )?;
         let keep = dur("keepFor", &config.keep_for, Duration::from_secs(60))?;
+        let ports =
+            Arc::new(match config.services.as_deref().filter(|p| !p.is_empty()) {
+                Some(path) => services::parse(&std::fs::read_to_string(path).map_err(|e| {
+                    BuildError::Invalid(format!("host_process.services {path}: {e}"))
+                })?),
+                None => PortNames::new(),
+            });
         let netns = config.netns.clone().filter(|n| !n.is_empty());
         let key = netns.clone().unwrap_or_default();
         let mut map = scanners().lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = map.get(&key).and_then(Weak::upgrade) {
-            return Ok(Self { known });
+            return Ok(Self { known, ports });
         }
         let ns_file = netns
             .as_deref()
@@ -84,7 +94,24 @@ impl HostProcessStage {
                 BuildError::Invalid(format!("host_process: cannot start the scanner: {e}"))
             })?;
         map.insert(key, Arc::downgrade(&known));
-        Ok(Self { known })
+        Ok(Self { known, ports })
+    }
+}
+
+impl HostProcessStage {
+    /// `SrcPortName` / `DstPortName` from the services file, for the ports it lists.
+    fn name_ports(&self, record: &mut Record, proto: u8) {
+        if self.ports.is_empty() {
+            return;
+        }
+        for (port, name) in [("SrcPort", "SrcPortName"), ("DstPort", "DstPortName")] {
+            if let Some(n) = int(record, port)
+                .and_then(|p| u16::try_from(p).ok())
+                .and_then(|p| self.ports.get(&(proto, p)))
+            {
+                record.insert(name.to_string(), n.to_string());
+            }
+        }
     }
 }
 
@@ -175,6 +202,7 @@ impl Transformer for HostProcessStage {
         let Some(proto @ (6 | 17)) = proto else {
             return Some(record);
         };
+        self.name_ports(&mut record, proto);
         let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
         let mut found: Vec<(&str, Owner)> = Vec::new();
         for side in ["Src", "Dst"] {
@@ -226,6 +254,7 @@ mod tests {
             .insert((6, "::".parse().expect("addr"), 80), (server, now));
         let mut stage = HostProcessStage {
             known: Arc::new(RwLock::new(known)),
+            ports: Arc::new(services::parse("http 80/tcp\nhttp-alt 8080/tcp\n")),
         };
         let r = Record::from_json(
             r#"{"Proto":6,"SrcAddr":"10.0.0.1","SrcPort":40000,"DstAddr":"10.0.0.1","DstPort":80}"#,
@@ -246,6 +275,8 @@ mod tests {
             out.get("DstContainerId").and_then(Value::as_str),
             Some("ab".repeat(32).as_str())
         );
+        assert_eq!(out.get("DstPortName").and_then(Value::as_str), Some("http"));
+        assert!(out.get("SrcPortName").is_none(), "40000 is not listed");
         // Another protocol, or an unknown port: untouched.
         let udp = Record::from_json(
             r#"{"Proto":17,"SrcAddr":"10.0.0.1","SrcPort":40000,"DstAddr":"10.0.0.1","DstPort":80}"#,
@@ -253,5 +284,9 @@ mod tests {
         .expect("record");
         let out = stage.apply(udp).expect("kept");
         assert!(out.get("SrcProcessName").is_none() && out.get("DstProcessName").is_none());
+        assert!(
+            out.get("DstPortName").is_none(),
+            "80 is only listed for TCP"
+        );
     }
 }

@@ -11,6 +11,7 @@ mod host_process;
 mod network;
 pub mod procfs;
 mod sampler;
+pub mod services;
 
 pub use crate::kubernetes;
 pub use crate::stage::BuildError;
