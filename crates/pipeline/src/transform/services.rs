@@ -56,7 +56,7 @@ mod tests {
         assert_eq!(names.get(&(6, 22)).map(|n| &**n), Some("ssh"));
         assert_eq!(names.get(&(17, 53)).map(|n| &**n), Some("domain"));
         assert_eq!(names.get(&(6, 443)).map(|n| &**n), Some("https"));
-        assert!(names.get(&(17, 22)).is_none());
+        assert!(!names.contains_key(&(17, 22)));
         assert_eq!(names.len(), 4);
     }
 }
