@@ -23,6 +23,8 @@ pub struct PipelineTargets<'a> {
     pub query: Option<&'a str>,
     /// The services file naming ports (`/etc/services` when the host has one).
     pub services: Option<&'a Path>,
+    /// A kubeconfig whose cluster answered: addresses get Kubernetes metadata (`SrcK8S_*`).
+    pub kubeconfig: Option<&'a Path>,
 }
 
 /// The pipeline configuration (JSON text, as the agent's `FLP_CONFIG`).
@@ -86,6 +88,19 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
             "port": t.metrics.port()
         }
     });
+    if let Some(path) = t.kubeconfig {
+        let network = &mut config["parameters"][0]["transform"]["network"];
+        network["kubeConfig"] = json!({"configPath": path.display().to_string()});
+        if let Some(rules) = network["rules"].as_array_mut() {
+            for side in ["Src", "Dst"] {
+                rules.push(json!({"type": "add_kubernetes", "kubernetes": {
+                    "ipField": format!("{side}Addr"),
+                    "output": format!("{side}K8S"),
+                    "add_zone": true
+                }}));
+            }
+        }
+    }
     if let Some(query) = t.query.filter(|q| !q.trim().is_empty()) {
         config["pipeline"][0]["follows"] = json!("query");
         if let Some(stages) = config["pipeline"].as_array_mut() {
@@ -117,6 +132,7 @@ mod tests {
             netns: None,
             query,
             services: None,
+            kubeconfig: None,
         }
     }
 

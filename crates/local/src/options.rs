@@ -73,6 +73,17 @@ pub struct Options {
     /// The store is trimmed to at most this many bytes (0: no size limit).
     #[arg(long, default_value_t = 1 << 30, help_heading = "Store and console")]
     pub store_max_bytes: u64,
+    /// Kubernetes metadata for the addresses seen (`SrcK8S_*`, `DstK8S_*`) from this kubeconfig's
+    /// cluster. Default: $KUBECONFIG or ~/.kube/config when present and the cluster answers.
+    #[arg(long, help_heading = "Store and console")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Never ask a cluster for Kubernetes metadata, even when a kubeconfig is present.
+    #[arg(
+        long,
+        conflicts_with = "kubeconfig",
+        help_heading = "Store and console"
+    )]
+    pub no_kubernetes: bool,
     /// Where the web console listens.
     #[arg(
         long,
@@ -138,6 +149,21 @@ fn feature_variable(name: &str) -> Option<&'static str> {
 }
 
 impl Options {
+    /// The kubeconfig to try: `--kubeconfig`, else the first of $KUBECONFIG, else ~/.kube/config,
+    /// when the file exists (none with `--no-kubernetes`). `env` reads the environment.
+    pub fn kubeconfig_candidate(&self, env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+        if let Some(p) = &self.kubeconfig {
+            return Some(p.clone());
+        }
+        if self.no_kubernetes {
+            return None;
+        }
+        let from_env =
+            env("KUBECONFIG").and_then(|v| v.split(':').find(|p| !p.is_empty()).map(PathBuf::from));
+        let home = env("HOME").map(|h| PathBuf::from(h).join(".kube/config"));
+        from_env.or(home).filter(|p| p.is_file())
+    }
+
     /// Where the logs go while the live view has the terminal.
     pub fn log_file(&self) -> PathBuf {
         self.store.with_file_name("netobserv-local.log")
@@ -236,6 +262,31 @@ mod tests {
         assert!(!cfg.network_events.enable);
         let bad = parse(&["--features", "Sparkles"]).agent_config(String::new());
         assert!(matches!(bad, Err(OptionsError::UnknownFeature(f)) if f == "Sparkles"));
+    }
+
+    #[test]
+    fn the_kubeconfig_is_asked_for_found_or_refused() {
+        let dir = std::env::temp_dir().join(format!("nobs-kubeconfig-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".kube")).expect("dir");
+        std::fs::write(dir.join(".kube/config"), "x").expect("file");
+        let home = dir.display().to_string();
+        let env = |k: &str| (k == "HOME").then(|| home.clone());
+        assert_eq!(
+            parse(&[]).kubeconfig_candidate(env),
+            Some(dir.join(".kube/config"))
+        );
+        assert_eq!(parse(&["--no-kubernetes"]).kubeconfig_candidate(env), None);
+        assert_eq!(
+            parse(&["--kubeconfig", "/k"]).kubeconfig_candidate(env),
+            Some(PathBuf::from("/k"))
+        );
+        // $KUBECONFIG first; a missing file is no candidate.
+        let missing = |k: &str| match k {
+            "KUBECONFIG" => Some("/nonexistent/config:/other".to_string()),
+            _ => None,
+        };
+        assert_eq!(parse(&[]).kubeconfig_candidate(missing), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

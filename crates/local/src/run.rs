@@ -27,6 +27,9 @@ pub enum RunError {
     /// The console failed.
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    /// `--kubeconfig`'s cluster cannot enrich flows.
+    #[error("--kubeconfig {0}")]
+    Kubernetes(String),
     /// Files and signals.
     #[error("{what}: {source}")]
     Io {
@@ -55,6 +58,7 @@ pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
     if let Some(dir) = opts.store.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     }
+    let kubeconfig = kubernetes(&opts).await?;
     let flp_config = flp::config(&PipelineTargets {
         store: &opts.store,
         retention: &opts.retention,
@@ -63,6 +67,7 @@ pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
         netns: opts.netns.as_deref(),
         query: opts.query.as_deref(),
         services: Some(std::path::Path::new(SERVICES)).filter(|p| p.exists()),
+        kubeconfig: kubeconfig.as_deref(),
     });
     let cfg = opts.agent_config(flp_config)?;
     let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
@@ -119,6 +124,29 @@ pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
     );
     Ok(())
 }
+
+/// The kubeconfig to enrich with, when its cluster answers now: asked for (`--kubeconfig`, an
+/// error if it does not answer) or found (a note, and no Kubernetes metadata, if it does not).
+async fn kubernetes(opts: &Options) -> Result<Option<std::path::PathBuf>, RunError> {
+    let Some(path) = opts.kubeconfig_candidate(|k| std::env::var(k).ok()) else {
+        return Ok(None);
+    };
+    let text = path.display().to_string();
+    match netobserv_pipeline::kubernetes::probe(&text, KUBE_PROBE_TIMEOUT).await {
+        Ok(url) => {
+            println!("Kubernetes metadata from {url} (kubeconfig {text})");
+            Ok(Some(path))
+        }
+        Err(e) if opts.kubeconfig.is_some() => Err(RunError::Kubernetes(format!("{text}: {e}"))),
+        Err(e) => {
+            println!("no Kubernetes metadata: kubeconfig {text}: {e} (--no-kubernetes skips this)");
+            Ok(None)
+        }
+    }
+}
+
+/// Longest wait for a kubeconfig's cluster at start.
+const KUBE_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What is observed, in words.
 fn scope(opts: &Options) -> String {

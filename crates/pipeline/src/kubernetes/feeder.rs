@@ -135,6 +135,31 @@ pub fn start_feeder(
     Ok(state)
 }
 
+/// Whether the cluster of `path` (a kubeconfig) can enrich flows now: it answers within
+/// `timeout` and lets this user list pods. A program that only enriches when it can (local mode)
+/// asks first, since a pipeline with `add_kubernetes` holds its flows until the first listing.
+/// Returns the API server URL.
+pub async fn probe(path: &str, timeout: Duration) -> Result<String, FeedError> {
+    let attempt = async {
+        let (client, url) = connect(path).await?;
+        Api::<Pod>::all(client)
+            .list_metadata(&kube::api::ListParams::default().limit(1))
+            .await
+            .map_err(|e| FeedError::Refused {
+                kind: "Pod",
+                reason: error_chain(&e),
+            })?;
+        Ok(url)
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(FeedError::Unreachable(format!(
+                "no answer within {timeout:?}"
+            )))
+        })
+}
+
 /// A client for the cluster of `path` (a kubeconfig; empty means `KUBECONFIG`, the default
 /// kubeconfig or in-cluster), checked by asking the server for its version. Also returns the
 /// API server URL, for messages.

@@ -8,7 +8,7 @@ mod feeder;
 mod index;
 
 pub(crate) use feeder::connect;
-pub use feeder::{FeedError, FeedState, error_chain, start_feeder};
+pub use feeder::{FeedError, FeedState, error_chain, probe, start_feeder};
 pub use index::{
     IndexSettings, Indexed, Kind, KubeIndex, KubeInfo, NETWORK_STATUS_ANNOTATION,
     OVN_NODE_SUBNETS_ANNOTATION, PRIMARY_NETWORK, SecondaryNetwork, ZONE_LABEL, secondary_key,
