@@ -104,6 +104,8 @@ CREATE TABLE IF NOT EXISTS flow (
   DstProcessName TEXT,
   DstProcessPid INTEGER,
   DstContainerId TEXT,
+  SrcContainerName TEXT,
+  DstContainerName TEXT,
   SrcPortName TEXT,
   DstPortName TEXT,
   Extra TEXT

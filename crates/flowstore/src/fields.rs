@@ -189,6 +189,8 @@ pub const FIELDS: &[Field] = &[
     f("DstProcessName", K::Text, G::Host),
     f("DstProcessPid", K::Int, G::Host),
     f("DstContainerId", K::Text, G::Host),
+    f("SrcContainerName", K::Text, G::Host),
+    f("DstContainerName", K::Text, G::Host),
     f("SrcPortName", K::Text, G::Host),
     f("DstPortName", K::Text, G::Host),
 ];

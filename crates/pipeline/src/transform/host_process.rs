@@ -1,6 +1,7 @@
 //! The `host_process` transform (ours, for local mode, where the pipeline runs on the observed
 //! host): names the local process and container behind each end of a TCP or UDP flow —
-//! `SrcProcessName`, `SrcProcessPid`, `SrcContainerId` and the `Dst` ones.
+//! `SrcProcessName`, `SrcProcessPid`, `SrcContainerId`, `SrcContainerName` (Docker, Podman:
+//! see [`super::containers`]) and the `Dst` ones.
 //!
 //! ```yaml
 //! transform:
@@ -19,6 +20,7 @@
 //! and closes between two scans is not seen: its flows get no process fields.
 
 use super::Transformer;
+use super::containers::ContainerNames;
 use super::procfs::{self, Owner, SocketKey};
 use super::services::{self, PortNames};
 use crate::config::{HostProcessTransform, parse_go_duration};
@@ -130,11 +132,12 @@ fn scan_loop(ns: Option<std::fs::File>, known: Weak<Shared>, interval: Duration,
     }
     let proc_root = PathBuf::from("/proc");
     let mut inode_owner: HashMap<u64, Arc<Owner>> = HashMap::new();
+    let mut names = ContainerNames::new(Path::new("/"));
     loop {
         let Some(shared) = known.upgrade() else {
             return;
         };
-        scan_once(&proc_root, &shared, &mut inode_owner, keep);
+        scan_once(&proc_root, &shared, &mut inode_owner, &mut names, keep);
         drop(shared);
         std::thread::sleep(interval);
     }
@@ -145,6 +148,7 @@ fn scan_once(
     proc_root: &Path,
     shared: &Shared,
     inode_owner: &mut HashMap<u64, Arc<Owner>>,
+    names: &mut ContainerNames,
     keep: Duration,
 ) {
     let table = procfs::sockets(proc_root);
@@ -156,7 +160,8 @@ fn scan_once(
         .copied()
         .collect();
     if !unknown.is_empty() {
-        for (inode, owner) in procfs::owners(proc_root, &unknown) {
+        for (inode, mut owner) in procfs::owners(proc_root, &unknown) {
+            owner.container_name = owner.container.as_deref().and_then(|id| names.name(id));
             inode_owner.insert(inode, Arc::new(owner));
         }
     }
@@ -223,6 +228,9 @@ impl Transformer for HostProcessStage {
             if let Some(c) = o.container {
                 record.insert(format!("{side}ContainerId"), c);
             }
+            if let Some(n) = o.container_name {
+                record.insert(format!("{side}ContainerName"), n);
+            }
         }
         Some(record)
     }
@@ -240,11 +248,13 @@ mod tests {
             pid: 42,
             comm: "curl".into(),
             container: None,
+            container_name: None,
         });
         let server = Arc::new(Owner {
             pid: 7,
             comm: "nginx".into(),
             container: Some("ab".repeat(32)),
+            container_name: Some("web".into()),
         });
         known
             .by_key
@@ -275,6 +285,11 @@ mod tests {
             out.get("DstContainerId").and_then(Value::as_str),
             Some("ab".repeat(32).as_str())
         );
+        assert_eq!(
+            out.get("DstContainerName").and_then(Value::as_str),
+            Some("web")
+        );
+        assert!(out.get("SrcContainerName").is_none());
         assert_eq!(out.get("DstPortName").and_then(Value::as_str), Some("http"));
         assert!(out.get("SrcPortName").is_none(), "40000 is not listed");
         // Another protocol, or an unknown port: untouched.

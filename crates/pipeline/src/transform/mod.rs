@@ -5,6 +5,7 @@
 //! every record without re-parsing anything. The builders here are what [`crate::registry`]
 //! registers under the upstream type names.
 
+pub mod containers;
 mod filter;
 mod generic;
 mod host_process;

@@ -19,6 +19,8 @@ pub struct Owner {
     pub comm: String,
     /// The container id from its cgroup, when it runs in one.
     pub container: Option<String>,
+    /// The container's name, when its runtime's state on this host names it.
+    pub container_name: Option<String>,
 }
 
 /// One `/proc/net/{tcp,udp}[6]` table line: local address, port and inode (`None` for the header
@@ -127,6 +129,7 @@ pub fn owners(proc_root: &Path, wanted: &HashSet<u64>) -> HashMap<u64, Owner> {
                 container: std::fs::read_to_string(p.path().join("cgroup"))
                     .ok()
                     .and_then(|c| container_id(&c)),
+                container_name: None,
             });
             found.insert(inode, o.clone());
         }
