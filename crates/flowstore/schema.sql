@@ -106,6 +106,8 @@ CREATE TABLE IF NOT EXISTS flow (
   DstContainerId TEXT,
   SrcContainerName TEXT,
   DstContainerName TEXT,
+  SrcResolvedName TEXT,
+  DstResolvedName TEXT,
   SrcPortName TEXT,
   DstPortName TEXT,
   Extra TEXT

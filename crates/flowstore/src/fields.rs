@@ -191,6 +191,8 @@ pub const FIELDS: &[Field] = &[
     f("DstContainerId", K::Text, G::Host),
     f("SrcContainerName", K::Text, G::Host),
     f("DstContainerName", K::Text, G::Host),
+    f("SrcResolvedName", K::Text, G::Host),
+    f("DstResolvedName", K::Text, G::Host),
     f("SrcPortName", K::Text, G::Host),
     f("DstPortName", K::Text, G::Host),
 ];

@@ -133,6 +133,10 @@ pub struct HostProcessTransform {
     /// `SrcPortName` / `DstPortName`; absent: ports are not named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<String>,
+    /// Name each end's address from the DNS answers the namespace received
+    /// (`SrcResolvedName` / `DstResolvedName`); default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_names: Option<bool>,
 }
 
 impl HostProcessTransform {

@@ -37,7 +37,7 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
     if t.max_bytes > 0 {
         store["maxBytes"] = json!(t.max_bytes);
     }
-    let mut process = json!({"scanInterval": "500ms", "keepFor": "1m"});
+    let mut process = json!({"scanInterval": "500ms", "keepFor": "1m", "resolvedNames": true});
     if let Some(services) = t.services {
         process["services"] = json!(services.display().to_string());
     }

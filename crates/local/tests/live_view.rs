@@ -3,8 +3,9 @@
 //! traffic is sent with `--query 'Proto = 17'`: the view must show the UDP peers among its top
 //! talkers, the store (read by `sqlite3`) must hold the UDP flows and no TCP one, and pressing
 //! `q` in the terminal must stop the run as Ctrl-C does: every hook detached, the terminal given
-//! back, the logs in a file beside the store rather than on the screen. Root only; fails (does
-//! not skip) otherwise.
+//! back, the logs in a file beside the store rather than on the screen. A DNS answer naming the
+//! peer is sent first: the flows to it must carry that name (`DstResolvedName`). Root only;
+//! fails (does not skip) otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -42,6 +43,42 @@ fn plain_text(raw: &[u8]) -> String {
         out.push(' ');
     }
     out
+}
+
+/// One DNS exchange between the namespaces: `name` A `ip`, answered from port 53 of the peer.
+fn resolve(pair: &NetPair, name: &str, ip: &str) {
+    let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+    let server = netobserv_agent::netns::in_netns(Some(&pair.path_b()), || {
+        UdpSocket::bind((pair.ip_b, 53)).unwrap()
+    })
+    .unwrap();
+    let client = netobserv_agent::netns::in_netns(Some(&pair.path_a()), || {
+        UdpSocket::bind((pair.ip_a, 0)).unwrap()
+    })
+    .unwrap();
+    let mut question = Vec::new();
+    for label in name.split('.') {
+        question.push(label.len() as u8);
+        question.extend(label.as_bytes());
+    }
+    question.extend([0, 0, 1, 0, 1]);
+    let mut query = vec![0x51, 0x51, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    query.extend(&question);
+    client.send_to(&query, (pair.ip_b, 53)).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let (_, from) = server.recv_from(&mut buf).unwrap();
+    let mut answer = vec![0x51, 0x51, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    answer.extend(&question);
+    answer.extend([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+    answer.extend(ip.octets());
+    server.send_to(&answer, from).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.recv_from(&mut buf).unwrap();
 }
 
 fn sql(store: &Path, query: &str) -> u64 {
@@ -106,6 +143,10 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // A DNS answer naming the peer, as a resolver would send it: the flows to that address get
+    // the name (SrcResolvedName / DstResolvedName, from the answers the namespace received).
+    resolve(&pair, "web.example", pair.ip_b);
+
     // UDP, which the query keeps, and TCP, which it drops.
     let server = netobserv_agent::netns::in_netns(Some(&pair.path_b()), || {
         UdpSocket::bind((pair.ip_b, 9999)).unwrap()
@@ -147,6 +188,16 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         &format!("SELECT COUNT(*) FROM flow WHERE Proto = 17 AND DstAddr = '{peer}'"),
     );
     assert!(udp >= 1, "no UDP flow stored");
+    let named = sql(
+        &store,
+        &format!(
+            "SELECT COUNT(*) FROM flow WHERE DstAddr = '{peer}' AND DstPort = 9999 AND DstResolvedName = 'web.example'"
+        ),
+    );
+    assert!(
+        named >= 1,
+        "the UDP flows to {peer} are not named web.example"
+    );
     assert_eq!(
         sql(&store, "SELECT COUNT(*) FROM flow WHERE Proto = 6"),
         0,

@@ -11,6 +11,7 @@
 //!     scanInterval: 1s         # how often the socket table is read
 //!     keepFor: 1m              # how long a closed socket still names its flows
 //!     services: /etc/services  # also name the ports: SrcPortName, DstPortName (default: no)
+//!     resolvedNames: true      # name addresses from DNS answers: SrcResolvedName (default: no)
 //! ```
 //!
 //! A scanner thread (one per namespace, shared by the stage's copies, gone when they are) reads
@@ -22,6 +23,7 @@
 use super::Transformer;
 use super::containers::ContainerNames;
 use super::procfs::{self, Owner, SocketKey};
+use super::resolved::{self, Resolved};
 use super::services::{self, PortNames};
 use crate::config::{HostProcessTransform, parse_go_duration};
 use crate::record::{Record, Value};
@@ -50,6 +52,7 @@ fn scanners() -> &'static Mutex<HashMap<String, Weak<Shared>>> {
 pub struct HostProcessStage {
     known: Arc<Shared>,
     ports: Arc<PortNames>,
+    resolved: Option<Arc<Resolved>>,
 }
 
 impl HostProcessStage {
@@ -75,10 +78,22 @@ impl HostProcessStage {
                 None => PortNames::new(),
             });
         let netns = config.netns.clone().filter(|n| !n.is_empty());
+        let resolved = if config.resolved_names == Some(true) {
+            Some(
+                resolved::start(netns.as_deref())
+                    .map_err(|e| BuildError::Invalid(format!("host_process.resolvedNames: {e}")))?,
+            )
+        } else {
+            None
+        };
         let key = netns.clone().unwrap_or_default();
         let mut map = scanners().lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = map.get(&key).and_then(Weak::upgrade) {
-            return Ok(Self { known, ports });
+            return Ok(Self {
+                known,
+                ports,
+                resolved,
+            });
         }
         let ns_file = netns
             .as_deref()
@@ -96,11 +111,30 @@ impl HostProcessStage {
                 BuildError::Invalid(format!("host_process: cannot start the scanner: {e}"))
             })?;
         map.insert(key, Arc::downgrade(&known));
-        Ok(Self { known, ports })
+        Ok(Self {
+            known,
+            ports,
+            resolved,
+        })
     }
 }
 
 impl HostProcessStage {
+    /// `SrcResolvedName` / `DstResolvedName` from the DNS answers seen, any protocol.
+    fn name_addresses(&self, record: &mut Record) {
+        let Some(resolved) = &self.resolved else {
+            return;
+        };
+        for (addr, name) in [
+            ("SrcAddr", "SrcResolvedName"),
+            ("DstAddr", "DstResolvedName"),
+        ] {
+            if let Some(n) = addr_of(record, addr).and_then(|a| resolved.name(a)) {
+                record.insert(name.to_string(), n.to_string());
+            }
+        }
+    }
+
     /// `SrcPortName` / `DstPortName` from the services file, for the ports it lists.
     fn name_ports(&self, record: &mut Record, proto: u8) {
         if self.ports.is_empty() {
@@ -197,12 +231,13 @@ fn int(record: &Record, field: &str) -> Option<i64> {
     record.get(field).and_then(Value::as_i64)
 }
 
-fn addr(record: &Record, field: &str) -> Option<IpAddr> {
+fn addr_of(record: &Record, field: &str) -> Option<IpAddr> {
     record.get(field).and_then(Value::as_ip)
 }
 
 impl Transformer for HostProcessStage {
     fn apply(&mut self, mut record: Record) -> Option<Record> {
+        self.name_addresses(&mut record);
         let proto = int(&record, "Proto").and_then(|p| u8::try_from(p).ok());
         let Some(proto @ (6 | 17)) = proto else {
             return Some(record);
@@ -212,7 +247,7 @@ impl Transformer for HostProcessStage {
         let mut found: Vec<(&str, Owner)> = Vec::new();
         for side in ["Src", "Dst"] {
             let (Some(a), Some(p)) = (
-                addr(&record, &format!("{side}Addr")),
+                addr_of(&record, &format!("{side}Addr")),
                 int(&record, &format!("{side}Port")).and_then(|p| u16::try_from(p).ok()),
             ) else {
                 continue;
@@ -265,6 +300,7 @@ mod tests {
         let mut stage = HostProcessStage {
             known: Arc::new(RwLock::new(known)),
             ports: Arc::new(services::parse("http 80/tcp\nhttp-alt 8080/tcp\n")),
+            resolved: None,
         };
         let r = Record::from_json(
             r#"{"Proto":6,"SrcAddr":"10.0.0.1","SrcPort":40000,"DstAddr":"10.0.0.1","DstPort":80}"#,

@@ -11,6 +11,7 @@ mod generic;
 mod host_process;
 mod network;
 pub mod procfs;
+pub mod resolved;
 mod sampler;
 pub mod services;
 
