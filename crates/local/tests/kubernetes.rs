@@ -17,8 +17,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use netobserv_fake_apiserver::FakeApiServer;
 use serde_json::json;
-use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,16 +64,6 @@ fn cluster(rt: &tokio::runtime::Runtime, ip: &str) -> FakeApiServer {
     fake
 }
 
-fn sql(store: &Path, query: &str) -> String {
-    let out = Command::new("sqlite3")
-        .arg("-readonly")
-        .arg(store)
-        .arg(query)
-        .output()
-        .expect("sqlite3");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn flows_to_a_pod_get_its_kubernetes_metadata() {
     require_root();
@@ -107,31 +96,13 @@ fn flows_to_a_pod_get_its_kubernetes_metadata() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tcx_programs(&pair, &pair.veth_a) < 2 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "netobserv-local exited before attaching"
-        );
-        assert!(Instant::now() < deadline, "never attached");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let server = netobserv_agent::netns::in_netns(Some(&pair.path_b()), || {
-        UdpSocket::bind((pair.ip_b, 9999)).unwrap()
-    })
-    .unwrap();
-    let client = netobserv_agent::netns::in_netns(Some(&pair.path_a()), || {
-        UdpSocket::bind((pair.ip_a, 0)).unwrap()
-    })
-    .unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    for _ in 0..5 {
-        client.send_to(&[1u8; 200], (pair.ip_b, 9999)).unwrap();
-        server.recv_from(&mut buf).unwrap();
-    }
+    wait_attached(
+        &pair,
+        Duration::from_secs(30),
+        || child.try_wait().unwrap().is_none(),
+        String::new,
+    );
+    udp_a_to_b(&pair, 9999, 5, 200);
     let query = format!(
         "SELECT DISTINCT DstK8S_Name || ' ' || DstK8S_Namespace || ' ' || DstK8S_Type || ' ' || DstK8S_HostName \
          FROM flow WHERE DstAddr = '{peer}' AND DstPort = 9999"

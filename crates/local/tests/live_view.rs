@@ -81,17 +81,9 @@ fn resolve(pair: &NetPair, name: &str, ip: &str) {
     client.recv_from(&mut buf).unwrap();
 }
 
-fn sql(store: &Path, query: &str) -> u64 {
-    let out = Command::new("sqlite3")
-        .arg("-readonly")
-        .arg(store)
-        .arg(query)
-        .output()
-        .expect("sqlite3");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+/// A count from the store.
+fn count(store: &Path, query: &str) -> u64 {
+    sql(store, query).parse().unwrap_or(0)
 }
 
 #[test]
@@ -137,33 +129,14 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         }
     });
     let text = || plain_text(&screen.lock().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tcx_programs(&pair, &pair.veth_a) < 2 {
-        assert!(Instant::now() < deadline, "never attached:\n{}", text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_attached(&pair, Duration::from_secs(30), || true, text);
 
     // A DNS answer naming the peer, as a resolver would send it: the flows to that address get
     // the name (SrcResolvedName / DstResolvedName, from the answers the namespace received).
     resolve(&pair, "web.example", pair.ip_b);
 
     // UDP, which the query keeps, and TCP, which it drops.
-    let server = netobserv_agent::netns::in_netns(Some(&pair.path_b()), || {
-        UdpSocket::bind((pair.ip_b, 9999)).unwrap()
-    })
-    .unwrap();
-    let client = netobserv_agent::netns::in_netns(Some(&pair.path_a()), || {
-        UdpSocket::bind((pair.ip_a, 0)).unwrap()
-    })
-    .unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    for _ in 0..20 {
-        client.send_to(&[7u8; 1000], (pair.ip_b, 9999)).unwrap();
-        server.recv_from(&mut buf).unwrap();
-    }
+    udp_a_to_b(&pair, 9999, 20, 1000);
     assert!(
         nc_tcp_transfer(&pair, "echo hello", pair.ip_b, 5301, 5301),
         "the TCP transfer failed"
@@ -183,12 +156,12 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let udp = sql(
+    let udp = count(
         &store,
         &format!("SELECT COUNT(*) FROM flow WHERE Proto = 17 AND DstAddr = '{peer}'"),
     );
     assert!(udp >= 1, "no UDP flow stored");
-    let named = sql(
+    let named = count(
         &store,
         &format!(
             "SELECT COUNT(*) FROM flow WHERE DstAddr = '{peer}' AND DstPort = 9999 AND DstResolvedName = 'web.example'"
@@ -199,7 +172,7 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         "the UDP flows to {peer} are not named web.example"
     );
     assert_eq!(
-        sql(&store, "SELECT COUNT(*) FROM flow WHERE Proto = 6"),
+        count(&store, "SELECT COUNT(*) FROM flow WHERE Proto = 6"),
         0,
         "--query 'Proto = 17' let TCP flows through"
     );

@@ -203,22 +203,6 @@ fn send_udp_and_dns(pair: &NetPair, udp_count: usize, udp_payload: usize) -> u16
     udp_port
 }
 
-/// One value from the store, through the sqlite3 program.
-fn sql(store: &Path, query: &str) -> String {
-    let out = Command::new("sqlite3")
-        .arg("-readonly")
-        .arg(store)
-        .arg(query)
-        .output()
-        .expect("sqlite3 runs");
-    assert!(
-        out.status.success(),
-        "sqlite3 {query}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// (packets, bytes) of the flows matching `cond` in the store.
 fn store_totals(store: &Path, cond: &str) -> (u64, u64) {
     let row = sql(

@@ -30,18 +30,9 @@ pub struct LiveState {
     pub hint: Option<String>,
 }
 
-/// `1.5 kB`-style size.
+/// `1.5 kB`-style size (the CLI's units, so both terminal views read alike).
 pub fn human_bytes(v: f64) -> String {
-    let (scaled, prefix) = if v >= 1e9 {
-        (v / 1e9, "G")
-    } else if v >= 1e6 {
-        (v / 1e6, "M")
-    } else if v >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    format!("{scaled:.1} {prefix}B")
+    kubectl_netobserv::tui::metrics::human(v, "B")
 }
 
 /// Draws the whole view.

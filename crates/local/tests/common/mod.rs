@@ -310,3 +310,63 @@ pub fn nft(ns: &str, script: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One value from a store, through the `sqlite3` program (an independent reader).
+pub fn sql(store: &std::path::Path, query: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg("-readonly")
+        .arg(store)
+        .arg(query)
+        .output()
+        .expect("sqlite3 runs");
+    assert!(
+        out.status.success(),
+        "sqlite3 {query}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `count` UDP datagrams of `size` bytes from A to B's `port`, each read by B before the next.
+pub fn udp_a_to_b(pair: &NetPair, port: u16, count: usize, size: usize) {
+    let server = netobserv_agent::netns::in_netns(Some(&pair.path_b()), || {
+        std::net::UdpSocket::bind((pair.ip_b, port)).unwrap()
+    })
+    .unwrap();
+    let client = netobserv_agent::netns::in_netns(Some(&pair.path_a()), || {
+        std::net::UdpSocket::bind((pair.ip_a, 0)).unwrap()
+    })
+    .unwrap();
+    server
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = vec![0u8; size.max(1) + 1];
+    for _ in 0..count {
+        client.send_to(&vec![7u8; size], (pair.ip_b, port)).unwrap();
+        server.recv_from(&mut buf).unwrap();
+    }
+}
+
+/// Waits (up to `within`) until local mode has both TCX programs on A's veth; `alive` says
+/// whether the process still runs, `log` what it printed (for the failure message).
+pub fn wait_attached(
+    pair: &NetPair,
+    within: std::time::Duration,
+    mut alive: impl FnMut() -> bool,
+    log: impl Fn() -> String,
+) {
+    let deadline = std::time::Instant::now() + within;
+    while tcx_programs(pair, &pair.veth_a) < 2 {
+        assert!(
+            alive(),
+            "netobserv-local exited before attaching:\n{}",
+            log()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never attached:\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,6 +1,7 @@
 //! The `network` transform: subnets, subnet labels, TCP flag names, node-level direction, port
 //! service names, the application/infrastructure flow layer and Kubernetes metadata.
 
+use super::services::{PortNames, protocol_number};
 use super::{BuildError, Transformer};
 use crate::config::{
     AddServiceRule, AddSubnetRule, DirectionInfo, KubernetesInfraRule, NetworkGenericRule,
@@ -64,7 +65,7 @@ pub struct NetworkStage {
     direction: Option<DirectionInfo>,
     /// The interned flow-direction and interface-direction output names.
     direction_keys: Option<(Key, Key)>,
-    services: HashMap<(u16, u8), String>,
+    services: PortNames,
     kube: Option<KubeEnricher>,
     kube_source: Option<KubeSource>,
 }
@@ -145,7 +146,7 @@ impl NetworkStage {
             }
         }
         let mut ops = Vec::new();
-        let mut services = HashMap::new();
+        let mut services = PortNames::new();
         for (i, rule) in config.rules.iter().enumerate() {
             let missing = |key: &str| {
                 BuildError::Invalid(format!(
@@ -200,7 +201,7 @@ impl NetworkStage {
                                 path: path.to_string(),
                                 source,
                             })?;
-                        services = parse_services(&text);
+                        services = super::services::parse(&text);
                     }
                     let r = rule
                         .add_service
@@ -276,36 +277,6 @@ fn ip_of(record: &Record, field: &str) -> Option<IpAddr> {
     record.get(field)?.as_ip()
 }
 
-/// Parses `/etc/services` lines (`http 80/tcp www`) into (port, protocol number) → name.
-fn parse_services(text: &str) -> HashMap<(u16, u8), String> {
-    let mut map = HashMap::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or_default();
-        let mut words = line.split_whitespace();
-        let (Some(name), Some(port_proto)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Some((port, proto)) = port_proto.split_once('/') else {
-            continue;
-        };
-        let (Ok(port), Some(proto)) = (port.parse::<u16>(), protocol_number(proto)) else {
-            continue;
-        };
-        map.entry((port, proto)).or_insert_with(|| name.to_string());
-    }
-    map
-}
-
-fn protocol_number(name: &str) -> Option<u8> {
-    match name.to_ascii_lowercase().as_str() {
-        "tcp" => Some(6),
-        "udp" => Some(17),
-        "sctp" => Some(132),
-        "dccp" => Some(33),
-        other => other.parse().ok(),
-    }
-}
-
 impl Transformer for NetworkStage {
     fn apply(&mut self, mut record: Record) -> Option<Record> {
         for i in 0..self.ops.len() {
@@ -345,9 +316,9 @@ impl Transformer for NetworkStage {
                     });
                     if let (Some(port), Some(proto)) = (port, proto)
                         && let (Ok(port), Ok(proto)) = (u16::try_from(port), u8::try_from(proto))
-                        && let Some(name) = self.services.get(&(port, proto))
+                        && let Some(name) = self.services.get(&(proto, port))
                     {
-                        record.insert(out.clone(), name.as_str());
+                        record.insert(out.clone(), &**name);
                     }
                 }
                 Op::Infra(rule, out) => {

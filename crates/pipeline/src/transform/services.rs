@@ -1,5 +1,6 @@
 //! Port names from a services file (`/etc/services`: `name port/proto [aliases] # comment`), as
-//! `getservbyport` reads it, for the `host_process` transform's `services` option. Parsed once at
+//! `getservbyport` reads it, for the `host_process` transform's `services` option and the
+//! `network` transform's `add_service` rule. Parsed once at
 //! build time into a map; a lookup is one hash probe per flow end.
 
 use std::collections::HashMap;
@@ -20,13 +21,7 @@ pub fn parse(text: &str) -> PortNames {
         let Some((port, proto)) = port_proto.split_once('/') else {
             continue;
         };
-        let proto = match proto {
-            "tcp" => 6,
-            "udp" => 17,
-            "sctp" => 132,
-            _ => continue,
-        };
-        let Ok(port) = port.parse::<u16>() else {
+        let (Ok(port), Some(proto)) = (port.parse::<u16>(), protocol_number(proto)) else {
             continue;
         };
         names
@@ -34,6 +29,18 @@ pub fn parse(text: &str) -> PortNames {
             .or_insert_with(|| Arc::from(name));
     }
     names
+}
+
+/// The IP protocol number of a name as services files and flow records spell it (`tcp`, `UDP`,
+/// or a number).
+pub fn protocol_number(name: &str) -> Option<u8> {
+    match name.to_ascii_lowercase().as_str() {
+        "tcp" => Some(6),
+        "udp" => Some(17),
+        "sctp" => Some(132),
+        "dccp" => Some(33),
+        other => other.parse().ok(),
+    }
 }
 
 #[cfg(test)]
