@@ -279,15 +279,7 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     let metrics = free_addr();
     let mut local = Local::start(&pair, &store, metrics);
     let console = local.console();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tcx_programs(&pair, &pair.veth_a) < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "never attached:\n{}",
-            local.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_attached(&pair, Duration::from_secs(20), || true, || local.log());
     let (a, b) = (pair.ip_a, pair.ip_b);
     let nft = NftCounters::new(&pair.ns_a);
     nft.add(
@@ -555,5 +547,68 @@ fn make_run_reaches_the_console_line_and_refuses_non_root_in_one_line() {
         "{stdout}"
     );
     assert!(stdout.contains("stopped: every hook detached"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The second Ctrl-C exits at once, even while the first is still flushing a store that cannot
+/// be written (another program holds SQLite's exclusive lock, as a stuck disk or a backup
+/// would): exit status 130 within a second, and since the hooks are links owned by the
+/// process, the kernel detaches them as it exits — nothing stays attached.
+#[test]
+fn a_second_ctrl_c_exits_at_once_while_the_first_waits_on_the_store() {
+    require_root();
+    let pair = NetPair::new();
+    pair.disable_ipv6();
+    let dir = std::env::temp_dir().join(format!("netobserv-local-2nd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("flows.db");
+    let mut local = Local::start(&pair, &store, free_addr());
+    local.console();
+    wait_attached(&pair, Duration::from_secs(20), || true, || local.log());
+    // Hold the store's write lock from another process.
+    let mut holder = Command::new("sqlite3")
+        .arg(&store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sqlite3");
+    use std::io::Write;
+    let stdin = holder.stdin.as_mut().unwrap();
+    stdin.write_all(b"BEGIN EXCLUSIVE;\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    udp_a_to_b(&pair, 9998, 20, 100);
+    std::thread::sleep(Duration::from_millis(800));
+
+    local.signal(libc::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !local.log().contains("stopping: detaching hooks") {
+        assert!(
+            Instant::now() < deadline,
+            "no stopping line:\n{}",
+            local.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        local.child.try_wait().unwrap().is_none(),
+        "the first Ctrl-C finished before the second could be tested (the store lock did not hold)"
+    );
+    let sent = Instant::now();
+    local.signal(libc::SIGINT);
+    let status = local.wait(Duration::from_secs(5));
+    let took = sent.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(status.code(), Some(130), "{}", local.log());
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(
+        local.log().contains("second Ctrl-C, exiting now"),
+        "{}",
+        local.log()
+    );
+    assert_eq!(tcx_programs(&pair, &pair.veth_a), 0, "hooks left attached");
     let _ = std::fs::remove_dir_all(&dir);
 }
