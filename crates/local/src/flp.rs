@@ -25,6 +25,8 @@ pub struct PipelineTargets<'a> {
     pub services: Option<&'a Path>,
     /// A kubeconfig whose cluster answered: addresses get Kubernetes metadata (`SrcK8S_*`).
     pub kubeconfig: Option<&'a Path>,
+    /// The observed host's own addresses: subnet label `host`.
+    pub host_addresses: &'a [std::net::IpAddr],
 }
 
 /// The pipeline configuration (JSON text, as the agent's `FLP_CONFIG`).
@@ -52,6 +54,14 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
         m
     };
     let labels = ["SrcSubnetLabel", "DstSubnetLabel", "Proto"];
+    let host_cidrs: Vec<String> = t
+        .host_addresses
+        .iter()
+        .map(|a| match a {
+            std::net::IpAddr::V4(_) => format!("{a}/32"),
+            std::net::IpAddr::V6(_) => format!("{a}/128"),
+        })
+        .collect();
     let mut config = json!({
         "pipeline": [
             {"name": "enrich", "follows": "preset-ingester"},
@@ -66,6 +76,7 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
                     {"type": "add_subnet_label", "add_subnet_label": {"input": "DstAddr", "output": "DstSubnetLabel"}}
                 ],
                 "subnetLabels": [
+                    {"name": "host", "cidrs": host_cidrs},
                     {"name": "loopback", "cidrs": ["127.0.0.0/8", "::1/128"]},
                     {"name": "private", "cidrs": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]},
                     {"name": "link-local", "cidrs": ["169.254.0.0/16", "fe80::/10"]},
@@ -88,6 +99,12 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
             "port": t.metrics.port()
         }
     });
+    if host_cidrs.is_empty()
+        && let Some(labels) =
+            config["parameters"][0]["transform"]["network"]["subnetLabels"].as_array_mut()
+    {
+        labels.remove(0);
+    }
     if let Some(path) = t.kubeconfig {
         let network = &mut config["parameters"][0]["transform"]["network"];
         network["kubeConfig"] = json!({"configPath": path.display().to_string()});
@@ -133,6 +150,7 @@ mod tests {
             query,
             services: None,
             kubeconfig: None,
+            host_addresses: &[],
         }
     }
 
@@ -155,6 +173,22 @@ mod tests {
         assert_eq!(
             with["parameters"][0]["transform"]["filter"]["rules"][0]["keepEntryQuery"],
             "Proto = 6"
+        );
+        let subnets = &with["parameters"][1]["transform"]["network"]["subnetLabels"];
+        assert_eq!(
+            subnets[0]["name"], "loopback",
+            "no host label without addresses"
+        );
+        let mut t = targets(&store, None);
+        let addrs = [
+            "10.0.0.5".parse().expect("ip"),
+            "fd00::5".parse().expect("ip"),
+        ];
+        t.host_addresses = &addrs;
+        let host: serde_json::Value = serde_json::from_str(&config(&t)).expect("json");
+        assert_eq!(
+            host["parameters"][0]["transform"]["network"]["subnetLabels"][0],
+            json!({"name": "host", "cidrs": ["10.0.0.5/32", "fd00::5/128"]})
         );
         // The pipeline's own parser accepts it as one graph.
         let parsed = netobserv_pipeline::config::Config::parse(&text).expect("pipeline config");

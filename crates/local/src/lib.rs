@@ -5,6 +5,7 @@
 //!
 //! * [`options`]: the command line, named as in the FlowCollector and the CLI.
 //! * [`flp`]: the in-process pipeline's configuration.
+//! * [`host_addrs`]: the observed host's own addresses (subnet label `host`).
 //! * [`console`]: the console over the store.
 //! * [`watch`]: the lines printed while running (summaries, the quiet-machine hint).
 //! * [`live`]: the live terminal view (top talkers, recent flows) when stdout is a terminal.
@@ -12,6 +13,7 @@
 
 pub mod console;
 pub mod flp;
+pub mod host_addrs;
 pub mod live;
 pub mod options;
 pub mod run;

@@ -59,6 +59,8 @@ pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     }
     let kubeconfig = kubernetes(&opts).await?;
+    let host_addresses = crate::host_addrs::host_addresses(opts.netns.as_deref())
+        .map_err(io("reading the observed namespace's addresses"))?;
     let flp_config = flp::config(&PipelineTargets {
         store: &opts.store,
         retention: &opts.retention,
@@ -68,6 +70,7 @@ pub async fn run(opts: Options, live: bool) -> Result<(), RunError> {
         query: opts.query.as_deref(),
         services: Some(std::path::Path::new(SERVICES)).filter(|p| p.exists()),
         kubeconfig: kubeconfig.as_deref(),
+        host_addresses: &host_addresses,
     });
     let cfg = opts.agent_config(flp_config)?;
     let mut int = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;

@@ -364,6 +364,14 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         ),
     );
     assert_eq!(dns, format!("{} NXDomain 1", 0x4242), "DNS answer row");
+    // The observed namespace's own address is labelled `host`, the peer by its range.
+    let labels = sql(
+        &store,
+        &format!(
+            "SELECT DISTINCT SrcSubnetLabel || ' ' || DstSubnetLabel FROM flow WHERE {dns_q_cond}"
+        ),
+    );
+    assert_eq!(labels, "host private", "subnet labels of the DNS query");
     // Port names from the host's /etc/services (read here too, as an independent reader).
     let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
     let listed = services.lines().any(|l| {
