@@ -95,11 +95,17 @@ pub fn store_info(conn: &Connection) -> Result<StoreInfo> {
     } else {
         crate::writer::DEFAULT_BUCKET_MS
     };
+    let rollup_levels = if has_rollup {
+        crate::writer::rollup_levels_of(conn)
+    } else {
+        Vec::new()
+    };
     Ok(StoreInfo {
         columns: FIELDS.iter().map(|f| f.name).filter(|n| has(n)).collect(),
         has_extra: has(EXTRA_COLUMN),
         has_rollup,
         bucket_ms,
+        rollup_levels,
     })
 }
 

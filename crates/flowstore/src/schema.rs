@@ -92,7 +92,42 @@ pub const ROLLUP_LEVELS: &[RollupLevel] = &[
             "DstK8S_Zone",
         ],
     },
+    // Every peer: the topology's resource and process scopes, and local mode (where addresses
+    // and processes are the resources). Its rows per bucket are the distinct peer pairs, far
+    // fewer than flows on a host (a scan of new 5-tuples between two hosts is one row).
+    RollupLevel {
+        id: 5,
+        name: "peer",
+        dims: &[
+            "K8S_ClusterName",
+            "_RecordType",
+            "FlowDirection",
+            "DstK8S_Type",
+            "K8S_FlowLayer",
+            "SrcSubnetLabel",
+            "DstSubnetLabel",
+            "Proto",
+            "SrcK8S_Type",
+            "SrcK8S_Name",
+            "DstK8S_Name",
+            "SrcK8S_OwnerName",
+            "DstK8S_OwnerName",
+            "SrcK8S_OwnerType",
+            "DstK8S_OwnerType",
+            "SrcK8S_Namespace",
+            "DstK8S_Namespace",
+            "SrcK8S_HostName",
+            "DstK8S_HostName",
+            "SrcAddr",
+            "DstAddr",
+            "SrcProcessName",
+            "DstProcessName",
+        ],
+    },
 ];
+
+/// The levels of a file whose `store_meta` names none (written before the `peer` level).
+pub const LEGACY_LEVELS: &[i64] = &[1, 2, 3, 4];
 
 /// Every field some rollup level groups by: the dimension columns of `flow_rollup`.
 pub const ROLLUP_DIMS: &[&str] = &[
@@ -118,15 +153,28 @@ pub const ROLLUP_DIMS: &[&str] = &[
     "SrcK8S_OwnerType",
     "DstK8S_OwnerType",
     "SrcK8S_Type",
+    "SrcK8S_Name",
+    "DstK8S_Name",
+    "SrcAddr",
+    "DstAddr",
+    "SrcProcessName",
+    "DstProcessName",
 ];
 
-/// The first rollup level holding every field in `needed`.
+/// The first rollup level among `available` (the file's) holding every field in `needed`.
 pub fn rollup_level<'a>(
     needed: impl Iterator<Item = &'a str> + Clone,
+    available: &[i64],
 ) -> Option<&'static RollupLevel> {
     ROLLUP_LEVELS
         .iter()
+        .filter(|l| available.contains(&l.id))
         .find(|l| needed.clone().all(|f| l.dims.contains(&f)))
+}
+
+/// Every level's id: what a new file maintains.
+pub fn all_levels() -> Vec<i64> {
+    ROLLUP_LEVELS.iter().map(|l| l.id).collect()
 }
 
 /// The sums each rollup row keeps.
@@ -226,17 +274,28 @@ mod level_tests {
                 "{d} unused"
             );
         }
+        let all = all_levels();
         assert_eq!(
-            rollup_level(["SrcK8S_HostName"].into_iter()).map(|l| l.name),
+            rollup_level(["SrcK8S_HostName"].into_iter(), &all).map(|l| l.name),
             Some("host")
         );
         assert_eq!(
-            rollup_level(["SrcK8S_Namespace"].into_iter()).map(|l| l.name),
+            rollup_level(["SrcK8S_Namespace"].into_iter(), &all).map(|l| l.name),
             Some("namespace")
         );
         assert_eq!(
-            rollup_level(["SrcK8S_OwnerName", "Proto"].into_iter()),
+            rollup_level(["SrcK8S_OwnerName", "Proto"].into_iter(), &all).map(|l| l.name),
+            Some("peer")
+        );
+        // A file written before the peer level answers those from raw flows.
+        assert_eq!(
+            rollup_level(["SrcK8S_OwnerName", "Proto"].into_iter(), LEGACY_LEVELS),
             None
         );
+        assert_eq!(
+            rollup_level(["SrcAddr", "DstProcessName"].into_iter(), &all).map(|l| l.name),
+            Some("peer")
+        );
+        assert_eq!(rollup_level(["SrcPort"].into_iter(), &all), None);
     }
 }

@@ -58,6 +58,8 @@ pub struct StoreInfo {
     pub has_rollup: bool,
     /// Rollup bucket length, ms.
     pub bucket_ms: i64,
+    /// The rollup levels the file maintains (ids).
+    pub rollup_levels: Vec<i64>,
 }
 
 impl StoreInfo {
@@ -68,6 +70,7 @@ impl StoreInfo {
             has_extra: true,
             has_rollup: true,
             bucket_ms,
+            rollup_levels: crate::schema::all_levels(),
         }
     }
 
@@ -360,7 +363,7 @@ fn rollup_level(q: &MetricsQuery, info: &StoreInfo) -> Option<&'static RollupLev
         && step_ms >= info.bucket_ms
         && step_ms % info.bucket_ms == 0;
     if ok {
-        crate::schema::rollup_level(needed.iter().copied())
+        crate::schema::rollup_level(needed.iter().copied(), &info.rollup_levels)
     } else {
         None
     }
@@ -527,7 +530,7 @@ pub fn label_values_sql(
     let c = f.name;
     let level = if info.has_rollup {
         let needed: Vec<&str> = std::iter::once(c).chain(filters.fields()).collect();
-        crate::schema::rollup_level(needed.iter().copied())
+        crate::schema::rollup_level(needed.iter().copied(), &info.rollup_levels)
     } else {
         None
     };

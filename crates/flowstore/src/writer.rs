@@ -184,9 +184,16 @@ impl Store {
         let rows: i64 = conn.query_row("SELECT count(*) FROM flow", [], |r| r.get(0))?;
         let rollups = maintained.is_some() || (rows == 0 && options.rollups);
         if maintained.is_none() && rollups {
+            // A new file maintains every level from its first row; one written by an older
+            // build keeps the levels it had (a level started later would miss the older rows).
+            let levels = schema::all_levels()
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
             conn.execute(
-                "INSERT INTO store_meta (key, value) VALUES ('rollups', 'maintained')",
-                [],
+                "INSERT INTO store_meta (key, value) VALUES ('rollups', 'maintained'), ('rollup_levels', ?1)",
+                [levels],
             )?;
         } else if maintained.is_none() && rows > 0 {
             tracing::warn!(
@@ -194,6 +201,7 @@ impl Store {
                 "appending to a file with flows but no rollups: queries will read raw flows"
             );
         }
+        let kept = rollup_levels_of(&conn);
         let cols: Vec<&str> = FIELDS
             .iter()
             .map(|f| f.name)
@@ -216,6 +224,7 @@ impl Store {
             rollups,
             levels: ROLLUP_LEVELS
                 .iter()
+                .filter(|l| kept.contains(&l.id))
                 .map(|l| {
                     let cols = ROLLUP_DIMS
                         .iter()
@@ -466,7 +475,8 @@ impl Store {
 }
 
 /// Adds catalogued columns a file lacks (a CLI capture file, or an older store), so the writer
-/// can append to it.
+/// can append to it; likewise the rollup dimensions an older store's `flow_rollup` lacks (NULL in
+/// its rows, as in every level that does not keep them).
 fn add_missing_columns(conn: &Connection) -> Result<()> {
     let present = crate::reader::table_columns(conn, "flow")?;
     for f in FIELDS
@@ -478,7 +488,35 @@ fn add_missing_columns(conn: &Connection) -> Result<()> {
             conn.execute_batch(&format!("ALTER TABLE flow ADD COLUMN {} {}", f.0, f.1))?;
         }
     }
+    let present = crate::reader::table_columns(conn, "flow_rollup")?;
+    for d in ROLLUP_DIMS {
+        if !present.iter().any(|p| p.eq_ignore_ascii_case(d)) {
+            let ty = fields::field(d).map_or("TEXT", |f| f.kind.sql_type());
+            conn.execute_batch(&format!("ALTER TABLE flow_rollup ADD COLUMN {d} {ty}"))?;
+        }
+    }
     Ok(())
+}
+
+/// The rollup levels a store maintains: `rollup_levels` in `store_meta`, else (a store written
+/// before that key) the levels every store had then.
+pub(crate) fn rollup_levels_of(conn: &Connection) -> Vec<i64> {
+    let listed: Option<String> = conn
+        .query_row(
+            "SELECT value FROM store_meta WHERE key = 'rollup_levels'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    match listed {
+        Some(text) => text
+            .split(',')
+            .filter_map(|l| l.trim().parse().ok())
+            .collect(),
+        None => schema::LEGACY_LEVELS.to_vec(),
+    }
 }
 
 fn rollup_upsert_sql() -> String {

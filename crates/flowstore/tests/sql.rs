@@ -287,6 +287,7 @@ fn metric_queries_the_store_cannot_answer_are_refused() {
         has_extra: false,
         has_rollup: false,
         bucket_ms: 15_000,
+        rollup_levels: Vec::new(),
     };
     let err = sql::metrics_sql(
         &metrics(

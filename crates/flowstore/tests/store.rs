@@ -169,6 +169,81 @@ fn totals(series: &[netobserv_flowstore::query::Series]) -> BTreeMap<String, f64
         .collect()
 }
 
+/// The console's `resource` scope (topology).
+const RESOURCE: &[&str] = &[
+    "SrcK8S_Name",
+    "SrcK8S_Type",
+    "SrcK8S_OwnerName",
+    "SrcK8S_OwnerType",
+    "SrcK8S_Namespace",
+    "SrcAddr",
+    "SrcK8S_HostName",
+    "DstK8S_Name",
+    "DstK8S_Type",
+    "DstK8S_OwnerName",
+    "DstK8S_OwnerType",
+    "DstK8S_Namespace",
+    "DstAddr",
+    "DstK8S_HostName",
+];
+
+/// The raw and rolled-up answers of `q` are the same series.
+fn same_answer(reader: &Reader, q: &MetricsQuery) -> bool {
+    let rolled = reader.metrics(q).expect("metrics");
+    let raw = reader.metrics_with(q, false).expect("raw");
+    totals(&rolled.series) == totals(&raw.series)
+}
+
+/// A store written before the `peer` level (no `rollup_levels` in its metadata) answers the
+/// resource scope from raw flows, before and after a new writer appends to it, and the new
+/// writer keeps its other levels.
+#[test]
+fn a_store_from_before_the_peer_level_reads_addresses_from_raw_flows() {
+    let path = tmp("legacy-levels");
+    let records = synth::flows(4_000, 5, START, SPAN, Shape::default());
+    fill(&path, &records[..2_000]);
+    // What an older build left: no level list, no peer rows.
+    sqlite3(
+        &path,
+        "DELETE FROM store_meta WHERE key = 'rollup_levels'; DELETE FROM flow_rollup WHERE Level = 5;\n",
+    );
+    let count = |sql: &str| -> String {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&path)
+            .arg(sql)
+            .output()
+            .expect("sqlite3");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM flow_rollup WHERE Level = 5"),
+        "0"
+    );
+    let q = query(RESOURCE, MetricType::Bytes, MetricFunction::Sum, 60);
+    let ns = query(
+        &["SrcK8S_Namespace", "DstK8S_Namespace"],
+        MetricType::Bytes,
+        MetricFunction::Sum,
+        60,
+    );
+    let reader = Reader::open(&path).expect("opens");
+    assert!(!reader.metrics(&q).expect("resource").from_rollup);
+    assert!(reader.metrics(&ns).expect("namespace").from_rollup);
+    drop(reader);
+    fill(&path, &records[2_000..]);
+    let reader = Reader::open(&path).expect("opens");
+    assert!(!reader.metrics(&q).expect("resource").from_rollup);
+    assert!(reader.metrics(&ns).expect("namespace").from_rollup);
+    assert!(
+        same_answer(&reader, &ns),
+        "the old and new namespace rollups add up"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM flow_rollup WHERE Level = 5"),
+        "0"
+    );
+}
+
 #[test]
 fn rollups_agree_with_raw_flows_and_with_the_input() {
     let path = tmp("rollups");
@@ -208,6 +283,12 @@ fn rollups_agree_with_raw_flows_and_with_the_input() {
             &["DstK8S_Type"][..],
             MetricType::DnsFlows,
             MetricFunction::Count,
+        ),
+        (RESOURCE, MetricType::Bytes, MetricFunction::Sum),
+        (
+            &["SrcProcessName", "SrcAddr", "DstProcessName", "DstAddr"][..],
+            MetricType::Packets,
+            MetricFunction::Rate,
         ),
     ] {
         let q = query(labels, t, f, 60);
