@@ -126,6 +126,9 @@ pub const ROLLUP_LEVELS: &[RollupLevel] = &[
     },
 ];
 
+/// The id of the `peer` level, maintained only when asked for ([`crate::StoreOptions`]).
+pub const PEER_LEVEL: i64 = 5;
+
 /// The levels of a file whose `store_meta` names none (written before the `peer` level).
 pub const LEGACY_LEVELS: &[i64] = &[1, 2, 3, 4];
 

@@ -30,7 +30,11 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn fill(path: &Path, records: &[Map<String, Value>]) {
-    let mut store = Store::open(path, StoreOptions::default()).expect("opens");
+    let options = StoreOptions {
+        peer_rollup: true,
+        ..StoreOptions::default()
+    };
+    let mut store = Store::open(path, options).expect("opens");
     for chunk in records.chunks(1000) {
         let rows: Vec<FlowRow> = chunk.iter().map(FlowRow::from_json).collect();
         store.insert(&rows).expect("inserts");

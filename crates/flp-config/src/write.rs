@@ -361,6 +361,10 @@ pub struct SqliteWrite {
     /// Rollup bucket of a new file (Go duration, default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollup_bucket: Option<String>,
+    /// Whether a new file also keeps the per-peer rollup level (default false: see the
+    /// flow store's `peer_rollup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_rollup: Option<bool>,
 }
 
 impl SqliteWrite {

@@ -35,6 +35,7 @@ pub fn config(t: &PipelineTargets<'_>) -> String {
         "path": t.store.display().to_string(),
         "flushInterval": "1s",
         "maxAge": t.retention,
+        "peerRollup": true,
     });
     if t.max_bytes > 0 {
         store["maxBytes"] = json!(t.max_bytes);

@@ -11,6 +11,7 @@
 //!     maxAge: 24h             # retention by age (default none)
 //!     maxBytes: 1073741824    # retention by size (default none)
 //!     rollupBucket: 30s       # rollup granularity of a new file (default 30s)
+//!     peerRollup: true        # also roll up per peer (addresses, processes; default false)
 //! ```
 //!
 //! Every copy of a pipeline graph (one per worker) shares one writer thread per file. A full
@@ -67,6 +68,7 @@ impl SqliteWriter {
                 max_bytes: config.max_bytes,
             },
             rollups: true,
+            peer_rollup: config.peer_rollup.unwrap_or(false),
         };
         let path = PathBuf::from(&config.path);
         let mut writers = shared().lock().unwrap_or_else(PoisonError::into_inner);
