@@ -239,11 +239,11 @@ pub struct AdditionalMetrics {
     pub end_mono_time_ts: u64,
     /// Largest smoothed RTT seen, in ns.
     pub flow_rtt: u64,
-    /// IPsec return code (IPsec tracking; unused here).
+    /// Error returned by `xfrm_input` / `xfrm_output` for the flow (0 when none failed).
     pub ipsec_encrypted_ret: i32,
     /// EtherType of the flow.
     pub eth_protocol: u16,
-    /// IPsec encrypted flag (unused here).
+    /// 1 when the kernel's IPsec layer handled the flow's packets without error.
     pub ipsec_encrypted: u8,
     /// Explicit trailing padding.
     pub pad: u8,
@@ -619,7 +619,7 @@ pub mod maps {
     pub const FILTER_MAP: &str = "filter_map";
     /// LPM trie `FilterKey` → `u8` of peer CIDRs.
     pub const PEER_FILTER_MAP: &str = "peer_filter_map";
-    /// Per-CPU hash `FlowId` → `AdditionalMetrics` (RTT).
+    /// Hash `FlowId` → `AdditionalMetrics` (RTT and IPsec).
     pub const ADDITIONAL_FLOW_METRICS: &str = "additional_flow_metrics";
     /// Per-CPU hash `FlowId` → `DnsMetrics`.
     pub const AGGREGATED_FLOWS_DNS: &str = "aggregated_flows_dns";
@@ -633,6 +633,10 @@ pub mod maps {
     pub const AGGREGATED_FLOWS_TLS: &str = "aggregated_flows_tls";
     /// QUIC facts per flow (QUIC tracking).
     pub const QUIC_FLOWS: &str = "quic_flows";
+    /// Hash of the inbound flows between the entry and the return of `xfrm_input` (IPsec).
+    pub const IPSEC_INGRESS_MAP: &str = "ipsec_ingress_map";
+    /// Hash of the outbound flows between the entry and the return of `xfrm_output` (IPsec).
+    pub const IPSEC_EGRESS_MAP: &str = "ipsec_egress_map";
     /// Per-CPU array of [`crate::CachedFlow`] (not upstream; see that type).
     pub const FLOW_CACHE: &str = "flow_cache";
     /// Per-CPU `u32`: 1 when the classifiers may use this CPU's flow cache, 0 when off or while
@@ -669,6 +673,22 @@ pub mod programs {
     pub const NAT_MANIP_KPROBE: &str = "track_nat_manip_pkt";
     /// PacketTranslation on `fentry/nf_nat_manip_pkt` (preferred when allowed).
     pub const NAT_MANIP_FENTRY: &str = "nf_nat_manip_pkt_fentry";
+    /// IPsec on `fentry/xfrm_input` (preferred when allowed).
+    pub const XFRM_INPUT_FENTRY: &str = "xfrm_input_fentry";
+    /// IPsec on `fexit/xfrm_input`.
+    pub const XFRM_INPUT_FEXIT: &str = "xfrm_input_fexit";
+    /// IPsec on `fentry/xfrm_output`.
+    pub const XFRM_OUTPUT_FENTRY: &str = "xfrm_output_fentry";
+    /// IPsec on `fexit/xfrm_output`.
+    pub const XFRM_OUTPUT_FEXIT: &str = "xfrm_output_fexit";
+    /// IPsec on `kprobe/xfrm_input` (upstream's method).
+    pub const XFRM_INPUT_KPROBE: &str = "xfrm_input_kprobe";
+    /// IPsec on `kretprobe/xfrm_input`.
+    pub const XFRM_INPUT_KRETPROBE: &str = "xfrm_input_kretprobe";
+    /// IPsec on `kprobe/xfrm_output`.
+    pub const XFRM_OUTPUT_KPROBE: &str = "xfrm_output_kprobe";
+    /// IPsec on `kretprobe/xfrm_output`.
+    pub const XFRM_OUTPUT_KRETPROBE: &str = "xfrm_output_kretprobe";
     /// Flush of the per-CPU flow cache: a raw tracepoint program never attached, run by user
     /// space on each CPU with `BPF_PROG_TEST_RUN` (`BPF_F_TEST_RUN_ON_CPU`).
     pub const FLUSH_FLOW_CACHE: &str = "flush_flow_cache";

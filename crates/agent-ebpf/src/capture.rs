@@ -70,7 +70,7 @@ fn capture(ctx: &TcContext, direction: u8) {
         let Some(p) = parse(ctx, &mut key) else {
             return;
         };
-        let (verdict, rule_sampling) = filter(&key.id, p.eth_protocol, direction, p.flags);
+        let (verdict, rule_sampling) = filter::<true>(&key.id, p.eth_protocol, direction, p.flags);
         if verdict == Verdict::Skip {
             return;
         }

@@ -22,9 +22,9 @@ use netobserv_agent_common::{
 /// Kernel struct offsets for the drop hook, from the running kernel's BTF (see
 /// `netobserv_agent_common::globals`). Zero means unknown; the hook then does nothing.
 #[unsafe(no_mangle)]
-static OFF_SKB_HEAD: Global<u32> = Global::new(0);
+pub(crate) static OFF_SKB_HEAD: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
-static OFF_SKB_NETWORK_HEADER: Global<u32> = Global::new(0);
+pub(crate) static OFF_SKB_NETWORK_HEADER: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static OFF_SKB_LEN: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]

@@ -143,9 +143,16 @@ pub(crate) fn eval_rule(
 }
 
 /// Runs the flow filter: looks the source address up, then the destination. Returns the verdict
-/// and, when the matching rule has one, its sampling rate.
+/// and, when the matching rule has one, its sampling rate. `COUNT`: whether the verdict counts
+/// in the filter counters (per packet on the TC path; the tracing hooks that consult the rules
+/// for their own records do not count).
 #[inline(always)]
-pub(crate) fn filter(id: &FlowId, eth_protocol: u16, direction: u8, flags: u16) -> (Verdict, u32) {
+pub(crate) fn filter<const COUNT: bool>(
+    id: &FlowId,
+    eth_protocol: u16,
+    direction: u8,
+    flags: u16,
+) -> (Verdict, u32) {
     let v4 = eth_protocol == ETH_P_IP;
     let mut last_action = filter_action::UNSET;
     let sides: [(&[u8; 16], &[u8; 16]); 2] = [(&id.src_ip, &id.dst_ip), (&id.dst_ip, &id.src_ip)];
@@ -155,18 +162,24 @@ pub(crate) fn filter(id: &FlowId, eth_protocol: u16, direction: u8, flags: u16) 
             if eval_rule(rule, id, peer, v4, direction, flags) {
                 return match rule.action {
                     filter_action::REJECT => {
-                        count(counters::FILTER_REJECT);
+                        if COUNT {
+                            count(counters::FILTER_REJECT);
+                        }
                         (Verdict::Skip, rule.sample)
                     }
                     _ => {
-                        count(counters::FILTER_ACCEPT);
+                        if COUNT {
+                            count(counters::FILTER_ACCEPT);
+                        }
                         (Verdict::Keep, rule.sample)
                     }
                 };
             }
         }
     }
-    count(counters::FILTER_NOMATCH);
+    if COUNT {
+        count(counters::FILTER_NOMATCH);
+    }
     if last_action == filter_action::REJECT {
         (Verdict::Keep, 0)
     } else {

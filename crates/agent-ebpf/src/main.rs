@@ -2,9 +2,10 @@
 //!
 //! One module per job: the flow classifiers ([`monitor`]) and what they use (header parsing,
 //! the shared flow map, the per-CPU flow cache, the ring buffer of first packets, filter rules,
-//! DNS, TLS and QUIC tracking), one module per tracing hook feature (FlowRTT, PacketDrop, PacketTranslation,
-//! NetworkEvents), and packet capture ([`capture`]: classifiers of its own). A new hook is a new
-//! module here, with its maps, globals and programs, plus its `mod` line.
+//! DNS, TLS and QUIC tracking), one module per tracing hook feature (FlowRTT, PacketDrop,
+//! PacketTranslation, NetworkEvents, IPsec), and packet capture ([`capture`]: classifiers of
+//! its own). A new hook is a new module here, with its maps, globals and programs, plus its
+//! `mod` line.
 //!
 //! The programs never alter traffic: TC programs return `TC_ACT_OK`, TCX programs `TCX_NEXT`.
 #![no_std]
@@ -21,6 +22,7 @@ mod drops;
 mod filter;
 mod flow;
 mod flowmap;
+mod ipsec;
 mod monitor;
 mod netevents;
 mod parse;

@@ -67,7 +67,7 @@ fn flow_monitor(ctx: &TcContext, direction: u8) {
     };
     let id = &key.id;
     if filtering {
-        let (verdict, rule_sampling) = filter(id, p.eth_protocol, direction, p.flags);
+        let (verdict, rule_sampling) = filter::<true>(id, p.eth_protocol, direction, p.flags);
         if verdict == Verdict::Skip {
             return;
         }

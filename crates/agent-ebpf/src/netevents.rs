@@ -144,7 +144,7 @@ fn network_event(group: *const u8, skb: *const u8, md: *const u8) -> Option<()> 
         Err(HeadersError::Unreadable) => return None,
     };
     if ENABLE_FLOWS_FILTERING.load() != 0
-        && filter(&key.id, eth_protocol, 0, flags).0 == Verdict::Skip
+        && filter::<true>(&key.id, eth_protocol, 0, flags).0 == Verdict::Skip
     {
         return None;
     }

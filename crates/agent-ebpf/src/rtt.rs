@@ -33,11 +33,11 @@ static OFF_SKC_V6_RCV_SADDR: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static OFF_TCP_SRTT_US: Global<u32> = Global::new(0);
 
-/// RTT (and, upstream, IPsec) enrichment per flow, shared by every CPU (the hook keeps the
+/// RTT and IPsec (see `crate::ipsec`) enrichment per flow, shared by every CPU (the hook keeps the
 /// largest RTT; a racing write can only lose a smaller one for a moment), drained at eviction.
 /// Allocated on demand, like `aggregated_flows_pkt_drop`.
 #[map(name = "additional_flow_metrics")]
-static ADDITIONAL_FLOW_METRICS: HashMap<FlowId, AdditionalMetrics> =
+pub(crate) static ADDITIONAL_FLOW_METRICS: HashMap<FlowId, AdditionalMetrics> =
     HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
 
 /// FlowRTT: `tcp_probe` fires for every segment `tcp_rcv_established` handles. The key is the

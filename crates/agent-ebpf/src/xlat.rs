@@ -11,17 +11,33 @@
 //! Two attach variants share the body: `fentry` (cheapest, refused under lockdown) and `kprobe`
 //! (needs `CONFIG_KPROBES`). User space picks one at run time and otherwise falls back to
 //! conntrack netlink.
+//!
+//! Like the flow classifiers, the hook honours the flow filter rules (a connection whose
+//! original tuple a rule would not keep in either direction is not recorded; rules on TCP flags
+//! never match here, the hook sees no segment flags) and sampling: with `SAMPLING` > 1 a
+//! translated packet is recorded with the same 1-in-N chance as a packet is accounted, so the
+//! cost follows the sampled traffic; every packet of a connection writes the same translation,
+//! so a sampled flow still gets it.
+//!
+//! ICMP and ICMPv6 connections are keyed by the request's type and code (from the tuple's
+//! `dst.u.icmp`), as the classifiers key ICMP flows; their ports stay 0.
 
-use crate::base::{AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, kread};
+use crate::base::{
+    AF_INET, AF_INET6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, kread,
+};
+use crate::filter::{ENABLE_FLOWS_FILTERING, HAS_FILTER_SAMPLING, Verdict, filter};
+use crate::monitor::SAMPLING;
 use aya_ebpf::{
     Global,
-    helpers::bpf_ktime_get_ns,
+    helpers::{bpf_get_prandom_u32, bpf_ktime_get_ns},
     macros::{fentry, kprobe, map},
     bindings::BPF_F_NO_PREALLOC,
     maps::HashMap,
     programs::{FEntryContext, ProbeContext},
 };
-use netobserv_agent_common::{ETH_P_IP, ETH_P_IPV6, FlowId, XlatMetrics};
+use netobserv_agent_common::{
+    DIRECTION_EGRESS, DIRECTION_INGRESS, ETH_P_IP, ETH_P_IPV6, FlowId, XlatMetrics,
+};
 
 /// `nf_conn.tuplehash[IP_CT_DIR_ORIGINAL].tuple`.
 #[unsafe(no_mangle)]
@@ -119,6 +135,28 @@ fn tuple(ct: *const u8, off: u32, v4: bool, ports: bool) -> Option<(Side, Side)>
     Some((src, dst))
 }
 
+/// Whether the flow filter rules and sampling let this translated packet be recorded (see the
+/// module doc).
+#[inline(always)]
+fn wanted(id: &FlowId, eth_protocol: u16) -> bool {
+    let mut sampling = SAMPLING.load();
+    if ENABLE_FLOWS_FILTERING.load() != 0 {
+        let (mut verdict, mut rule_sampling) =
+            filter::<false>(id, eth_protocol, DIRECTION_INGRESS, 0);
+        if verdict == Verdict::Skip {
+            (verdict, rule_sampling) = filter::<false>(id, eth_protocol, DIRECTION_EGRESS, 0);
+        }
+        if verdict == Verdict::Skip {
+            return false;
+        }
+        if HAS_FILTER_SAMPLING.load() != 0 && rule_sampling != 0 {
+            sampling = rule_sampling;
+        }
+    }
+    // SAFETY: helper without preconditions.
+    sampling <= 1 || unsafe { bpf_get_prandom_u32() } % sampling == 0
+}
+
 /// Records the translation of conntrack entry `ct` under its original tuple.
 #[inline(always)]
 fn record(ct: *const u8) -> Option<()> {
@@ -144,7 +182,7 @@ fn record(ct: *const u8) -> Option<()> {
     } else {
         kread(ct, zone_off).unwrap_or(0)
     };
-    let id = FlowId {
+    let mut id = FlowId {
         src_ip: osrc.addr,
         dst_ip: odst.addr,
         src_port: osrc.port,
@@ -152,6 +190,18 @@ fn record(ct: *const u8) -> Option<()> {
         transport_protocol: proto,
         ..FlowId::default()
     };
+    if matches!(proto, IPPROTO_ICMP | IPPROTO_ICMPV6) {
+        // `dst.u.icmp` = { type, code }: the request's, as the classifiers key the flow.
+        let tc: [u8; 2] = kread(
+            ct.wrapping_add(orig_off as usize),
+            OFF_TUPLE_DST_PORT.load(),
+        )?;
+        id.icmp_type = tc[0];
+        id.icmp_code = tc[1];
+    }
+    if !wanted(&id, eth_protocol) {
+        return None;
+    }
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     if let Some(m) = AGGREGATED_FLOWS_XLAT.get_ptr_mut(&id) {

@@ -119,14 +119,14 @@ fn main() {
                 dport: 80,
                 proto: 6,
                 v4: true,
+                ..Tuple::default()
             };
             let reply = Tuple {
                 src: v4(0x0ac7_0002),
                 dst: v4(client),
                 sport: 8080,
                 dport: (i & 0xffff) as u16,
-                proto: 6,
-                v4: true,
+                ..orig
             };
             encode_new(&orig, &reply, 0)
         })

@@ -269,7 +269,7 @@ pub type EnrichMap = std::collections::HashMap<FlowId, Enrichment, foldhash::fas
 /// Enrichment of one flow gathered from the per-feature maps.
 #[derive(Debug, Clone, Default)]
 pub struct Enrichment {
-    /// FlowRTT.
+    /// FlowRTT and IPsec (`additional_flow_metrics`).
     pub rtt: Option<netobserv_agent_common::AdditionalMetrics>,
     /// DNSTracking (boxed, like NetworkEvents: few flows carry it, and every entry of the
     /// per-eviction enrichment table pays for the inline size of each field).
@@ -335,7 +335,11 @@ impl Enrichment {
             nanos: (ns % 1_000_000_000) as i32,
         };
         if let Some(a) = &self.rtt {
-            r.time_flow_rtt = Some(dur(a.flow_rtt));
+            if a.flow_rtt > 0 {
+                r.time_flow_rtt = Some(dur(a.flow_rtt));
+            }
+            r.ipsec_encrypted = u32::from(a.ipsec_encrypted);
+            r.ipsec_encrypted_ret = a.ipsec_encrypted_ret;
         }
         if let Some(d) = &self.dns {
             r.dns_id = u32::from(d.id);

@@ -1,6 +1,6 @@
 //! The maps user space drains at every eviction: the flow map (after flushing the per-CPU flow
 //! cache), the ring buffer's aggregate (merged into the map's flows), each enabled feature's map
-//! (RTT, drops, DNS, network events, translation) and the kernel counters. Owned apart from the
+//! (RTT and IPsec, drops, DNS, network events, translation) and the kernel counters. Owned apart from the
 //! programs so eviction never waits on an attach in progress. Each feature's map lives in its
 //! own module; this one only holds them and drains them in order.
 
@@ -12,7 +12,7 @@ use crate::flowcache::{CacheReport, CacheSide};
 use crate::kcounters::{Counts, KernelCounters};
 use crate::netevents::NetworkEventsTotals;
 use crate::overflow::RingSide;
-use crate::rtt::RttMap;
+use crate::rtt::AdditionalMap;
 use crate::xlat::XlatSource;
 use aya::Ebpf;
 use aya::maps::MapData;
@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// Each feature's drain side, when the feature is on (see [`FlowMaps::new`]).
 pub(crate) struct FeatureMaps {
-    pub(crate) rtt: Option<RttMap>,
+    pub(crate) additional: Option<AdditionalMap>,
     pub(crate) drops: Option<DropsMap>,
     pub(crate) dns: Option<DnsMaps>,
     pub(crate) tls: Option<crate::tls::TlsMap>,
@@ -137,10 +137,10 @@ impl FlowMaps {
         self.counters.since_take(counters::FLOWS_INSERTED)
     }
 
-    /// Removes and returns the RTT enrichment (one shared entry per flow). Empty when FlowRTT
-    /// is off.
+    /// Removes and returns the RTT and IPsec enrichment (one shared entry per flow). Empty when
+    /// FlowRTT and IPsec are off.
     pub fn drain_additional(&mut self) -> Vec<(FlowId, AdditionalMetrics)> {
-        match &self.features.rtt {
+        match &self.features.additional {
             Some(m) => m.drain(&mut self.enrich_batched),
             None => Vec::new(),
         }
@@ -234,6 +234,21 @@ impl FlowMaps {
             .xlat
             .as_ref()
             .ok_or(TracerError::Missing(maps::AGGREGATED_FLOWS_XLAT))?
+            .inject(id, value)
+    }
+
+    /// Writes one entry into `additional_flow_metrics`, as the FlowRTT or IPsec hook would: lets
+    /// tests and diagnostics exercise the drain/merge/export path on kernels where the IPsec
+    /// hooks cannot attach. Fails when neither hook is active.
+    pub fn inject_additional(
+        &mut self,
+        id: &FlowId,
+        value: AdditionalMetrics,
+    ) -> Result<(), TracerError> {
+        self.features
+            .additional
+            .as_ref()
+            .ok_or(TracerError::Missing(maps::ADDITIONAL_FLOW_METRICS))?
             .inject(id, value)
     }
 

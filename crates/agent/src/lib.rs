@@ -27,6 +27,7 @@ pub mod flowcache;
 pub mod flowmaps;
 pub mod hooks;
 pub mod ifaces;
+pub mod ipsec;
 pub mod kcounters;
 pub mod losses;
 pub mod mapmem;

@@ -124,15 +124,20 @@ pub(crate) fn verify_compat_program(ebpf: &mut Ebpf) -> Result<(), String> {
     verify_btf_program(ebpf, programs::TCP_PROBE_RTT_COMPAT, "tcp_probe")
 }
 
-/// The RTT map user space drains (one shared entry per flow), taken when the hook is active.
-pub(crate) struct RttMap {
+/// The map of FlowRTT and IPsec results user space drains (one shared entry per flow,
+/// `additional_flow_metrics` as upstream), taken when either hook is active.
+pub(crate) struct AdditionalMap {
     map: MapData,
 }
 
-impl RttMap {
-    /// Takes the map out of the object when `report` says the hook runs.
-    pub(crate) fn take(ebpf: &mut Ebpf, report: &HookReport) -> Result<Option<Self>, TracerError> {
-        if !report.is_active() {
+impl AdditionalMap {
+    /// Takes the map out of the object when one of the reports (FlowRTT, IPsec) says its hook
+    /// runs.
+    pub(crate) fn take(
+        ebpf: &mut Ebpf,
+        reports: [&HookReport; 2],
+    ) -> Result<Option<Self>, TracerError> {
+        if !reports.iter().any(|r| r.is_active()) {
             return Ok(None);
         }
         Ok(Some(Self {
@@ -140,14 +145,25 @@ impl RttMap {
         }))
     }
 
-    /// Removes and returns every flow's RTT.
+    /// Writes one entry, as a hook would (tests and diagnostics).
+    pub(crate) fn inject(&self, id: &FlowId, value: AdditionalMetrics) -> Result<(), TracerError> {
+        use std::os::fd::{AsFd, AsRawFd};
+        crate::sys::update_elem(self.map.fd().as_fd().as_raw_fd(), id, &value).map_err(|source| {
+            TracerError::Io {
+                what: "writing additional_flow_metrics",
+                source,
+            }
+        })
+    }
+
+    /// Removes and returns every flow's RTT and IPsec result.
     pub(crate) fn drain(&self, batched: &mut bool) -> Vec<(FlowId, AdditionalMetrics)> {
         let mut out = crate::sys::drain_shared::<AdditionalMetrics>(
             &self.map,
             batched,
             maps::ADDITIONAL_FLOW_METRICS,
         );
-        out.retain(|(_, a)| a.flow_rtt > 0);
+        out.retain(|(_, a)| a.flow_rtt > 0 || a.ipsec_encrypted != 0 || a.ipsec_encrypted_ret != 0);
         out
     }
 }

@@ -131,10 +131,7 @@ fn feature_hooks(
         hook_status("FlowRTT", &tracer.rtt),
         hook_status("NetworkEvents", &tracer.netevents),
         hook_status("PacketTranslation", &tracer.xlat),
-        unavailable(
-            "IPsec",
-            "needs kprobes on xfrm_input/xfrm_output; not implemented",
-        ),
+        hook_status("IPsec", &tracer.ipsec),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! Loading the kernel object: the flow classifiers and each enabled feature's hooks (every
 //! feature in its own module: [`crate::rtt`], [`crate::drops`], [`crate::dns`],
-//! [`crate::xlat`], [`crate::netevents::kernel`], [`crate::flowcache`], [`crate::filter`]),
+//! [`crate::xlat`], [`crate::ipsec`], [`crate::netevents::kernel`], [`crate::flowcache`], [`crate::filter`]),
 //! with what each one reports; attaching the classifiers to interfaces
 //! ([`crate::classifiers`]); handing the maps user space drains to [`FlowMaps`]. In packet mode
 //! ([`Tracer::load_packets`]) the capture classifiers take the flow classifiers' place
@@ -14,7 +14,8 @@ use crate::error::TracerError;
 use crate::flowcache::CacheSide;
 use crate::flowmaps::{FeatureMaps, FlowMaps};
 use crate::hooks::{HookReport, Method};
-use crate::rtt::{RttMap, RttPlan};
+use crate::ipsec::IpsecPlan;
+use crate::rtt::{AdditionalMap, RttPlan};
 use crate::xlat::{XlatPlan, XlatSource};
 use aya::{Btf, Ebpf, EbpfLoader};
 use std::os::fd::{AsFd, AsRawFd};
@@ -33,6 +34,8 @@ pub struct Tracer {
     pub netevents: HookReport,
     /// PacketTranslation (kernel hook, conntrack fallback, or off).
     pub xlat: HookReport,
+    /// IPsec.
+    pub ipsec: HookReport,
     /// Whether the classifiers stamp a flow's later packets with the coarse (tick) clock.
     pub coarse_clock: bool,
     /// The per-CPU flow cache: `on (N slots per CPU)` or `off: why`, for `/status`.
@@ -49,6 +52,7 @@ struct Plans {
     rtt: RttPlan,
     drops: DropsPlan,
     xlat: XlatPlan,
+    ipsec: IpsecPlan,
     netevents: Result<crate::netevents::kernel::Offsets, String>,
     netevents_globals: crate::netevents::kernel::Offsets,
 }
@@ -65,15 +69,18 @@ impl Plans {
             rtt: RttPlan::new(cfg),
             drops: DropsPlan::new(cfg),
             xlat: XlatPlan::new(cfg),
+            ipsec: IpsecPlan::new(cfg),
             netevents_globals: netevents.clone().unwrap_or_default(),
             netevents,
         }
     }
 
-    /// Globals and map sizes of every part, before load.
+    /// Globals and map sizes of every part, before load. IPsec comes after FlowRTT: it sizes
+    /// the map they share when it needs it.
     fn configure<'a>(&'a self, loader: &mut EbpfLoader<'a>, cfg: &'a Config) {
         self.classifiers.configure(loader, cfg);
         self.rtt.configure(loader, cfg);
+        self.ipsec.configure(loader, cfg);
         self.drops.configure(loader, cfg);
         self.xlat.configure(loader, cfg);
         crate::netevents::kernel::configure(loader, cfg, &self.netevents_globals);
@@ -96,6 +103,7 @@ impl Tracer {
         let netevents =
             crate::netevents::kernel::attach(&mut ebpf, btf.as_ref(), cfg, &plans.netevents);
         let xlat = plans.xlat.start(&mut ebpf, btf.as_ref(), cfg);
+        let ipsec = plans.ipsec.start(&mut ebpf, btf.as_ref());
         crate::classifiers::load(&mut ebpf, cfg.tc_attach_mode, ProgramSet::FLOWS)?;
         if !cfg.flow_filter_rules.is_empty() {
             crate::filter::program(&mut ebpf, &cfg.flow_filter_rules)?;
@@ -103,7 +111,7 @@ impl Tracer {
         let cache = CacheSide::start(&mut ebpf, cfg.flow_cache);
         let flow_cache = cache.status().to_string();
         let features = FeatureMaps {
-            rtt: RttMap::take(&mut ebpf, &rtt)?,
+            additional: AdditionalMap::take(&mut ebpf, [&rtt, &ipsec])?,
             drops: DropsMap::take(&mut ebpf, &drops)?,
             dns: crate::dns::DnsMaps::take(&mut ebpf, cfg)?,
             tls: crate::tls::TlsMap::take(&mut ebpf, cfg)?,
@@ -120,6 +128,7 @@ impl Tracer {
                 drops,
                 netevents,
                 xlat: xlat.report,
+                ipsec,
                 coarse_clock: plans.classifiers.coarse_clock,
                 flow_cache,
                 packet_mode: false,
@@ -153,7 +162,8 @@ impl Tracer {
                 rtt: off.clone(),
                 drops: off.clone(),
                 netevents: off.clone(),
-                xlat: off,
+                xlat: off.clone(),
+                ipsec: off,
                 coarse_clock: false,
                 flow_cache: "off: packet capture mode (ENABLE_PCA=true)".into(),
                 packet_mode: true,
@@ -172,6 +182,14 @@ impl Tracer {
     pub fn verify_xlat_programs(&mut self) -> Vec<(Method, Result<(), String>)> {
         let btf = Btf::from_sys_fs().ok();
         crate::xlat::verify_programs(&mut self.ebpf, btf.as_ref())
+    }
+
+    /// Verifier-loads both IPsec methods' programs without attaching them (see
+    /// [`crate::ipsec::verify_programs`]); diagnostics and tests. Call it on a tracer whose
+    /// IPsec hooks are off: an attached method's programs would be unloaded.
+    pub fn verify_ipsec_programs(&mut self) -> Vec<(Method, Result<(), String>)> {
+        let btf = Btf::from_sys_fs().ok();
+        crate::ipsec::verify_programs(&mut self.ebpf, btf.as_ref())
     }
 
     /// Verifier-loads the PacketDrop probe-read fallback without attaching it (the agent only

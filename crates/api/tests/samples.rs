@@ -84,22 +84,16 @@ fn full_sample_exercises_every_section_without_errors() {
     }
     // The sample's explicit includeList leaves out metrics two of its health rules read; the
     // validation says so (and names them) rather than letting the rules silently match nothing.
-    // It also turns on IPSec, which the agent does not implement yet: warned.
     let report = validate::validate(&fc, &known_cluster());
     assert_findings(
         name,
         &report,
         &[
-            "spec.agent.ebpf.features",
             "spec.processor.metrics.includeList",
             "spec.processor.metrics.includeList",
         ],
     );
     let messages = validate::join(&report.warnings);
-    assert!(
-        messages.contains("the IPSec feature is not implemented"),
-        "{messages}"
-    );
     assert!(messages.contains("PacketDropsByKernel/Node"), "{messages}");
     assert!(messages.contains("DNSErrors/Workload"), "{messages}");
 }

@@ -70,6 +70,7 @@ pub(crate) fn flows_off(cfg: &Config) -> Config {
     c.enable_pkt_drops = false;
     c.enable_dns_tracking = false;
     c.enable_pkt_translation = false;
+    c.enable_ipsec_tracking = false;
     c.network_events.enable = false;
     c.flow_cache = false;
     c.cache_max_flows = 1;
@@ -84,6 +85,7 @@ pub(crate) fn ignored_features(cfg: &Config) -> Vec<&'static str> {
         (cfg.enable_pkt_drops, "ENABLE_PKT_DROPS"),
         (cfg.enable_dns_tracking, "ENABLE_DNS_TRACKING"),
         (cfg.enable_pkt_translation, "ENABLE_PKT_TRANSLATION"),
+        (cfg.enable_ipsec_tracking, "ENABLE_IPSEC_TRACKING"),
         (
             cfg.network_events.enable,
             "ENABLE_NETWORK_EVENTS_MONITORING",

@@ -124,6 +124,9 @@ pub struct Config {
     pub quic_tracking_mode: u8,
     /// `ENABLE_PKT_TRANSLATION`: report NAT translations (Xlat fields) per flow.
     pub enable_pkt_translation: bool,
+    /// `ENABLE_IPSEC_TRACKING`: whether the kernel's IPsec layer encrypted (or failed to
+    /// encrypt) each flow, from hooks on `xfrm_input` / `xfrm_output`.
+    pub enable_ipsec_tracking: bool,
     /// `DNS_TRACKING_PORT`: watched besides 53.
     pub dns_tracking_port: u16,
     /// `AGENT_IP`: reported agent address; discovered when unset.
@@ -235,6 +238,7 @@ impl Default for Config {
             enable_tls_tracking: false,
             quic_tracking_mode: 0,
             enable_pkt_translation: false,
+            enable_ipsec_tracking: false,
             dns_tracking_port: 53,
             agent_ip: None,
             netns: None,
@@ -460,6 +464,9 @@ fn read_features(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     }
     if let Some(v) = var("ENABLE_PKT_TRANSLATION") {
         c.enable_pkt_translation = parse_bool("ENABLE_PKT_TRANSLATION", &v)?;
+    }
+    if let Some(v) = var("ENABLE_IPSEC_TRACKING") {
+        c.enable_ipsec_tracking = parse_bool("ENABLE_IPSEC_TRACKING", &v)?;
     }
     if let Some(v) = var("DNS_TRACKING_PORT") {
         c.dns_tracking_port = parse_num("DNS_TRACKING_PORT", &v)?;

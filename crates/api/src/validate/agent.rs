@@ -14,7 +14,7 @@ const NEED_PRIVILEGED: &[AgentFeature] = &[AgentFeature::UdnMapping, AgentFeatur
 /// Features the CRD accepts (upstream's enum) that this project's agent does not implement yet:
 /// turning one on is allowed (a FlowCollector written for upstream still applies) but warned,
 /// so nobody expects its fields.
-const NOT_IMPLEMENTED: &[AgentFeature] = &[AgentFeature::IpSec, AgentFeature::UdnMapping];
+const NOT_IMPLEMENTED: &[AgentFeature] = &[AgentFeature::UdnMapping];
 
 pub(super) fn check(spec: &FlowCollectorSpec, _facts: &ClusterFacts, report: &mut Report) {
     let ebpf = &spec.agent.ebpf;
