@@ -10,6 +10,9 @@ use netobserv_flowstore::query::{
 };
 use std::collections::HashMap;
 
+/// The labels of each scope: the flow store defines them for every source.
+pub use netobserv_flowstore::query::scope_labels;
+
 /// The longest time range a query may cover.
 pub const MAX_RANGE_S: i64 = 31 * 24 * 3600;
 /// The default time range, seconds back from now.
@@ -155,44 +158,6 @@ pub fn records_query(p: &Params, now_ms: i64) -> Result<RecordsQuery, ParamError
     Ok(RecordsQuery {
         selection: selection(p, now_ms)?,
         limit: limit(p, 100, MAX_RECORDS)?,
-    })
-}
-
-/// Labels of an aggregation scope (`aggregateBy`, `groups`).
-pub fn scope_labels(scope: &str) -> Option<&'static [&'static str]> {
-    Some(match scope {
-        "app" => &[],
-        "cluster" | "clusters" => &["K8S_ClusterName"],
-        "zone" | "zones" => &["SrcK8S_Zone", "DstK8S_Zone"],
-        "host" | "hosts" => &["SrcK8S_HostName", "DstK8S_HostName"],
-        "namespace" | "namespaces" => &["SrcK8S_Namespace", "DstK8S_Namespace"],
-        "network" | "networks" => &["SrcK8S_NetworkName", "DstK8S_NetworkName"],
-        "owner" | "owners" => &[
-            "SrcK8S_OwnerName",
-            "SrcK8S_OwnerType",
-            "SrcK8S_Namespace",
-            "DstK8S_OwnerName",
-            "DstK8S_OwnerType",
-            "DstK8S_Namespace",
-        ],
-        "process" | "processes" => &["SrcProcessName", "SrcAddr", "DstProcessName", "DstAddr"],
-        "resource" | "resources" => &[
-            "SrcK8S_Name",
-            "SrcK8S_Type",
-            "SrcK8S_OwnerName",
-            "SrcK8S_OwnerType",
-            "SrcK8S_Namespace",
-            "SrcAddr",
-            "SrcK8S_HostName",
-            "DstK8S_Name",
-            "DstK8S_Type",
-            "DstK8S_OwnerName",
-            "DstK8S_OwnerType",
-            "DstK8S_Namespace",
-            "DstAddr",
-            "DstK8S_HostName",
-        ],
-        _ => return None,
     })
 }
 

@@ -162,31 +162,8 @@ fn query(path: &std::path::Path, flows: u64, span_s: i64, queries: usize, start_
     // The console's defaults: last 5 minutes, step 30 s, the default quick filters
     // (applications, pod to pod), top 50.
     const QUICK: &str = r#"K8S_FlowLayer="app"&SrcK8S_Type="Pod"&DstK8S_Type="Pod""#;
-    let ns: &[&'static str] = &["SrcK8S_Namespace", "DstK8S_Namespace"];
-    let owner: &[&'static str] = &[
-        "SrcK8S_OwnerName",
-        "SrcK8S_OwnerType",
-        "SrcK8S_Namespace",
-        "DstK8S_OwnerName",
-        "DstK8S_OwnerType",
-        "DstK8S_Namespace",
-    ];
-    let resource: &[&'static str] = &[
-        "SrcK8S_Name",
-        "SrcK8S_Type",
-        "SrcK8S_OwnerName",
-        "SrcK8S_OwnerType",
-        "SrcK8S_Namespace",
-        "SrcAddr",
-        "SrcK8S_HostName",
-        "DstK8S_Name",
-        "DstK8S_Type",
-        "DstK8S_OwnerName",
-        "DstK8S_OwnerType",
-        "DstK8S_Namespace",
-        "DstAddr",
-        "DstK8S_HostName",
-    ];
+    let scope = |name: &str| netobserv_flowstore::query::scope_labels(name).expect("scope");
+    let (ns, owner, resource) = (scope("namespace"), scope("owner"), scope("resource"));
     let hour = 3600.min(span_s);
     let page = |filters: String, i: usize| {
         reader

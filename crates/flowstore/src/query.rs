@@ -222,3 +222,43 @@ pub fn top_series(mut series: Vec<Series>, function: MetricFunction, limit: usiz
     });
     scored.into_iter().take(limit).map(|(_, s)| s).collect()
 }
+
+/// The labels each console scope (`aggregateBy`, `groups`: `namespace`, `owner`, `resource`,
+/// ...) aggregates by, `None` for an unknown scope. One list for the console's sources, the
+/// store's tests and its benches, so a scope means the same everywhere.
+pub fn scope_labels(scope: &str) -> Option<&'static [&'static str]> {
+    Some(match scope {
+        "app" => &[],
+        "cluster" | "clusters" => &["K8S_ClusterName"],
+        "zone" | "zones" => &["SrcK8S_Zone", "DstK8S_Zone"],
+        "host" | "hosts" => &["SrcK8S_HostName", "DstK8S_HostName"],
+        "namespace" | "namespaces" => &["SrcK8S_Namespace", "DstK8S_Namespace"],
+        "network" | "networks" => &["SrcK8S_NetworkName", "DstK8S_NetworkName"],
+        "owner" | "owners" => &[
+            "SrcK8S_OwnerName",
+            "SrcK8S_OwnerType",
+            "SrcK8S_Namespace",
+            "DstK8S_OwnerName",
+            "DstK8S_OwnerType",
+            "DstK8S_Namespace",
+        ],
+        "process" | "processes" => &["SrcProcessName", "SrcAddr", "DstProcessName", "DstAddr"],
+        "resource" | "resources" => &[
+            "SrcK8S_Name",
+            "SrcK8S_Type",
+            "SrcK8S_OwnerName",
+            "SrcK8S_OwnerType",
+            "SrcK8S_Namespace",
+            "SrcAddr",
+            "SrcK8S_HostName",
+            "DstK8S_Name",
+            "DstK8S_Type",
+            "DstK8S_OwnerName",
+            "DstK8S_OwnerType",
+            "DstK8S_Namespace",
+            "DstAddr",
+            "DstK8S_HostName",
+        ],
+        _ => return None,
+    })
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use netobserv_flowstore::filter::Filters;
+use netobserv_flowstore::query::scope_labels;
 use netobserv_flowstore::query::{
     MetricFunction, MetricType, MetricsQuery, PacketLoss, RecordType, RecordsQuery, Selection,
     TimeRange,
@@ -18,6 +19,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// The console's resource scope (the widest label set the rollups answer).
+fn resource() -> &'static [&'static str] {
+    scope_labels("resource").expect("scope")
+}
 
 const START: i64 = 1_700_000_000_000;
 const SPAN: i64 = 600_000;
@@ -173,24 +179,6 @@ fn totals(series: &[netobserv_flowstore::query::Series]) -> BTreeMap<String, f64
         .collect()
 }
 
-/// The console's `resource` scope (topology).
-const RESOURCE: &[&str] = &[
-    "SrcK8S_Name",
-    "SrcK8S_Type",
-    "SrcK8S_OwnerName",
-    "SrcK8S_OwnerType",
-    "SrcK8S_Namespace",
-    "SrcAddr",
-    "SrcK8S_HostName",
-    "DstK8S_Name",
-    "DstK8S_Type",
-    "DstK8S_OwnerName",
-    "DstK8S_OwnerType",
-    "DstK8S_Namespace",
-    "DstAddr",
-    "DstK8S_HostName",
-];
-
 /// The raw and rolled-up answers of `q` are the same series.
 fn same_answer(reader: &Reader, q: &MetricsQuery) -> bool {
     let rolled = reader.metrics(q).expect("metrics");
@@ -223,7 +211,7 @@ fn a_store_from_before_the_peer_level_reads_addresses_from_raw_flows() {
         count("SELECT count(*) FROM flow_rollup WHERE Level = 5"),
         "0"
     );
-    let q = query(RESOURCE, MetricType::Bytes, MetricFunction::Sum, 60);
+    let q = query(resource(), MetricType::Bytes, MetricFunction::Sum, 60);
     let ns = query(
         &["SrcK8S_Namespace", "DstK8S_Namespace"],
         MetricType::Bytes,
@@ -288,9 +276,9 @@ fn rollups_agree_with_raw_flows_and_with_the_input() {
             MetricType::DnsFlows,
             MetricFunction::Count,
         ),
-        (RESOURCE, MetricType::Bytes, MetricFunction::Sum),
+        (resource(), MetricType::Bytes, MetricFunction::Sum),
         (
-            &["SrcProcessName", "SrcAddr", "DstProcessName", "DstAddr"][..],
+            scope_labels("process").expect("scope"),
             MetricType::Packets,
             MetricFunction::Rate,
         ),

@@ -13,8 +13,8 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,42 @@ fn count(store: &Path, query: &str) -> u64 {
     sql(store, query).parse().unwrap_or(0)
 }
 
+/// The `script` process and the `netobserv-local` it runs, stopped when the test ends whether it
+/// passed or not: a failed assertion must not leave an agent attached to the host.
+struct Running {
+    child: Child,
+    store: PathBuf,
+}
+
+impl Running {
+    fn new(store: &Path, child: Child) -> Self {
+        Self {
+            child,
+            store: store.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The view runs in its own session under `script`: find it by its store path.
+        let me = std::process::id().to_string();
+        let needle = self.store.to_string_lossy().into_owned();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+    }
+}
+
 #[test]
 fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
     require_root();
@@ -107,15 +143,19 @@ fn the_live_view_shows_top_talkers_applies_the_query_and_q_stops_cleanly() {
         pair.veth_a,
         store.display(),
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .env("TERM", "xterm")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script");
+    let mut run = Running::new(
+        &store,
+        Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script"),
+    );
+    let child = &mut run.child;
     let screen = Arc::new(Mutex::new(Vec::new()));
     let mut stdout = child.stdout.take().unwrap();
     let sink = screen.clone();

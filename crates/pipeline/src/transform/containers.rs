@@ -39,6 +39,22 @@ impl ContainerNames {
         Some(name)
     }
 
+    /// Forgets the names of containers no live socket belongs to any more, so the cache follows
+    /// the containers running now rather than every one ever seen.
+    pub fn keep_only(&mut self, live: &std::collections::HashSet<&str>) {
+        self.found.retain(|id, _| live.contains(id.as_str()));
+    }
+
+    /// Names held.
+    pub fn len(&self) -> usize {
+        self.found.len()
+    }
+
+    /// Whether no name is held.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
     fn docker(&self, id: &str) -> Option<String> {
         if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -110,6 +126,10 @@ mod tests {
         assert_eq!(names.name(&podman_id).as_deref(), Some("db"));
         assert_eq!(names.name(&"c3".repeat(32)), None);
         assert_eq!(names.name("../../etc"), None);
+        assert_eq!(names.len(), 2, "found names are cached");
+        // The docker container's sockets are gone: its name is forgotten, podman's kept.
+        names.keep_only(&[podman_id.as_str()].into_iter().collect());
+        assert_eq!(names.len(), 1);
         let _ = std::fs::remove_dir_all(&root);
     }
 }

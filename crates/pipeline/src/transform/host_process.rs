@@ -48,6 +48,25 @@ fn scanners() -> &'static Mutex<HashMap<String, Weak<Shared>>> {
     SCANNERS.get_or_init(Default::default)
 }
 
+/// The port names of services file `path`, read once and shared by every stage copy that names
+/// the same file while one of them lives (as the scanner is shared per namespace).
+fn port_names(path: &str) -> Result<Arc<PortNames>, BuildError> {
+    static TABLES: OnceLock<Mutex<HashMap<String, Weak<PortNames>>>> = OnceLock::new();
+    let mut tables = TABLES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(t) = tables.get(path).and_then(Weak::upgrade) {
+        return Ok(t);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BuildError::Invalid(format!("host_process.services {path}: {e}")))?;
+    let t = Arc::new(services::parse(&text));
+    tables.retain(|_, w| w.strong_count() > 0);
+    tables.insert(path.to_string(), Arc::downgrade(&t));
+    Ok(t)
+}
+
 /// A running `host_process` stage.
 pub struct HostProcessStage {
     known: Arc<Shared>,
@@ -70,13 +89,10 @@ impl HostProcessStage {
             Duration::from_secs(1),
         )?;
         let keep = dur("keepFor", &config.keep_for, Duration::from_secs(60))?;
-        let ports =
-            Arc::new(match config.services.as_deref().filter(|p| !p.is_empty()) {
-                Some(path) => services::parse(&std::fs::read_to_string(path).map_err(|e| {
-                    BuildError::Invalid(format!("host_process.services {path}: {e}"))
-                })?),
-                None => PortNames::new(),
-            });
+        let ports = match config.services.as_deref().filter(|p| !p.is_empty()) {
+            Some(path) => port_names(path)?,
+            None => Arc::new(PortNames::new()),
+        };
         let netns = config.netns.clone().filter(|n| !n.is_empty());
         let resolved = if config.resolved_names == Some(true) {
             Some(
@@ -130,7 +146,7 @@ impl HostProcessStage {
             ("DstAddr", "DstResolvedName"),
         ] {
             if let Some(n) = addr_of(record, addr).and_then(|a| resolved.name(a)) {
-                record.insert(name.to_string(), n.to_string());
+                record.insert(name, &*n);
             }
         }
     }
@@ -145,7 +161,7 @@ impl HostProcessStage {
                 .and_then(|p| u16::try_from(p).ok())
                 .and_then(|p| self.ports.get(&(proto, p)))
             {
-                record.insert(name.to_string(), n.to_string());
+                record.insert(name, &**n);
             }
         }
     }
@@ -188,6 +204,11 @@ fn scan_once(
     let table = procfs::sockets(proc_root);
     let live: HashSet<u64> = table.values().copied().collect();
     inode_owner.retain(|inode, _| live.contains(inode));
+    let running: HashSet<&str> = inode_owner
+        .values()
+        .filter_map(|o| o.container.as_deref())
+        .collect();
+    names.keep_only(&running);
     let unknown: HashSet<u64> = live
         .iter()
         .filter(|i| !inode_owner.contains_key(i))
@@ -212,20 +233,56 @@ fn scan_once(
 
 /// The owner of the socket at (proto, addr, port): exact, else bound to any address (a v4 flow
 /// may also belong to a dual-stack socket).
-fn lookup(known: &Known, proto: u8, addr: IpAddr, port: u16) -> Option<&Owner> {
-    let mut candidates = vec![addr];
-    match addr {
-        IpAddr::V4(v4) => candidates.extend([
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(v4.to_ipv6_mapped()),
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        ]),
-        IpAddr::V6(_) => candidates.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
-    }
+fn lookup(known: &Known, proto: u8, addr: IpAddr, port: u16) -> Option<&Arc<Owner>> {
+    // A fixed array, not a Vec: this runs for both ends of every TCP/UDP flow.
+    let candidates = match addr {
+        IpAddr::V4(v4) => [
+            Some(addr),
+            Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            Some(IpAddr::V6(v4.to_ipv6_mapped())),
+            Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        ],
+        IpAddr::V6(_) => [
+            Some(addr),
+            Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+            None,
+            None,
+        ],
+    };
     candidates
         .into_iter()
-        .find_map(|a| known.by_key.get(&(proto, a, port)).map(|(o, _)| o.as_ref()))
+        .flatten()
+        .find_map(|a| known.by_key.get(&(proto, a, port)).map(|(o, _)| o))
 }
+
+/// The fields one end of a flow is read from and written to.
+struct Side {
+    addr: &'static str,
+    port: &'static str,
+    process_name: &'static str,
+    process_pid: &'static str,
+    container_id: &'static str,
+    container_name: &'static str,
+}
+
+const SIDES: [Side; 2] = [
+    Side {
+        addr: "SrcAddr",
+        port: "SrcPort",
+        process_name: "SrcProcessName",
+        process_pid: "SrcProcessPid",
+        container_id: "SrcContainerId",
+        container_name: "SrcContainerName",
+    },
+    Side {
+        addr: "DstAddr",
+        port: "DstPort",
+        process_name: "DstProcessName",
+        process_pid: "DstProcessPid",
+        container_id: "DstContainerId",
+        container_name: "DstContainerName",
+    },
+];
 
 fn int(record: &Record, field: &str) -> Option<i64> {
     record.get(field).and_then(Value::as_i64)
@@ -244,27 +301,27 @@ impl Transformer for HostProcessStage {
         };
         self.name_ports(&mut record, proto);
         let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
-        let mut found: Vec<(&str, Owner)> = Vec::new();
-        for side in ["Src", "Dst"] {
+        // Both ends looked up under one read lock; the owners are shared, not copied.
+        let mut found: [Option<Arc<Owner>>; 2] = [None, None];
+        for (slot, side) in found.iter_mut().zip(&SIDES) {
             let (Some(a), Some(p)) = (
-                addr_of(&record, &format!("{side}Addr")),
-                int(&record, &format!("{side}Port")).and_then(|p| u16::try_from(p).ok()),
+                addr_of(&record, side.addr),
+                int(&record, side.port).and_then(|p| u16::try_from(p).ok()),
             ) else {
                 continue;
             };
-            if let Some(o) = lookup(&known, proto, a, p) {
-                found.push((side, o.clone()));
-            }
+            *slot = lookup(&known, proto, a, p).cloned();
         }
         drop(known);
-        for (side, o) in found {
-            record.insert(format!("{side}ProcessName"), o.comm);
-            record.insert(format!("{side}ProcessPid"), i64::from(o.pid));
-            if let Some(c) = o.container {
-                record.insert(format!("{side}ContainerId"), c);
+        for (o, side) in found.iter().zip(&SIDES) {
+            let Some(o) = o else { continue };
+            record.insert(side.process_name, o.comm.as_str());
+            record.insert(side.process_pid, i64::from(o.pid));
+            if let Some(c) = &o.container {
+                record.insert(side.container_id, c.as_str());
             }
-            if let Some(n) = o.container_name {
-                record.insert(format!("{side}ContainerName"), n);
+            if let Some(n) = &o.container_name {
+                record.insert(side.container_name, n.as_str());
             }
         }
         Some(record)
