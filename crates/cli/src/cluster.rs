@@ -45,9 +45,9 @@ pub enum ClusterError {
     /// An object the render produced has no kind this module knows.
     #[error("cannot apply a {0}")]
     UnknownKind(String),
-    /// Not implemented here.
-    #[error("{0}")]
-    Unsupported(&'static str),
+    /// `copy` got no usable files.
+    #[error("copy: {0}")]
+    Copy(String),
 }
 
 fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError {
@@ -396,6 +396,9 @@ pub async fn run_foreground_with(
         }
         Err(e) => Err(e),
     };
+    if result.is_ok() {
+        copy_home(client, plan).await;
+    }
     let cleaned = cleanup(client, plan.namespace()).await;
     result?;
     cleaned.map(|_| ())
@@ -434,13 +437,104 @@ pub async fn follow(
     }
 }
 
-/// `copy`: not available yet (it needs exec or port-forward into the collector pod).
+/// Where a foreground run copies the collector's files.
+pub const LOCAL_OUTPUT: &str = "output";
+
+/// At the end of a foreground run, before the collector goes: copies its files into
+/// [`LOCAL_OUTPUT`] as `--copy` says (asking on a terminal for `prompt`). A failed copy is
+/// reported, not fatal: the run's cleanup must still happen.
+async fn copy_home(client: &Client, plan: &Plan) {
+    use std::io::IsTerminal;
+    let wanted = match plan.copy {
+        render::CopyHome::No => false,
+        render::CopyHome::Yes => true,
+        render::CopyHome::Ask if !std::io::stdin().is_terminal() => {
+            tracing::info!("no terminal to ask on: the files are not copied (use --copy=true)");
+            false
+        }
+        render::CopyHome::Ask => tokio::task::spawn_blocking(|| {
+            use std::io::{BufRead, Write};
+            print!("Copy the capture's files into ./{LOCAL_OUTPUT}? [y/N] ");
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            matches!(line.trim(), "y" | "Y" | "yes")
+        })
+        .await
+        .unwrap_or(false),
+    };
+    if !wanted {
+        return;
+    }
+    match copy(client, plan.namespace(), std::path::Path::new(LOCAL_OUTPUT)).await {
+        Ok(files) => {
+            for f in files {
+                println!("copied {}", f.display());
+            }
+        }
+        Err(e) => tracing::warn!(%e, "the capture's files were not copied"),
+    }
+}
+
+/// `copy`: runs `export-output` in the collector pod through `pods/exec` (the WebSocket
+/// remote-command stream, as `kubectl cp` does; no kubectl needed) and unpacks its tar stream
+/// below `output`. Returns the files written.
 pub async fn copy(
-    _client: &Client,
-    _ns: &str,
-    _output: &std::path::Path,
+    client: &Client,
+    ns: &str,
+    output: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>, ClusterError> {
-    Err(ClusterError::Unsupported(
-        "copy is not available yet: the files stay in the collector pod's /output",
-    ))
+    use tokio::io::AsyncReadExt;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
+    let command = [
+        "/kubectl-netobserv".to_string(),
+        "export-output".to_string(),
+        format!("--dir={}", render::COLLECTOR_OUTPUT),
+    ];
+    let params = kube::api::AttachParams::default()
+        .container(render::COLLECTOR)
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let mut process = pods
+        .exec(render::COLLECTOR, command, &params)
+        .await
+        .map_err(api_err(format!(
+            "copy: exec into pod {ns}/{}",
+            render::COLLECTOR
+        )))?;
+    let status = process.take_status();
+    let (mut stdout, mut stderr) = (process.stdout(), process.stderr());
+    let read_out = async {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            s.read_to_end(&mut buf).await?;
+        }
+        Ok::<_, std::io::Error>(buf)
+    };
+    let read_err = async {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            s.read_to_end(&mut buf).await?;
+        }
+        Ok::<_, std::io::Error>(buf)
+    };
+    let (tar, err) = tokio::join!(read_out, read_err);
+    let tar = tar.map_err(|e| ClusterError::Copy(format!("reading the stream: {e}")))?;
+    let status = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let _ = process.join().await;
+    if let Some(st) = status.filter(|s| s.status.as_deref() != Some("Success")) {
+        let stderr = String::from_utf8_lossy(&err.unwrap_or_default()).trim().to_string();
+        return Err(ClusterError::Copy(format!(
+            "the collector could not pack {}: {}{}",
+            render::COLLECTOR_OUTPUT,
+            st.message.unwrap_or_default(),
+            if stderr.is_empty() { String::new() } else { format!(" ({stderr})") }
+        )));
+    }
+    crate::transfer::unpack(tar.as_slice(), output)
+        .map_err(|e| ClusterError::Copy(e.to_string()))
 }

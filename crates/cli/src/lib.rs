@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod options;
 pub mod render;
 pub mod target;
+pub mod transfer;
 pub mod tui;

@@ -77,160 +77,14 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
             println!("kubectl-netobserv {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Collector(args) => {
-            let names = if args.kubernetes {
-                KubeNames::Cluster
-            } else {
-                KubeNames::None
-            };
-            let progress = Arc::new(Progress::default());
-            let (observer, ui) = if args.tui {
-                let (tx, rx) = tokio::sync::mpsc::channel(10_000);
-                let p = progress.clone();
-                let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
-                let mode = args.mode;
-                let thread = std::thread::spawn(move || {
-                    let title = match mode {
-                        collector::Mode::Flows => "Flows",
-                        collector::Mode::Packets => "Packets",
-                    };
-                    if let Ok(true) = kubectl_netobserv::tui::terminal::run(title, rx, p) {
-                        let _ = quit_tx.send(());
-                    }
-                });
-                (Some(tx), Some((quit_rx, thread)))
-            } else {
-                (None, None)
-            };
-            let (ui, thread) = match ui {
-                Some((q, t)) => (Some(q), Some(t)),
-                None => (None, None),
-            };
-            let stop = async move {
-                match ui {
-                    Some(quit) => {
-                        tokio::select! {
-                            () = interrupted() => {}
-                            _ = quit => {}
-                        }
-                    }
-                    None => interrupted().await,
-                }
-            };
-            // Without the table, a progress line every 5 s (what `follow` shows of a cluster run).
-            let ticker = (!args.tui).then(|| {
-                let p = progress.clone();
-                tokio::spawn(async move {
-                    let started = std::time::Instant::now();
-                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-                    tick.tick().await;
-                    loop {
-                        tick.tick().await;
-                        let secs = started.elapsed().as_secs_f64();
-                        println!(
-                            "elapsed {secs:.0}s, captured {} bytes, {} written ({:.0}/s)",
-                            p.bytes(),
-                            p.flows(),
-                            p.flows() as f64 / secs
-                        );
-                    }
-                })
-            });
-            let summary = collector::run(args, names, observer, progress, stop, |addr| {
-                tracing::info!(%addr, "collector listening");
-            })
-            .await?;
-            if let Some(t) = ticker {
-                t.abort();
-            }
-            // The table gives the terminal back before the summary is printed.
-            if let Some(t) = thread {
-                let _ = t.join();
-            }
-            println!(
-                "capture ended ({:?}): {} {} written, {} bytes, in {:.1}s",
-                summary.reason,
-                summary.items,
-                match args.mode {
-                    collector::Mode::Flows => "flows",
-                    collector::Mode::Packets => "packets",
-                },
-                summary.bytes,
-                summary.elapsed.as_secs_f64()
-            );
+        Command::Collector(args) => run_collector(args).await,
+        Command::ExportOutput(args) => {
+            let stdout = std::io::stdout().lock();
+            kubectl_netobserv::transfer::pack(&args.dir, std::io::BufWriter::new(stdout))?;
             Ok(())
         }
         cmd @ (Command::Flows(_) | Command::Packets(_) | Command::Metrics(_)) => {
-            let run_id = kubectl_netobserv::cluster::new_run_id();
-            let mut plan = Plan::for_command(
-                cmd,
-                &rules,
-                &run_id,
-                render::default_images(|k| std::env::var(k).ok()),
-            )?;
-            if let Some(pod) = plan.agent.pod.clone() {
-                let client = kube::Client::try_default().await?;
-                let target = kubectl_netobserv::target::resolve(&client, &pod).await?;
-                kubectl_netobserv::target::apply(&mut plan, &target)?;
-            }
-            let yaml = match cmd {
-                Command::Flows(a) => a.run.yaml,
-                Command::Packets(a) => a.run.yaml,
-                Command::Metrics(a) => a.yaml,
-                _ => false,
-            };
-            let objects = render::render(&plan);
-            if yaml {
-                print!("{}", render::to_yaml(&objects));
-                return Ok(());
-            }
-            // Foreground metrics: charts on the terminal, fed by the scrapes; Ctrl-C in the
-            // charts stops the capture like Ctrl-C outside them.
-            let charts = match (cmd, &plan.capture) {
-                (Command::Metrics(a), render::Capture::Metrics { include, .. })
-                    if !a.background =>
-                {
-                    let names: Vec<String> =
-                        include.iter().map(|m| m.as_str().to_string()).collect();
-                    let app = kubectl_netobserv::tui::metrics::MetricsApp::new(
-                        kubectl_netobserv::metrics::history::History::new(
-                            kubectl_netobserv::metrics::flp::PREFIX,
-                            &names,
-                        ),
-                    );
-                    let (tx, rx) = tokio::sync::mpsc::channel(16);
-                    let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
-                    let thread = std::thread::spawn(move || {
-                        if let Ok(true) = kubectl_netobserv::tui::terminal::run_metrics(app, rx) {
-                            let _ = quit_tx.send(());
-                        }
-                    });
-                    Some((tx, quit_rx, thread))
-                }
-                _ => None,
-            };
-            let (rounds, quit, thread) = match charts {
-                Some((tx, q, t)) => (Some(tx), Some(q), Some(t)),
-                None => (None, None, None),
-            };
-            let stop = async move {
-                match quit {
-                    Some(q) => {
-                        tokio::select! {
-                            () = interrupted() => {}
-                            _ = q => {}
-                        }
-                    }
-                    None => interrupted().await,
-                }
-            };
-            let result =
-                kubectl_netobserv::cluster::capture(&plan, &objects, cmd, stop, rounds).await;
-            if let Some(t) = thread {
-                let _ = t.join();
-            }
-            result?;
-            Ok(())
+            run_capture(cmd, &rules).await
         }
         Command::Cleanup(ns) => {
             let client = kube::Client::try_default().await?;
@@ -259,4 +113,169 @@ async fn run(invocation: options::Invocation) -> Result<(), Box<dyn std::error::
             Ok(())
         }
     }
+}
+
+/// The collector: receives from the agents, writes the files, shows the table or progress
+/// lines; in the cluster it lingers afterwards so `copy` can fetch the files.
+async fn run_collector(
+    args: &options::collector::CollectorArgs,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let names = if args.kubernetes {
+        KubeNames::Cluster
+    } else {
+        KubeNames::None
+    };
+    let progress = Arc::new(Progress::default());
+    let (observer, ui) = if args.tui {
+        let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+        let p = progress.clone();
+        let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+        let mode = args.mode;
+        let thread = std::thread::spawn(move || {
+            let title = match mode {
+                collector::Mode::Flows => "Flows",
+                collector::Mode::Packets => "Packets",
+            };
+            if let Ok(true) = kubectl_netobserv::tui::terminal::run(title, rx, p) {
+                let _ = quit_tx.send(());
+            }
+        });
+        (Some(tx), Some((quit_rx, thread)))
+    } else {
+        (None, None)
+    };
+    let (ui, thread) = match ui {
+        Some((q, t)) => (Some(q), Some(t)),
+        None => (None, None),
+    };
+    let stop = async move {
+        match ui {
+            Some(quit) => {
+                tokio::select! {
+                    () = interrupted() => {}
+                    _ = quit => {}
+                }
+            }
+            None => interrupted().await,
+        }
+    };
+    // Without the table, a progress line every 5 s (what `follow` shows of a cluster run).
+    let ticker = (!args.tui).then(|| {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let secs = started.elapsed().as_secs_f64();
+                println!(
+                    "elapsed {secs:.0}s, captured {} bytes, {} written ({:.0}/s)",
+                    p.bytes(),
+                    p.flows(),
+                    p.flows() as f64 / secs
+                );
+            }
+        })
+    });
+    let summary = collector::run(args, names, observer, progress, stop, |addr| {
+        tracing::info!(%addr, "collector listening");
+    })
+    .await?;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    // The table gives the terminal back before the summary is printed.
+    if let Some(t) = thread {
+        let _ = t.join();
+    }
+    println!(
+        "capture ended ({:?}): {} {} written, {} bytes, in {:.1}s",
+        summary.reason,
+        summary.items,
+        match args.mode {
+            collector::Mode::Flows => "flows",
+            collector::Mode::Packets => "packets",
+        },
+        summary.bytes,
+        summary.elapsed.as_secs_f64()
+    );
+    if args.linger && summary.reason != collector::StopReason::Stopped {
+        tracing::info!("capture ended; staying up for `copy` until the pod is deleted");
+        interrupted().await;
+    }
+    Ok(())
+}
+
+/// `flows`, `packets`, `metrics`: render, then print (`--yaml`) or deploy and run.
+async fn run_capture(
+    cmd: &Command,
+    rules: &[options::FilterArgs],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let run_id = kubectl_netobserv::cluster::new_run_id();
+    let mut plan = Plan::for_command(
+        cmd,
+        rules,
+        &run_id,
+        render::default_images(|k| std::env::var(k).ok()),
+    )?;
+    if let Some(pod) = plan.agent.pod.clone() {
+        let client = kube::Client::try_default().await?;
+        let target = kubectl_netobserv::target::resolve(&client, &pod).await?;
+        kubectl_netobserv::target::apply(&mut plan, &target)?;
+    }
+    let yaml = match cmd {
+        Command::Flows(a) => a.run.yaml,
+        Command::Packets(a) => a.run.yaml,
+        Command::Metrics(a) => a.yaml,
+        _ => false,
+    };
+    let objects = render::render(&plan);
+    if yaml {
+        print!("{}", render::to_yaml(&objects));
+        return Ok(());
+    }
+    // Foreground metrics: charts on the terminal, fed by the scrapes; Ctrl-C in the
+    // charts stops the capture like Ctrl-C outside them.
+    let charts = match (cmd, &plan.capture) {
+        (Command::Metrics(a), render::Capture::Metrics { include, .. }) if !a.background => {
+            let names: Vec<String> = include.iter().map(|m| m.as_str().to_string()).collect();
+            let app = kubectl_netobserv::tui::metrics::MetricsApp::new(
+                kubectl_netobserv::metrics::history::History::new(
+                    kubectl_netobserv::metrics::flp::PREFIX,
+                    &names,
+                ),
+            );
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                if let Ok(true) = kubectl_netobserv::tui::terminal::run_metrics(app, rx) {
+                    let _ = quit_tx.send(());
+                }
+            });
+            Some((tx, quit_rx, thread))
+        }
+        _ => None,
+    };
+    let (rounds, quit, thread) = match charts {
+        Some((tx, q, t)) => (Some(tx), Some(q), Some(t)),
+        None => (None, None, None),
+    };
+    let stop = async move {
+        match quit {
+            Some(q) => {
+                tokio::select! {
+                    () = interrupted() => {}
+                    _ = q => {}
+                }
+            }
+            None => interrupted().await,
+        }
+    };
+    let result = kubectl_netobserv::cluster::capture(&plan, &objects, cmd, stop, rounds).await;
+    if let Some(t) = thread {
+        let _ = t.join();
+    }
+    result?;
+    Ok(())
 }

@@ -81,7 +81,7 @@ fn json_response(code: u16, value: &Value) -> Response {
         .into_response()
 }
 
-fn failure_response(f: &Failure) -> Response {
+pub(crate) fn failure_response(f: &Failure) -> Response {
     json_response(f.code, &f.body)
 }
 
@@ -145,7 +145,7 @@ fn partial(obj: &Value) -> Value {
 const PUBLIC_PATHS: [&str; 4] = ["/version", "/healthz", "/livez", "/readyz"];
 
 /// The refusal of a request whose credentials do not pass, when `token` is required.
-fn authenticate(
+pub(crate) fn authenticate(
     token: Option<&str>,
     headers: &HeaderMap,
     method: &Method,

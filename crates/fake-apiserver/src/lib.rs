@@ -29,6 +29,7 @@
 
 pub mod admission;
 mod cel;
+mod exec;
 mod http;
 pub mod kinds;
 mod omitempty;
@@ -45,6 +46,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use store::{Store, Write};
 
+pub use exec::{ExecHandler, ExecOutput, ExecRequest};
 pub use status::Failure;
 
 /// One request as the fake saw it.
@@ -88,6 +90,8 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     changes: tokio::sync::watch::Sender<u64>,
     log: Mutex<Vec<Logged>>,
+    /// The kubelet stand-ins of `pods/exec`, by (namespace, pod).
+    exec: Mutex<std::collections::HashMap<(String, String), ExecHandler>>,
 }
 
 impl Shared {
@@ -195,6 +199,7 @@ impl FakeApiServer {
             store: Mutex::new(Store::new()),
             changes,
             log: Mutex::new(Vec::new()),
+            exec: Mutex::default(),
         });
         let bind = options
             .addr
@@ -202,6 +207,10 @@ impl FakeApiServer {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let router = axum::Router::new()
+            .route(
+                "/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+                axum::routing::get(exec::handle),
+            )
             .fallback(http::handle)
             .with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -218,6 +227,20 @@ impl FakeApiServer {
             addr,
             stop: Some(stop),
         })
+    }
+
+    /// Makes `handler` the container runtime of pod `namespace/pod` for `pods/exec`: it gets
+    /// each command a client runs there (after the server's own checks) and returns the output
+    /// and exit code the client then receives over the WebSocket stream.
+    pub fn on_exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        handler: impl Fn(&ExecRequest) -> ExecOutput + Send + Sync + 'static,
+    ) {
+        if let Ok(mut h) = self.shared.exec.lock() {
+            h.insert((namespace.to_string(), pod.to_string()), Arc::new(handler));
+        }
     }
 
     /// `http://127.0.0.1:PORT`.

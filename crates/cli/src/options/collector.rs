@@ -50,4 +50,8 @@ pub struct CollectorArgs {
     /// Log level.
     #[arg(long = "log-level", default_value = "info")]
     pub log_level: String,
+    /// Stay up after the capture ends (until the pod is deleted), so `copy` can still fetch
+    /// the files from the pod: a finished container cannot be exec'd into.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub linger: bool,
 }

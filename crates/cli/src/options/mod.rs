@@ -60,6 +60,17 @@ pub enum Command {
     /// The collector (runs in the cluster; also runnable locally).
     #[command(hide = true)]
     Collector(collector::CollectorArgs),
+    /// Writes a directory as a tar stream on stdout (what `copy` runs in the collector pod).
+    #[command(hide = true, name = "export-output")]
+    ExportOutput(ExportArgs),
+}
+
+/// `export-output`.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct ExportArgs {
+    /// Directory to pack.
+    #[arg(long, default_value = "output")]
+    pub dir: std::path::PathBuf,
 }
 
 /// The namespace option of the commands that find an earlier deployment.

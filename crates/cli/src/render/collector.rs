@@ -28,6 +28,7 @@ pub fn args(plan: &Plan) -> Vec<String> {
         format!("--max-time={}s", plan.max_time.as_secs()),
         format!("--max-bytes={}", plan.max_bytes),
         "--kubernetes".to_string(),
+        "--linger".to_string(),
         format!("--log-level={}", plan.agent.log_level),
     ];
     if let Capture::Packets { snaplen } = plan.capture {

@@ -77,6 +77,30 @@ pub struct Plan {
     pub collector_image: String,
     /// Identifies this run in [`RUN_LABEL`].
     pub run_id: String,
+    /// Whether a foreground run copies the collector's files home before removing it.
+    pub copy: CopyHome,
+}
+
+/// `--copy`: what a foreground run does with the collector's files at the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyHome {
+    /// Copy them into ./output.
+    Yes,
+    /// Leave them (they go with the collector pod).
+    No,
+    /// Ask on the terminal (no terminal: no copy).
+    Ask,
+}
+
+impl CopyHome {
+    /// From the option's value (`true`, `false`, `prompt`; clap allows no other).
+    pub fn from_option(value: &str) -> Self {
+        match value {
+            "true" => Self::Yes,
+            "false" => Self::No,
+            _ => Self::Ask,
+        }
+    }
 }
 
 /// `images/images.env`, the one place the project's image names and tags are set (also read by
@@ -156,6 +180,7 @@ impl Plan {
                     agent_image: images.0,
                     collector_image: images.1,
                     run_id: run_id.to_string(),
+                    copy: CopyHome::No,
                 });
             }
             other => return Err(PlanError::NotACapture(format!("{other:?}"))),
@@ -170,6 +195,7 @@ impl Plan {
             agent_image: images.0,
             collector_image: images.1,
             run_id: run_id.to_string(),
+            copy: CopyHome::from_option(&run.copy),
         })
     }
 
