@@ -527,14 +527,19 @@ pub async fn copy(
     };
     let _ = process.join().await;
     if let Some(st) = status.filter(|s| s.status.as_deref() != Some("Success")) {
-        let stderr = String::from_utf8_lossy(&err.unwrap_or_default()).trim().to_string();
+        let stderr = String::from_utf8_lossy(&err.unwrap_or_default())
+            .trim()
+            .to_string();
         return Err(ClusterError::Copy(format!(
             "the collector could not pack {}: {}{}",
             render::COLLECTOR_OUTPUT,
             st.message.unwrap_or_default(),
-            if stderr.is_empty() { String::new() } else { format!(" ({stderr})") }
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(" ({stderr})")
+            }
         )));
     }
-    crate::transfer::unpack(tar.as_slice(), output)
-        .map_err(|e| ClusterError::Copy(e.to_string()))
+    crate::transfer::unpack(tar.as_slice(), output).map_err(|e| ClusterError::Copy(e.to_string()))
 }

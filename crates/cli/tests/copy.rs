@@ -48,7 +48,12 @@ fn kubelet(dir: PathBuf) -> impl Fn(&netobserv_fake_apiserver::ExecRequest) -> E
             .command
             .iter()
             .skip(1)
-            .map(|a| a.replace(&format!("={COLLECTOR_OUTPUT}"), &format!("={}", dir.display())))
+            .map(|a| {
+                a.replace(
+                    &format!("={COLLECTOR_OUTPUT}"),
+                    &format!("={}", dir.display()),
+                )
+            })
             .collect();
         assert_eq!(req.command[0], "/kubectl-netobserv", "the image's binary");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-netobserv"))
@@ -94,7 +99,11 @@ async fn copy_brings_back_the_collectors_files_byte_for_byte() {
     let remote = temp("remote");
     std::fs::create_dir_all(remote.join("flow")).unwrap();
     std::fs::create_dir_all(remote.join("pcap")).unwrap();
-    std::fs::write(remote.join("flow/2026-12-05T06_00_00Z.json"), b"{\"Bytes\":66}\n").unwrap();
+    std::fs::write(
+        remote.join("flow/2026-12-05T06_00_00Z.json"),
+        b"{\"Bytes\":66}\n",
+    )
+    .unwrap();
     // A binary file larger than one WebSocket frame of the fake (32 KiB) and not a multiple
     // of tar's 512-byte blocks.
     let pcap: Vec<u8> = (0..200_003u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -108,12 +117,20 @@ async fn copy_brings_back_the_collectors_files_byte_for_byte() {
     assert_eq!(files(&local.join("output")), files(&remote));
     let mut names: Vec<String> = written
         .iter()
-        .map(|p| p.strip_prefix(local.join("output")).unwrap().display().to_string())
+        .map(|p| {
+            p.strip_prefix(local.join("output"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
         .collect();
     names.sort();
     assert_eq!(
         names,
-        ["flow/2026-12-05T06_00_00Z.json", "pcap/2026-12-05T06_00_00Z.pcapng"]
+        [
+            "flow/2026-12-05T06_00_00Z.json",
+            "pcap/2026-12-05T06_00_00Z.pcapng"
+        ]
     );
     let _ = std::fs::remove_dir_all(&remote);
     let _ = std::fs::remove_dir_all(&local);
@@ -123,7 +140,11 @@ async fn copy_brings_back_the_collectors_files_byte_for_byte() {
 async fn copy_reports_why_it_got_nothing() {
     // The collector has written nothing: the export fails in the pod, its stderr comes home.
     let fake = cluster_with_collector("Running").await;
-    fake.on_exec(NS, COLLECTOR, kubelet(PathBuf::from("/nonexistent/netobserv-output")));
+    fake.on_exec(
+        NS,
+        COLLECTOR,
+        kubelet(PathBuf::from("/nonexistent/netobserv-output")),
+    );
     let local = temp("nothing");
     let err = cluster::copy(&fake.client(), NS, &local)
         .await
@@ -144,7 +165,10 @@ async fn copy_reports_why_it_got_nothing() {
     let err = cluster::copy(&pending.client(), "elsewhere", &local)
         .await
         .expect_err("no pod");
-    assert!(err.to_string().contains("exec into pod elsewhere/"), "{err}");
+    assert!(
+        err.to_string().contains("exec into pod elsewhere/"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&local);
 }
 
