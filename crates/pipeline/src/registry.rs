@@ -69,6 +69,7 @@ impl Registry {
             .with_encode("prom", encode::prom::build)
             .with_write("stdout", write::stdout::build)
             .with_write("loki", write::loki_client::build)
+            .with_write("ipfix", write::ipfix::build)
             .with_write("sqlite", write::sqlite::build)
             .with_write("none", write::build_discard)
             .with_write("fake", write::build_discard)

@@ -228,60 +228,112 @@ impl Collector for GraphCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let p = &self.prefix;
         self.encode_stages(&mut encoder, p)?;
-        let totals = self.reports.loki_totals();
-        if totals.is_empty() {
+        let all = self.reports.loki_totals();
+        if all.is_empty() {
             return Ok(());
         }
-        let by_stage =
-            |pick: fn(&crate::workers::LokiTotals) -> u64| -> Vec<(Vec<(&str, &str)>, u64)> {
-                totals
-                    .iter()
-                    .map(|(stage, t)| (vec![("stage", stage.as_str())], pick(t)))
-                    .collect()
-            };
+        let written: Vec<(Vec<(&str, &str)>, u64)> = all
+            .iter()
+            .map(|(stage, t)| (vec![("stage", stage.as_str())], t.written))
+            .collect();
         family(
             &mut encoder,
             &format!("{p}records_written"),
             "Records a writer stage delivered.",
             MetricType::Counter,
-            &by_stage(|t| t.written),
+            &written,
         )?;
-        counter_total(
-            &mut encoder,
-            &format!("{p}loki_sent_entries"),
-            "Entries Loki accepted.",
-            &by_stage(|t| t.written),
-        )?;
-        let mut dropped = Vec::new();
-        for (stage, t) in &totals {
-            dropped.push((
-                vec![("stage", stage.as_str()), ("reason", "buffer_full")],
-                t.dropped_buffer_full,
-            ));
-            dropped.push((
-                vec![("stage", stage.as_str()), ("reason", "retries_exhausted")],
-                t.dropped_after_retries,
-            ));
+        let (loki, exporters): (Vec<_>, Vec<_>) = all.iter().partition(|(_, t)| t.sink == "loki");
+        if !loki.is_empty() {
+            encode_loki(&mut encoder, p, &loki)?;
         }
-        counter_total(
-            &mut encoder,
-            &format!("{p}loki_dropped_entries"),
-            "Entries dropped before reaching Loki, by reason.",
-            &dropped,
-        )?;
-        counter_total(
-            &mut encoder,
-            &format!("{p}loki_failed_pushes"),
-            "Push attempts Loki refused or that could not reach it (each retry counts).",
-            &by_stage(|t| t.failed_attempts),
-        )?;
-        counter_total(
-            &mut encoder,
-            &format!("{p}loki_label_values_too_long"),
-            "Label values too long to be a Loki label, kept in the line instead.",
-            &by_stage(|t| t.long_label_values),
-        )
+        if !exporters.is_empty() {
+            encode_exporters(&mut encoder, p, &exporters)?;
+        }
+        Ok(())
     }
+}
+
+type Totals<'a> = [(&'a String, &'a crate::workers::LokiTotals)];
+
+fn by_stage<'a>(
+    totals: &Totals<'a>,
+    pick: fn(&crate::workers::LokiTotals) -> u64,
+) -> Vec<(Vec<(&'static str, &'a str)>, u64)> {
+    totals
+        .iter()
+        .map(|(stage, t)| (vec![("stage", stage.as_str())], pick(t)))
+        .collect()
+}
+
+/// Drops by reason; `failed` names the drops after the transport gave up.
+fn dropped_by_reason<'a>(
+    totals: &Totals<'a>,
+    failed: &'static str,
+) -> Vec<(Vec<(&'static str, &'a str)>, u64)> {
+    let mut dropped = Vec::new();
+    for (stage, t) in totals {
+        dropped.push((
+            vec![("stage", stage.as_str()), ("reason", "buffer_full")],
+            t.dropped_buffer_full,
+        ));
+        dropped.push((
+            vec![("stage", stage.as_str()), ("reason", failed)],
+            t.dropped_after_retries,
+        ));
+    }
+    dropped
+}
+
+/// Loki writers' counters under upstream's names.
+fn encode_loki(encoder: &mut DescriptorEncoder, p: &str, totals: &Totals<'_>) -> fmt::Result {
+    counter_total(
+        encoder,
+        &format!("{p}loki_sent_entries"),
+        "Entries Loki accepted.",
+        &by_stage(totals, |t| t.written),
+    )?;
+    counter_total(
+        encoder,
+        &format!("{p}loki_dropped_entries"),
+        "Entries dropped before reaching Loki, by reason.",
+        &dropped_by_reason(totals, "retries_exhausted"),
+    )?;
+    counter_total(
+        encoder,
+        &format!("{p}loki_failed_pushes"),
+        "Push attempts Loki refused or that could not reach it (each retry counts).",
+        &by_stage(totals, |t| t.failed_attempts),
+    )?;
+    counter_total(
+        encoder,
+        &format!("{p}loki_label_values_too_long"),
+        "Label values too long to be a Loki label, kept in the line instead.",
+        &by_stage(totals, |t| t.long_label_values),
+    )
+}
+
+/// Exporters' (IPFIX) counters: what went out, what was dropped and why, failed sends.
+fn encode_exporters(encoder: &mut DescriptorEncoder, p: &str, totals: &Totals<'_>) -> fmt::Result {
+    counter_total(
+        encoder,
+        &format!("{p}exporter_sent_records"),
+        "Records an exporter sent.",
+        &by_stage(totals, |t| t.written),
+    )?;
+    counter_total(
+        encoder,
+        &format!("{p}exporter_dropped_records"),
+        "Records an exporter dropped: its queue was full (the collector too slow or away) or \
+         the transport failed to send them.",
+        &dropped_by_reason(totals, "send_failed"),
+    )?;
+    counter_total(
+        encoder,
+        &format!("{p}exporter_failed_sends"),
+        "Sends or connection attempts to an exporter's collector that failed.",
+        &by_stage(totals, |t| t.failed_attempts),
+    )
 }
 
 impl GraphCollector {

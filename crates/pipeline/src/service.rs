@@ -208,24 +208,28 @@ fn log_outcome(outcome: &Outcome) {
     let p = summary.pipeline;
     match outcome.input {
         Some(lines) => tracing::info!(
-            "{} records read, {} undecodable lines, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
+            "{} records read, {} undecodable lines, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki, {} exported, {} dropped by exporters",
             lines.records,
             lines.decode_errors,
             p.filtered,
             summary.written(),
             p.write_errors,
             summary.loki_written,
-            summary.loki_dropped
+            summary.loki_dropped,
+            summary.exported,
+            summary.export_dropped
         ),
         None => tracing::info!(
-            "{} flows ingested, {} refused, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki",
+            "{} flows ingested, {} refused, {} filtered out, {} written, {} write errors, {} sent to Loki, {} dropped for Loki, {} exported, {} dropped by exporters",
             p.ingested,
             outcome.refused,
             p.filtered,
             summary.written(),
             p.write_errors,
             summary.loki_written,
-            summary.loki_dropped
+            summary.loki_dropped,
+            summary.exported,
+            summary.export_dropped
         ),
     }
 }

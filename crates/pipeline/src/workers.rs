@@ -108,6 +108,7 @@ impl WorkerReports {
             .map(|(stage, list)| {
                 let mut t = LokiTotals::default();
                 for s in list {
+                    t.sink = s.sink;
                     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
                     t.written += load(&s.written);
                     t.dropped_buffer_full += load(&s.dropped_buffer_full);
@@ -133,6 +134,8 @@ impl std::fmt::Debug for WorkerReports {
 /// One Loki stage's counters summed over the workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LokiTotals {
+    /// The writer type (`loki`, `ipfix`).
+    pub sink: &'static str,
     /// Entries Loki accepted.
     pub written: u64,
     /// Entries dropped because the writer's buffer was full.
@@ -154,6 +157,10 @@ pub struct Summary {
     pub loki_written: u64,
     /// Entries dropped for Loki.
     pub loki_dropped: u64,
+    /// Records exporters (IPFIX) delivered.
+    pub exported: u64,
+    /// Records exporters dropped (queue full, transport failures).
+    pub export_dropped: u64,
 }
 
 impl Summary {
@@ -174,14 +181,19 @@ impl Summary {
             ..Self::default()
         };
         for t in reports.loki_totals().values() {
-            out.loki_written += t.written;
-            out.loki_dropped += t.dropped_buffer_full + t.dropped_after_retries;
+            if t.sink == "loki" {
+                out.loki_written += t.written;
+                out.loki_dropped += t.dropped_buffer_full + t.dropped_after_retries;
+            } else {
+                out.exported += t.written;
+                out.export_dropped += t.dropped_buffer_full + t.dropped_after_retries;
+            }
         }
         out
     }
 
     /// Records delivered by any writer (stdout / none writers and Loki).
     pub fn written(&self) -> u64 {
-        self.pipeline.written + self.loki_written
+        self.pipeline.written + self.loki_written + self.exported
     }
 }

@@ -552,6 +552,7 @@ fn unsupported_stage(objects: &[Json]) -> Option<String> {
         "loki",
         "stdout",
         "aggregates",
+        "ipfix",
     ];
     for o in objects {
         if o["kind"] != "ConfigMap"

@@ -96,7 +96,10 @@ impl LokiWriter {
         let (tx, rx) = mpsc::unbounded_channel();
         let buffered = Arc::new(AtomicUsize::new(0));
         let taken = buffered.clone();
-        let stats = Arc::new(LokiStats::default());
+        let stats = Arc::new(LokiStats {
+            sink: "loki",
+            ..LokiStats::default()
+        });
         let task_stats = stats.clone();
         let task = runtime.spawn(run(
             rx,

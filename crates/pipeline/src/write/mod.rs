@@ -1,6 +1,7 @@
 //! Writers: terminal stages. Loki (encoding, HTTP client settings, and the batching, retrying
 //! client), standard output, the flow store (`sqlite`), and the discarding `none` / `fake`.
 
+pub mod ipfix;
 pub mod loki;
 pub mod loki_client;
 pub mod loki_http;
@@ -26,6 +27,9 @@ pub struct Written {
 /// Counters of a writer that delivers in the background (bounded buffer, retries).
 #[derive(Debug, Default)]
 pub struct DeliveryStats {
+    /// The writer type (`loki`, `ipfix`): Loki's counters keep their upstream metric names,
+    /// the exporters' have their own.
+    pub sink: &'static str,
     /// Records accepted into the buffer.
     pub queued: AtomicU64,
     /// Records delivered.
