@@ -81,10 +81,11 @@ if ! bpf-linker --version 2>/dev/null | grep -q '0\.13\.0'; then
     }
 fi
 
-# The NetworkEvents tests run a real ovsdb-server (with the OVN Northbound schema vendored in
-# crates/agent/tests/data) and insert rows with ovsdb-client: both come with openvswitch-common.
+# The NetworkEvents and UDN mapping tests run a real ovsdb-server (with the OVN Northbound and
+# Open vSwitch schemas vendored in crates/agent/tests/data, so openvswitch-switch is not needed)
+# and insert rows with ovsdb-client: both come with openvswitch-common.
 if ! need_cmd ovsdb-server || ! need_cmd ovsdb-tool || ! need_cmd ovsdb-client; then
-    echo "prerequisites: installing openvswitch-common (ovsdb-server for the NetworkEvents tests)"
+    echo "prerequisites: installing openvswitch-common (ovsdb-server for the NetworkEvents and UDN mapping tests)"
     apt_install --no-install-recommends openvswitch-common
 fi
 

@@ -12,6 +12,7 @@ use crate::netevents::NetDecoder;
 use crate::netevents::keeper::{keep_ovs_collector, register_ovs_collector};
 use crate::netns::in_netns;
 use crate::tracer::{AttachKind, Tracer};
+use crate::udn::UdnMapper;
 use netobserv_pipeline::embedded::{EmbeddedOptions, InProcess};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -72,6 +73,8 @@ struct FlowTasks {
     /// Keeps the OVS sample collector set registered (retrying) and removes it at shutdown;
     /// `None` when NetworkEvents is off or the registration is disabled.
     ovs_collector: Option<JoinHandle<()>>,
+    /// Keeps the interface → UDN map fresh; `None` when UDN mapping is off.
+    udn_refresher: Option<JoinHandle<()>>,
     evictor: JoinHandle<()>,
     exporter: JoinHandle<()>,
     /// The pipeline running in this process (`EXPORT=direct-flp`); stopped after the exporter.
@@ -217,6 +220,34 @@ async fn start_metrics_server(
     });
     Ok((Some(task), addr))
 }
+/// Starts the UDN mapping when enabled: a first OVSDB read (so the first eviction already tags
+/// flows when OVSDB is up; a failure is counted and retried, never fatal), then the periodic
+/// refresh.
+async fn start_udn_mapping(
+    cfg: &Config,
+    metrics: &Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> (Option<Arc<UdnMapper>>, Option<JoinHandle<()>>) {
+    if !cfg.udn.enable {
+        return (None, None);
+    }
+    let mapper = Arc::new(UdnMapper::new(&cfg.udn, metrics.clone()));
+    match mapper.refresh().await {
+        Ok(n) => tracing::info!(
+            interfaces = n,
+            socket = %cfg.udn.ovs_socket.display(),
+            "UDN mapping: interface table read"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            socket = %cfg.udn.ovs_socket.display(),
+            retry_every = ?cfg.udn.refresh_interval,
+            "UDN mapping: OVSDB unreadable; flows carry no UDN until it answers"
+        ),
+    }
+    let task = tokio::spawn(mapper.clone().run(cfg.udn.refresh_interval, shutdown));
+    (Some(mapper), Some(task))
+}
 
 impl Agent {
     /// Loads the programs, starts every task and returns once interface watching is running:
@@ -266,6 +297,7 @@ impl Agent {
                 ))
             });
 
+        let (udn, udn_refresher) = start_udn_mapping(&cfg, &metrics, shutdown_rx.clone()).await;
         let agent_ip = pbflow::Ip::from_addr(discover_agent_ip(&cfg));
         let (map_ids, map_base) = measure_maps(&lock(&tracer), &metrics);
         let ring = lock(&maps).ring();
@@ -276,6 +308,7 @@ impl Agent {
             names,
             agent_ip,
             decoder,
+            udn,
             ringbuf_bytes: cfg.ringbuf_bytes(),
             map_ids,
             map_base,
@@ -313,6 +346,7 @@ impl Agent {
                 eviction,
                 ring_drainer,
                 ovs_collector,
+                udn_refresher,
                 evictor,
                 exporter,
                 pipeline,
@@ -408,6 +442,15 @@ impl Agent {
         }
     }
 
+    /// Whether UDN mapping works and why not: `None` when `ENABLE_UDN_MAPPING` is off (or in
+    /// packet mode, which tags no flows).
+    pub fn udn_mapping_state(&self) -> Option<crate::udn::UdnMappingState> {
+        match &self.mode {
+            Mode::Flows(f) => f.eviction.udn.as_ref().map(|u| u.state()),
+            Mode::Packets(_) => None,
+        }
+    }
+
     /// Kernel id of the NetworkEvents map when the feature is on: tests write into it exactly
     /// what the `psample_sample_packet` hook would, on kernels where the hook cannot attach.
     pub fn network_events_map_id(&self) -> Option<u32> {
@@ -429,6 +472,9 @@ impl Agent {
             Mode::Flows(mut f) => {
                 let _ = (&mut f.evictor).await;
                 let _ = (&mut f.ring_drainer).await;
+                if let Some(t) = f.udn_refresher.as_mut() {
+                    let _ = t.await;
+                }
                 Mode::Flows(f)
             }
             packets => packets,

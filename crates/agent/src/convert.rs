@@ -144,6 +144,18 @@ pub fn to_record(
     }
 }
 
+/// Sets each interface entry's `udn` from `udns` (interface → label), when the mapping is on.
+fn tag_udns(r: &mut Record, udns: Option<&std::collections::HashMap<String, String>>) {
+    let Some(udns) = udns.filter(|m| !m.is_empty()) else {
+        return;
+    };
+    for e in &mut r.dup_list {
+        if let Some(label) = udns.get(&e.interface) {
+            e.udn.clone_from(label);
+        }
+    }
+}
+
 /// Decodes a raw QNAME (length-prefixed labels) into dotted form; stops at the root label, a
 /// compression pointer or the end of the captured bytes, as upstream does.
 pub fn dns_name(raw: &[u8]) -> String {
@@ -408,6 +420,8 @@ pub struct FlowBatch {
     clock: Clock,
     names: std::sync::Arc<std::collections::HashMap<u32, String>>,
     mac_names: std::sync::Arc<std::collections::HashMap<(u32, [u8; 6]), String>>,
+    /// Interface → UDN label (`ENABLE_UDN_MAPPING`); `None` leaves `udn` empty.
+    udns: Option<crate::udn::UdnMap>,
     agent_ip: Ip,
     len: usize,
 }
@@ -448,6 +462,7 @@ impl FlowBatch {
             clock,
             names,
             mac_names: std::sync::Arc::default(),
+            udns: None,
             agent_ip,
         }
     }
@@ -461,6 +476,13 @@ impl FlowBatch {
         mac_names: std::sync::Arc<std::collections::HashMap<(u32, [u8; 6]), String>>,
     ) -> Self {
         self.mac_names = mac_names;
+        self
+    }
+
+    /// Tags each interface of the records with its UDN from `udns` (interface → label), as
+    /// the UDN mapping read it at this eviction; interfaces it does not know stay untagged.
+    pub fn with_udns(mut self, udns: Option<crate::udn::UdnMap>) -> Self {
+        self.udns = udns;
         self
     }
 
@@ -513,6 +535,7 @@ impl FlowBatch {
             if let Some(e) = self.extra.remove(&id) {
                 e.apply(&mut r);
             }
+            tag_udns(&mut r, self.udns.as_deref());
             out.push(r);
         }
         if out.len() < max {
@@ -529,6 +552,7 @@ impl FlowBatch {
                 };
                 let mut r = to_record(&id, &e.base(), &self.clock, &name_of, &self.agent_ip);
                 e.apply(&mut r);
+                tag_udns(&mut r, self.udns.as_deref());
                 out.push(r);
             }
         }

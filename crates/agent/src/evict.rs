@@ -33,6 +33,8 @@ pub(crate) struct Evictor {
     pub(crate) names: Names,
     pub(crate) agent_ip: pbflow::Ip,
     pub(crate) decoder: NetDecoder,
+    /// The UDN mapping, when `ENABLE_UDN_MAPPING` is on.
+    pub(crate) udn: Option<Arc<crate::udn::UdnMapper>>,
     /// Size of the ring buffer, for the loss message.
     pub(crate) ringbuf_bytes: u32,
     /// Map ids and their bytes at start, to refresh the map memory figure of `/status`.
@@ -195,7 +197,8 @@ impl Evictor {
                 Arc::new(names.by_index),
                 self.agent_ip.clone(),
             )
-            .with_mac_names(Arc::new(names.by_mac)),
+            .with_mac_names(Arc::new(names.by_mac))
+            .with_udns(self.udn.as_ref().map(|u| u.snapshot())),
         ));
         n
     }

@@ -1,5 +1,6 @@
 //! The node agent: loads and attaches the eBPF programs, evicts flows from kernel maps and exports
 //! them as `pbflow` records over gRPC, with Prometheus metrics and a `/status` page.
+//! [`udn`] tags flows' interfaces with their OVN-Kubernetes user-defined network.
 //!
 //! One module per hook feature ([`rtt`], [`drops`], [`dns`], [`xlat`], [`netevents::kernel`],
 //! [`flowcache`], [`overflow`]), each with its settings before load, its attach (with fallbacks)
@@ -43,6 +44,7 @@ mod status;
 mod sys;
 pub(crate) mod tls;
 pub mod tracer;
+pub mod udn;
 pub mod xlat;
 
 pub use agent::{Agent, AgentError};

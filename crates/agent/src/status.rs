@@ -24,7 +24,9 @@ pub(crate) fn publish(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
     });
     metrics.set_flow_cache(&tracer.flow_cache);
     let attached = tracer.attached();
-    metrics.set_hooks(feature_hooks(cfg, &attached, tracer));
+    let mut hooks = feature_hooks(cfg, &attached, tracer);
+    hooks.push(udn_row(cfg, tracer.packet_mode, metrics));
+    metrics.set_hooks(hooks);
     metrics.set_interfaces(
         attached
             .iter()
@@ -41,6 +43,26 @@ pub(crate) fn publish(cfg: &Config, tracer: &Tracer, metrics: &Metrics) {
             })
             .collect(),
     );
+}
+
+/// The `UDNMapping` row: not a hook but a user-space lookup whose state follows OVSDB, so when
+/// it is on, the row the mapper last published is kept as it is.
+fn udn_row(cfg: &Config, packet_mode: bool, metrics: &Metrics) -> HookStatus {
+    let off = |why: &str| HookStatus {
+        hook: crate::udn::HOOK.into(),
+        active: false,
+        reason: Some(why.into()),
+        ..HookStatus::default()
+    };
+    if !cfg.udn.enable {
+        return off("disabled (ENABLE_UDN_MAPPING is false)");
+    }
+    if packet_mode {
+        return off("packet capture mode (ENABLE_PCA=true): flows are off");
+    }
+    metrics
+        .hook_row(crate::udn::HOOK)
+        .unwrap_or_else(|| off("starting: OVSDB not read yet"))
 }
 
 /// One row per hook feature.

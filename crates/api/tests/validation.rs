@@ -1024,11 +1024,8 @@ fn feature_below_minimum_openshift_version_warns() {
 
         let report = validate(&privileged_with(feature), &openshift(4, 19, 0));
         assert_no_issue(&report, "spec.agent.ebpf.features", "needs OpenShift");
-        // EbpfManager is refused and UDNMapping warned as not implemented (tested below).
-        if !matches!(
-            feature,
-            AgentFeature::EbpfManager | AgentFeature::UdnMapping
-        ) {
+        // EbpfManager is refused (tested below).
+        if !matches!(feature, AgentFeature::EbpfManager) {
             assert_clean(&report);
         }
     }
@@ -1142,10 +1139,10 @@ fn packet_drop_without_privileged_or_ebpf_manager_warns() {
 }
 
 /// EbpfManager cannot work with this agent (it loads its own programs; no bpfman runs here to
-/// test against), so it is refused with what to do; the features the CRD accepts but the agent
-/// does not implement yet are applied with a warning naming each.
+/// test against), so it is refused with what to do; every other feature the CRD accepts is
+/// implemented and applies cleanly.
 #[test]
-fn ebpf_manager_is_refused_and_unimplemented_features_warn() {
+fn ebpf_manager_is_refused_and_other_features_apply() {
     let report =
         check(json!({"agent": {"ebpf": {"privileged": true, "features": ["EbpfManager"]}}}));
     assert_eq!(
@@ -1159,16 +1156,8 @@ fn ebpf_manager_is_refused_and_unimplemented_features_warn() {
             .contains("remove EbpfManager from spec.agent.ebpf.features"),
         "{report:#?}"
     );
-    let report =
-        check(json!({"agent": {"ebpf": {"privileged": true, "features": ["UDNMapping"]}}}));
-    assert_warning(
-        &report,
-        "spec.agent.ebpf.features",
-        "the UDNMapping feature is not implemented by the netobserv-rs agent yet",
-    );
-    assert!(report.errors.is_empty(), "{report:#?}");
     let report = check(
-        json!({"agent": {"ebpf": {"privileged": true, "features": ["PacketDrop", "DNSTracking", "FlowRTT", "NetworkEvents", "PacketTranslation", "TLSTracking", "IPSec"]}}}),
+        json!({"agent": {"ebpf": {"privileged": true, "features": ["PacketDrop", "DNSTracking", "FlowRTT", "NetworkEvents", "PacketTranslation", "TLSTracking", "IPSec", "UDNMapping"]}}}),
     );
     assert_clean(&report);
 }

@@ -180,6 +180,77 @@ fn network_events_mount_ovs_and_ovn_sockets() {
     );
 }
 
+/// The first value under `key` anywhere in `v`.
+fn find_key(v: &serde_json::Value, key: &str) -> Option<serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get(key)
+            .cloned()
+            .or_else(|| m.values().find_map(|x| find_key(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
+}
+
+/// UDNMapping end to end in the rendering: the agent gets `ENABLE_UDN_MAPPING` and, privileged,
+/// the OVS socket directory it reads the interface table from; the pipeline indexes pods by UDN
+/// (`ovn-kubernetes` secondary network, index `udn`) and labels Loki streams with `UdnId`.
+/// Unprivileged, the env stays but no host path is mounted (validation warns about it).
+#[test]
+fn udn_mapping_renders_agent_env_mounts_and_pipeline_index() {
+    let mut fc = fc();
+    fc.spec.agent.ebpf.features = vec![AgentFeature::UdnMapping];
+    fc.spec.agent.ebpf.privileged = true;
+    let objs = objects(&fc, &facts(&[]));
+    let ds = agent(&objs);
+    assert_eq!(
+        env_value(&ds, "ENABLE_UDN_MAPPING").as_deref(),
+        Some("true")
+    );
+    let pod = ds.spec.and_then(|s| s.template.spec).expect("pod");
+    let mounts: Vec<(String, String)> = pod.containers[0]
+        .volume_mounts
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.name, m.mount_path))
+        .collect();
+    for (name, path) in [
+        ("var-run-ovs", "/var/run/openvswitch"),
+        ("var-run-ovn", "/var/run/ovn"),
+    ] {
+        assert!(
+            mounts.contains(&(name.to_string(), path.to_string())),
+            "{mounts:?}"
+        );
+    }
+    let flp: serde_json::Value =
+        serde_json::from_str(&config_json(&objs, "flowlogs-pipeline-config")).expect("json");
+    let text = flp.to_string();
+    let networks = find_key(&flp, "secondaryNetworks").expect("secondaryNetworks");
+    assert_eq!(
+        networks,
+        serde_json::json!([{"name": "ovn-kubernetes", "index": {"udn": {}}}])
+    );
+    assert!(text.contains(r#""udnsField":"Udns""#), "{text}");
+    assert!(text.contains(r#""UdnId""#), "{text}");
+
+    fc.spec.agent.ebpf.privileged = false;
+    let ds = agent(&objects(&fc, &facts(&[])));
+    assert_eq!(
+        env_value(&ds, "ENABLE_UDN_MAPPING").as_deref(),
+        Some("true")
+    );
+    let pod = ds.spec.and_then(|s| s.template.spec).expect("pod");
+    let vols: Vec<String> = pod
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert!(!vols.contains(&"var-run-ovs".to_string()), "{vols:?}");
+}
+
 #[test]
 fn old_openshift_uses_tc_attach() {
     let f = ClusterFacts {

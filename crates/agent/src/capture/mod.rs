@@ -90,6 +90,7 @@ pub(crate) fn ignored_features(cfg: &Config) -> Vec<&'static str> {
             cfg.network_events.enable,
             "ENABLE_NETWORK_EVENTS_MONITORING",
         ),
+        (cfg.udn.enable, "ENABLE_UDN_MAPPING"),
     ]
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))

@@ -2,13 +2,17 @@
 //! upstream agent), so existing deployments and the operator can drive this agent unchanged.
 
 mod capture;
+mod netevents;
+mod udn;
 
 use crate::filter::FilterRule;
 pub use crate::ifaces::NameMatcher;
 pub use capture::CaptureConfig;
+pub use netevents::NetworkEventsConfig;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+pub use udn::UdnConfig;
 
 /// Why the configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +157,8 @@ pub struct Config {
     pub target_tls_user_key_path: String,
     /// NetworkEvents settings (`ENABLE_NETWORK_EVENTS_MONITORING` and friends).
     pub network_events: NetworkEventsConfig,
+    /// UDN mapping settings (`ENABLE_UDN_MAPPING` and friends).
+    pub udn: UdnConfig,
     /// Size of the ring buffer that carries flows' first packets and what a full flow map
     /// refuses to user space (see [`Config::ringbuf_bytes`]). Not an upstream variable:
     /// `FLOWS_RINGBUF_BYTES`; unset = derived from `CACHE_MAX_FLOWS`.
@@ -162,49 +168,6 @@ pub struct Config {
     pub profile_stop: u8,
     /// Packet capture (`ENABLE_PCA` and friends): packet mode instead of flows when enabled.
     pub capture: CaptureConfig,
-}
-
-/// NetworkEvents (OVN observability samples) settings, grouped so the feature reads in one
-/// place.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetworkEventsConfig {
-    /// `ENABLE_NETWORK_EVENTS_MONITORING`.
-    pub enable: bool,
-    /// `NETWORK_EVENTS_MONITORING_GROUP_ID`: the psample group OVN samples into (default 10).
-    pub group_id: u32,
-    /// Not upstream (which hard-codes it): `NETWORK_EVENTS_OVNNB_SOCKET`, the OVN Northbound
-    /// database's unix socket used to decode sample cookies.
-    pub nb_socket: PathBuf,
-    /// Not upstream: `NETWORK_EVENTS_CACHE_TTL`, how long a decoded cookie is reused.
-    pub cache_ttl: Duration,
-    /// Not upstream: `NETWORK_EVENTS_CACHE_MAX_ENTRIES`, most decoded cookies kept.
-    pub cache_max_entries: usize,
-    /// Not upstream (which hard-codes it): `NETWORK_EVENTS_OVS_SOCKET`, the local Open vSwitch
-    /// database's unix socket, where the agent registers the OVS sample collector set that makes
-    /// OVS hand OVN's samples to psample.
-    pub ovs_socket: PathBuf,
-    /// Not upstream: `NETWORK_EVENTS_REGISTER_OVS_COLLECTOR` (default true). Off when something
-    /// else (e.g. `ovnkube-observ`) manages the collector set and the agent must not touch OVS.
-    pub register_ovs_collector: bool,
-    /// Not upstream: `NETWORK_EVENTS_OVS_CHECK_INTERVAL` (default 30s), how often the collector
-    /// set registration is checked: a failed one retried (OVS or br-int may come up after the
-    /// agent at node boot), a vanished one put back (OVS database reset).
-    pub ovs_check_interval: Duration,
-}
-
-impl Default for NetworkEventsConfig {
-    fn default() -> Self {
-        Self {
-            enable: false,
-            group_id: 10,
-            nb_socket: PathBuf::from("/var/run/ovn/ovnnb_db.sock"),
-            cache_ttl: Duration::from_secs(300),
-            cache_max_entries: 4096,
-            ovs_socket: PathBuf::from("/var/run/openvswitch/db.sock"),
-            register_ovs_collector: true,
-            ovs_check_interval: Duration::from_secs(30),
-        }
-    }
 }
 
 impl Default for Config {
@@ -248,6 +211,7 @@ impl Default for Config {
             target_tls_user_cert_path: String::new(),
             target_tls_user_key_path: String::new(),
             network_events: NetworkEventsConfig::default(),
+            udn: UdnConfig::default(),
             ringbuf_bytes_setting: None,
             profile_stop: 0,
             capture: CaptureConfig::default(),
@@ -515,45 +479,6 @@ fn read_namespaces(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Reads networkEvents (OVN samples) and its OVS/OVN sockets.
-fn read_network_events(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
-    if let Some(v) = var("ENABLE_NETWORK_EVENTS_MONITORING") {
-        c.network_events.enable = parse_bool("ENABLE_NETWORK_EVENTS_MONITORING", &v)?;
-    }
-    if let Some(v) = var("NETWORK_EVENTS_MONITORING_GROUP_ID") {
-        c.network_events.group_id = parse_num("NETWORK_EVENTS_MONITORING_GROUP_ID", &v)?;
-    }
-    if let Some(v) = var("NETWORK_EVENTS_OVNNB_SOCKET") {
-        c.network_events.nb_socket = PathBuf::from(v);
-    }
-    if let Some(v) = var("NETWORK_EVENTS_CACHE_TTL") {
-        c.network_events.cache_ttl = parse_go_duration(&v)
-            .ok_or_else(|| invalid("NETWORK_EVENTS_CACHE_TTL", &v, "not a duration"))?;
-    }
-    if let Some(v) = var("NETWORK_EVENTS_CACHE_MAX_ENTRIES") {
-        c.network_events.cache_max_entries = parse_num("NETWORK_EVENTS_CACHE_MAX_ENTRIES", &v)?;
-    }
-    if let Some(v) = var("NETWORK_EVENTS_OVS_SOCKET") {
-        c.network_events.ovs_socket = PathBuf::from(v);
-    }
-    if let Some(v) = var("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR") {
-        c.network_events.register_ovs_collector =
-            parse_bool("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", &v)?;
-    }
-    if let Some(v) = var("NETWORK_EVENTS_OVS_CHECK_INTERVAL") {
-        c.network_events.ovs_check_interval = parse_go_duration(&v)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                invalid(
-                    "NETWORK_EVENTS_OVS_CHECK_INTERVAL",
-                    &v,
-                    "not a positive duration",
-                )
-            })?;
-    }
-    Ok(())
-}
-
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -571,7 +496,8 @@ impl Config {
         read_metrics(&mut c, &var)?;
         read_features(&mut c, &var)?;
         read_namespaces(&mut c, &var)?;
-        read_network_events(&mut c, &var)?;
+        netevents::read(&mut c.network_events, &var)?;
+        udn::read(&mut c.udn, &var)?;
         capture::read(&mut c.capture, &var)?;
         match c.export.as_str() {
             "grpc" => {
@@ -709,35 +635,6 @@ mod tests {
         ])
         .unwrap();
         assert!(c.netns_dirs.is_empty());
-    }
-
-    #[test]
-    fn network_events_variables() {
-        let c = cfg(&[("TARGET_HOST", "h"), ("TARGET_PORT", "1")]).unwrap();
-        assert_eq!(c.network_events, NetworkEventsConfig::default());
-        assert_eq!(c.network_events.group_id, 10);
-        let c = cfg(&[
-            ("TARGET_HOST", "h"),
-            ("TARGET_PORT", "1"),
-            ("ENABLE_NETWORK_EVENTS_MONITORING", "true"),
-            ("NETWORK_EVENTS_MONITORING_GROUP_ID", "42"),
-            ("NETWORK_EVENTS_OVNNB_SOCKET", "/tmp/nb.sock"),
-            ("NETWORK_EVENTS_CACHE_TTL", "30s"),
-            ("NETWORK_EVENTS_OVS_SOCKET", "/tmp/ovs.sock"),
-            ("NETWORK_EVENTS_REGISTER_OVS_COLLECTOR", "false"),
-            ("NETWORK_EVENTS_OVS_CHECK_INTERVAL", "5s"),
-        ])
-        .unwrap();
-        assert!(c.network_events.enable);
-        assert_eq!(c.network_events.group_id, 42);
-        assert_eq!(c.network_events.nb_socket, PathBuf::from("/tmp/nb.sock"));
-        assert_eq!(c.network_events.cache_ttl, Duration::from_secs(30));
-        assert_eq!(c.network_events.ovs_socket, PathBuf::from("/tmp/ovs.sock"));
-        assert!(!c.network_events.register_ovs_collector);
-        assert_eq!(c.network_events.ovs_check_interval, Duration::from_secs(5));
-        let d = NetworkEventsConfig::default();
-        assert_eq!(d.ovs_socket, PathBuf::from("/var/run/openvswitch/db.sock"));
-        assert!(d.register_ovs_collector);
     }
 
     #[test]

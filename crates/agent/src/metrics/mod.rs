@@ -529,6 +529,31 @@ impl Metrics {
             .hooks = hooks;
     }
 
+    /// Replaces (or adds) the `/status` row of one feature whose state changes on its own, away
+    /// from the hook list's rebuilds (UDN mapping follows OVSDB), and its `hook_active` gauge.
+    pub fn set_hook_row(&self, row: HookStatus) {
+        let mode = row.mode.clone().unwrap_or_default();
+        self.hook_active
+            .get_or_create(&labels(&[("hook", &row.hook), ("mode", &mode)]))
+            .set(i64::from(row.active));
+        let mut st = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        match st.hooks.iter_mut().find(|h| h.hook == row.hook) {
+            Some(h) => *h = row,
+            None => st.hooks.push(row),
+        }
+    }
+
+    /// The `/status` row of `hook`, if there is one.
+    pub fn hook_row(&self, hook: &str) -> Option<HookStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .hooks
+            .iter()
+            .find(|h| h.hook == hook)
+            .cloned()
+    }
+
     /// Replaces the attached-interface list of `/status`.
     pub fn set_interfaces(&self, ifaces: Vec<InterfaceStatus>) {
         self.attached_interfaces.set(ifaces.len() as i64);

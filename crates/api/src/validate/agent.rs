@@ -11,11 +11,6 @@ use std::net::IpAddr;
 /// Features whose kernel hooks only load in a privileged agent.
 const NEED_PRIVILEGED: &[AgentFeature] = &[AgentFeature::UdnMapping, AgentFeature::NetworkEvents];
 
-/// Features the CRD accepts (upstream's enum) that this project's agent does not implement yet:
-/// turning one on is allowed (a FlowCollector written for upstream still applies) but warned,
-/// so nobody expects its fields.
-const NOT_IMPLEMENTED: &[AgentFeature] = &[AgentFeature::UdnMapping];
-
 pub(super) fn check(spec: &FlowCollectorSpec, _facts: &ClusterFacts, report: &mut Report) {
     let ebpf = &spec.agent.ebpf;
     let features = &ebpf.features;
@@ -25,15 +20,6 @@ pub(super) fn check(spec: &FlowCollectorSpec, _facts: &ClusterFacts, report: &mu
         report.error(
             "spec.agent.ebpf.features",
             "EbpfManager is not supported: the netobserv-rs agent loads and attaches its own eBPF programs and cannot take them from bpfman; remove EbpfManager from spec.agent.ebpf.features",
-        );
-    }
-    for feature in NOT_IMPLEMENTED.iter().filter(|f| features.contains(f)) {
-        report.warn(
-            "spec.agent.ebpf.features",
-            format!(
-                "the {} feature is not implemented by the netobserv-rs agent yet: flows will not carry its fields",
-                feature_name(*feature)
-            ),
         );
     }
     if !ebpf.privileged {

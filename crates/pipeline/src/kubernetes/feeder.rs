@@ -7,6 +7,7 @@
 //! through [`FeedState`] whether the first full listing arrived; the pipeline holds flows and keeps
 //! `/ready` failing until then.
 
+use super::udn::{ClusterUserDefinedNetwork, UserDefinedNetwork};
 use super::{Indexed, KubeIndex, SharedIndex};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -236,6 +237,17 @@ async fn run(path: String, index: Weak<RwLock<KubeIndex>>, state: Arc<FeedState>
     ));
     let (synced_tx, mut synced_rx) = tokio::sync::mpsc::unbounded_channel::<Synced>();
     let config = watcher::Config::default;
+    let udn = index
+        .upgrade()
+        .is_some_and(|i| i.read().is_ok_and(|i| i.settings().udn));
+    let udns = udn_watchers(
+        client.clone(),
+        index.clone(),
+        synced_tx.clone(),
+        url.clone(),
+        udn,
+    );
+    let kinds_expected = if udn { 6 } else { 4 };
     let pods = watch(
         "Pod",
         watcher::watcher(Api::<Pod>::all(client.clone()), config()).default_backoff(),
@@ -268,7 +280,7 @@ async fn run(path: String, index: Weak<RwLock<KubeIndex>>, state: Arc<FeedState>
     let feed = state.clone();
     let wait_sync = async move {
         let mut kinds: Vec<&'static str> = Vec::new();
-        while kinds.len() < 4 {
+        while kinds.len() < kinds_expected {
             match synced_rx.recv().await {
                 Some(Ok(kind)) => {
                     if !kinds.contains(&kind) {
@@ -293,8 +305,82 @@ async fn run(path: String, index: Weak<RwLock<KubeIndex>>, state: Arc<FeedState>
         feed.set_status("synced".into());
         feed.synced.store(true, Ordering::Release);
     };
-    tokio::join!(pods, nodes, services, replica_sets, wait_sync);
+    tokio::join!(pods, nodes, services, replica_sets, udns, wait_sync);
     tracing::debug!("kubernetes watchers stopped (index dropped)");
+}
+
+/// With the `udn` index: watchers of the (C)UDN objects (metadata only), which tell the index
+/// how to label pods' UDN keys. A cluster without the OVN-Kubernetes CRDs answers 404: that
+/// counts as an empty listing (the index then labels pods both ways), so flows are not held.
+async fn udn_watchers(
+    client: Client,
+    index: Weak<RwLock<KubeIndex>>,
+    synced: tokio::sync::mpsc::UnboundedSender<Synced>,
+    url: String,
+    enabled: bool,
+) {
+    if !enabled {
+        return;
+    }
+    let config = watcher::Config::default;
+    let udns = watch_optional(
+        "UserDefinedNetwork",
+        watcher::watcher(
+            Api::<PartialObjectMeta<UserDefinedNetwork>>::all(client.clone()),
+            config(),
+        )
+        .default_backoff(),
+        index.clone(),
+        synced.clone(),
+        &url,
+    );
+    let cudns = watch_optional(
+        "ClusterUserDefinedNetwork",
+        watcher::watcher(
+            Api::<PartialObjectMeta<ClusterUserDefinedNetwork>>::all(client),
+            config(),
+        )
+        .default_backoff(),
+        index,
+        synced,
+        &url,
+    );
+    tokio::join!(udns, cudns);
+}
+
+/// [`watch`] for a kind whose CRD may be missing: a refusal of the first listing reports the
+/// kind synced (empty) instead of holding flows, and the watcher keeps retrying.
+async fn watch_optional<K: Indexed>(
+    kind: &'static str,
+    stream: impl Stream<Item = Result<Event<K>, watcher::Error>>,
+    index: Weak<RwLock<KubeIndex>>,
+    synced: tokio::sync::mpsc::UnboundedSender<Synced>,
+    url: &str,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Synced>();
+    let forward = async move {
+        let mut reported = false;
+        while let Some(msg) = rx.recv().await {
+            if reported {
+                continue;
+            }
+            reported = true;
+            let msg = match msg {
+                Err(FeedError::Refused { kind, reason }) => {
+                    tracing::warn!(
+                        kind,
+                        %reason,
+                        "cannot list OVN-Kubernetes user-defined networks; pods on them are \
+                         indexed under both the namespaced and the cluster label"
+                    );
+                    Ok(kind)
+                }
+                other => other,
+            };
+            let _ = synced.send(msg);
+        }
+    };
+    tokio::join!(watch(kind, stream, index, tx, url), forward);
 }
 
 /// A kind's first listing is complete, or the API server refuses it for good.

@@ -5,6 +5,7 @@
 //! [`KubeIndex::delete`]; the network stage queries it with [`KubeIndex::lookup`] under a read
 //! lock, without any I/O.
 
+use super::udn::{UdnAttachment, UdnRegistry, pod_attachments, udn_key};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -68,6 +69,9 @@ pub struct IndexSettings {
     pub secondary_networks: Vec<SecondaryNetwork>,
     /// Whether nodes also own their OVN-Kubernetes management port IP (`managedCNI` has `ovn`).
     pub ovn: bool,
+    /// Whether pods are indexed by user-defined network (a secondary network indexed by `udn`):
+    /// `<udn label>~<ip>` from their `k8s.ovn.org/pod-networks` annotation.
+    pub udn: bool,
     /// Whether object labels are kept (some rule has a `labels_prefix`).
     pub keep_labels: bool,
     /// `trackedKinds`: when it lists `ReplicaSet` but not the ReplicaSet's owner kind, the
@@ -80,6 +84,7 @@ impl Default for IndexSettings {
         Self {
             secondary_networks: Vec::new(),
             ovn: true,
+            udn: false,
             keep_labels: false,
             tracked_kinds: Vec::new(),
         }
@@ -102,6 +107,8 @@ struct Meta {
     ips: Vec<IpAddr>,
     /// Pods only: (secondary network key, network name).
     keys: Vec<(String, String)>,
+    /// Pods only, with the `udn` index: their non-default OVN networks.
+    udn: Vec<UdnAttachment>,
     /// False for pods that terminated (`Succeeded` / `Failed`): their IP may already belong to
     /// a new pod, which then wins the lookup.
     live: bool,
@@ -148,6 +155,10 @@ pub struct KubeIndex {
     node_ips: Entries,
     service_ips: Entries,
     pod_keys: HashMap<String, Vec<(Arc<Meta>, usize)>>,
+    /// `<udn label>~<ip>` → the pods holding it, with the label (their `NetworkName`).
+    udn_keys: HashMap<String, Vec<(Arc<Meta>, String)>>,
+    /// The (C)UDN objects known, which decide the labels.
+    udn_registry: UdnRegistry,
 }
 
 /// A Kubernetes object the index knows how to extract; implemented for the typed objects the
@@ -309,6 +320,11 @@ impl KubeIndex {
             labels: self.labels_of(m),
             ips,
             keys: self.secondary_keys(m),
+            udn: if self.settings.udn {
+                pod_attachments(m)
+            } else {
+                Vec::new()
+            },
             name,
             live: !matches!(
                 status.and_then(|s| s.phase.as_deref()),
@@ -411,6 +427,7 @@ impl KubeIndex {
             labels: self.labels_of(m),
             ips,
             keys: Vec::new(),
+            udn: Vec::new(),
             name,
             live: true,
         }
@@ -441,6 +458,7 @@ impl KubeIndex {
             labels: self.labels_of(m),
             ips,
             keys: Vec::new(),
+            udn: Vec::new(),
             name,
             live: true,
         }
@@ -451,8 +469,10 @@ impl KubeIndex {
         let meta = self.pod_meta(pod);
         if let Some(old) = self.pods.get(&key).cloned() {
             self.unindex_keys(&old);
+            self.unindex_udn(&old);
         }
         let meta = Self::insert(&mut self.pods, &mut self.pod_ips, key, meta);
+        self.index_udn(&meta);
         for (i, (k, _)) in meta.keys.iter().enumerate() {
             self.pod_keys
                 .entry(k.clone())
@@ -464,7 +484,56 @@ impl KubeIndex {
     fn delete_pod(&mut self, meta: &ObjectMeta) {
         if let Some(old) = Self::remove(&mut self.pods, &mut self.pod_ips, &object_key(meta)) {
             self.unindex_keys(&old);
+            self.unindex_udn(&old);
         }
+    }
+
+    /// Adds a pod's UDN keys, labelled as the known (C)UDNs say.
+    fn index_udn(&mut self, meta: &Arc<Meta>) {
+        for a in &meta.udn {
+            for label in self.udn_registry.labels(&a.namespace, &a.name) {
+                for ip in &a.ips {
+                    self.udn_keys
+                        .entry(udn_key(&label, ip))
+                        .or_default()
+                        .push((meta.clone(), label.clone()));
+                }
+            }
+        }
+    }
+
+    fn unindex_udn(&mut self, meta: &Arc<Meta>) {
+        if meta.udn.is_empty() {
+            return;
+        }
+        self.udn_keys.retain(|_, list| {
+            list.retain(|(m, _)| !Arc::ptr_eq(m, meta));
+            !list.is_empty()
+        });
+    }
+
+    /// Changes the known (C)UDNs with `change` (which says whether anything changed) and, if
+    /// so, labels every pod's UDN keys again: a (C)UDN listed after its pods turns their
+    /// two-label fallback into the one right label.
+    pub(super) fn update_udns(&mut self, change: impl FnOnce(&mut UdnRegistry) -> bool) {
+        if !change(&mut self.udn_registry) {
+            return;
+        }
+        self.udn_keys.clear();
+        let pods: Vec<Arc<Meta>> = self
+            .pods
+            .values()
+            .filter(|m| !m.udn.is_empty())
+            .cloned()
+            .collect();
+        for meta in &pods {
+            self.index_udn(meta);
+        }
+    }
+
+    /// The (C)UDNs known, for logs and tests.
+    pub fn udn_registry(&self) -> &UdnRegistry {
+        &self.udn_registry
     }
 
     fn apply_replica_set(&mut self, meta: &ObjectMeta) {
@@ -504,11 +573,19 @@ impl KubeIndex {
         let (meta, network) = keys
             .iter()
             .find_map(|k| {
+                if let Some(l) = self.udn_keys.get(k) {
+                    return l
+                        .iter()
+                        .rev()
+                        .find(|(m, _)| m.live)
+                        .or(l.first())
+                        .map(|(m, label)| (m, label.as_str()));
+                }
                 self.pod_keys
                     .get(k)
                     .and_then(|l| l.iter().rev().find(|(m, _)| m.live).or(l.first()))
+                    .map(|(m, i)| (m, m.keys[*i].1.as_str()))
             })
-            .map(|(m, i)| (m, m.keys[*i].1.as_str()))
             .or_else(|| {
                 [&self.pod_ips, &self.node_ips, &self.service_ips]
                     .into_iter()
@@ -628,6 +705,7 @@ impl Indexed for Pod {
         index.pods.clear();
         index.pod_ips.clear();
         index.pod_keys.clear();
+        index.udn_keys.clear();
     }
 }
 

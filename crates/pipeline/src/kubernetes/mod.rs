@@ -6,6 +6,7 @@
 
 mod feeder;
 mod index;
+mod udn;
 
 pub(crate) use feeder::connect;
 pub use feeder::{FeedError, FeedState, error_chain, probe, start_feeder};
@@ -13,12 +14,19 @@ pub use index::{
     IndexSettings, Indexed, Kind, KubeIndex, KubeInfo, NETWORK_STATUS_ANNOTATION,
     OVN_NODE_SUBNETS_ANNOTATION, PRIMARY_NETWORK, SecondaryNetwork, ZONE_LABEL, secondary_key,
 };
+pub use udn::{
+    ClusterUserDefinedNetwork, DEFAULT_NETWORK, POD_NETWORKS_ANNOTATION, UdnRegistry,
+    UserDefinedNetwork, udn_key,
+};
 
 use crate::config::{
     KubeConfig, KubernetesRule, NetworkRuleKind, NetworkTransform, SecondaryIndex,
 };
 use crate::record::{Key, Record, Value};
 use std::sync::{Arc, RwLock};
+
+/// Field naming a flow's user-defined network (the operator makes it a Loki label).
+pub const UDN_ID_FIELD: &str = "UdnId";
 
 /// The index shared between the feeder (writer) and the network stages (readers).
 pub type SharedIndex = Arc<RwLock<KubeIndex>>;
@@ -61,7 +69,8 @@ pub fn index_settings(
     let default = KubeConfig::default();
     let config = config.unwrap_or(&default);
     let mut secondary_networks = Vec::new();
-    for (i, net) in config.secondary_networks.iter().enumerate() {
+    let mut udn = false;
+    for net in &config.secondary_networks {
         let mut parsed = SecondaryNetwork {
             name: net.name.clone(),
             ..SecondaryNetwork::default()
@@ -71,10 +80,7 @@ pub fn index_settings(
                 SecondaryIndex::Mac => parsed.mac = true,
                 SecondaryIndex::Ip => parsed.ip = true,
                 SecondaryIndex::Interface => parsed.interface = true,
-                SecondaryIndex::Udn => tracing::warn!(
-                    "kubeConfig.secondaryNetworks[{i}]: UDN indexing is not supported; \
-                     flows on user-defined networks are matched by IP only"
-                ),
+                SecondaryIndex::Udn => udn = true,
             }
         }
         if parsed.mac || parsed.ip || parsed.interface {
@@ -87,6 +93,7 @@ pub fn index_settings(
             .managed_cni
             .as_ref()
             .is_none_or(|l| l.iter().any(|c| c == "ovn")),
+        udn,
         keep_labels: rules.iter().any(|r| !r.labels_prefix.is_empty()),
         tracked_kinds: config.tracked_kinds.clone(),
     })
@@ -137,6 +144,7 @@ pub struct CompiledRule {
     ip_field: String,
     mac_field: String,
     interfaces_field: String,
+    udns_field: String,
     namespace: Key,
     name: Key,
     kind: Key,
@@ -179,6 +187,7 @@ impl CompiledRule {
             ip_field,
             mac_field: rule.mac_field.clone(),
             interfaces_field: rule.interfaces_field.clone(),
+            udns_field: rule.udns_field.clone(),
             namespace: out("Namespace"),
             name: out("Name"),
             kind: out("Type"),
@@ -204,6 +213,21 @@ impl CompiledRule {
         out: &mut Vec<String>,
     ) {
         out.clear();
+        if settings.udn
+            && !self.udns_field.is_empty()
+            && let Some(Value::List(udns)) = record.get(&self.udns_field)
+        {
+            // Each interface's UDN, the pod's address on it being the flow's address.
+            for label in udns.iter().filter_map(Value::as_str) {
+                if label.is_empty() || label == DEFAULT_NETWORK {
+                    continue;
+                }
+                let key = udn_key(label, ip);
+                if !out.contains(&key) {
+                    out.push(key);
+                }
+            }
+        }
         for net in &settings.secondary_networks {
             let mut ip_part = "";
             let mut mac = "";
@@ -239,12 +263,32 @@ impl CompiledRule {
         }
     }
 
+    /// The flow's user-defined network: the first entry of the UDN list that names one.
+    fn flow_udn<'r>(&self, record: &'r Record) -> Option<&'r str> {
+        match record.get(&self.udns_field) {
+            Some(Value::List(udns)) => udns
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|l| !l.is_empty() && *l != DEFAULT_NETWORK),
+            _ => None,
+        }
+    }
+
     /// Writes the fields of the object behind the record's address, if any.
     pub fn enrich(&self, record: &mut Record, index: &KubeIndex, scratch: &mut Vec<String>) {
+        // `UdnId` (a Loki label with UDN mapping, what the console's UDN views group by): the
+        // flow's network, whether or not a pod matches.
+        if index.settings().udn
+            && !self.udns_field.is_empty()
+            && record.get(UDN_ID_FIELD).is_none()
+            && let Some(udn) = self.flow_udn(record).map(str::to_string)
+        {
+            record.insert(Key::Borrowed(UDN_ID_FIELD), udn);
+        }
         let Some(ip) = record.get(&self.ip_field).and_then(Value::as_ip) else {
             return;
         };
-        if index.settings().secondary_networks.is_empty() {
+        if index.settings().secondary_networks.is_empty() && !index.settings().udn {
             scratch.clear();
         } else {
             // Canonical text, as pods' keys use.
