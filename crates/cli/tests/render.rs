@@ -32,7 +32,7 @@ const CASES: &[(&str, &str)] = &[
     ("flows-default.yaml", "flows"),
     (
         "flows-features-filters.yaml",
-        "flows --enable_dns --enable_rtt --enable_pkt_drop --sampling=10 --privileged \
+        "flows --enable_dns --enable_rtt --enable_pkt_drop --enable_udn_mapping --sampling=10 --privileged \
          --interfaces=eth0,br-ex --node-selector=zone:east --log-level=debug --max-time=10m \
          --max-bytes=1GB --query=SrcK8S_Namespace=\"shop\" --protocol=TCP --dport=443 \
          or --protocol=UDP --dport=53 --action=Accept",
@@ -236,4 +236,32 @@ fn default_images_come_from_images_env_and_the_environment_overrides_them() {
     });
     assert_eq!(agent, "example.com/agent:dev");
     assert_eq!(collector, reference("IMAGE_CLI_COLLECTOR"));
+}
+
+/// UDN mapping and network events read the node's Open vSwitch sockets: without `--privileged`
+/// the agent could not, so the run is refused before anything is deployed, naming the option.
+#[test]
+fn host_socket_features_need_privileged_agents() {
+    for (line, option) in [
+        ("flows --enable_udn_mapping", "--enable_udn_mapping"),
+        ("metrics --enable_network_events", "--enable_network_events"),
+    ] {
+        let inv =
+            options::parse(std::iter::once("kubectl-netobserv").chain(line.split_whitespace()))
+                .expect("parses");
+        let images = ("agent:v1".to_string(), "cli:v1".to_string());
+        let err = Plan::for_command(&inv.command, &inv.rules, "run", images)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains(option) && err.contains("--privileged"),
+            "{err}"
+        );
+    }
+    // Privileged: the agent gets the feature and both host sockets.
+    let objects = render::render(&plan("flows --enable_udn_mapping --privileged"));
+    let ds = find(&objects, "DaemonSet");
+    let text = ds.to_string();
+    assert!(text.contains("ENABLE_UDN_MAPPING"), "{text}");
+    assert!(text.contains("/var/run/openvswitch"), "{text}");
 }

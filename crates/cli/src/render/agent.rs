@@ -85,6 +85,27 @@ pub fn daemon_set(plan: &Plan) -> DaemonSet {
     volumes.host_path("bpf-fs", "/sys/fs/bpf", "/sys/fs/bpf", false);
     if plan.agent.privileged {
         volumes.host_path("var-run-netns", "/var/run/netns", "/var/run/netns", true);
+        let (ovs, ovn) = match &plan.capture {
+            Capture::Flows(f) | Capture::Metrics { features: f, .. } => {
+                (f.all || f.udn_mapping || f.network_events, f.network_events)
+            }
+            Capture::Packets { .. } => (false, false),
+        };
+        // As the operator mounts them: UDN mapping and network events read the OVS database
+        // socket (present on every Open vSwitch node); network events also the OVN
+        // controller's, at OpenShift's OVN-IC path (where `oc netobserv` runs), mounted only
+        // when asked for by name: a node without that directory would refuse the pod.
+        if ovn {
+            volumes.host_path("var-run-ovn", "/var/run/ovn-ic", "/var/run/ovn", true);
+        }
+        if ovs {
+            volumes.host_path(
+                "var-run-ovs",
+                "/var/run/openvswitch",
+                "/var/run/openvswitch",
+                true,
+            );
+        }
     }
     let mut pod_labels = plan.labels();
     pod_labels.insert(AGENT_LABEL.0.into(), AGENT_LABEL.1.into());

@@ -147,6 +147,23 @@ pub enum PlanError {
     /// Not a capture command.
     #[error("`{0}` deploys nothing")]
     NotACapture(String),
+    /// A feature that reads the node's Open vSwitch / OVN sockets without `--privileged`.
+    #[error("{0} needs --privileged: the agent reads the node's Open vSwitch database")]
+    NeedsPrivileged(&'static str),
+}
+
+/// Refuses the features that need host sockets on an unprivileged agent, naming the option.
+fn check_privileged(features: &Features, agent: &AgentArgs) -> Result<(), PlanError> {
+    if agent.privileged {
+        return Ok(());
+    }
+    if features.udn_mapping {
+        return Err(PlanError::NeedsPrivileged("--enable_udn_mapping"));
+    }
+    if features.network_events {
+        return Err(PlanError::NeedsPrivileged("--enable_network_events"));
+    }
+    Ok(())
 }
 
 impl Plan {
@@ -167,6 +184,7 @@ impl Plan {
                     .map(|n| crate::metrics::flp::metric(n.trim()))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(PlanError::UnknownMetric)?;
+                check_privileged(&m.features, &m.agent)?;
                 return Ok(Self {
                     capture: Capture::Metrics {
                         features: m.features.clone(),
@@ -185,6 +203,9 @@ impl Plan {
             }
             other => return Err(PlanError::NotACapture(format!("{other:?}"))),
         };
+        if let Capture::Flows(f) = &capture {
+            check_privileged(f, agent)?;
+        }
         Ok(Self {
             capture,
             agent: agent.clone(),
