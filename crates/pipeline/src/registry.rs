@@ -67,6 +67,8 @@ impl Registry {
             .with_transform("host_process", transform::build_host_process)
             .with_extract("aggregates", extract::aggregates::build)
             .with_encode("prom", encode::prom::build)
+            .with_encode("otlplogs", encode::otlp::logs::build)
+            .with_encode("otlpmetrics", encode::otlp::metrics::build)
             .with_write("stdout", write::stdout::build)
             .with_write("loki", write::loki_client::build)
             .with_write("ipfix", write::ipfix::build)

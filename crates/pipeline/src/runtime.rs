@@ -173,6 +173,9 @@ impl Pipeline {
                     if let Some(p) = e.exposition() {
                         self.prom.push((name.clone(), p));
                     }
+                    if let Some(d) = e.delivery() {
+                        self.delivery.push((name.clone(), d));
+                    }
                 }
                 Node::Write(w) => {
                     if let Some(d) = w.delivery() {

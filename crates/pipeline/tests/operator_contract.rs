@@ -553,6 +553,8 @@ fn unsupported_stage(objects: &[Json]) -> Option<String> {
         "stdout",
         "aggregates",
         "ipfix",
+        "otlplogs",
+        "otlpmetrics",
     ];
     for o in objects {
         if o["kind"] != "ConfigMap"

@@ -1,5 +1,7 @@
-//! Encoders: turn records into another representation. Only `prom` exists so far.
+//! Encoders: turn records into another representation: `prom` (metrics for `/metrics`), and
+//! `otlplogs` / `otlpmetrics` (records and metrics pushed to an OpenTelemetry receiver).
 
+pub mod otlp;
 pub mod prom;
 
 pub use prom::PromEncoder;
@@ -15,6 +17,11 @@ pub trait Encoder: Send {
     /// The Prometheus encoder the `/metrics` endpoint renders, for encoders that expose one. A
     /// reload keeps this handle and swaps what it holds, so the endpoint follows.
     fn exposition(&self) -> Option<Arc<Mutex<PromEncoder>>> {
+        None
+    }
+
+    /// The background delivery counters, for encoders that send somewhere (OTLP).
+    fn delivery(&self) -> Option<Arc<crate::write::DeliveryStats>> {
         None
     }
 }

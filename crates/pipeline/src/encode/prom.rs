@@ -656,6 +656,84 @@ fn label_text(names: &[String], values: &[CompactString], le: Option<&str>) -> S
     out
 }
 
+/// One metric's series at a moment, for pushers (OTLP) that do not read the text exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSnapshot {
+    /// Name, prefix included.
+    pub name: String,
+    /// Help text.
+    pub help: String,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// Label names, in the order of each series' values.
+    pub label_names: Vec<String>,
+    /// Histogram bucket upper bounds (sorted; `+Inf` implied).
+    pub buckets: Vec<f64>,
+    /// The live series.
+    pub series: Vec<SeriesSnapshot>,
+}
+
+/// One label set's value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesSnapshot {
+    /// Label values, as [`MetricSnapshot::label_names`].
+    pub labels: Vec<String>,
+    /// Counter or gauge value, or histogram state.
+    pub value: SeriesValue,
+}
+
+/// A series' accumulated value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SeriesValue {
+    /// Counter or gauge.
+    Number(f64),
+    /// Histogram: observations per bucket (not cumulative; the last, past every bound, is
+    /// `count` minus their sum), sum and count.
+    Histogram {
+        /// Per bucket of [`MetricSnapshot::buckets`].
+        counts: Vec<u64>,
+        /// Sum of the observations.
+        sum: f64,
+        /// Number of observations.
+        count: u64,
+    },
+}
+
+impl PromEncoder {
+    /// Every metric's live series, label sets sorted.
+    pub fn snapshot(&self) -> Vec<MetricSnapshot> {
+        self.metrics
+            .iter()
+            .map(|m| {
+                let mut series: Vec<SeriesSnapshot> = m
+                    .series
+                    .iter()
+                    .map(|(key, s)| SeriesSnapshot {
+                        labels: key.iter().map(|v| v.to_string()).collect(),
+                        value: match &s.state {
+                            State::Number(v) => SeriesValue::Number(*v),
+                            State::Histogram { counts, sum, count } => SeriesValue::Histogram {
+                                counts: counts.clone(),
+                                sum: *sum,
+                                count: *count,
+                            },
+                        },
+                    })
+                    .collect();
+                series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                MetricSnapshot {
+                    name: m.name.clone(),
+                    help: m.help.clone(),
+                    kind: m.kind,
+                    label_names: m.label_names.clone(),
+                    buckets: m.buckets.clone(),
+                    series,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A `prom` encoder as a stage of one worker's graph: the encoder is shared with the `/metrics`
 /// endpoint, which merges the workers' copies.
 pub struct PromStage {

@@ -1,4 +1,4 @@
-//! Per-flow cost of the `ipfix` writer on the worker's side (the NetObserv-shaped enriched flow
+//! Per-flow cost of the exporters on the worker's side. IPFIX: (the NetObserv-shaped enriched flow
 //! encoded into messages and queued) and end to end to a UDP collector on loopback that reads
 //! and discards, at the FlowCollector's defaults for an IPFIX exporter (UDP, enterprise id set,
 //! templates every 1m) in batches of 1000 (the pipeline's gRPC batch). Prints what was lost.
@@ -54,5 +54,20 @@ fn bench_ipfix(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_ipfix);
+/// `otlplogs`: a batch of 1000 flows as one log export request, encoded to protobuf (what the
+/// worker and the sending task do per batch; the gRPC call itself is not measured).
+fn bench_otlp_logs(c: &mut Criterion) {
+    use prost::Message;
+    let flow = Record::from_json(FLOW).expect("flow");
+    let batch: Vec<Record> = (0..1000).map(|_| flow.clone()).collect();
+    println!("settings: otlplogs, batch 1000 flows, every field an attribute plus the JSON body");
+    let mut group = c.benchmark_group("otlp");
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    group.bench_function("logs_request_1000", |b| {
+        b.iter(|| netobserv_pipeline::encode::otlp::logs::request(&batch).encode_to_vec());
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_ipfix, bench_otlp_logs);
 criterion_main!(benches);
