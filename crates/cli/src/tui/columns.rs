@@ -14,6 +14,17 @@ pub struct Column {
     pub width: u16,
 }
 
+impl Column {
+    /// A stable name for the columns file: its fields joined by `+` (titles repeat across
+    /// enrichments, e.g. `Src` for both IP and Resource; field lists do not).
+    pub fn id(&self) -> String {
+        self.fields.join("+")
+    }
+}
+
+/// The first column of every display: the flow's end (a packet's time).
+pub const END_TIME: Column = col("End time", &["TimeFlowEndMs"], 12);
+
 const fn col(title: &'static str, fields: &'static [&'static str], width: u16) -> Column {
     Column {
         title,
@@ -222,6 +233,15 @@ pub fn cell(record: &Record, column: &Column) -> String {
         return format!("{}:{}", parts[0], parts[1]);
     }
     parts.join(" ")
+}
+
+/// What a cell shows: the end time as a clock time, any other column through [`cell`].
+pub fn show(record: &Record, column: &Column) -> String {
+    if *column == END_TIME {
+        time(record)
+    } else {
+        cell(record, column)
+    }
 }
 
 /// The end time of a record as `HH:MM:SS.mmm` UTC (flows: `TimeFlowEndMs`).
