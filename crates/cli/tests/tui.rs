@@ -169,10 +169,12 @@ fn display_and_enrichment_cycles_change_the_columns() {
     app.key(key(KeyCode::Left));
     assert_eq!(app.display().name(), "All");
 
-    // Ctrl-E from Resource: Subnet label, then IP & port.
+    // Ctrl-E from Resource: Subnet label, Network name, then IP & port.
     app.key(key(KeyCode::Right)); // back to Standard
     app.key(ctrl('e'));
     assert_eq!(app.enrichment().name(), "Subnet label");
+    app.key(ctrl('e'));
+    assert_eq!(app.enrichment().name(), "Network name");
     app.key(ctrl('e'));
     assert_eq!(app.enrichment().name(), "IP & port");
     let r = rows(&app);
@@ -299,8 +301,9 @@ fn packets_show_in_the_same_table() {
             "1"
         ]
     );
-    app.key(ctrl('e'));
-    app.key(ctrl('e'));
+    for _ in 0..3 {
+        app.key(ctrl('e'));
+    }
     assert_eq!(
         words(&rows(&app)[0])[1..3],
         ["10.128.0.10:40000", "10.128.0.20:443"]
@@ -539,4 +542,55 @@ fn a_selected_packet_shows_its_payload_as_a_hex_dump() {
     app.key(key(KeyCode::Esc));
     assert!(!app.paused() && app.payload().is_none());
     assert!(!tall(&app).contains("Payload"));
+}
+
+#[test]
+fn udn_mapping_and_ipsec_displays_and_the_network_name_enrichment() {
+    let mut app = App::new("Flows");
+    app.push(record(
+        r#"{"TimeFlowEndMs": 1764763202000, "SrcAddr": "10.200.0.5", "DstAddr": "10.200.0.6",
+           "Interfaces": ["ovn-k8s-mp1", "eth0"], "Udns": ["blue/tenant", ""],
+           "IPSecStatus": "success", "IPSecRetCode": 0,
+           "SrcK8S_NetworkName": "blue/tenant", "DstK8S_NetworkName": "primary"}"#,
+    ));
+    let names: Vec<&str> = (0..9)
+        .map(|_| {
+            app.key(ctrl('d'));
+            app.display().name()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Packet drops",
+            "DNS",
+            "RTT",
+            "Network events",
+            "Packet translation",
+            "UDN mapping",
+            "IPsec",
+            "All",
+            "Standard"
+        ]
+    );
+    for _ in 0..6 {
+        app.key(ctrl('d'));
+    }
+    assert_eq!(app.display().name(), "UDN mapping");
+    assert!(screen(&app)[4].ends_with("UDNs"), "{}", screen(&app)[4]);
+    assert!(rows(&app)[0].ends_with("blue/tenant,"), "{:?}", rows(&app));
+    app.key(ctrl('d'));
+    let s = screen(&app);
+    assert!(
+        s[4].contains("IPsec status") && s[4].contains("IPsec code"),
+        "{}",
+        s[4]
+    );
+    // No Kubernetes names: the Resource ends are empty.
+    assert_eq!(words(&rows(&app)[0]), ["12:00:02.000", "success", "0"]);
+    // Network name: Ctrl-E twice from Resource.
+    app.key(ctrl('e'));
+    app.key(ctrl('e'));
+    assert_eq!(app.enrichment().name(), "Network name");
+    assert_eq!(words(&rows(&app)[0])[1..3], ["blue/tenant", "primary"]);
 }

@@ -48,6 +48,10 @@ pub enum Display {
     NetworkEvents,
     /// Packet translation.
     Translation,
+    /// The user-defined networks (OVN-Kubernetes UDN) of each interface.
+    Udn,
+    /// IPsec tracking.
+    IpSec,
     /// Everything above.
     All,
 }
@@ -60,6 +64,8 @@ pub const DISPLAYS: &[Display] = &[
     Display::Rtt,
     Display::NetworkEvents,
     Display::Translation,
+    Display::Udn,
+    Display::IpSec,
     Display::All,
 ];
 
@@ -90,6 +96,11 @@ const XLAT: &[Column] = &[
     col("Xlat dst", &["XlatDstAddr", "XlatDstPort"], 22),
     col("Zone id", &["ZoneId"], 8),
 ];
+const UDN: &[Column] = &[col("UDNs", &["Udns"], 24)];
+const IPSEC: &[Column] = &[
+    col("IPsec status", &["IPSecStatus"], 13),
+    col("IPsec code", &["IPSecRetCode"], 11),
+];
 
 impl Display {
     /// Its name in the header.
@@ -101,6 +112,8 @@ impl Display {
             Display::Rtt => "RTT",
             Display::NetworkEvents => "Network events",
             Display::Translation => "Packet translation",
+            Display::Udn => "UDN mapping",
+            Display::IpSec => "IPsec",
             Display::All => "All",
         }
     }
@@ -114,7 +127,9 @@ impl Display {
             Display::Rtt => RTT.to_vec(),
             Display::NetworkEvents => EVENTS.to_vec(),
             Display::Translation => XLAT.to_vec(),
-            Display::All => [STANDARD, DROPS, DNS, RTT, EVENTS, XLAT].concat(),
+            Display::Udn => UDN.to_vec(),
+            Display::IpSec => IPSEC.to_vec(),
+            Display::All => [STANDARD, DROPS, DNS, RTT, EVENTS, XLAT, UDN, IPSEC].concat(),
         }
     }
 }
@@ -138,6 +153,8 @@ pub enum Enrichment {
     Resource,
     /// Subnet label.
     SubnetLabel,
+    /// The network (primary or user-defined) each end is on.
+    NetworkName,
 }
 
 /// The enrichment cycle, in order.
@@ -150,6 +167,7 @@ pub const ENRICHMENTS: &[Enrichment] = &[
     Enrichment::Owner,
     Enrichment::Resource,
     Enrichment::SubnetLabel,
+    Enrichment::NetworkName,
 ];
 
 impl Enrichment {
@@ -164,6 +182,7 @@ impl Enrichment {
             Enrichment::Owner => "Owner",
             Enrichment::Resource => "Resource",
             Enrichment::SubnetLabel => "Subnet label",
+            Enrichment::NetworkName => "Network name",
         }
     }
 
@@ -206,6 +225,10 @@ impl Enrichment {
             Enrichment::SubnetLabel => vec![
                 col("Src subnet", &["SrcSubnetLabel"], 14),
                 col("Dst subnet", &["DstSubnetLabel"], 14),
+            ],
+            Enrichment::NetworkName => vec![
+                col("Src network", &["SrcK8S_NetworkName"], 20),
+                col("Dst network", &["DstK8S_NetworkName"], 20),
             ],
         }
     }
