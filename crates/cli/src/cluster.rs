@@ -45,6 +45,22 @@ pub enum ClusterError {
     /// An object the render produced has no kind this module knows.
     #[error("cannot apply a {0}")]
     UnknownKind(String),
+    /// No collector pod to follow.
+    #[error(
+        "no collector pod in namespace {namespace}: is a capture running there? (`kubectl netobserv flows --background` starts one)"
+    )]
+    NoCollector {
+        /// Namespace.
+        namespace: String,
+    },
+    /// The collector pod exists but serves no log yet (e.g. its image is still being pulled).
+    #[error("the collector in namespace {namespace} has not started yet: {message}")]
+    CollectorNotReady {
+        /// Namespace.
+        namespace: String,
+        /// The API server's reason.
+        message: String,
+    },
     /// `copy` got no usable files.
     #[error("copy: {0}")]
     Copy(String),
@@ -404,29 +420,59 @@ pub async fn run_foreground_with(
     cleaned.map(|_| ())
 }
 
-/// Follows the collector's log (its progress lines) until it ends or `interrupted`.
+/// Follows the collector's log (its progress lines) on standard output until it ends or
+/// `interrupted`.
 pub async fn follow(
     client: &Client,
     ns: &str,
     interrupted: impl Future<Output = ()>,
 ) -> Result<(), ClusterError> {
+    follow_to(client, ns, interrupted, &mut std::io::stdout()).await
+}
+
+/// [`follow`], writing each line to `out` (flushed per line, so a terminal or a test sees it
+/// at once). A missing collector pod and one that has not started are told apart from other
+/// API errors, since both mean "no capture to follow (yet)" rather than a broken cluster.
+pub async fn follow_to<W: std::io::Write>(
+    client: &Client,
+    ns: &str,
+    interrupted: impl Future<Output = ()>,
+    out: &mut W,
+) -> Result<(), ClusterError> {
     use futures::{AsyncBufReadExt, TryStreamExt};
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
     let params = kube::api::LogParams {
         follow: true,
+        container: Some(render::COLLECTOR.to_string()),
         ..kube::api::LogParams::default()
     };
     let stream = pods
         .log_stream(render::COLLECTOR, &params)
         .await
-        .map_err(api_err("follow the collector"))?;
+        .map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 404 => ClusterError::NoCollector {
+                namespace: ns.to_string(),
+            },
+            kube::Error::Api(s) if s.code == 400 => ClusterError::CollectorNotReady {
+                namespace: ns.to_string(),
+                message: s.message.clone(),
+            },
+            other => api_err("follow the collector")(other),
+        })?;
     let mut lines = stream.lines();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {
             () = &mut interrupted => return Ok(()),
             line = lines.try_next() => match line {
-                Ok(Some(l)) => println!("{l}"),
+                Ok(Some(l)) => {
+                    let written = writeln!(out, "{l}").and_then(|()| out.flush());
+                    if let Err(e) = written {
+                        // A closed pipe (`follow | head`) ends the command, quietly.
+                        tracing::debug!(%e, "output closed");
+                        return Ok(());
+                    }
+                }
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     tracing::warn!(%e, "collector log ended");

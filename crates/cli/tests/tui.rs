@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kubectl_netobserv::tui::prefs::ColumnPrefs;
 use kubectl_netobserv::tui::{self, Action, App};
 use netobserv_pipeline::record::Record;
 use ratatui::Terminal;
@@ -168,10 +169,12 @@ fn display_and_enrichment_cycles_change_the_columns() {
     app.key(key(KeyCode::Left));
     assert_eq!(app.display().name(), "All");
 
-    // Ctrl-E from Resource: Subnet label, then IP & port.
+    // Ctrl-E from Resource: Subnet label, Network name, then IP & port.
     app.key(key(KeyCode::Right)); // back to Standard
     app.key(ctrl('e'));
     assert_eq!(app.enrichment().name(), "Subnet label");
+    app.key(ctrl('e'));
+    assert_eq!(app.enrichment().name(), "Network name");
     app.key(ctrl('e'));
     assert_eq!(app.enrichment().name(), "IP & port");
     let r = rows(&app);
@@ -298,10 +301,296 @@ fn packets_show_in_the_same_table() {
             "1"
         ]
     );
-    app.key(ctrl('e'));
-    app.key(ctrl('e'));
+    for _ in 0..3 {
+        app.key(ctrl('e'));
+    }
     assert_eq!(
         words(&rows(&app)[0])[1..3],
         ["10.128.0.10:40000", "10.128.0.20:443"]
     );
+}
+
+/// A columns file of its own for each test, in the system's temporary directory.
+fn columns_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "netobserv-cli-columns-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("netobserv").join("cli-columns.json")
+}
+
+fn app_with(path: &std::path::Path) -> App {
+    let mut app = App::with_prefs("Flows", ColumnPrefs::load(path.to_path_buf()));
+    for f in flows() {
+        app.push(f);
+    }
+    app
+}
+
+#[test]
+fn manage_columns_hides_a_column_and_the_choice_survives_a_restart() {
+    let path = columns_file("restart");
+    let mut app = app_with(&path);
+    app.key(ctrl('o'));
+    assert!(app.managing_columns());
+    let s = screen(&app).join("\n");
+    assert!(s.contains("Manage columns"), "{s}");
+    assert!(s.contains("[x] End time") && s.contains("[x] Dscp"), "{s}");
+    // End time, Src, Dst, Interfaces, Dir, Proto, Dscp: six down.
+    for _ in 0..6 {
+        app.key(key(KeyCode::Down));
+    }
+    app.key(key(KeyCode::Enter));
+    assert!(screen(&app).join("\n").contains("[ ] Dscp"));
+    // Space toggles too: hide Packets (two further down), then `r`-less Esc closes.
+    app.key(key(KeyCode::Down));
+    app.key(key(KeyCode::Down));
+    app.key(key(KeyCode::Char(' ')));
+    app.key(key(KeyCode::Esc));
+    assert!(!app.managing_columns());
+    let s = screen(&app);
+    assert!(
+        s[2].ends_with("Live table regexes: _"),
+        "the modal's keys are not typed: {}",
+        s[2]
+    );
+    assert_eq!(
+        words(&s[4]),
+        [
+            "End",
+            "time",
+            "Src",
+            "Dst",
+            "Interfaces",
+            "Dir",
+            "Proto",
+            "Bytes"
+        ]
+    );
+    assert_eq!(
+        words(&rows(&app)[1]),
+        [
+            "12:00:00.123",
+            "Pod",
+            "shop",
+            "client",
+            "Pod",
+            "shop",
+            "server",
+            "eth0",
+            "1",
+            "6",
+            "1500"
+        ]
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("saved")).expect("JSON");
+    assert_eq!(saved, serde_json::json!({"hidden": ["Dscp", "Packets"]}));
+
+    // A restart reads the choice back.
+    let mut app = app_with(&path);
+    let s = screen(&app);
+    assert!(
+        !s[4].contains("Dscp") && !s[4].contains("Packets"),
+        "{}",
+        s[4]
+    );
+    // A hidden column stays hidden in the displays that offer it (All).
+    app.key(key(KeyCode::Left));
+    assert_eq!(app.display().name(), "All");
+    assert!(!screen(&app)[4].contains("Dscp"));
+    // `r` restores the defaults, saved too.
+    app.key(ctrl('o'));
+    app.key(key(KeyCode::Char('r')));
+    app.key(key(KeyCode::Esc));
+    assert!(screen(&app)[4].contains("Dscp"));
+    let app = app_with(&path);
+    assert!(screen(&app)[4].contains("Dscp") && screen(&app)[4].contains("Packets"));
+    let _ = std::fs::remove_dir_all(path.parent().and_then(|p| p.parent()).expect("dir"));
+}
+
+#[test]
+fn a_corrupt_columns_file_falls_back_to_the_defaults_with_a_warning() {
+    let path = columns_file("corrupt");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+    std::fs::write(&path, "{\"hidden\": [\"Dscp\"").expect("written");
+    let app = app_with(&path);
+    let s = screen(&app);
+    assert_eq!(
+        words(&s[4]),
+        [
+            "End",
+            "time",
+            "Src",
+            "Dst",
+            "Interfaces",
+            "Dir",
+            "Proto",
+            "Dscp",
+            "Bytes",
+            "Packets"
+        ]
+    );
+    assert!(
+        s[2].contains("ignored") && s[2].contains("not a columns file"),
+        "{}",
+        s[2]
+    );
+    // The next change replaces the corrupt file.
+    let mut app = app;
+    app.key(ctrl('o'));
+    app.key(key(KeyCode::Enter));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("saved")).expect("JSON");
+    assert_eq!(saved, serde_json::json!({"hidden": ["TimeFlowEndMs"]}));
+    let _ = std::fs::remove_dir_all(path.parent().and_then(|p| p.parent()).expect("dir"));
+}
+
+/// A real frame, captured with `tcpdump -i lo` of `curl http://127.0.0.1:18765/` (Linux
+/// loopback frames carry an Ethernet header with zero addresses): the HTTP request.
+const HTTP_GET: &str = "000000000000000000000000080045000083bcac400040067fc67f0000017f000001\
+                        e6ae494db76e87d3f0b58ba780180040fe7700000101080a81dae103c62b3dec\
+                        474554202f20485454502f312e310d0a486f73743a203132372e302e302e313a\
+                        31383736350d0a557365722d4167656e743a206375726c2f372e38382e310d0a\
+                        4163636570743a202a2f2a0d0a0d0a";
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+#[test]
+fn a_selected_packet_shows_its_payload_as_a_hex_dump() {
+    use kubectl_netobserv::collector::enrich::{Known, packet_record};
+    let frame = unhex(HTTP_GET);
+    assert_eq!(frame.len(), 145);
+    let known = Known {
+        comments: Vec::new(),
+        fields: Vec::new(),
+    };
+    let mut app = App::new("Packets");
+    for (i, f) in [&frame[..], &frame[..60]].iter().enumerate() {
+        app.push(Arc::new(packet_record(
+            f,
+            1_764_763_200_000_000_000 + i as u64 * 1_000_000,
+            u32::try_from(f.len()).unwrap(),
+            "lo",
+            &known,
+        )));
+    }
+    // Running: no pane. ↓ pauses on the newest row (the 60-byte one), ↓ again the full frame.
+    let tall = |app: &App| {
+        let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        t.draw(|f| tui::draw(f, app)).unwrap();
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| {
+                (0..b.area.width)
+                    .map(|x| b[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(!tall(&app).contains("Payload"));
+    app.key(key(KeyCode::Down));
+    assert!(app.paused());
+    assert!(tall(&app).contains("Payload (60 bytes; Tab: focus)"));
+    app.key(key(KeyCode::Down));
+    let s = tall(&app);
+    assert!(s.contains("Payload (145 bytes; Tab: focus)"), "{s}");
+    for line in [
+        "0000  00 00 00 00 00 00 00 00  00 00 00 00 08 00 45 00  |..............E.|",
+        "0010  00 83 bc ac 40 00 40 06  7f c6 7f 00 00 01 7f 00  |....@.@.........|",
+        "0040  3d ec 47 45 54 20 2f 20  48 54 54 50 2f 31 2e 31  |=.GET / HTTP/1.1|",
+        "0070  65 6e 74 3a 20 63 75 72  6c 2f 37 2e 38 38 2e 31  |ent: curl/7.88.1|",
+        "0090  0a                                                |.|",
+    ] {
+        assert!(s.contains(line), "{line}\n{s}");
+    }
+    // Tab focuses the pane: ↓ scrolls it (not the table), Tab goes back.
+    app.key(key(KeyCode::Tab));
+    assert_eq!(app.focus(), tui::Focus::Payload);
+    for _ in 0..3 {
+        app.key(key(KeyCode::Down));
+    }
+    let s = tall(&app);
+    assert!(
+        s.contains("Payload (145 bytes; ↑↓ scroll, Tab: table)"),
+        "{s}"
+    );
+    assert!(!s.contains("0020  ") && s.contains("0030  "), "{s}");
+    assert_eq!(
+        app.payload().map(|p| p.len()),
+        Some(145),
+        "same row selected"
+    );
+    // Scrolling stops at the last line.
+    for _ in 0..20 {
+        app.key(key(KeyCode::Down));
+    }
+    assert!(tall(&app).contains("0090  0a"));
+    app.key(key(KeyCode::Tab));
+    assert_eq!(app.focus(), tui::Focus::Table);
+    app.key(key(KeyCode::Up));
+    assert_eq!(app.payload().map(|p| p.len()), Some(60));
+    // Esc resumes: no selection, no pane.
+    app.key(key(KeyCode::Esc));
+    assert!(!app.paused() && app.payload().is_none());
+    assert!(!tall(&app).contains("Payload"));
+}
+
+#[test]
+fn udn_mapping_and_ipsec_displays_and_the_network_name_enrichment() {
+    let mut app = App::new("Flows");
+    app.push(record(
+        r#"{"TimeFlowEndMs": 1764763202000, "SrcAddr": "10.200.0.5", "DstAddr": "10.200.0.6",
+           "Interfaces": ["ovn-k8s-mp1", "eth0"], "Udns": ["blue/tenant", ""],
+           "IPSecStatus": "success", "IPSecRetCode": 0,
+           "SrcK8S_NetworkName": "blue/tenant", "DstK8S_NetworkName": "primary"}"#,
+    ));
+    let names: Vec<&str> = (0..9)
+        .map(|_| {
+            app.key(ctrl('d'));
+            app.display().name()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Packet drops",
+            "DNS",
+            "RTT",
+            "Network events",
+            "Packet translation",
+            "UDN mapping",
+            "IPsec",
+            "All",
+            "Standard"
+        ]
+    );
+    for _ in 0..6 {
+        app.key(ctrl('d'));
+    }
+    assert_eq!(app.display().name(), "UDN mapping");
+    assert!(screen(&app)[4].ends_with("UDNs"), "{}", screen(&app)[4]);
+    assert!(rows(&app)[0].ends_with("blue/tenant,"), "{:?}", rows(&app));
+    app.key(ctrl('d'));
+    let s = screen(&app);
+    assert!(
+        s[4].contains("IPsec status") && s[4].contains("IPsec code"),
+        "{}",
+        s[4]
+    );
+    // No Kubernetes names: the Resource ends are empty.
+    assert_eq!(words(&rows(&app)[0]), ["12:00:02.000", "success", "0"]);
+    // Network name: Ctrl-E twice from Resource.
+    app.key(ctrl('e'));
+    app.key(ctrl('e'));
+    assert_eq!(app.enrichment().name(), "Network name");
+    assert_eq!(words(&rows(&app)[0])[1..3], ["blue/tenant", "primary"]);
 }

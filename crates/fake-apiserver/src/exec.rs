@@ -137,7 +137,11 @@ pub(crate) async fn handle(
 }
 
 /// The container the request names, or the pod's only one.
-fn container_of(pod: &Value, asked: Option<&str>, name: &str) -> Result<String, Failure> {
+pub(crate) fn container_of(
+    pod: &Value,
+    asked: Option<&str>,
+    name: &str,
+) -> Result<String, Failure> {
     let names: Vec<&str> = pod["spec"]["containers"]
         .as_array()
         .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())

@@ -465,7 +465,9 @@ fn line(kind: &str, obj: &Value) -> String {
 }
 
 /// A byte stream fed by a task through a channel (the task ends when the client goes away).
-fn async_stream<F, Fut>(producer: F) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>>
+pub(crate) fn async_stream<F, Fut>(
+    producer: F,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

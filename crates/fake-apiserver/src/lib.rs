@@ -22,6 +22,9 @@
 //! - authentication, when started with a bearer token ([`Options::bearer_token`]): a wrong token is
 //!   `401 Unauthorized` on every path, no credentials is `system:anonymous`, which may read only
 //!   `/version`, `/healthz`, `/livez` and `/readyz` (403 elsewhere), as with anonymous auth on.
+//! - `pods/exec` (the WebSocket remote-command stream, a per-pod handler standing in for the
+//!   container runtime) and `pods/log` (a log the test writes, followed until the container
+//!   ends or the pod goes), each with the checks kube-apiserver makes before it answers.
 //!
 //! Not modelled: RBAC, pagination (`limit` is ignored), bookmarks, strategic
 //! merge patch list semantics (treated as a JSON merge patch), string `format` checks, CEL rules
@@ -32,6 +35,7 @@ mod cel;
 mod exec;
 mod http;
 pub mod kinds;
+mod logs;
 mod omitempty;
 pub mod schema;
 mod selector;
@@ -92,6 +96,10 @@ pub(crate) struct Shared {
     log: Mutex<Vec<Logged>>,
     /// The kubelet stand-ins of `pods/exec`, by (namespace, pod).
     exec: Mutex<std::collections::HashMap<(String, String), ExecHandler>>,
+    /// Container logs a test wrote, served by `pods/log`.
+    logs: Mutex<logs::Logs>,
+    /// Bumped on every log append or end, for followers.
+    log_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -200,6 +208,8 @@ impl FakeApiServer {
             changes,
             log: Mutex::new(Vec::new()),
             exec: Mutex::default(),
+            logs: Mutex::default(),
+            log_changes: tokio::sync::watch::channel(0).0,
         });
         let bind = options
             .addr
@@ -210,6 +220,10 @@ impl FakeApiServer {
             .route(
                 "/api/v1/namespaces/{namespace}/pods/{pod}/exec",
                 axum::routing::get(exec::handle),
+            )
+            .route(
+                "/api/v1/namespaces/{namespace}/pods/{pod}/log",
+                axum::routing::get(logs::handle),
             )
             .fallback(http::handle)
             .with_state(shared.clone());
@@ -241,6 +255,38 @@ impl FakeApiServer {
         if let Ok(mut h) = self.shared.exec.lock() {
             h.insert((namespace.to_string(), pod.to_string()), Arc::new(handler));
         }
+    }
+
+    /// Writes `text` to the log of `container` in pod `namespace/pod`, as its process would
+    /// (one timestamped line per `\n`): served by `pods/log`, and to followers at once.
+    pub fn append_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.change_log(namespace, pod, container, |l| {
+            l.append(text, std::time::SystemTime::now());
+        });
+    }
+
+    /// Ends the log of `container` (its process exited): followers get the rest, then the end
+    /// of the body.
+    pub fn end_log(&self, namespace: &str, pod: &str, container: &str) {
+        self.change_log(namespace, pod, container, logs::ContainerLog::end);
+    }
+
+    fn change_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        change: impl FnOnce(&mut logs::ContainerLog),
+    ) {
+        if let Ok(mut logs) = self.shared.logs.lock() {
+            let key = (
+                namespace.to_string(),
+                pod.to_string(),
+                container.to_string(),
+            );
+            change(logs.entry(key).or_default());
+        }
+        self.shared.log_changes.send_modify(|n| *n += 1);
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -3,6 +3,7 @@
 //! through a small record holding its two addresses, so flows and packets carry the same
 //! `SrcK8S_*` / `DstK8S_*` names.
 
+use base64::Engine;
 use netobserv_pipeline::config::{NetworkTransform, Transform};
 use netobserv_pipeline::record::Record;
 use netobserv_pipeline::transform::kubernetes::SharedIndex;
@@ -220,7 +221,8 @@ pub fn transport(frame: &[u8]) -> Option<(u8, u16, u16)> {
     Some((proto, ports.0, ports.1))
 }
 
-/// A packet as a record for the table: time, ends, transport, length, interface, enrichment.
+/// A packet as a record for the table: time, ends, transport, length, interface, enrichment,
+/// and the frame itself (`Data`, base64).
 pub fn packet_record(
     frame: &[u8],
     time_ns: u64,
@@ -243,6 +245,11 @@ pub fn packet_record(
     }
     r.insert("Bytes", i64::from(orig_len));
     r.insert("Packets", 1i64);
+    // The frame, base64 as upstream's packet records carry it: the TUI's "Payload" pane.
+    r.insert(
+        crate::tui::payload::DATA_FIELD,
+        base64::engine::general_purpose::STANDARD.encode(frame),
+    );
     r.insert(
         "Interfaces",
         netobserv_pipeline::record::Value::List(vec![interface.to_string().into()]),

@@ -14,6 +14,17 @@ pub struct Column {
     pub width: u16,
 }
 
+impl Column {
+    /// A stable name for the columns file: its fields joined by `+` (titles repeat across
+    /// enrichments, e.g. `Src` for both IP and Resource; field lists do not).
+    pub fn id(&self) -> String {
+        self.fields.join("+")
+    }
+}
+
+/// The first column of every display: the flow's end (a packet's time).
+pub const END_TIME: Column = col("End time", &["TimeFlowEndMs"], 12);
+
 const fn col(title: &'static str, fields: &'static [&'static str], width: u16) -> Column {
     Column {
         title,
@@ -37,6 +48,10 @@ pub enum Display {
     NetworkEvents,
     /// Packet translation.
     Translation,
+    /// The user-defined networks (OVN-Kubernetes UDN) of each interface.
+    Udn,
+    /// IPsec tracking.
+    IpSec,
     /// Everything above.
     All,
 }
@@ -49,6 +64,8 @@ pub const DISPLAYS: &[Display] = &[
     Display::Rtt,
     Display::NetworkEvents,
     Display::Translation,
+    Display::Udn,
+    Display::IpSec,
     Display::All,
 ];
 
@@ -79,6 +96,11 @@ const XLAT: &[Column] = &[
     col("Xlat dst", &["XlatDstAddr", "XlatDstPort"], 22),
     col("Zone id", &["ZoneId"], 8),
 ];
+const UDN: &[Column] = &[col("UDNs", &["Udns"], 24)];
+const IPSEC: &[Column] = &[
+    col("IPsec status", &["IPSecStatus"], 13),
+    col("IPsec code", &["IPSecRetCode"], 11),
+];
 
 impl Display {
     /// Its name in the header.
@@ -90,6 +112,8 @@ impl Display {
             Display::Rtt => "RTT",
             Display::NetworkEvents => "Network events",
             Display::Translation => "Packet translation",
+            Display::Udn => "UDN mapping",
+            Display::IpSec => "IPsec",
             Display::All => "All",
         }
     }
@@ -103,7 +127,9 @@ impl Display {
             Display::Rtt => RTT.to_vec(),
             Display::NetworkEvents => EVENTS.to_vec(),
             Display::Translation => XLAT.to_vec(),
-            Display::All => [STANDARD, DROPS, DNS, RTT, EVENTS, XLAT].concat(),
+            Display::Udn => UDN.to_vec(),
+            Display::IpSec => IPSEC.to_vec(),
+            Display::All => [STANDARD, DROPS, DNS, RTT, EVENTS, XLAT, UDN, IPSEC].concat(),
         }
     }
 }
@@ -127,6 +153,8 @@ pub enum Enrichment {
     Resource,
     /// Subnet label.
     SubnetLabel,
+    /// The network (primary or user-defined) each end is on.
+    NetworkName,
 }
 
 /// The enrichment cycle, in order.
@@ -139,6 +167,7 @@ pub const ENRICHMENTS: &[Enrichment] = &[
     Enrichment::Owner,
     Enrichment::Resource,
     Enrichment::SubnetLabel,
+    Enrichment::NetworkName,
 ];
 
 impl Enrichment {
@@ -153,6 +182,7 @@ impl Enrichment {
             Enrichment::Owner => "Owner",
             Enrichment::Resource => "Resource",
             Enrichment::SubnetLabel => "Subnet label",
+            Enrichment::NetworkName => "Network name",
         }
     }
 
@@ -196,6 +226,10 @@ impl Enrichment {
                 col("Src subnet", &["SrcSubnetLabel"], 14),
                 col("Dst subnet", &["DstSubnetLabel"], 14),
             ],
+            Enrichment::NetworkName => vec![
+                col("Src network", &["SrcK8S_NetworkName"], 20),
+                col("Dst network", &["DstK8S_NetworkName"], 20),
+            ],
         }
     }
 }
@@ -222,6 +256,15 @@ pub fn cell(record: &Record, column: &Column) -> String {
         return format!("{}:{}", parts[0], parts[1]);
     }
     parts.join(" ")
+}
+
+/// What a cell shows: the end time as a clock time, any other column through [`cell`].
+pub fn show(record: &Record, column: &Column) -> String {
+    if *column == END_TIME {
+        time(record)
+    } else {
+        cell(record, column)
+    }
 }
 
 /// The end time of a record as `HH:MM:SS.mmm` UTC (flows: `TimeFlowEndMs`).

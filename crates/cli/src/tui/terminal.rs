@@ -35,7 +35,11 @@ pub fn run(
     let _restore = Restore;
     crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    let mut app = App::new(title);
+    // The column choice of earlier runs (a corrupt file: the defaults, and a warning shown).
+    let prefs = super::prefs::default_path()
+        .map(super::prefs::ColumnPrefs::load)
+        .unwrap_or_default();
+    let mut app = App::with_prefs(title, prefs);
     let started = Instant::now();
     loop {
         loop {
