@@ -42,7 +42,10 @@ impl Worker {
                 return self.queue.blocking_recv();
             };
             let runtime = self.pipeline.runtime().clone();
-            match runtime.block_on(tokio::time::timeout(every, self.queue.recv())) {
+            // The timer is created inside `block_on`, where the runtime's timer driver is
+            // reachable (a worker is a plain thread, outside any runtime context).
+            let queue = &mut self.queue;
+            match runtime.block_on(async { tokio::time::timeout(every, queue.recv()).await }) {
                 Ok(batch) => return batch,
                 Err(_) => self.pipeline.tick(),
             }

@@ -429,3 +429,36 @@ fn end_to_end_through_the_runtime_with_idle_ticks() {
     assert_eq!(end["numFlowLogs"].as_u64(), Some(2));
     assert_eq!(end["_HashId"], lines[1]["_HashId"]);
 }
+
+#[test]
+fn a_worker_ticks_the_stage_while_its_queue_is_idle() {
+    use netobserv_pipeline::shard::Batch;
+    use netobserv_pipeline::workers::Worker;
+    let config = Config::parse(PIPELINE).expect("parses");
+    let out = Shared::default();
+    let sink = out.clone();
+    let pipeline = Pipeline::build(&config, move || Box::new(sink.clone())).expect("builds");
+    let (tx, queue) = tokio::sync::mpsc::channel(4);
+    let (_changes_tx, changes) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        Worker {
+            pipeline,
+            queue,
+            changes,
+        }
+        .run(0)
+    });
+    tx.blocking_send(Batch::Records(vec![flow(CLIENT, SERVER, 17, 100, 0, 1)]))
+        .expect("queued");
+    // Nothing else is sent: only the worker's idle ticks can end the connection (200 ms).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !out.text().contains("endConnection") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(out.text().contains("endConnection"), "{}", out.text());
+    drop(tx);
+    let pipeline = worker
+        .join()
+        .expect("the worker stops when its queue closes");
+    assert_eq!(pipeline.stats().ingested, 1);
+}
