@@ -463,4 +463,38 @@ mod tests {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
     }
+
+    #[test]
+    fn conntrack_metrics_use_the_reference_names() {
+        use crate::extract::conntrack::Tallies;
+        let stages = ConntrackRegistry::default();
+        let metrics = SelfMetrics::new("netobserv_");
+        metrics.add_conntrack(stages.clone());
+        assert!(
+            !metrics.render().contains("conntrack"),
+            "nothing before a conntrack stage is built"
+        );
+        let mut t = Tallies {
+            input: [0, 2, 1, 5],
+            output: [5, 0, 3, 0],
+            tcp_flags: [4, 1],
+            ..Tallies::default()
+        };
+        t.hash_errors.insert("SrcPort".into(), 2);
+        t.ends.insert(("default".into(), "FIN_flag"), 3);
+        t.memory.insert(("default".into(), "active"), 2);
+        stages.stage("extract_conntrack").flush(&mut t);
+        let text = metrics.render();
+        for line in [
+            r#"netobserv_conntrack_input_records_total{classification="newConnection"} 5"#,
+            r#"netobserv_conntrack_input_records_total{classification="rejected"} 2"#,
+            r#"netobserv_conntrack_output_records_total{type="endConnection"} 3"#,
+            r#"netobserv_conntrack_tcp_flags_total{action="swapAB"} 1"#,
+            r#"netobserv_conntrack_memory_connections{group="default",phase="active"} 2"#,
+            r#"netobserv_conntrack_end_connections_total{group="default",reason="FIN_flag"} 3"#,
+            r#"netobserv_conntrack_hash_errors_total{field="SrcPort"} 2"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
 }
