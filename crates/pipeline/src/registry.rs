@@ -66,6 +66,7 @@ impl Registry {
             .with_transform("network", transform::build_network)
             .with_transform("host_process", transform::build_host_process)
             .with_extract("aggregates", extract::aggregates::build)
+            .with_extract("conntrack", extract::conntrack::build)
             .with_encode("prom", encode::prom::build)
             .with_encode("otlplogs", encode::otlp::logs::build)
             .with_encode("otlpmetrics", encode::otlp::metrics::build)
@@ -124,7 +125,7 @@ impl Registry {
     }
 
     /// Refuses, before anything starts, a configuration with a stage type this pipeline does not
-    /// run (Kafka ingest, conntrack, exporters...), naming the stage: better than starting,
+    /// run (Kafka ingest, exporters...), naming the stage: better than starting,
     /// waiting for the API server, and failing later.
     pub fn check_supported(&self, config: &Config) -> Result<(), (String, BuildError)> {
         for p in &config.parameters {

@@ -208,6 +208,11 @@ impl Pipeline {
         self.context.pending_sync()
     }
 
+    /// The runtime the graph's background work runs on (the workers wait on it for batches).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.context.runtime()
+    }
+
     /// What the pipeline did so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats
@@ -275,6 +280,42 @@ impl Pipeline {
         Ok(reloaded)
     }
 
+    /// How often [`Self::tick`] must run while no batch arrives (the shortest of the
+    /// extractors' needs), or `None` when no stage has timers.
+    pub fn tick_interval(&self) -> Option<std::time::Duration> {
+        self.nodes
+            .values()
+            .filter_map(|n| match n {
+                Node::Extract(x) => x.tick_interval(),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Lets stages with timers emit what became due while the input was idle (conversation ends
+    /// and heartbeats), and pushes it through the rest of the graph.
+    pub fn tick(&mut self) {
+        let mut names: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| matches!(n, Node::Extract(x) if x.tick_interval().is_some()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        for name in names {
+            let started = std::time::Instant::now();
+            let out = match self.nodes.get_mut(&name) {
+                Some(Node::Extract(x)) => x.tick(),
+                _ => continue,
+            };
+            if out.is_empty() {
+                continue;
+            }
+            self.observe(&name, 0, out.len(), started);
+            self.forward(&name, out);
+        }
+    }
+
     /// Pushes one batch from the ingest stage through the graph.
     pub fn process(&mut self, batch: Vec<Record>) {
         self.stats.ingested += batch.len() as u64;
@@ -307,7 +348,7 @@ impl Pipeline {
     /// encoders and writers that no stage follows.
     fn reads_only(&self, stage: &str) -> bool {
         match self.nodes.get(stage) {
-            Some(Node::Extract(_)) => true,
+            Some(Node::Extract(x)) => !x.takes_input(),
             Some(Node::Encode(_) | Node::Write(_)) => {
                 self.children.get(stage).is_none_or(Vec::is_empty)
             }
@@ -361,6 +402,11 @@ impl Pipeline {
                 self.observe(stage, records_in, records_in, started);
                 self.forward(stage, batch);
             }
+            Some(Node::Extract(x)) if x.takes_input() => {
+                let out = x.extract_owned(batch);
+                self.observe(stage, records_in, out.len(), started);
+                self.forward(stage, out);
+            }
             Some(Node::Extract(_) | Node::Write(_)) => self.read(stage, &batch),
             None => {}
         }
@@ -368,7 +414,7 @@ impl Pipeline {
 }
 
 /// Refuses, before anything starts, a configuration with a stage type this pipeline does not
-/// run (Kafka ingest, conntrack, exporters...), naming the stage.
+/// run (Kafka ingest, exporters...), naming the stage.
 pub fn check_supported(config: &Config) -> Result<(), PipelineError> {
     Registry::standard()
         .check_supported(config)

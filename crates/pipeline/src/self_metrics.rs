@@ -7,6 +7,8 @@
 //! their names, since the operator's alerts and dashboards query them: they are written as
 //! counters in the Prometheus text format, where the suffix is not required.
 
+use crate::extract::conntrack::ConntrackRegistry;
+use crate::extract::conntrack::metrics::{CLASSIFICATIONS, RECORD_TYPES, TCP_ACTIONS};
 use crate::ingest::GrpcStats;
 use crate::ingest::grpc::error_type;
 use crate::shard::QueueGauge;
@@ -16,6 +18,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -72,6 +75,15 @@ impl SelfMetrics {
             prefix: self.prefix.clone(),
             stages,
             reports,
+        });
+    }
+
+    /// Adds the `conntrack_*` metrics of the graph's conversation-tracking stages (nothing is
+    /// written while the graph has none).
+    pub fn add_conntrack(&self, stages: ConntrackRegistry) {
+        self.add(ConntrackCollector {
+            prefix: self.prefix.clone(),
+            stages,
         });
     }
 
@@ -388,6 +400,90 @@ impl GraphCollector {
     }
 }
 
+/// Samples labelled by field name.
+fn per_field(m: &BTreeMap<String, u64>) -> Vec<(Vec<(&str, &str)>, u64)> {
+    m.iter()
+        .map(|(f, n)| (vec![("field", f.as_str())], *n))
+        .collect()
+}
+
+/// The conntrack stages' counters and connection gauge (reference §A.5 names).
+#[derive(Debug)]
+struct ConntrackCollector {
+    prefix: String,
+    stages: ConntrackRegistry,
+}
+
+impl Collector for ConntrackCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        if self.stages.is_empty() {
+            return Ok(());
+        }
+        let t = self.stages.totals();
+        let p = &self.prefix;
+        let by = |label: &'static str, names: &[&'static str], values: &[u64]| {
+            names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| (vec![(label, *n)], *v))
+                .collect::<Vec<(Vec<(&str, &str)>, u64)>>()
+        };
+        counter_total(
+            &mut encoder,
+            &format!("{p}conntrack_input_records"),
+            "Input records of conversation tracking, by classification.",
+            &by("classification", &CLASSIFICATIONS, &t.input),
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}conntrack_output_records"),
+            "Records conversation tracking emitted, by type.",
+            &by("type", &RECORD_TYPES, &t.output),
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}conntrack_tcp_flags"),
+            "TCP flag actions of conversation tracking.",
+            &by("action", &TCP_ACTIONS, &t.tcp_flags),
+        )?;
+        let memory: Vec<(Vec<(&str, &str)>, i64)> = t
+            .memory
+            .iter()
+            .map(|((g, phase), n)| (vec![("group", g.as_str()), ("phase", *phase)], *n))
+            .collect();
+        family(
+            &mut encoder,
+            &format!("{p}conntrack_memory_connections"),
+            "Connections conversation tracking holds, by scheduling group and phase.",
+            MetricType::Gauge,
+            &memory,
+        )?;
+        let ends: Vec<(Vec<(&str, &str)>, u64)> = t
+            .ends
+            .iter()
+            .map(|((g, reason), n)| (vec![("group", g.as_str()), ("reason", *reason)], *n))
+            .collect();
+        counter_total(
+            &mut encoder,
+            &format!("{p}conntrack_end_connections"),
+            "Connections ended, by scheduling group and reason.",
+            &ends,
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}conntrack_hash_errors"),
+            "Input records whose connection key could not be computed, by missing field.",
+            &per_field(&t.hash_errors),
+        )?;
+        counter_total(
+            &mut encoder,
+            &format!("{p}conntrack_aggregator_errors"),
+            "Output field inputs missing or not numeric, by field.",
+            &per_field(&t.aggregator_errors),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +511,40 @@ mod tests {
             r#"netobserv_stage_duration_ms_count{stage="a"} 3"#,
             r#"netobserv_stage_records_in_total{stage="a"} 25"#,
             r#"netobserv_stage_records_out_total{stage="a"} 18"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn conntrack_metrics_use_the_reference_names() {
+        use crate::extract::conntrack::Tallies;
+        let stages = ConntrackRegistry::default();
+        let metrics = SelfMetrics::new("netobserv_");
+        metrics.add_conntrack(stages.clone());
+        assert!(
+            !metrics.render().contains("conntrack"),
+            "nothing before a conntrack stage is built"
+        );
+        let mut t = Tallies {
+            input: [0, 2, 1, 5],
+            output: [5, 0, 3, 0],
+            tcp_flags: [4, 1],
+            ..Tallies::default()
+        };
+        t.hash_errors.insert("SrcPort".into(), 2);
+        t.ends.insert(("default".into(), "FIN_flag"), 3);
+        t.memory.insert(("default".into(), "active"), 2);
+        stages.stage("extract_conntrack").flush(&mut t);
+        let text = metrics.render();
+        for line in [
+            r#"netobserv_conntrack_input_records_total{classification="newConnection"} 5"#,
+            r#"netobserv_conntrack_input_records_total{classification="rejected"} 2"#,
+            r#"netobserv_conntrack_output_records_total{type="endConnection"} 3"#,
+            r#"netobserv_conntrack_tcp_flags_total{action="swapAB"} 1"#,
+            r#"netobserv_conntrack_memory_connections{group="default",phase="active"} 2"#,
+            r#"netobserv_conntrack_end_connections_total{group="default",reason="FIN_flag"} 3"#,
+            r#"netobserv_conntrack_hash_errors_total{field="SrcPort"} 2"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

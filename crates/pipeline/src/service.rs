@@ -304,6 +304,7 @@ pub async fn serve(
         .map(Pipeline::stage_metrics)
         .unwrap_or_default();
     self_metrics.add_graph(stage_metrics, reports.clone());
+    self_metrics.add_conntrack(context.conntrack().clone());
     if let Some(built) = options.on_built {
         let _ = built.send(());
     }

@@ -76,6 +76,7 @@ pub struct BuildContext {
     runtime: tokio::runtime::Handle,
     kube: Arc<Mutex<HashMap<String, KubeSource>>>,
     stage_metrics: Arc<Mutex<Option<Arc<crate::stage_metrics::StageMetrics>>>>,
+    conntrack: crate::extract::conntrack::ConntrackRegistry,
 }
 
 impl Default for BuildContext {
@@ -91,6 +92,7 @@ impl BuildContext {
             runtime,
             kube: Arc::default(),
             stage_metrics: Arc::default(),
+            conntrack: Default::default(),
         }
     }
 
@@ -125,6 +127,11 @@ impl BuildContext {
                 .pending()
                 .map(|why| format!("stage `{stage}` waits for the Kubernetes caches: {why}"))
         })
+    }
+
+    /// The metrics of the conntrack stages, shared by every copy of the graph.
+    pub fn conntrack(&self) -> &crate::extract::conntrack::ConntrackRegistry {
+        &self.conntrack
     }
 
     /// The per-stage counters every copy updates, created with `names` on first use.

@@ -24,13 +24,32 @@ pub struct Worker {
 impl Worker {
     /// Runs until the queue closes; returns the pipeline (to flush it and read its counters).
     pub fn run(mut self, index: usize) -> Pipeline {
-        while let Some(batch) = self.queue.blocking_recv() {
+        while let Some(batch) = self.next_batch() {
             while let Ok(text) = self.changes.try_recv() {
                 self.reload(index, &text);
             }
             self.pipeline.process(batch.into_records());
         }
         self.pipeline
+    }
+
+    /// The next batch, or `None` when the queue closed. While the queue stays empty, stages
+    /// with timers (conversation tracking) are ticked every `tick_interval`, so what falls due
+    /// (ended conversations, heartbeats) goes out without waiting for the next flow.
+    fn next_batch(&mut self) -> Option<crate::shard::Batch> {
+        loop {
+            let Some(every) = self.pipeline.tick_interval() else {
+                return self.queue.blocking_recv();
+            };
+            let runtime = self.pipeline.runtime().clone();
+            // The timer is created inside `block_on`, where the runtime's timer driver is
+            // reachable (a worker is a plain thread, outside any runtime context).
+            let queue = &mut self.queue;
+            match runtime.block_on(async { tokio::time::timeout(every, queue.recv()).await }) {
+                Ok(batch) => return batch,
+                Err(_) => self.pipeline.tick(),
+            }
+        }
     }
 
     fn reload(&mut self, index: usize, text: &str) {
