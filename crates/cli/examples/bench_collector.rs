@@ -51,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_bytes: u64::MAX,
         names: KubeNames::Index(Arc::new(RwLock::new(index))),
         query: None,
+        subnet_labels: Vec::new(),
         observer: None,
     };
     let stop = async {

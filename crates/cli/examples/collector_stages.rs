@@ -147,7 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     report("pbflow -> record", t.elapsed(), n);
 
-    let mut stages = FlowStages::new(&names, None)?;
+    let mut stages = FlowStages::new(&names, None, &[])?;
     let t = Instant::now();
     let enriched: Vec<Vec<_>> = records
         .into_iter()

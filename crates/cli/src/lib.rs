@@ -7,6 +7,7 @@ pub mod collector;
 pub mod metrics;
 pub mod options;
 pub mod render;
+pub mod subnets;
 pub mod target;
 pub mod transfer;
 pub mod tui;

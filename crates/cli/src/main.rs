@@ -224,6 +224,14 @@ async fn run_capture(
         let target = kubectl_netobserv::target::resolve(&client, &pod).await?;
         kubectl_netobserv::target::apply(&mut plan, &target)?;
     }
+    let get_subnets = match &plan.capture {
+        render::Capture::Flows(f) | render::Capture::Metrics { features: f, .. } => f.get_subnets,
+        render::Capture::Packets { .. } => false,
+    };
+    if get_subnets {
+        let client = kube::Client::try_default().await?;
+        plan.subnet_labels = kubectl_netobserv::subnets::discover(&client).await?;
+    }
     let yaml = match cmd {
         Command::Flows(a) => a.run.yaml,
         Command::Packets(a) => a.run.yaml,

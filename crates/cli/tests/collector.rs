@@ -96,6 +96,7 @@ async fn start_flows(
         max_bytes,
         names: names(),
         query: query.map(str::to_string),
+        subnet_labels: Vec::new(),
         observer: None,
     };
     let p = progress.clone();

@@ -37,6 +37,18 @@ pub fn network_config() -> NetworkTransform {
     .unwrap_or_default()
 }
 
+/// `add_subnet_label` on both ends with `subnets` as the groups (`--subnet-label`).
+pub fn subnet_config(subnets: &[crate::subnets::SubnetLabel]) -> NetworkTransform {
+    serde_json::from_value(serde_json::json!({
+        "rules": [
+            {"type": "add_subnet_label", "add_subnet_label": {"input": "SrcAddr", "output": "SrcSubnetLabel"}},
+            {"type": "add_subnet_label", "add_subnet_label": {"input": "DstAddr", "output": "DstSubnetLabel"}},
+        ],
+        "subnetLabels": subnets.iter().map(|s| serde_json::json!({"name": s.name, "cidrs": s.cidrs})).collect::<Vec<_>>(),
+    }))
+    .unwrap_or_default()
+}
+
 /// The transforms a flow goes through: enrichment, then the `--query` filter.
 pub struct FlowStages {
     stages: Vec<Box<dyn Transformer>>,
@@ -44,8 +56,15 @@ pub struct FlowStages {
 
 impl FlowStages {
     /// Builds the stages; a bad query is refused with the pipeline's message.
-    pub fn new(names: &KubeNames, query: Option<&str>) -> Result<Self, BuildError> {
+    pub fn new(
+        names: &KubeNames,
+        query: Option<&str>,
+        subnets: &[crate::subnets::SubnetLabel],
+    ) -> Result<Self, BuildError> {
         let mut stages: Vec<Box<dyn Transformer>> = Vec::new();
+        if !subnets.is_empty() {
+            stages.push(Box::new(NetworkStage::new(subnet_config(subnets))?));
+        }
         match names {
             KubeNames::None => {}
             KubeNames::Cluster => stages.push(Box::new(NetworkStage::new(network_config())?)),

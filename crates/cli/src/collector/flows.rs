@@ -33,6 +33,8 @@ pub struct FlowCapture {
     pub names: KubeNames,
     /// `--query`.
     pub query: Option<String>,
+    /// `--subnet-label`s.
+    pub subnet_labels: Vec<crate::subnets::SubnetLabel>,
     /// Where each written flow is also sent (the TUI), if anywhere; full: not sent, counted.
     pub observer: Option<mpsc::Sender<Arc<Record>>>,
 }
@@ -45,8 +47,12 @@ pub async fn run(
     stop: impl Future<Output = ()>,
     bound: impl FnOnce(SocketAddr),
 ) -> Result<Summary, CollectorError> {
-    let mut stages = FlowStages::new(&capture.names, capture.query.as_deref())
-        .map_err(|e| CollectorError::Config(e.to_string()))?;
+    let mut stages = FlowStages::new(
+        &capture.names,
+        capture.query.as_deref(),
+        &capture.subnet_labels,
+    )
+    .map_err(|e| CollectorError::Config(e.to_string()))?;
     let mut json = JsonArray::create(&capture.paths.json).map_err(|e| CollectorError::Output {
         path: capture.paths.json.clone(),
         source: e,

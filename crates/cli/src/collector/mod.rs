@@ -132,6 +132,7 @@ pub async fn run(
                     max_bytes: args.max_bytes,
                     names,
                     query: args.query.clone(),
+                    subnet_labels: args.subnet_labels.clone(),
                     observer,
                 },
                 progress,

@@ -121,7 +121,36 @@ pub fn config(include: &[FlpMetric], namespace: &str, port: u16, kube_config_pat
 }
 
 /// [`config`] as the JSON text of the `FLP_CONFIG` variable.
-pub fn config_json(include: &[FlpMetric], namespace: &str) -> String {
+pub fn config_json(
+    include: &[FlpMetric],
+    namespace: &str,
+    subnets: &[crate::subnets::SubnetLabel],
+) -> String {
+    let mut config = config(include, namespace, METRICS_PORT, "");
+    with_subnets(&mut config, subnets);
     // The configuration types are plain data with string keys: serialising cannot fail.
-    serde_json::to_string(&config(include, namespace, METRICS_PORT, "")).unwrap_or_default()
+    serde_json::to_string(&config).unwrap_or_default()
+}
+
+/// Adds `add_subnet_label` for both ends to the `enrich` stage, with `subnets` as its groups
+/// (`--get-subnets`); nothing when there are none.
+pub fn with_subnets(config: &mut Config, subnets: &[crate::subnets::SubnetLabel]) {
+    if subnets.is_empty() {
+        return;
+    }
+    for p in &mut config.parameters {
+        if let Some(t) = p.transform.as_mut().and_then(|t| t.network.as_mut()) {
+            t.rules
+                .push(NetworkRule::subnet_label("SrcAddr", "SrcSubnetLabel"));
+            t.rules
+                .push(NetworkRule::subnet_label("DstAddr", "DstSubnetLabel"));
+            t.subnet_labels = subnets
+                .iter()
+                .map(|s| netobserv_pipeline::config::SubnetLabel {
+                    name: s.name.clone(),
+                    cidrs: s.cidrs.clone(),
+                })
+                .collect();
+        }
+    }
 }

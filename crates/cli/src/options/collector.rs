@@ -54,4 +54,8 @@ pub struct CollectorArgs {
     /// the files from the pod: a finished container cannot be exec'd into.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub linger: bool,
+    /// A subnet label for both ends of each flow, `NAME=CIDR[,CIDR...]` (repeatable; written
+    /// in `SrcSubnetLabel` / `DstSubnetLabel`).
+    #[arg(long = "subnet-label", value_name = "NAME=CIDRS", value_parser = crate::subnets::SubnetLabel::parse)]
+    pub subnet_labels: Vec<crate::subnets::SubnetLabel>,
 }

@@ -123,6 +123,10 @@ pub struct Features {
     /// Keep one packet in N.
     #[arg(long, default_value = "1", value_parser = values::sampling)]
     pub sampling: u32,
+    /// Label flow ends Pods, Services or Machines from the cluster's own network configuration
+    /// (OpenShift `Network` and install-config).
+    #[arg(long = "get-subnets", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub get_subnets: bool,
 }
 
 /// Where and how the agents run (all capture commands).

@@ -29,7 +29,10 @@ pub fn env_vars(plan: &Plan) -> Vec<EnvVar> {
         // The pipeline runs in the agent and serves the metrics itself.
         Capture::Metrics { include, .. } => vec![
             env("EXPORT", "direct-flp"),
-            env("FLP_CONFIG", crate::metrics::flp::config_json(include, ns)),
+            env(
+                "FLP_CONFIG",
+                crate::metrics::flp::config_json(include, ns, &plan.subnet_labels),
+            ),
         ],
         _ => vec![
             env("EXPORT", "grpc"),

@@ -79,6 +79,9 @@ pub struct Plan {
     pub run_id: String,
     /// Whether a foreground run copies the collector's files home before removing it.
     pub copy: CopyHome,
+    /// Subnet labels given to the collector (flows) or the agents' pipeline (metrics):
+    /// `--get-subnets`, filled from the cluster before rendering.
+    pub subnet_labels: Vec<crate::subnets::SubnetLabel>,
 }
 
 /// `--copy`: what a foreground run does with the collector's files at the end.
@@ -199,6 +202,7 @@ impl Plan {
                     collector_image: images.1,
                     run_id: run_id.to_string(),
                     copy: CopyHome::No,
+                    subnet_labels: Vec::new(),
                 });
             }
             other => return Err(PlanError::NotACapture(format!("{other:?}"))),
@@ -217,6 +221,7 @@ impl Plan {
             collector_image: images.1,
             run_id: run_id.to_string(),
             copy: CopyHome::from_option(&run.copy),
+            subnet_labels: Vec::new(),
         })
     }
 
