@@ -5,12 +5,11 @@
 //! directory of real capture files, and `copy` must bring back the same bytes.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams};
+mod common;
+
 use kubectl_netobserv::cluster::{self, ClusterError};
 use kubectl_netobserv::render::{COLLECTOR, COLLECTOR_OUTPUT};
 use netobserv_fake_apiserver::{ExecOutput, FakeApiServer};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -18,27 +17,7 @@ const NS: &str = "cap";
 
 /// The fake with the namespace and a collector pod in `phase`.
 async fn cluster_with_collector(phase: &str) -> FakeApiServer {
-    let fake = FakeApiServer::start().await.expect("fake API server");
-    fake.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
-        .expect("namespace");
-    fake.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": COLLECTOR, "namespace": NS},
-        "spec": {"containers": [{"name": COLLECTOR, "image": "cli:v1"}]},
-    }))
-    .expect("pod");
-    let pods: Api<Pod> = Api::namespaced(fake.client(), NS);
-    pods.patch_status(
-        COLLECTOR,
-        &PatchParams::apply("kubelet").force(),
-        &Patch::Apply(json!({
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": COLLECTOR},
-            "status": {"phase": phase},
-        })),
-    )
-    .await
-    .expect("pod status");
-    fake
+    common::cluster_with_collector(NS, phase).await
 }
 
 /// Runs the real binary for the collector container, `--dir=/output` pointing at `dir`.

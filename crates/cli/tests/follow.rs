@@ -3,8 +3,10 @@
 //! so the test writes the collector's log lines while `follow` reads them.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, LogParams, Patch, PatchParams};
+use kube::api::{Api, LogParams};
 use kubectl_netobserv::cluster::{self, ClusterError};
 use kubectl_netobserv::render::COLLECTOR;
 use netobserv_fake_apiserver::FakeApiServer;
@@ -17,27 +19,7 @@ const NS: &str = "cap";
 
 /// The fake with the namespace and a collector pod in `phase`.
 async fn cluster_with_collector(phase: &str) -> FakeApiServer {
-    let fake = FakeApiServer::start().await.expect("fake API server");
-    fake.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
-        .expect("namespace");
-    fake.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": COLLECTOR, "namespace": NS},
-        "spec": {"containers": [{"name": COLLECTOR, "image": "cli:v1"}]},
-    }))
-    .expect("pod");
-    let pods: Api<Pod> = Api::namespaced(fake.client(), NS);
-    pods.patch_status(
-        COLLECTOR,
-        &PatchParams::apply("kubelet").force(),
-        &Patch::Apply(json!({
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": COLLECTOR},
-            "status": {"phase": phase},
-        })),
-    )
-    .await
-    .expect("pod status");
-    fake
+    common::cluster_with_collector(NS, phase).await
 }
 
 /// What `follow` wrote, shared with the test while it runs.

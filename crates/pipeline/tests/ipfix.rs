@@ -5,6 +5,8 @@
 //! when the collector is unreachable, and the parameters a FlowCollector can give it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use netobserv_pipeline::config::IpfixWrite;
 use netobserv_pipeline::record::Record;
 use netobserv_pipeline::write::ipfix::{IpfixWriter, Settings, Transport};
@@ -518,75 +520,32 @@ fn parameters_are_checked_before_start() {
 /// receives what tshark decodes field by field.
 #[test]
 fn a_flowcollector_ipfix_exporter_reaches_the_collector_through_the_pipeline_binary() {
-    use netobserv_api::v1beta2::FlowCollector;
-    use netobserv_api::validate::{ClusterFacts, Cni, Platform};
     let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = collector.local_addr().unwrap().port();
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let sample =
-        std::fs::read_to_string(root.join("config/samples/flows_v1beta2_flowcollector.yaml"))
-            .expect("sample");
-    let mut fc: FlowCollector = serde_yaml::from_str(&sample).expect("sample parses");
-    fc.spec.exporters = serde_json::from_value(serde_json::json!([{
-        "type": "IPFIX",
-        "ipfix": {"targetHost": "127.0.0.1", "targetPort": port, "transport": "UDP",
-                  "enterpriseID": ENTERPRISE},
-    }]))
-    .expect("exporter");
-    let facts = ClusterFacts {
-        platform: Platform::Kubernetes,
-        node_count: Some(3),
-        cni: Some(Cni::OvnKubernetes),
-        available_apis: Default::default(),
-    };
-    let rendered = netobserv_operator::render::render_all(
-        &fc,
-        &facts,
-        &netobserv_operator::Images::for_tests(),
-        &[],
-    )
-    .expect("renders");
-    let stage = rendered
-        .objects
-        .iter()
-        .map(|o| o.to_value().expect("serialises"))
-        .filter(|o| o["kind"] == "ConfigMap")
-        .filter_map(|o| o["data"]["config.json"].as_str().map(str::to_string))
-        .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
-        .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
-        .find(|p| p["name"] == "ipfix-export-0")
-        .expect("the operator renders the ipfix-export-0 stage");
+    let stages = common::exporters::rendered_stages(
+        serde_json::json!([{
+            "type": "IPFIX",
+            "ipfix": {"targetHost": "127.0.0.1", "targetPort": port, "transport": "UDP",
+                      "enterpriseID": ENTERPRISE},
+        }]),
+        "ipfix-export-0",
+    );
+    assert_eq!(
+        stages.len(),
+        1,
+        "the operator renders the ipfix-export-0 stage"
+    );
     let config = serde_json::json!({
         "pipeline": [{"name": "in"}, {"name": "ipfix-export-0", "follows": "in"}],
-        "parameters": [{"name": "in", "ingest": {"type": "stdin"}}, stage],
+        "parameters": [{"name": "in", "ingest": {"type": "stdin"}}, stages[0]],
     });
-    let dir = std::env::temp_dir().join(format!("netobserv-ipfix-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.json");
-    std::fs::write(&path, config.to_string()).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
-        .args(["--config", path.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("starts");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        for r in flows() {
-            writeln!(stdin, "{}", serde_json::to_string(&r).unwrap()).unwrap();
-        }
-    }
+    let run = common::exporters::Run::start(&config, &flows(), "ipfix-e2e");
     let messages = receive(&collector, 3);
-    let output = child.wait_with_output().expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let stderr = run.finish();
     assert!(
         stderr.contains("3 exported, 0 dropped by exporters"),
         "{stderr}"
     );
     assert_eq!(messages.len(), 3, "templates, IPv4 data, IPv6 data");
     assert_decoded(&messages, "e2e");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -476,48 +476,16 @@ fn logs_over_http_and_an_unreachable_receiver() {
 /// OpenTelemetry's field names.
 #[test]
 fn a_flowcollector_opentelemetry_exporter_reaches_the_receiver_through_the_binary() {
-    use netobserv_api::v1beta2::FlowCollector;
-    use netobserv_api::validate::{ClusterFacts, Cni, Platform};
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (port, received) = grpc_receiver(&runtime, None);
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let sample =
-        std::fs::read_to_string(root.join("config/samples/flows_v1beta2_flowcollector.yaml"))
-            .expect("sample");
-    let mut fc: FlowCollector = serde_yaml::from_str(&sample).expect("sample parses");
-    fc.spec.exporters = serde_json::from_value(serde_json::json!([{
-        "type": "OpenTelemetry",
-        "openTelemetry": {"targetHost": "127.0.0.1", "targetPort": port, "protocol": "grpc",
-                          "headers": {"x-tenant": "m"}, "metrics": {"pushTimeInterval": "1s"}},
-    }]))
-    .expect("exporter");
-    let facts = ClusterFacts {
-        platform: Platform::Kubernetes,
-        node_count: Some(3),
-        cni: Some(Cni::OvnKubernetes),
-        available_apis: Default::default(),
-    };
-    let rendered = netobserv_operator::render::render_all(
-        &fc,
-        &facts,
-        &netobserv_operator::Images::for_tests(),
-        &[],
-    )
-    .expect("renders");
-    let params: Vec<serde_json::Value> = rendered
-        .objects
-        .iter()
-        .map(|o| o.to_value().expect("serialises"))
-        .filter(|o| o["kind"] == "ConfigMap")
-        .filter_map(|o| o["data"]["config.json"].as_str().map(str::to_string))
-        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
-        .filter(|p| {
-            p["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("otel-export-0"))
-        })
-        .collect();
+    let params = common::exporters::rendered_stages(
+        serde_json::json!([{
+            "type": "OpenTelemetry",
+            "openTelemetry": {"targetHost": "127.0.0.1", "targetPort": port, "protocol": "grpc",
+                              "headers": {"x-tenant": "m"}, "metrics": {"pushTimeInterval": "1s"}},
+        }]),
+        "otel-export-0",
+    );
     assert_eq!(params.len(), 3, "transform, logs, metrics: {params:?}");
     let mut parameters = vec![serde_json::json!({"name": "in", "ingest": {"type": "stdin"}})];
     parameters.extend(params);
@@ -530,27 +498,7 @@ fn a_flowcollector_opentelemetry_exporter_reaches_the_receiver_through_the_binar
         ],
         "parameters": parameters,
     });
-    let dir = std::env::temp_dir().join(format!("netobserv-otlp-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.json");
-    std::fs::write(&path, config.to_string()).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
-        .args(["--config", path.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("starts");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        for r in flows() {
-            writeln!(stdin, "{}", serde_json::to_string(&r).unwrap()).unwrap();
-        }
-    }
-    let output = child.wait_with_output().expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let stderr = common::exporters::Run::start(&config, &flows(), "otlp-e2e").finish();
     let logs = received.logs.lock().unwrap();
     assert_eq!(logs.len(), 1, "one batch of logs");
     let records = &logs[0].0.resource_logs[0].scope_logs[0].log_records;
@@ -580,5 +528,4 @@ fn a_flowcollector_opentelemetry_exporter_reaches_the_receiver_through_the_binar
     );
     assert!(!names.is_empty());
     assert!(stderr.contains("dropped by exporters"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

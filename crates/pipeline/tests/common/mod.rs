@@ -58,6 +58,7 @@ pub fn read_until(reader: &mut impl std::io::BufRead, needle: &str) -> String {
 }
 
 pub mod cluster;
+pub mod exporters;
 pub mod loki;
 pub mod pod;
 pub mod rendered;

@@ -3,7 +3,7 @@
 //! in a log viewer, as the Loki line), the flow's end as the record time.
 
 use super::attributes::{key_values, string};
-use super::{Export, Sender, Target};
+use super::{Export, Sender, Target, now_nanos};
 use crate::config::Encode;
 use crate::record::Record;
 use crate::stage::{BuildError, StageContext, section};
@@ -14,7 +14,6 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `service.name` of what the pipeline sends.
 pub const SERVICE_NAME: &str = "netobserv-flowlogs-pipeline";
@@ -24,16 +23,6 @@ pub const SCOPE: &str = "netobserv.io/flows";
 /// Fields holding the flow's end time in milliseconds, in the order tried (before and after
 /// the default field mapping).
 const END_MS: [&str; 2] = ["TimeFlowEndMs", "timeflowend"];
-
-fn now_nanos() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    )
-    .unwrap_or(u64::MAX)
-}
 
 /// One flow as a log record.
 pub fn log_record(record: &Record, observed: u64) -> LogRecord {

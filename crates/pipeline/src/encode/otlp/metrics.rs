@@ -8,7 +8,7 @@
 //! the receiver adds them up as it does for several pipeline pods.
 
 use super::attributes::string;
-use super::{Export, Sender, Target};
+use super::{Export, Sender, Target, now_nanos};
 use crate::config::{Encode, MetricKind, PromEncode, parse_go_duration};
 use crate::encode::prom::{MetricSnapshot, PromEncoder, SeriesValue};
 use crate::record::Record;
@@ -25,20 +25,10 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Push period when the stage sets none (upstream's).
 pub const DEFAULT_PUSH: Duration = Duration::from_secs(20);
-
-fn now_nanos() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    )
-    .unwrap_or(u64::MAX)
-}
 
 fn attributes(names: &[String], values: &[String]) -> Vec<KeyValue> {
     names
