@@ -84,6 +84,14 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     ("apps/v1", "DaemonSet", "daemonsets", true),
     ("v1", "Pod", "pods", true),
     ("v1", "Service", "services", true),
+    (
+        "monitoring.coreos.com/v1",
+        "ServiceMonitor",
+        "servicemonitors",
+        true,
+    ),
+    // The `metrics` dashboard, in the console's namespace (see `home_namespace`).
+    ("v1", "ConfigMap", "configmaps", true),
     ("coordination.k8s.io/v1", "Lease", "leases", true),
     ("v1", "ServiceAccount", "serviceaccounts", true),
     (
@@ -108,6 +116,19 @@ fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let gvk = GroupVersionKind::gvk(group, version, kind);
     Some((ApiResource::from_gvk_with_plural(&gvk, plural), *namespaced))
+}
+
+/// The namespace a namespaced kind of capture `ns` lives in, and the one name it must have
+/// when it is not the capture's namespace: the dashboard ConfigMap sits in the console's.
+fn home_namespace(kind: &str, ns: &str) -> (String, Option<String>) {
+    if kind == "ConfigMap" {
+        (
+            render::monitoring::DASHBOARD_NAMESPACE.to_string(),
+            Some(render::monitoring::dashboard_name(ns)),
+        )
+    } else {
+        (ns.to_string(), None)
+    }
 }
 
 fn api_for(client: &Client, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
@@ -213,17 +234,19 @@ pub async fn labelled(
         let Some((ar, _)) = resource(api_version, kind) else {
             continue;
         };
-        let api = api_for(client, &ar, namespaced.then_some(ns));
+        let (home, only) = home_namespace(kind, ns);
+        let api = api_for(client, &ar, namespaced.then_some(home.as_str()));
         let list = match api.list(&ListParams::default().labels(&selector)).await {
             Ok(l) => l,
-            // A namespace that does not exist has nothing in it.
+            // A namespace (or a kind, as ServiceMonitor without the Prometheus Operator) that
+            // does not exist has nothing in it.
             Err(kube::Error::Api(e)) if e.code == 404 => continue,
             Err(e) => return Err(api_err(format!("list {kind}"))(e)),
         };
         for o in list.items {
             let name = o.metadata.name.clone().unwrap_or_default();
             // Cluster-scoped objects belong to this namespace's capture when named after it.
-            if !namespaced && name != ns {
+            if (!namespaced && name != ns) || only.as_ref().is_some_and(|o| *o != name) {
                 continue;
             }
             out.push((api_version.to_string(), kind.to_string(), name));
@@ -240,7 +263,8 @@ pub async fn cleanup(client: &Client, ns: &str) -> Result<usize, ClusterError> {
         let Some((ar, namespaced)) = resource(&api_version, &kind) else {
             continue;
         };
-        let api = api_for(client, &ar, namespaced.then_some(ns));
+        let (home, _) = home_namespace(&kind, ns);
+        let api = api_for(client, &ar, namespaced.then_some(home.as_str()));
         match api.delete(&name, &DeleteParams::background()).await {
             Ok(_) => n += 1,
             Err(kube::Error::Api(e)) if e.code == 404 => {}
@@ -588,4 +612,23 @@ pub async fn copy(
         )));
     }
     crate::transfer::unpack(tar.as_slice(), output).map_err(|e| ClusterError::Copy(e.to_string()))
+}
+
+/// What the cluster offers `metrics`: ServiceMonitors (the Prometheus Operator's CRD is
+/// served) and the OpenShift console's dashboard namespace. Anything unreadable counts as
+/// absent: the capture then runs without them.
+pub async fn detect_monitoring(client: &Client) -> render::Monitoring {
+    let service_monitor = client
+        .list_api_group_resources("monitoring.coreos.com/v1")
+        .await
+        .is_ok_and(|r| r.resources.iter().any(|r| r.name == "servicemonitors"));
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let dashboard = namespaces
+        .get_opt(render::monitoring::DASHBOARD_NAMESPACE)
+        .await
+        .is_ok_and(|n| n.is_some());
+    render::Monitoring {
+        service_monitor,
+        dashboard,
+    }
 }

@@ -232,12 +232,17 @@ async fn run_capture(
         let client = kube::Client::try_default().await?;
         plan.subnet_labels = kubectl_netobserv::subnets::discover(&client).await?;
     }
-    let yaml = match cmd {
+    let yaml_only = match cmd {
         Command::Flows(a) => a.run.yaml,
         Command::Packets(a) => a.run.yaml,
         Command::Metrics(a) => a.yaml,
         _ => false,
     };
+    if matches!(plan.capture, render::Capture::Metrics { .. }) && !yaml_only {
+        let client = kube::Client::try_default().await?;
+        plan.monitoring = kubectl_netobserv::cluster::detect_monitoring(&client).await;
+    }
+    let yaml = yaml_only;
     let objects = render::render(&plan);
     if yaml {
         print!("{}", render::to_yaml(&objects));

@@ -346,3 +346,72 @@ async fn pod_option_targets_the_pods_node_and_address() {
         "{msg}"
     );
 }
+
+/// A cut-down ServiceMonitor CRD, as the Prometheus Operator installs it.
+const SERVICE_MONITOR_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: servicemonitors.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_openshift_deploy_monitoring_and_the_dashboard_and_cleanup_removes_them() {
+    let plain = FakeApiServer::start().await.expect("fake API server");
+    assert_eq!(
+        cluster::detect_monitoring(&plain.client()).await,
+        render::Monitoring::default(),
+        "a plain cluster has neither"
+    );
+
+    let fake = FakeApiServer::start().await.expect("fake API server");
+    fake.create_yaml(SERVICE_MONITOR_CRD).expect("CRD");
+    fake.create(serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "openshift-config-managed"}}))
+        .expect("console namespace");
+    let client = fake.client();
+    let monitoring = cluster::detect_monitoring(&client).await;
+    assert_eq!(
+        monitoring,
+        render::Monitoring {
+            service_monitor: true,
+            dashboard: true
+        }
+    );
+    let mut plan = plan("metrics --namespace=mon", "run-m");
+    plan.monitoring = monitoring;
+    let objects = render::render(&plan);
+    cluster::deploy(&client, &plan, &objects, SystemTime::now(), LEASE_DURATION)
+        .await
+        .expect("deployed");
+    let mut want = keys(&objects, "run-m");
+    want.insert(("Lease/mon/netobserv-cli".into(), "run-m".into()));
+    assert_eq!(deployed(&fake), want);
+    assert!(want.contains(&(
+        "ConfigMap/openshift-config-managed/netobserv-on-demand-mon".into(),
+        "run-m".into()
+    )));
+    assert!(want.contains(&(
+        "ServiceMonitor/mon/netobserv-cli-metrics".into(),
+        "run-m".into()
+    )));
+    cluster::cleanup(&client, "mon").await.expect("cleanup");
+    assert_eq!(deployed(&fake), BTreeSet::new());
+    assert!(
+        fake.get("/api/v1/namespaces/openshift-config-managed")
+            .is_some(),
+        "the console's namespace stays"
+    );
+}

@@ -265,3 +265,50 @@ fn host_socket_features_need_privileged_agents() {
     assert!(text.contains("ENABLE_UDN_MAPPING"), "{text}");
     assert!(text.contains("/var/run/openvswitch"), "{text}");
 }
+
+/// `metrics` on a cluster with ServiceMonitors and the OpenShift console: the metrics Service,
+/// the ServiceMonitor, the namespace marked for the platform Prometheus and the dashboard
+/// ConfigMap in `openshift-config-managed` (golden), whose panels query each included metric.
+#[test]
+fn metrics_on_openshift_add_monitoring_and_the_dashboard() {
+    let mut p = plan(METRICS_CASE.1);
+    p.monitoring = render::Monitoring {
+        service_monitor: true,
+        dashboard: true,
+    };
+    let objects = render::render(&p);
+    golden("metrics-openshift.yaml", &render::to_yaml(&objects));
+    let cm = find(&objects, "ConfigMap");
+    assert_eq!(cm["metadata"]["namespace"], "openshift-config-managed");
+    assert_eq!(
+        cm["metadata"]["labels"]["console.openshift.io/dashboard"],
+        "true"
+    );
+    let dashboard: Value = serde_json::from_str(
+        cm["data"]["netobserv-on-demand.json"]
+            .as_str()
+            .expect("dashboard"),
+    )
+    .expect("JSON");
+    let exprs: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .filter_map(|p| p["targets"][0]["expr"].as_str())
+        .collect();
+    for metric in ["namespace_flows_total", "node_egress_bytes_total"] {
+        assert!(
+            exprs
+                .iter()
+                .any(|e| e.contains(&format!("on_demand_netobserv_{metric}{{"))),
+            "{metric}: {exprs:?}"
+        );
+    }
+    // Without them (plain Kubernetes), none of it.
+    let plain = render::render(&plan(METRICS_CASE.1));
+    assert!(
+        plain
+            .iter()
+            .all(|o| o["kind"] != "ServiceMonitor" && o["kind"] != "ConfigMap")
+    );
+}

@@ -9,6 +9,9 @@
 
 mod agent;
 mod collector;
+pub mod monitoring;
+
+pub use monitoring::Monitoring;
 
 pub use agent::AGENT_LABEL;
 
@@ -82,6 +85,9 @@ pub struct Plan {
     /// Subnet labels given to the collector (flows) or the agents' pipeline (metrics):
     /// `--get-subnets`, filled from the cluster before rendering.
     pub subnet_labels: Vec<crate::subnets::SubnetLabel>,
+    /// What the cluster offers `metrics` (ServiceMonitor, console dashboards), detected
+    /// before deploying.
+    pub monitoring: Monitoring,
 }
 
 /// `--copy`: what a foreground run does with the collector's files at the end.
@@ -203,6 +209,7 @@ impl Plan {
                     run_id: run_id.to_string(),
                     copy: CopyHome::No,
                     subnet_labels: Vec::new(),
+                    monitoring: Monitoring::default(),
                 });
             }
             other => return Err(PlanError::NotACapture(format!("{other:?}"))),
@@ -222,6 +229,7 @@ impl Plan {
             run_id: run_id.to_string(),
             copy: CopyHome::from_option(&run.copy),
             subnet_labels: Vec::new(),
+            monitoring: Monitoring::default(),
         })
     }
 
@@ -257,6 +265,10 @@ pub fn render(plan: &Plan) -> Vec<Value> {
             "privileged".into(),
         );
     }
+    if plan.monitoring.service_monitor {
+        // OpenShift's platform Prometheus scrapes ServiceMonitors of namespaces marked so.
+        ns_labels.insert("openshift.io/cluster-monitoring".into(), "true".into());
+    }
     let mut out = vec![
         to_value(&Namespace {
             metadata: meta(ns, None, ns_labels),
@@ -283,6 +295,7 @@ pub fn render(plan: &Plan) -> Vec<Value> {
         out.push(to_value(&collector::pod(plan)));
     }
     out.push(to_value(&agent::daemon_set(plan)));
+    out.extend(monitoring::objects(plan));
     out
 }
 
