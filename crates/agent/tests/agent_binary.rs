@@ -87,7 +87,11 @@ async fn started_inside_a_named_namespace_it_does_not_hook_it_twice() {
         .expect("spawn the agent binary in namespace a");
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !read_log().contains("own network namespace") || tcx_programs(&pair, &pair.veth_a) < 2 {
+    // Waits for this agent's own word that it attached: the TCX programs on the interface may
+    // also come from another test's agent running in parallel that watches `/run/netns` too.
+    let ready =
+        |log: &str| log.contains("own network namespace") && log.contains("classifiers attached");
+    while !ready(&read_log()) || tcx_programs(&pair, &pair.veth_a) < 2 {
         if let Some(status) = child.try_wait().unwrap() {
             panic!(
                 "agent exited early: {status}

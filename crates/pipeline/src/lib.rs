@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod conntrack_metrics;
 pub mod decode;
 pub mod dynamic;
 pub mod embedded;

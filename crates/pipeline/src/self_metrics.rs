@@ -7,8 +7,8 @@
 //! their names, since the operator's alerts and dashboards query them: they are written as
 //! counters in the Prometheus text format, where the suffix is not required.
 
-use crate::extract::conntrack::ConntrackRegistry;
-use crate::extract::conntrack::metrics::{CLASSIFICATIONS, RECORD_TYPES, TCP_ACTIONS};
+use crate::conntrack_metrics::ConntrackRegistry;
+use crate::conntrack_metrics::{CLASSIFICATIONS, RECORD_TYPES, TCP_ACTIONS};
 use crate::ingest::GrpcStats;
 use crate::ingest::grpc::error_type;
 use crate::shard::QueueGauge;

@@ -76,7 +76,7 @@ pub struct BuildContext {
     runtime: tokio::runtime::Handle,
     kube: Arc<Mutex<HashMap<String, KubeSource>>>,
     stage_metrics: Arc<Mutex<Option<Arc<crate::stage_metrics::StageMetrics>>>>,
-    conntrack: crate::extract::conntrack::ConntrackRegistry,
+    conntrack: crate::conntrack_metrics::ConntrackRegistry,
 }
 
 impl Default for BuildContext {
@@ -130,7 +130,7 @@ impl BuildContext {
     }
 
     /// The metrics of the conntrack stages, shared by every copy of the graph.
-    pub fn conntrack(&self) -> &crate::extract::conntrack::ConntrackRegistry {
+    pub fn conntrack(&self) -> &crate::conntrack_metrics::ConntrackRegistry {
         &self.conntrack
     }
 

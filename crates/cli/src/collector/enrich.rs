@@ -95,6 +95,9 @@ impl FlowStages {
     }
 }
 
+/// The record field holding a packet's frame, base64 (what the TUI's "Payload" pane dumps).
+pub const DATA_FIELD: &str = "Data";
+
 /// Most address pairs whose comments are remembered before the cache starts over.
 const PACKET_CACHE: usize = 65_536;
 
@@ -266,7 +269,7 @@ pub fn packet_record(
     r.insert("Packets", 1i64);
     // The frame, base64 as upstream's packet records carry it: the TUI's "Payload" pane.
     r.insert(
-        crate::tui::payload::DATA_FIELD,
+        DATA_FIELD,
         base64::engine::general_purpose::STANDARD.encode(frame),
     );
     r.insert(

@@ -9,8 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-/// The record field holding a packet's frame, base64.
-pub const DATA_FIELD: &str = "Data";
+pub use crate::collector::enrich::DATA_FIELD;
 
 /// Bytes per dump line.
 const WIDTH: usize = 16;

@@ -7,6 +7,7 @@
 mod feeder;
 mod index;
 mod udn;
+mod udn_indexed;
 
 pub(crate) use feeder::connect;
 pub use feeder::{FeedError, FeedState, error_chain, probe, start_feeder};

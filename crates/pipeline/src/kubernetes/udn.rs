@@ -14,7 +14,6 @@
 //! neither is known (CRDs missing or not listed yet) the pod is indexed under both, so that
 //! enrichment degrades to "may match either" rather than to "never matches".
 
-use super::index::{Indexed, KubeIndex};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use serde::Deserialize;
@@ -251,50 +250,6 @@ impl<K> UdnObject for PartialObjectMeta<K> {
         &self.metadata
     }
 }
-
-/// (C)UDN objects feed the index's registry; a change relabels the pods' UDN keys.
-macro_rules! indexed_udn {
-    ($ty:ty, $add:ident, $remove:ident, $clear:ident, $count:tt) => {
-        impl Indexed for $ty {
-            fn apply_to(&self, index: &mut KubeIndex) {
-                index.update_udns(|r| r.$add(self.udn_meta()));
-            }
-            fn delete_from(&self, index: &mut KubeIndex) {
-                index.update_udns(|r| r.$remove(self.udn_meta()));
-            }
-            fn clear_kind(index: &mut KubeIndex) {
-                index.update_udns(|r| {
-                    let had = r.counts().$count > 0;
-                    r.$clear();
-                    had
-                });
-            }
-        }
-    };
-}
-
-indexed_udn!(UserDefinedNetwork, add_udn, remove_udn, clear_udns, 0);
-indexed_udn!(
-    PartialObjectMeta<UserDefinedNetwork>,
-    add_udn,
-    remove_udn,
-    clear_udns,
-    0
-);
-indexed_udn!(
-    ClusterUserDefinedNetwork,
-    add_cudn,
-    remove_cudn,
-    clear_cudns,
-    1
-);
-indexed_udn!(
-    PartialObjectMeta<ClusterUserDefinedNetwork>,
-    add_cudn,
-    remove_cudn,
-    clear_cudns,
-    1
-);
 
 #[cfg(test)]
 mod tests {

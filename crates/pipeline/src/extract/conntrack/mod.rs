@@ -16,14 +16,14 @@
 
 mod aggregate;
 mod key;
-pub mod metrics;
 mod table;
 
+pub use crate::conntrack_metrics::{ConntrackMetrics, ConntrackRegistry, EndReason, Tallies};
 pub use aggregate::{Acc, Aggregation, FoldError};
 pub use key::{FlowKey, KeyDef, hash_id};
-pub use metrics::{ConntrackMetrics, ConntrackRegistry, EndReason, Tallies};
 
 use crate::config::{ConnectionRecordType, ConntrackConfig, Extract, parse_go_duration};
+use crate::conntrack_metrics as metrics;
 use crate::record::{Key, Record, Value, key as field_key};
 use crate::stage::{BuildError, StageContext, section};
 use metrics::Classification;

@@ -11,7 +11,7 @@
 //! it surfaces; the heartbeat heap is compacted when such leftovers pile up.
 
 use super::aggregate::Acc;
-use super::metrics::EndReason;
+use crate::conntrack_metrics::EndReason;
 use crate::record::{Key, Value};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
