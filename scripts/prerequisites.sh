@@ -96,6 +96,17 @@ if ! need_cmd prometheus; then
     apt_install --no-install-recommends prometheus
 fi
 
+# --- Kafka (agent EXPORT=kafka, pipeline kafka ingest and encoder) --------------------------------
+# The Kafka tests run a real Kafka-protocol broker, tansu, on loopback (crates/test-kafka). It
+# builds from crates.io (about 15 minutes on 2 cores, once; later runs find it on PATH).
+if ! tansu --version 2>/dev/null | grep -q '0\.6\.0'; then
+    echo "prerequisites: installing tansu 0.6.0 (Kafka-protocol broker for the Kafka tests; ~15 min once)"
+    cargo install tansu --version 0.6.0 --locked --features dynostore || {
+        echo "prerequisites: cannot install tansu 0.6.0; the Kafka tests need it" >&2
+        exit 1
+    }
+fi
+
 # --- packet capture (crates/agent packet mode, crates/pcapng) ----------------------------------
 # The capture tests compare the agent's packets with a tcpdump capture of the same interface and
 # read the pcapng files (and their comments) back with tshark, an independent reader. tshark's

@@ -177,6 +177,20 @@ async fn start_export(
     metrics: &Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<(exporter::ExportQueue, JoinHandle<()>, Option<InProcess>), AgentError> {
+    if let (Some(kafka), "kafka") = (&cfg.kafka, cfg.export.as_str()) {
+        let (queue, task) = exporter::start_kafka(
+            kafka.clone(),
+            cfg.exporter_buffer_length,
+            metrics.clone(),
+            stop,
+        );
+        tracing::info!(
+            topic = %kafka.topic,
+            brokers = ?kafka.target.brokers,
+            "exporting to Kafka (EXPORT=kafka)"
+        );
+        return Ok((queue, task, None));
+    }
     if cfg.export != "direct-flp" {
         let (queue, task) = exporter::start(exporter_config(cfg), metrics.clone(), stop)?;
         return Ok((queue, task, None));

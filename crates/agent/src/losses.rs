@@ -49,6 +49,14 @@ pub const EXPORT_SHUTDOWN: LossReason = LossReason {
     remedy: "check the collector (TARGET_HOST, TARGET_PORT)",
 };
 
+/// The destination took the flows but never acknowledged them (Kafka delivery timeout).
+pub const EXPORT_SEND_FAILED: LossReason = LossReason {
+    source: "exporter",
+    reason: "send_failed",
+    cause: "the Kafka brokers did not acknowledge the flows within the delivery timeout",
+    remedy: "check the brokers (KAFKA_BROKERS) and their capacity",
+};
+
 /// The exporter had stopped.
 pub const EXPORT_CLOSED: LossReason = LossReason {
     source: "exporter",
@@ -144,10 +152,11 @@ pub struct PacketLossCount {
 }
 
 /// Every loss reason the agent reports, in `/status` order.
-pub const REASONS: [LossReason; 8] = [
+pub const REASONS: [LossReason; 9] = [
     RINGBUF_FULL,
     EXPORT_QUEUE_FULL,
     EXPORT_SHUTDOWN,
+    EXPORT_SEND_FAILED,
     EXPORT_CLOSED,
     DNS_MAP_FULL,
     TLS_MAP_FULL,

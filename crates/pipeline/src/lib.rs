@@ -18,6 +18,7 @@ pub mod encode;
 pub mod extract;
 pub mod fields;
 pub mod ingest;
+pub mod kafka;
 pub mod kubernetes;
 pub mod record;
 pub mod registry;

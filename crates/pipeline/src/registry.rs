@@ -57,6 +57,7 @@ impl Registry {
     pub fn standard() -> Self {
         Self::default()
             .with_ingest("grpc", ingest::grpc::build)
+            .with_ingest("kafka", ingest::kafka::build)
             .with_ingest("synthetic", ingest::synthetic::build)
             .with_ingest("stdin", ingest::build_stdin)
             .with_ingest("file", ingest::build_file)
@@ -68,6 +69,7 @@ impl Registry {
             .with_extract("aggregates", extract::aggregates::build)
             .with_extract("conntrack", extract::conntrack::build)
             .with_encode("prom", encode::prom::build)
+            .with_encode("kafka", encode::kafka::build)
             .with_encode("otlplogs", encode::otlp::logs::build)
             .with_encode("otlpmetrics", encode::otlp::metrics::build)
             .with_write("stdout", write::stdout::build)

@@ -18,6 +18,8 @@
 
 use crate::record::{Record, Value};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -33,6 +35,34 @@ pub enum Batch {
     },
     /// Records already built (JSON lines, synthetic).
     Records(Vec<Record>),
+    /// A batch whose source wants to know when the worker has run it through the stages (the
+    /// Kafka ingest commits offsets only then): the token goes when the worker is done.
+    Tracked(Box<Batch>, Handled),
+}
+
+/// Held by every part of one source batch while workers run them; when the last part is
+/// dropped, the source's [`HandledFlag`] turns true.
+#[derive(Clone, Debug)]
+pub struct Handled(#[allow(dead_code)] Arc<SetOnDrop>);
+
+/// Tells the source that every part of its batch has been run through the stages.
+pub type HandledFlag = Arc<AtomicBool>;
+
+#[derive(Debug)]
+struct SetOnDrop(HandledFlag);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl Handled {
+    /// A token to clone into the parts of one batch, and the flag its last drop sets.
+    pub fn new() -> (Handled, HandledFlag) {
+        let flag = HandledFlag::default();
+        (Handled(Arc::new(SetOnDrop(flag.clone()))), flag)
+    }
 }
 
 impl Batch {
@@ -41,6 +71,15 @@ impl Batch {
         match self {
             Batch::Flows { flows, .. } => flows.len(),
             Batch::Records(r) => r.len(),
+            Batch::Tracked(b, _) => b.len(),
+        }
+    }
+
+    /// The batch without its token, and the token, which the worker drops once it ran the batch.
+    pub fn untrack(self) -> (Batch, Option<Handled>) {
+        match self {
+            Batch::Tracked(b, token) => ((*b).untrack().0, Some(token)),
+            other => (other, None),
         }
     }
 
@@ -57,6 +96,7 @@ impl Batch {
                 .map(|f| crate::decode::record_from_pbflow(f, received_s))
                 .collect(),
             Batch::Records(r) => r,
+            Batch::Tracked(b, _) => b.into_records(),
         }
     }
 }

@@ -28,7 +28,10 @@ impl Worker {
             while let Ok(text) = self.changes.try_recv() {
                 self.reload(index, &text);
             }
+            let (batch, handled) = batch.untrack();
             self.pipeline.process(batch.into_records());
+            // The source (Kafka) may now commit what this batch came from.
+            drop(handled);
         }
         self.pipeline
     }

@@ -116,14 +116,14 @@ fn binary_runs_a_config_on_stdin() {
     assert!(text.contains("netobserv_egress_bytes_total"), "{text}");
 
     // An unsupported stage is refused with its name, not run half-way.
-    std::fs::write(&config, CONFIG.replace("type: stdin", "type: kafka")).expect("write");
+    std::fs::write(&config, CONFIG.replace("type: stdin", "type: ipfix")).expect("write");
     let output = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
         .args(["--config", &config.to_string_lossy()])
         .output()
         .expect("runs");
     assert!(!output.status.success());
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("stage `ingest`: ingest type `kafka`")
+        String::from_utf8_lossy(&output.stderr).contains("stage `ingest`: ingest type `ipfix`")
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,6 +2,7 @@
 //! upstream agent), so existing deployments and the operator can drive this agent unchanged.
 
 mod capture;
+pub mod kafka;
 mod netevents;
 mod udn;
 
@@ -73,6 +74,8 @@ pub struct Config {
     /// `EXPORT`: `grpc` (to a separate pipeline) or `direct-flp` (the pipeline in process,
     /// configured by `FLP_CONFIG`).
     pub export: String,
+    /// The `KAFKA_*` settings, for `EXPORT=kafka`.
+    pub kafka: Option<kafka::KafkaConfig>,
     /// `FLP_CONFIG`: the in-process pipeline's configuration (upstream flowlogs-pipeline JSON or
     /// YAML, its first stages following `preset-ingester`), for `EXPORT=direct-flp`.
     pub flp_config: String,
@@ -175,6 +178,7 @@ impl Default for Config {
         // An empty environment only fails on required values, which have no default.
         Self {
             export: "grpc".into(),
+            kafka: None,
             flp_config: String::new(),
             target_host: String::new(),
             target_port: 0,
@@ -296,6 +300,9 @@ type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
 fn read_exporter(c: &mut Config, var: Var<'_>) -> Result<(), ConfigError> {
     if let Some(v) = var("EXPORT") {
         c.export = v;
+    }
+    if c.export == "kafka" {
+        c.kafka = Some(kafka::read(var)?);
     }
     if let Some(v) = var("FLP_CONFIG") {
         c.flp_config = v;
@@ -513,11 +520,13 @@ impl Config {
                     return Err(ConfigError::Missing("FLP_CONFIG", c.export));
                 }
             }
+            // Read (and checked) with the exporter settings.
+            "kafka" => {}
             other => {
                 return Err(ConfigError::Unsupported {
                     name: "EXPORT",
                     value: other.to_string(),
-                    reason: "only grpc and direct-flp are implemented",
+                    reason: "only grpc, kafka and direct-flp are implemented",
                 });
             }
         }
@@ -666,12 +675,18 @@ mod tests {
         ));
         assert!(matches!(
             cfg(&[
-                ("EXPORT", "kafka"),
+                ("EXPORT", "ipfix+udp"),
                 ("TARGET_HOST", "h"),
                 ("TARGET_PORT", "1")
             ]),
             Err(ConfigError::Unsupported { name: "EXPORT", .. })
         ));
+        assert!(matches!(
+            cfg(&[("EXPORT", "kafka")]),
+            Err(ConfigError::Missing("KAFKA_BROKERS", _))
+        ));
+        let c = cfg(&[("EXPORT", "kafka"), ("KAFKA_BROKERS", "k:9092")]).expect("kafka");
+        assert_eq!(c.kafka.expect("kafka settings").topic, "network-flows");
     }
 
     #[test]

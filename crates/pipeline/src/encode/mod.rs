@@ -1,6 +1,7 @@
 //! Encoders: turn records into another representation: `prom` (metrics for `/metrics`), and
 //! `otlplogs` / `otlpmetrics` (records and metrics pushed to an OpenTelemetry receiver).
 
+pub mod kafka;
 pub mod otlp;
 pub mod prom;
 

@@ -59,7 +59,12 @@ impl GrpcStats {
     }
 
     fn count_error(&self, code: tonic::Code) {
-        let name = code_name(code);
+        self.count_named(code_name(code));
+    }
+
+    /// Counts one failure under `name` (a gRPC status code name, or one of the Kafka ingest's
+    /// [`KAFKA_DECODE`], [`KAFKA_BROKER`], [`KAFKA_COMMIT`]).
+    pub fn count_named(&self, name: &'static str) {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         *errors.entry(name).or_default() += 1;
     }
@@ -88,13 +93,22 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
+/// A Kafka message that does not decode (skipped).
+pub const KAFKA_DECODE: &str = "KafkaDecode";
+/// A poll or connection to the brokers that failed.
+pub const KAFKA_BROKER: &str = "KafkaBroker";
+/// An offset commit that failed (retried).
+pub const KAFKA_COMMIT: &str = "KafkaCommit";
+
 /// What kind of failure a status code means here (the `type` label of `ingest_errors`).
 pub fn error_type(code: &str) -> &'static str {
     match code {
         "ResourceExhausted" => "queue_full",
         "Unavailable" => "shutting_down",
         // tonic answers a body that is not a `pbflow.Records` with Internal.
-        "Internal" | "InvalidArgument" => "decode",
+        "Internal" | "InvalidArgument" | KAFKA_DECODE => "decode",
+        KAFKA_BROKER => "broker",
+        KAFKA_COMMIT => "commit",
         "Canceled" | "DeadlineExceeded" => "deadline",
         "Unimplemented" => "unknown_method",
         _ => "other",

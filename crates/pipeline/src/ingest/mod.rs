@@ -1,11 +1,12 @@
-//! Ingest stages: gRPC from the agents (`pbflow.Collector/Send`), JSON lines from stdin or a
-//! file (upstream `stdin` / `file`), the built-in `synthetic` load source, and the preset
+//! Ingest stages: gRPC from the agents (`pbflow.Collector/Send`), a Kafka consumer group
+//! (`kafka`), JSON lines from stdin or a file (upstream `stdin` / `file`), the built-in `synthetic` load source, and the preset
 //! ingester an embedding program feeds (the agent's `EXPORT=direct-flp`).
 //!
 //! An ingest is built from its parameters ([`Ingester`]), then started on the worker queues
 //! ([`Ingester::start`]), which gives the running source ([`RunningIngest`]).
 
 pub mod grpc;
+pub mod kafka;
 mod lines;
 pub mod preset;
 pub mod synthetic;

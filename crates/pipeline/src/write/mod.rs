@@ -1,6 +1,7 @@
 //! Writers: terminal stages. Loki (encoding, HTTP client settings, and the batching, retrying
 //! client), standard output, the flow store (`sqlite`), and the discarding `none` / `fake`.
 
+pub mod background;
 pub mod ipfix;
 pub mod loki;
 pub mod loki_client;

@@ -15,6 +15,7 @@ pub mod metrics;
 use crate::config::{ClientConfig, OtlpConnection, OtlpProtocol, TlsConfig};
 use crate::stage::BuildError;
 use crate::write::DeliveryStats;
+use crate::write::background::{BackgroundSender, Counted};
 use crate::write::loki_http::HttpSettings;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -42,14 +43,6 @@ pub enum Export {
     Logs(ExportLogsServiceRequest, u64),
     /// Metric data points.
     Metrics(ExportMetricsServiceRequest, u64),
-}
-
-impl Export {
-    fn items(&self) -> u64 {
-        match self {
-            Export::Logs(_, n) | Export::Metrics(_, n) => *n,
-        }
-    }
 }
 
 /// Where and how to send, checked.
@@ -129,57 +122,35 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 /// The queue into one exporter's sending task.
-pub struct Sender {
-    tx: Option<mpsc::Sender<Export>>,
-    stats: Arc<DeliveryStats>,
-    task: Option<(tokio::task::JoinHandle<()>, tokio::runtime::Handle)>,
+pub struct Sender(BackgroundSender<Export>);
+
+impl Counted for Export {
+    fn items(&self) -> u64 {
+        match self {
+            Export::Logs(_, n) | Export::Metrics(_, n) => *n,
+        }
+    }
 }
 
 impl Sender {
     /// Starts the task on `runtime`.
     pub fn start(target: Target, runtime: &tokio::runtime::Handle) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE_REQUESTS);
-        let stats = Arc::new(DeliveryStats {
-            sink: "otlp",
-            ..DeliveryStats::default()
-        });
-        let task = runtime.spawn(run(target, rx, stats.clone()));
-        Self {
-            tx: Some(tx),
-            stats,
-            task: Some((task, runtime.clone())),
-        }
+        Self(BackgroundSender::start(
+            "otlp",
+            QUEUE_REQUESTS,
+            runtime,
+            move |rx, stats| run(target, rx, stats),
+        ))
     }
 
     /// Queues an export, or counts its items as dropped when the queue is full.
     pub fn send(&self, export: Export) {
-        let n = export.items();
-        let Some(tx) = &self.tx else { return };
-        match tx.try_send(export) {
-            Ok(()) => self.stats.queued.fetch_add(n, Ordering::Relaxed),
-            Err(_) => self
-                .stats
-                .dropped_buffer_full
-                .fetch_add(n, Ordering::Relaxed),
-        };
+        self.0.send(export);
     }
 
     /// The delivery counters.
     pub fn stats(&self) -> Arc<DeliveryStats> {
-        self.stats.clone()
-    }
-}
-
-impl Drop for Sender {
-    /// Waits for what is queued to be sent (each export bounded by [`TIMEOUT`]), from a
-    /// short-lived thread so that this works from async and blocking callers alike.
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some((task, runtime)) = self.task.take() {
-            std::thread::scope(|s| {
-                let _ = s.spawn(|| runtime.block_on(task)).join();
-            });
-        }
+        self.0.stats()
     }
 }
 

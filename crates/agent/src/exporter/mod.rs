@@ -2,8 +2,11 @@
 //! either a `pbflow.Collector/Send` client (`EXPORT=grpc`: batches split to
 //! `GRPC_MESSAGE_MAX_FLOWS`, retried with exponential backoff while the collector is
 //! unreachable) or the pipeline running in this process (`EXPORT=direct-flp`: records handed
-//! over in chunks, waiting while its queues are full). Every flow that has to be dropped
+//! over in chunks, waiting while its queues are full) or Kafka (`EXPORT=kafka`, see
+//! [`kafka`]: retried while no broker answers, every acknowledgement awaited). Every flow that has to be dropped
 //! (queue full, shutdown, pipeline stopped) is counted.
+
+pub mod kafka;
 
 use crate::convert::FlowBatch;
 use crate::metrics::Metrics;
@@ -87,6 +90,8 @@ pub enum Sink {
     Grpc(CollectorClient<Channel>),
     /// The pipeline embedded in this process (`EXPORT=direct-flp`): no encoding, no network.
     InProcess(PresetSender),
+    /// A Kafka topic (`EXPORT=kafka`).
+    Kafka(kafka::KafkaSink),
 }
 
 /// Exporter settings.
@@ -224,6 +229,20 @@ pub fn start(
     ))
 }
 
+/// Starts the exporter task towards Kafka: `queue_len` batches wait in front of it, each sent
+/// in rounds of `KAFKA_BATCH_MESSAGES` flows.
+pub fn start_kafka(
+    config: crate::config::kafka::KafkaConfig,
+    queue_len: usize,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> (ExportQueue, tokio::task::JoinHandle<()>) {
+    let mut cfg = ExporterConfig::new("kafka", 0, config.batch_messages, queue_len);
+    let sink = kafka::KafkaSink::new(config);
+    cfg.endpoint = sink.describe();
+    start_with(cfg, Sink::Kafka(sink), metrics, shutdown)
+}
+
 /// Flows converted and handed to the in-process pipeline at a time. An eviction holds up to
 /// `CACHE_MAX_FLOWS` (100k by default) flows; converting them all before the pipeline takes the
 /// first would hold every record and every pipeline row of the eviction at once, which is most
@@ -274,6 +293,7 @@ async fn run(
                 metrics.queue_len.dec();
                 send_batch(&cfg, &mut client, b, &metrics, None).await;
             }
+            close(&mut client).await;
             return;
         }
         let batch = tokio::select! {
@@ -286,15 +306,26 @@ async fn run(
                         metrics.queue_len.dec();
                         send_batch(&cfg, &mut client, b, &metrics, None).await;
                     }
+                    close(&mut client).await;
                     return;
                 }
                 continue;
             }
         };
-        let Some(batch) = batch else { return };
+        let Some(batch) = batch else {
+            close(&mut client).await;
+            return;
+        };
         metrics.queue_len.dec();
         send_batch(&cfg, &mut client, batch, &metrics, Some(&mut shutdown)).await;
         release_memory();
+    }
+}
+
+/// Lets a Kafka producer send what it holds before the agent goes.
+async fn close(sink: &mut Sink) {
+    if let Sink::Kafka(kafka) = sink {
+        kafka.close().await;
     }
 }
 
@@ -320,6 +351,7 @@ async fn send_batch(
     let client = match sink {
         Sink::Grpc(client) => client,
         Sink::InProcess(sender) => return hand_over(sender, batch, cfg.max_flows, metrics).await,
+        Sink::Kafka(kafka) => return send_kafka(cfg, kafka, batch, metrics, shutdown).await,
     };
     loop {
         let chunk = Records {
@@ -348,6 +380,53 @@ async fn send_batch(
                         metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
                         break;
                     }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = sd.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(cfg.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+/// Sends one evicted batch to Kafka in rounds of at most `max_flows`. While no broker answers a
+/// round is retried (with backoff, until shutdown when a shutdown receiver is given), so the
+/// export queue in front fills and counts its drops; flows the brokers never acknowledge are
+/// counted as `exporter/send_failed`.
+async fn send_kafka(
+    cfg: &ExporterConfig,
+    sink: &mut kafka::KafkaSink,
+    mut batch: Batch,
+    metrics: &Metrics,
+    mut shutdown: Option<&mut watch::Receiver<bool>>,
+) {
+    loop {
+        let chunk = batch.next_chunk(cfg.max_flows);
+        if chunk.is_empty() {
+            return;
+        }
+        let n = chunk.len() as u64;
+        let mut backoff = cfg.min_backoff;
+        loop {
+            match sink.send(&chunk).await {
+                Ok(lost) => {
+                    metrics.exported_batches.inc();
+                    metrics.exported_flows.inc_by(n - lost);
+                    if lost > 0 {
+                        metrics.export_errors.inc();
+                        metrics.report_loss(&crate::losses::EXPORT_SEND_FAILED, lost, None, "");
+                    }
+                    break;
+                }
+                Err(err) => {
+                    metrics.export_errors.inc();
+                    tracing::debug!(%err, "sending flows to Kafka");
+                    let Some(sd) = shutdown.as_deref_mut().filter(|sd| !*sd.borrow()) else {
+                        metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
+                        break;
+                    };
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = sd.changed() => {}

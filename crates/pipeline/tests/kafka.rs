@@ -1,0 +1,326 @@
+//! The Kafka ingest and encoder against a real Kafka-protocol broker (tansu, on loopback,
+//! started per test by `netobserv-test-kafka`), with pipeline binaries as the group members.
+//!
+//! Each flow carries its id in `Bytes`; members write JSON lines to files (the stdout writer
+//! flushes every batch, before the offsets of that batch may be committed), and the test reads
+//! the files back: every id must be there, duplicates are counted. The topic is also read back
+//! on its own, so a loss can be told apart: the broker never had it, or a member skipped it.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+use netobserv_test_kafka::Broker;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn flow(id: u64) -> Vec<u8> {
+    pbflow::Record {
+        network: Some(pbflow::Network {
+            src_addr: Some(pbflow::Ip::from_addr("10.0.0.1".parse().unwrap())),
+            dst_addr: Some(pbflow::Ip::from_addr("10.0.0.2".parse().unwrap())),
+            dscp: 0,
+        }),
+        transport: Some(pbflow::Transport {
+            src_port: 1000 + (id % 60000) as u32,
+            dst_port: 80,
+            protocol: 6,
+        }),
+        bytes: id,
+        packets: 1,
+        ..pbflow::Record::default()
+    }
+    .encode_to_vec()
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netobserv-kafka-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+/// A pipeline binary in the consumer group, writing JSON lines to `out`.
+struct Member {
+    child: Child,
+    out: PathBuf,
+    log: PathBuf,
+}
+
+impl Member {
+    fn start(dir: &Path, name: &str, broker: &Broker, topic: &str) -> Member {
+        let config = dir.join(format!("{name}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+metricsSettings: {{port: {}}}
+pipeline:
+  - {{name: in}}
+  - {{name: out, follows: in}}
+parameters:
+  - name: in
+    ingest:
+      type: kafka
+      kafka: {{brokers: ["{}"], topic: {topic}, groupid: flp-test, decoder: {{type: protobuf}}, commitInterval: 500, batchMaxLen: 500}}
+  - {{name: out, write: {{type: stdout, stdout: {{format: json}}}}}}
+"#,
+                free_port(),
+                broker.address
+            ),
+        )
+        .expect("config");
+        let out = dir.join(format!("{name}.out"));
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+            .args(["--config", &config.to_string_lossy()])
+            .env("RUST_LOG", "info")
+            .stdout(std::fs::File::create(&out).expect("out"))
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("starts");
+        Member { child, out, log }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then the log once it exited cleanly.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                assert!(status.success(), "member failed: {log}");
+                return log;
+            }
+            assert!(Instant::now() < deadline, "member still running 40 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// How many times each id appears in the members' outputs.
+fn ids(outputs: &[&Path]) -> BTreeMap<u64, u32> {
+    let mut seen = BTreeMap::new();
+    for path in outputs {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text.lines() {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue; // a line cut by a kill
+            };
+            if let Some(id) = value["Bytes"].as_u64() {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// Waits until every id of `1..=total` appears in `outputs`; returns the counts.
+fn wait_all(outputs: &[&Path], total: u64, within: Duration, what: &str) -> BTreeMap<u64, u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = ids(outputs);
+        if (1..=total).all(|id| seen.contains_key(&id)) {
+            return seen;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<u64> = (1..=total).filter(|id| !seen.contains_key(id)).collect();
+            panic!(
+                "{what}: {} of {total} ids missing after {within:?}, first ones {:?}",
+                missing.len(),
+                &missing[..missing.len().min(20)]
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+async fn produce_range(broker: &Broker, topic: &str, ids: std::ops::RangeInclusive<u64>) {
+    let records = ids
+        .map(|id| (Some(id.to_be_bytes().to_vec()), flow(id)))
+        .collect();
+    broker.produce(topic, records).await;
+}
+
+/// What the broker holds, per id (an independent read of the topic).
+async fn stored_ids(broker: &Broker, topic: &str, partitions: i32, expected: usize) -> BTreeMap<u64, u32> {
+    let mut out = BTreeMap::new();
+    let stored = broker.read_all(topic, partitions, expected).await;
+    // Offsets run without holes in every partition (the reader skipped nothing).
+    let mut next = BTreeMap::new();
+    for s in &stored {
+        let expected_offset = next.entry(s.partition).or_insert(s.offset);
+        assert_eq!(s.offset, *expected_offset, "reading back partition {} skipped offsets", s.partition);
+        *expected_offset += 1;
+    }
+    for stored in stored {
+        if let Ok(record) = pbflow::Record::decode(stored.value.as_slice()) {
+            *out.entry(record.bytes).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Two members share a 4-partition topic; one is killed (SIGKILL) mid-stream and restarted:
+/// every flow arrives, and the duplicates (what the killed member had handled but not
+/// committed) stay within a commit interval's worth.
+#[test]
+fn a_killed_group_member_loses_nothing() {
+    const TOTAL: u64 = 10_000;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = Broker::start();
+    let topic = "flows-kill";
+    runtime.block_on(broker.create_topic(topic, 4));
+    let dir = scratch("kill");
+    let mut a = Member::start(&dir, "a", &broker, topic);
+    let b = Member::start(&dir, "b", &broker, topic);
+    // Produce in steps (about 2,000 flows/s) so that the kill lands mid-stream.
+    for step in 0..10u64 {
+        runtime.block_on(produce_range(&broker, topic, step * 1000 + 1..=(step + 1) * 1000));
+        std::thread::sleep(Duration::from_millis(500));
+        if step == 4 {
+            // Both members joined and took partitions (the rebalance takes a few seconds).
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while ids(&[&a.out]).is_empty() || ids(&[&b.out]).is_empty() {
+                assert!(Instant::now() < deadline, "a member consumed nothing: {}\n{}", a.log(), b.log());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            a.kill();
+        }
+    }
+    let a2 = Member::start(&dir, "a2", &broker, topic);
+    let stored = runtime.block_on(stored_ids(&broker, topic, 4, TOTAL as usize));
+    assert_eq!(stored.len() as u64, TOTAL, "the broker holds every flow once");
+    let outputs = [a.out.as_path(), b.out.as_path(), a2.out.as_path()];
+    let seen = wait_all(&outputs, TOTAL, Duration::from_secs(60), "after the kill");
+    let duplicates: u32 = seen.values().map(|n| n - 1).sum();
+    eprintln!("{TOTAL} flows, {duplicates} duplicates after killing one of two members");
+    // Up to one commit interval (500 ms, ~1,000 flows here) plus the polls in flight.
+    assert!(duplicates <= 2_000, "{duplicates} duplicates");
+    let b_log = b.stop();
+    let a2_log = a2.stop();
+    assert!(b_log.contains("flows ingested"), "{b_log}");
+    assert!(a2_log.contains("flows ingested"), "{a2_log}");
+}
+
+/// A corrupt message is skipped, counted and logged with its partition and offset; then the
+/// broker freezes for 30 s (SIGSTOP) and comes back: the member recovers and every flow
+/// produced before and after arrives.
+#[test]
+fn a_corrupt_message_and_a_frozen_broker_lose_nothing() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = Broker::start();
+    let topic = "flows-freeze";
+    runtime.block_on(broker.create_topic(topic, 1));
+    let dir = scratch("freeze");
+    let member = Member::start(&dir, "m", &broker, topic);
+    runtime.block_on(produce_range(&broker, topic, 1..=500));
+    runtime.block_on(broker.produce(topic, vec![(None, b"\xff\xffnot a flow".to_vec())]));
+    runtime.block_on(produce_range(&broker, topic, 501..=600));
+    wait_all(&[&member.out], 600, Duration::from_secs(30), "before the freeze");
+    broker.pause();
+    std::thread::sleep(Duration::from_secs(30));
+    broker.resume();
+    runtime.block_on(produce_range(&broker, topic, 601..=1100));
+    let stored = runtime.block_on(stored_ids(&broker, topic, 1, 1101));
+    assert_eq!(stored.len(), 1100, "the broker holds every flow");
+    let seen = wait_all(&[&member.out], 1100, Duration::from_secs(60), "after the freeze");
+    assert_eq!(seen.values().filter(|n| **n > 1).count(), 0, "no duplicates");
+    let log = member.stop();
+    assert!(
+        log.contains("does not decode") && log.contains("partition=0") && log.contains("offset=500"),
+        "the corrupt message is logged with its place:\n{log}"
+    );
+    assert!(log.contains("1100 flows ingested"), "{log}");
+}
+
+/// The `kafka` encoder writes each record as one JSON message; with no broker, what it could
+/// not send is counted as dropped by exporters in the summary.
+#[test]
+fn the_encoder_writes_json_records_and_counts_what_it_cannot_send() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = Broker::start();
+    runtime.block_on(broker.create_topic("exported", 1));
+    let dir = scratch("encode");
+    let input: String = (1..=300)
+        .map(|i| format!("{{\"SrcAddr\":\"10.0.0.1\",\"DstAddr\":\"10.0.0.2\",\"Bytes\":{i}}}\n"))
+        .collect();
+    let run = |address: &str| {
+        let config = dir.join("encode.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+metricsSettings: {{port: {}}}
+pipeline:
+  - {{name: in}}
+  - {{name: out, follows: in}}
+parameters:
+  - {{name: in, ingest: {{type: stdin}}}}
+  - {{name: out, encode: {{type: kafka, kafka: {{address: "{address}", topic: exported}}}}}}
+"#,
+                free_port()
+            ),
+        )
+        .expect("config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
+            .args(["--config", &config.to_string_lossy()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("feeds");
+        let output = child.wait_with_output().expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    let log = run(&broker.address);
+    assert!(log.contains("300 exported, 0 dropped by exporters"), "{log}");
+    let stored = runtime.block_on(broker.read_all("exported", 1, 300));
+    let mut got: Vec<u64> = stored
+        .iter()
+        .map(|s| {
+            let v: serde_json::Value = serde_json::from_slice(&s.value).expect("JSON message");
+            assert_eq!(v["SrcAddr"], "10.0.0.1");
+            v["Bytes"].as_u64().expect("Bytes")
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, (1..=300).collect::<Vec<u64>>());
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let log = run(&address);
+    assert!(log.contains("0 exported, 300 dropped by exporters"), "{log}");
+}

@@ -1,0 +1,208 @@
+//! A real Kafka-protocol broker for the test suites: `tansu` (installed by
+//! `scripts/prerequisites.sh`) listening on a free loopback port with in-memory storage.
+//!
+//! Tests talk to it with the same client the agent and the pipeline use, and read topics back
+//! on their own (`read_all`) so a test can tell what the broker holds from what a consumer
+//! handed on. `pause` / `resume` freeze the broker process (SIGSTOP / SIGCONT): to its clients
+//! that is a broker that stops answering, connections open, the harshest outage to recover from.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use krafka::admin::{CreateTopicsOptions, NewTopic};
+use krafka::{Kafka, Record};
+
+/// One record read back from a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Partition it sits in.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+    /// Its key, if any.
+    pub key: Option<Vec<u8>>,
+    /// Its value.
+    pub value: Vec<u8>,
+}
+
+/// A running tansu broker, killed on drop.
+#[derive(Debug)]
+pub struct Broker {
+    child: Child,
+    /// `127.0.0.1:PORT`, what clients are given as the bootstrap address.
+    pub address: String,
+    _dir: TempDir,
+}
+
+#[derive(Debug)]
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl Broker {
+    /// Starts tansu and waits until it accepts connections. Panics with the reason when tansu
+    /// is not installed or does not come up: a Kafka test cannot mean anything without it.
+    pub fn start() -> Broker {
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{address}");
+        let dir = std::env::temp_dir().join(format!("tansu-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the broker's directory");
+        let log = std::fs::File::create(dir.join("tansu.log")).expect("create the broker log");
+        let child = Command::new("tansu")
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start `tansu` ({e}); `scripts/prerequisites.sh` installs it")
+            });
+        let mut broker = Broker {
+            child,
+            address,
+            _dir: TempDir(dir),
+        };
+        broker.wait_listening();
+        broker
+    }
+
+    fn wait_listening(&mut self) {
+        let addr: SocketAddr = self.address.parse().expect("loopback address");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tansu exited at start ({status}): {}", self.log());
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("tansu did not listen on {} within 30 s: {}", self.address, self.log());
+    }
+
+    /// What the broker printed so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.0.join("tansu.log")).unwrap_or_default()
+    }
+
+    /// A client connected to this broker.
+    pub async fn client(&self) -> Kafka {
+        Kafka::builder(self.address.clone())
+            .client_id("netobserv-test")
+            .request_timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .expect("connect to the test broker")
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) {
+        let kafka = self.client().await;
+        let topic_spec = NewTopic::new(topic, partitions, 1).expect("topic name");
+        let results = kafka
+            .admin()
+            .create_topics([topic_spec], CreateTopicsOptions::default())
+            .await
+            .expect("create topic request");
+        for (name, result) in results {
+            result.unwrap_or_else(|e| panic!("create topic {name}: {e}"));
+        }
+    }
+
+    /// Produces `values` (keyed when a key is given) and waits for every acknowledgement.
+    pub async fn produce(&self, topic: &str, records: Vec<(Option<Vec<u8>>, Vec<u8>)>) {
+        let kafka = self.client().await;
+        let producer = kafka.producer().build().await.expect("test producer");
+        let mut handles = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let mut record = Record::new(topic, value);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            handles.push(producer.enqueue(record).await.expect("enqueue"));
+        }
+        for handle in handles {
+            let _acknowledged = handle.await.expect("delivery acknowledged");
+        }
+        let _ = producer.close().await;
+    }
+
+    /// Reads every record of `topic` (all `partitions`) from the start, outside any consumer
+    /// group, until `expected` records came or nothing new came for 5 s: the independent view
+    /// of what the broker holds. (tansu 0.6's `ListOffsets` can answer a stale high watermark,
+    /// so the end is not taken from it.)
+    pub async fn read_all(&self, topic: &str, partitions: i32, expected: usize) -> Vec<Stored> {
+        let kafka = self.client().await;
+        let consumer = kafka
+            .consumer_without_group()
+            .auto_offset_reset(krafka::consumer::AutoOffsetReset::Earliest)
+            // krafka 0.28 loses its place where a poll's record budget cuts a batch (against
+            // tansu: it skips or stalls at that offset); unlimited polls never cut.
+            .max_poll_records(-1)
+            .build()
+            .await
+            .expect("reader");
+        consumer
+            .assign(topic, (0..partitions).collect())
+            .await
+            .expect("assign");
+        let mut out = Vec::new();
+        let mut quiet_since = Instant::now();
+        while out.len() < expected && quiet_since.elapsed() < Duration::from_secs(5) {
+            let records = consumer.poll(Duration::from_millis(500)).await.expect("poll");
+            if !records.is_empty() {
+                quiet_since = Instant::now();
+            }
+            for record in records {
+                out.push(Stored {
+                    partition: record.partition,
+                    offset: record.offset,
+                    key: record.key.map(|k| k.to_vec()),
+                    value: record.value.map(|v| v.to_vec()).unwrap_or_default(),
+                });
+            }
+        }
+        let _ = consumer.close().await;
+        out
+    }
+
+    /// Freezes the broker (SIGSTOP): it keeps its sockets but answers nothing.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Thaws a paused broker (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on our own child's pid, which is not reaped while `self` lives.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "signal {signal} to tansu");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
