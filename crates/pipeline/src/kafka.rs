@@ -32,7 +32,9 @@ impl KafkaTarget {
     /// cannot be read.
     pub fn check(&self) -> Result<(), BuildError> {
         if self.brokers.iter().all(|b| b.trim().is_empty()) {
-            return Err(BuildError::Invalid("kafka needs at least one broker".into()));
+            return Err(BuildError::Invalid(
+                "kafka needs at least one broker".into(),
+            ));
         }
         self.auth().map(|_| ())
     }
@@ -135,7 +137,11 @@ mod tests {
         assert_eq!(compression("GZIP"), Ok(Compression::Gzip));
         assert_eq!(compression(""), Ok(Compression::None));
         assert_eq!(compression("lz4"), Ok(Compression::Lz4));
-        assert!(compression("zstd").unwrap_err().contains("gzip, snappy or lz4"));
+        assert!(
+            compression("zstd")
+                .unwrap_err()
+                .contains("gzip, snappy or lz4")
+        );
         assert!(compression("brotli").unwrap_err().contains("unknown"));
     }
 
@@ -155,6 +161,9 @@ mod tests {
             client_secret_path: "/nonexistent/password".into(),
         });
         let err = target.check().unwrap_err().to_string();
-        assert!(err.contains("clientIDPath") && err.contains("/nonexistent/user"), "{err}");
+        assert!(
+            err.contains("clientIDPath") && err.contains("/nonexistent/user"),
+            "{err}"
+        );
     }
 }

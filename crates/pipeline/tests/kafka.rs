@@ -104,7 +104,10 @@ parameters:
                 assert!(status.success(), "member failed: {log}");
                 return log;
             }
-            assert!(Instant::now() < deadline, "member still running 40 s after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "member still running 40 s after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -165,14 +168,23 @@ async fn produce_range(broker: &Broker, topic: &str, ids: std::ops::RangeInclusi
 }
 
 /// What the broker holds, per id (an independent read of the topic).
-async fn stored_ids(broker: &Broker, topic: &str, partitions: i32, expected: usize) -> BTreeMap<u64, u32> {
+async fn stored_ids(
+    broker: &Broker,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> BTreeMap<u64, u32> {
     let mut out = BTreeMap::new();
     let stored = broker.read_all(topic, partitions, expected).await;
     // Offsets run without holes in every partition (the reader skipped nothing).
     let mut next = BTreeMap::new();
     for s in &stored {
         let expected_offset = next.entry(s.partition).or_insert(s.offset);
-        assert_eq!(s.offset, *expected_offset, "reading back partition {} skipped offsets", s.partition);
+        assert_eq!(
+            s.offset, *expected_offset,
+            "reading back partition {} skipped offsets",
+            s.partition
+        );
         *expected_offset += 1;
     }
     for stored in stored {
@@ -198,13 +210,22 @@ fn a_killed_group_member_loses_nothing() {
     let b = Member::start(&dir, "b", &broker, topic);
     // Produce in steps (about 2,000 flows/s) so that the kill lands mid-stream.
     for step in 0..10u64 {
-        runtime.block_on(produce_range(&broker, topic, step * 1000 + 1..=(step + 1) * 1000));
+        runtime.block_on(produce_range(
+            &broker,
+            topic,
+            step * 1000 + 1..=(step + 1) * 1000,
+        ));
         std::thread::sleep(Duration::from_millis(500));
         if step == 4 {
             // Both members joined and took partitions (the rebalance takes a few seconds).
             let deadline = Instant::now() + Duration::from_secs(30);
             while ids(&[&a.out]).is_empty() || ids(&[&b.out]).is_empty() {
-                assert!(Instant::now() < deadline, "a member consumed nothing: {}\n{}", a.log(), b.log());
+                assert!(
+                    Instant::now() < deadline,
+                    "a member consumed nothing: {}\n{}",
+                    a.log(),
+                    b.log()
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
             a.kill();
@@ -212,7 +233,11 @@ fn a_killed_group_member_loses_nothing() {
     }
     let a2 = Member::start(&dir, "a2", &broker, topic);
     let stored = runtime.block_on(stored_ids(&broker, topic, 4, TOTAL as usize));
-    assert_eq!(stored.len() as u64, TOTAL, "the broker holds every flow once");
+    assert_eq!(
+        stored.len() as u64,
+        TOTAL,
+        "the broker holds every flow once"
+    );
     let outputs = [a.out.as_path(), b.out.as_path(), a2.out.as_path()];
     let seen = wait_all(&outputs, TOTAL, Duration::from_secs(60), "after the kill");
     let duplicates: u32 = seen.values().map(|n| n - 1).sum();
@@ -239,18 +264,34 @@ fn a_corrupt_message_and_a_frozen_broker_lose_nothing() {
     runtime.block_on(produce_range(&broker, topic, 1..=500));
     runtime.block_on(broker.produce(topic, vec![(None, b"\xff\xffnot a flow".to_vec())]));
     runtime.block_on(produce_range(&broker, topic, 501..=600));
-    wait_all(&[&member.out], 600, Duration::from_secs(30), "before the freeze");
+    wait_all(
+        &[&member.out],
+        600,
+        Duration::from_secs(30),
+        "before the freeze",
+    );
     broker.pause();
     std::thread::sleep(Duration::from_secs(30));
     broker.resume();
     runtime.block_on(produce_range(&broker, topic, 601..=1100));
     let stored = runtime.block_on(stored_ids(&broker, topic, 1, 1101));
     assert_eq!(stored.len(), 1100, "the broker holds every flow");
-    let seen = wait_all(&[&member.out], 1100, Duration::from_secs(60), "after the freeze");
-    assert_eq!(seen.values().filter(|n| **n > 1).count(), 0, "no duplicates");
+    let seen = wait_all(
+        &[&member.out],
+        1100,
+        Duration::from_secs(60),
+        "after the freeze",
+    );
+    assert_eq!(
+        seen.values().filter(|n| **n > 1).count(),
+        0,
+        "no duplicates"
+    );
     let log = member.stop();
     assert!(
-        log.contains("does not decode") && log.contains("partition=0") && log.contains("offset=500"),
+        log.contains("does not decode")
+            && log.contains("partition=0")
+            && log.contains("offset=500"),
         "the corrupt message is logged with its place:\n{log}"
     );
     assert!(log.contains("1100 flows ingested"), "{log}");
@@ -305,7 +346,10 @@ parameters:
         stderr
     };
     let log = run(&broker.address);
-    assert!(log.contains("300 exported, 0 dropped by exporters"), "{log}");
+    assert!(
+        log.contains("300 exported, 0 dropped by exporters"),
+        "{log}"
+    );
     let stored = runtime.block_on(broker.read_all("exported", 1, 300));
     let mut got: Vec<u64> = stored
         .iter()
@@ -322,5 +366,8 @@ parameters:
     let address = closed.local_addr().expect("addr").to_string();
     drop(closed);
     let log = run(&address);
-    assert!(log.contains("0 exported, 300 dropped by exporters"), "{log}");
+    assert!(
+        log.contains("0 exported, 300 dropped by exporters"),
+        "{log}"
+    );
 }

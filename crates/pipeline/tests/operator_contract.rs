@@ -34,8 +34,13 @@
 //! rules and console plugin configuration read is exposed under that name. The pod then stops
 //! cleanly on SIGTERM.
 //!
-//! Configurations using stages this pipeline does not run yet (Kafka ingest, exporters) must be refused at start with the stage type named; the test pins that too, so
-//! the gap is visible and closing it updates the test.
+//! In the Kafka deployment model the flow goes through a real broker instead (tansu, started in
+//! the pod's network namespace, the rendered broker address pointed at it): it is produced to
+//! the rendered topic as the agents do, one `pbflow.Record` per message.
+//!
+//! Configurations using stages this pipeline does not run yet must be refused at start with the
+//! stage type named; the test pins that too, so the gap is visible and closing it updates the
+//! test.
 
 mod common;
 
@@ -50,6 +55,8 @@ use netobserv_api::validate::{ClusterFacts, Cni, OpenShiftVersion, Platform};
 use netobserv_operator::render::{
     self, API_CONSOLE_PLUGIN, API_PROMETHEUS_RULE, API_SCC, API_SERVICE_MONITOR,
 };
+use netobserv_test_kafka::Broker;
+use prost::Message;
 use serde_json::Value as Json;
 use std::io::Read;
 use std::path::PathBuf;
@@ -121,6 +128,11 @@ fn variants(name: &str) -> Vec<(String, Vec<Json>)> {
                 fc.spec.kafka.topic = "network-flows".into();
             }
         }
+        // The test broker (tansu) serves plaintext without SASL: the brokers' TLS and SASL
+        // client settings are checked by the pipeline's unit tests (kafka.rs), and the
+        // credentials they read are Secrets the user provides, not rendered objects.
+        fc.spec.kafka.tls.enable = false;
+        fc.spec.kafka.sasl.kind = netobserv_api::v1beta2::SaslType::Disabled;
         let rendered = render::render_all(
             &fc,
             &facts(model.is_none()),
@@ -165,12 +177,20 @@ fn lay_volumes(
             .unwrap_or_else(|| panic!("no volume {}", mount["name"]));
         let dir = files.dir(path);
         if let Some(name) = volume["configMap"]["name"].as_str() {
-            let cm = object(objects, "ConfigMap", name)
+            let Some(cm) = object(objects, "ConfigMap", name)
                 .filter(|cm| cm["metadata"]["namespace"] == namespace)
-                .unwrap_or_else(|| panic!("the mounted ConfigMap {name} is not rendered"));
+            else {
+                provide_user_files(&dir, path, objects, container, pki);
+                continue;
+            };
             for (key, value) in cm["data"].as_object().expect("data") {
                 std::fs::write(dir.join(key), value.as_str().expect("text")).expect("write");
             }
+        } else if let Some(name) = volume["secret"]["secretName"].as_str()
+            && object(objects, "Secret", name).is_none()
+            && !name.ends_with("-cert")
+        {
+            provide_user_files(&dir, path, objects, container, pki);
         } else if let Some(name) = volume["secret"]["secretName"].as_str() {
             // Serving certificates (cert-manager / service CA in a cluster): generated here.
             assert!(
@@ -180,9 +200,66 @@ fn lay_volumes(
             std::fs::write(dir.join("tls.crt"), &pki.cert_pem).expect("write");
             std::fs::write(dir.join("tls.key"), &pki.key_pem).expect("write");
             std::fs::write(dir.join("ca.crt"), &pki.ca_pem).expect("write");
+        } else if let Some(sources) = volume["projected"]["sources"].as_array() {
+            // A service account token the kubelet would project (Loki `authToken`).
+            for source in sources {
+                let file = source["serviceAccountToken"]["path"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("projected source {source} is not a token"));
+                std::fs::write(dir.join(file), "test-service-account-token").expect("write");
+            }
         } else {
             panic!("volume {volume} is of a kind this test does not lay out");
         }
+    }
+}
+
+/// Lays out a ConfigMap or Secret the user provides (certificates, Kafka credentials) for a
+/// mount at `mount_path`: every file the rendered configuration or command line reads there,
+/// with the test PKI's CA, certificate or key by its name, or a stand-in credential.
+fn provide_user_files(
+    dir: &std::path::Path,
+    mount_path: &str,
+    objects: &[Json],
+    container: &Json,
+    pki: &Pki,
+) {
+    let mut texts: Vec<String> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ConfigMap")
+        .flat_map(|o| o["data"].as_object().cloned().unwrap_or_default())
+        .filter_map(|(_, v)| v.as_str().map(str::to_string))
+        .collect();
+    texts.push(container.to_string());
+    let prefix = format!("{}/", mount_path.trim_end_matches('/'));
+    let mut names = std::collections::BTreeSet::new();
+    for text in &texts {
+        for (at, _) in text.match_indices(&prefix) {
+            let name: String = text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+                .collect();
+            if !name.is_empty() {
+                names.insert(name);
+            }
+        }
+    }
+    assert!(
+        !names.is_empty(),
+        "nothing reads the user-provided mount {mount_path}"
+    );
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        let content = if lower.contains("key") {
+            pki.key_pem.clone()
+        } else if lower.contains("ca") {
+            pki.ca_pem.clone()
+        } else if lower.contains("crt") || lower.contains("cert") || lower.ends_with(".pem") {
+            pki.cert_pem.clone()
+        } else {
+            "netobserv".to_string()
+        };
+        std::fs::write(dir.join(&name), content).expect("write");
     }
 }
 
@@ -273,10 +350,27 @@ fn run_pod(label: &str, objects: &[Json]) {
         .as_ref()
         .and_then(|l| l["tenantID"].as_str())
         .map(str::to_string);
-    // Rewrite every mounted file (the paths and Loki's address in it).
+    // The Kafka model: a real broker here, in place of the rendered one.
+    let kafka = static_config["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|p| p["ingest"]["kafka"].as_object().cloned());
+    let broker = kafka.as_ref().map(|_| Broker::start());
+    // Rewrite every mounted file (the paths and Loki's and the brokers' addresses in it).
     for entry in walk(&files.root) {
-        let text = std::fs::read_to_string(&entry).expect("read");
-        std::fs::write(&entry, rewrite_file(&files, &text, loki_url.as_deref())).expect("write");
+        let mut text = rewrite_file(
+            &files,
+            &std::fs::read_to_string(&entry).expect("read"),
+            loki_url.as_deref(),
+        );
+        if let (Some(kafka), Some(broker)) = (&kafka, &broker) {
+            for rendered in kafka["brokers"].as_array().into_iter().flatten() {
+                let rendered = rendered.as_str().expect("broker address");
+                text = text.replace(rendered, &broker.address);
+            }
+        }
+        std::fs::write(&entry, text).expect("write");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -296,21 +390,33 @@ fn run_pod(label: &str, objects: &[Json]) {
         config_maps.push(serde_json::from_str(&text).expect("json"));
     }
     let api = runtime.block_on(cluster::serve(API_ADDR.parse().expect("addr"), config_maps));
-    let pushes: Option<Pushes> = loki_url.as_deref().map(|url| {
-        let port: u16 = url
-            .split("://")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .and_then(|hp| hp.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-            .expect("Loki URL port");
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .expect("binds the Loki port");
-            loki::serve(listener, tenant.clone())
-        })
-    });
+    let topic = kafka
+        .as_ref()
+        .map(|k| k["topic"].as_str().expect("topic").to_string());
+    if let (Some(broker), Some(topic)) = (&broker, &topic) {
+        runtime.block_on(broker.create_topic(topic, 1));
+    }
+    // The Loki stand-in speaks plain HTTP: with Loki TLS (the full sample) the flow's delivery
+    // is checked through the pipeline's metrics only (the Loki TLS client has its own test,
+    // loki_tls.rs).
+    let pushes: Option<Pushes> = loki_url
+        .as_deref()
+        .filter(|url| url.starts_with("http://"))
+        .map(|url| {
+            let port: u16 = url
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .and_then(|hp| hp.rsplit_once(':'))
+                .and_then(|(_, p)| p.parse().ok())
+                .expect("Loki URL port");
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .expect("binds the Loki port");
+                loki::serve(listener, tenant.clone())
+            })
+        });
     let kubeconfig = files.root.join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -357,6 +463,7 @@ fn run_pod(label: &str, objects: &[Json]) {
             &pki,
             &runtime,
             pushes.as_ref(),
+            broker.as_ref().zip(topic.as_deref()),
         )
     }));
     let _ = Command::new("kill")
@@ -396,6 +503,7 @@ fn check_pod(
     pki: &Pki,
     runtime: &tokio::runtime::Runtime,
     pushes: Option<&Pushes>,
+    kafka: Option<(&Broker, &str)>,
 ) {
     // The rendered probes.
     for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
@@ -411,13 +519,56 @@ fn check_pod(
             || get(port, &path).is_some_and(|(code, _)| code == 200),
         );
     }
-    // A flow over gRPC to the rendered port, with TLS when the ingest has a certificate.
+    let ingest_stage = config["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["ingest"].is_object())
+        .and_then(|p| p["name"].as_str())
+        .expect("an ingest stage")
+        .to_string();
+    match kafka {
+        Some((broker, topic)) => {
+            runtime.block_on(broker.produce(topic, vec![(None, flow().encode_to_vec())]));
+        }
+        None => send_over_grpc(objects, container, config, pki, runtime),
+    }
+    let metrics_tls = config["metricsSettings"]["tls"].is_object();
+    let filtered = config["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| p["transform"]["type"] == "filter");
+    check_delivered(
+        label,
+        objects,
+        container,
+        pushes,
+        &ingest_stage,
+        (metrics_tls, filtered),
+    );
+}
+
+/// The flow over gRPC to the rendered port, with TLS when the ingest has a certificate.
+fn send_over_grpc(
+    objects: &[Json],
+    container: &Json,
+    config: &Json,
+    pki: &Pki,
+    runtime: &tokio::runtime::Runtime,
+) {
     let grpc_port = port(container, &Json::from("flp"));
     let tls = config["parameters"]
         .as_array()
         .into_iter()
         .flatten()
         .any(|p| p["ingest"]["grpc"]["certPath"].is_string());
+    // Mutual TLS (provided certificates with a client CA): the agent presents its certificate.
+    let mtls = config["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| p["ingest"]["grpc"]["clientCAPath"].is_string());
     let namespace = workload(objects).0["metadata"]["namespace"]
         .as_str()
         .expect("namespace")
@@ -428,13 +579,16 @@ fn check_pod(
         let mut endpoint =
             Channel::from_shared(format!("{scheme}://127.0.0.1:{grpc_port}")).expect("uri");
         if tls {
-            endpoint = endpoint
-                .tls_config(
-                    ClientTlsConfig::new()
-                        .ca_certificate(Certificate::from_pem(&pki.ca_pem))
-                        .domain_name(format!("flowlogs-pipeline.{namespace}.svc")),
-                )
-                .expect("tls");
+            let mut client = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&pki.ca_pem))
+                .domain_name(format!("flowlogs-pipeline.{namespace}.svc"));
+            if mtls {
+                client = client.identity(tonic::transport::Identity::from_pem(
+                    &pki.cert_pem,
+                    &pki.key_pem,
+                ));
+            }
+            endpoint = endpoint.tls_config(client).expect("tls");
         }
         let channel = endpoint.connect().await.expect("the agent connects");
         pbflow::collector_client::CollectorClient::new(channel)
@@ -444,6 +598,17 @@ fn check_pod(
             .await
             .expect("the flow is accepted");
     });
+}
+
+/// The flow reached Loki enriched, and the rendered metrics port shows it.
+fn check_delivered(
+    label: &str,
+    objects: &[Json],
+    container: &Json,
+    pushes: Option<&Pushes>,
+    ingest_stage: &str,
+    (metrics_tls, filtered): (bool, bool),
+) {
     // It reaches Loki, enriched.
     if let Some(pushes) = pushes {
         wait_for(
@@ -492,7 +657,19 @@ fn check_pod(
         let mut last = String::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some((200, body)) = get(metrics_port, "/metrics") {
+            let body = if metrics_tls {
+                // The user-provided metrics certificate (laid out from the test PKI).
+                Command::new("curl")
+                    .args(["-sk", "--max-time", "5"])
+                    .arg(format!("https://127.0.0.1:{metrics_port}/metrics"))
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| (200, String::from_utf8_lossy(&o.stdout).to_string()))
+            } else {
+                get(metrics_port, "/metrics")
+            };
+            if let Some((200, body)) = body {
                 if pred(&body) {
                     return body;
                 }
@@ -502,12 +679,17 @@ fn check_pod(
         }
         panic!("{label}: /metrics on {metrics_port} never showed the flow:\n{last}");
     };
-    let text = scrape(&|t| t.contains("netobserv_ingest_flows_processed{stage=\"grpc\"} 1"));
+    let processed = format!("netobserv_ingest_flows_processed{{stage=\"{ingest_stage}\"}} 1");
+    let text = scrape(&|t| t.contains(&processed));
+    // With processor filters or sampling (the full sample) the single test flow may rightly be
+    // kept out of the metrics; then only its ingestion is required.
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("netobserv_namespace_flows_total{")
-                && l.contains("SrcK8S_Namespace=\"shop\"")
-                && l.ends_with(" 1")),
+        filtered
+            || text
+                .lines()
+                .any(|l| l.starts_with("netobserv_namespace_flows_total{")
+                    && l.contains("SrcK8S_Namespace=\"shop\"")
+                    && l.ends_with(" 1")),
         "{label}: the flow is not counted in namespace_flows_total:\n{text}"
     );
     let missing: Vec<String> = referenced_metrics(objects)
@@ -543,6 +725,7 @@ fn contract(sample_name: &str) {
 fn unsupported_stage(objects: &[Json]) -> Option<String> {
     const RUNS: &[&str] = &[
         "grpc",
+        "kafka",
         "network",
         "filter",
         "generic",

@@ -60,7 +60,13 @@ impl Broker {
         std::fs::create_dir_all(&dir).expect("create the broker's directory");
         let log = std::fs::File::create(dir.join("tansu.log")).expect("create the broker log");
         let child = Command::new("tansu")
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .current_dir(&dir)
             .env("RUST_LOG", "warn")
@@ -92,7 +98,11 @@ impl Broker {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("tansu did not listen on {} within 30 s: {}", self.address, self.log());
+        panic!(
+            "tansu did not listen on {} within 30 s: {}",
+            self.address,
+            self.log()
+        );
     }
 
     /// What the broker printed so far (for failure messages).
@@ -164,7 +174,10 @@ impl Broker {
         let mut out = Vec::new();
         let mut quiet_since = Instant::now();
         while out.len() < expected && quiet_since.elapsed() < Duration::from_secs(5) {
-            let records = consumer.poll(Duration::from_millis(500)).await.expect("poll");
+            let records = consumer
+                .poll(Duration::from_millis(500))
+                .await
+                .expect("poll");
             if !records.is_empty() {
                 quiet_since = Instant::now();
             }

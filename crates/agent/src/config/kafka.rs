@@ -1,9 +1,9 @@
 //! `EXPORT=kafka`: the `KAFKA_*` variables, with upstream's names and defaults.
 
 use super::{ConfigError, Var, invalid, parse_num};
+use netobserv_flp_config::{ClientTls, Sasl, SaslKind};
 use netobserv_pipeline::kafka::KafkaTarget;
 use netobserv_pipeline::kafka::{Compression, compression};
-use netobserv_flp_config::{ClientTls, Sasl, SaslKind};
 
 /// Where and how flows go to Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,11 +70,7 @@ pub fn read(var: Var<'_>) -> Result<KafkaConfig, ConfigError> {
     } else {
         None
     };
-    let target = KafkaTarget {
-        brokers,
-        tls,
-        sasl,
-    };
+    let target = KafkaTarget { brokers, tls, sasl };
     // Unreadable SASL files are a configuration error, reported before anything starts.
     target.check().map_err(|e| ConfigError::Invalid {
         name: "KAFKA_SASL_CLIENT_ID_PATH",
@@ -148,9 +144,18 @@ mod tests {
     fn errors_name_the_variable() {
         let err = |vars: &[(&str, &str)]| read_with(vars).unwrap_err().to_string();
         assert!(err(&[]).contains("KAFKA_BROKERS"));
-        assert!(err(&[("KAFKA_BROKERS", "a:1"), ("KAFKA_COMPRESSION", "zstd")]).contains("KAFKA_COMPRESSION"));
-        assert!(err(&[("KAFKA_BROKERS", "a:1"), ("KAFKA_ENABLE_TLS", "yes")]).contains("KAFKA_ENABLE_TLS"));
-        assert!(err(&[("KAFKA_BROKERS", "a:1"), ("KAFKA_BATCH_MESSAGES", "0")]).contains("KAFKA_BATCH_MESSAGES"));
+        assert!(
+            err(&[("KAFKA_BROKERS", "a:1"), ("KAFKA_COMPRESSION", "zstd")])
+                .contains("KAFKA_COMPRESSION")
+        );
+        assert!(
+            err(&[("KAFKA_BROKERS", "a:1"), ("KAFKA_ENABLE_TLS", "yes")])
+                .contains("KAFKA_ENABLE_TLS")
+        );
+        assert!(
+            err(&[("KAFKA_BROKERS", "a:1"), ("KAFKA_BATCH_MESSAGES", "0")])
+                .contains("KAFKA_BATCH_MESSAGES")
+        );
         let sasl = err(&[
             ("KAFKA_BROKERS", "a:1"),
             ("KAFKA_ENABLE_SASL", "true"),

@@ -112,11 +112,17 @@ pub fn build(
 ) -> Result<Box<dyn super::Encoder>, BuildError> {
     let params = section(encode.kafka.as_ref(), "kafka")?;
     let settings = KafkaEncodeSettings::from_params(params)?;
-    Ok(Box::new(KafkaEncoder::start(settings, ctx.shared.runtime())))
+    Ok(Box::new(KafkaEncoder::start(
+        settings,
+        ctx.shared.runtime(),
+    )))
 }
 
 async fn producer(settings: &KafkaEncodeSettings) -> Result<krafka::producer::Producer, String> {
-    let kafka = settings.target.connect("netobserv-pipeline-kafka-exporter").await?;
+    let kafka = settings
+        .target
+        .connect("netobserv-pipeline-kafka-exporter")
+        .await?;
     kafka
         .producer()
         .compression(settings.compression)
@@ -154,7 +160,10 @@ async fn run(
         let mut handles = Vec::with_capacity(messages.len());
         let mut refused = 0u64;
         for value in messages {
-            match producer.enqueue(krafka::Record::new(settings.topic.clone(), value)).await {
+            match producer
+                .enqueue(krafka::Record::new(settings.topic.clone(), value))
+                .await
+            {
                 Ok(handle) => handles.push(handle),
                 Err(err) => {
                     if refused == 0 {
@@ -166,7 +175,9 @@ async fn run(
         }
         if refused > 0 {
             stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-            stats.dropped_after_retries.fetch_add(refused, Ordering::Relaxed);
+            stats
+                .dropped_after_retries
+                .fetch_add(refused, Ordering::Relaxed);
         }
         while acks.len() >= IN_FLIGHT_BATCHES {
             acks.join_next().await;
@@ -189,7 +200,9 @@ async fn run(
             if let Some(err) = first_error {
                 tracing::warn!(%err, %topic, "Kafka export: {lost} records not acknowledged");
                 stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                stats.dropped_after_retries.fetch_add(lost, Ordering::Relaxed);
+                stats
+                    .dropped_after_retries
+                    .fetch_add(lost, Ordering::Relaxed);
             }
         });
     }

@@ -68,7 +68,9 @@ mod tests {
     use crate::shard::Handled;
 
     fn offsets(list: &[(i32, i64)]) -> BTreeMap<Partition, i64> {
-        list.iter().map(|(p, o)| (("t".to_string(), *p), *o)).collect()
+        list.iter()
+            .map(|(p, o)| (("t".to_string(), *p), *o))
+            .collect()
     }
 
     #[test]

@@ -224,7 +224,10 @@ impl Member {
             match polled {
                 Ok(records) => {
                     if let Some(since) = failing_since.take() {
-                        tracing::info!("Kafka ingest: brokers answer again after {:?}", since.elapsed());
+                        tracing::info!(
+                            "Kafka ingest: brokers answer again after {:?}",
+                            since.elapsed()
+                        );
                     }
                     let now_assigned = assignment(&consumer).await;
                     if now_assigned != assigned {
@@ -416,7 +419,11 @@ impl Member {
     /// Waits for room in the worker queues (back-pressure). False when the workers are gone.
     async fn queue(&self, batches: Vec<Batch>) -> bool {
         let started = Instant::now();
-        match self.shards.send(batches, started + Duration::from_secs(3600)).await {
+        match self
+            .shards
+            .send(batches, started + Duration::from_secs(3600))
+            .await
+        {
             Ok(waited) => {
                 if waited {
                     self.stats.waited_batches.fetch_add(1, Ordering::Relaxed);
@@ -466,7 +473,12 @@ impl Member {
     }
 
     /// Lets the workers finish, commits, and leaves the group.
-    async fn leave(&self, consumer: Consumer, mut tracker: CommitTracker, assigned: BTreeSet<Partition>) {
+    async fn leave(
+        &self,
+        consumer: Consumer,
+        mut tracker: CommitTracker,
+        assigned: BTreeSet<Partition>,
+    ) {
         let deadline = Instant::now() + DRAIN_WAIT;
         loop {
             self.commit(&consumer, &mut tracker, &assigned).await;

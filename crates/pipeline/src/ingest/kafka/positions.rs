@@ -70,7 +70,9 @@ mod tests {
     use super::*;
 
     fn places(list: &[(i32, i64)]) -> Vec<Place> {
-        list.iter().map(|(p, o)| (("t".to_string(), *p), *o)).collect()
+        list.iter()
+            .map(|(p, o)| (("t".to_string(), *p), *o))
+            .collect()
     }
 
     fn part(p: i32) -> Partition {
