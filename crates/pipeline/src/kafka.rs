@@ -109,21 +109,16 @@ fn read_secret(path: &str, field: &str) -> Result<String, BuildError> {
         .map_err(|e| BuildError::Invalid(format!("kafka SASL `{field}` {path}: {e}")))
 }
 
-/// Upstream's codec names (`none`, `gzip`, `snappy`, `lz4`). zstd is refused for producing:
-/// its encoder is C code this build leaves out (zstd batches from other producers still decode).
+/// Upstream's codec names: `none`, `gzip`, `snappy`, `lz4`, `zstd`.
 pub fn compression(name: &str) -> Result<Compression, String> {
     match name.trim().to_ascii_lowercase().as_str() {
         "" | "none" => Ok(Compression::None),
         "gzip" => Ok(Compression::Gzip),
         "snappy" => Ok(Compression::Snappy),
         "lz4" => Ok(Compression::Lz4),
-        "zstd" => Err(
-            "zstd compression is not available for producing in this build; use gzip, snappy or \
-             lz4 (zstd messages from other producers are still read)"
-                .into(),
-        ),
+        "zstd" => Ok(Compression::Zstd),
         other => Err(format!(
-            "unknown compression `{other}` (none, gzip, snappy, lz4)"
+            "unknown compression `{other}` (none, gzip, snappy, lz4, zstd)"
         )),
     }
 }
@@ -137,11 +132,7 @@ mod tests {
         assert_eq!(compression("GZIP"), Ok(Compression::Gzip));
         assert_eq!(compression(""), Ok(Compression::None));
         assert_eq!(compression("lz4"), Ok(Compression::Lz4));
-        assert!(
-            compression("zstd")
-                .unwrap_err()
-                .contains("gzip, snappy or lz4")
-        );
+        assert_eq!(compression("zstd"), Ok(Compression::Zstd));
         assert!(compression("brotli").unwrap_err().contains("unknown"));
     }
 
