@@ -109,6 +109,24 @@ fn read_secret(path: &str, field: &str) -> Result<String, BuildError> {
         .map_err(|e| BuildError::Invalid(format!("kafka SASL `{field}` {path}: {e}")))
 }
 
+/// Upstream's message key of an agent flow: the two addresses (16 bytes each, IPv4 mapped), the
+/// smaller first, so that both directions of a conversation hash to the same partition.
+pub fn conversation_key(record: &pbflow::Record) -> [u8; 32] {
+    let v6 = |ip: Option<&pbflow::Ip>| match ip.and_then(|ip| ip.to_addr()) {
+        Some(std::net::IpAddr::V4(v4)) => v4.to_ipv6_mapped().octets(),
+        Some(std::net::IpAddr::V6(v6)) => v6.octets(),
+        None => [0; 16],
+    };
+    let network = record.network.as_ref();
+    let src = v6(network.and_then(|n| n.src_addr.as_ref()));
+    let dst = v6(network.and_then(|n| n.dst_addr.as_ref()));
+    let (low, high) = if src <= dst { (src, dst) } else { (dst, src) };
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(&low);
+    key[16..].copy_from_slice(&high);
+    key
+}
+
 /// Upstream's codec names: `none`, `gzip`, `snappy`, `lz4`, `zstd`.
 pub fn compression(name: &str) -> Result<Compression, String> {
     match name.trim().to_ascii_lowercase().as_str() {

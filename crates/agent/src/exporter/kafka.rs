@@ -4,9 +4,9 @@
 
 use crate::config::kafka::KafkaConfig;
 use krafka::producer::Producer;
+pub use netobserv_pipeline::kafka::conversation_key;
 use pbflow::Record;
 use prost::Message;
-use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 /// How long a message may wait for its acknowledgement (retries included) before it counts as
@@ -101,27 +101,6 @@ impl KafkaSink {
             let _ = tokio::time::timeout(Duration::from_secs(10), producer.close()).await;
         }
     }
-}
-
-fn as_v6(ip: Option<&pbflow::Ip>) -> [u8; 16] {
-    match ip.and_then(|ip| ip.to_addr()) {
-        Some(IpAddr::V4(v4)) => v4.to_ipv6_mapped().octets(),
-        Some(IpAddr::V6(v6)) => v6.octets(),
-        None => Ipv6Addr::UNSPECIFIED.octets(),
-    }
-}
-
-/// Upstream's message key: the two addresses (16 bytes each, IPv4 mapped), the smaller first,
-/// so that both directions of a conversation hash to the same partition.
-pub fn conversation_key(record: &Record) -> [u8; 32] {
-    let network = record.network.as_ref();
-    let src = as_v6(network.and_then(|n| n.src_addr.as_ref()));
-    let dst = as_v6(network.and_then(|n| n.dst_addr.as_ref()));
-    let (low, high) = if src <= dst { (src, dst) } else { (dst, src) };
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(&low);
-    key[16..].copy_from_slice(&high);
-    key
 }
 
 #[cfg(test)]

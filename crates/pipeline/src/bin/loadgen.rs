@@ -2,6 +2,10 @@
 //! (our pipeline, upstream flowlogs-pipeline, anything implementing the contract), at a target
 //! rate, over a chosen number of distinct flows, for a duration.
 //!
+//! With `--kafka-topic`, `--target` is a list of Kafka brokers instead, and each flow is produced
+//! as one `pbflow.Record` message (what the agents' `EXPORT=kafka` writes), every
+//! acknowledgement awaited: the Kafka ingest benchmark fills a topic with it.
+//!
 //! Batches are encoded once before the run and sent as raw bytes, so the generator spends its CPU
 //! on the network, not on protobuf encoding, and measures the receiver rather than itself.
 
@@ -15,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Status, codegen::http::uri::PathAndQuery};
 
-const USAGE: &str = "usage: netobserv-loadgen --target HOST:PORT [--rate FLOWS_PER_S] [--batch FLOWS] [--flows DISTINCT] [--duration SECONDS] [--concurrency N]";
+const USAGE: &str = "usage: netobserv-loadgen --target HOST:PORT [--rate FLOWS_PER_S] [--batch FLOWS] [--flows DISTINCT] [--duration SECONDS] [--concurrency N] [--kafka-topic TOPIC]";
 
 /// Run settings.
 #[derive(Debug)]
@@ -26,6 +30,7 @@ struct Options {
     flows: usize,
     duration: Duration,
     concurrency: usize,
+    kafka_topic: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -36,6 +41,7 @@ fn parse_args() -> Result<Options, String> {
         flows: 10_000,
         duration: Duration::from_secs(10),
         concurrency: 4,
+        kafka_topic: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -51,6 +57,7 @@ fn parse_args() -> Result<Options, String> {
             "--flows" => o.flows = number(value()?)? as usize,
             "--duration" => o.duration = Duration::from_secs(number(value()?)?),
             "--concurrency" => o.concurrency = number(value()?)? as usize,
+            "--kafka-topic" => o.kafka_topic = Some(value()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -182,6 +189,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(o: Options) -> Result<(), String> {
+    if let Some(topic) = o.kafka_topic.clone() {
+        return produce(o, topic).await;
+    }
     let now = SystemTime::now();
     let payloads: Vec<Bytes> = (0..o.flows.div_ceil(o.batch))
         .map(|b| {
@@ -247,6 +257,92 @@ async fn run(o: Options) -> Result<(), String> {
         failed.load(Ordering::Relaxed),
         o.flows,
         o.batch
+    );
+    Ok(())
+}
+
+/// `--kafka-topic`: one message per flow, keyed as the agent does, `batch` messages per tick.
+async fn produce(o: Options, topic: String) -> Result<(), String> {
+    let now = SystemTime::now();
+    let messages: Vec<(Bytes, Bytes)> = (0..o.flows)
+        .map(|i| {
+            let record = flow(i, now);
+            let key = netobserv_pipeline::kafka::conversation_key(&record).to_vec();
+            (Bytes::from(key), Bytes::from(record.encode_to_vec()))
+        })
+        .collect();
+    let kafka = krafka::Kafka::builder(o.target.clone())
+        .client_id("netobserv-loadgen")
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to Kafka {}: {e}", o.target))?;
+    // Created when missing (brokers without automatic topic creation), 4 partitions.
+    let topic_spec =
+        krafka::admin::NewTopic::new(topic.clone(), 4, 1).map_err(|e| e.to_string())?;
+    if let Ok(results) = kafka
+        .admin()
+        .create_topics([topic_spec], krafka::admin::CreateTopicsOptions::default())
+        .await
+    {
+        for (name, result) in results {
+            if let Err(err) = result {
+                tracing::info!("topic {name}: {err}");
+            }
+        }
+    }
+    let producer = kafka
+        .producer()
+        .linger(Duration::from_millis(5))
+        .build()
+        .await
+        .map_err(|e| format!("Kafka producer: {e}"))?;
+    let (mut sent, mut failed) = (0u64, 0u64);
+    let interval = Duration::from_secs_f64(o.batch as f64 / o.rate as f64);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut next = 0usize;
+    let mut pending = std::collections::VecDeque::new();
+    while start.elapsed() < o.duration {
+        ticker.tick().await;
+        let mut handles = Vec::with_capacity(o.batch);
+        for _ in 0..o.batch {
+            let (key, value) = messages[next % messages.len()].clone();
+            next += 1;
+            match producer
+                .enqueue(krafka::Record::new(topic.clone(), value).key(key))
+                .await
+            {
+                Ok(h) => handles.push(h),
+                Err(_) => failed += 1,
+            }
+        }
+        pending.push_back(handles);
+        while pending.len() > o.concurrency {
+            for h in pending.pop_front().unwrap_or_default() {
+                if h.await.is_ok() {
+                    sent += 1
+                } else {
+                    failed += 1
+                }
+            }
+        }
+    }
+    for handles in pending {
+        for h in handles {
+            if h.await.is_ok() {
+                sent += 1
+            } else {
+                failed += 1
+            }
+        }
+    }
+    let _ = producer.close().await;
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "netobserv-loadgen: produced {sent} flows to Kafka topic {topic} in {elapsed:.1}s ({:.0} flows/s), {failed} flows failed, {} distinct flows",
+        sent as f64 / elapsed,
+        o.flows
     );
     Ok(())
 }
