@@ -462,8 +462,7 @@ fn run_pod(label: &str, objects: &[Json]) {
             &static_config,
             &pki,
             &runtime,
-            pushes.as_ref(),
-            broker.as_ref().zip(topic.as_deref()),
+            (pushes.as_ref(), broker.as_ref().zip(topic.as_deref())),
         )
     }));
     let _ = Command::new("kill")
@@ -502,8 +501,7 @@ fn check_pod(
     config: &Json,
     pki: &Pki,
     runtime: &tokio::runtime::Runtime,
-    pushes: Option<&Pushes>,
-    kafka: Option<(&Broker, &str)>,
+    (pushes, kafka): (Option<&Pushes>, Option<(&Broker, &str)>),
 ) {
     // The rendered probes.
     for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {

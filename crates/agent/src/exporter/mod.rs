@@ -91,7 +91,7 @@ pub enum Sink {
     /// The pipeline embedded in this process (`EXPORT=direct-flp`): no encoding, no network.
     InProcess(PresetSender),
     /// A Kafka topic (`EXPORT=kafka`).
-    Kafka(kafka::KafkaSink),
+    Kafka(Box<kafka::KafkaSink>),
 }
 
 /// Exporter settings.
@@ -240,7 +240,7 @@ pub fn start_kafka(
     let mut cfg = ExporterConfig::new("kafka", 0, config.batch_messages, queue_len);
     let sink = kafka::KafkaSink::new(config);
     cfg.endpoint = sink.describe();
-    start_with(cfg, Sink::Kafka(sink), metrics, shutdown)
+    start_with(cfg, Sink::Kafka(Box::new(sink)), metrics, shutdown)
 }
 
 /// Flows converted and handed to the in-process pipeline at a time. An eviction holds up to

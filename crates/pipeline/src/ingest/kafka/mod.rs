@@ -285,7 +285,7 @@ impl Member {
         let kafka = s.target.connect("netobserv-pipeline").await?;
         let consumer = kafka
             .consumer(s.group_id.clone())
-            .auto_offset_reset(s.start_offset.clone())
+            .auto_offset_reset(s.start_offset)
             .enable_auto_commit(false)
             // Unlimited polls (bounded by `pullMaxBytes`), cut into `batchMaxLen` batches here:
             // krafka 0.28 loses its place where a poll's record budget cuts a broker batch
