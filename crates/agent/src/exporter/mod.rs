@@ -372,23 +372,33 @@ async fn send_batch(
                 Err(status) => {
                     metrics.export_errors.inc();
                     tracing::debug!(error = %status, "sending flows to the collector");
-                    let Some(sd) = shutdown.as_deref_mut() else {
-                        metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
-                        break;
-                    };
-                    if *sd.borrow() {
+                    if !retry_later(&mut shutdown, &mut backoff, cfg.max_backoff).await {
                         metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
                         break;
                     }
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = sd.changed() => {}
-                    }
-                    backoff = (backoff * 2).min(cfg.max_backoff);
                 }
             }
         }
     }
+}
+
+/// Waits `backoff` (doubled for next time, up to `max`) before a retry, or less when the agent
+/// starts stopping. False when there is no retry: a single attempt was asked (no shutdown
+/// receiver) or the agent is stopping.
+async fn retry_later(
+    shutdown: &mut Option<&mut watch::Receiver<bool>>,
+    backoff: &mut Duration,
+    max: Duration,
+) -> bool {
+    let Some(sd) = shutdown.as_deref_mut().filter(|sd| !*sd.borrow()) else {
+        return false;
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(*backoff) => {}
+        _ = sd.changed() => {}
+    }
+    *backoff = (*backoff * 2).min(max);
+    true
 }
 
 /// Sends one evicted batch to Kafka in rounds of at most `max_flows`. While no broker answers a
@@ -423,15 +433,10 @@ async fn send_kafka(
                 Err(err) => {
                     metrics.export_errors.inc();
                     tracing::debug!(%err, "sending flows to Kafka");
-                    let Some(sd) = shutdown.as_deref_mut().filter(|sd| !*sd.borrow()) else {
+                    if !retry_later(&mut shutdown, &mut backoff, cfg.max_backoff).await {
                         metrics.report_loss(&crate::losses::EXPORT_SHUTDOWN, n, None, "");
                         break;
-                    };
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = sd.changed() => {}
                     }
-                    backoff = (backoff * 2).min(cfg.max_backoff);
                 }
             }
         }
