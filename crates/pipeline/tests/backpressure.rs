@@ -276,13 +276,21 @@ fn malformed_batches_are_counted() {
         .code()
     });
     assert_ne!(code, tonic::Code::Ok);
-    let text = common::http_get(p.metrics_port, "/metrics");
-    assert!(
-        text.lines().any(|l| l
-            .starts_with(r#"netobserv_ingest_errors{stage="grpc",type="decode""#)
-            && l.ends_with(" 1")),
-        "{text}"
-    );
+    // The count is read until it shows (a loaded machine may answer the scrape before the
+    // refusal is counted, or before the metrics endpoint serves).
+    let counted = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with(r#"netobserv_ingest_errors{stage="grpc",type="decode""#)
+                && l.ends_with(" 1")
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = String::new();
+    while !counted(&text) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        text = common::http_body(p.metrics_port, "/metrics").unwrap_or_default();
+    }
+    assert!(counted(&text), "{text}");
 }
 
 /// Sends raw bytes as the request body.
