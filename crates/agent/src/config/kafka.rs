@@ -1,6 +1,6 @@
 //! `EXPORT=kafka`: the `KAFKA_*` variables, with upstream's names and defaults.
 
-use super::{ConfigError, Var, invalid, parse_num};
+use super::{ConfigError, Var, invalid, parse_bool, parse_num};
 use netobserv_flp_config::{ClientTls, Sasl, SaslKind};
 use netobserv_pipeline::kafka::KafkaTarget;
 use netobserv_pipeline::kafka::{Compression, compression};
@@ -23,13 +23,9 @@ pub struct KafkaConfig {
     pub compression: Compression,
 }
 
+/// An optional boolean variable (unset: false), read as the other agent flags are.
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
-    match value.as_deref() {
-        None => Ok(false),
-        Some(v) => v
-            .parse::<bool>()
-            .map_err(|_| invalid(name, v, "must be true or false")),
-    }
+    value.map_or(Ok(false), |v| parse_bool(name, &v))
 }
 
 /// Reads the `KAFKA_*` variables (only called for `EXPORT=kafka`).
