@@ -287,34 +287,21 @@ async fn run(
 ) {
     loop {
         if *shutdown.borrow() {
-            // Whatever was queued before the stop gets one attempt each, then counts as dropped.
-            rx.close();
-            while let Some(b) = rx.recv().await {
-                metrics.queue_len.dec();
-                send_batch(&cfg, &mut client, b, &metrics, None).await;
-            }
-            close(&mut client).await;
-            return;
+            return drain(&cfg, &mut client, &mut rx, &metrics).await;
         }
         let batch = tokio::select! {
             b = rx.recv() => b,
             res = shutdown.changed() => {
                 if res.is_err() {
                     // The agent is gone: behave as on shutdown.
-                    rx.close();
-                    while let Some(b) = rx.recv().await {
-                        metrics.queue_len.dec();
-                        send_batch(&cfg, &mut client, b, &metrics, None).await;
-                    }
-                    close(&mut client).await;
-                    return;
+                    return drain(&cfg, &mut client, &mut rx, &metrics).await;
                 }
                 continue;
             }
         };
         let Some(batch) = batch else {
-            close(&mut client).await;
-            return;
+            // Every queue handle is gone: nothing more comes.
+            return drain(&cfg, &mut client, &mut rx, &metrics).await;
         };
         metrics.queue_len.dec();
         send_batch(&cfg, &mut client, batch, &metrics, Some(&mut shutdown)).await;
@@ -322,8 +309,19 @@ async fn run(
     }
 }
 
-/// Lets a Kafka producer send what it holds before the agent goes.
-async fn close(sink: &mut Sink) {
+/// The stop: whatever was queued before it gets one attempt each (then counts as dropped), and
+/// a Kafka producer sends what it holds before the agent goes.
+async fn drain(
+    cfg: &ExporterConfig,
+    sink: &mut Sink,
+    rx: &mut mpsc::Receiver<Batch>,
+    metrics: &Metrics,
+) {
+    rx.close();
+    while let Some(b) = rx.recv().await {
+        metrics.queue_len.dec();
+        send_batch(cfg, sink, b, metrics, None).await;
+    }
     if let Sink::Kafka(kafka) = sink {
         kafka.close().await;
     }
