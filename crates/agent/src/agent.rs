@@ -191,6 +191,30 @@ async fn start_export(
         );
         return Ok((queue, task, None));
     }
+    if let Some(transport) = cfg.export.strip_prefix("ipfix+") {
+        use netobserv_pipeline::write::ipfix::Transport;
+        let transport = if transport == "udp" {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
+        let (queue, task) = exporter::start_ipfix(
+            &cfg.target_host,
+            cfg.target_port,
+            transport,
+            cfg.exporter_buffer_length,
+            metrics.clone(),
+            stop,
+        );
+        tracing::info!(
+            target_host = %cfg.target_host,
+            target_port = cfg.target_port,
+            ?transport,
+            "exporting to an IPFIX collector (EXPORT={})",
+            cfg.export
+        );
+        return Ok((queue, task, None));
+    }
     if cfg.export != "direct-flp" {
         let (queue, task) = exporter::start(exporter_config(cfg), metrics.clone(), stop)?;
         return Ok((queue, task, None));

@@ -49,12 +49,15 @@ pub const EXPORT_SHUTDOWN: LossReason = LossReason {
     remedy: "check the collector (TARGET_HOST, TARGET_PORT)",
 };
 
-/// The destination took the flows but never acknowledged them (Kafka delivery timeout).
+/// The destination never got the flows: Kafka brokers that did not acknowledge them within the
+/// delivery timeout, or an IPFIX collector whose connection failed while they were sent.
 pub const EXPORT_SEND_FAILED: LossReason = LossReason {
     source: "exporter",
     reason: "send_failed",
-    cause: "the Kafka brokers did not acknowledge the flows within the delivery timeout",
-    remedy: "check the brokers (KAFKA_BROKERS) and their capacity",
+    cause: "the destination did not take the flows (Kafka brokers that did not acknowledge them \
+            within the delivery timeout, or a failed connection to the IPFIX collector)",
+    remedy: "check the destination (KAFKA_BROKERS, or TARGET_HOST and TARGET_PORT for IPFIX) \
+             and its capacity",
 };
 
 /// The exporter had stopped.

@@ -44,24 +44,6 @@ fn start_agent(pair: &NetPair, broker: &Broker, metrics_port: u16, log: &Path) -
         .expect("spawn the agent binary")
 }
 
-/// Sends `count` datagrams from namespace A to `dst`, each from its own source port, `rate` per
-/// second, in the background.
-fn udp_datagrams(ns: &str, dst: &str, first_port: u32, count: u32, rate: u32) -> Child {
-    let script = format!(
-        "import socket, time\n\
-         for i in range({count}):\n\
-         \x20   s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         \x20   s.bind(('', {first_port} + i))\n\
-         \x20   s.sendto(b'netobserv', ('{dst}', {UDP_PORT}))\n\
-         \x20   s.close()\n\
-         \x20   time.sleep(1.0 / {rate})\n"
-    );
-    Command::new("ip")
-        .args(["netns", "exec", ns, "python3", "-c", &script])
-        .spawn()
-        .expect("python3 sender")
-}
-
 /// UDP flows A→B on the topic, by source port (how many messages each), once the topic has
 /// been quiet for 5 s.
 fn udp_flows_on_topic(
@@ -142,7 +124,7 @@ fn flows_reach_the_topic_and_a_frozen_broker_loses_none_uncounted() {
     }
 
     // 1. The broker answers: every datagram is a message on the topic.
-    let mut sender = udp_datagrams(&pair.ns_a, b, 20_000, 300, 200);
+    let mut sender = udp_datagrams(&pair.ns_a, b, UDP_PORT, 20_000, 300, 200);
     assert!(sender.wait().unwrap().success());
     let sent = nft_a.get("udp_out").0;
     assert_eq!(sent, 300, "nftables counted the datagrams");
@@ -161,7 +143,7 @@ fn flows_reach_the_topic_and_a_frozen_broker_loses_none_uncounted() {
     );
 
     // 2. The broker freezes for 30 s while 100 datagrams a second keep coming.
-    let mut sender = udp_datagrams(&pair.ns_a, b, 30_000, 3_400, 100);
+    let mut sender = udp_datagrams(&pair.ns_a, b, UDP_PORT, 30_000, 3_400, 100);
     std::thread::sleep(Duration::from_secs(2));
     broker.pause();
     std::thread::sleep(Duration::from_secs(30));

@@ -71,7 +71,8 @@ pub enum AttachMode {
 /// The whole agent configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `EXPORT`: `grpc` (to a separate pipeline) or `direct-flp` (the pipeline in process,
+    /// `EXPORT`: `grpc` (to a separate pipeline), `kafka`, `ipfix+udp` / `ipfix+tcp` (to an
+    /// IPFIX collector at `TARGET_HOST:TARGET_PORT`) or `direct-flp` (the pipeline in process,
     /// configured by `FLP_CONFIG`).
     pub export: String,
     /// The `KAFKA_*` settings, for `EXPORT=kafka`.
@@ -507,7 +508,7 @@ impl Config {
         udn::read(&mut c.udn, &var)?;
         capture::read(&mut c.capture, &var)?;
         match c.export.as_str() {
-            "grpc" => {
+            "grpc" | "ipfix+udp" | "ipfix+tcp" => {
                 if c.target_host.is_empty() {
                     return Err(ConfigError::Missing("TARGET_HOST", c.export));
                 }
@@ -526,7 +527,7 @@ impl Config {
                 return Err(ConfigError::Unsupported {
                     name: "EXPORT",
                     value: other.to_string(),
-                    reason: "only grpc, kafka and direct-flp are implemented",
+                    reason: "the exporters are grpc, kafka, ipfix+udp, ipfix+tcp and direct-flp",
                 });
             }
         }
@@ -664,7 +665,7 @@ mod tests {
     }
 
     #[test]
-    fn grpc_needs_a_target() {
+    fn grpc_and_ipfix_need_a_target() {
         assert!(matches!(
             cfg(&[]),
             Err(ConfigError::Missing("TARGET_HOST", _))
@@ -674,8 +675,19 @@ mod tests {
             Err(ConfigError::Missing("TARGET_PORT", _))
         ));
         assert!(matches!(
+            cfg(&[("EXPORT", "ipfix+tcp"), ("TARGET_HOST", "h")]),
+            Err(ConfigError::Missing("TARGET_PORT", _))
+        ));
+        let c = cfg(&[
+            ("EXPORT", "ipfix+udp"),
+            ("TARGET_HOST", "h"),
+            ("TARGET_PORT", "4739"),
+        ])
+        .expect("ipfix over udp");
+        assert_eq!((c.export.as_str(), c.target_port), ("ipfix+udp", 4739));
+        assert!(matches!(
             cfg(&[
-                ("EXPORT", "ipfix+udp"),
+                ("EXPORT", "ipfix+sctp"),
                 ("TARGET_HOST", "h"),
                 ("TARGET_PORT", "1")
             ]),

@@ -3,9 +3,11 @@
 //! `GRPC_MESSAGE_MAX_FLOWS`, retried with exponential backoff while the collector is
 //! unreachable) or the pipeline running in this process (`EXPORT=direct-flp`: records handed
 //! over in chunks, waiting while its queues are full) or Kafka (`EXPORT=kafka`, see
-//! [`kafka`]: retried while no broker answers, every acknowledgement awaited). Every flow that has to be dropped
-//! (queue full, shutdown, pipeline stopped) is counted.
+//! [`kafka`]: retried while no broker answers, every acknowledgement awaited) or an IPFIX
+//! collector (`EXPORT=ipfix+udp|tcp`, see [`ipfix`]). Every flow that has to be dropped (queue
+//! full, shutdown, pipeline stopped, not delivered) is counted.
 
+pub mod ipfix;
 pub mod kafka;
 
 use crate::convert::FlowBatch;
@@ -92,6 +94,8 @@ pub enum Sink {
     InProcess(PresetSender),
     /// A Kafka topic (`EXPORT=kafka`).
     Kafka(Box<kafka::KafkaSink>),
+    /// An IPFIX collector (`EXPORT=ipfix+udp|tcp`).
+    Ipfix(Box<ipfix::IpfixSink>),
 }
 
 /// Exporter settings.
@@ -243,6 +247,23 @@ pub fn start_kafka(
     start_with(cfg, Sink::Kafka(Box::new(sink)), metrics, shutdown)
 }
 
+/// Starts the exporter task towards an IPFIX collector at `host:port`: `queue_len` batches wait
+/// in front of it; each is encoded in chunks of [`IN_PROCESS_CHUNK`] flows and queued for the
+/// writer's sending task (which counts what it cannot deliver).
+pub fn start_ipfix(
+    host: &str,
+    port: u16,
+    transport: netobserv_pipeline::write::ipfix::Transport,
+    queue_len: usize,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> (ExportQueue, tokio::task::JoinHandle<()>) {
+    let sink = ipfix::IpfixSink::start(host, port, transport, metrics.clone());
+    let mut cfg = ExporterConfig::new(host, port, IN_PROCESS_CHUNK, queue_len);
+    cfg.endpoint = format!("ipfix+{transport:?}://{}", sink.describe()).to_lowercase();
+    start_with(cfg, Sink::Ipfix(Box::new(sink)), metrics, shutdown)
+}
+
 /// Flows converted and handed to the in-process pipeline at a time. An eviction holds up to
 /// `CACHE_MAX_FLOWS` (100k by default) flows; converting them all before the pipeline takes the
 /// first would hold every record and every pipeline row of the eviction at once, which is most
@@ -322,8 +343,10 @@ async fn drain(
         metrics.queue_len.dec();
         send_batch(cfg, sink, b, metrics, None).await;
     }
-    if let Sink::Kafka(kafka) = sink {
-        kafka.close().await;
+    match sink {
+        Sink::Kafka(kafka) => kafka.close().await,
+        Sink::Ipfix(ipfix) => ipfix.close().await,
+        Sink::Grpc(_) | Sink::InProcess(_) => {}
     }
 }
 
@@ -350,6 +373,17 @@ async fn send_batch(
         Sink::Grpc(client) => client,
         Sink::InProcess(sender) => return hand_over(sender, batch, cfg.max_flows, metrics).await,
         Sink::Kafka(kafka) => return send_kafka(cfg, kafka, batch, metrics, shutdown).await,
+        Sink::Ipfix(ipfix) => {
+            loop {
+                let chunk = batch.next_chunk(cfg.max_flows);
+                if chunk.is_empty() {
+                    break;
+                }
+                ipfix.send(&chunk);
+            }
+            metrics.exported_batches.inc();
+            return;
+        }
     };
     loop {
         let chunk = Records {

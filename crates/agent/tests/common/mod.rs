@@ -439,3 +439,28 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// Sends `count` UDP datagrams from namespace `ns` to `dst:dst_port`, each from its own source
+/// port (so each is one flow), `rate` per second, in the background.
+pub fn udp_datagrams(
+    ns: &str,
+    dst: &str,
+    dst_port: u16,
+    first_port: u32,
+    count: u32,
+    rate: u32,
+) -> std::process::Child {
+    let script = format!(
+        "import socket, time\n\
+         for i in range({count}):\n\
+         \x20   s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         \x20   s.bind(('', {first_port} + i))\n\
+         \x20   s.sendto(b'netobserv', ('{dst}', {dst_port}))\n\
+         \x20   s.close()\n\
+         \x20   time.sleep(1.0 / {rate})\n"
+    );
+    std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", &script])
+        .spawn()
+        .expect("python3 sender")
+}

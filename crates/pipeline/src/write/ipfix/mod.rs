@@ -318,6 +318,12 @@ mod tcp {
         let mut backoff = Duration::from_millis(100);
         while let Some((message, records)) = rx.recv().await {
             let n = u64::from(records);
+            if stream.as_ref().is_some_and(closed_by_peer) {
+                // Seen before writing: the message goes on a new session instead of into a
+                // socket the collector will never read.
+                tracing::info!(target = %settings.target, "the IPFIX collector closed the connection; reconnecting");
+                stream = None;
+            }
             if stream.is_none() {
                 loop {
                     match connect(&settings.target, templates, sequence_of(&message)).await {
@@ -356,6 +362,18 @@ mod tcp {
         }
         if let Some(mut s) = stream {
             let _ = s.shutdown().await;
+        }
+    }
+
+    /// Whether the collector closed its end (or reset it). A collector never sends anything
+    /// to an exporter, so a readable socket means end of stream; without this check the first
+    /// message after a clean close would be accepted by the kernel and silently lost.
+    fn closed_by_peer(stream: &tokio::net::TcpStream) -> bool {
+        let mut byte = [0u8; 1];
+        match stream.try_read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
         }
     }
 
