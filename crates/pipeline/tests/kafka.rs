@@ -8,15 +8,20 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 mod common;
+#[path = "support/kafka_member.rs"]
+mod kafka_member;
 
 use common::exporters::Run;
+use kafka_member::{Member, free_port};
 use netobserv_pipeline::record::Record;
 use netobserv_test_kafka::Broker;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+/// The pipeline binary the members run.
+const PIPELINE: &str = env!("CARGO_BIN_EXE_netobserv-pipeline");
 
 fn flow(id: u64) -> Vec<u8> {
     pbflow::Record {
@@ -37,107 +42,11 @@ fn flow(id: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 fn scratch(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("netobserv-kafka-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     dir
-}
-
-/// A pipeline binary in the consumer group, writing JSON lines to `out`.
-struct Member {
-    child: Child,
-    out: PathBuf,
-    log: PathBuf,
-}
-
-impl Member {
-    fn start(dir: &Path, name: &str, broker: &Broker, topic: &str) -> Member {
-        let config = dir.join(format!("{name}.yaml"));
-        std::fs::write(
-            &config,
-            format!(
-                r#"
-metricsSettings: {{port: {}}}
-pipeline:
-  - {{name: in}}
-  - {{name: out, follows: in}}
-parameters:
-  - name: in
-    ingest:
-      type: kafka
-      kafka: {{brokers: ["{}"], topic: {topic}, groupid: flp-test, decoder: {{type: protobuf}}, commitInterval: 500, batchMaxLen: 500}}
-  - {{name: out, write: {{type: stdout, stdout: {{format: json}}}}}}
-"#,
-                free_port(),
-                broker.address
-            ),
-        )
-        .expect("config");
-        let out = dir.join(format!("{name}.out"));
-        let log = dir.join(format!("{name}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
-            .args(["--config", &config.to_string_lossy()])
-            .env("RUST_LOG", "info")
-            .stdout(std::fs::File::create(&out).expect("out"))
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("starts");
-        Member { child, out, log }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then the log once it exited cleanly.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                assert!(status.success(), "member failed: {log}");
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "member still running 40 s after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// How many times the member joined its group so far (a rebalance makes it join again).
-    fn joins(&self) -> usize {
-        self.log().matches("Joined group").count()
-    }
-
-    /// How many partitions of `topic` the member's last logged assignment holds.
-    fn partitions(&self, topic: &str) -> usize {
-        self.log()
-            .lines()
-            .rfind(|l| l.contains("assignment changed"))
-            .map_or(0, |l| l.matches(&format!("(\"{topic}\",")).count())
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// How many times each id appears in the members' outputs.
@@ -223,8 +132,8 @@ fn a_killed_group_member_loses_nothing() {
     let topic = "flows-kill";
     runtime.block_on(broker.create_topic(topic, 4));
     let dir = scratch("kill");
-    let mut a = Member::start(&dir, "a", &broker, topic);
-    let b = Member::start(&dir, "b", &broker, topic);
+    let mut a = Member::start(PIPELINE, &dir, "a", &broker, topic);
+    let b = Member::start(PIPELINE, &dir, "b", &broker, topic);
     // The group settles first (two partitions each): a member joining after the flows were
     // produced could find its partitions already read by the other and have nothing to do.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -278,7 +187,7 @@ fn a_killed_group_member_loses_nothing() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let a2 = Member::start(&dir, "a2", &broker, topic);
+    let a2 = Member::start(PIPELINE, &dir, "a2", &broker, topic);
     let stored = runtime.block_on(stored_ids(&broker, topic, 4, TOTAL as usize));
     assert_eq!(
         stored.len() as u64,
@@ -307,7 +216,7 @@ fn a_corrupt_message_and_a_frozen_broker_lose_nothing() {
     let topic = "flows-freeze";
     runtime.block_on(broker.create_topic(topic, 1));
     let dir = scratch("freeze");
-    let member = Member::start(&dir, "m", &broker, topic);
+    let member = Member::start(PIPELINE, &dir, "m", &broker, topic);
     runtime.block_on(produce_range(&broker, topic, 1..=500));
     runtime.block_on(broker.produce(topic, vec![(None, b"\xff\xffnot a flow".to_vec())]));
     runtime.block_on(produce_range(&broker, topic, 501..=600));
