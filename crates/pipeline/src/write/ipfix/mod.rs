@@ -152,14 +152,15 @@ impl IpfixWriter {
     /// Encodes `batch` into messages (per address family) and queues them.
     pub fn send_batch(&mut self, batch: &[Record]) {
         let now = export_secs();
-        for (family, elements) in self.templates.clone() {
+        for t in 0..self.templates.len() {
+            let family = self.templates[t].0;
             let mut msg = self.messages.data(family, now);
             for record in batch.iter().filter(|r| Family::of(r) == family) {
-                if !msg.push(record, &elements, MAX_MESSAGE) {
+                if !msg.push(record, &self.templates[t].1, MAX_MESSAGE) {
                     let (bytes, n) = msg.finish();
                     self.queue(bytes, n);
                     msg = self.messages.data(family, now);
-                    msg.push(record, &elements, MAX_MESSAGE);
+                    msg.push(record, &self.templates[t].1, MAX_MESSAGE);
                 }
             }
             if !msg.is_empty() {
