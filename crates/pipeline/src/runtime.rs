@@ -192,8 +192,8 @@ impl Pipeline {
         &self.prom
     }
 
-    /// The background writers' counters (Loki), by stage name.
-    pub fn loki_stats(&self) -> &[(String, Arc<DeliveryStats>)] {
+    /// The background writers' delivery counters (Loki and the exporters), by stage name.
+    pub fn delivery_stats(&self) -> &[(String, Arc<DeliveryStats>)] {
         &self.delivery
     }
 

@@ -240,7 +240,7 @@ impl Collector for GraphCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let p = &self.prefix;
         self.encode_stages(&mut encoder, p)?;
-        let all = self.reports.loki_totals();
+        let all = self.reports.delivery_totals();
         if all.is_empty() {
             return Ok(());
         }
@@ -266,11 +266,11 @@ impl Collector for GraphCollector {
     }
 }
 
-type Totals<'a> = [(&'a String, &'a crate::workers::LokiTotals)];
+type Totals<'a> = [(&'a String, &'a crate::workers::DeliveryTotals)];
 
 fn by_stage<'a>(
     totals: &Totals<'a>,
-    pick: fn(&crate::workers::LokiTotals) -> u64,
+    pick: fn(&crate::workers::DeliveryTotals) -> u64,
 ) -> Vec<(Vec<(&'static str, &'a str)>, u64)> {
     totals
         .iter()

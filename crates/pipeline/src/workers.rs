@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::encode::PromEncoder;
 use crate::runtime::{Pipeline, PipelineStats};
-use crate::write::loki_client::LokiStats;
+use crate::write::DeliveryStats;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -79,12 +79,13 @@ impl Worker {
 pub struct WorkerReports {
     /// `prom` stage name → each worker's encoder.
     pub encoders: BTreeMap<String, Vec<Arc<Mutex<PromEncoder>>>>,
-    /// Loki stage name → each worker's writer counters.
-    pub loki: BTreeMap<String, Vec<Arc<LokiStats>>>,
+    /// Delivering writer stage name (Loki, IPFIX, Kafka, OpenTelemetry) → each worker's
+    /// delivery counters.
+    pub delivery: BTreeMap<String, Vec<Arc<DeliveryStats>>>,
 }
 
 impl WorkerReports {
-    /// Gathers the encoders and Loki counters of `pipelines`.
+    /// Gathers the encoders and delivery counters of `pipelines`.
     pub fn of(pipelines: &[&Pipeline]) -> Self {
         let mut out = Self::default();
         for p in pipelines {
@@ -94,8 +95,11 @@ impl WorkerReports {
                     .or_default()
                     .push(e.clone());
             }
-            for (stage, s) in p.loki_stats() {
-                out.loki.entry(stage.clone()).or_default().push(s.clone());
+            for (stage, s) in p.delivery_stats() {
+                out.delivery
+                    .entry(stage.clone())
+                    .or_default()
+                    .push(s.clone());
             }
         }
         out
@@ -124,11 +128,11 @@ impl WorkerReports {
     }
 
     /// The Loki writers' counters, summed per stage across workers.
-    pub fn loki_totals(&self) -> BTreeMap<String, LokiTotals> {
-        self.loki
+    pub fn delivery_totals(&self) -> BTreeMap<String, DeliveryTotals> {
+        self.delivery
             .iter()
             .map(|(stage, list)| {
-                let mut t = LokiTotals::default();
+                let mut t = DeliveryTotals::default();
                 for s in list {
                     t.sink = s.sink;
                     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
@@ -148,14 +152,14 @@ impl std::fmt::Debug for WorkerReports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkerReports")
             .field("encoders", &self.encoders.keys().collect::<Vec<_>>())
-            .field("loki", &self.loki.keys().collect::<Vec<_>>())
+            .field("delivery", &self.delivery.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-/// One Loki stage's counters summed over the workers.
+/// One delivering writer stage's counters summed over the workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LokiTotals {
+pub struct DeliveryTotals {
     /// The writer type (`loki`, `ipfix`).
     pub sink: &'static str,
     /// Entries Loki accepted.
@@ -202,7 +206,7 @@ impl Summary {
             pipeline,
             ..Self::default()
         };
-        for t in reports.loki_totals().values() {
+        for t in reports.delivery_totals().values() {
             if t.sink == "loki" {
                 out.loki_written += t.written;
                 out.loki_dropped += t.dropped_buffer_full + t.dropped_after_retries;
@@ -214,7 +218,7 @@ impl Summary {
         out
     }
 
-    /// Records delivered by any writer (stdout / none writers and Loki).
+    /// Records delivered by any writer (stdout / none writers, Loki and the exporters).
     pub fn written(&self) -> u64 {
         self.pipeline.written + self.loki_written + self.exported
     }
