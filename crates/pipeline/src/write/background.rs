@@ -1,4 +1,4 @@
-//! The bounded queue between a pipeline worker and an exporter's sending task (OTLP, Kafka).
+//! The bounded queue between a pipeline worker and an exporter's sending task (OTLP, Kafka, IPFIX).
 //!
 //! Sending never happens on the worker: it hands items over without waiting, and what the
 //! queue cannot take is counted as dropped ([`DeliveryStats::dropped_buffer_full`]), so a slow

@@ -11,6 +11,7 @@
 pub mod elements;
 pub mod message;
 
+use super::background::BackgroundSender;
 use super::{DeliveryStats, Written};
 use crate::config::{IpfixWrite, Write, parse_go_duration};
 use crate::record::Record;
@@ -94,14 +95,23 @@ impl Settings {
     }
 }
 
+/// An encoded message and the data records it carries.
+pub struct Message {
+    bytes: Vec<u8>,
+    records: u32,
+}
+
+impl super::background::Counted for Message {
+    fn items(&self) -> u64 {
+        u64::from(self.records)
+    }
+}
+
 /// A running `ipfix` writer.
 pub struct IpfixWriter {
-    tx: Option<mpsc::Sender<(Vec<u8>, u32)>>,
-    /// The sending task and its runtime, to wait for the last sends when the writer goes.
-    task: Option<(tokio::task::JoinHandle<()>, tokio::runtime::Handle)>,
+    sender: BackgroundSender<Message>,
     messages: MessageBuilder,
     templates: [(Family, Vec<Element>); 2],
-    stats: Arc<DeliveryStats>,
 }
 
 impl IpfixWriter {
@@ -113,40 +123,24 @@ impl IpfixWriter {
             (Family::V6, elements::template(Family::V6, enterprise)),
         ];
         let messages = MessageBuilder::new(DOMAIN, settings.enterprise_id);
-        let (tx, rx) = mpsc::channel(QUEUE_MESSAGES);
-        let stats = Arc::new(DeliveryStats {
-            sink: "ipfix",
-            ..DeliveryStats::default()
-        });
         let template_bytes = messages.templates(&templates, 0);
-        let task = runtime.spawn(send_loop(settings, rx, template_bytes, stats.clone()));
+        let sender = BackgroundSender::start("ipfix", QUEUE_MESSAGES, runtime, |rx, stats| {
+            send_loop(settings, rx, template_bytes, stats)
+        });
         Self {
-            tx: Some(tx),
-            task: Some((task, runtime.clone())),
+            sender,
             messages,
             templates,
-            stats,
         }
     }
 
     /// The delivery counters.
     pub fn stats(&self) -> Arc<DeliveryStats> {
-        self.stats.clone()
+        self.sender.stats()
     }
 
-    fn queue(&self, message: Vec<u8>, records: u32) {
-        let n = u64::from(records);
-        let Some(tx) = &self.tx else { return };
-        match tx.try_send((message, records)) {
-            Ok(()) => {
-                self.stats.queued.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(_) => {
-                self.stats
-                    .dropped_buffer_full
-                    .fetch_add(n, Ordering::Relaxed);
-            }
-        }
+    fn queue(&self, bytes: Vec<u8>, records: u32) {
+        self.sender.send(Message { bytes, records });
     }
 
     /// Encodes `batch` into messages (per address family) and queues them.
@@ -171,22 +165,9 @@ impl IpfixWriter {
     }
 }
 
-impl Drop for IpfixWriter {
-    /// Closes the queue and waits for the task to send (or count as dropped) what it holds,
-    /// from a short-lived thread so that this works from async and blocking callers alike.
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some((task, runtime)) = self.task.take() {
-            std::thread::scope(|s| {
-                let _ = s.spawn(|| runtime.block_on(task)).join();
-            });
-        }
-    }
-}
-
 /// Counts what is still queued when the writer closes and the collector cannot be reached.
-fn drop_queued(rx: &mut mpsc::Receiver<(Vec<u8>, u32)>, stats: &DeliveryStats) {
-    while let Ok((_, records)) = rx.try_recv() {
+fn drop_queued(rx: &mut mpsc::Receiver<Message>, stats: &DeliveryStats) {
+    while let Ok(Message { records, .. }) = rx.try_recv() {
         stats
             .dropped_after_retries
             .fetch_add(u64::from(records), Ordering::Relaxed);
@@ -217,7 +198,7 @@ fn sequence_of(message: &[u8]) -> u32 {
 /// Sends queued messages until the writer is dropped.
 async fn send_loop(
     settings: Settings,
-    mut rx: mpsc::Receiver<(Vec<u8>, u32)>,
+    mut rx: mpsc::Receiver<Message>,
     templates: Vec<u8>,
     stats: Arc<DeliveryStats>,
 ) {
@@ -234,13 +215,17 @@ mod udp {
     /// no error here (the datagrams are lost on the wire, as UDP export accepts).
     pub(super) async fn run(
         settings: &Settings,
-        rx: &mut mpsc::Receiver<(Vec<u8>, u32)>,
+        rx: &mut mpsc::Receiver<Message>,
         templates: &[u8],
         stats: &DeliveryStats,
     ) {
         let mut socket: Option<(tokio::net::UdpSocket, std::net::SocketAddr)> = None;
         let mut last_templates: Option<tokio::time::Instant> = None;
-        while let Some((message, records)) = rx.recv().await {
+        while let Some(Message {
+            bytes: message,
+            records,
+        }) = rx.recv().await
+        {
             if socket.is_none() {
                 socket = open(&settings.target).await;
             }
@@ -311,13 +296,17 @@ mod tcp {
     /// as dropped and the connection is opened again.
     pub(super) async fn run(
         settings: &Settings,
-        rx: &mut mpsc::Receiver<(Vec<u8>, u32)>,
+        rx: &mut mpsc::Receiver<Message>,
         templates: &[u8],
         stats: &DeliveryStats,
     ) {
         let mut stream: Option<tokio::net::TcpStream> = None;
         let mut backoff = Duration::from_millis(100);
-        while let Some((message, records)) = rx.recv().await {
+        while let Some(Message {
+            bytes: message,
+            records,
+        }) = rx.recv().await
+        {
             let n = u64::from(records);
             if stream.as_ref().is_some_and(closed_by_peer) {
                 // Seen before writing: the message goes on a new session instead of into a
