@@ -253,6 +253,44 @@ fn a_corrupt_message_and_a_frozen_broker_lose_nothing() {
     assert!(log.contains("1100 flows ingested"), "{log}");
 }
 
+/// JSON messages (what the `kafka` encoder and other producers write) ingested with the `json`
+/// decoder: every record arrives once, a message that is not JSON is counted and logged with its
+/// place.
+#[test]
+fn json_messages_are_ingested_and_a_bad_one_is_skipped() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = Broker::start();
+    let topic = "flows-json";
+    runtime.block_on(broker.create_topic(topic, 1));
+    let message = |id: u64| {
+        format!("{{\"SrcAddr\":\"10.0.0.1\",\"DstAddr\":\"10.0.0.2\",\"Proto\":6,\"Bytes\":{id}}}")
+            .into_bytes()
+    };
+    let mut records: Vec<_> = (1..=200).map(|id| (None, message(id))).collect();
+    records.push((None, b"{not json".to_vec()));
+    records.extend((201..=400).map(|id| (None, message(id))));
+    runtime.block_on(broker.produce(topic, records));
+    let dir = scratch("json");
+    let member = Member::start_json(PIPELINE, &dir, "json", &broker, topic);
+    let seen = wait_all(&[&member.out], 400, Duration::from_secs(60), "JSON topic");
+    assert!(seen.values().all(|n| *n == 1), "each record once");
+    let out = std::fs::read_to_string(&member.out).expect("output");
+    let first: serde_json::Value = out
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("a JSON line");
+    assert_eq!(
+        (first["SrcAddr"].as_str(), first["Proto"].as_u64()),
+        (Some("10.0.0.1"), Some(6))
+    );
+    let log = member.stop();
+    assert!(
+        log.contains("does not decode") && log.contains("offset=200"),
+        "the bad message is logged with its place:\n{log}"
+    );
+    assert!(log.contains("400 flows ingested"), "{log}");
+}
+
 /// The `kafka` encoder writes each record as one JSON message; with no broker, what it could
 /// not send is counted as dropped by exporters in the summary.
 #[test]

@@ -14,6 +14,15 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
+/// Runs the `netobserv-pipeline` binary `bin` with a configuration file.
+fn binary(bin: &str) -> impl FnOnce(&Path) -> Command + '_ {
+    move |config| {
+        let mut c = Command::new(bin);
+        c.args(["--config", &config.to_string_lossy()]);
+        c
+    }
+}
+
 /// A pipeline binary in the consumer group, writing JSON lines to `out`.
 pub struct Member {
     child: Child,
@@ -25,17 +34,12 @@ pub struct Member {
 impl Member {
     /// Starts the `netobserv-pipeline` binary `bin` as member `name` of group `flp-test`.
     pub fn start(bin: &str, dir: &Path, name: &str, broker: &Broker, topic: &str) -> Member {
-        Self::start_with(
-            |config| {
-                let mut c = Command::new(bin);
-                c.args(["--config", &config.to_string_lossy()]);
-                c
-            },
-            dir,
-            name,
-            broker,
-            topic,
-        )
+        Self::start_with(binary(bin), dir, name, broker, topic)
+    }
+
+    /// As [`Member::start`], decoding JSON messages (`decoder: {type: json}`).
+    pub fn start_json(bin: &str, dir: &Path, name: &str, broker: &Broker, topic: &str) -> Member {
+        Self::start_decoding(binary(bin), dir, name, broker, topic, "json")
     }
 
     /// Starts the command `launch` builds for a configuration file as member `name`.
@@ -45,6 +49,17 @@ impl Member {
         name: &str,
         broker: &Broker,
         topic: &str,
+    ) -> Member {
+        Self::start_decoding(launch, dir, name, broker, topic, "protobuf")
+    }
+
+    fn start_decoding(
+        launch: impl FnOnce(&Path) -> Command,
+        dir: &Path,
+        name: &str,
+        broker: &Broker,
+        topic: &str,
+        decoder: &str,
     ) -> Member {
         let config = dir.join(format!("{name}.yaml"));
         std::fs::write(
@@ -59,7 +74,7 @@ parameters:
   - name: in
     ingest:
       type: kafka
-      kafka: {{brokers: ["{}"], topic: {topic}, groupid: flp-test, decoder: {{type: protobuf}}, commitInterval: 500, batchMaxLen: 500}}
+      kafka: {{brokers: ["{}"], topic: {topic}, groupid: flp-test, decoder: {{type: {decoder}}}, commitInterval: 500, batchMaxLen: 500}}
   - {{name: out, write: {{type: stdout, stdout: {{format: json}}}}}}
 "#,
                 free_port(),
