@@ -228,6 +228,71 @@ async fn the_fake_serves_logs_like_kube_apiserver() {
         panic!("an API error")
     };
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "{e:?}");
+    // limitBytes cuts the body, mid-line if need be; 0 is invalid.
+    let limited = LogParams {
+        limit_bytes: Some(3),
+        ..LogParams::default()
+    };
+    assert_eq!(logs(limited).await.unwrap(), "a\nb");
+    let no_bytes = LogParams {
+        limit_bytes: Some(0),
+        ..LogParams::default()
+    };
+    let kube::Error::Api(e) = logs(no_bytes).await.unwrap_err() else {
+        panic!("an API error")
+    };
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "{e:?}");
+    // sinceTime selects by the runtime's timestamps; with sinceSeconds it is refused.
+    let since = |t: k8s_openapi::jiff::Timestamp| LogParams {
+        since_time: Some(t),
+        ..LogParams::default()
+    };
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let hour = k8s_openapi::jiff::SignedDuration::from_secs(3600);
+    assert_eq!(logs(since(now - hour)).await.unwrap(), "a\nb\nc\n");
+    assert_eq!(logs(since(now + hour)).await.unwrap(), "");
+    let both = http::Request::get(format!(
+        "/api/v1/namespaces/{NS}/pods/{COLLECTOR}/log?sinceSeconds=10&sinceTime=2026-01-01T00:00:00Z"
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let kube::Error::Api(e) = fake.client().request_text(both).await.unwrap_err() else {
+        panic!("an API error")
+    };
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "{e:?}");
+    assert!(
+        e.message
+            .contains("at most one of `sinceTime` or `sinceSeconds`"),
+        "{e:?}"
+    );
+    let bad_time = http::Request::get(format!(
+        "/api/v1/namespaces/{NS}/pods/{COLLECTOR}/log?sinceTime=yesterday"
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let kube::Error::Api(e) = fake.client().request_text(bad_time).await.unwrap_err() else {
+        panic!("an API error")
+    };
+    assert_eq!(e.code, 400, "{e:?}");
+    // previous: none before a restart (the kubelet's answer), the old log after one.
+    let previous = LogParams {
+        previous: true,
+        ..LogParams::default()
+    };
+    let kube::Error::Api(e) = logs(previous.clone()).await.unwrap_err() else {
+        panic!("an API error")
+    };
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            400,
+            "previous terminated container \"collector\" in pod \"collector\" not found"
+        )
+    );
+    fake.restart_container(NS, COLLECTOR, COLLECTOR);
+    fake.append_log(NS, COLLECTOR, COLLECTOR, "d\n");
+    assert_eq!(logs(previous).await.unwrap(), "a\nb\nc\n");
+    assert_eq!(logs(LogParams::default()).await.unwrap(), "d\n");
     let missing: Api<Pod> = Api::namespaced(fake.client(), NS);
     let kube::Error::Api(e) = missing
         .logs("nope", &LogParams::default())

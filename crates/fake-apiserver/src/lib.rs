@@ -271,6 +271,12 @@ impl FakeApiServer {
         self.change_log(namespace, pod, container, logs::ContainerLog::end);
     }
 
+    /// Restarts `container` of pod `namespace/pod`: its log so far becomes the previous
+    /// instance's (served with `previous=true`) and the new instance's log starts empty.
+    pub fn restart_container(&self, namespace: &str, pod: &str, container: &str) {
+        self.change_log(namespace, pod, container, logs::ContainerLog::restart);
+    }
+
     fn change_log(
         &self,
         namespace: &str,

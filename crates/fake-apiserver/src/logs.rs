@@ -2,7 +2,10 @@
 //! line per log line), with the checks a real server makes first: the pod exists (404), the
 //! container is one of the pod's or the pod has only one (400), the container has started (400
 //! `... is waiting to start: <reason>`), and the options are valid (`tailLines` >= 0,
-//! `sinceSeconds` > 0: 422).
+//! `sinceSeconds` > 0, `limitBytes` > 0, not both `sinceSeconds` and `sinceTime`: 422; a
+//! `sinceTime` that is not RFC 3339: 400). `previous` serves the log of the container's last
+//! terminated instance ([`FakeApiServer::restart_container`]) or answers 400 as the kubelet does
+//! when there is none; `limitBytes` cuts the body at that many bytes, mid-line if need be.
 //!
 //! No container runs here, so the test writes the log ([`FakeApiServer::append_log`]) and ends
 //! it ([`FakeApiServer::end_log`], the container exiting). `follow=true` streams what is
@@ -11,6 +14,7 @@
 //!
 //! [`FakeApiServer::append_log`]: crate::FakeApiServer::append_log
 //! [`FakeApiServer::end_log`]: crate::FakeApiServer::end_log
+//! [`FakeApiServer::restart_container`]: crate::FakeApiServer::restart_container
 
 use crate::status::{self, Failure};
 use crate::{Logged, Shared};
@@ -37,6 +41,8 @@ pub(crate) struct ContainerLog {
     lines: Vec<Line>,
     /// The container exited: a follower gets what is left, then the end of the body.
     ended: bool,
+    /// The log of the last terminated instance, once the container restarted.
+    previous: Option<Vec<Line>>,
 }
 
 /// Logs by (namespace, pod, container).
@@ -59,6 +65,13 @@ impl ContainerLog {
     pub(crate) fn end(&mut self) {
         self.ended = true;
     }
+
+    /// The container restarted: its log so far becomes the previous instance's, and the new
+    /// instance starts with an empty log.
+    pub(crate) fn restart(&mut self) {
+        self.previous = Some(std::mem::take(&mut self.lines));
+        self.ended = false;
+    }
 }
 
 /// The query of a log request, checked as `PodLogOptions` validation does.
@@ -69,18 +82,28 @@ struct Options {
     timestamps: bool,
     tail_lines: Option<usize>,
     since: Option<Duration>,
+    since_time: Option<SystemTime>,
+    limit_bytes: Option<usize>,
+    previous: bool,
 }
 
 fn invalid(field: &str, value: &str, why: &str) -> Failure {
+    rejected(
+        field,
+        &format!("Invalid value: {value}: {why}"),
+        "FieldValueInvalid",
+    )
+}
+
+fn rejected(field: &str, detail: &str, cause: &str) -> Failure {
     Failure {
         code: 422,
         body: json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": format!("PodLogOptions \"\" is invalid: {field}: Invalid value: {value}: {why}"),
+            "message": format!("PodLogOptions \"\" is invalid: {field}: {detail}"),
             "reason": "Invalid", "code": 422,
             "details": {"kind": "PodLogOptions",
-                        "causes": [{"reason": "FieldValueInvalid", "field": field,
-                                    "message": format!("Invalid value: {value}: {why}")}]},
+                        "causes": [{"reason": cause, "field": field, "message": detail}]},
         }),
     }
 }
@@ -126,12 +149,42 @@ impl Options {
             }
             n => n.map(|n| Duration::from_secs(n.unsigned_abs())),
         };
+        let limit_bytes = match number("limitBytes")? {
+            Some(n) if n < 1 => {
+                return Err(invalid(
+                    "limitBytes",
+                    &n.to_string(),
+                    "must be greater than 0",
+                ));
+            }
+            n => n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        let since_time = query
+            .get("sinceTime")
+            .map(|t| {
+                t.parse::<k8s_openapi::jiff::Timestamp>()
+                    .map(SystemTime::from)
+                    .map_err(|e| {
+                        status::bad_request(&format!("sinceTime: parsing time {t:?}: {e}"))
+                    })
+            })
+            .transpose()?;
+        if since.is_some() && since_time.is_some() {
+            return Err(rejected(
+                "sinceSeconds",
+                "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
+                "FieldValueForbidden",
+            ));
+        }
         Ok(Self {
             container: query.get("container").cloned(),
             follow: flag("follow")?,
             timestamps: flag("timestamps")?,
             tail_lines,
             since,
+            since_time,
+            limit_bytes,
+            previous: flag("previous")?,
         })
     }
 }
@@ -174,11 +227,18 @@ fn render(line: &Line, timestamps: bool) -> String {
     format!("{at} {}", line.text)
 }
 
-/// The lines already there that the options select (`sinceSeconds`, then `tailLines`).
+/// The lines already there that the options select (`sinceSeconds` or `sinceTime`, then
+/// `tailLines`), from the previous instance's log with `previous`.
 fn backlog(log: &ContainerLog, opts: &Options, now: SystemTime) -> Vec<Line> {
-    let since = opts.since.and_then(|d| now.checked_sub(d));
-    let lines: Vec<&Line> = log
-        .lines
+    let since = opts
+        .since
+        .and_then(|d| now.checked_sub(d))
+        .or(opts.since_time);
+    let source = match (&log.previous, opts.previous) {
+        (Some(previous), true) => previous,
+        _ => &log.lines,
+    };
+    let lines: Vec<&Line> = source
         .iter()
         .filter(|l| since.is_none_or(|s| l.at >= s))
         .collect();
@@ -229,12 +289,26 @@ fn serve(
     let opts = Options::parse(query)?;
     let obj = pod_of(&shared, namespace, pod)?.ok_or_else(|| status::not_found("pods", pod))?;
     let container = crate::exec::container_of(&obj, opts.container.as_deref(), pod)?;
-    if let Some(reason) = waiting(&obj, &container) {
+    if let Some(reason) = waiting(&obj, &container).filter(|_| !opts.previous) {
         return Err(status::bad_request(&format!(
             "container \"{container}\" in pod \"{pod}\" is waiting to start: {reason}"
         )));
     }
     let key = (namespace.to_string(), pod.to_string(), container);
+    if opts.previous {
+        let restarted = shared
+            .logs
+            .lock()
+            .map_err(|_| status::internal("logs lock poisoned".into()))?
+            .get(&key)
+            .is_some_and(|l| l.previous.is_some());
+        if !restarted {
+            return Err(status::bad_request(&format!(
+                "previous terminated container \"{}\" in pod \"{pod}\" not found",
+                key.2
+            )));
+        }
+    }
     let stream = crate::http::async_stream(move |tx| follow(shared, key, opts, tx));
     Response::builder()
         .status(200)
@@ -259,13 +333,15 @@ async fn follow(
             (
                 backlog(&log, &opts, SystemTime::now()),
                 log.lines.len(),
-                log.ended,
+                // A terminated instance's log has ended.
+                log.ended || opts.previous,
             )
         }
         Err(_) => return,
     };
+    let mut budget = Budget(opts.limit_bytes);
     for l in first {
-        if tx.send(render(&l, opts.timestamps)).await.is_err() {
+        if !budget.send(&tx, render(&l, opts.timestamps)).await {
             return;
         }
     }
@@ -289,9 +365,33 @@ async fn follow(
             Err(_) => return,
         };
         for l in new {
-            if tx.send(render(&l, opts.timestamps)).await.is_err() {
+            if !budget.send(&tx, render(&l, opts.timestamps)).await {
                 return;
             }
         }
+    }
+}
+
+/// What is left of `limitBytes` (none: no limit).
+struct Budget(Option<usize>);
+
+impl Budget {
+    /// Sends `text`, cut to what the budget allows; false once the body must end (the budget
+    /// is spent or the client went away).
+    async fn send(&mut self, tx: &tokio::sync::mpsc::Sender<String>, mut text: String) -> bool {
+        if let Some(left) = self.0.as_mut() {
+            if text.len() >= *left {
+                let mut cut = *left;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+                *left = 0;
+                let _ = tx.send(text).await;
+                return false;
+            }
+            *left -= text.len();
+        }
+        tx.send(text).await.is_ok()
     }
 }
