@@ -338,7 +338,7 @@ pub async fn capture(
     objects: &[Value],
     command: &Command,
     interrupted: impl Future<Output = ()>,
-    metrics_rounds: Option<tokio::sync::mpsc::Sender<crate::metrics::scrape::Round>>,
+    show: Show,
 ) -> Result<(), ClusterError> {
     let client = Client::try_default()
         .await
@@ -360,7 +360,23 @@ pub async fn capture(
         );
         return Ok(());
     }
-    run_foreground_with(&client, plan, objects, interrupted, metrics_rounds).await
+    run_foreground_with(&client, plan, objects, interrupted, show).await
+}
+
+/// What a foreground run shows while the capture runs.
+pub enum Show {
+    /// The collector's progress lines, printed.
+    Log,
+    /// The agents' metrics, scraped every 2 s and sent to the charts.
+    Metrics(tokio::sync::mpsc::Sender<crate::metrics::scrape::Round>),
+    /// The collector's live records and progress, read from its log into the table
+    /// ([`crate::live`]); `closed` fires once the table gave the terminal back.
+    Table {
+        /// Where the followed log goes.
+        feed: crate::live::LiveFeed,
+        /// The table's end.
+        closed: tokio::sync::oneshot::Receiver<()>,
+    },
 }
 
 /// Deploys, renews the Lease until `max_time` (plus the collector's start) or `interrupted`,
@@ -371,17 +387,16 @@ pub async fn run_foreground(
     objects: &[Value],
     interrupted: impl Future<Output = ()>,
 ) -> Result<(), ClusterError> {
-    run_foreground_with(client, plan, objects, interrupted, None).await
+    run_foreground_with(client, plan, objects, interrupted, Show::Log).await
 }
 
-/// [`run_foreground`], sending the agents' metrics to `metrics_rounds` (every 2 s) instead of
-/// showing the collector's log when given.
+/// [`run_foreground`], showing what `show` says while the capture runs.
 pub async fn run_foreground_with(
     client: &Client,
     plan: &Plan,
     objects: &[Value],
     interrupted: impl Future<Output = ()>,
-    metrics_rounds: Option<tokio::sync::mpsc::Sender<crate::metrics::scrape::Round>>,
+    show: Show,
 ) -> Result<(), ClusterError> {
     let deployed = deploy(client, plan, objects, SystemTime::now(), LEASE_DURATION).await;
     let result = match deployed {
@@ -390,28 +405,7 @@ pub async fn run_foreground_with(
                 "capture deployed; Ctrl-C stops it and removes everything");
             // Show the collector's progress lines once its pod runs (best effort: a cluster
             // that serves no logs only loses the display).
-            let (client_, ns_) = (client.clone(), plan.namespace().to_string());
-            let shower = if let Some(tx) = metrics_rounds {
-                let (k, v) = render::AGENT_LABEL;
-                tokio::spawn(crate::metrics::scrape::run(
-                    client_,
-                    ns_,
-                    format!("{k}={v}"),
-                    Duration::from_secs(2),
-                    tx,
-                ))
-            } else {
-                let (client, ns) = (client_, ns_);
-                tokio::spawn(async move {
-                    loop {
-                        match follow(&client, &ns, std::future::pending()).await {
-                            Ok(()) => return,
-                            Err(e) => tracing::debug!(%e, "collector log not available yet"),
-                        }
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
-                })
-            };
+            let (shower, table_closed) = start_showing(client, plan, show);
             let end = tokio::time::sleep(plan.max_time + Duration::from_secs(30));
             tokio::pin!(end);
             tokio::pin!(interrupted);
@@ -432,6 +426,11 @@ pub async fn run_foreground_with(
                 }
             };
             shower.abort();
+            // The feed went with the task: the table closes; the terminal is back before
+            // the copy may prompt.
+            if let Some(closed) = table_closed {
+                let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
+            }
             r
         }
         Err(e) => Err(e),
@@ -442,6 +441,44 @@ pub async fn run_foreground_with(
     let cleaned = cleanup(client, plan.namespace()).await;
     result?;
     cleaned.map(|_| ())
+}
+
+/// Starts the task that shows the run (see [`Show`]); with the table, also what fires once the
+/// table closed.
+fn start_showing(
+    client: &Client,
+    plan: &Plan,
+    show: Show,
+) -> (
+    tokio::task::JoinHandle<()>,
+    Option<tokio::sync::oneshot::Receiver<()>>,
+) {
+    let (client_, ns) = (client.clone(), plan.namespace().to_string());
+    let follow_into = |mut out: Box<dyn std::io::Write + Send>| async move {
+        let client = client_;
+        loop {
+            match follow_to(&client, &ns, std::future::pending(), &mut out).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!(%e, "collector log not available yet"),
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    };
+    match show {
+        Show::Metrics(tx) => {
+            let (k, v) = render::AGENT_LABEL;
+            let task = tokio::spawn(crate::metrics::scrape::run(
+                client.clone(),
+                plan.namespace().to_string(),
+                format!("{k}={v}"),
+                Duration::from_secs(2),
+                tx,
+            ));
+            (task, None)
+        }
+        Show::Log => (tokio::spawn(follow_into(Box::new(std::io::stdout()))), None),
+        Show::Table { feed, closed } => (tokio::spawn(follow_into(Box::new(feed))), Some(closed)),
+    }
 }
 
 /// Follows the collector's log (its progress lines) on standard output until it ends or

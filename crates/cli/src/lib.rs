@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod collector;
+pub mod live;
 pub mod metrics;
 pub mod options;
 pub mod render;

@@ -1,5 +1,6 @@
 //! `kubectl netobserv` / `oc netobserv`: parses the command line, then runs the command.
 
+use kubectl_netobserv::cluster::Show;
 use kubectl_netobserv::collector::{self, Progress, enrich::KubeNames};
 use kubectl_netobserv::options::{self, Command};
 use kubectl_netobserv::render::{self, Plan};
@@ -23,7 +24,8 @@ fn main() -> ExitCode {
     };
     // Log lines would tear the terminal table apart: none while it shows.
     let quiet = matches!(&invocation.command, Command::Collector(a) if a.tui)
-        || matches!(&invocation.command, Command::Metrics(a) if !a.background && !a.yaml);
+        || matches!(&invocation.command, Command::Metrics(a) if !a.background && !a.yaml)
+        || table_of(&invocation.command).is_some();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -141,6 +143,8 @@ async fn run_collector(
             }
         });
         (Some(tx), Some((quit_rx, thread)))
+    } else if args.live {
+        (Some(print_live()), None)
     } else {
         (None, None)
     };
@@ -168,13 +172,7 @@ async fn run_collector(
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let secs = started.elapsed().as_secs_f64();
-                println!(
-                    "elapsed {secs:.0}s, captured {} bytes, {} written ({:.0}/s)",
-                    p.bytes(),
-                    p.flows(),
-                    p.flows() as f64 / secs
-                );
+                println!("{}", p.line(started.elapsed()));
             }
         })
     });
@@ -205,6 +203,29 @@ async fn run_collector(
         interrupted().await;
     }
     Ok(())
+}
+
+/// `--live`: each record the collector writes, also on standard output as one
+/// `LIVE <JSON>` line (from a thread of its own: a slow reader of the pod's log only makes the
+/// observer channel skip rows, never the capture wait).
+fn print_live() -> tokio::sync::mpsc::Sender<Arc<netobserv_pipeline::record::Record>> {
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<Arc<netobserv_pipeline::record::Record>>(10_000);
+    std::thread::spawn(move || {
+        use std::io::Write;
+        while let Some(record) = rx.blocking_recv() {
+            let line = format!("{}{}\n", collector::LIVE_PREFIX, record.to_json());
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(line.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    tx
 }
 
 /// `flows`, `packets`, `metrics`: render, then print (`--yaml`) or deploy and run.
@@ -242,15 +263,18 @@ async fn run_capture(
         let client = kube::Client::try_default().await?;
         plan.monitoring = kubectl_netobserv::cluster::detect_monitoring(&client).await;
     }
-    let yaml = yaml_only;
+    let table_title = table_of(cmd);
+    plan.live = table_title.is_some() && !yaml_only;
     let objects = render::render(&plan);
-    if yaml {
+    if yaml_only {
         print!("{}", render::to_yaml(&objects));
         return Ok(());
     }
-    // Foreground metrics: charts on the terminal, fed by the scrapes; Ctrl-C in the
-    // charts stops the capture like Ctrl-C outside them.
-    let charts = match (cmd, &plan.capture) {
+    // Foreground on a terminal: metrics as charts fed by the scrapes, flows and packets as the
+    // table fed by the collector's log. Quitting either (Ctrl-C there) stops the capture
+    // like Ctrl-C outside them.
+    let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+    let (show, thread) = match (cmd, &plan.capture) {
         (Command::Metrics(a), render::Capture::Metrics { include, .. }) if !a.background => {
             let names: Vec<String> = include.iter().map(|m| m.as_str().to_string()).collect();
             let app = kubectl_netobserv::tui::metrics::MetricsApp::new(
@@ -260,35 +284,52 @@ async fn run_capture(
                 ),
             );
             let (tx, rx) = tokio::sync::mpsc::channel(16);
-            let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
             let thread = std::thread::spawn(move || {
                 if let Ok(true) = kubectl_netobserv::tui::terminal::run_metrics(app, rx) {
                     let _ = quit_tx.send(());
                 }
             });
-            Some((tx, quit_rx, thread))
+            (Show::Metrics(tx), Some(thread))
         }
-        _ => None,
-    };
-    let (rounds, quit, thread) = match charts {
-        Some((tx, q, t)) => (Some(tx), Some(q), Some(t)),
-        None => (None, None, None),
+        _ => match table_title {
+            Some(title) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+                let progress = Arc::new(Progress::default());
+                let feed = kubectl_netobserv::live::LiveFeed::new(tx, progress.clone());
+                let (closed_tx, closed) = tokio::sync::oneshot::channel();
+                let thread = std::thread::spawn(move || {
+                    if let Ok(true) = kubectl_netobserv::tui::terminal::run(title, rx, progress) {
+                        let _ = quit_tx.send(());
+                    }
+                    let _ = closed_tx.send(());
+                });
+                (Show::Table { feed, closed }, Some(thread))
+            }
+            None => (Show::Log, None),
+        },
     };
     let stop = async move {
-        match quit {
-            Some(q) => {
-                tokio::select! {
-                    () = interrupted() => {}
-                    _ = q => {}
-                }
-            }
-            None => interrupted().await,
+        tokio::select! {
+            () = interrupted() => {}
+            Ok(()) = quit_rx => {}
         }
     };
-    let result = kubectl_netobserv::cluster::capture(&plan, &objects, cmd, stop, rounds).await;
+    let result = kubectl_netobserv::cluster::capture(&plan, &objects, cmd, stop, show).await;
     if let Some(t) = thread {
         let _ = t.join();
     }
     result?;
     Ok(())
+}
+
+/// The table's title when `cmd` is a foreground `flows` / `packets` run on a terminal (the
+/// collector's records are then shown as they come).
+fn table_of(cmd: &Command) -> Option<&'static str> {
+    use std::io::IsTerminal;
+    let title = match cmd {
+        Command::Flows(a) if !a.run.background && !a.run.yaml => "Flows",
+        Command::Packets(a) if !a.run.background && !a.run.yaml => "Packets",
+        _ => return None,
+    };
+    std::io::stdout().is_terminal().then_some(title)
 }

@@ -415,3 +415,128 @@ async fn metrics_on_openshift_deploy_monitoring_and_the_dashboard_and_cleanup_re
         "the console's namespace stays"
     );
 }
+
+/// A foreground run on a terminal: the collector pod is rendered with `--live`, and the CLI
+/// follows its log (the fake's `pods/log`, which refuses while the container has not started)
+/// into the table: the `LIVE` records arrive as rows in ratatui's `TestBackend`, the progress
+/// line sets the table's byte and flow counts. Ctrl-C then removes everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreground_run_feeds_the_table_from_the_collector_log() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, Patch, PatchParams};
+    use kubectl_netobserv::collector::Progress;
+    use std::sync::Arc;
+    let fake = FakeApiServer::start().await.expect("fake API server");
+    let client = fake.client();
+    let mut plan = plan("flows --namespace=cap", "run-t");
+    plan.live = true;
+    let objects = render::render(&plan);
+    let collector = objects
+        .iter()
+        .find(|o| o["kind"] == "Pod")
+        .expect("collector pod");
+    assert!(
+        collector["spec"]["containers"][0]["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .any(|a| a == "--live"),
+        "{collector}"
+    );
+    // The table's side: what the terminal thread does with the records, into a TestBackend.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+    let progress = Arc::new(Progress::default());
+    let feed = kubectl_netobserv::live::LiveFeed::new(tx, progress.clone());
+    let (closed_tx, closed) = tokio::sync::oneshot::channel();
+    let (rows_tx, rows) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut app = kubectl_netobserv::tui::App::new("Flows");
+        while let Some(r) = rx.recv().await {
+            app.push(r);
+        }
+        let _ = rows_tx.send(screen(&app));
+        let _ = closed_tx.send(());
+    });
+    let (ctrl_c, interrupted) = tokio::sync::oneshot::channel::<()>();
+    let run = {
+        let (client, plan, objects) = (client.clone(), plan.clone(), objects.clone());
+        tokio::spawn(async move {
+            let show = cluster::Show::Table { feed, closed };
+            cluster::run_foreground_with(
+                &client,
+                &plan,
+                &objects,
+                async {
+                    let _ = interrupted.await;
+                },
+                show,
+            )
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake
+        .get("/apis/coordination.k8s.io/v1/namespaces/cap/leases/netobserv-cli")
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "never deployed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The kubelet starts the container, which writes its log.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "cap");
+    pods.patch_status(
+        render::COLLECTOR,
+        &PatchParams::apply("kubelet").force(),
+        &Patch::Apply(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": render::COLLECTOR},
+            "status": {"phase": "Running"},
+        })),
+    )
+    .await
+    .expect("pod status");
+    let log = |text: &str| fake.append_log("cap", render::COLLECTOR, render::COLLECTOR, text);
+    log("collector listening addr=0.0.0.0:9999\n");
+    log(
+        r#"LIVE {"SrcAddr":"10.128.0.10","DstAddr":"10.128.0.20","SrcK8S_Name":"web-7d9c","SrcK8S_Namespace":"shop","SrcK8S_OwnerName":"web","SrcK8S_Type":"Pod","DstK8S_Name":"db-0","DstK8S_Namespace":"shop","DstK8S_OwnerName":"db","DstK8S_Type":"Pod","SrcPort":40000,"DstPort":5432,"Proto":6,"Bytes":1234,"Packets":3,"TimeFlowEndMs":1764914400000}"#,
+    );
+    log("\n");
+    log("elapsed 5s, captured 2048 bytes, 1 written (0/s)\n");
+    // The follower retries every 2 s until the container has started.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while progress.flows() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the progress line never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(progress.bytes(), 2048);
+    ctrl_c.send(()).expect("interrupt");
+    run.await.expect("joins").expect("clean exit");
+    let screen = rows.await.expect("the table closed once the run ended");
+    assert!(
+        screen
+            .iter()
+            .any(|l| l.contains("web-7d9c") && l.contains("db-0")),
+        "the live record is a row:\n{}",
+        screen.join("\n")
+    );
+    assert_eq!(deployed(&fake), BTreeSet::new());
+}
+
+/// The table drawn into a `TestBackend`, one string per line.
+fn screen(app: &kubectl_netobserv::tui::App) -> Vec<String> {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 12)).expect("terminal");
+    terminal
+        .draw(|f| kubectl_netobserv::tui::draw(f, app))
+        .expect("draws");
+    let buffer = terminal.backend().buffer().clone();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect()
+}

@@ -452,3 +452,85 @@ async fn packets_go_to_pcapng_with_enrichment_comments_that_tshark_reads() {
     assert_eq!(row["TimeFlowEndMs"], 1_764_000_000_123i64);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--live` (what a foreground cluster run asks of the collector): the binary prints every
+/// flow it writes as a `LIVE <JSON record>` line on standard output, between its progress
+/// lines, and the CLI's feed turns those lines back into the records the table shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_prints_each_flow_for_the_table_of_a_cluster_run() {
+    use std::io::{BufRead, Write};
+    let dir = temp_dir("live");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-netobserv"))
+        .args([
+            "collector",
+            "--mode=flows",
+            "--address=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--output={}", dir.display()),
+            "--max-time=60s",
+            "--live",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("collector binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "collector never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send_flows(
+        addr,
+        vec![flow(6, 443, 1000), flow(17, 53, 80), flow(6, 80, 5)],
+    )
+    .await;
+    // The CLI side: the same lines through the feed, as if read from the pod's log.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let progress = Arc::new(Progress::default());
+    let mut feed = kubectl_netobserv::live::LiveFeed::new(tx, progress.clone());
+    let mut live = 0;
+    while live < 3 {
+        let line = line_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line within 20 s");
+        live += usize::from(line.starts_with("LIVE {"));
+        feed.write_all(format!("{line}\n").as_bytes())
+            .expect("feed");
+    }
+    let mut ports: Vec<i64> = (0..3)
+        .map(|_| {
+            let r = rx.try_recv().expect("a record for the table");
+            assert_eq!(
+                r.get("SrcAddr").and_then(|v| v.as_str()),
+                Some("10.128.0.10")
+            );
+            // Enriched with the names the collector knows (none here: no API server).
+            r.get("DstPort").and_then(|v| v.as_i64()).expect("DstPort")
+        })
+        .collect();
+    ports.sort_unstable();
+    assert_eq!(ports, vec![53, 80, 443]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

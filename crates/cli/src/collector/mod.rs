@@ -92,6 +92,39 @@ impl Progress {
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
+    /// The progress line the collector prints every 5 s when it shows no table (what
+    /// `follow` shows of a cluster run, and what a foreground run's table reads back).
+    pub fn line(&self, elapsed: Duration) -> String {
+        let secs = elapsed.as_secs_f64();
+        format!(
+            "elapsed {secs:.0}s, captured {} bytes, {} written ({:.0}/s)",
+            self.bytes(),
+            self.flows(),
+            self.flows() as f64 / secs.max(1e-9)
+        )
+    }
+
+    /// Takes the counters of a [`Progress::line`] (read from the collector's log); false, and
+    /// nothing changed, for any other line.
+    pub fn read_line(&self, line: &str) -> bool {
+        let parsed = line
+            .strip_prefix("elapsed ")
+            .and_then(|rest| rest.split_once("s, captured "))
+            .and_then(|(_, rest)| rest.split_once(" bytes, "))
+            .and_then(|(bytes, rest)| {
+                let (flows, _) = rest.split_once(" written")?;
+                Some((bytes.parse::<u64>().ok()?, flows.parse::<u64>().ok()?))
+            });
+        match parsed {
+            Some((bytes, flows)) => {
+                self.set_bytes(bytes);
+                self.flows.store(flows, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn add_flows(&self, n: u64) {
         self.flows.fetch_add(n, Ordering::Relaxed);
     }
@@ -158,5 +191,31 @@ pub async fn run(
             )
             .await
         }
+    }
+}
+
+/// What starts a live record line on the collector's standard output (`--live`).
+pub const LIVE_PREFIX: &str = "LIVE ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_progress_line_reads_back_into_the_counters() {
+        let p = Progress::default();
+        p.set_bytes(123_456);
+        p.add_flows(789);
+        let line = p.line(Duration::from_secs(10));
+        assert_eq!(
+            line,
+            "elapsed 10s, captured 123456 bytes, 789 written (79/s)"
+        );
+        let q = Progress::default();
+        assert!(q.read_line(&line));
+        assert_eq!((q.bytes(), q.flows()), (123_456, 789));
+        assert!(!q.read_line("collector listening addr=0.0.0.0:9999"));
+        assert!(!q.read_line("elapsed 5s, captured many bytes, 3 written (1/s)"));
+        assert_eq!((q.bytes(), q.flows()), (123_456, 789));
     }
 }

@@ -44,6 +44,10 @@ pub struct CollectorArgs {
     /// Show the flows (or packets) in a terminal table while collecting.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub tui: bool,
+    /// Also print each flow (or packet) on standard output, one `LIVE <JSON record>` line
+    /// each: a foreground `flows` / `packets` run reads them from the pod's log into its table.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub live: bool,
     /// Snap length of the agents, written in the pcapng interface descriptions.
     #[arg(long, default_value = "256")]
     pub snaplen: u32,

@@ -37,6 +37,9 @@ pub fn args(plan: &Plan) -> Vec<String> {
     if let Some(q) = &plan.query {
         a.push(format!("--query={q}"));
     }
+    if plan.live {
+        a.push("--live".to_string());
+    }
     for label in &plan.subnet_labels {
         a.push(format!("--subnet-label={}", label.to_flag()));
     }

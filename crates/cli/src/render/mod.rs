@@ -88,6 +88,9 @@ pub struct Plan {
     /// What the cluster offers `metrics` (ServiceMonitor, console dashboards), detected
     /// before deploying.
     pub monitoring: Monitoring,
+    /// The collector also prints each record to its log (`--live`), for the table of a
+    /// foreground run on a terminal.
+    pub live: bool,
 }
 
 /// `--copy`: what a foreground run does with the collector's files at the end.
@@ -210,6 +213,7 @@ impl Plan {
                     copy: CopyHome::No,
                     subnet_labels: Vec::new(),
                     monitoring: Monitoring::default(),
+                    live: false,
                 });
             }
             other => return Err(PlanError::NotACapture(format!("{other:?}"))),
@@ -230,6 +234,7 @@ impl Plan {
             copy: CopyHome::from_option(&run.copy),
             subnet_labels: Vec::new(),
             monitoring: Monitoring::default(),
+            live: false,
         })
     }
 
