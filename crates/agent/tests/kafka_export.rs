@@ -25,7 +25,16 @@ const UDP_PORT: u16 = 9;
 
 fn start_agent(pair: &NetPair, broker: &Broker, metrics_port: u16, log: &Path) -> Child {
     let out = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_netobserv-ebpf-agent"))
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_netobserv-ebpf-agent"));
+    if let Some(tls) = &broker.tls {
+        // What the operator renders for `spec.kafka.tls` with a user certificate.
+        agent
+            .env("KAFKA_ENABLE_TLS", "true")
+            .env("KAFKA_TLS_CA_CERT_PATH", &tls.ca)
+            .env("KAFKA_TLS_USER_CERT_PATH", &tls.client_cert)
+            .env("KAFKA_TLS_USER_KEY_PATH", &tls.client_key);
+    }
+    agent
         .env("EXPORT", "kafka")
         .env("KAFKA_BROKERS", &broker.address)
         .env("KAFKA_TOPIC", TOPIC)
@@ -216,5 +225,55 @@ fn flows_reach_the_topic_and_a_frozen_broker_loses_none_uncounted() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{}", agent_log());
+    let _ = std::fs::remove_file(&log);
+}
+
+/// `EXPORT=kafka` over TLS with a client certificate (tansu behind the test crate's TLS front,
+/// which requires one from the test CA): every datagram is a message on the topic, read back
+/// over TLS.
+#[test]
+fn flows_reach_a_topic_over_tls_with_a_client_certificate() {
+    require_root();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let broker = Broker::start_behind_tls();
+    runtime.block_on(broker.create_topic(TOPIC, 2));
+    let pair = NetPair::new();
+    pair.disable_ipv6();
+    nft(
+        &pair.ns_b,
+        "table inet quiet { chain in { type filter hook input priority 0; udp dport 9 drop; }; }",
+    );
+    let log = std::env::temp_dir().join(format!(
+        "netobserv-kafka-tls-agent-{}.log",
+        std::process::id()
+    ));
+    let mut agent = start_agent(&pair, &broker, free_port(), &log);
+    let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tcx_programs(&pair, &pair.veth_a) < 2 {
+        assert!(
+            agent.try_wait().unwrap().is_none(),
+            "agent exited:\n{}",
+            agent_log()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "agent never attached:\n{}",
+            agent_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut sender = udp_datagrams(&pair.ns_a, pair.ip_b, UDP_PORT, 40_000, 100, 200);
+    assert!(sender.wait().unwrap().success());
+    let flows = udp_flows_on_topic(&runtime, &broker, pair.ip_a);
+    assert_eq!(
+        flows.keys().copied().collect::<Vec<_>>(),
+        (40_000..40_100).collect::<Vec<u32>>(),
+        "every datagram is a flow on the topic, over TLS:\n{}",
+        agent_log()
+    );
+    assert!(flows.values().all(|n| *n == 1), "each once");
+    let _ = agent.kill();
+    let _ = agent.wait();
     let _ = std::fs::remove_file(&log);
 }

@@ -291,6 +291,47 @@ fn json_messages_are_ingested_and_a_bad_one_is_skipped() {
     assert!(log.contains("400 flows ingested"), "{log}");
 }
 
+/// Kafka over TLS with client certificates (tansu behind the test crate's TLS front): a member
+/// trusting the broker's CA and presenting its certificate reads every flow; one trusting
+/// another CA refuses the broker, reads nothing, says so in its log, and does not crash.
+#[test]
+fn tls_members_verify_the_broker_and_present_their_certificate() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = Broker::start_behind_tls();
+    let topic = "flows-tls";
+    runtime.block_on(broker.create_topic(topic, 1));
+    runtime.block_on(produce_range(&broker, topic, 1..=300));
+    let files = broker.tls.clone().expect("TLS files");
+    let dir = scratch("tls");
+    let good = Member::start_tls(PIPELINE, &dir, "good", &broker, topic, &files.ca);
+    let seen = wait_all(&[&good.out], 300, Duration::from_secs(60), "over TLS");
+    assert!(seen.values().all(|n| *n == 1), "each flow once");
+    let wary = Member::start_tls(PIPELINE, &dir, "wary", &broker, topic, &files.other_ca);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !wary.log().to_ascii_lowercase().contains("certificate") {
+        assert!(
+            Instant::now() < deadline,
+            "no certificate error logged: {}",
+            wary.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        ids(&[&wary.out]).is_empty(),
+        "a member that refused the broker read flows"
+    );
+    eprintln!(
+        "the wary member says: {}",
+        wary.log()
+            .lines()
+            .find(|l| l.to_ascii_lowercase().contains("certificate"))
+            .unwrap_or_default()
+    );
+    wary.stop();
+    let log = good.stop();
+    assert!(log.contains("300 flows ingested"), "{log}");
+}
+
 /// The `kafka` encoder writes each record as one JSON message; with no broker, what it could
 /// not send is counted as dropped by exporters in the summary.
 #[test]

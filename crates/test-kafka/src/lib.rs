@@ -6,11 +6,16 @@
 //! handed on. `pause` / `resume` freeze the broker process (SIGSTOP / SIGCONT): to its clients
 //! that is a broker that stops answering, connections open, the harshest outage to recover from.
 
+mod tls;
+
+pub use tls::TlsFiles;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use krafka::admin::{CreateTopicsOptions, NewTopic};
+use krafka::auth::{AuthConfig, TlsConfig};
 use krafka::{Kafka, Record};
 
 /// One record read back from a topic.
@@ -32,6 +37,11 @@ pub struct Broker {
     child: Child,
     /// `127.0.0.1:PORT`, what clients are given as the bootstrap address.
     pub address: String,
+    /// With [`Broker::start_behind_tls`]: the files a client needs (the test's own clients
+    /// use them too).
+    pub tls: Option<TlsFiles>,
+    /// Stops the TLS front.
+    _front: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: TempDir,
 }
 
@@ -54,8 +64,31 @@ impl Broker {
     /// is not installed or does not come up: a Kafka test cannot mean anything without it.
     pub fn start() -> Broker {
         let port = free_port();
-        let address = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{address}");
+        Self::spawn(port, port)
+    }
+
+    /// Starts tansu behind a TLS front (see the `tls` module: tansu 0.6 serves no TLS itself)
+    /// that requires a client certificate from the test CA; `address` is the front's, and
+    /// [`Broker::tls`] holds the files a client needs.
+    pub fn start_behind_tls() -> Broker {
+        let front = TcpListener::bind("127.0.0.1:0").expect("bind the TLS front");
+        let front_port = front.local_addr().expect("front address").port();
+        let plain_port = free_port();
+        let mut broker = Self::spawn(plain_port, front_port);
+        let (files, config) = tls::pki(&broker._dir.0);
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        tls::serve(front, format!("127.0.0.1:{plain_port}"), config, stopped);
+        broker.tls = Some(files);
+        broker._front = Some(stop);
+        broker
+    }
+
+    /// Starts tansu listening on `port` and advertising `advertised` (a front's port, or the
+    /// same).
+    fn spawn(port: u16, advertised: u16) -> Broker {
+        let address = format!("127.0.0.1:{advertised}");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = format!("tcp://{address}");
         let dir = std::env::temp_dir().join(format!("tansu-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the broker's directory");
         let log = std::fs::File::create(dir.join("tansu.log")).expect("create the broker log");
@@ -65,7 +98,7 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised_url,
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .current_dir(&dir)
@@ -79,10 +112,13 @@ impl Broker {
             });
         let mut broker = Broker {
             child,
-            address,
+            address: format!("127.0.0.1:{port}"),
+            tls: None,
+            _front: None,
             _dir: TempDir(dir),
         };
         broker.wait_listening();
+        broker.address = address;
         broker
     }
 
@@ -110,10 +146,23 @@ impl Broker {
         std::fs::read_to_string(self._dir.0.join("tansu.log")).unwrap_or_default()
     }
 
-    /// A client connected to this broker.
+    /// A client connected to this broker (over TLS with the test's client certificate when
+    /// the broker is behind the TLS front).
     pub async fn client(&self) -> Kafka {
+        let security = match &self.tls {
+            Some(f) => AuthConfig::ssl(
+                TlsConfig::new()
+                    .with_ca_cert(f.ca.to_string_lossy().to_string())
+                    .with_client_cert(
+                        f.client_cert.to_string_lossy().to_string(),
+                        f.client_key.to_string_lossy().to_string(),
+                    ),
+            ),
+            None => AuthConfig::plaintext(),
+        };
         Kafka::builder(self.address.clone())
             .client_id("netobserv-test")
+            .security(security)
             .request_timeout(Duration::from_secs(10))
             .connect()
             .await

@@ -39,7 +39,27 @@ impl Member {
 
     /// As [`Member::start`], decoding JSON messages (`decoder: {type: json}`).
     pub fn start_json(bin: &str, dir: &Path, name: &str, broker: &Broker, topic: &str) -> Member {
-        Self::start_decoding(binary(bin), dir, name, broker, topic, "json")
+        Self::start_decoding(binary(bin), dir, name, broker, topic, "json", "")
+    }
+
+    /// As [`Member::start`] against a broker behind the TLS front, trusting `ca` and
+    /// presenting the test's client certificate.
+    pub fn start_tls(
+        bin: &str,
+        dir: &Path,
+        name: &str,
+        broker: &Broker,
+        topic: &str,
+        ca: &Path,
+    ) -> Member {
+        let files = broker.tls.as_ref().expect("a broker behind the TLS front");
+        let tls = format!(
+            ", tls: {{caCertPath: {}, userCertPath: {}, userKeyPath: {}}}",
+            ca.display(),
+            files.client_cert.display(),
+            files.client_key.display()
+        );
+        Self::start_decoding(binary(bin), dir, name, broker, topic, "protobuf", &tls)
     }
 
     /// Starts the command `launch` builds for a configuration file as member `name`.
@@ -50,7 +70,7 @@ impl Member {
         broker: &Broker,
         topic: &str,
     ) -> Member {
-        Self::start_decoding(launch, dir, name, broker, topic, "protobuf")
+        Self::start_decoding(launch, dir, name, broker, topic, "protobuf", "")
     }
 
     fn start_decoding(
@@ -60,6 +80,7 @@ impl Member {
         broker: &Broker,
         topic: &str,
         decoder: &str,
+        extra: &str,
     ) -> Member {
         let config = dir.join(format!("{name}.yaml"));
         std::fs::write(
@@ -74,7 +95,7 @@ parameters:
   - name: in
     ingest:
       type: kafka
-      kafka: {{brokers: ["{}"], topic: {topic}, groupid: flp-test, decoder: {{type: {decoder}}}, commitInterval: 500, batchMaxLen: 500}}
+      kafka: {{brokers: ["{}"], topic: {topic}, groupid: flp-test, decoder: {{type: {decoder}}}, commitInterval: 500, batchMaxLen: 500{extra}}}
   - {{name: out, write: {{type: stdout, stdout: {{format: json}}}}}}
 "#,
                 free_port(),
