@@ -17,7 +17,7 @@ use ipfix_tshark::{pcap, read_message, temp, tshark_records};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::{TcpListener, UdpSocket};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const UDP_PORT: u16 = 9;
@@ -37,45 +37,19 @@ impl Agent {
             "netobserv-ipfix-agent-{export}-{}.log",
             std::process::id()
         ));
-        let out = std::fs::File::create(&log).unwrap();
         let metrics_port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_netobserv-ebpf-agent"))
+        let mut child = agent_command(pair, metrics_port, &log)
             .env("EXPORT", export)
             .env("TARGET_HOST", "127.0.0.1")
             .env("TARGET_PORT", port.to_string())
-            .env("NETOBSERV_NETNS", pair.path_a())
-            .env("NETNS_DIRS", "none")
-            .env("INTERFACES", &pair.veth_a)
-            .env("CACHE_ACTIVE_TIMEOUT", "200ms")
-            .env("METRICS_ENABLE", "true")
-            .env("METRICS_SERVER_ADDRESS", "127.0.0.1")
-            .env("METRICS_SERVER_PORT", metrics_port.to_string())
-            .env("LOG_LEVEL", "info")
-            .env_remove("RUST_LOG")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
             .spawn()
             .expect("spawn the agent binary");
-        let mut agent = Self {
+        wait_attached(&mut child, pair, &log);
+        Self {
             child,
             log,
             metrics: format!("127.0.0.1:{metrics_port}").parse().unwrap(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tcx_programs(pair, &pair.veth_a) < 2 {
-            assert!(
-                agent.child.try_wait().unwrap().is_none(),
-                "agent exited:\n{}",
-                agent.log()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "agent never attached:\n{}",
-                agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        agent
     }
 
     fn log(&self) -> String {

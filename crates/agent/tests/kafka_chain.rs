@@ -135,24 +135,14 @@ fn scratch() -> PathBuf {
 }
 
 fn start_agent(pair: &NetPair, broker: &Broker, metrics_port: u16, log: &Path) -> Child {
-    let out = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_netobserv-ebpf-agent"))
+    let mut child = agent_command(pair, metrics_port, log)
         .env("EXPORT", "kafka")
         .env("KAFKA_BROKERS", &broker.address)
         .env("KAFKA_TOPIC", TOPIC)
-        .env("NETOBSERV_NETNS", pair.path_a())
-        .env("NETNS_DIRS", "none")
-        .env("INTERFACES", &pair.veth_a)
-        .env("CACHE_ACTIVE_TIMEOUT", "200ms")
-        .env("METRICS_ENABLE", "true")
-        .env("METRICS_SERVER_ADDRESS", "127.0.0.1")
-        .env("METRICS_SERVER_PORT", metrics_port.to_string())
-        .env("LOG_LEVEL", "info")
-        .env_remove("RUST_LOG")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
         .spawn()
-        .expect("spawn the agent binary")
+        .expect("spawn the agent binary");
+    wait_attached(&mut child, pair, log);
+    child
 }
 
 /// Waits for `done`, failing with `what` and `context` after `within`.
@@ -216,12 +206,6 @@ fn agent_to_kafka_to_a_group_of_two_pipelines_loses_nothing_when_one_is_killed()
     let metrics: std::net::SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
     let mut agent = start_agent(&pair, &broker, metrics_port, &log);
     let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_for(
-        Duration::from_secs(20),
-        "the agent never attached",
-        agent_log,
-        || tcx_programs(&pair, &pair.veth_a) >= 2,
-    );
 
     // Mid-stream, once both members wrote flows, one is killed; it comes back after the
     // broker expired it (see the pipeline's kill test for why the restart waits for that).

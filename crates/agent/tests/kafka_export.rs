@@ -17,15 +17,18 @@ use netobserv_test_kafka::Broker;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const TOPIC: &str = "network-flows";
 const UDP_PORT: u16 = 9;
 
 fn start_agent(pair: &NetPair, broker: &Broker, metrics_port: u16, log: &Path) -> Child {
-    let out = std::fs::File::create(log).unwrap();
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_netobserv-ebpf-agent"));
+    let mut agent = agent_command(pair, metrics_port, log);
+    agent
+        .env("EXPORT", "kafka")
+        .env("KAFKA_BROKERS", &broker.address)
+        .env("KAFKA_TOPIC", TOPIC);
     if let Some(tls) = &broker.tls {
         // What the operator renders for `spec.kafka.tls` with a user certificate.
         agent
@@ -34,23 +37,9 @@ fn start_agent(pair: &NetPair, broker: &Broker, metrics_port: u16, log: &Path) -
             .env("KAFKA_TLS_USER_CERT_PATH", &tls.client_cert)
             .env("KAFKA_TLS_USER_KEY_PATH", &tls.client_key);
     }
-    agent
-        .env("EXPORT", "kafka")
-        .env("KAFKA_BROKERS", &broker.address)
-        .env("KAFKA_TOPIC", TOPIC)
-        .env("NETOBSERV_NETNS", pair.path_a())
-        .env("NETNS_DIRS", "none")
-        .env("INTERFACES", &pair.veth_a)
-        .env("CACHE_ACTIVE_TIMEOUT", "200ms")
-        .env("METRICS_ENABLE", "true")
-        .env("METRICS_SERVER_ADDRESS", "127.0.0.1")
-        .env("METRICS_SERVER_PORT", metrics_port.to_string())
-        .env("LOG_LEVEL", "info")
-        .env_remove("RUST_LOG")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("spawn the agent binary")
+    let mut child = agent.spawn().expect("spawn the agent binary");
+    wait_attached(&mut child, pair, log);
+    child
 }
 
 /// UDP flows A→B on the topic, by source port (how many messages each), once the topic has
@@ -117,20 +106,6 @@ fn flows_reach_the_topic_and_a_frozen_broker_loses_none_uncounted() {
     let metrics: std::net::SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
     let mut agent = start_agent(&pair, &broker, metrics_port, &log);
     let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tcx_programs(&pair, &pair.veth_a) < 2 {
-        assert!(
-            agent.try_wait().unwrap().is_none(),
-            "agent exited:\n{}",
-            agent_log()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "agent never attached:\n{}",
-            agent_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
     // 1. The broker answers: every datagram is a message on the topic.
     let mut sender = udp_datagrams(&pair.ns_a, b, UDP_PORT, 20_000, 300, 200);
@@ -249,20 +224,6 @@ fn flows_reach_a_topic_over_tls_with_a_client_certificate() {
     ));
     let mut agent = start_agent(&pair, &broker, free_port(), &log);
     let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tcx_programs(&pair, &pair.veth_a) < 2 {
-        assert!(
-            agent.try_wait().unwrap().is_none(),
-            "agent exited:\n{}",
-            agent_log()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "agent never attached:\n{}",
-            agent_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let mut sender = udp_datagrams(&pair.ns_a, pair.ip_b, UDP_PORT, 40_000, 100, 200);
     assert!(sender.wait().unwrap().success());
     let flows = udp_flows_on_topic(&runtime, &broker, pair.ip_a);

@@ -5,6 +5,8 @@
 //! (Ctrl-C) and the next run after a crash (an expired Lease) each delete them all.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use kubectl_netobserv::cluster::{self, ClusterError, LEASE_DURATION, Occupancy};
 use kubectl_netobserv::options;
 use kubectl_netobserv::render::{self, MANAGED_BY_LABEL, Plan, RUN_LABEL};
@@ -18,6 +20,16 @@ fn plan(line: &str, run_id: &str) -> Plan {
         .expect("parses");
     let images = ("agent:v1".to_string(), "cli:v1".to_string());
     Plan::for_command(&inv.command, &inv.rules, run_id, images).expect("plan")
+}
+
+/// Waits (10 s at most) until a run in `ns` is deployed: its Lease comes last.
+async fn wait_deployed(fake: &FakeApiServer, ns: &str) {
+    let lease = format!("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/netobserv-cli");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.get(&lease).is_none() {
+        assert!(std::time::Instant::now() < deadline, "never deployed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The fake's objects that carry the CLI's label, as `kind/namespace/name` with their run.
@@ -165,15 +177,8 @@ async fn an_interrupted_foreground_run_removes_everything() {
             .await
         })
     };
-    // Wait until the run is deployed (its Lease comes last), as a person would before Ctrl-C.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while fake
-        .get("/apis/coordination.k8s.io/v1/namespaces/cap/leases/netobserv-cli")
-        .is_none()
-    {
-        assert!(std::time::Instant::now() < deadline, "never deployed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Wait until the run is deployed, as a person would before Ctrl-C.
+    wait_deployed(&fake, "cap").await;
     assert_eq!(deployed(&fake).len(), objects.len() + 1);
     ctrl_c.send(()).expect("interrupt");
     run.await.expect("joins").expect("clean exit");
@@ -454,7 +459,7 @@ async fn a_foreground_run_feeds_the_table_from_the_collector_log() {
         while let Some(r) = rx.recv().await {
             app.push(r);
         }
-        let _ = rows_tx.send(screen(&app));
+        let _ = rows_tx.send(common::screen(&app));
         let _ = closed_tx.send(());
     });
     let (ctrl_c, interrupted) = tokio::sync::oneshot::channel::<()>();
@@ -474,14 +479,7 @@ async fn a_foreground_run_feeds_the_table_from_the_collector_log() {
             .await
         })
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while fake
-        .get("/apis/coordination.k8s.io/v1/namespaces/cap/leases/netobserv-cli")
-        .is_none()
-    {
-        assert!(std::time::Instant::now() < deadline, "never deployed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_deployed(&fake, "cap").await;
     // The kubelet starts the container, which writes its log.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "cap");
     pods.patch_status(
@@ -522,21 +520,4 @@ async fn a_foreground_run_feeds_the_table_from_the_collector_log() {
         screen.join("\n")
     );
     assert_eq!(deployed(&fake), BTreeSet::new());
-}
-
-/// The table drawn into a `TestBackend`, one string per line.
-fn screen(app: &kubectl_netobserv::tui::App) -> Vec<String> {
-    let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 12)).expect("terminal");
-    terminal
-        .draw(|f| kubectl_netobserv::tui::draw(f, app))
-        .expect("draws");
-    let buffer = terminal.backend().buffer().clone();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect()
 }

@@ -2,6 +2,8 @@
 //! regex filters, pause and the progress line, from enriched records like the collector's.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kubectl_netobserv::tui::prefs::ColumnPrefs;
 use kubectl_netobserv::tui::{self, Action, App};
@@ -38,18 +40,7 @@ fn flows() -> Vec<Arc<Record>> {
 }
 
 fn screen(app: &App) -> Vec<String> {
-    let mut terminal = Terminal::new(TestBackend::new(200, 12)).expect("terminal");
-    terminal.draw(|f| tui::draw(f, app)).expect("draws");
-    let buffer = terminal.backend().buffer().clone();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect()
+    common::screen(app)
 }
 
 /// The table rows (after the 2 header lines, the filter line, the block title, the header).

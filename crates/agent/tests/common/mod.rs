@@ -464,3 +464,44 @@ pub fn udp_datagrams(
         .spawn()
         .expect("python3 sender")
 }
+
+/// The agent binary watching end A of `pair` (its namespace only), evicting every 200 ms and
+/// serving `/metrics` on `127.0.0.1:metrics_port`, its output in `log`: the export tests' agent,
+/// to which each adds its `EXPORT` settings.
+pub fn agent_command(pair: &NetPair, metrics_port: u16, log: &std::path::Path) -> Command {
+    let out = std::fs::File::create(log).expect("agent log");
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_netobserv-ebpf-agent"));
+    agent
+        .env("NETOBSERV_NETNS", pair.path_a())
+        .env("NETNS_DIRS", "none")
+        .env("INTERFACES", &pair.veth_a)
+        .env("CACHE_ACTIVE_TIMEOUT", "200ms")
+        .env("METRICS_ENABLE", "true")
+        .env("METRICS_SERVER_ADDRESS", "127.0.0.1")
+        .env("METRICS_SERVER_PORT", metrics_port.to_string())
+        .env("LOG_LEVEL", "info")
+        .env_remove("RUST_LOG")
+        .stdout(out.try_clone().expect("agent log handle"))
+        .stderr(out);
+    agent
+}
+
+/// Waits (20 s at most) until `agent` attached its two TCX programs to end A of `pair`; fails
+/// with its log when it exits or never attaches.
+pub fn wait_attached(agent: &mut std::process::Child, pair: &NetPair, log: &std::path::Path) {
+    let agent_log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tcx_programs(pair, &pair.veth_a) < 2 {
+        assert!(
+            agent.try_wait().expect("agent status").is_none(),
+            "agent exited:\n{}",
+            agent_log()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent never attached:\n{}",
+            agent_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -32,3 +32,23 @@ pub async fn cluster_with_collector(ns: &str, phase: &str) -> FakeApiServer {
     .expect("pod status");
     fake
 }
+
+/// The flows / packets table drawn into ratatui's `TestBackend` (200 x 12), one string per
+/// line without its trailing blanks.
+pub fn screen(app: &kubectl_netobserv::tui::App) -> Vec<String> {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 12)).expect("terminal");
+    terminal
+        .draw(|f| kubectl_netobserv::tui::draw(f, app))
+        .expect("draws");
+    let buffer = terminal.backend().buffer().clone();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
