@@ -36,7 +36,9 @@
 //!
 //! In the Kafka deployment model the flow goes through a real broker instead (tansu, started in
 //! the pod's network namespace, the rendered broker address pointed at it): it is produced to
-//! the rendered topic as the agents do, one `pbflow.Record` per message.
+//! the rendered topic as the agents do, one `pbflow.Record` per message. With the sample's
+//! Kafka TLS (the full sample), the broker sits behind a TLS front requiring a client
+//! certificate, and the rendered `tls` paths get that front's CA and client certificate.
 //!
 //! Configurations using stages this pipeline does not run yet must be refused at start with the
 //! stage type named; the test pins that too, so the gap is visible and closing it updates the
@@ -128,10 +130,9 @@ fn variants(name: &str) -> Vec<(String, Vec<Json>)> {
                 fc.spec.kafka.topic = "network-flows".into();
             }
         }
-        // The test broker (tansu) serves plaintext without SASL: the brokers' TLS and SASL
-        // client settings are checked by the pipeline's unit tests (kafka.rs), and the
-        // credentials they read are Secrets the user provides, not rendered objects.
-        fc.spec.kafka.tls.enable = false;
+        // The test broker (tansu) has no SASL user (see the README's Kafka section): the SASL
+        // client settings are checked by the pipeline's unit tests (kafka.rs). TLS stays as
+        // the sample has it: the broker then sits behind the test crate's TLS front.
         fc.spec.kafka.sasl.kind = netobserv_api::v1beta2::SaslType::Disabled;
         let rendered = render::render_all(
             &fc,
@@ -356,7 +357,18 @@ fn run_pod(label: &str, objects: &[Json]) {
         .into_iter()
         .flatten()
         .find_map(|p| p["ingest"]["kafka"].as_object().cloned());
-    let broker = kafka.as_ref().map(|_| Broker::start());
+    // With the sample's Kafka TLS, the broker is behind a TLS front that wants a client
+    // certificate; its CA and the client's certificate replace the user-provided files where
+    // the rendered configuration reads them (below).
+    let kafka_tls = kafka
+        .as_ref()
+        .and_then(|k| k.get("tls"))
+        .filter(|t| t.is_object())
+        .cloned();
+    let broker = kafka.as_ref().map(|_| match kafka_tls {
+        Some(_) => Broker::start_behind_tls(),
+        None => Broker::start(),
+    });
     // Rewrite every mounted file (the paths and Loki's and the brokers' addresses in it).
     for entry in walk(&files.root) {
         let mut text = rewrite_file(
@@ -371,6 +383,18 @@ fn run_pod(label: &str, objects: &[Json]) {
             }
         }
         std::fs::write(&entry, text).expect("write");
+    }
+    if let (Some(tls), Some(front)) = (&kafka_tls, broker.as_ref().and_then(|b| b.tls.as_ref())) {
+        for (field, source) in [
+            ("caCertPath", &front.ca),
+            ("userCertPath", &front.client_cert),
+            ("userKeyPath", &front.client_key),
+        ] {
+            if let Some(path) = tls[field].as_str().filter(|p| !p.is_empty()) {
+                std::fs::copy(source, files.rewrite(path))
+                    .unwrap_or_else(|e| panic!("the broker's {field} at {path}: {e}"));
+            }
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
