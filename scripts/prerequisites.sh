@@ -98,13 +98,20 @@ fi
 
 # --- Kafka (agent EXPORT=kafka, pipeline kafka ingest and encoder) --------------------------------
 # The Kafka tests run a real Kafka-protocol broker, tansu, on loopback (crates/test-kafka). It
-# builds from crates.io (about 15 minutes on 2 cores, once; later runs find it on PATH).
-if ! tansu --version 2>/dev/null | grep -q '0\.6\.0'; then
+# builds from crates.io (about 15 minutes on 2 cores, once; later runs find it on PATH). The
+# `libsql` feature gives it SQLite storage, where the SCRAM tests create their user before the
+# broker restarts requiring authentication; a marker next to the binary records the features
+# (an older install without them is replaced).
+TANSU_FEATURES="dynostore,libsql"
+TANSU_MARKER="${CARGO_HOME:-$HOME/.cargo}/bin/.tansu-0.6.0-features"
+if ! tansu --version 2>/dev/null | grep -q '0\.6\.0' \
+    || [ "$(cat "$TANSU_MARKER" 2>/dev/null)" != "$TANSU_FEATURES" ]; then
     echo "prerequisites: installing tansu 0.6.0 (Kafka-protocol broker for the Kafka tests; ~15 min once)"
-    cargo install tansu --version 0.6.0 --locked --features dynostore || {
+    cargo install tansu --version 0.6.0 --locked --force --features "$TANSU_FEATURES" || {
         echo "prerequisites: cannot install tansu 0.6.0; the Kafka tests need it" >&2
         exit 1
     }
+    echo "$TANSU_FEATURES" > "$TANSU_MARKER"
 fi
 
 # --- packet capture (crates/agent packet mode, crates/pcapng) ----------------------------------

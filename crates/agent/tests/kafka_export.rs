@@ -6,7 +6,9 @@
 //! silently by the peer (no replies, no other flows). The broker is frozen (SIGSTOP) for 30 s
 //! while datagrams keep coming: every datagram nftables counted must either be on the topic or
 //! counted by the agent as dropped (`ebpf_agent_dropped_flows_total`), the agent must not crash,
-//! and it must deliver again once the broker is back. Root only; fails (does not skip)
+//! and it must deliver again once the broker is back. The same 100 datagrams reach the topic
+//! over TLS with a client certificate (`KAFKA_TLS_*`) and signed in with SASL/SCRAM-SHA-512
+//! (`KAFKA_SASL_*`) against brokers requiring them. Root only; fails (does not skip)
 //! otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -36,6 +38,18 @@ fn start_agent(pair: &NetPair, broker: &Broker, metrics_port: u16, log: &Path) -
             .env("KAFKA_TLS_CA_CERT_PATH", &tls.ca)
             .env("KAFKA_TLS_USER_CERT_PATH", &tls.client_cert)
             .env("KAFKA_TLS_USER_KEY_PATH", &tls.client_key);
+    }
+    if let Some((user, password)) = &broker.scram {
+        // What the operator renders for `spec.kafka.sasl` (the Secret's files).
+        let id = log.with_extension("sasl-id");
+        let secret = log.with_extension("sasl-secret");
+        std::fs::write(&id, user).unwrap();
+        std::fs::write(&secret, password).unwrap();
+        agent
+            .env("KAFKA_ENABLE_SASL", "true")
+            .env("KAFKA_SASL_TYPE", "scramSHA512")
+            .env("KAFKA_SASL_CLIENT_ID_PATH", id)
+            .env("KAFKA_SASL_CLIENT_SECRET_PATH", secret);
     }
     let mut child = agent.spawn().expect("spawn the agent binary");
     wait_attached(&mut child, pair, log);
@@ -211,6 +225,25 @@ fn flows_reach_a_topic_over_tls_with_a_client_certificate() {
     require_root();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let broker = Broker::start_behind_tls();
+    hundred_datagrams_reach_the_topic(&runtime, &broker, "tls");
+}
+
+/// `EXPORT=kafka` signing in with SASL/SCRAM-SHA-512 (`KAFKA_ENABLE_SASL`, the credential
+/// files) to a broker that requires it: every datagram is a message on the topic.
+#[test]
+fn flows_reach_a_topic_signed_in_with_scram() {
+    require_root();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let broker = runtime.block_on(Broker::start_with_scram("agent", "agent-secret"));
+    hundred_datagrams_reach_the_topic(&runtime, &broker, "scram");
+}
+
+/// 100 UDP datagrams through the agent to `broker`'s topic: each a message, once.
+fn hundred_datagrams_reach_the_topic(
+    runtime: &tokio::runtime::Runtime,
+    broker: &Broker,
+    tag: &str,
+) {
     runtime.block_on(broker.create_topic(TOPIC, 2));
     let pair = NetPair::new();
     pair.disable_ipv6();
@@ -219,18 +252,18 @@ fn flows_reach_a_topic_over_tls_with_a_client_certificate() {
         "table inet quiet { chain in { type filter hook input priority 0; udp dport 9 drop; }; }",
     );
     let log = std::env::temp_dir().join(format!(
-        "netobserv-kafka-tls-agent-{}.log",
+        "netobserv-kafka-{tag}-agent-{}.log",
         std::process::id()
     ));
-    let mut agent = start_agent(&pair, &broker, free_port(), &log);
+    let mut agent = start_agent(&pair, broker, free_port(), &log);
     let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let mut sender = udp_datagrams(&pair.ns_a, pair.ip_b, UDP_PORT, 40_000, 100, 200);
     assert!(sender.wait().unwrap().success());
-    let flows = udp_flows_on_topic(&runtime, &broker, pair.ip_a);
+    let flows = udp_flows_on_topic(runtime, broker, pair.ip_a);
     assert_eq!(
         flows.keys().copied().collect::<Vec<_>>(),
         (40_000..40_100).collect::<Vec<u32>>(),
-        "every datagram is a flow on the topic, over TLS:\n{}",
+        "every datagram is a flow on the topic ({tag}):\n{}",
         agent_log()
     );
     assert!(flows.values().all(|n| *n == 1), "each once");

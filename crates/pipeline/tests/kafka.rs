@@ -332,6 +332,67 @@ fn tls_members_verify_the_broker_and_present_their_certificate() {
     assert!(log.contains("300 flows ingested"), "{log}");
 }
 
+/// SASL/SCRAM-SHA-512 against a broker that requires it (tansu checks SCRAM passwords against
+/// the credentials it stores): a member signing in with the right password reads every flow;
+/// one with a wrong password reads none, says why in its log, and does not crash.
+#[test]
+fn scram_members_sign_in_and_a_wrong_password_is_refused() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = runtime.block_on(Broker::start_with_scram("flp", "flp-secret"));
+    let topic = "flows-scram";
+    runtime.block_on(broker.create_topic(topic, 1));
+    runtime.block_on(produce_range(&broker, topic, 1..=300));
+    let dir = scratch("scram");
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("credential file");
+        path.display().to_string()
+    };
+    let user = file("user", "flp\n");
+    let sasl = |secret: String| {
+        format!(", sasl: {{type: scramSHA512, clientIDPath: {user}, clientSecretPath: {secret}}}")
+    };
+    let good = Member::start_extra(
+        PIPELINE,
+        &dir,
+        "good",
+        &broker,
+        topic,
+        &sasl(file("secret", "flp-secret\n")),
+    );
+    let seen = wait_all(&[&good.out], 300, Duration::from_secs(60), "signed in");
+    assert!(seen.values().all(|n| *n == 1), "each flow once");
+    let bad = Member::start_extra(
+        PIPELINE,
+        &dir,
+        "bad",
+        &broker,
+        topic,
+        &sasl(file("wrong", "not-the-password\n")),
+    );
+    let refused = |log: &str| {
+        let l = log.to_ascii_lowercase();
+        l.contains("auth") || l.contains("sasl")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !refused(&bad.log()) {
+        assert!(
+            Instant::now() < deadline,
+            "no authentication error logged: {}",
+            bad.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ids(&[&bad.out]).is_empty(), "a refused member read flows");
+    eprintln!(
+        "the refused member says: {}",
+        bad.log().lines().find(|l| refused(l)).unwrap_or_default()
+    );
+    bad.stop();
+    let log = good.stop();
+    assert!(log.contains("300 flows ingested"), "{log}");
+}
+
 /// The `kafka` encoder writes each record as one JSON message; with no broker, what it could
 /// not send is counted as dropped by exporters in the summary.
 #[test]

@@ -38,7 +38,9 @@
 //! the pod's network namespace, the rendered broker address pointed at it): it is produced to
 //! the rendered topic as the agents do, one `pbflow.Record` per message. With the sample's
 //! Kafka TLS (the full sample), the broker sits behind a TLS front requiring a client
-//! certificate, and the rendered `tls` paths get that front's CA and client certificate.
+//! certificate, and the rendered `tls` paths get that front's CA and client certificate; with
+//! its SASL (SCRAM-SHA-512), the broker requires a sign-in and the rendered credential files
+//! get its user and password.
 //!
 //! Configurations using stages this pipeline does not run yet must be refused at start with the
 //! stage type named; the test pins that too, so the gap is visible and closing it updates the
@@ -130,10 +132,6 @@ fn variants(name: &str) -> Vec<(String, Vec<Json>)> {
                 fc.spec.kafka.topic = "network-flows".into();
             }
         }
-        // The test broker (tansu) has no SASL user (see the README's Kafka section): the SASL
-        // client settings are checked by the pipeline's unit tests (kafka.rs). TLS stays as
-        // the sample has it: the broker then sits behind the test crate's TLS front.
-        fc.spec.kafka.sasl.kind = netobserv_api::v1beta2::SaslType::Disabled;
         let rendered = render::render_all(
             &fc,
             &facts(model.is_none()),
@@ -359,15 +357,27 @@ fn run_pod(label: &str, objects: &[Json]) {
         .find_map(|p| p["ingest"]["kafka"].as_object().cloned());
     // With the sample's Kafka TLS, the broker is behind a TLS front that wants a client
     // certificate; its CA and the client's certificate replace the user-provided files where
-    // the rendered configuration reads them (below).
-    let kafka_tls = kafka
-        .as_ref()
-        .and_then(|k| k.get("tls"))
-        .filter(|t| t.is_object())
-        .cloned();
-    let broker = kafka.as_ref().map(|_| match kafka_tls {
-        Some(_) => Broker::start_behind_tls(),
-        None => Broker::start(),
+    // the rendered configuration reads them (below). With its SASL (SCRAM-SHA-512), the broker
+    // requires a sign-in, and the rendered credential files get its user and password.
+    let kafka_part = |part: &str| {
+        kafka
+            .as_ref()
+            .and_then(|k| k.get(part))
+            .filter(|t| t.is_object())
+            .cloned()
+    };
+    let (kafka_tls, kafka_sasl) = (kafka_part("tls"), kafka_part("sasl"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (user, password) = ("flowlogs-pipeline", "a-scram-password");
+    let broker = kafka.as_ref().map(|_| match (&kafka_tls, &kafka_sasl) {
+        (Some(_), Some(_)) => runtime.block_on(Broker::start_behind_tls_with_scram(user, password)),
+        (None, Some(_)) => runtime.block_on(Broker::start_with_scram(user, password)),
+        (Some(_), None) => Broker::start_behind_tls(),
+        (None, None) => Broker::start(),
     });
     // Rewrite every mounted file (the paths and Loki's and the brokers' addresses in it).
     for entry in walk(&files.root) {
@@ -396,11 +406,15 @@ fn run_pod(label: &str, objects: &[Json]) {
             }
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    if let Some(sasl) = &kafka_sasl {
+        for (field, content) in [("clientIDPath", user), ("clientSecretPath", password)] {
+            let path = sasl[field]
+                .as_str()
+                .expect("a rendered SASL credential path");
+            std::fs::write(files.rewrite(path), content)
+                .unwrap_or_else(|e| panic!("the broker's {field} at {path}: {e}"));
+        }
+    }
     // The fake API server, with the rendered dynamic ConfigMap.
     let mut config_maps = Vec::new();
     if let Some(dynamic) = static_config["dynamicParameters"].as_object() {

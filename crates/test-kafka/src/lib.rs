@@ -6,6 +6,7 @@
 //! handed on. `pause` / `resume` freeze the broker process (SIGSTOP / SIGCONT): to its clients
 //! that is a broker that stops answering, connections open, the harshest outage to recover from.
 
+mod scram;
 mod tls;
 
 pub use tls::TlsFiles;
@@ -14,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use krafka::admin::{CreateTopicsOptions, NewTopic};
+use krafka::admin::{AlterUserScramCredentialsOptions, CreateTopicsOptions, NewTopic};
 use krafka::auth::{AuthConfig, TlsConfig};
 use krafka::{Kafka, Record};
 
@@ -40,6 +41,9 @@ pub struct Broker {
     /// With [`Broker::start_behind_tls`]: the files a client needs (the test's own clients
     /// use them too).
     pub tls: Option<TlsFiles>,
+    /// With [`Broker::start_with_scram`]: the SCRAM-SHA-512 user and password (the test's own
+    /// clients sign in with them).
+    pub scram: Option<(String, String)>,
     /// Stops the TLS front.
     _front: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: TempDir,
@@ -59,6 +63,41 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// Runs `tansu broker` in `dir` (its log appended to `dir/tansu.log`).
+fn run_tansu(
+    dir: &std::path::Path,
+    port: u16,
+    advertised: u16,
+    storage: &str,
+    extra: &[&str],
+) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("tansu.log"))
+        .expect("open the broker log");
+    Command::new("tansu")
+        .args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--advertised-listener-url",
+            &format!("tcp://127.0.0.1:{advertised}"),
+            "--storage-engine",
+            storage,
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone the log handle"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start `tansu` ({e}); `scripts/prerequisites.sh` installs it")
+        })
+}
+
 impl Broker {
     /// Starts tansu and waits until it accepts connections. Panics with the reason when tansu
     /// is not installed or does not come up: a Kafka test cannot mean anything without it.
@@ -75,53 +114,105 @@ impl Broker {
         let front_port = front.local_addr().expect("front address").port();
         let plain_port = free_port();
         let mut broker = Self::spawn(plain_port, front_port);
-        let (files, config) = tls::pki(&broker._dir.0);
+        broker.serve_front(front, plain_port);
+        broker
+    }
+
+    /// Puts the TLS front on `front`, forwarding to tansu's own `plain_port`.
+    fn serve_front(&mut self, front: TcpListener, plain_port: u16) {
+        let front_port = front.local_addr().expect("front address").port();
+        let (files, config) = tls::pki(&self._dir.0);
         let (stop, stopped) = tokio::sync::oneshot::channel();
         tls::serve(front, format!("127.0.0.1:{plain_port}"), config, stopped);
-        broker.tls = Some(files);
-        broker._front = Some(stop);
+        self.tls = Some(files);
+        self._front = Some(stop);
+        self.address = format!("127.0.0.1:{front_port}");
+    }
+
+    /// Starts tansu requiring SASL (`--authentication`), where `user` signs in with SCRAM-SHA-512
+    /// and `password`; the test's own clients then sign in as `user`.
+    ///
+    /// tansu 0.6 keeps SCRAM credentials in its storage and checks passwords against them, but
+    /// with `--authentication` refuses every request before a sign-in, and offers no SASL/PLAIN:
+    /// a broker that starts with no user cannot get one. So the broker first runs without
+    /// authentication on SQLite storage (tansu's `libsql` feature), the credential is created
+    /// there as a Kafka admin client does (`AlterUserScramCredentials`), and the broker is
+    /// started again on the same storage, requiring authentication.
+    pub async fn start_with_scram(user: &str, password: &str) -> Broker {
+        Self::start_scram(user, password, false).await
+    }
+
+    /// Both: SCRAM-SHA-512 sign-in required, over the TLS front that wants a client
+    /// certificate (a Strimzi listener with `tls` and `scram-sha-512` authentication).
+    pub async fn start_behind_tls_with_scram(user: &str, password: &str) -> Broker {
+        Self::start_scram(user, password, true).await
+    }
+
+    async fn start_scram(user: &str, password: &str, behind_tls: bool) -> Broker {
+        const STORAGE: &str = "sqlite://tansu.db";
+        let port = free_port();
+        let mut broker = Self::spawn_with(port, port, STORAGE, &[]);
+        let admin = broker.client().await;
+        let results = admin
+            .admin()
+            .alter_user_scram_credentials(
+                Vec::new(),
+                vec![scram::credential(user, password)],
+                AlterUserScramCredentialsOptions::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("AlterUserScramCredentials: {e}\n{}", broker.log()));
+        for (name, result) in results {
+            result.unwrap_or_else(|e| panic!("SCRAM credential of {name}: {e}"));
+        }
+        drop(admin);
+        let _ = broker.child.kill();
+        let _ = broker.child.wait();
+        let front =
+            behind_tls.then(|| TcpListener::bind("127.0.0.1:0").expect("bind the TLS front"));
+        let advertised = match &front {
+            Some(front) => front.local_addr().expect("front address").port(),
+            None => port,
+        };
+        broker.child = run_tansu(
+            &broker._dir.0,
+            port,
+            advertised,
+            STORAGE,
+            &["--authentication"],
+        );
+        broker.wait_listening();
+        if let Some(front) = front {
+            broker.serve_front(front, port);
+        }
+        broker.scram = Some((user.to_string(), password.to_string()));
         broker
     }
 
     /// Starts tansu listening on `port` and advertising `advertised` (a front's port, or the
-    /// same).
+    /// same), with in-memory storage.
     fn spawn(port: u16, advertised: u16) -> Broker {
-        let address = format!("127.0.0.1:{advertised}");
-        let url = format!("tcp://127.0.0.1:{port}");
-        let advertised_url = format!("tcp://{address}");
+        Self::spawn_with(port, advertised, "memory://tansu/", &[])
+    }
+
+    fn spawn_with(port: u16, advertised: u16, storage: &str, extra: &[&str]) -> Broker {
         let dir = std::env::temp_dir().join(format!("tansu-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the broker's directory");
-        let log = std::fs::File::create(dir.join("tansu.log")).expect("create the broker log");
-        let child = Command::new("tansu")
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &advertised_url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .current_dir(&dir)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start `tansu` ({e}); `scripts/prerequisites.sh` installs it")
-            });
+        let child = run_tansu(&dir, port, advertised, storage, extra);
         let mut broker = Broker {
             child,
             address: format!("127.0.0.1:{port}"),
             tls: None,
+            scram: None,
             _front: None,
             _dir: TempDir(dir),
         };
         broker.wait_listening();
-        broker.address = address;
+        broker.address = format!("127.0.0.1:{advertised}");
         broker
     }
 
+    /// Waits until tansu accepts connections on its own port (not the TLS front's).
     fn wait_listening(&mut self) {
         let addr: SocketAddr = self.address.parse().expect("loopback address");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -149,16 +240,21 @@ impl Broker {
     /// A client connected to this broker (over TLS with the test's client certificate when
     /// the broker is behind the TLS front).
     pub async fn client(&self) -> Kafka {
-        let security = match &self.tls {
-            Some(f) => AuthConfig::ssl(
-                TlsConfig::new()
-                    .with_ca_cert(f.ca.to_string_lossy().to_string())
-                    .with_client_cert(
-                        f.client_cert.to_string_lossy().to_string(),
-                        f.client_key.to_string_lossy().to_string(),
-                    ),
-            ),
-            None => AuthConfig::plaintext(),
+        let tls = self.tls.as_ref().map(|f| {
+            TlsConfig::new()
+                .with_ca_cert(f.ca.to_string_lossy().to_string())
+                .with_client_cert(
+                    f.client_cert.to_string_lossy().to_string(),
+                    f.client_key.to_string_lossy().to_string(),
+                )
+        });
+        let security = match (tls, &self.scram) {
+            (None, Some((user, password))) => AuthConfig::sasl_scram_sha512(user, password),
+            (Some(tls), Some((user, password))) => {
+                AuthConfig::sasl_scram_sha512(user, password).with_tls(tls)
+            }
+            (Some(tls), None) => AuthConfig::ssl(tls),
+            (None, None) => AuthConfig::plaintext(),
         };
         Kafka::builder(self.address.clone())
             .client_id("netobserv-test")

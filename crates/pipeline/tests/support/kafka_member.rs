@@ -42,6 +42,19 @@ impl Member {
         Self::start_decoding(binary(bin), dir, name, broker, topic, "json", "")
     }
 
+    /// As [`Member::start`], with `extra` (`, key: value`, flow YAML) added to the ingest's
+    /// `kafka` parameters.
+    pub fn start_extra(
+        bin: &str,
+        dir: &Path,
+        name: &str,
+        broker: &Broker,
+        topic: &str,
+        extra: &str,
+    ) -> Member {
+        Self::start_decoding(binary(bin), dir, name, broker, topic, "protobuf", extra)
+    }
+
     /// As [`Member::start`] against a broker behind the TLS front, trusting `ca` and
     /// presenting the test's client certificate.
     pub fn start_tls(
@@ -59,7 +72,7 @@ impl Member {
             files.client_cert.display(),
             files.client_key.display()
         );
-        Self::start_decoding(binary(bin), dir, name, broker, topic, "protobuf", &tls)
+        Self::start_extra(bin, dir, name, broker, topic, &tls)
     }
 
     /// Starts the command `launch` builds for a configuration file as member `name`.
