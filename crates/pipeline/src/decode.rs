@@ -234,7 +234,7 @@ fn s(k: &'static str) -> Key {
 }
 
 /// Decodes one agent flow. `received_s` is the processing time (Unix seconds), passed in so a
-/// batch shares one clock read.
+/// batch shares one clock read. Fields are pushed in upstream's order, one group per helper.
 pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     let mut r = Record::with_capacity(40);
     let data_link = flow.data_link.as_ref();
@@ -245,9 +245,31 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     r.push_new(s("TimeFlowEndMs"), millis(flow.time_flow_end.as_ref()));
     r.push_new(s("TimeReceived"), received_s);
     r.push_new(s("AgentIP"), ip_value(flow.agent_ip.as_ref()));
-    // Interfaces, their directions and UDNs: parallel lists, from the de-duplicated list when
-    // the agent sends one, else from the single interface. `Udns` has one entry per interface,
-    // empty when the interface is on no user-defined network (upstream writes `[""]` too).
+    push_interfaces(&mut r, flow);
+    r.push_new(s("Bytes"), flow.bytes);
+    r.push_new(s("Packets"), flow.packets);
+    if flow.sampling != 0 {
+        r.push_new(s("Sampling"), u64::from(flow.sampling));
+    }
+    if flow.eth_protocol == ETH_IPV4 || flow.eth_protocol == ETH_IPV6 {
+        push_network(&mut r, flow);
+    }
+    push_dns(&mut r, flow);
+    push_drops(&mut r, flow);
+    let rtt = nanos(flow.time_flow_rtt.as_ref());
+    if rtt != 0 {
+        r.push_new(s("TimeFlowRttNs"), rtt);
+    }
+    push_translation(&mut r, flow);
+    push_network_events(&mut r, flow);
+    push_encryption(&mut r, flow);
+    r
+}
+
+/// Interfaces, their directions and UDNs: parallel lists, from the de-duplicated list when the
+/// agent sends one, else from the single interface. `Udns` has one entry per interface, empty
+/// when the interface is on no user-defined network (upstream writes `[""]` too).
+fn push_interfaces(r: &mut Record, flow: &pbflow::Record) {
     let (interfaces, directions, udns) = if flow.dup_list.is_empty() {
         (
             vec![Value::from(flow.interface.as_str())],
@@ -271,40 +293,41 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
     r.push_new(s("Interfaces"), Value::List(interfaces));
     r.push_new(s("IfDirections"), Value::List(directions));
     r.push_new(s("Udns"), Value::List(udns));
-    r.push_new(s("Bytes"), flow.bytes);
-    r.push_new(s("Packets"), flow.packets);
-    if flow.sampling != 0 {
-        r.push_new(s("Sampling"), u64::from(flow.sampling));
-    }
-    if flow.eth_protocol == ETH_IPV4 || flow.eth_protocol == ETH_IPV6 {
-        let network = flow.network.as_ref();
-        r.insert(
-            s("SrcAddr"),
-            ip_value(network.and_then(|n| n.src_addr.as_ref())),
-        );
-        r.insert(
-            s("DstAddr"),
-            ip_value(network.and_then(|n| n.dst_addr.as_ref())),
-        );
-        let proto = flow.transport.as_ref().map_or(0, |t| t.protocol);
-        r.push_new(s("Proto"), u64::from(proto));
-        r.push_new(s("Dscp"), u64::from(network.map_or(0, |n| n.dscp)));
-        match proto {
-            ICMP | ICMPV6 => {
-                r.push_new(s("IcmpType"), u64::from(flow.icmp_type));
-                r.push_new(s("IcmpCode"), u64::from(flow.icmp_code));
-            }
-            TCP | UDP | SCTP => {
-                let t = flow.transport.as_ref();
-                r.push_new(s("SrcPort"), u64::from(t.map_or(0, |t| t.src_port)));
-                r.push_new(s("DstPort"), u64::from(t.map_or(0, |t| t.dst_port)));
-                if proto == TCP {
-                    r.push_new(s("Flags"), u64::from(flow.flags));
-                }
-            }
-            _ => {}
+}
+
+/// Addresses, protocol, DSCP, and the ICMP type/code or ports (and TCP flags) by protocol.
+fn push_network(r: &mut Record, flow: &pbflow::Record) {
+    let network = flow.network.as_ref();
+    r.insert(
+        s("SrcAddr"),
+        ip_value(network.and_then(|n| n.src_addr.as_ref())),
+    );
+    r.insert(
+        s("DstAddr"),
+        ip_value(network.and_then(|n| n.dst_addr.as_ref())),
+    );
+    let proto = flow.transport.as_ref().map_or(0, |t| t.protocol);
+    r.push_new(s("Proto"), u64::from(proto));
+    r.push_new(s("Dscp"), u64::from(network.map_or(0, |n| n.dscp)));
+    match proto {
+        ICMP | ICMPV6 => {
+            r.push_new(s("IcmpType"), u64::from(flow.icmp_type));
+            r.push_new(s("IcmpCode"), u64::from(flow.icmp_code));
         }
+        TCP | UDP | SCTP => {
+            let t = flow.transport.as_ref();
+            r.push_new(s("SrcPort"), u64::from(t.map_or(0, |t| t.src_port)));
+            r.push_new(s("DstPort"), u64::from(t.map_or(0, |t| t.dst_port)));
+            if proto == TCP {
+                r.push_new(s("Flags"), u64::from(flow.flags));
+            }
+        }
+        _ => {}
     }
+}
+
+/// The DNS feature: id, flags and response code, latency, name, errno.
+fn push_dns(r: &mut Record, flow: &pbflow::Record) {
     if flow.dns_id != 0 || !flow.dns_name.is_empty() || flow.dns_errno != 0 {
         r.push_new(s("DnsId"), u64::from(flow.dns_id));
         r.push_new(s("DnsFlags"), u64::from(flow.dns_flags));
@@ -323,6 +346,10 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
             r.push_new(s("DnsErrno"), u64::from(flow.dns_errno));
         }
     }
+}
+
+/// The PacketDrop feature: counts and the latest drop's flags, TCP state and cause.
+fn push_drops(r: &mut Record, flow: &pbflow::Record) {
     if flow.pkt_drop_latest_drop_cause != 0 {
         r.push_new(s("PktDropBytes"), flow.pkt_drop_bytes);
         r.push_new(s("PktDropPackets"), flow.pkt_drop_packets);
@@ -339,10 +366,10 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
             drop_cause_name(flow.pkt_drop_latest_drop_cause),
         );
     }
-    let rtt = nanos(flow.time_flow_rtt.as_ref());
-    if rtt != 0 {
-        r.push_new(s("TimeFlowRttNs"), rtt);
-    }
+}
+
+/// PacketTranslation (NAT): the translated addresses and ports and the conntrack zone.
+fn push_translation(r: &mut Record, flow: &pbflow::Record) {
     if let Some(x) = &flow.xlat {
         let src = ip_value(x.src_addr.as_ref());
         let dst = ip_value(x.dst_addr.as_ref());
@@ -354,6 +381,10 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
             r.push_new(s("ZoneId"), u64::from(x.zone_id));
         }
     }
+}
+
+/// NetworkEvents: one map per event, keys sorted so records compare equal.
+fn push_network_events(r: &mut Record, flow: &pbflow::Record) {
     if !flow.network_events_metadata.is_empty() {
         let events = flow
             .network_events_metadata
@@ -371,6 +402,10 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
             .collect();
         r.push_new(s("NetworkEvents"), Value::List(events));
     }
+}
+
+/// IPsec status, TLS handshake facts and QUIC headers seen.
+fn push_encryption(r: &mut Record, flow: &pbflow::Record) {
     if flow.ipsec_encrypted != 0 || flow.ipsec_encrypted_ret != 0 {
         r.push_new(s("IPSecRetCode"), i64::from(flow.ipsec_encrypted_ret));
         let status = if flow.ipsec_encrypted_ret == 0 {
@@ -393,7 +428,6 @@ pub fn record_from_pbflow(flow: &pbflow::Record, received_s: i64) -> Record {
         r.push_new(s("QuicSeenLongHdr"), u64::from(q.seen_long_hdr));
         r.push_new(s("QuicSeenShortHdr"), u64::from(q.seen_short_hdr));
     }
-    r
 }
 
 /// `TLS 1.3`-style names for the record-layer versions, the raw number otherwise.
