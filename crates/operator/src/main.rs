@@ -176,19 +176,7 @@ async fn shutdown_signal() {
 async fn run() -> Result<(), Error> {
     let opts = parse_args(std::env::args().skip(1))?;
     let images = Images::from_env()?;
-
-    let client = kube::Client::try_default().await.map_err(|e| {
-        Error::Config(format!(
-            "no Kubernetes cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
-        ))
-    })?;
-    let version = tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
-        .await
-        .map_err(|_| {
-            Error::Config("the Kubernetes API server did not answer within 10s".to_string())
-        })?
-        .map_err(|e| Error::Config(format!("the Kubernetes API server is not reachable: {e}")))?;
-    info!(version = %version.git_version, "connected to the Kubernetes API server");
+    let client = connect().await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
@@ -200,104 +188,16 @@ async fn run() -> Result<(), Error> {
         ready: ready.clone(),
         watch: watch_health.clone(),
     };
-    let health = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(state.clone());
-    let metrics_router = Router::new()
-        .route("/metrics", get(metrics_handler))
-        .with_state(state);
-    let health_task = tokio::spawn(serve(opts.health_addr, health, stop_rx.clone()));
-    let metrics_task = tokio::spawn(serve(opts.metrics_addr, metrics_router, stop_rx.clone()));
-
-    let shutdown = {
-        let stop_tx = stop_tx.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            info!("shutdown requested");
-            let _ = stop_tx.send(true);
-            shutdown_signal().await;
-            warn!("second shutdown signal: exiting now");
-            std::process::exit(1);
-        })
-    };
+    let http_tasks = spawn_http_servers(&opts, state, &stop_rx);
+    let shutdown = spawn_shutdown_listener(stop_tx.clone());
 
     // Webhooks run on every replica (not only the leader): the API server calls any endpoint.
     let facts = Arc::new(tokio::sync::RwLock::new(ClusterFacts::default()));
     if let Some(port) = opts.webhook_port {
-        let dir = std::path::Path::new(&opts.webhook_cert_dir);
-        match (
-            std::fs::read(dir.join("tls.crt")),
-            std::fs::read(dir.join("tls.key")),
-        ) {
-            (Ok(cert), Ok(key)) => {
-                let tls = webhook::tls_config(&cert, &key)?;
-                let addr = SocketAddr::new(opts.webhook_bind, port);
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-                let router = webhook::router(webhook::WebhookState {
-                    facts: facts.clone(),
-                });
-                tokio::spawn(webhook::serve_tls(listener, tls, router, stop_rx.clone()));
-                info!(%addr, "admission and conversion webhooks served over HTTPS");
-            }
-            _ => warn!(
-                dir = %dir.display(),
-                "no tls.crt/tls.key in the webhook certificate directory; admission and conversion webhooks are not served (the status still reports validation errors)"
-            ),
-        }
+        serve_webhooks(&opts, port, facts.clone(), &stop_rx).await?;
     }
-
-    let namespace = std::env::var("NAMESPACE").unwrap_or_else(|_| "netobserv".to_string());
-    if opts.leader_elect {
-        let identity = std::env::var("POD_NAME")
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| format!("netobserv-operator-{}", std::process::id()));
-        let elector = LeaderElector::new(client.clone(), &namespace, &identity);
-        info!(%identity, lease = netobserv_operator::leader::LEASE_NAME, "waiting for leadership");
-        let mut stop = stop_rx.clone();
-        loop {
-            let attempt = tokio::select! {
-                attempt = elector.try_acquire_or_renew() => attempt,
-                _ = stop.wait_for(|s| *s) => return Ok(()),
-            };
-            match attempt {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => warn!(error = %e, "leader election attempt failed"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(2)) => {},
-                _ = stop.wait_for(|s| *s) => return Ok(()),
-            }
-        }
-        info!("leadership acquired");
-        let stop_tx = stop_tx.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let mut last_ok = tokio::time::Instant::now();
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(5)) => {},
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                match elector.try_acquire_or_renew().await {
-                    Ok(true) => last_ok = tokio::time::Instant::now(),
-                    Ok(false) => {
-                        error!("leadership lost to another replica; stopping");
-                        let _ = stop_tx.send(true);
-                        return;
-                    }
-                    Err(e) if last_ok.elapsed() > Duration::from_secs(15) => {
-                        error!(error = %e, "cannot renew the leader Lease; stopping");
-                        let _ = stop_tx.send(true);
-                        return;
-                    }
-                    Err(e) => warn!(error = %e, "leader Lease renewal failed; retrying"),
-                }
-            }
-        });
+    if opts.leader_elect && !win_leadership(&client, &stop_tx, &stop_rx).await {
+        return Ok(());
     }
 
     let mut stop = stop_rx.clone();
@@ -311,22 +211,184 @@ async fn run() -> Result<(), Error> {
     let mut ctx = Context::with_shared_facts(client.clone(), metrics, facts, images);
     ctx.health = watch_health;
     let ctx = Arc::new(ctx);
-    {
-        let ctx = ctx.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(600)) => {},
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                let previous = ctx.facts.read().await.clone();
-                let facts = discovery::discover(&ctx.client, &previous).await;
-                *ctx.facts.write().await = facts;
-            }
-        });
-    }
+    spawn_rediscovery(ctx.clone(), stop_rx.clone());
     ready.store(true, Ordering::Relaxed);
+    run_controller(ctx, &stop_rx).await;
+    let _ = stop_tx.send(true);
+    shutdown.abort();
+    for task in http_tasks {
+        match task.await {
+            Ok(Err(e)) => error!(error = %e, "HTTP server failed"),
+            Err(e) => error!(error = %e, "HTTP server task panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// A client of the configured cluster, checked by asking the API server its version, so that
+/// a wrong or unreachable cluster fails the start rather than every reconcile.
+async fn connect() -> Result<kube::Client, Error> {
+    let client = kube::Client::try_default().await.map_err(|e| {
+        Error::Config(format!(
+            "no Kubernetes cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
+        ))
+    })?;
+    let version = tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
+        .await
+        .map_err(|_| {
+            Error::Config("the Kubernetes API server did not answer within 10s".to_string())
+        })?
+        .map_err(|e| Error::Config(format!("the Kubernetes API server is not reachable: {e}")))?;
+    info!(version = %version.git_version, "connected to the Kubernetes API server");
+    Ok(client)
+}
+
+/// The health-probe and metrics servers, until stopped.
+fn spawn_http_servers(
+    opts: &Options,
+    state: AppState,
+    stop_rx: &watch::Receiver<bool>,
+) -> [tokio::task::JoinHandle<Result<(), Error>>; 2] {
+    let health = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state.clone());
+    let metrics_router = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(state);
+    let health_task = tokio::spawn(serve(opts.health_addr, health, stop_rx.clone()));
+    let metrics_task = tokio::spawn(serve(opts.metrics_addr, metrics_router, stop_rx.clone()));
+    [health_task, metrics_task]
+}
+
+/// The first SIGTERM/SIGINT asks everything to stop; a second one exits at once.
+fn spawn_shutdown_listener(stop_tx: watch::Sender<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutdown requested");
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        warn!("second shutdown signal: exiting now");
+        std::process::exit(1);
+    })
+}
+
+/// Serves the admission and conversion webhooks on `port` over HTTPS when the certificate
+/// directory holds a key pair; without one the webhooks are skipped with a warning.
+async fn serve_webhooks(
+    opts: &Options,
+    port: u16,
+    facts: Arc<tokio::sync::RwLock<ClusterFacts>>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let dir = std::path::Path::new(&opts.webhook_cert_dir);
+    match (
+        std::fs::read(dir.join("tls.crt")),
+        std::fs::read(dir.join("tls.key")),
+    ) {
+        (Ok(cert), Ok(key)) => {
+            let tls = webhook::tls_config(&cert, &key)?;
+            let addr = SocketAddr::new(opts.webhook_bind, port);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+            let router = webhook::router(webhook::WebhookState { facts });
+            tokio::spawn(webhook::serve_tls(listener, tls, router, stop_rx.clone()));
+            info!(%addr, "admission and conversion webhooks served over HTTPS");
+        }
+        _ => warn!(
+            dir = %dir.display(),
+            "no tls.crt/tls.key in the webhook certificate directory; admission and conversion webhooks are not served (the status still reports validation errors)"
+        ),
+    }
+    Ok(())
+}
+
+/// Waits until this replica holds the leader Lease, then keeps renewing it in the background
+/// (stopping everything when it is lost); false when a stop came first.
+async fn win_leadership(
+    client: &kube::Client,
+    stop_tx: &watch::Sender<bool>,
+    stop_rx: &watch::Receiver<bool>,
+) -> bool {
+    let namespace = std::env::var("NAMESPACE").unwrap_or_else(|_| "netobserv".to_string());
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("netobserv-operator-{}", std::process::id()));
+    let elector = LeaderElector::new(client.clone(), &namespace, &identity);
+    info!(%identity, lease = netobserv_operator::leader::LEASE_NAME, "waiting for leadership");
+    let mut stop = stop_rx.clone();
+    loop {
+        let attempt = tokio::select! {
+            attempt = elector.try_acquire_or_renew() => attempt,
+            _ = stop.wait_for(|s| *s) => return false,
+        };
+        match attempt {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "leader election attempt failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {},
+            _ = stop.wait_for(|s| *s) => return false,
+        }
+    }
+    info!("leadership acquired");
+    spawn_lease_renewal(elector, stop_tx.clone(), stop_rx.clone());
+    true
+}
+
+/// Renews the Lease every 5 s; stops everything when another replica took it or when it could
+/// not be renewed for 15 s.
+fn spawn_lease_renewal(
+    elector: LeaderElector,
+    stop_tx: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut last_ok = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(5)) => {},
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => last_ok = tokio::time::Instant::now(),
+                Ok(false) => {
+                    error!("leadership lost to another replica; stopping");
+                    let _ = stop_tx.send(true);
+                    return;
+                }
+                Err(e) if last_ok.elapsed() > Duration::from_secs(15) => {
+                    error!(error = %e, "cannot renew the leader Lease; stopping");
+                    let _ = stop_tx.send(true);
+                    return;
+                }
+                Err(e) => warn!(error = %e, "leader Lease renewal failed; retrying"),
+            }
+        }
+    });
+}
+
+/// Discovers the cluster again every 10 minutes (APIs installed or removed later).
+fn spawn_rediscovery(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(600)) => {},
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let previous = ctx.facts.read().await.clone();
+            let facts = discovery::discover(&ctx.client, &previous).await;
+            *ctx.facts.write().await = facts;
+        }
+    });
+}
+
+/// Runs the controller until a stop, giving in-flight reconciles [`SHUTDOWN_GRACE`] to finish.
+async fn run_controller(ctx: Arc<Context>, stop_rx: &watch::Receiver<bool>) {
     let mut stop = stop_rx.clone();
     let controller = controller::run(ctx, async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -339,17 +401,6 @@ async fn run() -> Result<(), Error> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => warn!(grace = ?SHUTDOWN_GRACE, "the controller did not stop in time; exiting anyway"),
     }
-    let _ = stop_tx.send(true);
-    shutdown.abort();
-    for task in [health_task, metrics_task] {
-        match task.await {
-            Ok(Err(e)) => error!(error = %e, "HTTP server failed"),
-            Err(e) => error!(error = %e, "HTTP server task panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
-    info!("stopped");
-    Ok(())
 }
 
 #[tokio::main]

@@ -28,8 +28,11 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource, ResourceExt};
 use netobserv_api::crd::FLOWCOLLECTOR_NAME;
 use netobserv_api::v1alpha1::FlowMetric;
-use netobserv_api::v1beta2::{ComponentState, DeploymentModel, FlowCollector, FlowCollectorStatus};
-use netobserv_api::validate::{ClusterFacts, Issue, validate};
+use netobserv_api::v1beta2::{
+    ComponentState, DeploymentModel, FlowCollector, FlowCollectorComponentsStatus,
+    FlowCollectorStatus,
+};
+use netobserv_api::validate::{ClusterFacts, Issue, Report, validate};
 use observed::{Decoded, ObservedFlowCollector};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -267,13 +270,32 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
     let facts = ctx.facts.read().await.clone();
     let mut report = validate(fc, &facts);
     report.warnings.extend(notes);
-    let client = &ctx.client;
-    let transformer = fc.spec.deployment_model == DeploymentModel::Kafka;
 
     let ns = render::namespace(&fc.spec).to_string();
-    let all_flow_metrics = match ctx.caches().flow_metrics() {
+    let all_flow_metrics = list_flow_metrics(ctx).await;
+    let components = if report.is_valid() {
+        let flow_metrics: Vec<FlowMetric> = all_flow_metrics
+            .iter()
+            .filter(|fm| fm.metadata.namespace.as_deref() == Some(ns.as_str()))
+            .cloned()
+            .collect();
+        let synced = sync_components(fc, ctx, &facts, &flow_metrics, &uid, &mut report).await?;
+        Some(synced)
+    } else {
+        warn!(errors = %report.error_message(), "invalid FlowCollector; keeping running components");
+        None
+    };
+
+    flowmetric::write_statuses(&ctx.client, &all_flow_metrics, &ns, report.is_valid()).await;
+    write_status(fc, ctx, &facts, &report, components).await
+}
+
+/// Every FlowMetric (the cache's, else listed; none when the CRD is missing or the list fails:
+/// the render goes on without them).
+async fn list_flow_metrics(ctx: &Context) -> Vec<FlowMetric> {
+    match ctx.caches().flow_metrics() {
         Some(cached) => cached,
-        None => match Api::<FlowMetric>::all(client.clone())
+        None => match Api::<FlowMetric>::all(ctx.client.clone())
             .list(&ListParams::default())
             .await
         {
@@ -284,112 +306,161 @@ async fn reconcile_inner(fc: &FlowCollector, ctx: &Context, notes: Vec<Issue>) -
                 Vec::new()
             }
         },
-    };
-    let components = if report.is_valid() {
-        let flow_metrics: Vec<FlowMetric> = all_flow_metrics
-            .iter()
-            .filter(|fm| fm.metadata.namespace.as_deref() == Some(ns.as_str()))
-            .cloned()
-            .collect();
-        let rendered = render::render_all(fc, &facts, &ctx.images, &flow_metrics)?;
-        let mut desired = rendered.objects;
-        let cert_plan = render::certs::plan(&render::Inputs {
-            fc,
-            facts: &facts,
-            images: &ctx.images,
-            flow_metrics: &flow_metrics,
-            copies: &Default::default(),
-        });
-        // Certificates first, so the workloads' watched-volume digests see them.
-        let mut issued = certs::issue(client, &cert_plan, &ns).await?;
-        for obj in &mut issued {
-            render::mark_managed(obj, fc);
-        }
-        desired.splice(0..0, issued);
-        let owner = fc.controller_owner_ref(&());
-        let mut keys: BTreeSet<ObjectKey> = desired.iter().map(|o| o.key()).collect();
-        // Namespaces first (copies land in them), then copies, then everything else.
-        let (namespaces, others): (Vec<_>, Vec<_>) = desired
-            .iter()
-            .partition(|o| o.kind() == ManagedKind::Namespace);
-        for obj in namespaces {
-            apply::apply(client, obj).await?;
-        }
-        for copy in &rendered.copies {
-            if apply::copy(client, copy, owner.as_ref()).await? {
-                keys.insert(copy.key());
-            } else {
-                // Named in the status below (the pods mounting the copy wait for it).
-                tracing::debug!(
-                    source = %format!("{}/{}", copy.source_namespace, copy.name),
-                    "referenced certificate does not exist yet"
-                );
-            }
-        }
-        let mut missing = Vec::new();
-        for obj in others {
-            let mut obj = obj.clone();
-            missing.extend(apply::annotate_watched(client, &mut obj).await?);
-            apply::apply(client, &obj).await?;
-        }
-        missing.sort();
-        missing.dedup();
-        report
-            .warnings
-            .extend(missing.into_iter().map(|m| Issue::new("", m)));
-        let register = fc
-            .spec
-            .console_plugin
-            .advanced
-            .as_ref()
-            .is_none_or(|a| a.register);
-        if register && keys.iter().any(|k| k.kind == ManagedKind::ConsolePlugin) {
-            match apply::register_console_plugin(client, render::plugin::PLUGIN_NAME).await {
-                Ok(true) => {
-                    info!("console plugin registered in consoles.operator.openshift.io/cluster")
-                }
-                Ok(false) => {}
-                Err(e) => warn!(error = %e, "cannot register the console plugin"),
-            }
-        }
-        for kind in ManagedKind::ALL {
-            if let Some(api) = kind.optional_api()
-                && !facts.available_apis.contains(api)
-            {
-                continue;
-            }
-            let existing = ctx.caches().managed_or_list(client, *kind).await?;
-            for key in apply::prune_set(&keys, &existing, &uid) {
-                info!(object = %key, "pruning object no longer desired");
-                apply::delete(client, &key).await?;
-            }
-        }
-        let observed = observe::observe(client, ctx.caches(), fc, &keys).await?;
-        Some(status::components(&observed))
-    } else {
-        warn!(errors = %report.error_message(), "invalid FlowCollector; keeping running components");
-        None
-    };
+    }
+}
 
-    flowmetric::write_statuses(client, &all_flow_metrics, &ns, report.is_valid()).await;
+/// Brings the cluster to the valid FlowCollector's desired state (certificates, objects,
+/// console registration, pruning) and observes the components' state.
+async fn sync_components(
+    fc: &FlowCollector,
+    ctx: &Context,
+    facts: &ClusterFacts,
+    flow_metrics: &[FlowMetric],
+    uid: &str,
+    report: &mut Report,
+) -> Result<FlowCollectorComponentsStatus> {
+    let client = &ctx.client;
+    let ns = render::namespace(&fc.spec).to_string();
+    let rendered = render::render_all(fc, facts, &ctx.images, flow_metrics)?;
+    let mut desired = rendered.objects;
+    let cert_plan = render::certs::plan(&render::Inputs {
+        fc,
+        facts,
+        images: &ctx.images,
+        flow_metrics,
+        copies: &Default::default(),
+    });
+    // Certificates first, so the workloads' watched-volume digests see them.
+    let mut issued = certs::issue(client, &cert_plan, &ns).await?;
+    for obj in &mut issued {
+        render::mark_managed(obj, fc);
+    }
+    desired.splice(0..0, issued);
+    let keys = apply_desired(fc, client, &desired, &rendered.copies, report).await?;
+    register_console_plugin(fc, client, &keys).await;
+    prune(ctx, facts, &keys, uid).await?;
+    let observed = observe::observe(client, ctx.caches(), fc, &keys).await?;
+    Ok(status::components(&observed))
+}
 
+/// Applies `desired` and the certificate `copies`; returns the keys of what is now desired in
+/// the cluster. Referenced Secrets and ConfigMaps that do not exist yet become warnings.
+async fn apply_desired(
+    fc: &FlowCollector,
+    client: &Client,
+    desired: &[render::Object],
+    copies: &[render::CertCopy],
+    report: &mut Report,
+) -> Result<BTreeSet<ObjectKey>> {
+    let owner = fc.controller_owner_ref(&());
+    let mut keys: BTreeSet<ObjectKey> = desired.iter().map(|o| o.key()).collect();
+    // Namespaces first (copies land in them), then copies, then everything else.
+    let (namespaces, others): (Vec<_>, Vec<_>) = desired
+        .iter()
+        .partition(|o| o.kind() == ManagedKind::Namespace);
+    for obj in namespaces {
+        apply::apply(client, obj).await?;
+    }
+    for copy in copies {
+        if apply::copy(client, copy, owner.as_ref()).await? {
+            keys.insert(copy.key());
+        } else {
+            // Named in the status below (the pods mounting the copy wait for it).
+            tracing::debug!(
+                source = %format!("{}/{}", copy.source_namespace, copy.name),
+                "referenced certificate does not exist yet"
+            );
+        }
+    }
+    let mut missing = Vec::new();
+    for obj in others {
+        let mut obj = obj.clone();
+        missing.extend(apply::annotate_watched(client, &mut obj).await?);
+        apply::apply(client, &obj).await?;
+    }
+    missing.sort();
+    missing.dedup();
+    report
+        .warnings
+        .extend(missing.into_iter().map(|m| Issue::new("", m)));
+    Ok(keys)
+}
+
+/// Registers the rendered ConsolePlugin in the OpenShift console, unless the user opted out;
+/// a failure is only logged (the plugin can be enabled by hand).
+async fn register_console_plugin(fc: &FlowCollector, client: &Client, keys: &BTreeSet<ObjectKey>) {
+    let register = fc
+        .spec
+        .console_plugin
+        .advanced
+        .as_ref()
+        .is_none_or(|a| a.register);
+    if register && keys.iter().any(|k| k.kind == ManagedKind::ConsolePlugin) {
+        match apply::register_console_plugin(client, render::plugin::PLUGIN_NAME).await {
+            Ok(true) => {
+                info!("console plugin registered in consoles.operator.openshift.io/cluster")
+            }
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "cannot register the console plugin"),
+        }
+    }
+}
+
+/// Deletes the managed objects of this FlowCollector that are no longer in `keys`, for every
+/// kind whose API the cluster serves.
+async fn prune(
+    ctx: &Context,
+    facts: &ClusterFacts,
+    keys: &BTreeSet<ObjectKey>,
+    uid: &str,
+) -> Result<()> {
+    let client = &ctx.client;
+    for kind in ManagedKind::ALL {
+        if let Some(api) = kind.optional_api()
+            && !facts.available_apis.contains(api)
+        {
+            continue;
+        }
+        let existing = ctx.caches().managed_or_list(client, *kind).await?;
+        for key in apply::prune_set(keys, &existing, uid) {
+            info!(object = %key, "pruning object no longer desired");
+            apply::delete(client, &key).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the status computed from the report and the components when it changed (with an
+/// Event per component transition); the requeue delay follows whether something is in progress.
+async fn write_status(
+    fc: &FlowCollector,
+    ctx: &Context,
+    facts: &ClusterFacts,
+    report: &Report,
+    components: Option<FlowCollectorComponentsStatus>,
+) -> Result<Action> {
+    let transformer = fc.spec.deployment_model == DeploymentModel::Kafka;
     let previous = fc.status.clone();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut new = status::compute(
         previous.as_ref(),
-        &report,
+        report,
         components,
         transformer,
         fc.metadata.generation,
         now,
     );
     if report.is_valid() {
-        new.integrations = Some(status::integrations(&fc.spec, &facts));
+        new.integrations = Some(status::integrations(&fc.spec, facts));
     }
     if previous.as_ref() != Some(&new) {
         let patch = serde_json::json!({"status": new});
-        match Api::<ObservedFlowCollector>::all(client.clone())
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        match Api::<ObservedFlowCollector>::all(ctx.client.clone())
+            .patch_status(
+                &fc.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
         {
             Ok(_) => {}

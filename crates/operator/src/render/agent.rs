@@ -276,9 +276,25 @@ fn log_level(level: netobserv_api::v1beta2::LogLevel) -> String {
 /// into.
 pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar>> {
     let spec = inputs.spec();
+    let mut out = capture_env(spec);
+    if metrics_enabled(spec) {
+        metrics_env(spec, volumes, &mut out);
+    }
+    if let Some(rules) = flow_filter_env(spec)? {
+        out.push(rules);
+    }
+    out.push(host_ip_env("AGENT_IP"));
+    advanced_env(inputs, &mut out);
+    export_env(inputs, volumes, &mut out);
+    // Host paths the features need (after env so that mounts follow a stable order).
+    host_paths(inputs, volumes);
+    Ok(out)
+}
+
+/// What the agent captures: cache, interfaces, sampling and the feature switches.
+fn capture_env(spec: &FlowCollectorSpec) -> Vec<EnvVar> {
     let ebpf = &spec.agent.ebpf;
     let has = |f| spec.has_feature(f);
-    let privileged = ebpf.privileged;
     let mut out = Vec::new();
     if !ebpf.cache_active_timeout.is_empty() {
         out.push(env("CACHE_ACTIVE_TIMEOUT", &ebpf.cache_active_timeout));
@@ -313,7 +329,7 @@ pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar
     if let Some(limit) = super::quantity::go_mem_limit(&ebpf.resources) {
         out.push(env("GOMEMLIMIT", limit.to_string()));
     }
-    if has(AgentFeature::PacketDrop) && (privileged || has(AgentFeature::EbpfManager)) {
+    if has(AgentFeature::PacketDrop) && (ebpf.privileged || has(AgentFeature::EbpfManager)) {
         out.push(env("ENABLE_PKT_DROPS", "true"));
     }
     for (feature, name) in [
@@ -325,45 +341,58 @@ pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar
             out.push(env(name, "true"));
         }
     }
-    if metrics_enabled(spec) {
-        out.push(env("METRICS_ENABLE", "true"));
-        out.push(env("METRICS_SERVER_PORT", metrics_port(spec).to_string()));
-        out.push(env("METRICS_PREFIX", "netobserv_agent_"));
-        let tls = &ebpf.metrics.server.tls;
-        let cert = match tls.kind {
-            ServerTlsType::Disabled => None,
-            ServerTlsType::Auto => Some(CertificateReference {
-                kind: Some(MountableType::Secret),
-                name: AGENT_METRICS_CERT_SECRET.to_string(),
-                namespace: String::new(),
-                cert_file: "tls.crt".to_string(),
-                cert_key: "tls.key".to_string(),
-            }),
-            ServerTlsType::Provided => tls.provided.clone(),
-        };
-        if let Some(cert) = cert {
-            let (crt, key) = volumes.cert("prom-certs", &cert);
-            out.push(env("METRICS_TLS_KEY_PATH", key));
-            out.push(env("METRICS_TLS_CERT_PATH", crt));
-        }
-    }
-    if let Some(filter) = ebpf.flow_filter.as_ref().filter(|f| f.enable == Some(true)) {
-        let rules: Vec<&EbpfFlowFilterRule> = if filter.rules.is_empty() {
-            vec![&filter.rule]
-        } else {
-            filter.rules.iter().collect()
-        };
-        let json: Vec<Value> = rules.into_iter().map(agent_filter_rule).collect();
-        let text = serde_json::to_string(&json).map_err(|source| crate::Error::Serialize {
-            what: "FLOW_FILTER_RULES".to_string(),
-            source,
-        })?;
-        out.push(env("FLOW_FILTER_RULES", text));
-    }
-    out.push(host_ip_env("AGENT_IP"));
+    out
+}
 
-    // Defaults that advanced.env may override in place, then the other advanced keys, sorted.
-    let advanced = ebpf
+/// The metrics server: port, prefix and, unless disabled, its TLS certificate.
+fn metrics_env(spec: &FlowCollectorSpec, volumes: &mut Volumes, out: &mut Vec<EnvVar>) {
+    out.push(env("METRICS_ENABLE", "true"));
+    out.push(env("METRICS_SERVER_PORT", metrics_port(spec).to_string()));
+    out.push(env("METRICS_PREFIX", "netobserv_agent_"));
+    let tls = &spec.agent.ebpf.metrics.server.tls;
+    let cert = match tls.kind {
+        ServerTlsType::Disabled => None,
+        ServerTlsType::Auto => Some(CertificateReference {
+            kind: Some(MountableType::Secret),
+            name: AGENT_METRICS_CERT_SECRET.to_string(),
+            namespace: String::new(),
+            cert_file: "tls.crt".to_string(),
+            cert_key: "tls.key".to_string(),
+        }),
+        ServerTlsType::Provided => tls.provided.clone(),
+    };
+    if let Some(cert) = cert {
+        let (crt, key) = volumes.cert("prom-certs", &cert);
+        out.push(env("METRICS_TLS_KEY_PATH", key));
+        out.push(env("METRICS_TLS_CERT_PATH", crt));
+    }
+}
+
+/// `FLOW_FILTER_RULES`, when the flow filter is enabled: its rules (or its single rule) as JSON.
+fn flow_filter_env(spec: &FlowCollectorSpec) -> Result<Option<EnvVar>> {
+    let ebpf = &spec.agent.ebpf;
+    let Some(filter) = ebpf.flow_filter.as_ref().filter(|f| f.enable == Some(true)) else {
+        return Ok(None);
+    };
+    let rules: Vec<&EbpfFlowFilterRule> = if filter.rules.is_empty() {
+        vec![&filter.rule]
+    } else {
+        filter.rules.iter().collect()
+    };
+    let json: Vec<Value> = rules.into_iter().map(agent_filter_rule).collect();
+    let text = serde_json::to_string(&json).map_err(|source| crate::Error::Serialize {
+        what: "FLOW_FILTER_RULES".to_string(),
+        source,
+    })?;
+    Ok(Some(env("FLOW_FILTER_RULES", text)))
+}
+
+/// Defaults that `advanced.env` may override in place, then the other advanced keys, sorted.
+fn advanced_env(inputs: &Inputs<'_>, out: &mut Vec<EnvVar>) {
+    let advanced = inputs
+        .spec()
+        .agent
+        .ebpf
         .advanced
         .as_ref()
         .map(|a| a.env.clone())
@@ -387,11 +416,14 @@ pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar
             out.push(env(name, value));
         }
     }
+}
 
-    // The export: Kafka, or gRPC to the processor (Service) or to the node (Direct).
+/// The export: Kafka, or gRPC to the processor (Service) or to the node (Direct).
+fn export_env(inputs: &Inputs<'_>, volumes: &mut Volumes, out: &mut Vec<EnvVar>) {
+    let spec = inputs.spec();
     let port = processor_port(spec).to_string();
     match spec.deployment_model {
-        DeploymentModel::Kafka => kafka_env(spec, volumes, &mut out),
+        DeploymentModel::Kafka => kafka_env(spec, volumes, out),
         DeploymentModel::Direct => {
             out.push(env("EXPORT", "grpc"));
             out.push(host_ip_env("TARGET_HOST"));
@@ -422,8 +454,14 @@ pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar
             }
         }
     }
+}
 
-    // Host paths the features need (after env so that mounts follow a stable order).
+/// Host paths the features need: the BPF filesystem always; network namespaces, kernel debug
+/// and OVN/OVS sockets only for a privileged agent with the features that read them.
+fn host_paths(inputs: &Inputs<'_>, volumes: &mut Volumes) {
+    let spec = inputs.spec();
+    let has = |f| spec.has_feature(f);
+    let privileged = spec.agent.ebpf.privileged;
     volumes.host_path("bpf-fs", "/sys/fs/bpf", "/sys/fs/bpf", false);
     if privileged {
         volumes.host_path("var-run-netns", "/var/run/netns", "/var/run/netns", true);
@@ -450,7 +488,6 @@ pub fn env_vars(inputs: &Inputs<'_>, volumes: &mut Volumes) -> Result<Vec<EnvVar
             true,
         );
     }
-    Ok(out)
 }
 
 fn kafka_env(spec: &FlowCollectorSpec, volumes: &mut Volumes, out: &mut Vec<EnvVar>) {

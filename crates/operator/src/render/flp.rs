@@ -242,9 +242,47 @@ fn pod_template(
     static_cm: &str,
 ) -> PodTemplateSpec {
     let spec = inputs.spec();
-    let flp = &spec.processor;
-    let advanced = flp.advanced.clone().unwrap_or_default();
+    let advanced = spec.processor.advanced.clone().unwrap_or_default();
     let model = spec.deployment_model;
+    mount_config(&mut volumes, static_cm);
+    if loki_token {
+        mount_loki_token(&mut volumes);
+    }
+    let container = container(inputs, volumes.mounts);
+    let scheduling = advanced.scheduling.clone();
+    let host_network = model == DeploymentModel::Direct && !inputs.is_openshift();
+    let mut pod_labels = selector_labels(name);
+    pod_labels.extend(labels.clone());
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(pod_labels),
+            annotations: Some(string_map(&[
+                ("prometheus.io/scrape", "true"),
+                ("prometheus.io/scrape_port", &PROMETHEUS_PORT.to_string()),
+                (CONFIG_DIGEST_ANNOTATION, digest),
+            ])),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(name.to_string()),
+            host_network: host_network.then_some(true),
+            dns_policy: host_network.then(|| "ClusterFirstWithHostNet".to_string()),
+            containers: vec![container],
+            volumes: Some(volumes.volumes),
+            tolerations: scheduling.as_ref().and_then(|s| s.tolerations.clone()),
+            node_selector: scheduling.as_ref().and_then(|s| s.node_selector.clone()),
+            affinity: scheduling.as_ref().and_then(|s| s.affinity.clone()),
+            priority_class_name: scheduling
+                .as_ref()
+                .map(|s| s.priority_class_name.clone())
+                .filter(|p| !p.is_empty()),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+/// Mounts the static configuration ConfigMap `static_cm`, first among the volumes.
+fn mount_config(volumes: &mut Volumes, static_cm: &str) {
     volumes.volumes.insert(
         0,
         Volume {
@@ -265,29 +303,80 @@ fn pod_template(
             ..VolumeMount::default()
         },
     );
-    if loki_token {
-        volumes.volumes.push(Volume {
-            name: FLP_NAME.to_string(),
-            projected: Some(ProjectedVolumeSource {
-                sources: Some(vec![VolumeProjection {
-                    service_account_token: Some(ServiceAccountTokenProjection {
-                        path: FLP_NAME.to_string(),
-                        expiration_seconds: Some(3600),
-                        audience: None,
-                    }),
-                    ..VolumeProjection::default()
-                }]),
-                ..ProjectedVolumeSource::default()
+}
+
+/// Mounts the projected, hourly renewed ServiceAccount token the Loki client authenticates with.
+fn mount_loki_token(volumes: &mut Volumes) {
+    volumes.volumes.push(Volume {
+        name: FLP_NAME.to_string(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![VolumeProjection {
+                service_account_token: Some(ServiceAccountTokenProjection {
+                    path: FLP_NAME.to_string(),
+                    expiration_seconds: Some(3600),
+                    audience: None,
+                }),
+                ..VolumeProjection::default()
+            }]),
+            ..ProjectedVolumeSource::default()
+        }),
+        ..Volume::default()
+    });
+    volumes.mounts.push(VolumeMount {
+        name: FLP_NAME.to_string(),
+        mount_path: "/var/run/secrets/tokens".to_string(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    });
+}
+
+/// The pipeline container: the configuration file as argument, probes on the health port when
+/// enabled, and a locked down security context.
+fn container(inputs: &Inputs<'_>, mounts: Vec<VolumeMount>) -> Container {
+    let flp = &inputs.spec().processor;
+    let advanced = flp.advanced.clone().unwrap_or_default();
+    let probe = |path: &str, failure: Option<i32>| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::String("health".to_string()),
+            ..HTTPGetAction::default()
+        }),
+        timeout_seconds: Some(5),
+        period_seconds: Some(10),
+        failure_threshold: failure,
+        ..Probe::default()
+    };
+    Container {
+        name: FLP_NAME.to_string(),
+        image: Some(inputs.images.flowlogs_pipeline.clone()),
+        image_pull_policy: Some(pull_policy(flp.image_pull_policy)),
+        args: Some(vec![format!("--config={CONFIG_DIR}/{CONFIG_FILE}")]),
+        resources: Some(flp.resources.clone()),
+        env: Some(container_env(inputs)),
+        ports: Some(container_ports(inputs)),
+        volume_mounts: Some(mounts),
+        liveness_probe: advanced.enable_kube_probes.then(|| probe("/live", None)),
+        startup_probe: advanced
+            .enable_kube_probes
+            .then(|| probe("/ready", Some(5))),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                add: None,
             }),
-            ..Volume::default()
-        });
-        volumes.mounts.push(VolumeMount {
-            name: FLP_NAME.to_string(),
-            mount_path: "/var/run/secrets/tokens".to_string(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        });
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
     }
+}
+
+/// The user's `advanced.env`, then the Go runtime settings.
+fn container_env(inputs: &Inputs<'_>) -> Vec<EnvVar> {
+    let flp = &inputs.spec().processor;
+    let advanced = flp.advanced.clone().unwrap_or_default();
     let mut env: Vec<EnvVar> = advanced
         .env
         .iter()
@@ -309,6 +398,15 @@ fn pod_template(
             value_from: None,
         });
     }
+    env
+}
+
+/// Ingest (not when consuming Kafka; on the host in the Direct model), health, Prometheus and
+/// the optional profiling port.
+fn container_ports(inputs: &Inputs<'_>) -> Vec<ContainerPort> {
+    let spec = inputs.spec();
+    let advanced = spec.processor.advanced.clone().unwrap_or_default();
+    let model = spec.deployment_model;
     let mut ports = Vec::new();
     if model != DeploymentModel::Kafka {
         let p = processor_port(spec);
@@ -340,70 +438,5 @@ fn pod_template(
             ..ContainerPort::default()
         });
     }
-    let probe = |path: &str, failure: Option<i32>| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_string()),
-            port: IntOrString::String("health".to_string()),
-            ..HTTPGetAction::default()
-        }),
-        timeout_seconds: Some(5),
-        period_seconds: Some(10),
-        failure_threshold: failure,
-        ..Probe::default()
-    };
-    let container = Container {
-        name: FLP_NAME.to_string(),
-        image: Some(inputs.images.flowlogs_pipeline.clone()),
-        image_pull_policy: Some(pull_policy(flp.image_pull_policy)),
-        args: Some(vec![format!("--config={CONFIG_DIR}/{CONFIG_FILE}")]),
-        resources: Some(flp.resources.clone()),
-        env: Some(env),
-        ports: Some(ports),
-        volume_mounts: Some(volumes.mounts),
-        liveness_probe: advanced.enable_kube_probes.then(|| probe("/live", None)),
-        startup_probe: advanced
-            .enable_kube_probes
-            .then(|| probe("/ready", Some(5))),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_string()]),
-                add: None,
-            }),
-            ..SecurityContext::default()
-        }),
-        ..Container::default()
-    };
-    let scheduling = advanced.scheduling.clone();
-    let host_network = model == DeploymentModel::Direct && !inputs.is_openshift();
-    let mut pod_labels = selector_labels(name);
-    pod_labels.extend(labels.clone());
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(pod_labels),
-            annotations: Some(string_map(&[
-                ("prometheus.io/scrape", "true"),
-                ("prometheus.io/scrape_port", &PROMETHEUS_PORT.to_string()),
-                (CONFIG_DIGEST_ANNOTATION, digest),
-            ])),
-            ..ObjectMeta::default()
-        }),
-        spec: Some(PodSpec {
-            service_account_name: Some(name.to_string()),
-            host_network: host_network.then_some(true),
-            dns_policy: host_network.then(|| "ClusterFirstWithHostNet".to_string()),
-            containers: vec![container],
-            volumes: Some(volumes.volumes),
-            tolerations: scheduling.as_ref().and_then(|s| s.tolerations.clone()),
-            node_selector: scheduling.as_ref().and_then(|s| s.node_selector.clone()),
-            affinity: scheduling.as_ref().and_then(|s| s.affinity.clone()),
-            priority_class_name: scheduling
-                .as_ref()
-                .map(|s| s.priority_class_name.clone())
-                .filter(|p| !p.is_empty()),
-            ..PodSpec::default()
-        }),
-    }
+    ports
 }

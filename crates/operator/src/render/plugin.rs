@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use netobserv_api::v1beta2::{
     AgentFeature, FlowCollectorSpec, FlpLogTypes, HpaStatus, LogLevel, LokiAuthToken,
-    PrometheusMode,
+    PrometheusMode, SchedulingConfig,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -196,11 +196,8 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
     if !enabled(inputs) {
         return Ok(Vec::new());
     }
-    let spec = inputs.spec();
-    let cp = &spec.console_plugin;
+    let cp = &inputs.spec().console_plugin;
     let ns = inputs.ns();
-    let port = plugin_port(spec);
-    let standalone = standalone(inputs);
     let labels = component_labels(PLUGIN_NAME, &inputs.images.console_plugin);
     let cfg = config(inputs);
     let yaml = serde_yaml::to_string(&cfg).map_err(|e| crate::Error::Config(e.to_string()))?;
@@ -218,7 +215,72 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
         data: Some(BTreeMap::from([("config.yaml".to_string(), yaml)])),
         ..ConfigMap::default()
     }));
+    out.push(Object::Deployment(deployment(inputs, &labels, &digest)));
+    out.extend(services(inputs, &labels));
+    if cp.autoscaler.status == HpaStatus::Enabled {
+        out.push(deployment_hpa(
+            PLUGIN_NAME,
+            ns,
+            labels.clone(),
+            &cp.autoscaler,
+        ));
+    }
+    if inputs.has_api(super::API_CONSOLE_PLUGIN) && !standalone(inputs) {
+        out.push(console_plugin(inputs, labels));
+    }
+    Ok(out)
+}
 
+/// The plugin Deployment, its pods annotated with the configuration digest so that a
+/// configuration change rolls them.
+fn deployment(inputs: &Inputs<'_>, labels: &BTreeMap<String, String>, digest: &str) -> Deployment {
+    let cp = &inputs.spec().console_plugin;
+    let scheduling = cp.advanced.clone().unwrap_or_default().scheduling;
+    let mut pod_labels = selector_labels(PLUGIN_NAME);
+    pod_labels.extend(labels.clone());
+    let hpa = cp.autoscaler.status == HpaStatus::Enabled;
+    Deployment {
+        metadata: meta(PLUGIN_NAME, Some(inputs.ns()), labels.clone()),
+        spec: Some(DeploymentSpec {
+            replicas: (!cp.unmanaged_replicas && !hpa).then_some(cp.replicas),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(PLUGIN_NAME)),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(string_map(&[(CONFIG_DIGEST_ANNOTATION, digest)])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec(inputs, scheduling.as_ref())),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// The plugin pod: its one container, its volumes and the user's scheduling.
+fn pod_spec(inputs: &Inputs<'_>, scheduling: Option<&SchedulingConfig>) -> PodSpec {
+    let (volumes, mounts) = volumes(inputs);
+    PodSpec {
+        service_account_name: Some(PLUGIN_NAME.to_string()),
+        containers: vec![container(inputs, mounts)],
+        volumes: Some(volumes),
+        tolerations: scheduling.and_then(|s| s.tolerations.clone()),
+        node_selector: scheduling.and_then(|s| s.node_selector.clone()),
+        affinity: scheduling.and_then(|s| s.affinity.clone()),
+        priority_class_name: scheduling
+            .map(|s| s.priority_class_name.clone())
+            .filter(|p| !p.is_empty()),
+        ..PodSpec::default()
+    }
+}
+
+/// Volumes of the plugin pod and their mounts: the configuration, the serving certificate
+/// (unless standalone) and Loki's CA (copied into the namespace when elsewhere).
+fn volumes(inputs: &Inputs<'_>) -> (Vec<Volume>, Vec<VolumeMount>) {
     let mut volumes = vec![Volume {
         name: "config-volume".to_string(),
         config_map: Some(ConfigMapVolumeSource {
@@ -233,7 +295,7 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
         read_only: Some(true),
         ..VolumeMount::default()
     }];
-    if !standalone {
+    if !standalone(inputs) {
         volumes.push(Volume {
             name: "serving-cert".to_string(),
             secret: Some(SecretVolumeSource {
@@ -250,13 +312,20 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
         });
     }
     let loki = super::loki::settings(inputs);
-    if spec.use_loki() && loki.tls.enable && !loki.tls.ca_cert.name.is_empty() {
-        let mut v = super::pod::Volumes::new(ns);
+    if inputs.spec().use_loki() && loki.tls.enable && !loki.tls.ca_cert.name.is_empty() {
+        let mut v = super::pod::Volumes::new(inputs.ns());
         v.cert("loki-certs-ca", &loki.tls.ca_cert);
         inputs.record_copies(&v.copies);
         volumes.extend(v.volumes);
         mounts.extend(v.mounts);
     }
+    (volumes, mounts)
+}
+
+/// The plugin container: arguments and environment (the user's appended), ports, and a locked
+/// down security context.
+fn container(inputs: &Inputs<'_>, mounts: Vec<VolumeMount>) -> Container {
+    let cp = &inputs.spec().console_plugin;
     let advanced = cp.advanced.clone().unwrap_or_default();
     let mut args = vec![
         "-loglevel".to_string(),
@@ -275,75 +344,45 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
         value: Some(v.clone()),
         value_from: None,
     }));
-    let scheduling = advanced.scheduling.clone();
-    let mut pod_labels = selector_labels(PLUGIN_NAME);
-    pod_labels.extend(labels.clone());
-    let hpa = cp.autoscaler.status == HpaStatus::Enabled;
-    out.push(Object::Deployment(Deployment {
-        metadata: meta(PLUGIN_NAME, Some(ns), labels.clone()),
-        spec: Some(DeploymentSpec {
-            replicas: (!cp.unmanaged_replicas && !hpa).then_some(cp.replicas),
-            selector: LabelSelector {
-                match_labels: Some(selector_labels(PLUGIN_NAME)),
-                ..LabelSelector::default()
+    Container {
+        name: PLUGIN_NAME.to_string(),
+        image: Some(inputs.images.console_plugin.clone()),
+        image_pull_policy: Some(pull_policy(cp.image_pull_policy)),
+        args: Some(args),
+        env: Some(env),
+        resources: Some(cp.resources.clone()),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("http".to_string()),
+                container_port: plugin_port(inputs.spec()),
+                protocol: Some("TCP".to_string()),
+                ..ContainerPort::default()
             },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(string_map(&[(CONFIG_DIGEST_ANNOTATION, &digest)])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    service_account_name: Some(PLUGIN_NAME.to_string()),
-                    containers: vec![Container {
-                        name: PLUGIN_NAME.to_string(),
-                        image: Some(inputs.images.console_plugin.clone()),
-                        image_pull_policy: Some(pull_policy(cp.image_pull_policy)),
-                        args: Some(args),
-                        env: Some(env),
-                        resources: Some(cp.resources.clone()),
-                        ports: Some(vec![
-                            ContainerPort {
-                                name: Some("http".to_string()),
-                                container_port: port,
-                                protocol: Some("TCP".to_string()),
-                                ..ContainerPort::default()
-                            },
-                            ContainerPort {
-                                name: Some("metrics".to_string()),
-                                container_port: PLUGIN_METRICS_PORT,
-                                protocol: Some("TCP".to_string()),
-                                ..ContainerPort::default()
-                            },
-                        ]),
-                        volume_mounts: Some(mounts),
-                        security_context: Some(SecurityContext {
-                            allow_privilege_escalation: Some(false),
-                            read_only_root_filesystem: Some(true),
-                            run_as_non_root: Some(true),
-                            capabilities: Some(Capabilities {
-                                drop: Some(vec!["ALL".to_string()]),
-                                add: None,
-                            }),
-                            ..SecurityContext::default()
-                        }),
-                        ..Container::default()
-                    }],
-                    volumes: Some(volumes),
-                    tolerations: scheduling.as_ref().and_then(|s| s.tolerations.clone()),
-                    node_selector: scheduling.as_ref().and_then(|s| s.node_selector.clone()),
-                    affinity: scheduling.as_ref().and_then(|s| s.affinity.clone()),
-                    priority_class_name: scheduling
-                        .as_ref()
-                        .map(|s| s.priority_class_name.clone())
-                        .filter(|p| !p.is_empty()),
-                    ..PodSpec::default()
-                }),
+            ContainerPort {
+                name: Some("metrics".to_string()),
+                container_port: PLUGIN_METRICS_PORT,
+                protocol: Some("TCP".to_string()),
+                ..ContainerPort::default()
             },
-            ..DeploymentSpec::default()
+        ]),
+        volume_mounts: Some(mounts),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                add: None,
+            }),
+            ..SecurityContext::default()
         }),
-        ..Deployment::default()
-    }));
+        ..Container::default()
+    }
+}
+
+/// The plugin's serving Service (with the OpenShift serving certificate) and metrics Service.
+fn services(inputs: &Inputs<'_>, labels: &BTreeMap<String, String>) -> [Object; 2] {
+    let ns = inputs.ns();
     let mut svc_meta = meta(PLUGIN_NAME, Some(ns), labels.clone());
     if inputs.is_openshift() {
         svc_meta.annotations = Some(string_map(&[(
@@ -358,51 +397,48 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Vec<Object>> {
         target_port: Some(IntOrString::Int(port)),
         ..ServicePort::default()
     };
-    out.push(Object::Service(Service {
-        metadata: svc_meta,
-        spec: Some(ServiceSpec {
-            selector: Some(selector_labels(PLUGIN_NAME)),
-            ports: Some(vec![svc_port("main", port)]),
-            ..ServiceSpec::default()
+    [
+        Object::Service(Service {
+            metadata: svc_meta,
+            spec: Some(ServiceSpec {
+                selector: Some(selector_labels(PLUGIN_NAME)),
+                ports: Some(vec![svc_port("main", plugin_port(inputs.spec()))]),
+                ..ServiceSpec::default()
+            }),
+            ..Service::default()
         }),
-        ..Service::default()
-    }));
-    out.push(Object::Service(Service {
-        metadata: meta(&format!("{PLUGIN_NAME}-metrics"), Some(ns), labels.clone()),
-        spec: Some(ServiceSpec {
-            selector: Some(selector_labels(PLUGIN_NAME)),
-            ports: Some(vec![svc_port("metrics", PLUGIN_METRICS_PORT)]),
-            ..ServiceSpec::default()
+        Object::Service(Service {
+            metadata: meta(&format!("{PLUGIN_NAME}-metrics"), Some(ns), labels.clone()),
+            spec: Some(ServiceSpec {
+                selector: Some(selector_labels(PLUGIN_NAME)),
+                ports: Some(vec![svc_port("metrics", PLUGIN_METRICS_PORT)]),
+                ..ServiceSpec::default()
+            }),
+            ..Service::default()
         }),
-        ..Service::default()
-    }));
-    if hpa {
-        out.push(deployment_hpa(
-            PLUGIN_NAME,
-            ns,
-            labels.clone(),
-            &cp.autoscaler,
-        ));
-    }
-    if inputs.has_api(super::API_CONSOLE_PLUGIN) && !standalone {
-        out.push(dynamic(
-            ManagedKind::ConsolePlugin,
-            meta(PLUGIN_NAME, None, labels),
-            json!({"spec": {
-                "displayName": "NetObserv plugin",
-                "backend": {"type": "Service", "service": {
-                    "name": PLUGIN_NAME, "namespace": ns, "port": port, "basePath": "/",
+    ]
+}
+
+/// The OpenShift `ConsolePlugin` that makes the console load the plugin through its Service.
+fn console_plugin(inputs: &Inputs<'_>, labels: BTreeMap<String, String>) -> Object {
+    let ns = inputs.ns();
+    let port = plugin_port(inputs.spec());
+    dynamic(
+        ManagedKind::ConsolePlugin,
+        meta(PLUGIN_NAME, None, labels),
+        json!({"spec": {
+            "displayName": "NetObserv plugin",
+            "backend": {"type": "Service", "service": {
+                "name": PLUGIN_NAME, "namespace": ns, "port": port, "basePath": "/",
+            }},
+            "proxy": [{
+                "alias": "backend",
+                "authorization": "UserToken",
+                "endpoint": {"type": "Service", "service": {
+                    "name": PLUGIN_NAME, "namespace": ns, "port": port,
                 }},
-                "proxy": [{
-                    "alias": "backend",
-                    "authorization": "UserToken",
-                    "endpoint": {"type": "Service", "service": {
-                        "name": PLUGIN_NAME, "namespace": ns, "port": port,
-                    }},
-                }],
-                "i18n": {"loadType": "Lazy"},
-            }}),
-        ));
-    }
-    Ok(out)
+            }],
+            "i18n": {"loadType": "Lazy"},
+        }}),
+    )
 }
