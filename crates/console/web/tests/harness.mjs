@@ -119,3 +119,19 @@ export async function apiRecords(base, query) {
   const v = await r.json();
   return v.result.flatMap((s) => s.values.map(([, line]) => ({ ...s.stream, ...JSON.parse(line) })));
 }
+
+/**
+ * The topology's node labels once `ready(labels)` holds, or as they are after `timeout` ms.
+ * The page marks `netobserv:topology` when the layout of a non-empty graph ends, which can be
+ * before React has put the nodes in the DOM; reading them at once sometimes found none.
+ */
+export async function topologyLabels(page, ready = (labels) => labels.length > 0, timeout = 10000) {
+  const read = () => page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
+  const deadline = Date.now() + timeout;
+  let labels = await read();
+  while (!ready(labels) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    labels = await read();
+  }
+  return labels;
+}

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { apiRecords, browser, newPage, RESULTS, ROOT, shot, TARGET } from './harness.mjs';
+import { apiRecords, browser, newPage, RESULTS, ROOT, shot, TARGET, topologyLabels } from './harness.mjs';
 
 const LOCAL = process.env.NETOBSERV_LOCAL_BIN ?? path.join(TARGET, 'debug/netobserv-local');
 const ID = `${process.pid % 100000}`;
@@ -150,7 +150,7 @@ describe('local mode console', () => {
     const page = await newPage(b);
     await page.goto(`${url}/netflow-traffic?tab=topology&scope=resource&quick=none`);
     await page.waitForFunction(() => performance.getEntriesByName('netobserv:topology').length > 0, null, { timeout: 20000 });
-    const labels = await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
+    const labels = await topologyLabels(page, (l) => l.includes(A) && l.includes(B));
     assert.ok(labels.includes(A) && labels.includes(B), `nodes: ${labels}`);
     assert.ok((await page.locator('[data-kind=edge]').count()) >= 1);
     assert.deepEqual(page.errors, []);
@@ -162,11 +162,9 @@ describe('local mode console', () => {
     const page = await newPage(b);
     await page.goto(`${url}/netflow-traffic?tab=topology&scope=process&quick=none`);
     await page.waitForFunction(() => performance.getEntriesByName('netobserv:topology').length > 0, null, { timeout: 20000 });
-    const labels = await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
-    assert.ok(
-      labels.some((l) => /^nc\S* @ 10\.198\.0\.1$/.test(l)),
-      `nodes: ${labels}`,
-    );
+    const client = (l) => /^nc\S* @ 10\.198\.0\.1$/.test(l);
+    const labels = await topologyLabels(page, (l) => l.some(client));
+    assert.ok(labels.some(client), `nodes: ${labels}`);
     assert.deepEqual(page.errors, []);
     await shot(page, 'local-mode-process');
     copyFileSync(path.join(RESULTS, 'local-mode-process.png'), path.join(ROOT, 'docs/local-mode-process.png'));

@@ -5,7 +5,19 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { apiRecords, browser, makeFixture, newPage, RANGE, RESULTS, shot, START_MS, startConsole, WEB } from './harness.mjs';
+import {
+  apiRecords,
+  browser,
+  makeFixture,
+  newPage,
+  RANGE,
+  RESULTS,
+  shot,
+  START_MS,
+  startConsole,
+  topologyLabels,
+  WEB,
+} from './harness.mjs';
 
 let store;
 let broken;
@@ -195,9 +207,7 @@ describe('Network Traffic page', () => {
     const names = new Set(
       series.flatMap((s) => [s.metric.SrcK8S_Namespace || 'External / unknown', s.metric.DstK8S_Namespace || 'External / unknown']),
     );
-    const labels = new Set(
-      await page.locator('[data-test=topology-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-label'))),
-    );
+    const labels = new Set(await topologyLabels(page, (l) => l.length >= names.size));
     assert.deepEqual([...labels].sort(), [...names].sort());
     assert.ok(names.has('openshift-dns') && names.has('ns-0'));
     const pairs = new Set(series.map((s) => `${s.metric.SrcK8S_Namespace ?? ''}>${s.metric.DstK8S_Namespace ?? ''}`));

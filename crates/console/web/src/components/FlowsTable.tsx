@@ -1,32 +1,35 @@
 // The Traffic flows tab: a virtualised table of records (only the rows in view are in the DOM),
 // sorting, a column picker, keyboard navigation, a side panel with the whole record, CSV export.
-import {
-  Alert,
-  Button,
-  Drawer,
-  DrawerContent,
-  DrawerContentBody,
-  Flex,
-  FlexItem,
-  FormSelect,
-  FormSelectOption,
-  Spinner,
-} from '@patternfly/react-core';
-import { ColumnsIcon, ExportIcon } from '@patternfly/react-icons';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { Alert, Drawer, DrawerContent, DrawerContentBody } from '@patternfly/react-core';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { apiUrl, FlowRecord, getRecords } from '../api';
-import { allColumns, visibleColumns } from '../columns';
+import { FlowRecord, getRecords } from '../api';
+import { allColumns, Column, visibleColumns } from '../columns';
 import { parseFilters } from '../filters';
 import { useConfig, useLoad, ViewState } from '../state';
 import { ColumnPicker } from './ColumnPicker';
 import { ErrorMessage, Loading, NoResults } from './Messages';
 import { RecordPanel } from './RecordPanel';
 import { FlowsHistogram } from './FlowsHistogram';
+import { FlowRows, ROW } from './FlowRows';
+import { FlowsToolbar } from './FlowsToolbar';
 import { markRendered } from '../perf';
 
-const ROW = 37;
+/** Rows rendered beyond each edge of the view, so fast scrolling shows no blank rows. */
 const OVERSCAN = 8;
+
+/** The records sorted by the URL's column and order (records keep their order otherwise). */
+function sortRows(records: FlowRecord[], sortCol: Column | undefined, order: 'asc' | 'desc'): FlowRecord[] {
+  const recs = [...records];
+  if (sortCol) {
+    recs.sort((a, b) => {
+      const x = sortCol.sortValue(a);
+      const y = sortCol.sortValue(b);
+      const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+      return order === 'asc' ? c : -c;
+    });
+  }
+  return recs;
+}
 
 export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const config = useConfig();
@@ -45,18 +48,7 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const sortId = view.params.get('sort') ?? 'TimeFlowEndMs';
   const order = view.params.get('order') === 'asc' ? 'asc' : 'desc';
   const sortCol = all.find((c) => c.id === sortId);
-  const rows = useMemo(() => {
-    const recs = [...(data?.records ?? [])];
-    if (sortCol) {
-      recs.sort((a, b) => {
-        const x = sortCol.sortValue(a);
-        const y = sortCol.sortValue(b);
-        const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-        return order === 'asc' ? c : -c;
-      });
-    }
-    return recs;
-  }, [data, sortCol, order]);
+  const rows = useMemo(() => sortRows(data?.records ?? [], sortCol, order), [data, sortCol, order]);
 
   useEffect(() => {
     const el = scroller.current;
@@ -116,47 +108,15 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
 
   const table = (
     <>
-      <Flex
-        justifyContent={{ default: 'justifyContentSpaceBetween' }}
-        alignItems={{ default: 'alignItemsCenter' }}
-        style={{ marginBottom: '0.5rem' }}
-      >
-        <FlexItem data-test="flows-count" data-loading={loading ? 'true' : 'false'} data-query={shown}>
-          {rows.length} flows{data?.limitReached ? ` (the limit of ${view.limit} was reached: narrow the filters or raise the limit)` : ''}
-          {loading && <Spinner size="md" aria-label="Updating" style={{ marginLeft: '0.5rem' }} />}
-        </FlexItem>
-        <Flex spaceItems={{ default: 'spaceItemsSm' }}>
-          <FlexItem>
-            <FormSelect
-              value={String(view.limit)}
-              onChange={(_e, v) => view.set({ limit: v === '1000' ? undefined : v })}
-              aria-label="Limit"
-              data-test="limit"
-            >
-              {[100, 500, 1000, 5000].map((l) => (
-                <FormSelectOption key={l} value={String(l)} label={`Limit ${l}`} />
-              ))}
-            </FormSelect>
-          </FlexItem>
-          <FlexItem>
-            <Button variant="secondary" icon={<ColumnsIcon />} onClick={() => setPicker(true)} data-test="columns-open">
-              Manage columns
-            </Button>
-          </FlexItem>
-          <FlexItem>
-            <Button
-              component="a"
-              variant="secondary"
-              icon={<ExportIcon />}
-              href={apiUrl(`/api/loki/export?${view.query}&limit=${view.limit}&format=csv&columns=${encodeURIComponent(csvColumns)}`)}
-              download="flows.csv"
-              data-test="export-csv"
-            >
-              Export CSV
-            </Button>
-          </FlexItem>
-        </Flex>
-      </Flex>
+      <FlowsToolbar
+        view={view}
+        count={rows.length}
+        limitReached={!!data?.limitReached}
+        loading={loading}
+        shown={shown}
+        csvColumns={csvColumns}
+        onManageColumns={() => setPicker(true)}
+      />
       <FlowsHistogram view={view} tick={tick} />
       {error && <Alert variant="danger" isInline title={`Refresh failed: ${error.message}`} />}
       <div
@@ -169,65 +129,19 @@ export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
         onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
         style={{ height: 'calc(100vh - 29rem)', minHeight: '20rem', overflow: 'auto', outlineOffset: '-2px' }}
       >
-        <Table
-          variant="compact"
-          isStickyHeader
-          aria-label="Traffic flows"
-          aria-rowcount={rows.length + 1}
-          data-test="flows-table"
-          style={{ tableLayout: 'fixed', width: columns.reduce((a, c) => a + c.width, 0) }}
-        >
-          <Thead>
-            <Tr>
-              {columns.map((c) => (
-                <Th
-                  key={c.id}
-                  modifier="truncate"
-                  style={{ width: c.width, minWidth: c.width }}
-                  sort={{
-                    sortBy: { index: columns.findIndex((x) => x.id === sortId), direction: order },
-                    onSort: (_e, _i, dir) => view.set({ sort: c.id, order: dir }, false),
-                    columnIndex: columns.indexOf(c),
-                  }}
-                  data-col={c.id}
-                >
-                  {c.title}
-                </Th>
-              ))}
-            </Tr>
-          </Thead>
-          <Tbody>
-            {first > 0 && <tr style={{ height: first * ROW }} aria-hidden />}
-            {rows.slice(first, last).map((r, k) => {
-              const i = first + k;
-              return (
-                <Tr
-                  key={i}
-                  isClickable
-                  isRowSelected={selected === r}
-                  onRowClick={() => {
-                    setFocus(i);
-                    setSelected(r);
-                  }}
-                  style={{ height: ROW, outline: i === focus ? '2px solid var(--pf-t--global--border--color--clicked, #06c)' : undefined }}
-                  data-test="flow-row"
-                  data-index={i}
-                  aria-rowindex={i + 2}
-                >
-                  {columns.map((c) => {
-                    const text = c.text(r);
-                    return (
-                      <Td key={c.id} modifier="truncate" dataLabel={c.title} data-col={c.id} title={text}>
-                        {text}
-                      </Td>
-                    );
-                  })}
-                </Tr>
-              );
-            })}
-            {last < rows.length && <tr style={{ height: (rows.length - last) * ROW }} aria-hidden />}
-          </Tbody>
-        </Table>
+        <FlowRows
+          view={view}
+          columns={columns}
+          rows={rows}
+          window={[first, last]}
+          sort={{ id: sortId, order }}
+          focus={focus}
+          selected={selected}
+          onPick={(i) => {
+            setFocus(i);
+            setSelected(rows[i]);
+          }}
+        />
       </div>
       {picker && (
         <ColumnPicker
