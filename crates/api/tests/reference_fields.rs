@@ -10,15 +10,36 @@ use serde_json::{Value, json};
 
 /// `(path under spec, reference default)`. `[]` steps into array items, `{}` into map values.
 /// `None` means the reference gives no default for the field.
-fn reference_fields() -> Vec<(&'static str, Option<Value>)> {
+type ReferenceField = (&'static str, Option<Value>);
+
+/// Every FlowCollector field of the reference, one table per section in the reference's order,
+/// so that each table can be checked against its section alone.
+fn reference_fields() -> Vec<ReferenceField> {
+    [
+        top_level_fields(),
+        agent_fields(),
+        processor_fields(),
+        loki_fields(),
+        kafka_and_exporter_fields(),
+        console_plugin_and_prometheus_fields(),
+    ]
+    .concat()
+}
+
+/// §1.3: the top level of the spec.
+fn top_level_fields() -> Vec<ReferenceField> {
     vec![
-        // §1.3 top level
         ("namespace", Some(json!("netobserv"))),
         ("deploymentModel", Some(json!("Service"))),
         ("networkPolicy.enable", None),
         ("networkPolicy.additionalNamespaces", None),
         ("execution.mode", Some(json!("Running"))),
-        // §1.4 agent
+    ]
+}
+
+/// §1.4: the agents (IPFIX and eBPF).
+fn agent_fields() -> Vec<ReferenceField> {
+    vec![
         ("agent.type", Some(json!("eBPF"))),
         ("agent.ipfix.cacheActiveTimeout", Some(json!("20s"))),
         ("agent.ipfix.cacheMaxFlows", Some(json!(400))),
@@ -103,7 +124,12 @@ fn reference_fields() -> Vec<(&'static str, Option<Value>)> {
         ("agent.ebpf.advanced.scheduling.affinity", None),
         ("agent.ebpf.advanced.scheduling.priorityClassName", None),
         ("agent.ebpf.advanced.capOverride", None),
-        // §1.5 processor
+    ]
+}
+
+/// §1.5: the processor.
+fn processor_fields() -> Vec<ReferenceField> {
+    vec![
         ("processor.imagePullPolicy", Some(json!("IfNotPresent"))),
         ("processor.logLevel", Some(json!("info"))),
         (
@@ -182,7 +208,12 @@ fn reference_fields() -> Vec<(&'static str, Option<Value>)> {
         ("processor.advanced.scheduling.tolerations", None),
         ("processor.advanced.secondaryNetworks[].name", None),
         ("processor.advanced.secondaryNetworks[].index", None),
-        // §1.6 loki
+    ]
+}
+
+/// §1.6: the Loki client, in every mode.
+fn loki_fields() -> Vec<ReferenceField> {
+    vec![
         ("loki.enable", Some(json!(true))),
         ("loki.mode", Some(json!("Monolithic"))),
         ("loki.manual.ingesterUrl", Some(json!("http://loki:3100/"))),
@@ -223,7 +254,12 @@ fn reference_fields() -> Vec<(&'static str, Option<Value>)> {
             Some(json!({"app": "netobserv-flowcollector"})),
         ),
         ("loki.advanced.excludeLabels", None),
-        // §1.7 kafka and exporters
+    ]
+}
+
+/// §1.7: Kafka and the exporters.
+fn kafka_and_exporter_fields() -> Vec<ReferenceField> {
+    vec![
         ("kafka.address", Some(json!(""))),
         ("kafka.topic", Some(json!(""))),
         ("kafka.tls.enable", Some(json!(false))),
@@ -256,7 +292,12 @@ fn reference_fields() -> Vec<(&'static str, Option<Value>)> {
             "exporters[].openTelemetry.metrics.pushTimeInterval",
             Some(json!("20s")),
         ),
-        // §1.8 console plugin and prometheus
+    ]
+}
+
+/// §1.8: the console plugin and Prometheus.
+fn console_plugin_and_prometheus_fields() -> Vec<ReferenceField> {
+    vec![
         ("consolePlugin.enable", Some(json!(true))),
         ("consolePlugin.standalone", None),
         ("consolePlugin.replicas", Some(json!(1))),
