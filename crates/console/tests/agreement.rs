@@ -239,23 +239,10 @@ fn totals(v: &Value) -> BTreeMap<(String, String), f64> {
         .collect()
 }
 
-#[test]
-fn loki_prometheus_and_store_agree_on_the_same_flows() {
-    assert!(
-        Command::new("prometheus").arg("--version").output().is_ok(),
-        "Debian `prometheus` is required (scripts/prerequisites.sh installs it)"
-    );
-    let dir = std::env::temp_dir().join(format!("console-agreement-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store_path = dir.join("flows.db");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let entries: Entries = Arc::default();
-    let loki_port = runtime.block_on(fake_loki(entries.clone()));
-
-    // The pipeline, as the operator shapes it: metrics with the namespace labels, Loki with the
-    // namespaces and FlowDirection as labels, plus the store.
-    let config = PipelineConfig::parse(&format!(
+/// The pipeline as the operator shapes it: metrics with the namespace labels, Loki with the
+/// namespaces and FlowDirection as labels, plus the store.
+fn pipeline_config(loki_port: u16, store_path: &std::path::Path) -> PipelineConfig {
+    PipelineConfig::parse(&format!(
         r#"
 pipeline:
   - {{name: ingest}}
@@ -295,15 +282,18 @@ parameters:
 "#,
         store_path.display()
     ))
-    .expect("pipeline configuration");
-    let mut pipeline =
-        Pipeline::build(&config, || Box::new(std::io::sink())).expect("pipeline builds");
+    .expect("pipeline configuration")
+}
+
+/// Serves the pipeline's Prometheus encoders on `/metrics` so a real Prometheus can scrape
+/// them; returns the port.
+fn serve_pipeline_metrics(runtime: &tokio::runtime::Runtime, pipeline: &Pipeline) -> u16 {
     let encoders: Vec<_> = pipeline
         .prom_encoders()
         .iter()
         .map(|(_, e)| e.clone())
         .collect();
-    let metrics_port = runtime.block_on(async move {
+    runtime.block_on(async move {
         let app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(move || {
@@ -324,19 +314,25 @@ parameters:
             let _ = axum::serve(listener, app).await;
         });
         port
-    });
-    let feed = |pipeline: &mut Pipeline, records: &[Value]| {
-        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-        read_json_lines(text.as_bytes(), 1000, |b| pipeline.process(b)).expect("lines");
-    };
+    })
+}
 
+/// Feeds records to the pipeline through its stdin ingest path (JSON lines).
+fn feed(pipeline: &mut Pipeline, records: &[Value]) {
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    read_json_lines(text.as_bytes(), 1000, |b| pipeline.process(b)).expect("lines");
+}
+
+/// Starts Prometheus on loopback, scraping the pipeline every second; returns its guard and
+/// port.
+fn start_prometheus(dir: &std::path::Path, metrics_port: u16) -> (Guard, u16) {
     let prom_port = free_port();
     std::fs::write(
         dir.join("prometheus.yml"),
         format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: pipeline\n    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"),
     )
     .expect("prometheus config");
-    let _prometheus = Guard(
+    let prometheus = Guard(
         Command::new("prometheus")
             .arg(format!(
                 "--config.file={}",
@@ -352,16 +348,20 @@ parameters:
             .spawn()
             .expect("prometheus starts"),
     );
+    (prometheus, prom_port)
+}
 
-    // Warm-up: one tiny flow per namespace pair, an hour old, so every series exists before
-    // the flows counted below (Prometheus' increase() needs a sample before the change).
+/// Warm-up: one tiny flow per namespace pair, an hour old, so every series exists before
+/// the flows counted later (Prometheus' increase() needs a sample before the change). Waits
+/// until Prometheus has scraped all three series.
+fn warm_up(pipeline: &mut Pipeline, prom_port: u16) {
     let hour_ago = now_ms() - 3_600_000;
     let warm: Vec<Value> = PAIRS
         .iter()
         .enumerate()
         .map(|(i, (s, d, _))| flow(s, d, 1, 100 + i as u64, hour_ago))
         .collect();
-    feed(&mut pipeline, &warm);
+    feed(pipeline, &warm);
     let deadline = Instant::now() + Duration::from_secs(60);
     while promql(
         prom_port,
@@ -373,9 +373,11 @@ parameters:
         assert!(Instant::now() < deadline, "Prometheus scrapes the pipeline");
         std::thread::sleep(Duration::from_millis(300));
     }
-    let t0 = now_ms();
+}
 
-    // The flows: three per pair, one of them carrying network events and a translation.
+/// The flows under test: three per pair, one of them carrying network events and a
+/// translation.
+fn flows_to_send() -> Vec<Value> {
     let mut sent = Vec::new();
     for (i, (s, d, bytes)) in PAIRS.iter().enumerate() {
         for k in 0..3u64 {
@@ -389,7 +391,16 @@ parameters:
             sent.push(f);
         }
     }
-    feed(&mut pipeline, &sent);
+    sent
+}
+
+/// Waits until every sent flow (plus the warm-up) has reached Prometheus, Loki and the store.
+fn wait_for_all_sources(
+    prom_port: u16,
+    entries: &Entries,
+    store_path: &std::path::Path,
+    sent: &[Value],
+) {
     let want_bytes: f64 = sent
         .iter()
         .map(|f| f["Bytes"].as_f64().unwrap_or(0.0))
@@ -399,7 +410,7 @@ parameters:
         let in_prom =
             promql(prom_port, "sum(netobserv_namespace_ingress_bytes_total)").unwrap_or(0.0);
         let in_loki = entries.lock().unwrap().len();
-        let in_store = netobserv_flowstore::Reader::open(&store_path)
+        let in_store = netobserv_flowstore::Reader::open(store_path)
             .and_then(|r| r.count())
             .unwrap_or(0);
         if in_prom == want_bytes + 3.0 && in_loki == 12 && in_store == 12 {
@@ -411,19 +422,29 @@ parameters:
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    // A few more scrapes after the change.
-    std::thread::sleep(Duration::from_secs(4));
-    let t1 = now_ms();
+}
 
-    let console_config = format!(
-        "loki:\n  url: http://127.0.0.1:{loki_port}/\n  labels: [SrcK8S_Namespace, DstK8S_Namespace, FlowDirection]\n  timeout: 10s\n\
-         prometheus:\n  url: http://127.0.0.1:{prom_port}\n  timeout: 10s\n  metrics:\n  - {{name: netobserv_namespace_ingress_bytes_total, enabled: true}}\n  - {{name: netobserv_namespace_flows_total, enabled: true}}\n\
+/// The console's `loki:` section, kept apart so the second console can be configured without
+/// it.
+fn loki_section(loki_port: u16) -> String {
+    format!(
+        "loki:\n  url: http://127.0.0.1:{loki_port}/\n  labels: [SrcK8S_Namespace, DstK8S_Namespace, FlowDirection]\n  timeout: 10s\n"
+    )
+}
+
+/// The console configuration over all three sources.
+fn console_config(loki_port: u16, prom_port: u16, store_path: &std::path::Path) -> String {
+    format!(
+        "{}prometheus:\n  url: http://127.0.0.1:{prom_port}\n  timeout: 10s\n  metrics:\n  - {{name: netobserv_namespace_ingress_bytes_total, enabled: true}}\n  - {{name: netobserv_namespace_flows_total, enabled: true}}\n\
          store:\n  path: {}\n",
+        loki_section(loki_port),
         store_path.display()
-    );
-    let state =
-        AppState::new(&Config::parse(&console_config).expect("console config")).expect("state");
-    let console_port = runtime.block_on(async move {
+    )
+}
+
+/// Serves the console's router for `state` on loopback; returns the port.
+fn serve_console(runtime: &tokio::runtime::Runtime, state: AppState) -> u16 {
+    runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
@@ -432,20 +453,44 @@ parameters:
             let _ = axum::serve(listener, router(Arc::new(state))).await;
         });
         port
-    });
-    let start_s = t0 / 1000 - 5;
-    let end_s = t1 / 1000 + 1;
-    let range = format!("startTime={start_s}&endTime={end_s}");
+    })
+}
 
-    // Records: Loki and the store give the same records.
+/// The console's query window over the sent flows: the `startTime`/`endTime` query string and
+/// a step covering it in one point.
+struct Window {
+    range: String,
+    step: i64,
+}
+
+/// A running console and the runtime it is queried from.
+struct Console<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    port: u16,
+}
+
+impl Console<'_> {
+    /// GETs `path` from the console, as JSON.
+    fn get(&self, path: &str) -> Value {
+        self.runtime.block_on(console_get(self.port, path))
+    }
+
+    /// The per-namespace `ty` sums from data source `ds` over the window, in one step.
+    fn metrics(&self, window: &Window, ds: &str, ty: &str) -> Value {
+        let (step, range) = (window.step, &window.range);
+        self.get(&format!("/api/flow/metrics?dataSource={ds}&aggregateBy=namespace&type={ty}&function=sum&step={step}s&{range}"))
+    }
+}
+
+/// Records: Loki and the store give the same records.
+fn check_records_agree(console: &Console, window: &Window) {
+    let range = &window.range;
     let filters = encode(r#"SrcK8S_Namespace="ns-a""#);
-    let from_loki = runtime.block_on(console_get(
-        console_port,
-        &format!("/api/loki/flow/records?dataSource=loki&filters={filters}&{range}&limit=100"),
+    let from_loki = console.get(&format!(
+        "/api/loki/flow/records?dataSource=loki&filters={filters}&{range}&limit=100"
     ));
-    let from_store = runtime.block_on(console_get(
-        console_port,
-        &format!("/api/loki/flow/records?dataSource=store&filters={filters}&{range}&limit=100"),
+    let from_store = console.get(&format!(
+        "/api/loki/flow/records?dataSource=store&filters={filters}&{range}&limit=100"
     ));
     let (loki_set, store_set) = (records_of(&from_loki), records_of(&from_store));
     assert_eq!(loki_set.len(), 6, "ns-a sent six flows: {loki_set:#?}");
@@ -460,26 +505,29 @@ parameters:
     );
     assert_eq!(from_loki["stats"]["dataSources"], json!(["loki"]));
     assert_eq!(from_store["stats"]["dataSources"], json!(["store"]));
+}
 
-    // Topology: bytes per namespace pair over the range, one step.
-    let step = end_s - start_s + 1;
-    let metrics = |ds: &str, ty: &str| {
-        runtime.block_on(console_get(
-            console_port,
-            &format!("/api/flow/metrics?dataSource={ds}&aggregateBy=namespace&type={ty}&function=sum&step={step}s&{range}"),
-        ))
-    };
+/// Namespace pairs ordered by decreasing total.
+fn rank(t: &BTreeMap<(String, String), f64>) -> Vec<(String, String)> {
+    let mut v: Vec<_> = t.iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(a.1));
+    v.into_iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()
+}
+
+/// Topology: bytes per namespace pair over the range, one step. The store's totals are exact;
+/// Prometheus' are within 20 % with the same ranking, and come from `increase`.
+fn check_byte_totals_agree(console: &Console, window: &Window) {
     let want: BTreeMap<(String, String), f64> = PAIRS
         .iter()
         .map(|(s, d, b)| ((s.to_string(), d.to_string()), (3 * b + 3) as f64))
         .collect();
-    let store = metrics("store", "Bytes");
+    let store = console.metrics(window, "store", "Bytes");
     assert_eq!(
         totals(&store),
         want,
         "the store's totals are the bytes sent"
     );
-    let prom = metrics("prom", "Bytes");
+    let prom = console.metrics(window, "prom", "Bytes");
     let prom_totals = totals(&prom);
     eprintln!(
         "bytes per pair: sent {want:?}, store {:?}, Prometheus {prom_totals:?}",
@@ -497,11 +545,6 @@ parameters:
             "{k:?}: Prometheus {got} vs {w} sent"
         );
     }
-    let rank = |t: &BTreeMap<(String, String), f64>| {
-        let mut v: Vec<_> = t.iter().collect();
-        v.sort_by(|a, b| b.1.total_cmp(a.1));
-        v.into_iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()
-    };
     assert_eq!(rank(&prom_totals), rank(&want));
     assert!(
         prom["stats"]["queries"][0]
@@ -510,37 +553,40 @@ parameters:
             .contains("increase(netobserv_namespace_ingress_bytes_total"),
         "{prom}"
     );
-    // Flow counts agree exactly (each pair has three flows; the warm-up is outside the range
-    // for the store, and Prometheus' increase ignores it).
-    let store_flows = totals(&metrics("store", "Flows"));
+}
+
+/// Flow counts agree exactly (each pair has three flows; the warm-up is outside the range
+/// for the store, and Prometheus' increase ignores it).
+fn check_flow_counts_agree(console: &Console, window: &Window) {
+    let store_flows = totals(&console.metrics(window, "store", "Flows"));
     assert!(store_flows.values().all(|v| *v == 3.0), "{store_flows:?}");
-    let prom_flows = totals(&metrics("prom", "Flows"));
+    let prom_flows = totals(&console.metrics(window, "prom", "Flows"));
     assert!(
         prom_flows.values().all(|v| (v - 3.0).abs() <= 0.6),
         "{prom_flows:?}"
     );
-    // `auto` picks Prometheus for what it can answer, and the store for what it cannot.
-    let auto = metrics("auto", "Bytes");
-    assert_eq!(auto["stats"]["dataSources"], json!(["prom"]));
-    // Without Loki, what Prometheus cannot answer (a translation filter) goes to the store.
+}
+
+/// Without Loki, what Prometheus cannot answer (a translation filter) goes to the store.
+fn check_store_answers_without_loki(
+    runtime: &tokio::runtime::Runtime,
+    console_config: &str,
+    loki_port: u16,
+    window: &Window,
+) {
     let state = AppState::new(
-        &Config::parse(&console_config.replace(&format!("loki:\n  url: http://127.0.0.1:{loki_port}/\n  labels: [SrcK8S_Namespace, DstK8S_Namespace, FlowDirection]\n  timeout: 10s\n"), ""))
+        &Config::parse(&console_config.replace(&loki_section(loki_port), ""))
             .expect("config without Loki"),
     )
     .expect("state");
-    let second = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router(Arc::new(state))).await;
-        });
-        port
-    });
-    let xlat = runtime.block_on(console_get(
-        second,
-        &format!("/api/flow/metrics?aggregateBy=namespace&type=Bytes&function=sum&step={step}s&{range}&filters={}", encode("XlatDstPort=8443")),
+    let second = Console {
+        runtime,
+        port: serve_console(runtime, state),
+    };
+    let (step, range) = (window.step, &window.range);
+    let xlat = second.get(&format!(
+        "/api/flow/metrics?aggregateBy=namespace&type=Bytes&function=sum&step={step}s&{range}&filters={}",
+        encode("XlatDstPort=8443")
     ));
     assert_eq!(xlat["stats"]["dataSources"], json!(["store"]));
     let want_xlat: BTreeMap<(String, String), f64> = PAIRS
@@ -548,6 +594,58 @@ parameters:
         .map(|(s, d, b)| ((s.to_string(), d.to_string()), *b as f64))
         .collect();
     assert_eq!(totals(&xlat), want_xlat, "only the translated flows");
+}
+
+#[test]
+fn loki_prometheus_and_store_agree_on_the_same_flows() {
+    assert!(
+        Command::new("prometheus").arg("--version").output().is_ok(),
+        "Debian `prometheus` is required (scripts/prerequisites.sh installs it)"
+    );
+    let dir = std::env::temp_dir().join(format!("console-agreement-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store_path = dir.join("flows.db");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let entries: Entries = Arc::default();
+    let loki_port = runtime.block_on(fake_loki(entries.clone()));
+
+    let config = pipeline_config(loki_port, &store_path);
+    let mut pipeline =
+        Pipeline::build(&config, || Box::new(std::io::sink())).expect("pipeline builds");
+    let metrics_port = serve_pipeline_metrics(&runtime, &pipeline);
+    let (_prometheus, prom_port) = start_prometheus(&dir, metrics_port);
+
+    warm_up(&mut pipeline, prom_port);
+    let t0 = now_ms();
+    let sent = flows_to_send();
+    feed(&mut pipeline, &sent);
+    wait_for_all_sources(prom_port, &entries, &store_path, &sent);
+    // A few more scrapes after the change.
+    std::thread::sleep(Duration::from_secs(4));
+    let t1 = now_ms();
+
+    let console_config = console_config(loki_port, prom_port, &store_path);
+    let state =
+        AppState::new(&Config::parse(&console_config).expect("console config")).expect("state");
+    let console = Console {
+        runtime: &runtime,
+        port: serve_console(&runtime, state),
+    };
+    let start_s = t0 / 1000 - 5;
+    let end_s = t1 / 1000 + 1;
+    let window = Window {
+        range: format!("startTime={start_s}&endTime={end_s}"),
+        step: end_s - start_s + 1,
+    };
+
+    check_records_agree(&console, &window);
+    check_byte_totals_agree(&console, &window);
+    check_flow_counts_agree(&console, &window);
+    // `auto` picks Prometheus for what it can answer, and the store for what it cannot.
+    let auto = console.metrics(&window, "auto", "Bytes");
+    assert_eq!(auto["stats"]["dataSources"], json!(["prom"]));
+    check_store_answers_without_loki(&runtime, &console_config, loki_port, &window);
     drop(pipeline);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -192,17 +192,19 @@ fn operator_metrics() -> Vec<MetricConfig> {
         .collect()
 }
 
-/// `/api/flow/metrics`: the same query as PromQL (when a metric fits), LogQL and SQL.
-#[test]
-fn metrics_route_queries() {
-    let catalog = promql::catalog(&operator_metrics(), &[]);
-    struct Case {
-        params: &'static [(&'static str, &'static str)],
-        promql: Result<Vec<&'static str>, &'static str>,
-        logql: Vec<&'static str>,
-        sql_contains: &'static str,
-    }
-    let cases = vec![
+/// One `/api/flow/metrics` case: its parameters and the PromQL (or the reason Prometheus
+/// cannot answer), LogQL and part of the SQL expected for them.
+struct Case {
+    params: &'static [(&'static str, &'static str)],
+    promql: Result<Vec<&'static str>, &'static str>,
+    logql: Vec<&'static str>,
+    sql_contains: &'static str,
+}
+
+/// Cases Prometheus answers from the operator's metrics: topology, host filters, latency
+/// percentiles and drop causes.
+fn aggregation_cases() -> Vec<Case> {
+    vec![
         Case {
             // Topology by namespace: the namespace metrics lack bytes (disabled), the workload ones
             // have the labels; no Any-direction metric, so ingress or egress.
@@ -266,6 +268,13 @@ fn metrics_route_queries() {
             ],
             sql_contains: "FROM flow_rollup WHERE Level = 3",
         },
+    ]
+}
+
+/// Cases around what Prometheus lacks: network-event and translation filters, owner groups,
+/// labels the metrics do not carry, and disabled metrics.
+fn filter_cases() -> Vec<Case> {
+    vec![
         Case {
             // Network-event and translation filters exist only in Loki and the store.
             params: &[
@@ -328,31 +337,42 @@ fn metrics_route_queries() {
             logql: vec![],
             sql_contains: "FROM flow_rollup WHERE Level = 4",
         },
-    ];
-    for c in cases {
-        let mut params_: Vec<(&str, &str)> = c.params.to_vec();
-        params_.push(("timeRange", "300"));
-        let q = params::metrics_query(&p(&params_), NOW_MS).expect("parameters");
-        match (promql::metric_queries(&q, &catalog), &c.promql) {
-            (Ok(got), Ok(want)) => assert_eq!(got, *want, "PromQL of {:?}", c.params),
-            (Err(got), Err(want)) => assert!(got.contains(want) || got.starts_with(want), "{got}"),
-            (got, want) => panic!("{:?}: PromQL {got:?}, expected {want:?}", c.params),
-        }
-        if !c.logql.is_empty() {
-            assert_eq!(
-                logql::metric_queries(&q, &labels()).expect("logql"),
-                c.logql.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "LogQL of {:?}",
-                c.params
-            );
-        }
-        let (s, _) = sql::metrics_sql(&q, &StoreInfo::full(30_000)).expect("sql");
-        assert!(
-            s.text.contains(c.sql_contains),
-            "{:?}: {}",
-            c.params,
-            s.text
+    ]
+}
+
+/// Checks one case's PromQL (against `catalog`), LogQL (when given) and SQL.
+fn check_metrics_case(c: &Case, catalog: &[promql::PromMetric]) {
+    let mut params_: Vec<(&str, &str)> = c.params.to_vec();
+    params_.push(("timeRange", "300"));
+    let q = params::metrics_query(&p(&params_), NOW_MS).expect("parameters");
+    match (promql::metric_queries(&q, catalog), &c.promql) {
+        (Ok(got), Ok(want)) => assert_eq!(got, *want, "PromQL of {:?}", c.params),
+        (Err(got), Err(want)) => assert!(got.contains(want) || got.starts_with(want), "{got}"),
+        (got, want) => panic!("{:?}: PromQL {got:?}, expected {want:?}", c.params),
+    }
+    if !c.logql.is_empty() {
+        assert_eq!(
+            logql::metric_queries(&q, &labels()).expect("logql"),
+            c.logql.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "LogQL of {:?}",
+            c.params
         );
+    }
+    let (s, _) = sql::metrics_sql(&q, &StoreInfo::full(30_000)).expect("sql");
+    assert!(
+        s.text.contains(c.sql_contains),
+        "{:?}: {}",
+        c.params,
+        s.text
+    );
+}
+
+/// `/api/flow/metrics`: the same query as PromQL (when a metric fits), LogQL and SQL.
+#[test]
+fn metrics_route_queries() {
+    let catalog = promql::catalog(&operator_metrics(), &[]);
+    for c in aggregation_cases().iter().chain(&filter_cases()) {
+        check_metrics_case(c, &catalog);
     }
 }
 

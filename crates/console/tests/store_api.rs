@@ -59,26 +59,30 @@ fn lines(v: &Value) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn every_route_on_a_store() {
-    let dir = std::env::temp_dir().join(format!("console-store-api-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("flows.db");
-    let _ = std::fs::remove_file(&path);
+/// A synthetic flow record, as the store was fed it.
+type Record = serde_json::Map<String, Value>;
+
+/// How many of `records` match `pred`: what a filtered query must return.
+fn count(records: &[Record], pred: &dyn Fn(&Record) -> bool) -> usize {
+    records.iter().filter(|r| pred(r)).count()
+}
+
+/// A fresh store at `path` holding five minutes of synthetic flows from `START`; returns the
+/// records written.
+fn seed_store(path: &std::path::Path) -> Vec<Record> {
+    let _ = std::fs::remove_file(path);
     let records = synth::flows(3000, 9, START, 300_000, Shape::default());
     {
-        let mut store = Store::open(&path, StoreOptions::default()).expect("store");
+        let mut store = Store::open(path, StoreOptions::default()).expect("store");
         let rows: Vec<FlowRow> = records.iter().map(FlowRow::from_json).collect();
         store.insert(&rows).expect("insert");
     }
-    let config = Config::parse(&format!("store:\n  path: {}\n", path.display())).expect("config");
-    let port = common::serve(router(Arc::new(AppState::new(&config).expect("state")))).await;
-    let range = format!("startTime={}&endTime={}", START / 1000, START / 1000 + 300);
+    records
+}
 
-    // Records: network events, translation, drops.
-    let count = |pred: &dyn Fn(&serde_json::Map<String, Value>) -> bool| {
-        records.iter().filter(|r| pred(r)).count()
-    };
+/// Records: network events, translation, drops, and the developer perspective's namespace
+/// filter each return exactly the matching flows.
+async fn check_records(port: u16, range: &str, records: &[Record]) {
     let v = json(
         port,
         &format!(
@@ -88,7 +92,10 @@ async fn every_route_on_a_store() {
     )
     .await;
     let got = lines(&v);
-    assert_eq!(got.len(), count(&|r| r.contains_key("NetworkEvents")));
+    assert_eq!(
+        got.len(),
+        count(records, &|r| r.contains_key("NetworkEvents"))
+    );
     assert!(
         got.iter()
             .all(|r| r["NetworkEvents"][0]["Action"] == "drop")
@@ -103,7 +110,8 @@ async fn every_route_on_a_store() {
     .await;
     assert_eq!(
         lines(&v).len(),
-        count(&|r| r.get("XlatDstPort") == Some(&Value::from(8080))
+        count(records, &|r| r.get("XlatDstPort")
+            == Some(&Value::from(8080))
             && r.get("ZoneId") == Some(&Value::from(1)))
     );
     let v = json(
@@ -113,7 +121,7 @@ async fn every_route_on_a_store() {
     .await;
     assert_eq!(
         lines(&v).len(),
-        count(&|r| r.contains_key("PktDropPackets"))
+        count(records, &|r| r.contains_key("PktDropPackets"))
     );
     assert_eq!(v["stats"]["dataSources"], serde_json::json!(["store"]));
     assert!(
@@ -130,11 +138,14 @@ async fn every_route_on_a_store() {
     .await;
     assert_eq!(
         lines(&v).len(),
-        count(&|r| r.get("SrcK8S_Namespace") == Some(&Value::from("ns-4"))
+        count(records, &|r| r.get("SrcK8S_Namespace")
+            == Some(&Value::from("ns-4"))
             || r.get("DstK8S_Namespace") == Some(&Value::from("ns-4")))
     );
+}
 
-    // CSV.
+/// CSV export: a header line and `limit` rows of the chosen columns.
+async fn check_csv_export(port: u16, range: &str) {
     let csv = get(
         port,
         &format!("/api/loki/export?{range}&limit=10&columns=SrcK8S_Namespace,Bytes"),
@@ -142,8 +153,26 @@ async fn every_route_on_a_store() {
     .await;
     assert_eq!(csv.lines().count(), 11);
     assert_eq!(csv.lines().next(), Some("SrcK8S_Namespace,Bytes"));
+}
 
-    // Topology by namespace grouped by hosts: labels of both scopes.
+/// The bytes a namespace topology must total: every flow counted once (ingress, inner-node
+/// and unknown-direction flows, plus egress flows towards no workload or a Service).
+fn deduplicated_bytes(records: &[Record]) -> f64 {
+    records
+        .iter()
+        .filter(|r| {
+            let dir = r.get("FlowDirection").and_then(Value::as_i64);
+            let ty = r.get("DstK8S_Type").and_then(Value::as_str).unwrap_or("");
+            matches!(dir, None | Some(0) | Some(2))
+                || (dir == Some(1) && matches!(ty, "" | "Service"))
+        })
+        .map(|r| r["Bytes"].as_f64().unwrap())
+        .sum()
+}
+
+/// Topology by namespace grouped by hosts carries labels of both scopes; ungrouped, its
+/// totals are the de-duplicated bytes of every flow.
+async fn check_topology(port: u16, range: &str, records: &[Record]) {
     let v = json(port, &format!("/api/flow/metrics?{range}&aggregateBy=namespace&groups=hosts&type=Bytes&function=sum&step=300s&limit=1000")).await;
     let series = v["result"].as_array().expect("series");
     assert_eq!(
@@ -170,18 +199,15 @@ async fn every_route_on_a_store() {
                 .sum::<f64>()
         })
         .sum();
-    let want: f64 = records
-        .iter()
-        .filter(|r| {
-            let dir = r.get("FlowDirection").and_then(Value::as_i64);
-            let ty = r.get("DstK8S_Type").and_then(Value::as_str).unwrap_or("");
-            matches!(dir, None | Some(0) | Some(2))
-                || (dir == Some(1) && matches!(ty, "" | "Service"))
-        })
-        .map(|r| r["Bytes"].as_f64().unwrap())
-        .sum();
-    assert_eq!(total, want, "de-duplicated bytes of every flow");
-    // Overview panels.
+    assert_eq!(
+        total,
+        deduplicated_bytes(records),
+        "de-duplicated bytes of every flow"
+    );
+}
+
+/// Overview panels: DNS response codes, drop causes and RTT percentiles.
+async fn check_overview_panels(port: u16, range: &str) {
     let v = json(port, &format!("/api/flow/metrics?{range}&aggregateBy=DnsFlagsResponseCode&type=DnsLatencyMs&function=max&step=60s")).await;
     let codes: Vec<&str> = v["result"]
         .as_array()
@@ -205,8 +231,10 @@ async fn every_route_on_a_store() {
         .parse()
         .unwrap();
     assert!((0.05..=5.05).contains(&rtt), "RTT in ms: {rtt}");
+}
 
-    // Autocompletion.
+/// Autocompletion of namespaces and of workload and Service names.
+async fn check_autocompletion(port: u16, range: &str) {
     let v = json(port, &format!("/api/resources/namespaces?{range}")).await;
     assert!(
         v.as_array().unwrap().iter().any(|n| n == "ns-3")
@@ -232,6 +260,23 @@ async fn every_route_on_a_store() {
         v.as_array().unwrap().iter().any(|n| n == "dns-default"),
         "{v}"
     );
+}
+
+#[tokio::test]
+async fn every_route_on_a_store() {
+    let dir = std::env::temp_dir().join(format!("console-store-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("flows.db");
+    let records = seed_store(&path);
+    let config = Config::parse(&format!("store:\n  path: {}\n", path.display())).expect("config");
+    let port = common::serve(router(Arc::new(AppState::new(&config).expect("state")))).await;
+    let range = format!("startTime={}&endTime={}", START / 1000, START / 1000 + 300);
+
+    check_records(port, &range, &records).await;
+    check_csv_export(port, &range).await;
+    check_topology(port, &range, &records).await;
+    check_overview_panels(port, &range).await;
+    check_autocompletion(port, &range).await;
 
     let v = json(port, "/api/status").await;
     assert_eq!(v["store"]["isReady"], true);

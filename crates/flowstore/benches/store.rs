@@ -139,195 +139,209 @@ fn load(
     );
 }
 
-/// Query latencies on the store at `path`.
-fn query(path: &std::path::Path, flows: u64, span_s: i64, queries: usize, start_ms: i64) {
-    let _ = flows;
-    let reader = Reader::open(path).expect("reader");
-    let end_ms = start_ms + span_s * 1000;
-    let window = |len_s: i64, i: usize| {
-        // Windows ending at different points of the data, like a user moving through time.
-        let end = end_ms - ((i as i64 * 37_000) % (span_s * 1000 - len_s * 1000).max(1));
+/// One run of a query kind: its index picks the window; returns the rows or series answered.
+type Run<'a> = Box<dyn Fn(usize) -> usize + 'a>;
+
+/// The console's default quick filters (applications, pod to pod).
+const QUICK: &str = r#"K8S_FlowLayer="app"&SrcK8S_Type="Pod"&DstK8S_Type="Pod""#;
+
+/// Query windows over the stored span: `end_ms` is where the data ends.
+struct Windows {
+    end_ms: i64,
+    span_s: i64,
+}
+
+impl Windows {
+    /// A `len_s` window for query `i`. Windows end at different points of the data, like a
+    /// user moving through time.
+    fn window(&self, len_s: i64, i: usize) -> TimeRange {
+        let end = self.end_ms - ((i as i64 * 37_000) % (self.span_s * 1000 - len_s * 1000).max(1));
         TimeRange {
             start_ms: end - len_s * 1000,
             end_ms: end,
         }
-    };
-    let sel = |filters: &str, range: TimeRange| Selection {
+    }
+}
+
+/// A flow-log selection of `filters` (console syntax) over `range`.
+fn sel(filters: &str, range: TimeRange) -> Selection {
+    Selection {
         filters: Filters::parse(filters).expect("filters"),
         range,
         record_type: RecordType::FlowLog,
         packet_loss: PacketLoss::All,
-    };
-    type Run<'a> = Box<dyn Fn(usize) -> usize + 'a>;
-    // The console's defaults: last 5 minutes, step 30 s, the default quick filters
-    // (applications, pod to pod), top 50.
-    const QUICK: &str = r#"K8S_FlowLayer="app"&SrcK8S_Type="Pod"&DstK8S_Type="Pod""#;
+    }
+}
+
+/// A metrics query the console issues: its label, filters, window and aggregation.
+struct MetricsKind {
+    name: &'static str,
+    filters: &'static str,
+    window_s: i64,
+    labels: &'static [&'static str],
+    metric_type: MetricType,
+    function: MetricFunction,
+    step_s: i64,
+}
+
+/// The topology and overview queries, in the order they are reported: the console's defaults
+/// (last 5 minutes, step 30 s, top 50), then the same over the last `hour` seconds.
+fn metrics_kinds(hour: i64) -> Vec<MetricsKind> {
+    use MetricFunction::{Avg, P99, Rate};
+    use MetricType::{Bytes, DnsLatencyMs, PktDropPackets, TimeFlowRttNs};
     let scope = |name: &str| netobserv_flowstore::query::scope_labels(name).expect("scope");
     let (ns, owner, resource) = (scope("namespace"), scope("owner"), scope("resource"));
-    let hour = 3600.min(span_s);
-    let page = |filters: String, i: usize| {
+    let kind = |name, filters, window_s, (labels, metric_type, function, step_s)| MetricsKind {
+        name,
+        filters,
+        window_s,
+        labels,
+        metric_type,
+        function,
+        step_s,
+    };
+    vec![
+        kind(
+            "topology namespaces, bytes rate, quick filters (last 5 min, step 30s)",
+            QUICK,
+            300,
+            (ns, Bytes, Rate, 30),
+        ),
+        kind(
+            "topology owners, bytes rate, quick filters (last 5 min, step 30s)",
+            QUICK,
+            300,
+            (owner, Bytes, Rate, 30),
+        ),
+        kind(
+            "topology resources (raw flows), bytes rate, quick filters (last 5 min, step 30s)",
+            QUICK,
+            300,
+            (resource, Bytes, Rate, 30),
+        ),
+        kind(
+            "overview: drops by cause (last 5 min, step 30s)",
+            "",
+            300,
+            (&["PktDropLatestDropCause"], PktDropPackets, Rate, 30),
+        ),
+        kind(
+            "overview: DNS latency avg by rcode (last 5 min, step 30s)",
+            "",
+            300,
+            (&["DnsFlagsResponseCode"], DnsLatencyMs, Avg, 30),
+        ),
+        kind(
+            "overview: RTT p99 by namespace, raw flows (last 5 min, step 30s)",
+            "",
+            300,
+            (&["SrcK8S_Namespace"], TimeFlowRttNs, P99, 30),
+        ),
+        kind(
+            "topology namespaces, bytes rate, no filter (last 1 h, step 60s)",
+            "",
+            hour,
+            (ns, Bytes, Rate, 60),
+        ),
+        kind(
+            "topology owners, bytes rate, quick filters (last 1 h, step 60s)",
+            QUICK,
+            hour,
+            (owner, Bytes, Rate, 60),
+        ),
+        kind(
+            "overview: drops by cause (last 1 h, step 60s)",
+            "",
+            hour,
+            (&["PktDropLatestDropCause"], PktDropPackets, Rate, 60),
+        ),
+    ]
+}
+
+/// Every query kind, named as reported: flow table pages (limit 100, last 5 minutes), then
+/// the metrics queries. Each run parses its filters, as the console does per request.
+fn query_kinds<'a>(
+    reader: &'a Reader,
+    windows: &'a Windows,
+    hour: i64,
+) -> Vec<(&'static str, Run<'a>)> {
+    let page = move |filters: String, i: usize| {
         reader
             .records(&RecordsQuery {
-                selection: sel(&filters, window(300, i)),
+                selection: sel(&filters, windows.window(300, i)),
                 limit: 100,
             })
             .expect("records")
             .records
             .len()
     };
-    let kinds: Vec<(&str, Run)> = vec![
+    let mut kinds: Vec<(&str, Run)> = vec![
         (
             "flow table page (limit 100, last 5 min)",
-            Box::new(|i| page(String::new(), i)),
+            Box::new(move |i| page(String::new(), i)),
         ),
         (
             "flow table page, quick filters + one namespace (limit 100, last 5 min)",
-            Box::new(|i| page(format!("{QUICK}&SrcK8S_Namespace=\"ns-{}\"", i % 20), i)),
-        ),
-        (
-            "topology namespaces, bytes rate, quick filters (last 5 min, step 30s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel(QUICK, window(300, i)),
-                    ns,
-                    MetricType::Bytes,
-                    MetricFunction::Rate,
-                    30,
-                )
-            }),
-        ),
-        (
-            "topology owners, bytes rate, quick filters (last 5 min, step 30s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel(QUICK, window(300, i)),
-                    owner,
-                    MetricType::Bytes,
-                    MetricFunction::Rate,
-                    30,
-                )
-            }),
-        ),
-        (
-            "topology resources (raw flows), bytes rate, quick filters (last 5 min, step 30s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel(QUICK, window(300, i)),
-                    resource,
-                    MetricType::Bytes,
-                    MetricFunction::Rate,
-                    30,
-                )
-            }),
-        ),
-        (
-            "overview: drops by cause (last 5 min, step 30s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(300, i)),
-                    &["PktDropLatestDropCause"],
-                    MetricType::PktDropPackets,
-                    MetricFunction::Rate,
-                    30,
-                )
-            }),
-        ),
-        (
-            "overview: DNS latency avg by rcode (last 5 min, step 30s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(300, i)),
-                    &["DnsFlagsResponseCode"],
-                    MetricType::DnsLatencyMs,
-                    MetricFunction::Avg,
-                    30,
-                )
-            }),
-        ),
-        (
-            "overview: RTT p99 by namespace, raw flows (last 5 min, step 30s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(300, i)),
-                    &["SrcK8S_Namespace"],
-                    MetricType::TimeFlowRttNs,
-                    MetricFunction::P99,
-                    30,
-                )
-            }),
-        ),
-        (
-            "topology namespaces, bytes rate, no filter (last 1 h, step 60s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(hour, i)),
-                    ns,
-                    MetricType::Bytes,
-                    MetricFunction::Rate,
-                    60,
-                )
-            }),
-        ),
-        (
-            "topology owners, bytes rate, quick filters (last 1 h, step 60s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel(QUICK, window(hour, i)),
-                    owner,
-                    MetricType::Bytes,
-                    MetricFunction::Rate,
-                    60,
-                )
-            }),
-        ),
-        (
-            "overview: drops by cause (last 1 h, step 60s)",
-            Box::new(|i| {
-                metrics(
-                    &reader,
-                    sel("", window(hour, i)),
-                    &["PktDropLatestDropCause"],
-                    MetricType::PktDropPackets,
-                    MetricFunction::Rate,
-                    60,
-                )
-            }),
+            Box::new(move |i| page(format!("{QUICK}&SrcK8S_Namespace=\"ns-{}\"", i % 20), i)),
         ),
     ];
+    for k in metrics_kinds(hour) {
+        let run: Run = Box::new(move |i| {
+            metrics(
+                reader,
+                sel(k.filters, windows.window(k.window_s, i)),
+                k.labels,
+                k.metric_type,
+                k.function,
+                k.step_s,
+            )
+        });
+        kinds.push((k.name, run));
+    }
+    kinds
+}
+
+/// Runs one query kind `queries` times and prints its wall-clock and CPU percentiles.
+fn time_kind(name: &str, run: &Run, queries: usize) {
+    let mut times = Vec::with_capacity(queries);
+    let mut cpu = Vec::with_capacity(queries);
+    let mut results = 0;
+    for i in 0..queries {
+        let (t, c) = (Instant::now(), thread_cpu());
+        results += run(i);
+        times.push(t.elapsed());
+        cpu.push(thread_cpu().saturating_sub(c));
+    }
+    times.sort();
+    cpu.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  {name}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms wall clock; CPU p50 {:.2} ms, p95 {:.2} ms ({} rows/series per answer on average)",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+        times.last().map_or(0.0, |d| ms(*d)),
+        ms(percentile(&cpu, 0.5)),
+        ms(percentile(&cpu, 0.95)),
+        results / queries.max(1),
+    );
+}
+
+/// Query latency on the store at `path`, `queries` runs of every kind the console issues.
+fn query(path: &std::path::Path, flows: u64, span_s: i64, queries: usize, start_ms: i64) {
+    let _ = flows;
+    let reader = Reader::open(path).expect("reader");
+    let windows = Windows {
+        end_ms: start_ms + span_s * 1000,
+        span_s,
+    };
+    let hour = 3600.min(span_s);
+    let kinds = query_kinds(&reader, &windows, hour);
     println!(
         "queries: {queries} per kind, store of {} flows",
         reader.count().expect("count")
     );
-    for (name, run) in kinds {
-        let mut times = Vec::with_capacity(queries);
-        let mut cpu = Vec::with_capacity(queries);
-        let mut results = 0;
-        for i in 0..queries {
-            let (t, c) = (Instant::now(), thread_cpu());
-            results += run(i);
-            times.push(t.elapsed());
-            cpu.push(thread_cpu().saturating_sub(c));
-        }
-        times.sort();
-        cpu.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        println!(
-            "  {name}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms wall clock; CPU p50 {:.2} ms, p95 {:.2} ms ({} rows/series per answer on average)",
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.95)),
-            times.last().map_or(0.0, |d| ms(*d)),
-            ms(percentile(&cpu, 0.5)),
-            ms(percentile(&cpu, 0.95)),
-            results / queries.max(1),
-        );
+    for (name, run) in &kinds {
+        time_kind(name, run, queries);
     }
     println!(
         "  (wall clock includes waiting for a core: this machine is shared; CPU is the query's own cost)"

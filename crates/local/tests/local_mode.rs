@@ -262,24 +262,9 @@ fn api_totals(records: &[serde_json::Value]) -> (u64, u64) {
     })
 }
 
-#[test]
-fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
-    require_root();
-    let pair = NetPair::new();
-    pair.disable_ipv6();
-    let dir = std::env::temp_dir().join(format!("netobserv-local-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = dir.join("flows.db");
-    let pins_before = bpffs_entries();
-    let since_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let metrics = free_addr();
-    let mut local = Local::start(&pair, &store, metrics);
-    let console = local.console();
-    wait_attached(&pair, Duration::from_secs(20), || true, || local.log());
+/// nftables counters of the TCP traffic leaving and entering the observed end of the veth,
+/// an independent count to check the agent's against.
+fn count_tcp_on_veth(pair: &NetPair) -> NftCounters {
     let (a, b) = (pair.ip_a, pair.ip_b);
     let nft = NftCounters::new(&pair.ns_a);
     nft.add(
@@ -298,18 +283,46 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
             pair.veth_a
         ),
     );
+    nft
+}
 
+/// The traffic sent: each kind's store condition and the (packets, bytes) it must total.
+struct Sent {
+    udp_port: u16,
+    udp_cond: String,
+    tcp_out_cond: String,
+    tcp_in_cond: String,
+    dns_q_cond: String,
+    dns_r_cond: String,
+    udp: (u64, u64),
+    tcp_out: (u64, u64),
+    tcp_in: (u64, u64),
+    /// Bytes of one DNS message on the wire (queries and answers are the same size).
+    dns_len: u64,
+}
+
+impl Sent {
+    /// Every condition with its expected (packets, bytes).
+    fn expected(&self) -> [(&String, (u64, u64)); 5] {
+        [
+            (&self.udp_cond, self.udp),
+            (&self.tcp_out_cond, self.tcp_out),
+            (&self.tcp_in_cond, self.tcp_in),
+            (&self.dns_q_cond, (1, self.dns_len)),
+            (&self.dns_r_cond, (1, self.dns_len)),
+        ]
+    }
+}
+
+/// Sends known UDP, DNS and TCP traffic across the pair; TCP's expected counts come from the
+/// nftables counters (plus the Ethernet header), UDP's and DNS's from what was sent.
+fn send_traffic(pair: &NetPair, nft: &NftCounters) -> Sent {
+    let (a, b) = (pair.ip_a, pair.ip_b);
     let (udp_count, udp_payload) = (5u64, 100usize);
-    let udp_port = send_udp_and_dns(&pair, udp_count as usize, udp_payload);
+    let udp_port = send_udp_and_dns(pair, udp_count as usize, udp_payload);
     // The client stays a moment after sending, so that a scan of the sockets sees it.
     assert!(
-        nc_tcp_transfer(
-            &pair,
-            "(head -c 100000 /dev/zero; sleep 1.5)",
-            b,
-            5201,
-            5201
-        ),
+        nc_tcp_transfer(pair, "(head -c 100000 /dev/zero; sleep 1.5)", b, 5201, 5201),
         "TCP client failed"
     );
     let expect = |name: &str| {
@@ -318,31 +331,33 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         (p, by + ETH_HLEN * p)
     };
     let (tcp_out, tcp_in) = (expect("tcp_out"), expect("tcp_in"));
-    // IPv4 (20) + UDP (8) + Ethernet (14) around each payload.
-    let udp_expected = (udp_count, udp_count * (udp_payload as u64 + 42));
-    let dns_len = dns_message(0, false).len() as u64 + 42;
+    Sent {
+        udp_port,
+        udp_cond: format!(
+            "SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=9999 AND SrcPort={udp_port}"
+        ),
+        tcp_out_cond: format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=6 AND DstPort=5201"),
+        tcp_in_cond: format!("SrcAddr='{b}' AND DstAddr='{a}' AND Proto=6 AND SrcPort=5201"),
+        dns_q_cond: format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=53"),
+        dns_r_cond: format!("SrcAddr='{b}' AND DstAddr='{a}' AND Proto=17 AND SrcPort=53"),
+        // IPv4 (20) + UDP (8) + Ethernet (14) around each payload.
+        udp: (udp_count, udp_count * (udp_payload as u64 + 42)),
+        tcp_out,
+        tcp_in,
+        dns_len: dns_message(0, false).len() as u64 + 42,
+    }
+}
 
-    let udp_cond = format!(
-        "SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=9999 AND SrcPort={udp_port}"
-    );
-    let tcp_out_cond = format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=6 AND DstPort=5201");
-    let tcp_in_cond = format!("SrcAddr='{b}' AND DstAddr='{a}' AND Proto=6 AND SrcPort=5201");
-    let dns_q_cond = format!("SrcAddr='{a}' AND DstAddr='{b}' AND Proto=17 AND DstPort=53");
-    let dns_r_cond = format!("SrcAddr='{b}' AND DstAddr='{a}' AND Proto=17 AND SrcPort=53");
-    let expected = [
-        (&udp_cond, udp_expected),
-        (&tcp_out_cond, tcp_out),
-        (&tcp_in_cond, tcp_in),
-        (&dns_q_cond, (1, dns_len)),
-        (&dns_r_cond, (1, dns_len)),
-    ];
-    // Evictions every 300 ms and store commits every second: wait for every count, at most 20 s.
+/// Every kind of traffic reaches the store with the right totals. Evictions every 300 ms and
+/// store commits every second: waits for every count, at most 20 s.
+fn check_store_totals(store: &Path, sent: &Sent, local: &Local) {
+    let expected = sent.expected();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let done = store.exists()
             && expected
                 .iter()
-                .all(|(c, want)| store_totals(&store, c) == *want);
+                .all(|(c, want)| store_totals(store, c) == *want);
         if done || Instant::now() > deadline {
             break;
         }
@@ -350,15 +365,21 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     }
     for (cond, want) in &expected {
         assert_eq!(
-            store_totals(&store, cond),
+            store_totals(store, cond),
             *want,
             "store totals of {cond}\n{}",
             local.log()
         );
     }
+}
+
+/// The stored flows are enriched: DNS tracking, subnet labels, port names and the TCP
+/// client's process.
+fn check_store_enrichment(store: &Path, sent: &Sent) {
+    let (dns_r_cond, dns_q_cond) = (&sent.dns_r_cond, &sent.dns_q_cond);
     // DNS tracking: the answer carries the query's id, its response code and a latency.
     let dns = sql(
-        &store,
+        store,
         &format!(
             "SELECT DnsId || ' ' || DnsFlagsResponseCode || ' ' || (DnsLatencyMs IS NOT NULL) FROM flow WHERE {dns_r_cond} AND DnsId IS NOT NULL"
         ),
@@ -366,7 +387,7 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     assert_eq!(dns, format!("{} NXDomain 1", 0x4242), "DNS answer row");
     // The observed namespace's own address is labelled `host`, the peer by its range.
     let labels = sql(
-        &store,
+        store,
         &format!(
             "SELECT DISTINCT SrcSubnetLabel || ' ' || DstSubnetLabel FROM flow WHERE {dns_q_cond}"
         ),
@@ -379,7 +400,7 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         w.next() == Some("domain") && w.next() == Some("53/udp")
     });
     let names = sql(
-        &store,
+        store,
         &format!("SELECT DISTINCT SrcPortName FROM flow WHERE {dns_r_cond}"),
     );
     assert_eq!(
@@ -390,8 +411,9 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
 
     // The process behind the TCP client, named from the namespace's sockets (rows exported
     // before the first scan saw the socket have none).
+    let tcp_out_cond = &sent.tcp_out_cond;
     let client = sql(
-        &store,
+        store,
         &format!(
             "SELECT DISTINCT SrcProcessName || ' ' || (SrcProcessPid > 0) FROM flow WHERE {tcp_out_cond} AND SrcProcessName IS NOT NULL"
         ),
@@ -400,20 +422,23 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
         client.starts_with("nc") && client.ends_with(" 1") && client.lines().count() == 1,
         "TCP client process: {client:?}"
     );
+}
 
-    // The console API answers from the same store.
+/// The console API answers from the same store: UDP, TCP (with its process) and DNS totals.
+fn check_console_api(console: &str, pair: &NetPair, sent: &Sent, since_s: u64) {
+    let (a, b, udp_port) = (pair.ip_a, pair.ip_b, sent.udp_port);
     let udp = api_records(
-        &console,
+        console,
         &format!("SrcAddr={a}&DstAddr={b}&Proto=17&DstPort=9999&SrcPort={udp_port}"),
         since_s,
     );
-    assert_eq!(api_totals(&udp), udp_expected, "UDP via the API: {udp:?}");
+    assert_eq!(api_totals(&udp), sent.udp, "UDP via the API: {udp:?}");
     let tcp = api_records(
-        &console,
+        console,
         &format!("SrcAddr={a}&DstAddr={b}&DstPort=5201"),
         since_s,
     );
-    assert_eq!(api_totals(&tcp), tcp_out, "TCP via the API: {tcp:?}");
+    assert_eq!(api_totals(&tcp), sent.tcp_out, "TCP via the API: {tcp:?}");
     assert!(
         // Rows exported before the first scan that saw the socket have no process.
         tcp.iter().any(|r| r["SrcProcessName"]
@@ -421,13 +446,20 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
             .is_some_and(|n| n.starts_with("nc"))),
         "the client process via the API: {tcp:?}"
     );
-    let dns = api_records(&console, &format!("SrcAddr={b}&SrcPort=53"), since_s);
-    assert_eq!(api_totals(&dns), (1, dns_len), "DNS via the API: {dns:?}");
+    let dns = api_records(console, &format!("SrcAddr={b}&SrcPort=53"), since_s);
+    assert_eq!(
+        api_totals(&dns),
+        (1, sent.dns_len),
+        "DNS via the API: {dns:?}"
+    );
     assert!(
         dns.iter().any(|r| r["DnsFlagsResponseCode"] == "NXDomain"),
         "{dns:?}"
     );
-    // The pipeline's Prometheus counters are served too.
+}
+
+/// The pipeline's Prometheus counters are served on `metrics`.
+fn check_prometheus_counters(metrics: SocketAddr) {
     let prom = Command::new("curl")
         .args(["-sf", &format!("http://{metrics}/metrics")])
         .output()
@@ -439,13 +471,20 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
                 && l.contains("DstSubnetLabel=\"private\"")),
         "{prom}"
     );
-    assert!(local.log().contains("new flows"), "{}", local.log());
+}
 
-    // SIGINT: everything detached, nothing pinned, the store flushed and the process gone.
+/// SIGINT: everything detached, nothing pinned, the store flushed and the process gone.
+fn check_sigint_detaches(
+    local: &mut Local,
+    pair: &NetPair,
+    pins_before: &[PathBuf],
+    store: &Path,
+    sent: &Sent,
+) {
     local.signal(libc::SIGINT);
     let status = local.wait(Duration::from_secs(30));
     assert!(status.success(), "exit {status}\n{}", local.log());
-    assert_eq!(tcx_programs(&pair, &pair.veth_a), 0, "TCX programs left");
+    assert_eq!(tcx_programs(pair, &pair.veth_a), 0, "TCX programs left");
     assert_eq!(
         bpffs_entries(),
         pins_before,
@@ -453,7 +492,36 @@ fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
     );
     let log = local.log();
     assert!(log.contains("stopped: every hook detached"), "{log}");
-    assert_eq!(store_totals(&store, &udp_cond), udp_expected);
+    assert_eq!(store_totals(store, &sent.udp_cond), sent.udp);
+}
+
+#[test]
+fn local_mode_stores_and_serves_tcp_udp_and_dns_flows_and_detaches_on_sigint() {
+    require_root();
+    let pair = NetPair::new();
+    pair.disable_ipv6();
+    let dir = std::env::temp_dir().join(format!("netobserv-local-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("flows.db");
+    let pins_before = bpffs_entries();
+    let since_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let metrics = free_addr();
+    let mut local = Local::start(&pair, &store, metrics);
+    let console = local.console();
+    wait_attached(&pair, Duration::from_secs(20), || true, || local.log());
+    let nft = count_tcp_on_veth(&pair);
+    let sent = send_traffic(&pair, &nft);
+
+    check_store_totals(&store, &sent, &local);
+    check_store_enrichment(&store, &sent);
+    check_console_api(&console, &pair, &sent, since_s);
+    check_prometheus_counters(metrics);
+    assert!(local.log().contains("new flows"), "{}", local.log());
+    check_sigint_detaches(&mut local, &pair, &pins_before, &store, &sent);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
