@@ -3,8 +3,17 @@
 //! of `netobserv_flowstore::synth` (pods, Services with translated endpoints, DNS, RTT, drops and
 //! network-policy events).
 //!
-//! `cargo run -p netobserv-console --example ui_fixture -- OUT.db [START_MS] [COUNT]`
+//! `cargo run -p netobserv-console --example ui_fixture -- OUT.db [START_MS] [COUNT] [--conversations]`
 //! (START_MS defaults to five minutes ago, so the UI's default time range shows the flows).
+//!
+//! With `--conversations`, each synthetic flow is reported eight times 5 s apart (an agent's
+//! active timeout on a long connection), and the reports go through the pipeline's own
+//! `conntrack` extract configured as the operator renders it for `processor.logTypes: All`: the
+//! store then holds the flow logs tagged with their conversation and the `newConnection`,
+//! `heartbeat` and `endConnection` records, as a FlowCollector with conversation tracking
+//! writes them.
+
+mod conversations;
 
 use netobserv_flowstore::synth::{self, Shape};
 use netobserv_pipeline::record::Record;
@@ -16,9 +25,11 @@ const SPAN_MS: i64 = 240_000;
 
 fn main() -> ExitCode {
     netobserv_logging::init(None, netobserv_logging::Format::Text);
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let with_conversations = args.iter().any(|a| a == "--conversations");
+    args.retain(|a| a != "--conversations");
     let Some(out) = args.first() else {
-        eprintln!("usage: ui_fixture OUT.db [START_MS] [COUNT]");
+        eprintln!("usage: ui_fixture OUT.db [START_MS] [COUNT] [--conversations]");
         return ExitCode::from(2);
     };
     let now_ms = std::time::SystemTime::now()
@@ -56,6 +67,17 @@ fn main() -> ExitCode {
                 .ok()
         })
         .collect();
+    let records = if with_conversations {
+        match conversations::track(records, start) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("conversation tracking: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        records
+    };
     let writer = match SqliteWriter::start(&SqliteWrite {
         path: out.clone(),
         ..SqliteWrite::default()

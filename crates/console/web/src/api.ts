@@ -109,6 +109,8 @@ export interface FrontendConfig {
   panels?: string[];
   quickFilters?: { name: string; filter: Record<string, string>; default?: boolean }[];
   features?: string[];
+  /** Record types stored (`processor.logTypes`): `flowLog` and/or the connection events. */
+  recordTypes?: string[];
   captureUpload?: boolean;
   dataSources?: string[];
   buildVersion?: string;

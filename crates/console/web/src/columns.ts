@@ -101,6 +101,17 @@ const WIDTHS: Record<string, number> = {
   PktDropLatestDropCause: 280,
 };
 
+/** A field's value; a conversation record's `Bytes` / `Packets` is its two directions' sum
+ * (conversation tracking writes `Bytes_AB` and `Bytes_BA`). */
+function valueOf(r: FlowRecord, field: string): unknown {
+  const v = r[field];
+  if (v !== undefined || (field !== 'Bytes' && field !== 'Packets')) return v;
+  const ab = r[`${field}_AB`];
+  const ba = r[`${field}_BA`];
+  if (typeof ab !== 'number' && typeof ba !== 'number') return undefined;
+  return (typeof ab === 'number' ? ab : 0) + (typeof ba === 'number' ? ba : 0);
+}
+
 /** Every column, from the frontend configuration. */
 export function allColumns(config: ColumnConfig[]): Column[] {
   const fromConfig = config.map((c): Column => {
@@ -112,9 +123,9 @@ export function allColumns(config: ColumnConfig[]): Column[] {
       group,
       fields: c.fields ?? [field],
       isDefault: DEFAULTS.has(c.id),
-      text: (r) => fieldText(field, r[field]),
+      text: (r) => fieldText(field, valueOf(r, field)),
       sortValue: (r) => {
-        const v = r[field];
+        const v = valueOf(r, field);
         if (typeof v === 'number') return v;
         if (field === 'NetworkEvents') return networkEvents(v).join(';');
         return v === undefined || v === null ? '' : fieldText(field, v);
@@ -125,16 +136,27 @@ export function allColumns(config: ColumnConfig[]): Column[] {
   return [...computed, ...fromConfig];
 }
 
-/** The visible columns: the `cols` URL parameter, or the defaults. */
-export function visibleColumns(all: Column[], cols: string | null): Column[] {
+/** Shown by default, after the end time, when conversations are tracked: which record, of
+ * which conversation (and, on conversation events, how many flow logs it sums). */
+const CONVERSATION_DEFAULTS = ['_RecordType', '_HashId'];
+const EVENT_DEFAULTS = ['numFlowLogs'];
+
+/** The visible columns: the `cols` URL parameter, or the defaults (with the conversation
+ * columns when conversations are tracked, and the event ones when the table reads events). */
+export function visibleColumns(
+  all: Column[],
+  cols: string | null,
+  conversations: { tracked: boolean; events: boolean } = { tracked: false, events: false },
+): Column[] {
   if (cols) {
     const ids = cols.split(',');
     const byId = new Map(all.map((c) => [c.id, c]));
     const out = ids.map((i) => byId.get(i)).filter((c): c is Column => !!c);
     if (out.length) return out;
   }
-  const order = ['TimeFlowEndMs', 'Src', 'Dst', 'Proto', 'XlatDstEndpoint', 'ZoneId', 'NetworkEvents'];
-  const defaults = all.filter((c) => c.isDefault);
+  const extra = [...(conversations.tracked ? CONVERSATION_DEFAULTS : []), ...(conversations.events ? EVENT_DEFAULTS : [])];
+  const order = ['TimeFlowEndMs', ...extra, 'Src', 'Dst', 'Proto', 'XlatDstEndpoint', 'ZoneId', 'NetworkEvents'];
+  const defaults = all.filter((c) => c.isDefault || extra.includes(c.id));
   return defaults.sort((a, b) => {
     const ia = order.indexOf(a.id);
     const ib = order.indexOf(b.id);

@@ -2,6 +2,7 @@
 import { createContext, useContext, useEffect, useMemo, useState } from 'react';
 import type { FrontendConfig } from './api';
 import { backendFilters, Filter, Match, parseFilters, quickToFilters } from './filters';
+import { defaultRecordType } from './recordTypes';
 import { useUrl, UrlChanges } from './url';
 
 /** The frontend configuration, loaded once by the page. */
@@ -47,8 +48,13 @@ export interface ViewState {
   endTime?: number;
   refresh: number;
   limit: number;
-  /** `filters=…&timeRange=…` (or start/end), without `limit`. */
+  /** `flowLog`, or the conversation events read. */
+  recordType: string;
+  /** `filters=…&timeRange=…` (or start/end), without `limit`: what the metrics tabs query
+   * (flow logs, or Prometheus). */
   query: string;
+  /** `query` with the record type: what the Traffic flows tab queries. */
+  recordsQuery: string;
   set: (c: UrlChanges, push?: boolean) => void;
   params: URLSearchParams;
 }
@@ -86,11 +92,17 @@ export function useViewState(): ViewState {
       if (endTime !== undefined) q.set('endTime', String(endTime));
     } else q.set('timeRange', String(timeRange));
     // Query options, passed through as the backend names them.
-    for (const k of ['packetLoss', 'recordType', 'dataSource']) {
+    for (const k of ['packetLoss', 'dataSource']) {
       const v = p.get(k);
       if (v) q.set(k, v);
     }
-    return { filters, match, quick, timeRange, startTime, endTime, refresh, limit, query: q.toString(), set, params: p };
+    const query = q.toString();
+    // The record type (Traffic flows only) defaults to what the configuration stores: no flow
+    // logs with `logTypes: Conversations`.
+    const recordType = p.get('recordType') ?? defaultRecordType(config);
+    if (recordType !== 'flowLog') q.set('recordType', recordType);
+    const recordsQuery = q.toString();
+    return { filters, match, quick, timeRange, startTime, endTime, refresh, limit, recordType, query, recordsQuery, set, params: p };
   }, [search, config, set, forced]);
 }
 

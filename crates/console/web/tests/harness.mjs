@@ -46,10 +46,10 @@ function run(cmd, args) {
 }
 
 /** Writes the fixture store with the pipeline's sqlite writer. */
-export async function makeFixture(file, count = 2000) {
+export async function makeFixture(file, count = 2000, extra = []) {
   need(FIXTURE_BIN, 'run `cargo build -p netobserv-console --example ui_fixture` (make test-ui does)');
   mkdirSync(path.dirname(file), { recursive: true });
-  await run(FIXTURE_BIN, [file, String(START_MS), String(count)]);
+  await run(FIXTURE_BIN, [file, String(START_MS), String(count), ...extra]);
   return file;
 }
 

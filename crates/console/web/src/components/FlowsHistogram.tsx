@@ -14,7 +14,7 @@ function stepOf(view: ViewState): number {
 
 export function FlowsHistogram({ view, tick }: { view: ViewState; tick: number }) {
   const step = stepOf(view);
-  const q = `${view.query}&aggregateBy=cluster&type=Flows&function=count&step=${step}s`;
+  const q = `${view.recordsQuery}&aggregateBy=cluster&type=Flows&function=count&step=${step}s`;
   const { data } = useLoad(`${q}#${tick}`, (s) => getMetrics(q, s), q);
   const points = (data ?? []).flatMap((s) => s.values.map(([t, v]) => ({ x: new Date(t * 1000), y: Number(v), t })));
   if (!points.length) return null;

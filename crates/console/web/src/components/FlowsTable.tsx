@@ -5,6 +5,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { FlowRecord, getRecords } from '../api';
 import { allColumns, Column, visibleColumns } from '../columns';
 import { parseFilters } from '../filters';
+import { isConnectionType, tracksConversations } from '../recordTypes';
 import { useConfig, useLoad, ViewState } from '../state';
 import { ColumnPicker } from './ColumnPicker';
 import { ErrorMessage, Loading, NoResults } from './Messages';
@@ -34,9 +35,12 @@ function sortRows(records: FlowRecord[], sortCol: Column | undefined, order: 'as
 export function FlowsTable({ view, tick }: { view: ViewState; tick: number }) {
   const config = useConfig();
   const all = useMemo(() => allColumns(config.columns), [config]);
-  const columns = visibleColumns(all, view.params.get('cols'));
+  const columns = visibleColumns(all, view.params.get('cols'), {
+    tracked: tracksConversations(config),
+    events: isConnectionType(view.recordType),
+  });
   const [retry, setRetry] = useState(0);
-  const base = `${view.query}&limit=${view.limit}`;
+  const base = `${view.recordsQuery}&limit=${view.limit}`;
   const { data, error, loading, base: shown } = useLoad(`${base}#${tick}#${retry}`, (s) => getRecords(base, s), base);
   const [picker, setPicker] = useState(false);
   const [selected, setSelected] = useState<FlowRecord | null>(null);

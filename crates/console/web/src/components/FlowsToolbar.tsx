@@ -3,7 +3,8 @@
 import { Button, Flex, FlexItem, FormSelect, FormSelectOption, Spinner } from '@patternfly/react-core';
 import { ColumnsIcon, ExportIcon } from '@patternfly/react-icons';
 import { apiUrl } from '../api';
-import { ViewState } from '../state';
+import { defaultRecordType, isConnectionType, recordTypeOptions, tracksConversations } from '../recordTypes';
+import { useConfig, ViewState } from '../state';
 
 export function FlowsToolbar({
   view,
@@ -22,7 +23,8 @@ export function FlowsToolbar({
   csvColumns: string;
   onManageColumns: () => void;
 }) {
-  const csv = `/api/loki/export?${view.query}&limit=${view.limit}&format=csv&columns=${encodeURIComponent(csvColumns)}`;
+  const config = useConfig();
+  const csv = `/api/loki/export?${view.recordsQuery}&limit=${view.limit}&format=csv&columns=${encodeURIComponent(csvColumns)}`;
   return (
     <Flex
       justifyContent={{ default: 'justifyContentSpaceBetween' }}
@@ -30,10 +32,25 @@ export function FlowsToolbar({
       style={{ marginBottom: '0.5rem' }}
     >
       <FlexItem data-test="flows-count" data-loading={loading ? 'true' : 'false'} data-query={shown}>
-        {count} flows{limitReached ? ` (the limit of ${view.limit} was reached: narrow the filters or raise the limit)` : ''}
+        {count} {isConnectionType(view.recordType) ? 'conversation records' : 'flows'}
+        {limitReached ? ` (the limit of ${view.limit} was reached: narrow the filters or raise the limit)` : ''}
         {loading && <Spinner size="md" aria-label="Updating" style={{ marginLeft: '0.5rem' }} />}
       </FlexItem>
       <Flex spaceItems={{ default: 'spaceItemsSm' }}>
+        {tracksConversations(config) && (
+          <FlexItem>
+            <FormSelect
+              value={view.recordType}
+              onChange={(_e, v) => view.set({ recordType: v === defaultRecordType(config) ? undefined : v })}
+              aria-label="Log type"
+              data-test="record-type"
+            >
+              {recordTypeOptions(config).map(([v, label]) => (
+                <FormSelectOption key={v} value={v} label={label} />
+              ))}
+            </FormSelect>
+          </FlexItem>
+        )}
         <FlexItem>
           <FormSelect
             value={String(view.limit)}

@@ -33,7 +33,7 @@ export function RecordPanel({
     <DrawerPanelContent widths={{ default: 'width_33' }} isResizable minSize="22rem" data-test="record-panel">
       <DrawerHead>
         <Title headingLevel="h2" size="lg">
-          Flow record
+          {typeof record._RecordType === 'string' && record._RecordType !== 'flowLog' ? 'Conversation record' : 'Flow record'}
         </Title>
         <DrawerActions>
           <DrawerCloseButton onClick={onClose} aria-label="Close the record panel" />
@@ -67,6 +67,11 @@ export function RecordPanel({
                 ))}
               </DescriptionListDescription>
             </DescriptionListGroup>
+          )}
+          {typeof record._HashId === 'string' && record._HashId !== '' && (
+            <Button variant="link" isInline onClick={() => onFilter('id', `"${record._HashId}"`)} data-test="show-conversation">
+              Show this conversation
+            </Button>
           )}
           {record.SrcK8S_Namespace !== undefined && (
             <Button variant="link" isInline onClick={() => onFilter('src_namespace', `"${record.SrcK8S_Namespace}"`)}>
