@@ -60,7 +60,7 @@ ui: prerequisites ## Build the console web UI (standalone page and OpenShift plu
 
 .PHONY: test-ui
 test-ui: ui ## UI tests: headless chromium against the real console backend (fixture store), and local mode in namespaces (root).
-	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture -p netobserv-local --bin netobserv-local
+	$(CARGO) build -p netobserv-console --bin netobserv-console --example ui_fixture --example health_rules -p netobserv-local --bin netobserv-local
 	cd crates/console/web && npm test
 	cd crates/console/web && npm run test:local
 

@@ -285,6 +285,8 @@ pub fn router(state: Shared) -> Router {
             get(crate::resources::namespaces),
         )
         .route("/api/resources/names", get(crate::resources::names))
+        .route("/api/prometheus/api/v1/rules", get(crate::health::rules))
+        .route("/api/prometheus/api/v1/query", get(crate::health::query))
         .route("/api/resources/udns", get(crate::resources::udns))
         .route(
             "/api/captures",

@@ -17,6 +17,7 @@ pub mod captures;
 pub mod client;
 pub mod config;
 pub mod frontend;
+pub mod health;
 pub mod logql;
 pub mod params;
 pub mod promql;

@@ -199,7 +199,13 @@ mod tests {
 
     #[test]
     fn without_a_ui_build_pages_say_how_to_make_one() {
-        for path in ["/", "/index.html", "/netflow-traffic", "/resource/Pod/ns/p"] {
+        for path in [
+            "/",
+            "/index.html",
+            "/netflow-traffic",
+            "/network-health",
+            "/resource/Pod/ns/p",
+        ] {
             let resp = Web::None.answer(&Method::GET, &Uri::from_static(path));
             assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
             assert!(body(resp).contains("make ui"), "{path}");
@@ -216,7 +222,12 @@ mod tests {
         let _ = std::fs::write(dir.join("index.html"), "<html>app</html>");
         let _ = std::fs::write(dir.join("assets/a.js"), "js");
         let web = Web::from_dir(&dir);
-        for path in ["/", "/netflow-traffic", "/resource/Pod/ns/p"] {
+        for path in [
+            "/",
+            "/netflow-traffic",
+            "/network-health",
+            "/resource/Pod/ns/p",
+        ] {
             let resp = web.answer(&Method::GET, &Uri::from_static(path));
             assert_eq!(resp.status(), StatusCode::OK, "{path}");
             assert_eq!(body(resp), "<html>app</html>", "{path}");

@@ -51,6 +51,24 @@ impl PromSource {
         promql::metric_queries(q, &self.catalog).map_err(SourceError::NotHere)
     }
 
+    /// Prometheus's own answer to `GET /api/v1/<api>?<query>`: the rules and instant queries
+    /// the Network Health page reads, as the OpenShift console serves them to its plugins.
+    pub async fn api_get(
+        &self,
+        api: &str,
+        query: &str,
+        caller: &Caller,
+    ) -> Result<bytes::Bytes, SourceError> {
+        let url = match query {
+            "" => format!("{}/api/v1/{api}", self.base),
+            q => format!("{}/api/v1/{api}?{q}", self.base),
+        };
+        self.client
+            .get(&url, self.token(caller))
+            .await
+            .map_err(SourceError::from_call)
+    }
+
     fn token<'a>(&self, caller: &'a Caller) -> Option<&'a str> {
         if self.forward_token {
             caller.token.as_deref()

@@ -4,6 +4,7 @@ import '@patternfly/react-topology/dist/esm/css/topology-components.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { NetflowTraffic } from './components/NetflowTraffic';
+import { NetworkHealth } from './health/NetworkHealth';
 import { resourceFilters } from './plugin/resourceFilters';
 import { followSystemTheme } from './theme';
 
@@ -28,7 +29,11 @@ if (root) {
         className="netobserv-standalone"
         style={{ minHeight: '100vh', background: 'var(--pf-t--global--background--color--primary--default)', padding: '0.5rem 0.75rem' }}
       >
-        <NetflowTraffic forcedFilters={resource?.filters} title={resource?.title} />
+        {window.location.pathname.replace(/\/$/, '') === '/network-health' ? (
+          <NetworkHealth />
+        ) : (
+          <NetflowTraffic forcedFilters={resource?.filters} title={resource?.title} />
+        )}
       </div>
     </StrictMode>,
   );

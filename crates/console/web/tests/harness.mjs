@@ -24,7 +24,7 @@ function need(file, how) {
   if (!existsSync(file)) throw new Error(`${file} is missing: ${how}`);
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -35,7 +35,7 @@ async function freePort() {
   });
 }
 
-function run(cmd, args) {
+export function run(cmd, args) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
