@@ -147,7 +147,7 @@ pub fn defaults() -> Value {
         "features": ["pktDrop", "dnsTracking", "flowRTT", "networkEvents", "packetTranslation"],
         "sampling": 50,
         "panels": [
-            "top_avg_byte_rates", "byte_rates", "top_avg_packet_rates",
+            "top_avg_byte_rates", "top_sankey", "byte_rates", "top_avg_packet_rates",
             "dropped_packet_rates", "state_dropped_packet_rates", "cause_dropped_packet_rates",
             "top_avg_dns_latency", "rcode_dns_latency_flows", "top_avg_rtt"
         ],

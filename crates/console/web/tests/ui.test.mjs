@@ -502,6 +502,47 @@ describe('embedded UI', () => {
   });
 });
 
+describe('overview sankey', () => {
+  test("the top_sankey panel draws the backend's top flows between namespaces, each band as wide as its rate", async () => {
+    const page = await newPage(b);
+    await open(page, 'tab=overview&panels=top_sankey&scope=namespace');
+    await page.locator('[data-test=panel-top_sankey] [data-test=sankey]').waitFor();
+    const r = await fetch(`${store.url}/api/flow/metrics?${RANGE}&aggregateBy=namespace&type=Bytes&function=rate&limit=8`);
+    const series = (await r.json()).result;
+    const name = (v) => v || 'External / unknown';
+    const mean = (s) => s.values.reduce((a, [, v]) => a + Number(v), 0) / s.values.length;
+    const expected = new Map();
+    for (const s of series) {
+      const k = `${name(s.metric.SrcK8S_Namespace)}>${name(s.metric.DstK8S_Namespace)}`;
+      expected.set(k, (expected.get(k) ?? 0) + mean(s));
+    }
+    const links = await page.locator('[data-test=panel-top_sankey] [data-test=sankey-link]').evaluateAll((els) =>
+      els.map((e) => ({
+        k: `${e.getAttribute('data-source')}>${e.getAttribute('data-target')}`,
+        v: Number(e.getAttribute('data-value')),
+        w: Number(e.getAttribute('stroke-width')),
+      })),
+    );
+    assert.ok(series.length > 1);
+    assert.deepEqual(links.map((l) => l.k).sort(), [...expected.keys()].sort());
+    for (const l of links)
+      assert.ok(Math.abs(l.v - expected.get(l.k)) <= 1e-9 * expected.get(l.k), `${l.k}: ${l.v} vs ${expected.get(l.k)}`);
+    // Band widths follow the rates (bands thinner than a pixel are drawn at one).
+    const wide = links.filter((l) => l.w > 1).sort((a, z) => z.v - a.v);
+    for (let i = 1; i < wide.length; i++) {
+      const ratio = wide[0].w / wide[i].w;
+      assert.ok(Math.abs(ratio - wide[0].v / wide[i].v) < 0.01 * ratio, `${wide[0].k} / ${wide[i].k}`);
+    }
+    const sources = await page
+      .locator('[data-test=sankey-node][data-side=src]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
+    assert.deepEqual(new Set(sources), new Set(series.map((s) => name(s.metric.SrcK8S_Namespace))));
+    assert.deepEqual(page.errors, []);
+    await shot(page, 'overview-sankey');
+    await page.context().close();
+  });
+});
+
 describe('configured panels', () => {
   test('a custom_<fn>_<aggregateBy>_<type> panel of the frontend configuration is drawn', async () => {
     const config = path.join(RESULTS, 'custom-panels.yaml');

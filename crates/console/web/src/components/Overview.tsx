@@ -30,12 +30,21 @@ export interface PanelDef {
   aggregateBy: string;
   type: string;
   fn: string;
-  kind: 'top' | 'lines' | 'donut';
+  kind: 'top' | 'lines' | 'donut' | 'sankey';
   unit: 'Bps' | 'pps' | 'ms' | 'count';
 }
 
 export const PANELS: PanelDef[] = [
   { id: 'top_avg_byte_rates', title: 'Top average byte rates', aggregateBy: 'scope', type: 'Bytes', fn: 'rate', kind: 'top', unit: 'Bps' },
+  {
+    id: 'top_sankey',
+    title: 'Top flows: sources to destinations',
+    aggregateBy: 'scope',
+    type: 'Bytes',
+    fn: 'rate',
+    kind: 'sankey',
+    unit: 'Bps',
+  },
   {
     id: 'byte_rates',
     title: 'Top talkers over time (stacked byte rates)',
@@ -148,7 +157,7 @@ function Panel({
         ) : loading && !data ? (
           <Loading what={def.title} />
         ) : (
-          <PanelChart def={def} series={data ?? []} />
+          <PanelChart def={def} series={data ?? []} scopeId={by} />
         )}
       </CardBody>
     </Card>

@@ -8,6 +8,7 @@ import { mean, seriesName, total } from '../series';
 import type { PanelDef } from './Overview';
 import '../charts.css';
 import { NoResults } from './Messages';
+import { SankeyChart } from './SankeyChart';
 
 function unitText(v: number, unit: PanelDef['unit']): string {
   switch (unit) {
@@ -22,7 +23,7 @@ function unitText(v: number, unit: PanelDef['unit']): string {
   }
 }
 
-export function PanelChart({ def, series }: { def: PanelDef; series: Series[] }) {
+export function PanelChart({ def, series, scopeId }: { def: PanelDef; series: Series[]; scopeId: string }) {
   if (!series.length) return <NoResults what="data for this panel" />;
   const rows = series
     .map((s) => ({ name: seriesName(s.metric), value: def.fn === 'count' ? total(s) : mean(s), s }))
@@ -37,7 +38,9 @@ export function PanelChart({ def, series }: { def: PanelDef; series: Series[] })
     </List>
   );
   let chart;
-  if (def.kind === 'donut') {
+  if (def.kind === 'sankey') {
+    chart = <SankeyChart series={series} scopeId={scopeId} unitText={(v) => unitText(v, def.unit)} />;
+  } else if (def.kind === 'donut') {
     const sum = rows.reduce((a, r) => a + r.value, 0);
     chart = (
       <div style={{ height: 200, width: 360 }}>
