@@ -257,6 +257,7 @@ pub(crate) fn caller(headers: &HeaderMap) -> Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string),
+        namespace: None,
     }
 }
 
@@ -564,7 +565,7 @@ async fn metrics(
 ) -> Result<Json<Value>, ApiError> {
     let q = params::metrics_query(&p, now_ms())?;
     let ds = params::data_source(&p)?;
-    let c = caller(&headers);
+    let c = caller(&headers).in_namespace(p.get("namespace"));
     if let Some(capture) = s.capture(&p)? {
         let answer = capture.source.metrics(&q, &c).await?;
         return Ok(Json(matrix_json(&answer.series, &answer.stats)));

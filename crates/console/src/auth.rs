@@ -1,7 +1,8 @@
 //! Request authorisation (`server.authCheck`): `none` serves everyone; `authenticated` needs a
 //! bearer token the API server accepts (TokenReview); `admin` also needs the right to list
 //! namespaces cluster-wide (SubjectAccessReview); `denyAll` refuses everything. Verdicts are
-//! cached per token for a minute so a page load does not cost one review per request.
+//! cached per token for a minute so a page load does not cost one review per request. Users
+//! who are not admins see one namespace at a time (`tenancy`).
 
 use crate::api::{ApiError, AppState};
 use crate::config::AuthCheck;
@@ -9,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, UserInfo};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -21,12 +22,14 @@ use std::time::{Duration, Instant};
 const CACHE_FOR: Duration = Duration::from_secs(60);
 
 /// Who a token belongs to, as the API server said.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Identity {
     /// User name.
     pub user: String,
     /// Whether the user may list namespaces cluster-wide.
     pub admin: bool,
+    /// The user as the TokenReview gave it (groups, uid, extra), for later access reviews.
+    pub info: UserInfo,
 }
 
 /// Verdicts by token, with when they were given.
@@ -37,6 +40,8 @@ type Verdicts = HashMap<String, (Instant, Result<Identity, String>)>;
 pub struct Reviewer {
     client: kube::Client,
     cache: Arc<Mutex<Verdicts>>,
+    /// Namespace access by user and namespace.
+    namespaces: Arc<Mutex<HashMap<String, (Instant, bool)>>>,
 }
 
 impl Reviewer {
@@ -45,6 +50,7 @@ impl Reviewer {
         Self {
             client,
             cache: Arc::default(),
+            namespaces: Arc::default(),
         }
     }
 
@@ -85,31 +91,78 @@ impl Reviewer {
                 .error
                 .unwrap_or_else(|| "the token is not authenticated".into()));
         }
-        let user = status.user.unwrap_or_default();
-        let name = user.username.clone().unwrap_or_default();
-        let access: kube::Api<SubjectAccessReview> = kube::Api::all(self.client.clone());
-        let sar = SubjectAccessReview {
-            spec: SubjectAccessReviewSpec {
-                user: user.username,
-                groups: user.groups,
-                uid: user.uid,
-                extra: user.extra,
-                resource_attributes: Some(ResourceAttributes {
+        let info = status.user.unwrap_or_default();
+        let name = info.username.clone().unwrap_or_default();
+        let admin = self
+            .allowed(
+                &info,
+                ResourceAttributes {
                     verb: Some("list".into()),
                     resource: Some("namespaces".into()),
                     ..ResourceAttributes::default()
-                }),
+                },
+            )
+            .await?;
+        Ok(Identity {
+            user: name,
+            admin,
+            info,
+        })
+    }
+
+    /// Whether `user` may do `what` (a SubjectAccessReview).
+    async fn allowed(&self, user: &UserInfo, what: ResourceAttributes) -> Result<bool, String> {
+        let access: kube::Api<SubjectAccessReview> = kube::Api::all(self.client.clone());
+        let sar = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: user.username.clone(),
+                groups: user.groups.clone(),
+                uid: user.uid.clone(),
+                extra: user.extra.clone(),
+                resource_attributes: Some(what),
                 ..SubjectAccessReviewSpec::default()
             },
             ..SubjectAccessReview::default()
         };
-        let admin = access
+        Ok(access
             .create(&kube::api::PostParams::default(), &sar)
             .await
             .map_err(|e| format!("SubjectAccessReview failed: {e}"))?
             .status
-            .is_some_and(|s| s.allowed);
-        Ok(Identity { user: name, admin })
+            .is_some_and(|s| s.allowed))
+    }
+
+    /// Whether `id` may see namespace `ns`'s traffic: it may get the pods there (what the
+    /// console's developer perspective needs to show the namespace). Cached like tokens.
+    pub async fn can_view(&self, id: &Identity, ns: &str) -> Result<bool, String> {
+        let key = format!("{}\u{0}{ns}", id.user);
+        if let Some((at, verdict)) = self
+            .namespaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(*verdict);
+        }
+        let verdict = self
+            .allowed(
+                &id.info,
+                ResourceAttributes {
+                    verb: Some("get".into()),
+                    resource: Some("pods".into()),
+                    namespace: Some(ns.to_string()),
+                    ..ResourceAttributes::default()
+                },
+            )
+            .await?;
+        let mut cache = self
+            .namespaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+        cache.insert(key, (Instant::now(), verdict));
+        Ok(verdict)
     }
 }
 
@@ -121,7 +174,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn refuse(status: StatusCode, message: String) -> Response {
+pub(crate) fn refuse(status: StatusCode, message: String) -> Response {
     ApiError { status, message }.into_response()
 }
 
@@ -156,7 +209,7 @@ pub async fn check(State(s): State<Arc<AppState>>, req: Request, next: Next) -> 
                         id.user
                     ),
                 ),
-                Ok(_) => next.run(req).await,
+                Ok(id) => crate::tenancy::enforce(reviewer, &id, req, next).await,
             }
         }
     }

@@ -24,4 +24,5 @@ pub mod promql;
 pub mod resources;
 pub mod server;
 pub mod source;
+mod tenancy;
 pub mod web;

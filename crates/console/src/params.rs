@@ -114,6 +114,17 @@ pub fn selection(p: &Params, now_ms: i64) -> Result<Selection, ParamError> {
     })
 }
 
+/// `filters` restricted to the `namespace` parameter's flows when there is one.
+pub(crate) fn within_namespace(
+    filters: Filters,
+    p: &HashMap<String, String>,
+) -> Result<Filters, ParamError> {
+    match get(p, "namespace") {
+        Some(ns) => in_namespace(filters, ns),
+        None => Ok(filters),
+    }
+}
+
 /// Restricts every group to flows from or to namespace `ns` (the developer perspective).
 fn in_namespace(filters: Filters, ns: &str) -> Result<Filters, ParamError> {
     let side = |name: &str| -> Result<Match, ParamError> {

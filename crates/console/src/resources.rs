@@ -20,6 +20,9 @@ async fn values(
     c: &Caller,
 ) -> Result<Vec<String>, ApiError> {
     let range = params::time_range(p, now_ms())?;
+    // The developer perspective: values of the flows from or to its namespace only.
+    let filters = &params::within_namespace(filters.clone(), p)?;
+    let c = &c.clone().in_namespace(p.get("namespace"));
     let mut sources: Vec<Arc<dyn FlowSource>> = Vec::new();
     if let Some(capture) = s.capture(p)? {
         // A capture answers alone.

@@ -174,6 +174,18 @@ pub struct MetricsAnswer {
 pub struct Caller {
     /// The bearer token of the request.
     pub token: Option<String>,
+    /// The namespace the request is restricted to (the developer perspective's `namespace`):
+    /// Prometheus is then asked through `devUrl` with that namespace, as Thanos's tenancy port
+    /// wants.
+    pub namespace: Option<String>,
+}
+
+impl Caller {
+    /// The same caller, restricted to `ns` when it is given and not empty.
+    pub fn in_namespace(mut self, ns: Option<&String>) -> Self {
+        self.namespace = ns.filter(|n| !n.is_empty()).cloned();
+        self
+    }
 }
 
 /// A source of flows.

@@ -16,6 +16,8 @@ use serde_json::Value;
 /// The Prometheus source.
 pub struct PromSource {
     base: String,
+    /// `devUrl`: where namespace-restricted queries go (Thanos's tenancy port).
+    dev_base: Option<String>,
     catalog: Vec<PromMetric>,
     client: Client,
     forward_token: bool,
@@ -34,6 +36,11 @@ impl PromSource {
         };
         Ok(Self {
             base: cfg.url.trim_end_matches('/').to_string(),
+            dev_base: cfg
+                .dev_url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(|u| u.trim_end_matches('/').to_string()),
             catalog: promql::catalog(&cfg.metrics, features),
             client: Client::new("Prometheus", settings)
                 .map_err(|e| SourceError::Internal(format!("prometheus: {e}")))?,
@@ -67,6 +74,15 @@ impl PromSource {
             .get(&url, self.token(caller))
             .await
             .map_err(SourceError::from_call)
+    }
+
+    /// The URL of `path_and_query` (which has a query string) for `caller`: through `devUrl`
+    /// with `namespace=` when the caller is restricted to a namespace and `devUrl` is set.
+    fn url(&self, caller: &Caller, path_and_query: &str) -> String {
+        match (&self.dev_base, &caller.namespace) {
+            (Some(dev), Some(ns)) => format!("{dev}{path_and_query}&namespace={}", encode(ns)),
+            _ => format!("{}{path_and_query}", self.base),
+        }
     }
 
     fn token<'a>(&self, caller: &'a Caller) -> Option<&'a str> {
@@ -104,13 +120,15 @@ impl FlowSource for PromSource {
             let queries = self.queries(q)?;
             let token = self.token(caller);
             let calls = queries.iter().map(|query| {
-                let url = format!(
-                    "{}/api/v1/query_range?query={}&start={}&end={}&step={}",
-                    self.base,
-                    encode(query),
-                    q.selection.range.start_ms as f64 / 1000.0,
-                    q.selection.range.end_ms as f64 / 1000.0,
-                    q.step_s
+                let url = self.url(
+                    caller,
+                    &format!(
+                        "/api/v1/query_range?query={}&start={}&end={}&step={}",
+                        encode(query),
+                        q.selection.range.start_ms as f64 / 1000.0,
+                        q.selection.range.end_ms as f64 / 1000.0,
+                        q.step_s
+                    ),
                 );
                 async move { self.client.get(&url, token).await }
             });
@@ -164,12 +182,14 @@ impl FlowSource for PromSource {
                     .ok_or_else(|| SourceError::NotHere("filter not expressible".into()))?,
                 _ => return Err(SourceError::NotHere("several filter groups".into())),
             };
-            let url = format!(
-                "{}/api/v1/label/{field}/values?match[]={}&start={}&end={}",
-                self.base,
-                encode(&format!("{}{{{}}}", metric.name, matchers.join(","))),
-                range.start_ms / 1000,
-                range.end_ms / 1000
+            let url = self.url(
+                caller,
+                &format!(
+                    "/api/v1/label/{field}/values?match[]={}&start={}&end={}",
+                    encode(&format!("{}{{{}}}", metric.name, matchers.join(","))),
+                    range.start_ms / 1000,
+                    range.end_ms / 1000
+                ),
             );
             let body = self
                 .client

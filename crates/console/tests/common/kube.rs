@@ -2,8 +2,9 @@
 //! wire contract (no kube-apiserver can run here): `POST
 //! /apis/authentication.k8s.io/v1/tokenreviews` and `POST
 //! /apis/authorization.k8s.io/v1/subjectaccessreviews`. Token `alice-token` is user `alice`,
-//! `admin-token` is user `admin`; only `admin` may list namespaces. Any other token is refused
-//! as the API server refuses one (`authenticated: false` with an error).
+//! `admin-token` is user `admin`; only `admin` may list namespaces, and `alice` may get pods in
+//! namespace `ns-1` only. Any other token is refused as the API server refuses one
+//! (`authenticated: false` with an error).
 
 use axum::Json;
 use serde_json::{Value, json};
@@ -45,7 +46,10 @@ pub async fn start(log: Log) -> u16 {
                     log.lock().unwrap().push(("subjectaccessreviews".into(), body.clone()));
                     let user = body.pointer("/spec/user").and_then(Value::as_str).unwrap_or("");
                     let wants = body.pointer("/spec/resourceAttributes").cloned().unwrap_or(json!({}));
-                    let allowed = user == "admin" && wants["verb"] == "list" && wants["resource"] == "namespaces";
+                    let admin = user == "admin" && wants["verb"] == "list" && wants["resource"] == "namespaces";
+                    // alice may look at namespace ns-1 (get its pods) and nothing else.
+                    let alice_ns1 = user == "alice" && wants["verb"] == "get" && wants["resource"] == "pods" && wants["namespace"] == "ns-1";
+                    let allowed = admin || alice_ns1;
                     Json(json!({
                         "kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                         "metadata": {"creationTimestamp": null},
