@@ -6,31 +6,12 @@
 
 mod common;
 
+use common::call;
+
 use netobserv_console::api::{AppState, router};
 use netobserv_console::auth::Reviewer;
-use netobserv_console::client::{CallError, Client, ClientSettings};
 use netobserv_console::config::{AuthCheck, Config};
 use std::sync::Arc;
-use std::time::Duration;
-
-async fn call(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
-    let client = Client::new(
-        "console",
-        ClientSettings {
-            timeout: Duration::from_secs(5),
-            ..ClientSettings::default()
-        },
-    )
-    .expect("client");
-    match client
-        .get(&format!("http://127.0.0.1:{port}{path}"), token)
-        .await
-    {
-        Ok(b) => (200, String::from_utf8_lossy(&b).into_owned()),
-        Err(CallError::Status { status, body, .. }) => (status, body),
-        Err(e) => panic!("{e}"),
-    }
-}
 
 async fn console(mode: AuthCheck, kube_port: u16, store: &std::path::Path) -> u16 {
     let config = Config::parse(&format!("store:\n  path: {}\n", store.display())).expect("config");

@@ -9,38 +9,20 @@
 
 mod common;
 
+use common::call;
+
 use axum::extract::RawQuery;
 use netobserv_console::api::{AppState, router};
 use netobserv_console::auth::Reviewer;
-use netobserv_console::client::{CallError, Client, ClientSettings, encode};
+use netobserv_console::client::encode;
 use netobserv_console::config::{AuthCheck, Config};
 use netobserv_flowstore::synth::{self, Shape};
 use netobserv_flowstore::{FlowRow, Store, StoreOptions};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const START: i64 = 1_700_000_000_000;
 const RANGE: &str = "startTime=1700000000&endTime=1700000300";
-
-async fn call(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
-    let client = Client::new(
-        "console",
-        ClientSettings {
-            timeout: Duration::from_secs(5),
-            ..ClientSettings::default()
-        },
-    )
-    .expect("client");
-    match client
-        .get(&format!("http://127.0.0.1:{port}{path}"), token)
-        .await
-    {
-        Ok(b) => (200, String::from_utf8_lossy(&b).into_owned()),
-        Err(CallError::Status { status, body, .. }) => (status, body),
-        Err(e) => panic!("{e}"),
-    }
-}
 
 /// The records of a `/api/loki/flow/records` answer: each line with its stream's labels.
 fn records(body: &str) -> Vec<Value> {

@@ -22,3 +22,24 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// `GET path` on the console at `port` with an optional bearer token: the status and body.
+pub async fn call(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    use netobserv_console::client::{CallError, Client, ClientSettings};
+    let client = Client::new(
+        "console",
+        ClientSettings {
+            timeout: std::time::Duration::from_secs(5),
+            ..ClientSettings::default()
+        },
+    )
+    .expect("client");
+    match client
+        .get(&format!("http://127.0.0.1:{port}{path}"), token)
+        .await
+    {
+        Ok(b) => (200, String::from_utf8_lossy(&b).into_owned()),
+        Err(CallError::Status { status, body, .. }) => (status, body),
+        Err(e) => panic!("{e}"),
+    }
+}
