@@ -32,16 +32,41 @@ pub struct Identity {
     pub info: UserInfo,
 }
 
-/// Verdicts by token, with when they were given.
-type Verdicts = HashMap<String, (Instant, Result<Identity, String>)>;
+/// Verdicts by key, each reused for [`CACHE_FOR`] after it was given.
+struct Verdicts<V>(Mutex<HashMap<String, (Instant, V)>>);
+
+impl<V: Clone> Default for Verdicts<V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<V: Clone> Verdicts<V> {
+    /// The verdict on `key`, while it is fresh.
+    fn get(&self, key: &str) -> Option<V> {
+        let cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `verdict` on `key`, dropping the stale ones.
+    fn put(&self, key: String, verdict: V) {
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+        cache.insert(key, (Instant::now(), verdict));
+    }
+}
 
 /// Checks tokens against the API server, with a cache.
 #[derive(Clone)]
 pub struct Reviewer {
     client: kube::Client,
-    cache: Arc<Mutex<Verdicts>>,
+    /// Who each token is (refusals too).
+    tokens: Arc<Verdicts<Result<Identity, String>>>,
     /// Namespace access by user and namespace.
-    namespaces: Arc<Mutex<HashMap<String, (Instant, bool)>>>,
+    namespaces: Arc<Verdicts<bool>>,
 }
 
 impl Reviewer {
@@ -49,26 +74,18 @@ impl Reviewer {
     pub fn new(client: kube::Client) -> Self {
         Self {
             client,
-            cache: Arc::default(),
+            tokens: Arc::default(),
             namespaces: Arc::default(),
         }
     }
 
     /// Who `token` is, or why it is refused.
     pub async fn review(&self, token: &str) -> Result<Identity, String> {
-        if let Some((at, verdict)) = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(token)
-            && at.elapsed() < CACHE_FOR
-        {
-            return verdict.clone();
+        if let Some(verdict) = self.tokens.get(token) {
+            return verdict;
         }
         let verdict = self.ask(token).await;
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
-        cache.insert(token.to_string(), (Instant::now(), verdict.clone()));
+        self.tokens.put(token.to_string(), verdict.clone());
         verdict
     }
 
@@ -136,14 +153,8 @@ impl Reviewer {
     /// console's developer perspective needs to show the namespace). Cached like tokens.
     pub async fn can_view(&self, id: &Identity, ns: &str) -> Result<bool, String> {
         let key = format!("{}\u{0}{ns}", id.user);
-        if let Some((at, verdict)) = self
-            .namespaces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            && at.elapsed() < CACHE_FOR
-        {
-            return Ok(*verdict);
+        if let Some(verdict) = self.namespaces.get(&key) {
+            return Ok(verdict);
         }
         let verdict = self
             .allowed(
@@ -156,12 +167,7 @@ impl Reviewer {
                 },
             )
             .await?;
-        let mut cache = self
-            .namespaces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
-        cache.insert(key, (Instant::now(), verdict));
+        self.namespaces.put(key, verdict);
         Ok(verdict)
     }
 }
