@@ -165,9 +165,9 @@ fn serve_loki(runtime: &tokio::runtime::Runtime, loki: &LokiTarget) -> Option<Pu
     }))
 }
 
-/// Exactly the rendered command line and environment (plus the kubeconfig of the fake API
-/// server); the log is read on a thread until the process exits.
-fn spawn_pipeline(label: &str, container: &Json, files: &PodFiles) -> (Child, JoinHandle<String>) {
+/// The pipeline binary with exactly the rendered command line and environment (its mounted
+/// paths moved to `files`), plus the kubeconfig of the fake API server.
+pub(crate) fn pipeline_command(label: &str, container: &Json, files: &PodFiles) -> Command {
     let kubeconfig = files.root.join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -193,6 +193,12 @@ fn spawn_pipeline(label: &str, container: &Json, files: &PodFiles) -> (Child, Jo
         command.env(e["name"].as_str().expect("name"), value);
     }
     command.env("KUBECONFIG", &kubeconfig);
+    command
+}
+
+/// [`pipeline_command`] started; the log is read on a thread until the process exits.
+fn spawn_pipeline(label: &str, container: &Json, files: &PodFiles) -> (Child, JoinHandle<String>) {
+    let mut command = pipeline_command(label, container, files);
     let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

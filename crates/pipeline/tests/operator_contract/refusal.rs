@@ -5,9 +5,10 @@ use crate::common::cluster;
 use crate::common::pod::{PodFiles, pki, walk};
 use crate::common::rendered::workload;
 use crate::files::lay_volumes;
+use crate::pod::pipeline_command;
 use serde_json::Value as Json;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The first stage type of the rendered configuration (static + dynamic) this pipeline does
@@ -88,22 +89,7 @@ pub(crate) fn refused(label: &str, objects: &[Json], kind: &str) {
         .cloned()
         .collect();
     let _api = runtime.block_on(cluster::serve(API_ADDR.parse().expect("addr"), config_maps));
-    let kubeconfig = files.root.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        cluster::kubeconfig(API_ADDR.parse().expect("addr")),
-    )
-    .expect("kubeconfig");
-    let args: Vec<String> = container["args"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| files.rewrite(a.as_str().expect("arg")))
-        .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netobserv-pipeline"))
-        .args(&args)
-        .env_clear()
-        .env("KUBECONFIG", &kubeconfig)
+    let mut child = pipeline_command(label, container, &files)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
