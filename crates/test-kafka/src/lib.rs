@@ -248,13 +248,13 @@ impl Broker {
                     f.client_key.to_string_lossy().to_string(),
                 )
         });
-        let security = match (tls, &self.scram) {
-            (None, Some((user, password))) => AuthConfig::sasl_scram_sha512(user, password),
-            (Some(tls), Some((user, password))) => {
-                AuthConfig::sasl_scram_sha512(user, password).with_tls(tls)
-            }
-            (Some(tls), None) => AuthConfig::ssl(tls),
-            (None, None) => AuthConfig::plaintext(),
+        let sign_in = match &self.scram {
+            Some((user, password)) => AuthConfig::sasl_scram_sha512(user, password),
+            None => AuthConfig::plaintext(),
+        };
+        let security = match tls {
+            Some(tls) => sign_in.with_tls(tls),
+            None => sign_in,
         };
         Kafka::builder(self.address.clone())
             .client_id("netobserv-test")

@@ -73,21 +73,16 @@ pub fn track(flows: Vec<Record>, start_ms: i64) -> Result<Vec<Record>, String> {
 }
 
 fn end_ms(flow: &Record) -> i64 {
-    match flow.get("TimeFlowEndMs") {
-        Some(Value::Int(v)) => *v,
-        Some(Value::UInt(v)) => *v as i64,
-        _ => 0,
-    }
+    flow.get("TimeFlowEndMs")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 /// The same flow reported `by_ms` later.
 fn shift(flow: &mut Record, by_ms: i64) {
     for field in ["TimeFlowStartMs", "TimeFlowEndMs"] {
-        let shifted = match flow.get(field) {
-            Some(Value::Int(v)) => *v + by_ms,
-            Some(Value::UInt(v)) => *v as i64 + by_ms,
-            _ => continue,
-        };
-        flow.insert(field, Value::Int(shifted));
+        if let Some(ms) = flow.get(field).and_then(Value::as_i64) {
+            flow.insert(field, Value::Int(ms + by_ms));
+        }
     }
 }

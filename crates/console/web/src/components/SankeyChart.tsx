@@ -2,7 +2,7 @@
 // the left, destinations on the right, each band as wide as its rate. d3-sankey lays it out;
 // the SVG is drawn here with the theme's colours.
 import { sankey, sankeyLinkHorizontal, SankeyLink, SankeyNode } from 'd3-sankey';
-import type { Series } from '../api';
+import type { ScopeConfig, Series } from '../api';
 import { useConfig } from '../state';
 import { buildGraph } from '../topologyModel';
 
@@ -24,7 +24,7 @@ interface Link {
 
 /** Sources and destinations as two columns: an endpoint that is both appears on each side, so
  * the diagram never loops back. */
-export function sankeyData(series: Series[], scopeId: string, scopes: Parameters<typeof buildGraph>[1][]) {
+export function sankeyData(series: Series[], scopeId: string, scopes: ScopeConfig[]) {
   const scope = scopes.find((s) => s.id === scopeId) ?? scopes[0];
   const { nodes, edges } = buildGraph(series, scope, false);
   const label = new Map(nodes.map((n) => [n.id, n.label]));

@@ -63,8 +63,7 @@ function EntityCard({ entity, violations }: { entity: string; violations: Violat
   );
 }
 
-function ScopeView({ scope, violations }: { scope: Scope; violations: Violation[] }) {
-  const entities = byEntity(violations.filter((v) => v.scope === scope));
+function ScopeView({ entities }: { entities: [string, Violation[]][] }) {
   if (!entities.length) {
     return (
       <EmptyState icon={CheckCircleIcon} titleText="No issue" headingLevel="h3" data-test="health-empty">
@@ -96,16 +95,22 @@ export function NetworkHealth() {
       </EmptyState>
     );
   else {
-    const count = (s: Scope) => byEntity(data.violations.filter((v) => v.scope === s)).length;
+    const entities = (s: Scope) => byEntity(data.violations.filter((v) => v.scope === s));
+    const byScope = new Map(SCOPES.map(([s]) => [s, entities(s)]));
     body = (
       <>
         <Tabs activeKey={scope} onSelect={(_e, k) => setScope(k as Scope)} aria-label="Scopes" data-test="health-tabs">
           {SCOPES.map(([s, label]) => (
-            <Tab key={s} eventKey={s} title={<TabTitleText>{`${label} (${count(s)})`}</TabTitleText>} data-test={`health-tab-${s}`} />
+            <Tab
+              key={s}
+              eventKey={s}
+              title={<TabTitleText>{`${label} (${byScope.get(s)?.length ?? 0})`}</TabTitleText>}
+              data-test={`health-tab-${s}`}
+            />
           ))}
         </Tabs>
         <div style={{ marginTop: '1rem' }} data-test="health-content" data-loading={loading ? 'true' : 'false'}>
-          <ScopeView scope={scope} violations={data.violations} />
+          <ScopeView entities={byScope.get(scope) ?? []} />
         </div>
       </>
     );
